@@ -1,0 +1,268 @@
+//! The one event encoding every transport carries.
+//!
+//! JSON (all transports): `{"seq":1,"topic":"t0","created_us":1732500000000000,"payload":"..."}`.
+//! Binary (`/ws?format=binary`): `seq` u64 BE, `created_us` u64 BE, topic
+//! length u16 BE, topic bytes, then the payload bytes to the end of the frame.
+//!
+//! A cursor older than the server's ring is answered with a gap marker,
+//! `{"gap":{"from":A,"to":B}}`, naming the seqs that can no longer be had.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// One event of the hub's numbered stream.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// 1, 2, 3, ... per server run.
+    pub seq: u64,
+    /// The topic the event was published on.
+    pub topic: String,
+    /// Creation time, microseconds since the Unix epoch.
+    pub created_us: u64,
+    /// The payload, as text (generated payloads are ASCII letters and digits).
+    pub payload: String,
+}
+
+/// A range of seqs the server can no longer deliver (they left its ring).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gap {
+    /// First seq that is gone.
+    pub from: u64,
+    /// Last seq that is gone.
+    pub to: u64,
+}
+
+impl Gap {
+    /// How many seqs the gap covers.
+    pub fn len(&self) -> u64 {
+        self.to.saturating_sub(self.from) + 1
+    }
+
+    /// Never true: a gap covers at least one seq.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+/// Fixed part of the binary encoding before the topic bytes.
+pub const BINARY_HEADER_LEN: usize = 8 + 8 + 2;
+
+impl Event {
+    /// The JSON text every transport carries for this event.
+    pub fn to_json(&self) -> String {
+        // serde_json writes the fields in declaration order, which keeps the
+        // envelope identical for every event and every transport.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The binary encoding used by `/ws?format=binary`.
+    pub fn to_binary(&self) -> Vec<u8> {
+        let topic = self.topic.as_bytes();
+        let topic_len = u16::try_from(topic.len()).unwrap_or(u16::MAX);
+        let topic = &topic[..usize::from(topic_len)];
+        let mut out = Vec::with_capacity(BINARY_HEADER_LEN + topic.len() + self.payload.len());
+        out.extend_from_slice(&self.seq.to_be_bytes());
+        out.extend_from_slice(&self.created_us.to_be_bytes());
+        out.extend_from_slice(&topic_len.to_be_bytes());
+        out.extend_from_slice(topic);
+        out.extend_from_slice(self.payload.as_bytes());
+        out
+    }
+}
+
+/// The JSON text of a gap marker in a stream, SSE or WebSocket.
+pub fn gap_json(gap: Gap) -> String {
+    format!(r#"{{"gap":{{"from":{},"to":{}}}}}"#, gap.from, gap.to)
+}
+
+/// A deterministic payload of `len` ASCII letters and digits, different per seq.
+///
+/// Letters and digits need no JSON escaping, so the payload's wire length is
+/// its configured length in every transport.
+pub fn payload_for(seq: u64, len: usize) -> String {
+    const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let start = (seq % 62) as usize;
+    (0..len)
+        .map(|i| char::from(ALPHABET[(start + i) % ALPHABET.len()]))
+        .collect()
+}
+
+/// What a client needs from one received message, and how its bytes split.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Received {
+    /// An event.
+    Event {
+        /// The event's seq.
+        seq: u64,
+        /// Creation time, microseconds since the Unix epoch.
+        created_us: u64,
+        /// Bytes of the payload as carried on the wire (inside the quotes for JSON).
+        payload_len: usize,
+        /// Every other byte of the message: the envelope.
+        envelope_len: usize,
+    },
+    /// A gap marker.
+    Gap(Gap),
+}
+
+/// A message that is neither an event nor a gap marker.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The JSON did not parse or lacked a field.
+    #[error("malformed event JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A binary event shorter than its header says.
+    #[error("binary event of {0} bytes is shorter than its header")]
+    ShortBinary(usize),
+    /// JSON that is neither an event nor a gap.
+    #[error("message is neither an event nor a gap marker")]
+    Unknown,
+}
+
+#[derive(Deserialize)]
+struct WireMessage<'a> {
+    seq: Option<u64>,
+    created_us: Option<u64>,
+    #[serde(borrow)]
+    payload: Option<&'a RawValue>,
+    gap: Option<Gap>,
+}
+
+/// Decodes one JSON event or gap marker and splits its bytes.
+pub fn decode_json(bytes: &[u8]) -> Result<Received, DecodeError> {
+    let msg: WireMessage<'_> = serde_json::from_slice(bytes)?;
+    if let Some(gap) = msg.gap {
+        return Ok(Received::Gap(gap));
+    }
+    match (msg.seq, msg.created_us, msg.payload) {
+        (Some(seq), Some(created_us), Some(payload)) => {
+            let raw = payload.get();
+            // A string payload's wire bytes are those inside its quotes.
+            let payload_len = if raw.starts_with('"') {
+                raw.len().saturating_sub(2)
+            } else {
+                raw.len()
+            };
+            Ok(Received::Event {
+                seq,
+                created_us,
+                payload_len,
+                envelope_len: bytes.len() - payload_len,
+            })
+        }
+        _ => Err(DecodeError::Unknown),
+    }
+}
+
+/// Decodes one binary event and splits its bytes.
+pub fn decode_binary(bytes: &[u8]) -> Result<Received, DecodeError> {
+    let short = || DecodeError::ShortBinary(bytes.len());
+    let word = |at: usize| -> Result<u64, DecodeError> {
+        let b: [u8; 8] = bytes
+            .get(at..at + 8)
+            .and_then(|s| s.try_into().ok())
+            .ok_or_else(short)?;
+        Ok(u64::from_be_bytes(b))
+    };
+    let seq = word(0)?;
+    let created_us = word(8)?;
+    let topic_len = bytes
+        .get(16..18)
+        .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+        .ok_or_else(short)?;
+    let envelope_len = BINARY_HEADER_LEN + topic_len;
+    if bytes.len() < envelope_len {
+        return Err(short());
+    }
+    Ok(Received::Event {
+        seq,
+        created_us,
+        payload_len: bytes.len() - envelope_len,
+        envelope_len,
+    })
+}
+
+/// Microseconds since the Unix epoch, now.
+pub fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Event {
+        Event {
+            seq: 42,
+            topic: "t3".into(),
+            created_us: 1_732_500_000_000_000,
+            payload: payload_for(42, 16),
+        }
+    }
+
+    #[test]
+    fn json_encoding_is_the_documented_envelope() {
+        let e = sample();
+        assert_eq!(
+            e.to_json(),
+            format!(
+                r#"{{"seq":42,"topic":"t3","created_us":1732500000000000,"payload":"{}"}}"#,
+                e.payload
+            )
+        );
+    }
+
+    #[test]
+    fn json_decode_splits_payload_from_envelope_exactly() {
+        let e = sample();
+        let json = e.to_json();
+        let got = decode_json(json.as_bytes()).expect("decode");
+        assert_eq!(
+            got,
+            Received::Event {
+                seq: 42,
+                created_us: 1_732_500_000_000_000,
+                payload_len: 16,
+                envelope_len: json.len() - 16,
+            }
+        );
+    }
+
+    #[test]
+    fn binary_round_trip_splits_exactly() {
+        let e = sample();
+        let bin = e.to_binary();
+        assert_eq!(bin.len(), BINARY_HEADER_LEN + 2 + 16);
+        assert_eq!(
+            decode_binary(&bin).expect("decode"),
+            Received::Event {
+                seq: 42,
+                created_us: e.created_us,
+                payload_len: 16,
+                envelope_len: BINARY_HEADER_LEN + 2,
+            }
+        );
+        assert!(decode_binary(&bin[..10]).is_err());
+    }
+
+    #[test]
+    fn gap_marker_decodes() {
+        let gap = Gap { from: 3, to: 9 };
+        assert_eq!(gap.len(), 7);
+        let got = decode_json(gap_json(gap).as_bytes()).expect("decode");
+        assert_eq!(got, Received::Gap(gap));
+    }
+
+    #[test]
+    fn payload_is_plain_ascii_and_sized() {
+        let p = payload_for(7, 100);
+        assert_eq!(p.len(), 100);
+        assert!(p.bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert_ne!(payload_for(8, 10), payload_for(7, 10));
+        assert!(decode_json(b"{}").is_err());
+        assert!(decode_json(b"not json").is_err());
+    }
+}

@@ -1,0 +1,29 @@
+//! The shared vocabulary of pushbench: events and their encoding, the five
+//! transports, the wire ledger that books every byte into one class, the
+//! byte-exact framing arithmetic, and the results format.
+//!
+//! No sockets and no async runtime live here: everything is a plain type or
+//! a pure function, tested without a network.
+//!
+//! # Layout
+//! - [`transport`]: [`Transport`], the five techniques and their contract names.
+//! - [`event`]: [`Event`], its JSON and binary encodings, gap markers, and
+//!   [`decode_json`]/[`decode_binary`], which also split a message's bytes
+//!   into payload and envelope.
+//! - [`framing`]: pure framing lengths (`ws_header_len`, `chunk_framing_len`,
+//!   `sse_field_overhead`) that the classifiers and the docs rely on.
+//! - [`ledger`]: [`ByteClass`], [`ByteLedger`] (one direction) and
+//!   [`Traffic`] (both directions).
+//! - [`results`]: [`RunResult`] and its parts, the `results.json` contract.
+#![deny(missing_docs)]
+
+pub mod event;
+pub mod framing;
+pub mod ledger;
+pub mod results;
+pub mod transport;
+
+pub use event::{DecodeError, Event, Gap, Received, decode_binary, decode_json, gap_json, now_us, payload_for};
+pub use ledger::{ByteClass, ByteLedger, Traffic};
+pub use results::{RunResult, Scenario, RESULTS_VERSION};
+pub use transport::{Transport, UnknownTransport};

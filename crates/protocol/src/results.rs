@@ -1,0 +1,219 @@
+//! `RunResult`: what one `pushbench run` measured, as written to `results.json`.
+//!
+//! The JSON shape is a contract with a committed JSON Schema
+//! (`schema/results.schema.json`); bump [`RESULTS_VERSION`] on any change that
+//! an older reader would misread.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Traffic, Transport};
+
+/// The version of the results format written by this build.
+pub const RESULTS_VERSION: u32 = 1;
+
+/// One whole run: the scenario, the machine, and one result per phase.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// [`RESULTS_VERSION`] of the writer.
+    pub version: u32,
+    /// The pushbench version that measured.
+    pub pushbench_version: String,
+    /// RFC 3339 UTC start time.
+    pub started_at: String,
+    /// RFC 3339 UTC end time.
+    pub finished_at: String,
+    /// False when the run stopped early; `error` then says why.
+    pub complete: bool,
+    /// Why the run stopped early, if it did.
+    pub error: Option<String>,
+    /// Where it ran.
+    pub machine: Machine,
+    /// What was asked for.
+    pub scenario: Scenario,
+    /// One entry per (transport, clients, rate) phase, in run order.
+    pub phases: Vec<PhaseResult>,
+    /// The load generator's own control traffic (`/stats`, publishing), kept
+    /// apart from every transport's figures.
+    pub control_traffic: Traffic,
+}
+
+/// The machine and software a run measured on.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Machine {
+    /// Host name.
+    pub hostname: String,
+    /// Operating system and kernel release.
+    pub os: String,
+    /// CPU model name.
+    pub cpu_model: String,
+    /// Logical CPUs.
+    pub cores: u32,
+    /// Physical memory in bytes.
+    pub memory_bytes: u64,
+    /// The rustc that built pushbench, when known.
+    pub rustc: String,
+}
+
+/// The scenario of a run: every knob that shapes the load.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Scenario {
+    /// Transports to measure, one phase each (per client count and rate).
+    pub transports: Vec<Transport>,
+    /// Concurrent clients per phase; several values sweep client counts.
+    pub clients: Vec<u32>,
+    /// Events per second the server publishes; several values sweep rates.
+    pub rates: Vec<f64>,
+    /// Payload bytes per event.
+    pub payload: usize,
+    /// Topics the generator spreads events over.
+    pub topics: u32,
+    /// Measured seconds per phase.
+    pub duration_s: f64,
+    /// Seconds per phase before measuring starts (connections up, caches warm).
+    pub warmup_s: f64,
+    /// Seconds over which a phase's clients connect.
+    pub ramp_up_s: f64,
+    /// Milliseconds between short polls.
+    pub poll_interval_ms: u64,
+    /// Seconds a long poll is held by the server at most.
+    pub longpoll_timeout_s: u64,
+    /// WebSocket encoding: text JSON or binary.
+    pub ws_binary: bool,
+    /// A running server to measure instead of starting one (`http://host:port`).
+    pub target: Option<String>,
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Scenario {
+            transports: Transport::ALL.to_vec(),
+            clients: vec![50],
+            rates: vec![20.0],
+            payload: 128,
+            topics: 1,
+            duration_s: 9.0,
+            warmup_s: 1.0,
+            ramp_up_s: 0.5,
+            poll_interval_ms: 250,
+            longpoll_timeout_s: 30,
+            ws_binary: false,
+            target: None,
+        }
+    }
+}
+
+/// What one phase (one transport at one client count and rate) measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhaseResult {
+    /// The technique measured.
+    pub transport: Transport,
+    /// Clients asked for.
+    pub clients: u32,
+    /// Events per second published.
+    pub rate: f64,
+    /// Seconds actually measured.
+    pub duration_s: f64,
+    /// Connection counts and setup time.
+    pub connections: Connections,
+    /// Bytes on the wire by class and direction, all clients together.
+    pub traffic: Traffic,
+    /// Delivery correctness.
+    pub events: EventCounts,
+    /// Event creation to client receipt, microseconds.
+    pub latency_us: LatencySummary,
+    /// Figures derived from the above.
+    pub derived: Derived,
+    /// What the server spent.
+    pub server: ServerCost,
+    /// HdrHistogram V2 log of the latencies, relative to the results file.
+    pub histogram_log: Option<String>,
+}
+
+/// Connection counts of a phase.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Connections {
+    /// TCP connections opened (a short-poll client may reopen after errors).
+    pub opened: u64,
+    /// Connection attempts that failed.
+    pub failed: u64,
+    /// TCP connect plus, for WebSocket, the upgrade handshake, microseconds.
+    pub setup_us: LatencySummary,
+}
+
+/// Per-event delivery correctness, summed over clients.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventCounts {
+    /// Events the server published during the measured window.
+    pub published: u64,
+    /// Events received (each client counts its own).
+    pub delivered: u64,
+    /// Seqs never received that a client should have seen.
+    pub missed: u64,
+    /// Events received more than once.
+    pub duplicated: u64,
+    /// Events received after a higher seq.
+    pub out_of_order: u64,
+    /// Gap markers received (the server's ring no longer held the events).
+    pub gaps: u64,
+    /// Errors by kind (connection reset, timeout, bad status...).
+    pub errors: std::collections::BTreeMap<String, u64>,
+}
+
+/// Percentiles of a histogram, in microseconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    /// Values recorded.
+    pub count: u64,
+    /// Smallest value.
+    pub min: u64,
+    /// Arithmetic mean.
+    pub mean: f64,
+    /// 50th percentile.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p999: u64,
+    /// Largest value.
+    pub max: u64,
+    /// (percentile, value) pairs for a percentile distribution chart,
+    /// denser toward 100 (HdrHistogram style).
+    pub distribution: Vec<(f64, u64)>,
+}
+
+/// Figures derived from traffic and events.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Derived {
+    /// All bytes (both directions) per delivered event.
+    pub bytes_per_event: f64,
+    /// Bytes sent by clients per delivered event.
+    pub sent_bytes_per_event: f64,
+    /// Bytes received by clients per delivered event.
+    pub received_bytes_per_event: f64,
+    /// All bytes divided by payload bytes.
+    pub overhead_ratio: f64,
+    /// Delivered events per second, all clients.
+    pub events_per_second: f64,
+}
+
+/// Server process cost during a phase, from `/stats` samples.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerCost {
+    /// CPU seconds (user + system) spent during the measured window.
+    pub cpu_seconds: f64,
+    /// CPU microseconds per delivered event.
+    pub cpu_us_per_event: f64,
+    /// RSS before the phase's clients connected, bytes.
+    pub rss_idle_bytes: u64,
+    /// Highest RSS seen during the phase, bytes.
+    pub rss_max_bytes: u64,
+    /// (rss_max - rss_idle) / connections open, bytes.
+    pub rss_per_connection_bytes: f64,
+    /// Connections the server reported open at the end of the window.
+    pub connections_open: u64,
+    /// Events the server dropped for slow consumers during the phase.
+    pub slow_consumer_drops: u64,
+}
