@@ -1,1 +1,226 @@
-//! placeholder
+//! The pushbench server: one event hub served through short polling, long
+//! polling, HTTP streaming, Server-Sent Events and WebSocket, so the five
+//! techniques can be compared on identical events.
+//!
+//! # Layout
+//! - [`config`]: [`ServerConfig`], every policy and limit with its reason.
+//! - [`hub`]: the numbered event stream: ring buffer for cursors, broadcast
+//!   for live subscribers, each event encoded once.
+//! - [`live`]: [`live::Subscription`], backlog then live events, exactly once,
+//!   with the slow-consumer policy; used by `stream`, `sse` and `ws`.
+//! - One module per transport: [`poll`] (short and long polling),
+//!   [`stream`] (HTTP streaming and SSE), [`ws`] (WebSocket and echo);
+//!   [`control`] holds publish, stats and the index page.
+//! - [`params`]: query and header parsing as plain functions; [`error`]:
+//!   [`AppError`], answered as JSON.
+//! - [`counting`], [`listener`], [`stats`]: socket-level byte counting per
+//!   connection and the `/stats` report.
+//!
+//! [`app`] builds the router (testable without a socket); [`spawn`] binds,
+//! serves with the counting listener and runs the event generator.
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod control;
+pub mod counting;
+pub mod error;
+pub mod hub;
+pub mod listener;
+pub mod live;
+pub mod params;
+pub mod poll;
+pub mod stats;
+pub mod stream;
+pub mod ws;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::net::TcpSocket;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use config::ServerConfig;
+pub use error::AppError;
+pub use hub::Hub;
+use listener::{Conn, CountingListener, Registry};
+use stats::{Counters, Route};
+
+/// Shared server state, cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The configuration.
+    pub config: Arc<ServerConfig>,
+    /// The event hub.
+    pub hub: Arc<Hub>,
+    /// Per-route counters.
+    pub counters: Arc<Counters>,
+    /// Every connection and its byte counts.
+    pub registry: Arc<Registry>,
+    /// Flips to true when the server shuts down; live bodies end on it.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl AppState {
+    /// Fresh state for `config`, with the sender that shuts it down.
+    pub fn new(config: ServerConfig) -> (Self, watch::Sender<bool>) {
+        let (stop, shutdown) = watch::channel(false);
+        let hub = Arc::new(Hub::new(config.ring, config.queue, config.skip_every));
+        let state = AppState {
+            config: Arc::new(config),
+            hub,
+            counters: Arc::new(Counters::default()),
+            registry: Arc::new(Registry::default()),
+            shutdown,
+        };
+        (state, stop)
+    }
+}
+
+/// The router: every transport, publish, stats and the index page.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(control::index))
+        .route("/poll", get(poll::short_poll))
+        .route("/longpoll", get(poll::long_poll))
+        .route("/stream", get(stream::http_stream))
+        .route("/sse", get(stream::server_sent_events))
+        .route("/ws", get(ws::websocket))
+        .route("/echo", get(ws::echo))
+        .route("/publish", post(control::publish))
+        .route("/stats", get(control::stats_json))
+        .fallback(control::not_found)
+        .layer(DefaultBodyLimit::max(state.config.max_payload))
+        .layer(middleware::from_fn_with_state(state.clone(), track_connection))
+        .with_state(state)
+}
+
+/// Tags each connection with the route it first serves (for `/stats`) and
+/// refuses push requests past the connection limit.
+async fn track_connection(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = Route::for_path(request.uri().path());
+    if let Some(ConnectInfo(Conn(conn))) = request.extensions().get::<ConnectInfo<Conn>>()
+        && conn.tag(route)
+    {
+        state.counters.connection_opened(route);
+    }
+    let limit = state.config.max_connections;
+    if route != Route::Other && state.registry.open_count() > limit {
+        state
+            .counters
+            .connections_refused
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return AppError::TooManyConnections { limit }.into_response();
+    }
+    next.run(request).await
+}
+
+/// A server running in the background of the current tokio runtime.
+#[derive(Debug)]
+pub struct RunningServer {
+    addr: SocketAddr,
+    state: AppState,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<io::Result<()>>,
+}
+
+/// Backlog for the listening socket: a load generator ramping thousands of
+/// connections at once overflows the usual 128 or 1,024.
+const LISTEN_BACKLOG: u32 = 8_192;
+
+/// Binds `addr`, serves [`app`] through the counting listener, and starts
+/// the event generator when `config.rate > 0`.
+pub async fn spawn(config: ServerConfig, addr: SocketAddr) -> io::Result<RunningServer> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    let listener = socket.listen(LISTEN_BACKLOG)?;
+    let addr = listener.local_addr()?;
+    let (state, stop) = AppState::new(config);
+    if state.config.rate > 0.0 {
+        tokio::spawn(generate(state.clone()));
+    }
+    let listener = CountingListener::new(listener, Arc::clone(&state.registry));
+    let service = app(state.clone()).into_make_service_with_connect_info::<Conn>();
+    let mut shutdown = state.shutdown.clone();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, service)
+            .with_graceful_shutdown(async move { live::stopped(&mut shutdown).await })
+            .await
+    });
+    Ok(RunningServer {
+        addr,
+        state,
+        stop,
+        task,
+    })
+}
+
+impl RunningServer {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The server's state (hub, counters, registry).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Publishes one event; returns its seq.
+    pub fn publish(&self, topic: &str, payload: impl Into<String>) -> u64 {
+        self.state.hub.publish(topic, payload.into())
+    }
+
+    /// Ends every stream properly (last chunk, WebSocket close frame),
+    /// answers held long polls, and waits up to `grace` for connections to
+    /// finish.
+    pub async fn shutdown_within(self, grace: Duration) -> io::Result<()> {
+        self.stop.send_replace(true);
+        match tokio::time::timeout(grace, self.task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => Err(io::Error::other(join)),
+            Err(_elapsed) => Ok(()),
+        }
+    }
+
+    /// [`RunningServer::shutdown_within`] five seconds.
+    pub async fn shutdown(self) -> io::Result<()> {
+        self.shutdown_within(Duration::from_secs(5)).await
+    }
+}
+
+/// Publishes `rate` events per second at fixed times (a schedule, not a
+/// sleep after each event), so a slow moment is caught up rather than
+/// silently lowering the rate.
+async fn generate(state: AppState) {
+    let rate = state.config.rate;
+    let mut shutdown = state.shutdown.clone();
+    let start = Instant::now();
+    let mut sent: u64 = 0;
+    loop {
+        let due = (start.elapsed().as_secs_f64() * rate) as u64;
+        while sent < due {
+            state
+                .hub
+                .publish_generated(state.config.payload, state.config.topics);
+            sent += 1;
+        }
+        let next_at = start + Duration::from_secs_f64((sent + 1) as f64 / rate);
+        tokio::select! {
+            _ = tokio::time::sleep_until(next_at.into()) => {}
+            () = live::stopped(&mut shutdown) => return,
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! The `pushbench` command line. `main.rs` parses [`Cli`] and calls
+//! [`main_with`]; tests call [`run`] with `Cli::parse_from(..)` directly.
+//!
+//! # Layout
+//! - [`serve`]: `pushbench serve`, the push server in the foreground.
+//!
+//! Each subcommand is a module with an `Args` struct and a
+//! `run(args) -> anyhow::Result<()>` that calls a library crate.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod serve;
+
+/// Measure and teach server push: short polling, long polling, HTTP
+/// streaming, Server-Sent Events and WebSocket on one live event stream.
+#[derive(Debug, Parser)]
+#[command(name = "pushbench", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the push server (all five transports on one event hub).
+    Serve(serve::Args),
+}
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+    }
+}
+
+/// Raises the open-files soft limit to the hard limit: every connection is a
+/// file, and the usual soft limit of 1,024 is far below what a push server or
+/// load generator needs. Failure is not fatal; the limit then shows as errors.
+pub fn raise_open_files_limit() -> u64 {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(err) => {
+            eprintln!("pushbench: warning: could not raise the open-files limit: {err}");
+            rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(0, |(soft, _)| soft)
+        }
+    }
+}
+
+/// Runs `cli`, prints an error with its causes, and maps it to an exit code.
+pub fn main_with(cli: Cli) -> ExitCode {
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("pushbench: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! `pushbench serve`: the push server in the foreground until Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use pushbench_server::ServerConfig;
+
+/// Flags of `pushbench serve`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address to listen on; port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Events per second from the built-in generator (0 = none; events then
+    /// come only from POST /publish and WebSocket messages).
+    #[arg(long, default_value_t = 10.0, value_parser = parse_rate)]
+    pub rate: f64,
+    /// Payload bytes per generated event.
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(0..=16_777_216))]
+    pub payload: u32,
+    /// Topics the generator spreads events over.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub topics: u32,
+    /// Events kept for cursors (since, Last-Event-ID).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub ring: u32,
+    /// Events a live subscriber may fall behind before it is resynced from the ring.
+    #[arg(long, default_value_t = 1_024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub queue: u32,
+    /// Largest payload accepted by POST /publish or a WebSocket message (bytes).
+    #[arg(long, default_value_t = 65_536, value_parser = clap::value_parser!(u32).range(1..=67_108_864))]
+    pub max_payload: u32,
+    /// Largest WebSocket frame accepted from a client (bytes).
+    #[arg(long, default_value_t = 65_536, value_parser = clap::value_parser!(u32).range(1..=67_108_864))]
+    pub max_frame: u32,
+    /// Connections open at once before push requests get 503.
+    #[arg(long, default_value_t = 19_500, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Seconds between SSE keep-alive comments.
+    #[arg(long, default_value_t = 15.0, value_parser = parse_seconds)]
+    pub sse_keepalive: f64,
+    /// Long-poll hold in seconds when a request names no timeout.
+    #[arg(long, default_value_t = 30.0, value_parser = parse_seconds)]
+    pub longpoll_timeout: f64,
+    /// Fault injection for testing load generators: every Nth seq is never delivered (0 = off).
+    #[arg(long, default_value_t = 0)]
+    pub skip_every: u64,
+}
+
+fn parse_rate(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(r) if r.is_finite() && (0.0..=1_000_000.0).contains(&r) => Ok(r),
+        _ => Err(format!("expected events per second from 0 to 1000000, got `{raw}`")),
+    }
+}
+
+fn parse_seconds(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s <= 3_600.0 => Ok(s),
+        _ => Err(format!("expected seconds greater than 0 and at most 3600, got `{raw}`")),
+    }
+}
+
+impl Args {
+    /// The server configuration these flags describe.
+    pub fn config(&self) -> ServerConfig {
+        ServerConfig {
+            rate: self.rate,
+            payload: self.payload as usize,
+            topics: self.topics,
+            ring: self.ring as usize,
+            queue: self.queue as usize,
+            max_payload: self.max_payload as usize,
+            max_frame: self.max_frame as usize,
+            max_connections: self.max_connections as usize,
+            sse_keepalive: Duration::from_secs_f64(self.sse_keepalive),
+            longpoll_default_timeout: Duration::from_secs_f64(self.longpoll_timeout),
+            skip_every: self.skip_every,
+            ..ServerConfig::default()
+        }
+    }
+}
+
+/// Runs the server until Ctrl-C or SIGTERM, then shuts it down cleanly.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    crate::raise_open_files_limit();
+    let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+    runtime.block_on(async {
+        let server = pushbench_server::spawn(args.config(), args.addr)
+            .await
+            .with_context(|| format!("listening on {} (--addr)", args.addr))?;
+        let addr = server.local_addr();
+        if !addr.ip().is_loopback() {
+            eprintln!(
+                "pushbench: warning: listening on {addr}, reachable from other machines; \
+                 use --addr 127.0.0.1:PORT to keep it local"
+            );
+        }
+        // The first stdout line is a contract: `pushbench run` reads the URL from it.
+        println!("pushbench listening on http://{addr}");
+        wait_for_signal().await?;
+        eprintln!("pushbench: shutting down");
+        server.shutdown().await.context("shutting down")
+    })
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C"),
+        _ = term.recv() => Ok(()),
+    }
+}

@@ -1,0 +1,67 @@
+//! Server configuration: every policy the server applies, with why.
+
+use std::time::Duration;
+
+/// Everything `pushbench serve` can be told. [`Default`] is what the flags
+/// default to.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Events per second from the built-in generator; 0 turns it off (events
+    /// then come only from `POST /publish` and WebSocket messages).
+    pub rate: f64,
+    /// Payload bytes of each generated event.
+    pub payload: usize,
+    /// Topics the generator spreads events over (`t0`, `t1`, ...).
+    pub topics: u32,
+    /// Events kept for cursors (`since`, `Last-Event-ID`). 10,000 keeps 100 s
+    /// of history at 100 ev/s: enough for a reconnecting client, while the
+    /// ring stays a few MiB at the largest payloads a benchmark uses.
+    pub ring: usize,
+    /// How far (in events) a live subscriber may fall behind the stream
+    /// before it counts as a slow consumer and is disconnected. The queue is
+    /// shared by all subscribers (one bounded ring with a cursor each), so
+    /// server memory stays bounded whatever clients do.
+    pub queue: usize,
+    /// Largest payload `POST /publish` or an upstream WebSocket message may
+    /// carry; larger gets 413 or close code 1009.
+    pub max_payload: usize,
+    /// Largest single WebSocket frame accepted from a client.
+    pub max_frame: usize,
+    /// Connections open at once before new requests get 503. The default
+    /// sits just under this machine's 20,000 open-file hard limit.
+    pub max_connections: usize,
+    /// Interval of SSE keep-alive comments (and HTTP-stream idle newlines are
+    /// not sent: a bare newline would break NDJSON readers). Proxies commonly
+    /// cut idle connections after 30 to 60 s, hence 15 s.
+    pub sse_keepalive: Duration,
+    /// Long-poll hold when the request names no `timeout`.
+    pub longpoll_default_timeout: Duration,
+    /// Longest hold a client may ask for; beyond it is a 400.
+    pub longpoll_max_timeout: Duration,
+    /// Most events in one poll or long-poll answer; the answer's `next`
+    /// cursor lets the client fetch the rest. Bounds response size.
+    pub max_batch: usize,
+    /// Fault injection for testing the load generator: when N > 0, every
+    /// Nth seq is assigned but never stored or delivered.
+    pub skip_every: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            rate: 10.0,
+            payload: 128,
+            topics: 1,
+            ring: 10_000,
+            queue: 1_024,
+            max_payload: 64 * 1024,
+            max_frame: 64 * 1024,
+            max_connections: 19_500,
+            sse_keepalive: Duration::from_secs(15),
+            longpoll_default_timeout: Duration::from_secs(30),
+            longpoll_max_timeout: Duration::from_secs(300),
+            max_batch: 1_000,
+            skip_every: 0,
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! The control routes: `POST /publish`, `GET /stats`, the index page, and
+//! the JSON 404.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Query as QueryExtractor, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::json;
+
+use crate::AppState;
+use crate::error::AppError;
+use crate::params::{self, Query};
+use crate::poll::query;
+use crate::stats;
+
+/// `POST /publish[?topic=T]`: the body is the payload; answers `{"seq":N}`.
+pub async fn publish(
+    State(state): State<AppState>,
+    raw: Result<QueryExtractor<Query>, QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppError> {
+    let query = query(raw)?;
+    let topic = params::topic(&query, "publish")?;
+    let limit = state.config.max_payload;
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge { limit },
+        _ => AppError::bad("body", rejection.body_text()),
+    })?;
+    if body.len() > limit {
+        return Err(AppError::PayloadTooLarge { limit });
+    }
+    let payload = String::from_utf8(body.to_vec())
+        .map_err(|_| AppError::bad("body", "the payload must be UTF-8 text"))?;
+    let seq = state.hub.publish(&topic, payload);
+    Ok((StatusCode::OK, Json(json!({ "seq": seq }))).into_response())
+}
+
+/// `GET /stats[?connections=1]`.
+pub async fn stats_json(
+    State(state): State<AppState>,
+    raw: Result<QueryExtractor<Query>, QueryRejection>,
+) -> Result<Response, AppError> {
+    let query = query(raw)?;
+    let with_connections = params::flag(&query, "connections")?;
+    let report = stats::report(
+        &state.counters,
+        &state.registry,
+        state.hub.last_seq(),
+        state.hub.published(),
+        with_connections,
+    );
+    Ok(Json(report).into_response())
+}
+
+/// `GET /`: what this server offers.
+pub async fn index() -> Html<&'static str> {
+    Html(include_str!("index.html"))
+}
+
+/// Any unknown path: 404 with a JSON body.
+pub async fn not_found(uri: Uri) -> AppError {
+    AppError::NotFound(uri.path().to_owned())
+}

@@ -1,0 +1,64 @@
+//! `AppError`: every refusal the server gives, answered as JSON.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// A request the server refuses, with the status and JSON body it gets.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A query parameter or header is malformed or out of range: 400.
+    #[error("{message}")]
+    BadParameter {
+        /// The parameter's (or header's) name.
+        parameter: &'static str,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+    /// No such path: 404.
+    #[error("no such path: {0}")]
+    NotFound(String),
+    /// A body over the limit: 413.
+    #[error("body of more than {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The connection limit is reached: 503.
+    #[error("connection limit of {limit} reached")]
+    TooManyConnections {
+        /// The limit.
+        limit: usize,
+    },
+}
+
+impl AppError {
+    /// A 400 naming `parameter`.
+    pub fn bad(parameter: &'static str, message: impl Into<String>) -> Self {
+        AppError::BadParameter {
+            parameter,
+            message: message.into(),
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadParameter { .. } => StatusCode::BAD_REQUEST,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooManyConnections { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut body = json!({ "error": self.to_string(), "status": status.as_u16() });
+        if let AppError::BadParameter { parameter, .. } = &self {
+            body["parameter"] = json!(parameter);
+        }
+        (status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,243 @@
+//! The event hub: one numbered stream that every transport reads.
+//!
+//! A bounded ring answers cursors ("everything after seq S"); a broadcast
+//! channel wakes live subscribers; a watch channel carries the latest seq for
+//! long polls. Each event is encoded once, here, and shared by every client.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
+use pushbench_protocol::{Event, Gap, now_us, payload_for};
+use tokio::sync::{broadcast, watch};
+
+/// One published event with its encodings, built once and shared.
+#[derive(Debug)]
+pub struct StoredEvent {
+    /// The event's seq.
+    pub seq: u64,
+    /// The event itself (for the binary encoding).
+    pub event: Event,
+    /// The JSON text (WebSocket text frames, poll answers).
+    pub json: Utf8Bytes,
+    /// JSON plus a newline: one NDJSON line, one HTTP-stream chunk.
+    pub line: Bytes,
+    /// `id: <seq>\ndata: <json>\n\n`: one SSE event.
+    pub sse: Bytes,
+}
+
+impl StoredEvent {
+    fn new(event: Event) -> Self {
+        let json = event.to_json();
+        let line = Bytes::from(format!("{json}\n"));
+        let sse = Bytes::from(format!("id: {}\ndata: {json}\n\n", event.seq));
+        StoredEvent {
+            seq: event.seq,
+            json: Utf8Bytes::from(json),
+            line,
+            sse,
+            event,
+        }
+    }
+}
+
+/// What a cursor read returns.
+#[derive(Debug, Default)]
+pub struct Backlog {
+    /// Events after the cursor, oldest first, at most the batch limit.
+    pub events: Vec<Arc<StoredEvent>>,
+    /// Seqs after the cursor that already left the ring.
+    pub gap: Option<Gap>,
+    /// The cursor to ask with next.
+    pub next: u64,
+}
+
+struct Ring {
+    events: VecDeque<Arc<StoredEvent>>,
+    capacity: usize,
+    last_seq: u64,
+    evicted_through: u64,
+}
+
+/// The hub. Cheap to share (`Arc<Hub>`).
+pub struct Hub {
+    ring: Mutex<Ring>,
+    live: broadcast::Sender<Arc<StoredEvent>>,
+    latest: watch::Sender<u64>,
+    skip_every: u64,
+    published: AtomicU64,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("last_seq", &self.last_seq())
+            .field("published", &self.published())
+            .finish()
+    }
+}
+
+impl Hub {
+    /// A hub keeping `ring` events for cursors and letting live subscribers
+    /// fall `queue` events behind.
+    pub fn new(ring: usize, queue: usize, skip_every: u64) -> Self {
+        let (live, _) = broadcast::channel(queue.max(1));
+        let (latest, _) = watch::channel(0);
+        Hub {
+            ring: Mutex::new(Ring {
+                events: VecDeque::with_capacity(ring.min(65_536)),
+                capacity: ring.max(1),
+                last_seq: 0,
+                evicted_through: 0,
+            }),
+            live,
+            latest,
+            skip_every,
+            published: AtomicU64::new(0),
+        }
+    }
+
+    /// Publishes one event now; returns its seq.
+    pub fn publish(&self, topic: &str, payload: String) -> u64 {
+        self.publish_with(|_| (topic.to_owned(), payload))
+    }
+
+    /// Publishes a generated event (payload of `len` bytes, topic by seq).
+    pub fn publish_generated(&self, len: usize, topics: u32) -> u64 {
+        self.publish_with(|seq| {
+            let topic = format!("t{}", seq % u64::from(topics.max(1)));
+            (topic, payload_for(seq, len))
+        })
+    }
+
+    /// Publishes the event `make(seq)` builds as `(topic, payload)`.
+    fn publish_with(&self, make: impl FnOnce(u64) -> (String, String)) -> u64 {
+        let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        ring.last_seq += 1;
+        let seq = ring.last_seq;
+        if self.skip_every > 0 && seq % self.skip_every == 0 {
+            // Fault injection: the seq is used up but nobody ever sees it.
+            return seq;
+        }
+        let (topic, payload) = make(seq);
+        let stored = Arc::new(StoredEvent::new(Event {
+            seq,
+            topic,
+            created_us: now_us(),
+            payload,
+        }));
+        if ring.events.len() == ring.capacity
+            && let Some(old) = ring.events.pop_front()
+        {
+            ring.evicted_through = old.seq;
+        }
+        ring.events.push_back(Arc::clone(&stored));
+        // Sent under the lock so the ring and the live stream agree on order.
+        let _no_subscribers_is_fine = self.live.send(stored);
+        self.latest.send_replace(seq);
+        self.published.fetch_add(1, Ordering::Relaxed);
+        seq
+    }
+
+    /// Events after `cursor`, at most `limit`, with any gap.
+    pub fn since(&self, cursor: u64, limit: usize) -> Backlog {
+        let ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        let gap = (cursor < ring.evicted_through).then(|| Gap {
+            from: cursor + 1,
+            to: ring.evicted_through,
+        });
+        let start = ring.events.partition_point(|e| e.seq <= cursor);
+        let events: Vec<_> = ring.events.iter().skip(start).take(limit).cloned().collect();
+        let next = match events.last() {
+            Some(last) if events.len() == limit => last.seq,
+            _ => ring.last_seq.max(cursor),
+        };
+        Backlog { events, gap, next }
+    }
+
+    /// The highest seq assigned so far (0 before the first event).
+    pub fn last_seq(&self) -> u64 {
+        self.ring.lock().unwrap_or_else(|e| e.into_inner()).last_seq
+    }
+
+    /// Events actually published (skipped seqs excluded).
+    pub fn published(&self) -> u64 {
+        self.published.load(Ordering::Relaxed)
+    }
+
+    /// A live subscription: every event published from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<StoredEvent>> {
+        self.live.subscribe()
+    }
+
+    /// The latest delivered seq, for waiting on new events.
+    pub fn watch_latest(&self) -> watch::Receiver<u64> {
+        self.latest.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn publish_n(hub: &Hub, n: usize) {
+        for _ in 0..n {
+            hub.publish_generated(8, 2);
+        }
+    }
+
+    #[test]
+    fn seqs_count_from_one_and_since_returns_everything_after() {
+        let hub = Hub::new(100, 10, 0);
+        publish_n(&hub, 5);
+        let b = hub.since(2, 100);
+        assert_eq!(b.events.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 4, 5]);
+        assert_eq!(b.next, 5);
+        assert!(b.gap.is_none());
+        assert_eq!(hub.since(5, 100).events.len(), 0);
+        assert_eq!(hub.since(5, 100).next, 5);
+        assert_eq!(b.events[0].event.topic, "t1");
+    }
+
+    #[test]
+    fn an_old_cursor_gets_what_is_left_and_an_explicit_gap() {
+        let hub = Hub::new(3, 10, 0);
+        publish_n(&hub, 10);
+        let b = hub.since(2, 100);
+        assert_eq!(b.gap, Some(Gap { from: 3, to: 7 }));
+        assert_eq!(b.events.iter().map(|e| e.seq).collect::<Vec<_>>(), [8, 9, 10]);
+        assert!(hub.since(7, 100).gap.is_none());
+    }
+
+    #[test]
+    fn batches_are_bounded_and_next_continues_them() {
+        let hub = Hub::new(100, 10, 0);
+        publish_n(&hub, 10);
+        let first = hub.since(0, 4);
+        assert_eq!(first.next, 4);
+        let second = hub.since(first.next, 4);
+        assert_eq!(second.events[0].seq, 5);
+    }
+
+    #[test]
+    fn skip_every_uses_up_seqs_silently() {
+        let hub = Hub::new(100, 10, 3);
+        publish_n(&hub, 7);
+        let seqs: Vec<_> = hub.since(0, 100).events.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [1, 2, 4, 5, 7]);
+        assert_eq!(hub.published(), 5);
+        assert_eq!(hub.last_seq(), 7);
+    }
+
+    #[test]
+    fn encodings_are_shared_and_exact() {
+        let hub = Hub::new(10, 10, 0);
+        hub.publish("news", "hi".into());
+        let e = &hub.since(0, 1).events[0];
+        assert_eq!(&e.line[..], format!("{}\n", e.json.as_str()).as_bytes());
+        assert_eq!(&e.sse[..], format!("id: 1\ndata: {}\n\n", e.json.as_str()).as_bytes());
+    }
+}

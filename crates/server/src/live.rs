@@ -1,0 +1,142 @@
+//! A live subscription: the backlog after a cursor, then every new event,
+//! in order, exactly once, with the slow-consumer policy applied.
+//!
+//! Streaming, SSE and WebSocket all read events through [`Subscription`], so
+//! they differ only in how they encode each [`LiveItem`].
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use pushbench_protocol::Gap;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, watch};
+
+use crate::AppState;
+use crate::hub::StoredEvent;
+use crate::stats::Route;
+
+/// One thing to send to a live client.
+#[derive(Debug)]
+pub enum LiveItem {
+    /// An event.
+    Event(Arc<StoredEvent>),
+    /// Events that left the ring before this client could have them.
+    Gap(Gap),
+    /// Nothing happened for the keep-alive interval.
+    KeepAlive,
+}
+
+/// Resolves once the server starts shutting down.
+pub async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    // An error means the sender is gone: the server is gone too.
+    let _ = shutdown.wait_for(|&stop| stop).await;
+}
+
+/// A client's view of the hub from its cursor on.
+#[derive(Debug)]
+pub struct Subscription {
+    state: AppState,
+    route: Route,
+    live: broadcast::Receiver<Arc<StoredEvent>>,
+    shutdown: watch::Receiver<bool>,
+    backlog: VecDeque<Arc<StoredEvent>>,
+    pending_gap: Option<Gap>,
+    /// Highest seq handed out; anything at or below it is a duplicate.
+    last: u64,
+    /// Whether the ring may still hold events after `last` not yet in `backlog`.
+    catching_up: bool,
+    keepalive: Option<Duration>,
+}
+
+impl Subscription {
+    /// Subscribes from `cursor` (events after it), or from now when `None`.
+    pub fn new(state: AppState, route: Route, cursor: Option<u64>, keepalive: Option<Duration>) -> Self {
+        // Subscribe before reading the ring so nothing falls between the two.
+        let live = state.hub.subscribe();
+        let shutdown = state.shutdown.clone();
+        let last = cursor.unwrap_or_else(|| state.hub.last_seq());
+        Subscription {
+            state,
+            route,
+            live,
+            shutdown,
+            backlog: VecDeque::new(),
+            pending_gap: None,
+            last,
+            catching_up: cursor.is_some(),
+            keepalive,
+        }
+    }
+
+    /// Refills the backlog from the ring after `last`, noting any gap.
+    fn refill(&mut self) {
+        let batch = self.state.hub.since(self.last, self.state.config.max_batch);
+        if let Some(gap) = batch.gap {
+            self.pending_gap = Some(gap);
+            self.last = self.last.max(gap.to);
+        }
+        self.catching_up = batch.events.len() == self.state.config.max_batch;
+        self.backlog.extend(batch.events);
+    }
+
+    /// The next item, or `None` when the server shuts down.
+    pub async fn next(&mut self) -> Option<LiveItem> {
+        loop {
+            if self.backlog.is_empty() && self.pending_gap.is_none() && self.catching_up {
+                self.refill();
+            }
+            if let Some(gap) = self.pending_gap.take() {
+                return Some(LiveItem::Gap(gap));
+            }
+            if let Some(event) = self.backlog.pop_front() {
+                if event.seq <= self.last {
+                    continue;
+                }
+                return Some(self.hand_out(event));
+            }
+            let every = self.keepalive;
+            let keepalive = async move {
+                match every {
+                    Some(every) => tokio::time::sleep(every).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let received = tokio::select! {
+                biased;
+                () = stopped(&mut self.shutdown) => return None,
+                received = self.live.recv() => received,
+                () = keepalive => return Some(LiveItem::KeepAlive),
+            };
+            match received {
+                Ok(event) if event.seq <= self.last => {}
+                Ok(event) => return Some(self.hand_out(event)),
+                Err(RecvError::Lagged(_)) => self.resync(),
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    /// Slow-consumer policy: the client fell more than the queue behind.
+    /// Resync from the ring, which is longer; whatever left the ring too
+    /// arrives as a gap marker, and both are counted.
+    fn resync(&mut self) {
+        let counters = &self.state.counters;
+        counters.slow_consumer_resyncs.fetch_add(1, Ordering::Relaxed);
+        self.catching_up = true;
+        self.refill();
+        if let Some(gap) = self.pending_gap {
+            self.state
+                .counters
+                .slow_consumer_drops
+                .fetch_add(gap.len(), Ordering::Relaxed);
+        }
+    }
+
+    fn hand_out(&mut self, event: Arc<StoredEvent>) -> LiveItem {
+        self.last = event.seq;
+        self.state.counters.delivered(self.route, 1);
+        LiveItem::Event(event)
+    }
+}

@@ -1,0 +1,274 @@
+//! `/stats`: per-route connection, event and byte counts, and the process's
+//! own CPU time and memory.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use pushbench_protocol::Transport;
+use serde::Serialize;
+
+use crate::listener::{ClosedTotals, ConnSnapshot, Registry};
+
+/// What a connection is used for: one of the five transports, the echo demo,
+/// or anything else (publish, stats, the page).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// One of the five push transports.
+    Transport(Transport),
+    /// `GET /echo`.
+    Echo,
+    /// Every other path.
+    Other,
+}
+
+impl Route {
+    /// Number of routes (5 transports, echo, other).
+    pub const COUNT: usize = 7;
+    /// The tag of a connection that has served no request yet.
+    pub const NONE: u8 = u8::MAX;
+
+    /// Every route, in index order.
+    pub fn all() -> [Route; Self::COUNT] {
+        let t = Transport::ALL;
+        [
+            Route::Transport(t[0]),
+            Route::Transport(t[1]),
+            Route::Transport(t[2]),
+            Route::Transport(t[3]),
+            Route::Transport(t[4]),
+            Route::Echo,
+            Route::Other,
+        ]
+    }
+
+    /// The route serving a request path.
+    pub fn for_path(path: &str) -> Route {
+        Transport::ALL
+            .into_iter()
+            .find(|t| t.path() == path)
+            .map(Route::Transport)
+            .unwrap_or(if path == "/echo" { Route::Echo } else { Route::Other })
+    }
+
+    /// The name in `/stats` (a transport's contract name, `echo` or `other`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Transport(t) => t.name(),
+            Route::Echo => "echo",
+            Route::Other => "other",
+        }
+    }
+
+    /// Position in [`Route::all`].
+    pub fn index_usize(self) -> usize {
+        match self {
+            Route::Transport(t) => Transport::ALL.iter().position(|&x| x == t).unwrap_or(0),
+            Route::Echo => 5,
+            Route::Other => 6,
+        }
+    }
+
+    /// Position in [`Route::all`], as stored in a connection's tag.
+    pub fn index(self) -> u8 {
+        self.index_usize() as u8
+    }
+
+    /// The route at `index`, `None` for [`Route::NONE`].
+    pub fn from_index(index: u8) -> Option<Route> {
+        Route::all().get(usize::from(index)).copied()
+    }
+}
+
+/// Counters the handlers bump, per route.
+#[derive(Debug, Default)]
+pub struct Counters {
+    connections_total: [AtomicU64; Route::COUNT],
+    events_delivered: [AtomicU64; Route::COUNT],
+    /// Events live subscribers lost because they fell behind the whole ring
+    /// (they got a gap marker for them).
+    pub slow_consumer_drops: AtomicU64,
+    /// Times a live subscriber fell more than the queue behind and was
+    /// resynced from the ring.
+    pub slow_consumer_resyncs: AtomicU64,
+    /// Requests refused because the connection limit was reached.
+    pub connections_refused: AtomicU64,
+}
+
+impl Counters {
+    /// A connection started serving `route`.
+    pub fn connection_opened(&self, route: Route) {
+        self.connections_total[route.index_usize()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `n` events were handed to a client of `route`.
+    pub fn delivered(&self, route: Route, n: u64) {
+        self.events_delivered[route.index_usize()].fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// Per-route figures in `/stats`.
+#[derive(Debug, Default, Serialize, Clone, Copy, PartialEq, Eq)]
+pub struct RouteStats {
+    /// Connections open now.
+    pub connections_open: u64,
+    /// Connections ever used for this route.
+    pub connections_total: u64,
+    /// Events handed to clients.
+    pub events_delivered: u64,
+    /// Bytes read from clients (socket count, open and closed connections).
+    pub bytes_read: u64,
+    /// Bytes written to clients (socket count, open and closed connections).
+    pub bytes_written: u64,
+}
+
+/// The process's own resource use, from `/proc/self`.
+#[derive(Debug, Default, Serialize, Clone, Copy, PartialEq)]
+pub struct ProcessStats {
+    /// User plus system CPU seconds since start.
+    pub cpu_seconds: f64,
+    /// Resident set size, bytes.
+    pub rss_bytes: u64,
+}
+
+/// The whole `/stats` answer.
+#[derive(Debug, Serialize)]
+pub struct StatsReport {
+    /// Highest seq assigned.
+    pub last_seq: u64,
+    /// Events published (skipped seqs excluded).
+    pub events_published: u64,
+    /// See [`Counters::slow_consumer_drops`].
+    pub slow_consumer_drops: u64,
+    /// See [`Counters::slow_consumer_resyncs`].
+    pub slow_consumer_resyncs: u64,
+    /// See [`Counters::connections_refused`].
+    pub connections_refused: u64,
+    /// Connections open now, all routes.
+    pub connections_open: u64,
+    /// CPU and memory.
+    pub process: ProcessStats,
+    /// Per route, keyed by route name.
+    pub transports: std::collections::BTreeMap<&'static str, RouteStats>,
+    /// Per connection (open, then recently closed), only when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connections: Option<Vec<ConnSnapshot>>,
+}
+
+/// Builds the per-route table from connection snapshots and closed totals.
+pub fn route_table(
+    counters: &Counters,
+    open: &[ConnSnapshot],
+    closed: &[ClosedTotals; Route::COUNT],
+) -> std::collections::BTreeMap<&'static str, RouteStats> {
+    let mut rows = [RouteStats::default(); Route::COUNT];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row.connections_total = counters.connections_total[i].load(Ordering::Relaxed);
+        row.events_delivered = counters.events_delivered[i].load(Ordering::Relaxed);
+        row.bytes_read = closed[i].bytes_read;
+        row.bytes_written = closed[i].bytes_written;
+    }
+    for conn in open {
+        let route = conn.transport.map_or(Route::Other, Route::for_name);
+        let row = &mut rows[route.index_usize()];
+        row.connections_open += 1;
+        row.bytes_read += conn.bytes_read;
+        row.bytes_written += conn.bytes_written;
+    }
+    Route::all().into_iter().map(|r| (r.name(), rows[r.index_usize()])).collect()
+}
+
+impl Route {
+    fn for_name(name: &str) -> Route {
+        Route::all().into_iter().find(|r| r.name() == name).unwrap_or(Route::Other)
+    }
+}
+
+/// Collects the full report.
+pub fn report(
+    counters: &Counters,
+    registry: &Registry,
+    last_seq: u64,
+    events_published: u64,
+    with_connections: bool,
+) -> StatsReport {
+    let (open, closed) = registry.snapshot();
+    let transports = route_table(counters, &open, &closed);
+    let connections_open = open.len() as u64;
+    let connections = with_connections.then(|| {
+        let mut all = open;
+        all.extend(registry.recently_closed());
+        all
+    });
+    StatsReport {
+        last_seq,
+        events_published,
+        slow_consumer_drops: counters.slow_consumer_drops.load(Ordering::Relaxed),
+        slow_consumer_resyncs: counters.slow_consumer_resyncs.load(Ordering::Relaxed),
+        connections_refused: counters.connections_refused.load(Ordering::Relaxed),
+        connections_open,
+        process: process_stats(),
+        transports,
+        connections,
+    }
+}
+
+/// Reads this process's CPU time and RSS from `/proc/self`; zeros elsewhere.
+pub fn process_stats() -> ProcessStats {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    ProcessStats {
+        cpu_seconds: parse_cpu_seconds(&stat).unwrap_or(0.0),
+        rss_bytes: parse_vm_rss(&status).unwrap_or(0),
+    }
+}
+
+/// `/proc/<pid>/stat` reports times in USER_HZ, which the kernel fixes at 100
+/// for user space on every architecture we run on (it is an ABI constant,
+/// unlike the kernel's internal HZ).
+const USER_HZ: f64 = 100.0;
+
+/// utime + stime from a `/proc/<pid>/stat` line, in seconds.
+pub fn parse_cpu_seconds(stat: &str) -> Option<f64> {
+    // The command name (field 2) may hold spaces; fields resume after ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After ')': state is field 3, so utime (14) and stime (15) are 11 and 12.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) as f64 / USER_HZ)
+}
+
+/// `VmRSS` from `/proc/<pid>/status`, in bytes.
+pub fn parse_vm_rss(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_proc_stat_with_spaces_in_the_name() {
+        let line = "1234 (my (odd) name) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 4 0 100";
+        assert_eq!(parse_cpu_seconds(line), Some(3.0));
+        assert_eq!(parse_cpu_seconds("garbage"), None);
+    }
+
+    #[test]
+    fn parses_vm_rss() {
+        let status = "Name:\tx\nVmPeak:\t  9000 kB\nVmRSS:\t    2048 kB\n";
+        assert_eq!(parse_vm_rss(status), Some(2 * 1024 * 1024));
+    }
+
+    #[test]
+    fn routes_round_trip_through_indexes_and_paths() {
+        for r in Route::all() {
+            assert_eq!(Route::from_index(r.index()), Some(r));
+        }
+        assert_eq!(Route::from_index(Route::NONE), None);
+        assert_eq!(Route::for_path("/sse"), Route::Transport(Transport::Sse));
+        assert_eq!(Route::for_path("/echo"), Route::Echo);
+        assert_eq!(Route::for_path("/stats"), Route::Other);
+    }
+}

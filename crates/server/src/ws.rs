@@ -1,0 +1,163 @@
+//! WebSocket: `GET /ws` (one frame per event, upstream messages published)
+//! and `GET /echo` (every data frame sent back unchanged).
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::{Query as QueryExtractor, State};
+use axum::response::Response;
+use pushbench_protocol::{Transport, gap_json};
+use tokio_tungstenite::tungstenite;
+
+use crate::AppState;
+use crate::error::AppError;
+use crate::live::{LiveItem, Subscription, stopped};
+use crate::params::{self, Format, Query};
+use crate::poll::query;
+use crate::stats::Route;
+
+/// The close code for a receive error: too big is 1009, invalid UTF-8 1007,
+/// any other protocol violation 1002.
+pub fn close_code_for(err: &tungstenite::Error) -> u16 {
+    use tungstenite::error::{CapacityError, Error, ProtocolError};
+    match err {
+        Error::Capacity(CapacityError::MessageTooLong { .. }) => close_code::SIZE,
+        Error::Capacity(_) => close_code::SIZE,
+        Error::Utf8(_) => close_code::INVALID,
+        Error::Protocol(ProtocolError::InvalidCloseSequence) => close_code::PROTOCOL,
+        _ => close_code::PROTOCOL,
+    }
+}
+
+fn receive_error_code(err: axum::Error) -> u16 {
+    match err.into_inner().downcast::<tungstenite::Error>() {
+        Ok(err) => close_code_for(&err),
+        Err(_) => close_code::ERROR,
+    }
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    // The peer may be gone already; there is nobody left to tell then.
+    let _gone = socket.send(Message::Close(Some(frame))).await;
+}
+
+/// Waits for the peer's close reply (or the end of the socket), so the close
+/// handshake completes instead of the TCP connection being cut.
+async fn drain(socket: &mut WebSocket) {
+    while let Some(Ok(_)) = socket.recv().await {}
+}
+
+fn upgrade(ws: WebSocketUpgrade, state: &AppState) -> WebSocketUpgrade {
+    ws.max_message_size(state.config.max_payload)
+        .max_frame_size(state.config.max_frame)
+}
+
+/// `GET /ws[?since=S][&format=binary][&topic=T]`.
+pub async fn websocket(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    raw: Result<QueryExtractor<Query>, QueryRejection>,
+) -> Result<Response, AppError> {
+    let query = query(raw)?;
+    let format = params::format(&query)?;
+    let since = params::cursor(params::optional_u64(&query, "since")?, "since", state.hub.last_seq())?;
+    let topic = params::topic(&query, "upstream")?;
+    Ok(upgrade(ws, &state).on_upgrade(move |socket| push_session(socket, state, since, format, topic)))
+}
+
+/// What an upstream message asks of the session.
+enum Upstream {
+    Publish(String),
+    Ignore,
+    Close(u16, &'static str),
+    Ended,
+}
+
+fn upstream(message: Option<Result<Message, axum::Error>>) -> Upstream {
+    match message {
+        None | Some(Ok(Message::Close(_))) => Upstream::Ended,
+        Some(Ok(Message::Text(text))) => Upstream::Publish(text.to_string()),
+        Some(Ok(Message::Binary(data))) => match String::from_utf8(data.to_vec()) {
+            Ok(text) => Upstream::Publish(text),
+            Err(_) => Upstream::Close(close_code::UNSUPPORTED, "binary messages must hold UTF-8 text"),
+        },
+        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Upstream::Ignore,
+        Some(Err(err)) => Upstream::Close(receive_error_code(err), "invalid message"),
+    }
+}
+
+async fn push_session(
+    mut socket: WebSocket,
+    state: AppState,
+    since: Option<u64>,
+    format: Format,
+    topic: String,
+) {
+    let hub = std::sync::Arc::clone(&state.hub);
+    let mut sub = Subscription::new(state, Route::Transport(Transport::Ws), since, None);
+    loop {
+        tokio::select! {
+            item = sub.next() => {
+                let message = match item {
+                    Some(LiveItem::Event(e)) => match format {
+                        Format::Text => Message::Text(e.json.clone()),
+                        Format::Binary => Message::Binary(e.event.to_binary().into()),
+                    },
+                    Some(LiveItem::Gap(gap)) => Message::Text(gap_json(gap).into()),
+                    Some(LiveItem::KeepAlive) => continue,
+                    None => {
+                        close(&mut socket, close_code::AWAY, "server shutting down").await;
+                        return drain(&mut socket).await;
+                    }
+                };
+                if socket.send(message).await.is_err() {
+                    return;
+                }
+            }
+            message = socket.recv() => match upstream(message) {
+                Upstream::Publish(payload) => {
+                    hub.publish(&topic, payload);
+                }
+                Upstream::Ignore => {}
+                Upstream::Close(code, reason) => {
+                    close(&mut socket, code, reason).await;
+                    return drain(&mut socket).await;
+                }
+                // tungstenite answered the peer's close frame already.
+                Upstream::Ended => return drain(&mut socket).await,
+            },
+        }
+    }
+}
+
+/// `GET /echo`: the classic echo demo.
+pub async fn echo(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    let mut shutdown = state.shutdown.clone();
+    upgrade(ws, &state).on_upgrade(move |mut socket| async move {
+        loop {
+            let message = tokio::select! {
+                message = socket.recv() => message,
+                () = stopped(&mut shutdown) => {
+                    close(&mut socket, close_code::AWAY, "server shutting down").await;
+                    return drain(&mut socket).await;
+                }
+            };
+            match message {
+                Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => {
+                    if socket.send(message).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                None | Some(Ok(Message::Close(_))) => return drain(&mut socket).await,
+                Some(Err(err)) => {
+                    close(&mut socket, receive_error_code(err), "invalid message").await;
+                    return drain(&mut socket).await;
+                }
+            }
+        }
+    })
+}
