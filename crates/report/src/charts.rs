@@ -1,0 +1,787 @@
+//! The charts, drawn once per backend: every chart is a [`Chart`] whose
+//! `draw` is generic over plotters' `DrawingBackend`, and [`render`] runs it
+//! on the SVG and the PNG backend so both files show the same picture.
+//!
+//! Colors are fixed per byte class and per transport, so a class or a
+//! transport has the same color in every chart.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
+use plotters::prelude::*;
+use plotters::style::{FontStyle, register_font};
+
+use pushbench_protocol::{ByteClass, RunResult, Transport};
+
+use crate::ReportError;
+use crate::figures::{
+    ClassBytes, format_bytes, format_count, format_rate,
+    measured_bandwidth_at_one_event_per_second, per_event_by_class, phase_label,
+    transport_bytes_per_event, transports_in,
+};
+use crate::model::CLASSIC_CLIENTS;
+
+/// The font family every chart asks for; [`register_fonts`] backs it with
+/// DejaVu Sans, embedded, so charts render the same on a bare machine.
+pub const FONT: &str = "sans-serif";
+
+type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+/// Registers the embedded DejaVu Sans (regular and bold) under [`FONT`];
+/// once per process, later calls return the first outcome.
+pub fn register_fonts() -> Result<(), ReportError> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| {
+        register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_ok()
+            && register_font(FONT, FontStyle::Bold, dejavu::sans::bold()).is_ok()
+    });
+    if ok { Ok(()) } else { Err(ReportError::Font) }
+}
+
+/// The color of a byte class, the same in every chart.
+pub fn class_color(class: ByteClass) -> RGBColor {
+    match class {
+        ByteClass::Handshake => RGBColor(148, 103, 189),
+        ByteClass::RequestHeaders => RGBColor(214, 39, 40),
+        ByteClass::ResponseHeaders => RGBColor(255, 127, 14),
+        ByteClass::Framing => RGBColor(31, 119, 180),
+        ByteClass::Payload => RGBColor(44, 160, 44),
+        ByteClass::Control => RGBColor(127, 127, 127),
+    }
+}
+
+/// The color of a transport, the same in every chart.
+pub fn transport_color(transport: Transport) -> RGBColor {
+    match transport {
+        Transport::ShortPoll => RGBColor(214, 39, 40),
+        Transport::LongPoll => RGBColor(255, 127, 14),
+        Transport::Stream => RGBColor(31, 119, 180),
+        Transport::Sse => RGBColor(44, 160, 44),
+        Transport::Ws => RGBColor(148, 103, 189),
+    }
+}
+
+/// A chart: a file stem, a size, and how to draw it on any backend.
+pub trait Chart {
+    /// File name without extension (`bytes_per_event`).
+    fn stem(&self) -> &'static str;
+    /// A one-line caption for the reports.
+    fn caption(&self) -> String;
+    /// Pixel size.
+    fn size(&self) -> (u32, u32) {
+        (1100, 620)
+    }
+    /// Draws the chart on `root`, already filled white.
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB>;
+}
+
+/// Draws `chart` into `dir` as `<stem>.svg` and `<stem>.png`.
+pub fn render<C: Chart>(chart: &C, dir: &Path) -> Result<[PathBuf; 2], ReportError> {
+    let stem = chart.stem();
+    let chart_error = |message: String| ReportError::Chart {
+        chart: stem,
+        message,
+    };
+    let svg = dir.join(format!("{stem}.svg"));
+    {
+        let root = SVGBackend::new(&svg, chart.size()).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| chart_error(e.to_string()))?;
+        chart.draw(&root).map_err(|e| chart_error(e.to_string()))?;
+        root.present().map_err(|e| chart_error(e.to_string()))?;
+    }
+    let png = dir.join(format!("{stem}.png"));
+    {
+        let root = BitMapBackend::new(&png, chart.size()).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| chart_error(e.to_string()))?;
+        chart.draw(&root).map_err(|e| chart_error(e.to_string()))?;
+        root.present().map_err(|e| chart_error(e.to_string()))?;
+    }
+    Ok([svg, png])
+}
+
+fn title_font() -> TextStyle<'static> {
+    (FONT, 24).into_font().style(FontStyle::Bold).into()
+}
+
+fn label_font() -> TextStyle<'static> {
+    (FONT, 15).into_font().into()
+}
+
+fn small_font() -> TextStyle<'static> {
+    (FONT, 13).into_font().into()
+}
+
+/// Splits off a title strip at the top and a legend strip at the bottom,
+/// returning the middle.
+fn frame<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    legend: &[(String, RGBColor, LegendMark)],
+) -> Result<DrawingArea<DB, Shift>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let (top, rest) = root.split_vertically(44);
+    top.draw_text(title, &title_font(), (16, 12))?;
+    let (middle, bottom) = rest.split_vertically(rest.dim_in_pixel().1.saturating_sub(40));
+    let mut x = 70i32;
+    for (name, color, mark) in legend {
+        match mark {
+            LegendMark::Box => {
+                bottom.draw(&Rectangle::new([(x, 12), (x + 16, 28)], color.filled()))?
+            }
+            LegendMark::Line => {
+                bottom.draw(&PathElement::new(
+                    vec![(x, 20), (x + 20, 20)],
+                    color.stroke_width(3),
+                ))?;
+            }
+        }
+        bottom.draw_text(name, &label_font(), (x + 24, 12))?;
+        x += 24 + 9 * name.chars().count() as i32 + 28;
+    }
+    Ok(middle)
+}
+
+/// How a legend entry is marked.
+#[derive(Clone, Copy, Debug)]
+enum LegendMark {
+    Box,
+    Line,
+}
+
+/// Stacked bars of bytes per delivered event by class, one bar per phase,
+/// client-to-server and server-to-client side by side.
+#[derive(Debug)]
+pub struct BytesPerEvent {
+    labels: Vec<String>,
+    sent: Vec<ClassBytes>,
+    received: Vec<ClassBytes>,
+}
+
+impl BytesPerEvent {
+    /// The chart for `result`.
+    pub fn new(result: &RunResult) -> Self {
+        BytesPerEvent {
+            labels: result
+                .phases
+                .iter()
+                .map(|p| phase_label(result, p))
+                .collect(),
+            sent: result
+                .phases
+                .iter()
+                .map(|p| per_event_by_class(&p.traffic.sent, p.events.delivered))
+                .collect(),
+            received: result
+                .phases
+                .iter()
+                .map(|p| per_event_by_class(&p.traffic.received, p.events.delivered))
+                .collect(),
+        }
+    }
+}
+
+impl Chart for BytesPerEvent {
+    fn stem(&self) -> &'static str {
+        "bytes_per_event"
+    }
+
+    fn caption(&self) -> String {
+        "Bytes on the wire per delivered event, by class: what the client sends \
+         (left) and what it receives (right)."
+            .into()
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        let legend: Vec<_> = ByteClass::ALL
+            .iter()
+            .map(|&c| (c.name().to_owned(), class_color(c), LegendMark::Box))
+            .collect();
+        let body = frame(root, "Bytes per delivered event, by class", &legend)?;
+        let panels = body.split_evenly((1, 2));
+        stacked_panel(
+            &panels[0],
+            "client → server (sent)",
+            &self.labels,
+            &self.sent,
+        )?;
+        stacked_panel(
+            &panels[1],
+            "server → client (received)",
+            &self.labels,
+            &self.received,
+        )?;
+        Ok(())
+    }
+}
+
+/// The x axis of a bar chart: bar `i` is centred on `i`, with a tick (and a
+/// label) under each bar and nowhere else.
+#[derive(Clone, Copy, Debug)]
+struct BarAxis {
+    bars: usize,
+}
+
+impl Ranged for BarAxis {
+    type ValueType = f64;
+    type FormatOption = DefaultFormatting;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        let span = self.bars.max(1) as f64;
+        let fraction = (value + 0.5) / span;
+        limit.0 + (fraction * f64::from(limit.1 - limit.0)).round() as i32
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, _hint: Hint) -> Vec<f64> {
+        (0..self.bars).map(|i| i as f64).collect()
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        -0.5..(self.bars.max(1) as f64 - 0.5)
+    }
+}
+
+fn bar_axis(n: usize) -> BarAxis {
+    BarAxis { bars: n }
+}
+
+fn stacked_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    labels: &[String],
+    rows: &[ClassBytes],
+) -> DrawResult<DB> {
+    let n = rows.len().max(1);
+    let top = rows
+        .iter()
+        .map(|r| r.iter().sum::<f64>())
+        .fold(0.0, f64::max)
+        .max(1.0)
+        * 1.15;
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, label_font())
+        .margin(10)
+        .x_label_area_size(36)
+        .y_label_area_size(64)
+        .build_cartesian_2d(bar_axis(n), 0f64..top)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_label_formatter(&|x| label_at(labels, *x))
+        .x_label_style(label_font())
+        .y_label_style(small_font())
+        .y_desc("bytes per delivered event")
+        .axis_desc_style(label_font())
+        .draw()?;
+    for (k, class) in ByteClass::ALL.into_iter().enumerate() {
+        let color = class_color(class);
+        chart.draw_series(
+            rows.iter()
+                .enumerate()
+                .filter(|(_, r)| r[k] > 0.0)
+                .map(|(i, r)| {
+                    let base: f64 = r[..k].iter().sum();
+                    let x = i as f64;
+                    Rectangle::new([(x - 0.32, base), (x + 0.32, base + r[k])], color.filled())
+                }),
+        )?;
+    }
+    chart.draw_series(rows.iter().enumerate().map(|(i, r)| {
+        let total: f64 = r.iter().sum();
+        Text::new(
+            format!("{total:.0}"),
+            (i as f64 - 0.12, total + top * 0.045),
+            small_font(),
+        )
+    }))?;
+    Ok(())
+}
+
+fn label_at(labels: &[String], x: f64) -> String {
+    let i = x.round();
+    if (x - i).abs() > 1e-6 || i < 0.0 {
+        return String::new();
+    }
+    labels.get(i as usize).cloned().unwrap_or_default()
+}
+
+/// Overhead ratio (all bytes divided by payload bytes) per phase.
+#[derive(Debug)]
+pub struct Overhead {
+    bars: Vec<(String, Transport, f64)>,
+}
+
+impl Overhead {
+    /// The chart for `result`.
+    pub fn new(result: &RunResult) -> Self {
+        Overhead {
+            bars: result
+                .phases
+                .iter()
+                .map(|p| {
+                    (
+                        phase_label(result, p),
+                        p.transport,
+                        p.derived.overhead_ratio,
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Chart for Overhead {
+    fn stem(&self) -> &'static str {
+        "overhead"
+    }
+
+    fn caption(&self) -> String {
+        "Overhead ratio: all bytes on the wire (both directions) divided by the payload \
+         bytes delivered; 1 would be payload alone."
+            .into()
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        let body = frame(root, "Overhead ratio: wire bytes / payload bytes", &[])?;
+        let labels: Vec<String> = self.bars.iter().map(|b| b.0.clone()).collect();
+        let n = self.bars.len().max(1);
+        let top = self.bars.iter().map(|b| b.2).fold(1.0, f64::max) * 1.15;
+        let mut chart = ChartBuilder::on(&body)
+            .margin(10)
+            .x_label_area_size(36)
+            .y_label_area_size(64)
+            .build_cartesian_2d(bar_axis(n), 0f64..top)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_label_formatter(&|x| label_at(&labels, *x))
+            .x_label_style(label_font())
+            .y_label_style(small_font())
+            .y_desc("wire bytes / payload bytes")
+            .axis_desc_style(label_font())
+            .draw()?;
+        chart.draw_series(self.bars.iter().enumerate().map(|(i, (_, t, ratio))| {
+            let x = i as f64;
+            Rectangle::new(
+                [(x - 0.32, 0.0), (x + 0.32, *ratio)],
+                transport_color(*t).filled(),
+            )
+        }))?;
+        chart.draw_series(self.bars.iter().enumerate().map(|(i, (_, _, ratio))| {
+            Text::new(
+                format!("{ratio:.2}×"),
+                (i as f64 - 0.14, ratio + top * 0.045),
+                label_font(),
+            )
+        }))?;
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(-0.5, 1.0), (n as f64 - 0.5, 1.0)],
+            BLACK.stroke_width(1),
+        )))?;
+        chart.draw_series(std::iter::once(Text::new(
+            "payload only = 1",
+            (n as f64 - 1.45, 1.0 + top * 0.04),
+            small_font(),
+        )))?;
+        Ok(())
+    }
+}
+
+/// One named line of a chart: name, color, points.
+type Series<P> = (String, RGBColor, Vec<P>);
+
+/// Percentile ticks of the latency chart, as `1/(1-p)`.
+const PERCENTILE_TICKS: [(f64, &str); 7] = [
+    (1.0, "0%"),
+    (10.0, "90%"),
+    (100.0, "99%"),
+    (1_000.0, "99.9%"),
+    (10_000.0, "99.99%"),
+    (100_000.0, "99.999%"),
+    (1_000_000.0, "99.9999%"),
+];
+
+/// A percentile as a fraction (0..1): `LatencySummary.distribution` holds
+/// percents (0..100); a distribution whose largest entry is at most 1 is
+/// taken to hold fractions already.
+fn as_fraction(percentile: f64, in_percent: bool) -> f64 {
+    if in_percent {
+        percentile / 100.0
+    } else {
+        percentile
+    }
+}
+
+/// Latency percentile distribution per phase, HdrHistogram style: the x
+/// axis is `1/(1-p)` on a log scale, so the tail gets the room.
+#[derive(Debug)]
+pub struct LatencyDistribution {
+    series: Vec<Series<(f64, f64)>>,
+    x_max: f64,
+}
+
+impl LatencyDistribution {
+    /// The chart for `result`; phases without a distribution are left out.
+    pub fn new(result: &RunResult) -> Self {
+        let mut x_max: f64 = 100_000.0;
+        let series = result
+            .phases
+            .iter()
+            .filter(|p| !p.latency_us.distribution.is_empty())
+            .map(|p| {
+                let dist = &p.latency_us.distribution;
+                let in_percent = dist.iter().any(|(q, _)| *q > 1.0);
+                let points: Vec<(f64, f64)> = dist
+                    .iter()
+                    .map(|&(q, us)| {
+                        let fraction = as_fraction(q, in_percent).clamp(0.0, 0.999_999);
+                        let x = 1.0 / (1.0 - fraction);
+                        x_max = x_max.max(x);
+                        // Log axis: a 0 µs reading is drawn at 1 µs.
+                        (x, (us.max(1)) as f64 / 1_000.0)
+                    })
+                    .collect();
+                (phase_label(result, p), transport_color(p.transport), points)
+            })
+            .collect();
+        LatencyDistribution {
+            series,
+            x_max: if x_max > 100_000.0 {
+                1_000_000.0
+            } else {
+                x_max
+            },
+        }
+    }
+}
+
+impl Chart for LatencyDistribution {
+    fn stem(&self) -> &'static str {
+        "latency_percentiles"
+    }
+
+    fn caption(&self) -> String {
+        "Latency (event creation to client receipt) by percentile, HdrHistogram style: \
+         the percentile axis is logarithmic toward 99.999%."
+            .into()
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        let legend: Vec<_> = self
+            .series
+            .iter()
+            .map(|(name, color, _)| (name.clone(), *color, LegendMark::Line))
+            .collect();
+        let body = frame(root, "Latency by percentile", &legend)?;
+        let (y_min, y_max) = log_bounds(self.series.iter().flat_map(|s| s.2.iter().map(|p| p.1)));
+        let ticks: Vec<f64> = PERCENTILE_TICKS
+            .iter()
+            .map(|t| t.0)
+            .filter(|&x| x <= self.x_max)
+            .collect();
+        let mut chart = ChartBuilder::on(&body)
+            .margin(14)
+            .x_label_area_size(44)
+            .y_label_area_size(70)
+            .build_cartesian_2d(
+                (1f64..self.x_max).log_scale().with_key_points(ticks),
+                (y_min..y_max).log_scale(),
+            )?;
+        chart
+            .configure_mesh()
+            .x_label_formatter(&|x| {
+                PERCENTILE_TICKS
+                    .iter()
+                    .find(|t| (t.0 / x - 1.0).abs() < 1e-6)
+                    .map(|t| t.1.to_owned())
+                    .unwrap_or_default()
+            })
+            .y_label_formatter(&|ms| format_ms(*ms))
+            .x_label_style(label_font())
+            .y_label_style(small_font())
+            .x_desc("percentile")
+            .y_desc("latency")
+            .axis_desc_style(label_font())
+            .draw()?;
+        for (_, color, points) in &self.series {
+            chart.draw_series(LineSeries::new(
+                points.iter().copied(),
+                color.stroke_width(3),
+            ))?;
+        }
+        Ok(())
+    }
+}
+
+/// Bounds of a log axis around positive values, with some room.
+fn log_bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| *v > 0.0 && v.is_finite())
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if !lo.is_finite() || hi <= 0.0 {
+        return (0.01, 1.0);
+    }
+    let lo = 10f64.powf((lo / 1.5).log10().floor());
+    let hi = 10f64.powf((hi * 1.5).log10().ceil());
+    (lo, hi.max(lo * 10.0))
+}
+
+fn format_ms(ms: f64) -> String {
+    if ms >= 1_000.0 {
+        format!("{} s", trim(ms / 1_000.0))
+    } else if ms >= 1.0 {
+        format!("{} ms", trim(ms))
+    } else {
+        format!("{} µs", trim(ms * 1_000.0))
+    }
+}
+
+fn trim(value: f64) -> String {
+    let text = format!("{value:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// Bandwidth versus clients per transport: the model line (measured bytes
+/// per event × clients × one event per second) with the classic client
+/// counts marked, and the phases actually measured as points.
+#[derive(Debug)]
+pub struct BandwidthVsClients {
+    lines: Vec<(Transport, f64)>,
+    measured: Vec<(Transport, f64, f64)>,
+}
+
+impl BandwidthVsClients {
+    /// The chart for `result`.
+    pub fn new(result: &RunResult) -> Self {
+        BandwidthVsClients {
+            lines: transports_in(result)
+                .into_iter()
+                .filter_map(|t| transport_bytes_per_event(result, t).map(|b| (t, b)))
+                .collect(),
+            measured: result
+                .phases
+                .iter()
+                .filter_map(|p| {
+                    measured_bandwidth_at_one_event_per_second(p)
+                        .map(|bw| (p.transport, f64::from(p.clients.max(1)), bw))
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Chart for BandwidthVsClients {
+    fn stem(&self) -> &'static str {
+        "bandwidth_vs_clients"
+    }
+
+    fn caption(&self) -> String {
+        "Bandwidth versus clients at one event per second per client: lines are the \
+         measured bytes per event × clients (squares at the classic 1,000 / 10,000 / 100,000), \
+         dots are the phases this run measured, normalised to one event per second."
+            .into()
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        let legend: Vec<_> = self
+            .lines
+            .iter()
+            .map(|(t, _)| (t.name().to_owned(), transport_color(*t), LegendMark::Line))
+            .collect();
+        let body = frame(
+            root,
+            "Bandwidth vs clients (1 event/s per client, both directions)",
+            &legend,
+        )?;
+        let x_max = 200_000.0;
+        let values = self
+            .lines
+            .iter()
+            .flat_map(|(_, b)| [*b, b * x_max])
+            .chain(self.measured.iter().map(|m| m.2));
+        let (y_min, y_max) = log_bounds(values);
+        let mut chart = ChartBuilder::on(&body)
+            .margin(14)
+            .x_label_area_size(44)
+            .y_label_area_size(84)
+            .build_cartesian_2d(
+                (1f64..x_max)
+                    .log_scale()
+                    .with_key_points(vec![1.0, 10.0, 100.0, 1e3, 1e4, 1e5]),
+                (y_min..y_max).log_scale(),
+            )?;
+        chart
+            .configure_mesh()
+            .x_label_formatter(&|x| format_count(x.round() as u64))
+            .y_label_formatter(&|b| format!("{}/s", format_bytes(*b)))
+            .x_label_style(label_font())
+            .y_label_style(small_font())
+            .x_desc("clients")
+            .y_desc("bandwidth")
+            .axis_desc_style(label_font())
+            .draw()?;
+        for (transport, bytes_per_event) in &self.lines {
+            let color = transport_color(*transport);
+            chart.draw_series(LineSeries::new(
+                [1.0, x_max].map(|n| (n, bytes_per_event * n)),
+                color.stroke_width(2),
+            ))?;
+            chart.draw_series(CLASSIC_CLIENTS.map(|n| {
+                let n = n as f64;
+                Rectangle::new(
+                    [
+                        (n / 1.12, bytes_per_event * n / 1.25),
+                        (n * 1.12, bytes_per_event * n * 1.25),
+                    ],
+                    color.filled(),
+                )
+            }))?;
+        }
+        chart.draw_series(
+            self.measured
+                .iter()
+                .map(|(t, n, bw)| Circle::new((*n, *bw), 6, transport_color(*t).filled())),
+        )?;
+        Ok(())
+    }
+}
+
+/// Latency (p50 and p99) versus event rate, drawn only when the run swept
+/// several rates.
+#[derive(Debug)]
+pub struct LatencyVsRate {
+    series: Vec<Series<(f64, f64, f64)>>,
+    rates: Vec<f64>,
+}
+
+impl LatencyVsRate {
+    /// The chart for `result`, or `None` when it measured fewer than two rates.
+    pub fn new(result: &RunResult) -> Option<Self> {
+        let mut rates: Vec<f64> = result.phases.iter().map(|p| p.rate).collect();
+        rates.sort_by(f64::total_cmp);
+        rates.dedup();
+        if rates.len() < 2 {
+            return None;
+        }
+        let mut clients: Vec<u32> = result.phases.iter().map(|p| p.clients).collect();
+        clients.sort_unstable();
+        clients.dedup();
+        let mut series = Vec::new();
+        for transport in transports_in(result) {
+            for &n in &clients {
+                let mut points: Vec<(f64, f64, f64)> = result
+                    .phases
+                    .iter()
+                    .filter(|p| {
+                        p.transport == transport && p.clients == n && p.latency_us.count > 0
+                    })
+                    .map(|p| {
+                        (
+                            p.rate,
+                            p.latency_us.p50.max(1) as f64 / 1_000.0,
+                            p.latency_us.p99.max(1) as f64 / 1_000.0,
+                        )
+                    })
+                    .collect();
+                if points.is_empty() {
+                    continue;
+                }
+                points.sort_by(|a, b| a.0.total_cmp(&b.0));
+                let name = if clients.len() > 1 {
+                    format!("{} {n}c", transport.name())
+                } else {
+                    transport.name().to_owned()
+                };
+                series.push((name, transport_color(transport), points));
+            }
+        }
+        Some(LatencyVsRate { series, rates })
+    }
+}
+
+impl Chart for LatencyVsRate {
+    fn stem(&self) -> &'static str {
+        "latency_vs_rate"
+    }
+
+    fn caption(&self) -> String {
+        "Latency versus event rate: p50 (left) and p99 (right) per transport.".into()
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        let legend: Vec<_> = self
+            .series
+            .iter()
+            .map(|(name, color, _)| (name.clone(), *color, LegendMark::Line))
+            .collect();
+        let body = frame(root, "Latency vs event rate", &legend)?;
+        let panels = body.split_evenly((1, 2));
+        let (y_min, y_max) = log_bounds(
+            self.series
+                .iter()
+                .flat_map(|s| s.2.iter().flat_map(|p| [p.1, p.2])),
+        );
+        let lo = self.rates.first().copied().unwrap_or(1.0).max(1e-3);
+        let hi = self.rates.last().copied().unwrap_or(10.0).max(lo * 1.01);
+        let (x_lo, x_hi) = (lo / 1.3, hi * 1.3);
+        for (panel, (title, pick)) in panels.iter().zip([
+            (
+                "p50",
+                (|p: &(f64, f64, f64)| p.1) as fn(&(f64, f64, f64)) -> f64,
+            ),
+            ("p99", |p: &(f64, f64, f64)| p.2),
+        ]) {
+            let mut chart = ChartBuilder::on(panel)
+                .caption(title, label_font())
+                .margin(12)
+                .x_label_area_size(44)
+                .y_label_area_size(70)
+                .build_cartesian_2d(
+                    (x_lo..x_hi).log_scale().with_key_points(self.rates.clone()),
+                    (y_min..y_max).log_scale(),
+                )?;
+            chart
+                .configure_mesh()
+                .x_label_formatter(&|r| format_rate(*r))
+                .y_label_formatter(&|ms| format_ms(*ms))
+                .x_label_style(label_font())
+                .y_label_style(small_font())
+                .x_desc("events per second")
+                .y_desc("latency")
+                .axis_desc_style(label_font())
+                .draw()?;
+            for (_, color, points) in &self.series {
+                chart.draw_series(LineSeries::new(
+                    points.iter().map(|p| (p.0, pick(p))),
+                    color.stroke_width(3),
+                ))?;
+                chart.draw_series(
+                    points
+                        .iter()
+                        .map(|p| Circle::new((p.0, pick(p)), 4, color.filled())),
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_bounds_cover_the_values_in_decades() {
+        assert_eq!(log_bounds([0.2, 30.0].into_iter()), (0.1, 100.0));
+        assert_eq!(log_bounds(std::iter::empty()), (0.01, 1.0));
+    }
+
+    #[test]
+    fn ms_labels_pick_their_unit() {
+        assert_eq!(format_ms(0.5), "500 µs");
+        assert_eq!(format_ms(12.0), "12 ms");
+        assert_eq!(format_ms(2_500.0), "2.5 s");
+    }
+}

@@ -1,0 +1,343 @@
+//! `report.md` and `report.html`: the same sections, written twice. The
+//! HTML carries its charts inline (the SVG text itself), so the one file is
+//! the whole report.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use pushbench_protocol::{RunResult, Transport};
+
+use crate::ReportError;
+use crate::figures::{
+    format_bytes, format_count, format_rate, transport_bytes_per_event, transports_in,
+};
+use crate::model::{self, CLASSIC_CLIENTS, ModelInput};
+use crate::summary::{summary_table, warnings};
+use crate::table::{Table, escape_html};
+
+/// One chart as the reports show it.
+#[derive(Clone, Debug)]
+pub struct Figure {
+    /// The SVG file.
+    pub svg: PathBuf,
+    /// The PNG file.
+    pub png: PathBuf,
+    /// What the chart shows, one or two sentences.
+    pub caption: String,
+}
+
+/// The inputs of both documents.
+#[derive(Debug)]
+pub struct Report<'a> {
+    /// The run.
+    pub result: &'a RunResult,
+    /// Charts drawn, in order.
+    pub figures: &'a [Figure],
+    /// Charts not drawn and why.
+    pub skipped: &'a [String],
+}
+
+/// Bytes per second for 1,000 / 10,000 / 100,000 clients at one event per
+/// second each, from the measured bytes per event of each transport.
+pub fn classic_bandwidth_table(result: &RunResult) -> Table {
+    let mut headers = vec!["transport".to_owned(), "measured B/event".to_owned()];
+    headers.extend(
+        CLASSIC_CLIENTS
+            .iter()
+            .map(|n| format!("{} clients", format_count(*n))),
+    );
+    let mut table = Table::new(headers);
+    for transport in transports_in(result) {
+        let Some(bpe) = transport_bytes_per_event(result, transport) else {
+            continue;
+        };
+        let mut row = vec![transport.name().to_owned(), format!("{bpe:.1}")];
+        row.extend(CLASSIC_CLIENTS.iter().map(|&n| {
+            let bps = bpe * n as f64;
+            format!(
+                "{}/s ({:.3} Mbit/s)",
+                format_bytes(bps),
+                model::megabits(bps)
+            )
+        }));
+        table.push(row);
+    }
+    table
+}
+
+/// The classic claim, from the model alone: 871 header bytes per poll
+/// against a 2-byte WebSocket frame, one event per second, no payload.
+pub fn classic_model_table() -> Table {
+    let mut headers = vec!["technique".to_owned(), "B/event".to_owned()];
+    headers.extend(
+        CLASSIC_CLIENTS
+            .iter()
+            .map(|n| format!("{} clients", format_count(*n))),
+    );
+    let mut table = Table::new(headers);
+    for transport in [Transport::ShortPoll, Transport::Ws] {
+        let per_event = model::bytes_per_event(transport, &ModelInput::classic(1)).unwrap_or(0.0);
+        let mut row = vec![transport.title().to_owned(), format!("{per_event:.0}")];
+        row.extend(CLASSIC_CLIENTS.iter().map(|&n| {
+            let bps = model::bytes_per_second(transport, &ModelInput::classic(n));
+            format!(
+                "{}/s ({:.3} Mbit/s)",
+                format_bytes(bps),
+                model::megabits(bps)
+            )
+        }));
+        table.push(row);
+    }
+    table
+}
+
+/// Every knob of the scenario, one row each.
+pub fn scenario_table(result: &RunResult) -> Table {
+    let s = &result.scenario;
+    let list = |items: Vec<String>| items.join(", ");
+    let mut table = Table::new(["setting", "value"]);
+    table.align[1] = crate::table::Align::Left;
+    let rows: [(&str, String); 12] = [
+        (
+            "transports",
+            list(s.transports.iter().map(|t| t.name().to_owned()).collect()),
+        ),
+        (
+            "clients",
+            list(
+                s.clients
+                    .iter()
+                    .map(|c| format_count(u64::from(*c)))
+                    .collect(),
+            ),
+        ),
+        (
+            "rates (events/s)",
+            list(s.rates.iter().map(|r| format_rate(*r)).collect()),
+        ),
+        ("payload (bytes)", s.payload.to_string()),
+        ("topics", s.topics.to_string()),
+        ("duration (s)", s.duration_s.to_string()),
+        ("warm-up (s)", s.warmup_s.to_string()),
+        ("ramp-up (s)", s.ramp_up_s.to_string()),
+        ("short-poll interval (ms)", s.poll_interval_ms.to_string()),
+        ("long-poll timeout (s)", s.longpoll_timeout_s.to_string()),
+        (
+            "WebSocket encoding",
+            if s.ws_binary { "binary" } else { "JSON text" }.to_owned(),
+        ),
+        (
+            "target",
+            s.target
+                .clone()
+                .unwrap_or_else(|| "embedded server".to_owned()),
+        ),
+    ];
+    for (name, value) in rows {
+        table.push([name.to_owned(), value]);
+    }
+    table
+}
+
+/// The machine and the software versions.
+pub fn machine_table(result: &RunResult) -> Table {
+    let m = &result.machine;
+    let mut table = Table::new(["", ""]);
+    table.headers = vec!["what".into(), "value".into()];
+    table.align[1] = crate::table::Align::Left;
+    for (name, value) in [
+        ("pushbench", result.pushbench_version.clone()),
+        ("results format", format!("version {}", result.version)),
+        ("rustc", m.rustc.clone()),
+        ("host", m.hostname.clone()),
+        ("OS", m.os.clone()),
+        ("CPU", m.cpu_model.clone()),
+        ("logical CPUs", m.cores.to_string()),
+        ("memory", format_bytes(m.memory_bytes as f64)),
+        ("started", result.started_at.clone()),
+        ("finished", result.finished_at.clone()),
+    ] {
+        table.push([name.to_owned(), value]);
+    }
+    table
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+const CLASSIC_TEXT: &str = "The classic comparison: a poll carries about 871 bytes of \
+HTTP headers, a WebSocket frame 2 bytes of framing; at one event per second per client:";
+
+const MEASURED_TEXT: &str = "The same arithmetic with this run's measured bytes per \
+delivered event (both directions, every class: headers, framing, JSON envelope, payload, \
+control), at one event per second per client:";
+
+impl Report<'_> {
+    fn title(&self) -> String {
+        format!("pushbench report: {}", self.result.started_at)
+    }
+
+    fn lead(&self) -> String {
+        let transports: Vec<&str> = transports_in(self.result)
+            .iter()
+            .map(|t| t.name())
+            .collect();
+        format!(
+            "{} phases over {} transports ({}), measured by pushbench {}.",
+            self.result.phases.len(),
+            transports.len(),
+            transports.join(", "),
+            self.result.pushbench_version
+        )
+    }
+
+    /// The Markdown report; charts are linked as the SVG files beside it.
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# {}\n\n{}\n", self.title(), self.lead());
+        let warnings = warnings(self.result);
+        if !warnings.is_empty() {
+            let _ = writeln!(out, "## ⚠️ WARNING: THIS RESULT IS NOT CLEAN\n");
+            for warning in &warnings {
+                let _ = writeln!(out, "- **{warning}**");
+            }
+            out.push('\n');
+        }
+        let _ = writeln!(
+            out,
+            "## Summary\n\n{}",
+            summary_table(self.result).to_markdown()
+        );
+        let _ = writeln!(
+            out,
+            "Bytes per event count both directions of every connection, divided by the \
+             events delivered; latency is event creation to client receipt.\n"
+        );
+        let _ = writeln!(out, "## Charts\n");
+        for figure in self.figures {
+            let _ = writeln!(
+                out,
+                "![{caption}]({svg})\n\n{caption} ([PNG]({png}))\n",
+                caption = figure.caption,
+                svg = file_name(&figure.svg),
+                png = file_name(&figure.png)
+            );
+        }
+        for note in self.skipped {
+            let _ = writeln!(out, "_{note}_\n");
+        }
+        let _ = writeln!(out, "## Bandwidth for 1,000 to 100,000 clients\n");
+        let _ = writeln!(
+            out,
+            "{CLASSIC_TEXT}\n\n{}",
+            classic_model_table().to_markdown()
+        );
+        let _ = writeln!(
+            out,
+            "{MEASURED_TEXT}\n\n{}",
+            classic_bandwidth_table(self.result).to_markdown()
+        );
+        let _ = writeln!(
+            out,
+            "## Scenario\n\n{}",
+            scenario_table(self.result).to_markdown()
+        );
+        let _ = writeln!(
+            out,
+            "## Machine and versions\n\n{}",
+            machine_table(self.result).to_markdown()
+        );
+        let control = self.result.control_traffic.total();
+        let _ = writeln!(
+            out,
+            "The load generator's own control traffic (stats, publishing), {}, is kept out \
+             of every figure above.",
+            format_bytes(control as f64)
+        );
+        out
+    }
+
+    /// The HTML report, with every chart's SVG inline; reads the SVG files
+    /// from `dir`.
+    pub fn html(&self, dir: &Path) -> Result<String, ReportError> {
+        let mut out = String::new();
+        let title = escape_html(&self.title());
+        let _ = write!(
+            out,
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+             <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
+             <h1>{title}</h1>\n<p>{}</p>\n",
+            escape_html(&self.lead())
+        );
+        let warnings = warnings(self.result);
+        if !warnings.is_empty() {
+            out.push_str(
+                "<section class=\"warning\">\n<h2>⚠️ WARNING: THIS RESULT IS NOT CLEAN</h2>\n<ul>\n",
+            );
+            for warning in &warnings {
+                let _ = writeln!(out, "<li>{}</li>", escape_html(warning));
+            }
+            out.push_str("</ul>\n</section>\n");
+        }
+        let _ = write!(
+            out,
+            "<h2>Summary</h2>\n{}<p>Bytes per event count both directions of every \
+             connection, divided by the events delivered; latency is event creation to \
+             client receipt.</p>\n<h2>Charts</h2>\n",
+            summary_table(self.result).to_html()
+        );
+        for figure in self.figures {
+            let path = dir.join(file_name(&figure.svg));
+            let svg = fs::read_to_string(&path).map_err(|source| ReportError::Io {
+                action: "reading",
+                path: path.clone(),
+                source,
+            })?;
+            let svg = match svg.find("<svg") {
+                Some(start) => &svg[start..],
+                None => svg.as_str(),
+            };
+            let _ = write!(
+                out,
+                "<figure>\n{svg}\n<figcaption>{}</figcaption>\n</figure>\n",
+                escape_html(&figure.caption)
+            );
+        }
+        for note in self.skipped {
+            let _ = writeln!(out, "<p><em>{}</em></p>", escape_html(note));
+        }
+        let _ = write!(
+            out,
+            "<h2>Bandwidth for 1,000 to 100,000 clients</h2>\n<p>{}</p>\n{}<p>{}</p>\n{}",
+            escape_html(CLASSIC_TEXT),
+            classic_model_table().to_html(),
+            escape_html(MEASURED_TEXT),
+            classic_bandwidth_table(self.result).to_html()
+        );
+        let _ = write!(
+            out,
+            "<h2>Scenario</h2>\n{}<h2>Machine and versions</h2>\n{}",
+            scenario_table(self.result).to_html(),
+            machine_table(self.result).to_html()
+        );
+        let _ = write!(
+            out,
+            "<p>The load generator's own control traffic (stats, publishing), {}, is kept \
+             out of every figure above.</p>\n</body>\n</html>\n",
+            escape_html(&format_bytes(self.result.control_traffic.total() as f64))
+        );
+        Ok(out)
+    }
+}
+
+const STYLE: &str = "body{font-family:'DejaVu Sans',system-ui,sans-serif;max-width:1200px;\
+margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;margin:1em 0;\
+font-size:.9em}th,td{border:1px solid #ccc;padding:.25em .5em}th{background:#f3f3f3}\
+td.r{text-align:right;font-variant-numeric:tabular-nums}td.l{text-align:left}\
+figure{margin:1.5em 0}figure svg{max-width:100%;height:auto}figcaption{color:#555}\
+.warning{border:4px solid #c00;background:#fee;padding:.5em 1em;margin:1em 0}\
+.warning h2{color:#c00;margin-top:.3em}.warning li{font-weight:bold}";

@@ -1,0 +1,178 @@
+//! Figures the charts and tables share, computed from a [`RunResult`] and
+//! nothing else (the report never re-measures), and how they are written.
+
+use pushbench_protocol::results::PhaseResult;
+use pushbench_protocol::{ByteClass, ByteLedger, RunResult, Transport};
+
+/// Bytes of one direction per delivered event, one entry per
+/// [`ByteClass::ALL`] class in that order.
+pub type ClassBytes = [f64; 6];
+
+/// A name for a phase that is unique within its run: the transport alone
+/// when the run measured it once, else with its clients and rate
+/// (`ws 50c@20/s`).
+pub fn phase_label(result: &RunResult, phase: &PhaseResult) -> String {
+    let same_transport = result
+        .phases
+        .iter()
+        .filter(|p| p.transport == phase.transport)
+        .count();
+    if same_transport <= 1 {
+        phase.transport.name().to_owned()
+    } else {
+        format!(
+            "{} {}c@{}/s",
+            phase.transport.name(),
+            phase.clients,
+            format_rate(phase.rate)
+        )
+    }
+}
+
+/// A key that names the same phase in two runs: transport, clients, rate.
+pub fn phase_key(phase: &PhaseResult) -> String {
+    format!(
+        "{} {}c@{}/s",
+        phase.transport.name(),
+        phase.clients,
+        format_rate(phase.rate)
+    )
+}
+
+/// `ledger`'s bytes per class divided by `delivered` events (zeros when
+/// nothing was delivered: there is no per-event cost to show).
+pub fn per_event_by_class(ledger: &ByteLedger, delivered: u64) -> ClassBytes {
+    let mut out = [0.0; 6];
+    if delivered == 0 {
+        return out;
+    }
+    for (slot, class) in out.iter_mut().zip(ByteClass::ALL) {
+        *slot = ledger.get(class) as f64 / delivered as f64;
+    }
+    out
+}
+
+/// All bytes (both directions) per delivered event of every phase of
+/// `transport` together, or `None` when the run has no such phase or none
+/// delivered anything.
+pub fn transport_bytes_per_event(result: &RunResult, transport: Transport) -> Option<f64> {
+    let (bytes, delivered) = result
+        .phases
+        .iter()
+        .filter(|p| p.transport == transport)
+        .fold((0u64, 0u64), |(b, d), p| {
+            (b + p.traffic.total(), d + p.events.delivered)
+        });
+    (delivered > 0).then(|| bytes as f64 / delivered as f64)
+}
+
+/// The transports a run measured, in [`Transport::ALL`] order.
+pub fn transports_in(result: &RunResult) -> Vec<Transport> {
+    Transport::ALL
+        .into_iter()
+        .filter(|t| result.phases.iter().any(|p| p.transport == *t))
+        .collect()
+}
+
+/// Bytes per second a phase moved (both directions), normalised to one
+/// event per second per client: the measured counterpart of the bandwidth
+/// model's `bytes/event × clients × 1/s`.
+pub fn measured_bandwidth_at_one_event_per_second(phase: &PhaseResult) -> Option<f64> {
+    if phase.duration_s <= 0.0 || phase.rate <= 0.0 {
+        return None;
+    }
+    Some(phase.traffic.total() as f64 / phase.duration_s / phase.rate)
+}
+
+/// Whether a phase lost events: seqs missed or skipped by a gap marker.
+pub fn phase_has_losses(phase: &PhaseResult) -> bool {
+    phase.events.missed > 0 || phase.events.gaps > 0
+}
+
+/// An event rate without needless decimals: `20`, `0.5`.
+pub fn format_rate(rate: f64) -> String {
+    if rate.fract() == 0.0 {
+        format!("{rate:.0}")
+    } else {
+        let text = format!("{rate:.3}");
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
+}
+
+/// A latency in microseconds in the unit that suits it: `850 µs`,
+/// `12.3 ms`, `1.25 s`.
+pub fn format_us(us: f64) -> String {
+    if us < 1_000.0 {
+        format!("{us:.0} µs")
+    } else if us < 1_000_000.0 {
+        let ms = us / 1_000.0;
+        if ms < 10.0 {
+            format!("{ms:.2} ms")
+        } else {
+            format!("{ms:.1} ms")
+        }
+    } else {
+        format!("{:.2} s", us / 1_000_000.0)
+    }
+}
+
+/// A byte count with a binary-free decimal unit: `512 B`, `1.5 kB`, `2.0 MB`.
+pub fn format_bytes(bytes: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes;
+    let mut unit = 0;
+    while value.abs() >= 1_000.0 && unit < UNITS.len() - 1 {
+        value /= 1_000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{value:.0} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// An integer with thousands separators: `100,000`.
+pub fn format_count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_read_well() {
+        assert_eq!(format_rate(20.0), "20");
+        assert_eq!(format_rate(0.5), "0.5");
+        assert_eq!(format_us(850.0), "850 µs");
+        assert_eq!(format_us(1_234.0), "1.23 ms");
+        assert_eq!(format_us(12_345.0), "12.3 ms");
+        assert_eq!(format_us(1_250_000.0), "1.25 s");
+        assert_eq!(format_bytes(512.0), "512 B");
+        assert_eq!(format_bytes(871_000.0), "871.0 kB");
+        assert_eq!(format_count(100_000), "100,000");
+        assert_eq!(format_count(999), "999");
+        assert_eq!(format_count(1_000), "1,000");
+    }
+
+    #[test]
+    fn per_event_divides_each_class() {
+        let ledger = ByteLedger {
+            framing: 20,
+            payload: 100,
+            ..ByteLedger::default()
+        };
+        let per_event = per_event_by_class(&ledger, 10);
+        assert_eq!(per_event, [0.0, 0.0, 0.0, 2.0, 10.0, 0.0]);
+        assert_eq!(per_event_by_class(&ledger, 0), [0.0; 6]);
+    }
+}

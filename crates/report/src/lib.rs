@@ -1,0 +1,193 @@
+//! Turns a [`RunResult`] into things a person would rather look at than
+//! read: charts (SVG and PNG, drawn with an embedded font so a bare machine
+//! renders them), a Markdown and a self-contained HTML report, a terminal
+//! summary table, a comparison of two runs, and the analytic bandwidth model
+//! beside the measured figures.
+//!
+//! The report never re-measures: everything here is a function of a
+//! `results.json`.
+//!
+//! # Layout
+//! - [`figures`]: per-phase figures and number formatting every output shares.
+//! - [`table`]: [`Table`], rendered as aligned text, Markdown or HTML.
+//! - [`summary`]: the summary table, the warnings, [`terminal_summary`].
+//! - [`charts`]: one [`charts::Chart`] per picture, drawn on the SVG and PNG
+//!   backends by [`charts::render`]; fixed colors per byte class and transport.
+//! - [`document`]: `report.md` and `report.html` from the same sections.
+//! - [`compare`]: two runs side by side, [`compare::Comparison::regressions`].
+//! - [`model`]: the analytic bandwidth per technique, and the classic
+//!   1,000 / 10,000 / 100,000 clients table.
+//!
+//! [`write_report`] ties charts and documents together; `pushbench report`
+//! and the end of `pushbench run` call it.
+#![deny(missing_docs)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use pushbench_protocol::{RESULTS_VERSION, RunResult};
+
+pub mod charts;
+pub mod compare;
+pub mod document;
+pub mod figures;
+pub mod model;
+pub mod summary;
+pub mod table;
+
+pub use compare::{Comparison, compare};
+pub use summary::{summary_table, terminal_summary, warnings};
+pub use table::Table;
+
+/// Why a report could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// A file or folder could not be read or written.
+    #[error("{action} {path}")]
+    Io {
+        /// What was being done (`reading`, `writing`, `creating folder`).
+        action: &'static str,
+        /// The file or folder.
+        path: PathBuf,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A results file is not valid `RunResult` JSON.
+    #[error("{path} is not a pushbench results file")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// Where and why parsing failed.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A results file written by a newer pushbench.
+    #[error("{path} has results version {found}; this build reads up to {RESULTS_VERSION}")]
+    UnsupportedVersion {
+        /// The file.
+        path: PathBuf,
+        /// The version it declares.
+        found: u32,
+    },
+    /// The embedded font could not be registered with plotters.
+    #[error("the embedded DejaVu Sans font could not be loaded")]
+    Font,
+    /// Plotters failed to draw a chart.
+    #[error("drawing the {chart} chart: {message}")]
+    Chart {
+        /// The chart's file stem.
+        chart: &'static str,
+        /// Plotters' message.
+        message: String,
+    },
+}
+
+/// Reads a `results.json`; `path` may also be the run folder holding it.
+pub fn load_results(path: &Path) -> Result<RunResult, ReportError> {
+    let file = results_file(path);
+    let text = fs::read_to_string(&file).map_err(|source| ReportError::Io {
+        action: "reading",
+        path: file.clone(),
+        source,
+    })?;
+    let result: RunResult = serde_json::from_str(&text).map_err(|source| ReportError::Json {
+        path: file.clone(),
+        source,
+    })?;
+    if result.version > RESULTS_VERSION {
+        return Err(ReportError::UnsupportedVersion {
+            path: file,
+            found: result.version,
+        });
+    }
+    Ok(result)
+}
+
+/// The results file `path` names: itself, or `results.json` inside it when
+/// it is a folder.
+pub fn results_file(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join("results.json")
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// Writes every chart (SVG and PNG), `report.md` and `report.html` into
+/// `dir`, creating it if needed, and returns the paths written.
+pub fn write_report(result: &RunResult, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    fs::create_dir_all(dir).map_err(|source| ReportError::Io {
+        action: "creating folder",
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    charts::register_fonts()?;
+    let mut written = Vec::new();
+    let mut figures = Vec::new();
+    let mut add = |paths: [PathBuf; 2], caption: String, written: &mut Vec<PathBuf>| {
+        figures.push(document::Figure {
+            svg: paths[0].clone(),
+            png: paths[1].clone(),
+            caption,
+        });
+        written.extend(paths);
+    };
+    let chart = charts::BytesPerEvent::new(result);
+    add(
+        charts::render(&chart, dir)?,
+        charts::Chart::caption(&chart),
+        &mut written,
+    );
+    let chart = charts::Overhead::new(result);
+    add(
+        charts::render(&chart, dir)?,
+        charts::Chart::caption(&chart),
+        &mut written,
+    );
+    let chart = charts::LatencyDistribution::new(result);
+    add(
+        charts::render(&chart, dir)?,
+        charts::Chart::caption(&chart),
+        &mut written,
+    );
+    let chart = charts::BandwidthVsClients::new(result);
+    add(
+        charts::render(&chart, dir)?,
+        charts::Chart::caption(&chart),
+        &mut written,
+    );
+    let skipped = match charts::LatencyVsRate::new(result) {
+        Some(chart) => {
+            add(
+                charts::render(&chart, dir)?,
+                charts::Chart::caption(&chart),
+                &mut written,
+            );
+            Vec::new()
+        }
+        None => vec![
+            "Latency versus event rate: not drawn, this run measured a single event rate \
+             (sweep with several `--rate` values to get it)."
+                .to_owned(),
+        ],
+    };
+    let report = document::Report {
+        result,
+        figures: &figures,
+        skipped: &skipped,
+    };
+    for (name, text) in [
+        ("report.md", report.markdown()),
+        ("report.html", report.html(dir)?),
+    ] {
+        let path = dir.join(name);
+        fs::write(&path, text).map_err(|source| ReportError::Io {
+            action: "writing",
+            path: path.clone(),
+            source,
+        })?;
+        written.push(path);
+    }
+    Ok(written)
+}

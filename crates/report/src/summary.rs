@@ -1,0 +1,126 @@
+//! The summary table (one row per phase) and the warnings a reader must not
+//! miss, shared by the terminal, `report.md` and `report.html`.
+
+use pushbench_protocol::RunResult;
+
+use crate::figures::{format_bytes, format_count, format_us, phase_has_losses, phase_label};
+use crate::table::Table;
+
+/// One row per phase: bytes per event each way, overhead, latency
+/// percentiles, delivery counts, server cost.
+pub fn summary_table(result: &RunResult) -> Table {
+    let mut table = Table::new([
+        "phase",
+        "clients",
+        "rate/s",
+        "B/ev sent",
+        "B/ev recv",
+        "overhead",
+        "p50",
+        "p90",
+        "p99",
+        "p99.9",
+        "max",
+        "delivered",
+        "missed",
+        "dup",
+        "ooo",
+        "CPU µs/ev",
+        "RSS/conn",
+    ]);
+    for phase in &result.phases {
+        let latency = &phase.latency_us;
+        let events = &phase.events;
+        table.push([
+            phase_label(result, phase),
+            format_count(u64::from(phase.clients)),
+            crate::figures::format_rate(phase.rate),
+            format!("{:.1}", phase.derived.sent_bytes_per_event),
+            format!("{:.1}", phase.derived.received_bytes_per_event),
+            format!("{:.2}", phase.derived.overhead_ratio),
+            format_us(latency.p50 as f64),
+            format_us(latency.p90 as f64),
+            format_us(latency.p99 as f64),
+            format_us(latency.p999 as f64),
+            format_us(latency.max as f64),
+            format_count(events.delivered),
+            format_count(events.missed),
+            format_count(events.duplicated),
+            format_count(events.out_of_order),
+            format!("{:.1}", phase.server.cpu_us_per_event),
+            format_bytes(phase.server.rss_per_connection_bytes),
+        ]);
+    }
+    table
+}
+
+/// Everything that makes a result untrustworthy or incomplete, one sentence
+/// each; empty when the run is clean.
+pub fn warnings(result: &RunResult) -> Vec<String> {
+    let mut out = Vec::new();
+    if !result.complete {
+        out.push(format!(
+            "The run did not complete: {}. Phases after the failure are missing.",
+            result.error.as_deref().unwrap_or("no reason recorded")
+        ));
+    } else if let Some(error) = &result.error {
+        out.push(format!("The run reported an error: {error}."));
+    }
+    for phase in &result.phases {
+        let label = phase_label(result, phase);
+        let e = &phase.events;
+        if phase_has_losses(phase) {
+            out.push(format!(
+                "{label}: {} events MISSED and {} gap markers received ({} delivered of {} published): \
+                 its latency and bytes per event describe an incomplete delivery.",
+                format_count(e.missed),
+                format_count(e.gaps),
+                format_count(e.delivered),
+                format_count(e.published)
+            ));
+        }
+        if e.duplicated > 0 || e.out_of_order > 0 {
+            out.push(format!(
+                "{label}: {} duplicated and {} out-of-order events.",
+                format_count(e.duplicated),
+                format_count(e.out_of_order)
+            ));
+        }
+        if phase.connections.failed > 0 {
+            out.push(format!(
+                "{label}: {} connection attempts failed.",
+                format_count(phase.connections.failed)
+            ));
+        }
+        if !e.errors.is_empty() {
+            let kinds: Vec<String> = e.errors.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+            out.push(format!("{label}: client errors ({}).", kinds.join(", ")));
+        }
+        if phase.server.slow_consumer_drops > 0 {
+            out.push(format!(
+                "{label}: the server dropped {} events for slow consumers.",
+                format_count(phase.server.slow_consumer_drops)
+            ));
+        }
+        if e.delivered == 0 {
+            out.push(format!("{label}: no event was delivered."));
+        }
+    }
+    out
+}
+
+/// The summary for a terminal: the aligned table, then the warnings in
+/// capitals so they stand out in a scrolling log.
+pub fn terminal_summary(result: &RunResult) -> String {
+    let mut out = summary_table(result).to_text();
+    let warnings = warnings(result);
+    if !warnings.is_empty() {
+        out.push_str("\n!!! WARNING: THIS RESULT IS NOT CLEAN !!!\n");
+        for warning in warnings {
+            out.push_str("  - ");
+            out.push_str(&warning);
+            out.push('\n');
+        }
+    }
+    out
+}

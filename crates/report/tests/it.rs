@@ -1,0 +1,220 @@
+//! Integration tests of the report crate: charts, documents and comparison
+//! from the results fixture.
+
+use std::path::{Path, PathBuf};
+
+use pushbench_protocol::{RunResult, Transport};
+use pushbench_report::{compare, load_results, terminal_summary, write_report};
+
+fn fixture_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/results.json")
+}
+
+fn fixture() -> RunResult {
+    load_results(&fixture_path()).expect("the fixture is a valid results file")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pushbench-report-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn assert_valid_svg(path: &Path) {
+    let text = std::fs::read_to_string(path).expect("read svg");
+    let doc = roxmltree::Document::parse(&text)
+        .unwrap_or_else(|e| panic!("{} is not XML: {e}", path.display()));
+    assert_eq!(
+        doc.root_element().tag_name().name(),
+        "svg",
+        "{}",
+        path.display()
+    );
+    assert!(
+        text.len() > 2_000,
+        "{} is suspiciously small",
+        path.display()
+    );
+}
+
+fn assert_valid_png(path: &Path) {
+    let bytes = std::fs::read(path).expect("read png");
+    assert!(
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "{} has no PNG signature",
+        path.display()
+    );
+    assert_eq!(&bytes[12..16], b"IHDR");
+    let width = u32::from_be_bytes([bytes[16], bytes[17], bytes[18], bytes[19]]);
+    let height = u32::from_be_bytes([bytes[20], bytes[21], bytes[22], bytes[23]]);
+    assert!(
+        (400..=4_000).contains(&width),
+        "{} width {width}",
+        path.display()
+    );
+    assert!(
+        (300..=4_000).contains(&height),
+        "{} height {height}",
+        path.display()
+    );
+    assert!(
+        bytes.len() > 8_000,
+        "{} is only {} bytes",
+        path.display(),
+        bytes.len()
+    );
+}
+
+#[test]
+fn fixture_round_trips_through_serde() {
+    let result = fixture();
+    let text = serde_json::to_string(&result).expect("serialize");
+    let again: RunResult = serde_json::from_str(&text).expect("deserialize");
+    assert_eq!(again, result);
+    assert_eq!(result.phases.len(), 5);
+}
+
+#[test]
+fn the_run_folder_is_accepted_for_the_file() {
+    let folder = fixture_path()
+        .parent()
+        .map(Path::to_path_buf)
+        .expect("folder");
+    assert_eq!(load_results(&folder).expect("load from folder"), fixture());
+}
+
+#[test]
+fn a_missing_or_broken_file_is_an_error_not_a_panic() {
+    let dir = scratch("broken");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let missing = load_results(&dir.join("nope.json")).expect_err("missing");
+    assert!(missing.to_string().contains("nope.json"), "{missing}");
+    let broken = dir.join("results.json");
+    std::fs::write(&broken, "{\"version\": 1").expect("write");
+    let err = load_results(&broken).expect_err("broken");
+    assert!(
+        err.to_string().contains("not a pushbench results file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn report_writes_valid_charts_and_documents_naming_every_transport() {
+    let result = fixture();
+    let dir = scratch("report");
+    let written = write_report(&result, &dir).expect("write report");
+    for stem in [
+        "bytes_per_event",
+        "overhead",
+        "latency_percentiles",
+        "bandwidth_vs_clients",
+    ] {
+        let svg = dir.join(format!("{stem}.svg"));
+        let png = dir.join(format!("{stem}.png"));
+        assert!(
+            written.contains(&svg) && written.contains(&png),
+            "{stem} not listed"
+        );
+        assert_valid_svg(&svg);
+        assert_valid_png(&png);
+    }
+    // One rate only: the latency-vs-rate chart is skipped, and the report says so.
+    assert!(!dir.join("latency_vs_rate.svg").exists());
+    let markdown = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
+    let html = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
+    assert!(markdown.contains("Latency versus event rate: not drawn"));
+    for transport in Transport::ALL {
+        assert!(
+            markdown.contains(transport.name()),
+            "report.md lacks {transport}"
+        );
+        assert!(
+            html.contains(transport.name()),
+            "report.html lacks {transport}"
+        );
+    }
+    assert!(!markdown.contains("WARNING"), "a clean run has no warning");
+    // Self-contained: the charts are inline and the HTML is well formed enough
+    // to carry four <svg> roots.
+    assert_eq!(html.matches("<svg").count(), 4);
+    assert!(
+        html.contains("871.0 kB/s"),
+        "the classic table is in the report"
+    );
+}
+
+#[test]
+fn a_rate_sweep_draws_latency_versus_rate() {
+    let mut result = fixture();
+    let mut faster = result.phases.clone();
+    for phase in &mut faster {
+        phase.rate = 200.0;
+        phase.latency_us.p50 *= 2;
+        phase.latency_us.p99 *= 3;
+    }
+    result.phases.extend(faster);
+    result.scenario.rates = vec![20.0, 200.0];
+    let dir = scratch("sweep");
+    write_report(&result, &dir).expect("write report");
+    assert_valid_svg(&dir.join("latency_vs_rate.svg"));
+    assert_valid_png(&dir.join("latency_vs_rate.png"));
+    let markdown = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
+    assert!(markdown.contains("ws 50c@200/s"), "phases are told apart");
+    assert!(!markdown.contains("not drawn"));
+}
+
+#[test]
+fn missed_events_and_an_incomplete_run_are_loud() {
+    let mut result = fixture();
+    result.complete = false;
+    result.error = Some("server exited".into());
+    result.phases[4].events.missed = 42;
+    let dir = scratch("lossy");
+    write_report(&result, &dir).expect("write report");
+    let markdown = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
+    assert!(markdown.contains("WARNING: THIS RESULT IS NOT CLEAN"));
+    assert!(markdown.contains("server exited"));
+    assert!(markdown.contains("ws: 42 events MISSED"));
+    let html = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
+    assert!(html.contains("class=\"warning\""));
+    let terminal = terminal_summary(&result);
+    assert!(terminal.contains("!!! WARNING"));
+}
+
+#[test]
+fn terminal_summary_has_a_row_per_phase() {
+    let text = terminal_summary(&fixture());
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2 + 5, "{text}");
+    for (line, transport) in lines[2..].iter().zip(Transport::ALL) {
+        assert!(line.starts_with(transport.name()), "{line}");
+    }
+}
+
+#[test]
+fn compare_of_a_run_with_itself_shows_no_change() {
+    let result = fixture();
+    let comparison = compare(&result, &result);
+    assert!(comparison.is_unchanged());
+    assert!(comparison.regressions(0.0).is_empty());
+    assert_eq!(comparison.changes.len(), 5 * compare::FIGURES.len());
+    let text = comparison.table().to_text();
+    assert_eq!(text.matches("no change").count(), comparison.changes.len());
+}
+
+#[test]
+fn compare_flags_a_regression_over_the_threshold() {
+    let a = fixture();
+    let mut b = a.clone();
+    b.phases[4].latency_us.p99 = a.phases[4].latency_us.p99 * 2;
+    b.phases[0].derived.bytes_per_event *= 1.05;
+    let comparison = compare(&a, &b);
+    assert!(!comparison.is_unchanged());
+    let over_ten: Vec<_> = comparison.regressions(10.0);
+    assert_eq!(over_ten.len(), 1);
+    assert_eq!(
+        (over_ten[0].phase.as_str(), over_ten[0].figure),
+        ("ws 50c@20/s", "p99 µs")
+    );
+    assert_eq!(comparison.regressions(1.0).len(), 2);
+}
