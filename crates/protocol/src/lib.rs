@@ -15,6 +15,9 @@
 //! - [`ledger`]: [`ByteClass`], [`ByteLedger`] (one direction) and
 //!   [`Traffic`] (both directions).
 //! - [`results`]: [`RunResult`] and its parts, the `results.json` contract.
+//! - [`wire`]: [`Classifier`], the incremental parser that books every byte
+//!   of a connection into one [`ByteClass`] and decodes its events; the load
+//!   generator counts with it and `pushbench trace` prints with it.
 #![deny(missing_docs)]
 
 pub mod event;
@@ -22,8 +25,12 @@ pub mod framing;
 pub mod ledger;
 pub mod results;
 pub mod transport;
+pub mod wire;
 
-pub use event::{DecodeError, Event, Gap, Received, decode_binary, decode_json, gap_json, now_us, payload_for};
+pub use event::{
+    DecodeError, Event, Gap, Received, decode_binary, decode_json, gap_json, now_us, payload_for,
+};
 pub use ledger::{ByteClass, ByteLedger, Traffic};
-pub use results::{RunResult, Scenario, RESULTS_VERSION};
+pub use results::{RESULTS_VERSION, RunResult, Scenario};
 pub use transport::{Transport, UnknownTransport};
+pub use wire::{Classifier, Direction, WireError, WireEvent};
