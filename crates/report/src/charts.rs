@@ -113,8 +113,31 @@ fn small_font() -> TextStyle<'static> {
     (FONT, 13).into_font().into()
 }
 
-/// Splits off a title strip at the top and a legend strip at the bottom,
-/// returning the middle.
+/// Width in pixels a legend entry takes: mark, gap, text, spacing.
+fn legend_entry_width(name: &str) -> i32 {
+    24 + 9 * name.chars().count() as i32 + 28
+}
+
+/// Rows the legend needs at `width` pixels.
+fn legend_rows(legend: &[(String, RGBColor, LegendMark)], width: i32) -> Vec<Vec<usize>> {
+    let mut rows: Vec<Vec<usize>> = Vec::new();
+    let mut x = 0;
+    for (i, (name, _, _)) in legend.iter().enumerate() {
+        let w = legend_entry_width(name);
+        match rows.last_mut() {
+            Some(row) if x + w <= width => row.push(i),
+            _ => {
+                rows.push(vec![i]);
+                x = 0;
+            }
+        }
+        x += w;
+    }
+    rows
+}
+
+/// Splits off a title strip at the top and a legend strip (as many rows as
+/// it needs) at the bottom, returning the middle.
 fn frame<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
@@ -122,24 +145,57 @@ fn frame<DB: DrawingBackend>(
 ) -> Result<DrawingArea<DB, Shift>, DrawingAreaErrorKind<DB::ErrorType>> {
     let (top, rest) = root.split_vertically(44);
     top.draw_text(title, &title_font(), (16, 12))?;
-    let (middle, bottom) = rest.split_vertically(rest.dim_in_pixel().1.saturating_sub(40));
-    let mut x = 70i32;
-    for (name, color, mark) in legend {
-        match mark {
-            LegendMark::Box => {
-                bottom.draw(&Rectangle::new([(x, 12), (x + 16, 28)], color.filled()))?
-            }
-            LegendMark::Line => {
-                bottom.draw(&PathElement::new(
-                    vec![(x, 20), (x + 20, 20)],
+    let (width, height) = rest.dim_in_pixel();
+    let rows = legend_rows(legend, width as i32 - 100);
+    let legend_height = 12 + 26 * rows.len() as u32;
+    let (middle, bottom) = rest.split_vertically(height.saturating_sub(legend_height));
+    for (r, row) in rows.iter().enumerate() {
+        let y = 6 + 26 * r as i32;
+        let mut x = 70i32;
+        for &i in row {
+            let (name, color, mark) = &legend[i];
+            match mark {
+                LegendMark::Box => {
+                    bottom.draw(&Rectangle::new([(x, y), (x + 16, y + 16)], color.filled()))?
+                }
+                LegendMark::Line => bottom.draw(&PathElement::new(
+                    vec![(x, y + 8), (x + 20, y + 8)],
                     color.stroke_width(3),
-                ))?;
+                ))?,
             }
+            bottom.draw_text(name, &label_font(), (x + 24, y))?;
+            x += legend_entry_width(name);
         }
-        bottom.draw_text(name, &label_font(), (x + 24, 12))?;
-        x += 24 + 9 * name.chars().count() as i32 + 28;
     }
     Ok(middle)
+}
+
+/// The color of phase `phase` of `result`: its transport's color, lighter
+/// or darker for a second or third phase of the same transport so that
+/// sweeps stay apart.
+fn phase_color(result: &RunResult, phase: usize) -> RGBColor {
+    let Some(this) = result.phases.get(phase) else {
+        return BLACK;
+    };
+    let rank = result.phases[..phase]
+        .iter()
+        .filter(|p| p.transport == this.transport)
+        .count();
+    shade(transport_color(this.transport), rank)
+}
+
+/// `base` for rank 0, then lighter, darker, lighter still.
+fn shade(base: RGBColor, rank: usize) -> RGBColor {
+    let RGBColor(r, g, b) = base;
+    let lerp =
+        |c: u8, to: u8, t: f64| (f64::from(c) + (f64::from(to) - f64::from(c)) * t).round() as u8;
+    let toward = |to: u8, t: f64| RGBColor(lerp(r, to, t), lerp(g, to, t), lerp(b, to, t));
+    match rank % 4 {
+        0 => base,
+        1 => toward(255, 0.45),
+        2 => toward(0, 0.45),
+        _ => toward(255, 0.7),
+    }
 }
 
 /// How a legend entry is marked.
@@ -186,6 +242,10 @@ impl Chart for BytesPerEvent {
         "bytes_per_event"
     }
 
+    fn size(&self) -> (u32, u32) {
+        (1100, bar_chart_height(self.labels.len()))
+    }
+
     fn caption(&self) -> String {
         "Bytes on the wire per delivered event, by class: what the client sends \
          (left) and what it receives (right)."
@@ -215,8 +275,9 @@ impl Chart for BytesPerEvent {
     }
 }
 
-/// The x axis of a bar chart: bar `i` is centred on `i`, with a tick (and a
-/// label) under each bar and nowhere else.
+/// The category axis of a horizontal bar chart: bar `i` is centred on `i`,
+/// the first bar at the top, with a tick (and a label) beside each bar and
+/// nowhere else.
 #[derive(Clone, Copy, Debug)]
 struct BarAxis {
     bars: usize,
@@ -228,7 +289,9 @@ impl Ranged for BarAxis {
 
     fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
         let span = self.bars.max(1) as f64;
-        let fraction = (value + 0.5) / span;
+        // Plotters hands a y axis its pixel limits bottom first; counting
+        // from the far end puts bar 0 at the top.
+        let fraction = (span - 0.5 - value) / span;
         limit.0 + (fraction * f64::from(limit.1 - limit.0)).round() as i32
     }
 
@@ -245,6 +308,18 @@ fn bar_axis(n: usize) -> BarAxis {
     BarAxis { bars: n }
 }
 
+/// Pixels the category labels of a horizontal bar chart need.
+fn label_area_width(labels: &[String]) -> u32 {
+    let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(4) as u32;
+    (longest * 9 + 16).clamp(60, 260)
+}
+
+/// The height of a horizontal bar chart with `bars` bars: at least the
+/// usual chart height, 40 pixels a bar beyond that.
+fn bar_chart_height(bars: usize) -> u32 {
+    (240 + 40 * bars as u32).max(620)
+}
+
 fn stacked_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     title: &str,
@@ -252,25 +327,27 @@ fn stacked_panel<DB: DrawingBackend>(
     rows: &[ClassBytes],
 ) -> DrawResult<DB> {
     let n = rows.len().max(1);
-    let top = rows
+    let right = rows
         .iter()
         .map(|r| r.iter().sum::<f64>())
         .fold(0.0, f64::max)
         .max(1.0)
-        * 1.15;
+        * 1.18;
     let mut chart = ChartBuilder::on(area)
         .caption(title, label_font())
         .margin(10)
-        .x_label_area_size(36)
-        .y_label_area_size(64)
-        .build_cartesian_2d(bar_axis(n), 0f64..top)?;
+        .margin_right(24)
+        .x_label_area_size(44)
+        .y_label_area_size(label_area_width(labels))
+        .build_cartesian_2d(0f64..right, bar_axis(n))?;
     chart
         .configure_mesh()
-        .disable_x_mesh()
-        .x_label_formatter(&|x| label_at(labels, *x))
-        .x_label_style(label_font())
-        .y_label_style(small_font())
-        .y_desc("bytes per delivered event")
+        .disable_y_mesh()
+        .y_label_formatter(&|y| label_at(labels, *y))
+        .y_label_style(label_font())
+        .x_label_style(small_font())
+        .x_label_formatter(&|b| format!("{b:.0}"))
+        .x_desc("bytes per delivered event")
         .axis_desc_style(label_font())
         .draw()?;
     for (k, class) in ByteClass::ALL.into_iter().enumerate() {
@@ -281,8 +358,8 @@ fn stacked_panel<DB: DrawingBackend>(
                 .filter(|(_, r)| r[k] > 0.0)
                 .map(|(i, r)| {
                     let base: f64 = r[..k].iter().sum();
-                    let x = i as f64;
-                    Rectangle::new([(x - 0.32, base), (x + 0.32, base + r[k])], color.filled())
+                    let y = i as f64;
+                    Rectangle::new([(base, y - 0.32), (base + r[k], y + 0.32)], color.filled())
                 }),
         )?;
     }
@@ -290,7 +367,7 @@ fn stacked_panel<DB: DrawingBackend>(
         let total: f64 = r.iter().sum();
         Text::new(
             format!("{total:.0}"),
-            (i as f64 - 0.12, total + top * 0.045),
+            (total + right * 0.012, i as f64 - 0.12),
             small_font(),
         )
     }))?;
@@ -308,7 +385,7 @@ fn label_at(labels: &[String], x: f64) -> String {
 /// Overhead ratio (all bytes divided by payload bytes) per phase.
 #[derive(Debug)]
 pub struct Overhead {
-    bars: Vec<(String, Transport, f64)>,
+    bars: Vec<(String, RGBColor, f64)>,
 }
 
 impl Overhead {
@@ -318,10 +395,11 @@ impl Overhead {
             bars: result
                 .phases
                 .iter()
-                .map(|p| {
+                .enumerate()
+                .map(|(i, p)| {
                     (
                         phase_label(result, p),
-                        p.transport,
+                        phase_color(result, i),
                         p.derived.overhead_ratio,
                     )
                 })
@@ -335,6 +413,10 @@ impl Chart for Overhead {
         "overhead"
     }
 
+    fn size(&self) -> (u32, u32) {
+        (1100, bar_chart_height(self.bars.len()).min(900))
+    }
+
     fn caption(&self) -> String {
         "Overhead ratio: all bytes on the wire (both directions) divided by the payload \
          bytes delivered; 1 would be payload alone."
@@ -345,43 +427,36 @@ impl Chart for Overhead {
         let body = frame(root, "Overhead ratio: wire bytes / payload bytes", &[])?;
         let labels: Vec<String> = self.bars.iter().map(|b| b.0.clone()).collect();
         let n = self.bars.len().max(1);
-        let top = self.bars.iter().map(|b| b.2).fold(1.0, f64::max) * 1.15;
+        let right = self.bars.iter().map(|b| b.2).fold(1.0, f64::max) * 1.15;
         let mut chart = ChartBuilder::on(&body)
             .margin(10)
-            .x_label_area_size(36)
-            .y_label_area_size(64)
-            .build_cartesian_2d(bar_axis(n), 0f64..top)?;
+            .margin_right(30)
+            .x_label_area_size(44)
+            .y_label_area_size(label_area_width(&labels))
+            .build_cartesian_2d(0f64..right, bar_axis(n))?;
         chart
             .configure_mesh()
-            .disable_x_mesh()
-            .x_label_formatter(&|x| label_at(&labels, *x))
-            .x_label_style(label_font())
-            .y_label_style(small_font())
-            .y_desc("wire bytes / payload bytes")
+            .disable_y_mesh()
+            .y_label_formatter(&|y| label_at(&labels, *y))
+            .y_label_style(label_font())
+            .x_label_style(small_font())
+            .x_desc("wire bytes / payload bytes (1 = payload alone)")
             .axis_desc_style(label_font())
             .draw()?;
-        chart.draw_series(self.bars.iter().enumerate().map(|(i, (_, t, ratio))| {
-            let x = i as f64;
-            Rectangle::new(
-                [(x - 0.32, 0.0), (x + 0.32, *ratio)],
-                transport_color(*t).filled(),
-            )
+        chart.draw_series(self.bars.iter().enumerate().map(|(i, (_, color, ratio))| {
+            let y = i as f64;
+            Rectangle::new([(0.0, y - 0.32), (*ratio, y + 0.32)], color.filled())
         }))?;
         chart.draw_series(self.bars.iter().enumerate().map(|(i, (_, _, ratio))| {
             Text::new(
                 format!("{ratio:.2}×"),
-                (i as f64 - 0.14, ratio + top * 0.045),
+                (ratio + right * 0.01, i as f64 - 0.12),
                 label_font(),
             )
         }))?;
         chart.draw_series(std::iter::once(PathElement::new(
-            vec![(-0.5, 1.0), (n as f64 - 0.5, 1.0)],
-            BLACK.stroke_width(1),
-        )))?;
-        chart.draw_series(std::iter::once(Text::new(
-            "payload only = 1",
-            (n as f64 - 1.45, 1.0 + top * 0.04),
-            small_font(),
+            vec![(1.0, -0.5), (1.0, n as f64 - 0.5)],
+            BLACK.stroke_width(2),
         )))?;
         Ok(())
     }
@@ -423,35 +498,45 @@ pub struct LatencyDistribution {
 impl LatencyDistribution {
     /// The chart for `result`; phases without a distribution are left out.
     pub fn new(result: &RunResult) -> Self {
-        let mut x_max: f64 = 100_000.0;
-        let series = result
+        let mut largest_finite: f64 = 1.0;
+        let mut series: Vec<Series<(f64, f64)>> = result
             .phases
             .iter()
-            .filter(|p| !p.latency_us.distribution.is_empty())
-            .map(|p| {
+            .enumerate()
+            .filter(|(_, p)| !p.latency_us.distribution.is_empty())
+            .map(|(i, p)| {
                 let dist = &p.latency_us.distribution;
                 let in_percent = dist.iter().any(|(q, _)| *q > 1.0);
                 let points: Vec<(f64, f64)> = dist
                     .iter()
                     .map(|&(q, us)| {
-                        let fraction = as_fraction(q, in_percent).clamp(0.0, 0.999_999);
-                        let x = 1.0 / (1.0 - fraction);
-                        x_max = x_max.max(x);
+                        let fraction = as_fraction(q, in_percent).clamp(0.0, 1.0);
+                        // 100% (the max) has no finite 1/(1-p): it goes to
+                        // the right edge, as HdrHistogram plots draw it.
+                        let x = if fraction >= 0.999_999_9 {
+                            f64::INFINITY
+                        } else {
+                            1.0 / (1.0 - fraction)
+                        };
+                        if x.is_finite() {
+                            largest_finite = largest_finite.max(x);
+                        }
                         // Log axis: a 0 µs reading is drawn at 1 µs.
-                        (x, (us.max(1)) as f64 / 1_000.0)
+                        (x, us.max(1) as f64 / 1_000.0)
                     })
                     .collect();
-                (phase_label(result, p), transport_color(p.transport), points)
+                (phase_label(result, p), phase_color(result, i), points)
             })
             .collect();
-        LatencyDistribution {
-            series,
-            x_max: if x_max > 100_000.0 {
-                1_000_000.0
-            } else {
-                x_max
-            },
+        let x_max = 10f64
+            .powf(largest_finite.log10().ceil())
+            .clamp(100_000.0, 1_000_000.0);
+        for (_, _, points) in &mut series {
+            for point in points.iter_mut() {
+                point.0 = point.0.min(x_max);
+            }
         }
+        LatencyDistribution { series, x_max }
     }
 }
 
@@ -483,6 +568,7 @@ impl Chart for LatencyDistribution {
             .margin(14)
             .x_label_area_size(44)
             .y_label_area_size(70)
+            .margin_right(50)
             .build_cartesian_2d(
                 (1f64..self.x_max).log_scale().with_key_points(ticks),
                 (y_min..y_max).log_scale(),
@@ -523,7 +609,7 @@ fn log_bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
     if !lo.is_finite() || hi <= 0.0 {
         return (0.01, 1.0);
     }
-    let lo = 10f64.powf((lo / 1.5).log10().floor());
+    let lo = 10f64.powf(lo.log10().floor());
     let hi = 10f64.powf((hi * 1.5).log10().ceil());
     (lo, hi.max(lo * 10.0))
 }
@@ -670,7 +756,7 @@ impl LatencyVsRate {
         clients.dedup();
         let mut series = Vec::new();
         for transport in transports_in(result) {
-            for &n in &clients {
+            for (rank, &n) in clients.iter().enumerate() {
                 let mut points: Vec<(f64, f64, f64)> = result
                     .phases
                     .iter()
@@ -694,7 +780,7 @@ impl LatencyVsRate {
                 } else {
                     transport.name().to_owned()
                 };
-                series.push((name, transport_color(transport), points));
+                series.push((name, shade(transport_color(transport), rank), points));
             }
         }
         Some(LatencyVsRate { series, rates })
