@@ -51,14 +51,18 @@ pub struct Args {
 fn parse_rate(raw: &str) -> Result<f64, String> {
     match raw.parse::<f64>() {
         Ok(r) if r.is_finite() && (0.0..=1_000_000.0).contains(&r) => Ok(r),
-        _ => Err(format!("expected events per second from 0 to 1000000, got `{raw}`")),
+        _ => Err(format!(
+            "expected events per second from 0 to 1000000, got `{raw}`"
+        )),
     }
 }
 
 fn parse_seconds(raw: &str) -> Result<f64, String> {
     match raw.parse::<f64>() {
         Ok(s) if s.is_finite() && s > 0.0 && s <= 3_600.0 => Ok(s),
-        _ => Err(format!("expected seconds greater than 0 and at most 3600, got `{raw}`")),
+        _ => Err(format!(
+            "expected seconds greater than 0 and at most 3600, got `{raw}`"
+        )),
     }
 }
 

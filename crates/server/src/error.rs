@@ -25,6 +25,15 @@ pub enum AppError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// A WebSocket path asked for without a valid upgrade: axum's status
+    /// (400, 405 or 426) with a JSON body.
+    #[error("{message}")]
+    NotAnUpgrade {
+        /// The status axum chose for the rejection.
+        status: StatusCode,
+        /// What is missing.
+        message: String,
+    },
     /// The connection limit is reached: 503.
     #[error("connection limit of {limit} reached")]
     TooManyConnections {
@@ -48,6 +57,7 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyConnections { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::NotAnUpgrade { status, .. } => *status,
         }
     }
 }

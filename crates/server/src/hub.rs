@@ -118,7 +118,7 @@ impl Hub {
         let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
         ring.last_seq += 1;
         let seq = ring.last_seq;
-        if self.skip_every > 0 && seq % self.skip_every == 0 {
+        if self.skip_every > 0 && seq.is_multiple_of(self.skip_every) {
             // Fault injection: the seq is used up but nobody ever sees it.
             return seq;
         }
@@ -150,7 +150,13 @@ impl Hub {
             to: ring.evicted_through,
         });
         let start = ring.events.partition_point(|e| e.seq <= cursor);
-        let events: Vec<_> = ring.events.iter().skip(start).take(limit).cloned().collect();
+        let events: Vec<_> = ring
+            .events
+            .iter()
+            .skip(start)
+            .take(limit)
+            .cloned()
+            .collect();
         let next = match events.last() {
             Some(last) if events.len() == limit => last.seq,
             _ => ring.last_seq.max(cursor),
@@ -194,7 +200,10 @@ mod tests {
         let hub = Hub::new(100, 10, 0);
         publish_n(&hub, 5);
         let b = hub.since(2, 100);
-        assert_eq!(b.events.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 4, 5]);
+        assert_eq!(
+            b.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            [3, 4, 5]
+        );
         assert_eq!(b.next, 5);
         assert!(b.gap.is_none());
         assert_eq!(hub.since(5, 100).events.len(), 0);
@@ -208,7 +217,10 @@ mod tests {
         publish_n(&hub, 10);
         let b = hub.since(2, 100);
         assert_eq!(b.gap, Some(Gap { from: 3, to: 7 }));
-        assert_eq!(b.events.iter().map(|e| e.seq).collect::<Vec<_>>(), [8, 9, 10]);
+        assert_eq!(
+            b.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            [8, 9, 10]
+        );
         assert!(hub.since(7, 100).gap.is_none());
     }
 
@@ -238,6 +250,9 @@ mod tests {
         hub.publish("news", "hi".into());
         let e = &hub.since(0, 1).events[0];
         assert_eq!(&e.line[..], format!("{}\n", e.json.as_str()).as_bytes());
-        assert_eq!(&e.sse[..], format!("id: 1\ndata: {}\n\n", e.json.as_str()).as_bytes());
+        assert_eq!(
+            &e.sse[..],
+            format!("id: 1\ndata: {}\n\n", e.json.as_str()).as_bytes()
+        );
     }
 }

@@ -98,7 +98,10 @@ pub fn app(state: AppState) -> Router {
         .route("/stats", get(control::stats_json))
         .fallback(control::not_found)
         .layer(DefaultBodyLimit::max(state.config.max_payload))
-        .layer(middleware::from_fn_with_state(state.clone(), track_connection))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            track_connection,
+        ))
         .with_state(state)
 }
 

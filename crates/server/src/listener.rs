@@ -41,7 +41,12 @@ impl ConnCounters {
     /// Returns true when this call set the tag.
     pub fn tag(&self, route: Route) -> bool {
         self.route
-            .compare_exchange(Route::NONE, route.index(), Ordering::Relaxed, Ordering::Relaxed)
+            .compare_exchange(
+                Route::NONE,
+                route.index(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            )
             .is_ok()
     }
 }
@@ -119,7 +124,8 @@ impl Registry {
         let mut inner = self.lock();
         if let Some(conn) = inner.open.remove(&id) {
             let snap = conn.snapshot(false);
-            let slot = &mut inner.closed_totals[conn.route().map_or(Route::COUNT - 1, Route::index_usize)];
+            let slot =
+                &mut inner.closed_totals[conn.route().map_or(Route::COUNT - 1, Route::index_usize)];
             slot.bytes_read += snap.bytes_read;
             slot.bytes_written += snap.bytes_written;
             if inner.recently_closed.len() == RECENTLY_CLOSED {
@@ -158,11 +164,15 @@ pub struct ConnTally {
 
 impl Tally for ConnTally {
     fn on_read(&self, bytes: &[u8]) {
-        self.counters.bytes_read.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.counters
+            .bytes_read
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
     }
 
     fn on_written(&self, bytes: &[u8]) {
-        self.counters.bytes_written.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.counters
+            .bytes_written
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
     }
 }
 

@@ -52,7 +52,12 @@ pub struct Subscription {
 
 impl Subscription {
     /// Subscribes from `cursor` (events after it), or from now when `None`.
-    pub fn new(state: AppState, route: Route, cursor: Option<u64>, keepalive: Option<Duration>) -> Self {
+    pub fn new(
+        state: AppState,
+        route: Route,
+        cursor: Option<u64>,
+        keepalive: Option<Duration>,
+    ) -> Self {
         // Subscribe before reading the ring so nothing falls between the two.
         let live = state.hub.subscribe();
         let shutdown = state.shutdown.clone();
@@ -123,7 +128,9 @@ impl Subscription {
     /// arrives as a gap marker, and both are counted.
     fn resync(&mut self) {
         let counters = &self.state.counters;
-        counters.slow_consumer_resyncs.fetch_add(1, Ordering::Relaxed);
+        counters
+            .slow_consumer_resyncs
+            .fetch_add(1, Ordering::Relaxed);
         self.catching_up = true;
         self.refill();
         if let Some(gap) = self.pending_gap {

@@ -14,15 +14,22 @@ pub fn optional_u64(query: &Query, name: &'static str) -> Result<Option<u64>, Ap
     query
         .get(name)
         .map(|raw| {
-            raw.trim()
-                .parse::<u64>()
-                .map_err(|_| AppError::bad(name, format!("{name} must be a whole number >= 0, got `{raw}`")))
+            raw.trim().parse::<u64>().map_err(|_| {
+                AppError::bad(
+                    name,
+                    format!("{name} must be a whole number >= 0, got `{raw}`"),
+                )
+            })
         })
         .transpose()
 }
 
 /// A cursor: events after it are wanted. It may not be ahead of the stream.
-pub fn cursor(raw: Option<u64>, name: &'static str, last_seq: u64) -> Result<Option<u64>, AppError> {
+pub fn cursor(
+    raw: Option<u64>,
+    name: &'static str,
+    last_seq: u64,
+) -> Result<Option<u64>, AppError> {
     match raw {
         Some(since) if since > last_seq => Err(AppError::bad(
             name,
@@ -39,7 +46,12 @@ pub fn last_event_id(header: Option<&[u8]>) -> Result<Option<u64>, AppError> {
             std::str::from_utf8(raw)
                 .ok()
                 .and_then(|s| s.trim().parse::<u64>().ok())
-                .ok_or_else(|| AppError::bad("Last-Event-ID", "Last-Event-ID must be a seq (a whole number)"))
+                .ok_or_else(|| {
+                    AppError::bad(
+                        "Last-Event-ID",
+                        "Last-Event-ID must be a seq (a whole number)",
+                    )
+                })
         })
         .transpose()
 }
@@ -56,7 +68,10 @@ pub fn timeout(query: &Query, default: Duration, max: Duration) -> Result<Durati
     if !secs.is_finite() || secs < 0.0 || secs > max.as_secs_f64() {
         return Err(AppError::bad(
             "timeout",
-            format!("timeout must be between 0 and {} seconds, got `{raw}`", max.as_secs_f64()),
+            format!(
+                "timeout must be between 0 and {} seconds, got `{raw}`",
+                max.as_secs_f64()
+            ),
         ));
     }
     Ok(Duration::from_secs_f64(secs))
@@ -103,7 +118,10 @@ pub fn flag(query: &Query, name: &'static str) -> Result<bool, AppError> {
     match query.get(name).map(String::as_str) {
         None | Some("0") | Some("false") | Some("no") => Ok(false),
         Some("") | Some("1") | Some("true") | Some("yes") => Ok(true),
-        Some(other) => Err(AppError::bad(name, format!("{name} must be true or false, got `{other}`"))),
+        Some(other) => Err(AppError::bad(
+            name,
+            format!("{name} must be true or false, got `{other}`"),
+        )),
     }
 }
 
@@ -112,7 +130,10 @@ mod tests {
     use super::*;
 
     fn q(pairs: &[(&str, &str)]) -> Query {
-        pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
     }
 
     fn parameter_of(err: AppError) -> &'static str {
@@ -125,13 +146,19 @@ mod tests {
     #[test]
     fn since_parses_and_rejects_by_name() {
         assert_eq!(optional_u64(&q(&[]), "since").ok(), Some(None));
-        assert_eq!(optional_u64(&q(&[("since", "7")]), "since").ok(), Some(Some(7)));
+        assert_eq!(
+            optional_u64(&q(&[("since", "7")]), "since").ok(),
+            Some(Some(7))
+        );
         for bad in ["-1", "x", "1.5", ""] {
             let err = optional_u64(&q(&[("since", bad)]), "since").expect_err(bad);
             assert_eq!(parameter_of(err), "since");
         }
         assert!(cursor(Some(5), "since", 5).is_ok());
-        assert_eq!(parameter_of(cursor(Some(6), "since", 5).expect_err("ahead")), "since");
+        assert_eq!(
+            parameter_of(cursor(Some(6), "since", 5).expect_err("ahead")),
+            "since"
+        );
     }
 
     #[test]
@@ -139,9 +166,15 @@ mod tests {
         let d = Duration::from_secs(30);
         let max = Duration::from_secs(300);
         assert_eq!(timeout(&q(&[]), d, max).ok(), Some(d));
-        assert_eq!(timeout(&q(&[("timeout", "0.5")]), d, max).ok(), Some(Duration::from_millis(500)));
+        assert_eq!(
+            timeout(&q(&[("timeout", "0.5")]), d, max).ok(),
+            Some(Duration::from_millis(500))
+        );
         for bad in ["-1", "301", "NaN", "inf", "soon"] {
-            assert_eq!(parameter_of(timeout(&q(&[("timeout", bad)]), d, max).expect_err(bad)), "timeout");
+            assert_eq!(
+                parameter_of(timeout(&q(&[("timeout", bad)]), d, max).expect_err(bad)),
+                "timeout"
+            );
         }
     }
 
@@ -149,12 +182,30 @@ mod tests {
     fn last_event_id_format_topic_and_flags() {
         assert_eq!(last_event_id(Some(b"12")).ok(), Some(Some(12)));
         assert_eq!(last_event_id(None).ok(), Some(None));
-        assert_eq!(parameter_of(last_event_id(Some(b"abc")).expect_err("abc")), "Last-Event-ID");
-        assert_eq!(format(&q(&[("format", "binary")])).ok(), Some(Format::Binary));
-        assert_eq!(parameter_of(format(&q(&[("format", "xml")])).expect_err("xml")), "format");
+        assert_eq!(
+            parameter_of(last_event_id(Some(b"abc")).expect_err("abc")),
+            "Last-Event-ID"
+        );
+        assert_eq!(
+            format(&q(&[("format", "binary")])).ok(),
+            Some(Format::Binary)
+        );
+        assert_eq!(
+            parameter_of(format(&q(&[("format", "xml")])).expect_err("xml")),
+            "format"
+        );
         assert_eq!(topic(&q(&[]), "d").ok().as_deref(), Some("d"));
-        assert_eq!(parameter_of(topic(&q(&[("topic", "")]), "d").expect_err("empty")), "topic");
-        assert_eq!(flag(&q(&[("connections", "1")]), "connections").ok(), Some(true));
-        assert_eq!(parameter_of(flag(&q(&[("connections", "maybe")]), "connections").expect_err("m")), "connections");
+        assert_eq!(
+            parameter_of(topic(&q(&[("topic", "")]), "d").expect_err("empty")),
+            "topic"
+        );
+        assert_eq!(
+            flag(&q(&[("connections", "1")]), "connections").ok(),
+            Some(true)
+        );
+        assert_eq!(
+            parameter_of(flag(&q(&[("connections", "maybe")]), "connections").expect_err("m")),
+            "connections"
+        );
     }
 }

@@ -3,19 +3,19 @@
 //! Both answer `{"events":[...],"next":N,"gap":null|{"from":A,"to":B}}`; a
 //! long poll with nothing pending holds until an event or its timeout.
 
-use axum::extract::{Query as QueryExtractor, State};
 use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query as QueryExtractor, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, Bytes, BytesMut};
 use pushbench_protocol::Transport;
 
+use crate::AppState;
 use crate::error::AppError;
 use crate::hub::Backlog;
 use crate::live::stopped;
 use crate::params::{self, Query};
 use crate::stats::Route;
-use crate::AppState;
 
 /// Parses the query or answers 400 naming what is wrong.
 pub fn query(query: Result<QueryExtractor<Query>, QueryRejection>) -> Result<Query, AppError> {
@@ -37,7 +37,9 @@ pub fn poll_body(backlog: &Backlog) -> Bytes {
     }
     body.put_slice(format!("],\"next\":{},\"gap\":", backlog.next).as_bytes());
     match backlog.gap {
-        Some(gap) => body.put_slice(format!("{{\"from\":{},\"to\":{}}}}}", gap.from, gap.to).as_bytes()),
+        Some(gap) => {
+            body.put_slice(format!("{{\"from\":{},\"to\":{}}}}}", gap.from, gap.to).as_bytes())
+        }
         None => body.put_slice(b"null}"),
     }
     body.freeze()
@@ -45,7 +47,11 @@ pub fn poll_body(backlog: &Backlog) -> Bytes {
 
 fn answer(state: &AppState, route: Route, backlog: &Backlog) -> Response {
     state.counters.delivered(route, backlog.events.len() as u64);
-    ([(header::CONTENT_TYPE, "application/json")], poll_body(backlog)).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        poll_body(backlog),
+    )
+        .into_response()
 }
 
 fn since(state: &AppState, query: &Query) -> Result<u64, AppError> {
@@ -61,7 +67,11 @@ pub async fn short_poll(
     let query = query(raw)?;
     let since = since(&state, &query)?;
     let backlog = state.hub.since(since, state.config.max_batch);
-    Ok(answer(&state, Route::Transport(Transport::ShortPoll), &backlog))
+    Ok(answer(
+        &state,
+        Route::Transport(Transport::ShortPoll),
+        &backlog,
+    ))
 }
 
 /// `GET /longpoll?since=S&timeout=T`: at once if events are pending, else
@@ -89,7 +99,11 @@ pub async fn long_poll(
         }
         backlog = state.hub.since(since, state.config.max_batch);
     }
-    Ok(answer(&state, Route::Transport(Transport::LongPoll), &backlog))
+    Ok(answer(
+        &state,
+        Route::Transport(Transport::LongPoll),
+        &backlog,
+    ))
 }
 
 #[cfg(test)]
@@ -100,7 +114,10 @@ mod tests {
     #[test]
     fn poll_body_is_the_documented_json() {
         let hub = Hub::new(2, 4, 0);
-        assert_eq!(&poll_body(&hub.since(0, 10))[..], br#"{"events":[],"next":0,"gap":null}"#);
+        assert_eq!(
+            &poll_body(&hub.since(0, 10))[..],
+            br#"{"events":[],"next":0,"gap":null}"#
+        );
         hub.publish("t", "a".into());
         hub.publish("t", "b".into());
         hub.publish("t", "c".into());

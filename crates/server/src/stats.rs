@@ -46,7 +46,11 @@ impl Route {
             .into_iter()
             .find(|t| t.path() == path)
             .map(Route::Transport)
-            .unwrap_or(if path == "/echo" { Route::Echo } else { Route::Other })
+            .unwrap_or(if path == "/echo" {
+                Route::Echo
+            } else {
+                Route::Other
+            })
     }
 
     /// The name in `/stats` (a transport's contract name, `echo` or `other`).
@@ -173,12 +177,18 @@ pub fn route_table(
         row.bytes_read += conn.bytes_read;
         row.bytes_written += conn.bytes_written;
     }
-    Route::all().into_iter().map(|r| (r.name(), rows[r.index_usize()])).collect()
+    Route::all()
+        .into_iter()
+        .map(|r| (r.name(), rows[r.index_usize()]))
+        .collect()
 }
 
 impl Route {
     fn for_name(name: &str) -> Route {
-        Route::all().into_iter().find(|r| r.name() == name).unwrap_or(Route::Other)
+        Route::all()
+            .into_iter()
+            .find(|r| r.name() == name)
+            .unwrap_or(Route::Other)
     }
 }
 

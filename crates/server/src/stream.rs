@@ -12,12 +12,12 @@ use bytes::Bytes;
 use futures_util::stream;
 use pushbench_protocol::{Transport, gap_json};
 
+use crate::AppState;
 use crate::error::AppError;
 use crate::live::{LiveItem, Subscription};
 use crate::params::{self, Query};
 use crate::poll::query;
 use crate::stats::Route;
-use crate::AppState;
 
 /// How a live body writes each item; `None` writes nothing.
 type Encoder = fn(LiveItem) -> Option<Bytes>;
@@ -46,7 +46,11 @@ fn sse(item: LiveItem) -> Option<Bytes> {
 
 /// A response whose body is `subscription` encoded item by item: hyper sends
 /// each item as one chunk, and the last chunk when the subscription ends.
-fn live_response(subscription: Subscription, content_type: &'static str, encode: Encoder) -> Response {
+fn live_response(
+    subscription: Subscription,
+    content_type: &'static str,
+    encode: Encoder,
+) -> Response {
     let body = stream::unfold(subscription, move |mut sub| async move {
         loop {
             let item = sub.next().await?;
@@ -56,7 +60,10 @@ fn live_response(subscription: Subscription, content_type: &'static str, encode:
         }
     });
     (
-        [(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")],
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
         Body::from_stream(body),
     )
         .into_response()
@@ -68,7 +75,11 @@ pub async fn http_stream(
     raw: Result<QueryExtractor<Query>, QueryRejection>,
 ) -> Result<Response, AppError> {
     let query = query(raw)?;
-    let since = params::cursor(params::optional_u64(&query, "since")?, "since", state.hub.last_seq())?;
+    let since = params::cursor(
+        params::optional_u64(&query, "since")?,
+        "since",
+        state.hub.last_seq(),
+    )?;
     let sub = Subscription::new(state, Route::Transport(Transport::Stream), since, None);
     Ok(live_response(sub, "application/x-ndjson", ndjson))
 }

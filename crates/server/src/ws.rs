@@ -2,6 +2,7 @@
 //! and `GET /echo` (every data frame sent back unchanged).
 
 use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{Query as QueryExtractor, State};
 use axum::response::Response;
@@ -50,22 +51,36 @@ async fn drain(socket: &mut WebSocket) {
     while let Some(Ok(_)) = socket.recv().await {}
 }
 
-fn upgrade(ws: WebSocketUpgrade, state: &AppState) -> WebSocketUpgrade {
-    ws.max_message_size(state.config.max_payload)
-        .max_frame_size(state.config.max_frame)
+/// The upgrade with the configured limits, or the rejection as JSON.
+fn upgrade(
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    state: &AppState,
+) -> Result<WebSocketUpgrade, AppError> {
+    let ws = ws.map_err(|rejection| AppError::NotAnUpgrade {
+        status: rejection.status(),
+        message: rejection.body_text(),
+    })?;
+    Ok(ws
+        .max_message_size(state.config.max_payload)
+        .max_frame_size(state.config.max_frame))
 }
 
 /// `GET /ws[?since=S][&format=binary][&topic=T]`.
 pub async fn websocket(
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     State(state): State<AppState>,
     raw: Result<QueryExtractor<Query>, QueryRejection>,
 ) -> Result<Response, AppError> {
     let query = query(raw)?;
     let format = params::format(&query)?;
-    let since = params::cursor(params::optional_u64(&query, "since")?, "since", state.hub.last_seq())?;
+    let since = params::cursor(
+        params::optional_u64(&query, "since")?,
+        "since",
+        state.hub.last_seq(),
+    )?;
     let topic = params::topic(&query, "upstream")?;
-    Ok(upgrade(ws, &state).on_upgrade(move |socket| push_session(socket, state, since, format, topic)))
+    Ok(upgrade(ws, &state)?
+        .on_upgrade(move |socket| push_session(socket, state, since, format, topic)))
 }
 
 /// What an upstream message asks of the session.
@@ -82,7 +97,10 @@ fn upstream(message: Option<Result<Message, axum::Error>>) -> Upstream {
         Some(Ok(Message::Text(text))) => Upstream::Publish(text.to_string()),
         Some(Ok(Message::Binary(data))) => match String::from_utf8(data.to_vec()) {
             Ok(text) => Upstream::Publish(text),
-            Err(_) => Upstream::Close(close_code::UNSUPPORTED, "binary messages must hold UTF-8 text"),
+            Err(_) => Upstream::Close(
+                close_code::UNSUPPORTED,
+                "binary messages must hold UTF-8 text",
+            ),
         },
         Some(Ok(Message::Ping(_) | Message::Pong(_))) => Upstream::Ignore,
         Some(Err(err)) => Upstream::Close(receive_error_code(err), "invalid message"),
@@ -134,30 +152,35 @@ async fn push_session(
 }
 
 /// `GET /echo`: the classic echo demo.
-pub async fn echo(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+pub async fn echo(
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    State(state): State<AppState>,
+) -> Result<Response, AppError> {
     let mut shutdown = state.shutdown.clone();
-    upgrade(ws, &state).on_upgrade(move |mut socket| async move {
-        loop {
-            let message = tokio::select! {
-                message = socket.recv() => message,
-                () = stopped(&mut shutdown) => {
-                    close(&mut socket, close_code::AWAY, "server shutting down").await;
-                    return drain(&mut socket).await;
-                }
-            };
-            match message {
-                Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => {
-                    if socket.send(message).await.is_err() {
-                        return;
+    Ok(
+        upgrade(ws, &state)?.on_upgrade(move |mut socket| async move {
+            loop {
+                let message = tokio::select! {
+                    message = socket.recv() => message,
+                    () = stopped(&mut shutdown) => {
+                        close(&mut socket, close_code::AWAY, "server shutting down").await;
+                        return drain(&mut socket).await;
+                    }
+                };
+                match message {
+                    Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => {
+                        if socket.send(message).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    None | Some(Ok(Message::Close(_))) => return drain(&mut socket).await,
+                    Some(Err(err)) => {
+                        close(&mut socket, receive_error_code(err), "invalid message").await;
+                        return drain(&mut socket).await;
                     }
                 }
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                None | Some(Ok(Message::Close(_))) => return drain(&mut socket).await,
-                Some(Err(err)) => {
-                    close(&mut socket, receive_error_code(err), "invalid message").await;
-                    return drain(&mut socket).await;
-                }
             }
-        }
-    })
+        }),
+    )
 }

@@ -1,0 +1,236 @@
+//! HTTP streaming and Server-Sent Events: exactly once, in order, resumable.
+
+use std::time::Duration;
+
+use crate::helpers::*;
+use pushbench_server::ServerConfig;
+
+/// Reads SSE events (blank-line separated blocks) from a chunked body.
+async fn read_sse_block(client: &mut Client, pending: &mut Vec<u8>) -> String {
+    loop {
+        if let Some(end) = find(pending, b"\n\n") {
+            let block = String::from_utf8(pending[..end].to_vec()).expect("UTF-8");
+            pending.drain(..end + 2);
+            return block;
+        }
+        let chunk = client.read_chunk().await.expect("stream still open");
+        pending.extend_from_slice(&chunk);
+    }
+}
+
+fn field<'a>(block: &'a str, name: &str) -> Option<&'a str> {
+    block
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(": "))
+}
+
+#[tokio::test]
+async fn stream_sends_one_chunk_per_event_in_order() {
+    let server = spawn_server(quiet()).await;
+    let mut client = Client::connect(server.local_addr()).await;
+    client.send("GET", "/stream", "", b"").await;
+    let (status, head) = client.read_head().await;
+    assert_eq!(status, 200);
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+    assert!(
+        head.contains("content-type: application/x-ndjson"),
+        "{head}"
+    );
+    for i in 0..50 {
+        server.publish("t", format!("e{i}"));
+    }
+    for want in 1..=50 {
+        let chunk = client.read_chunk().await.expect("a chunk per event");
+        assert_eq!(chunk.last(), Some(&b'\n'), "one NDJSON line per chunk");
+        assert_eq!(seq_of(&chunk), want);
+    }
+    server.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn stream_resumes_from_since_and_marks_a_gap() {
+    let server = spawn_server(ServerConfig { ring: 4, ..quiet() }).await;
+    for _ in 0..10 {
+        server.publish("t", "x");
+    }
+    let mut client = Client::connect(server.local_addr()).await;
+    client.send("GET", "/stream?since=2", "", b"").await;
+    client.read_head().await;
+    let gap: serde_json::Value =
+        serde_json::from_slice(&client.read_chunk().await.expect("gap")).expect("json");
+    assert_eq!(gap["gap"]["from"], 3);
+    assert_eq!(gap["gap"]["to"], 6);
+    for want in 7..=10 {
+        assert_eq!(seq_of(&client.read_chunk().await.expect("event")), want);
+    }
+    server.publish("t", "live");
+    assert_eq!(seq_of(&client.read_chunk().await.expect("live event")), 11);
+    server.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn shutdown_ends_a_stream_with_the_last_chunk() {
+    let server = spawn_server(quiet()).await;
+    let mut client = Client::connect(server.local_addr()).await;
+    client.send("GET", "/stream", "", b"").await;
+    client.read_head().await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let shutdown = tokio::spawn(server.shutdown_within(Duration::from_secs(5)));
+    assert_eq!(
+        client.read_chunk().await,
+        None,
+        "the zero-length last chunk"
+    );
+    shutdown.await.expect("join").expect("shutdown");
+}
+
+#[tokio::test]
+async fn sse_delivers_in_order_and_resumes_with_last_event_id() {
+    let server = spawn_server(quiet()).await;
+    let mut client = Client::connect(server.local_addr()).await;
+    client.send("GET", "/sse", "", b"").await;
+    let (status, head) = client.read_head().await;
+    assert_eq!(status, 200);
+    assert!(head.contains("content-type: text/event-stream"), "{head}");
+    for i in 0..20 {
+        server.publish("t", format!("e{i}"));
+    }
+    let mut pending = Vec::new();
+    let mut last_id = 0;
+    for want in 1..=10u64 {
+        let block = read_sse_block(&mut client, &mut pending).await;
+        assert_eq!(field(&block, "id"), Some(want.to_string().as_str()));
+        assert_eq!(
+            seq_of(field(&block, "data").expect("data").as_bytes()),
+            want
+        );
+        last_id = want;
+    }
+    // Drop the connection mid-stream, then reconnect as EventSource would.
+    drop(client);
+    for i in 20..25 {
+        server.publish("t", format!("e{i}"));
+    }
+    let mut again = Client::connect(server.local_addr()).await;
+    again
+        .send("GET", "/sse", &format!("Last-Event-ID: {last_id}\r\n"), b"")
+        .await;
+    again.read_head().await;
+    let mut pending = Vec::new();
+    for want in 11..=25u64 {
+        let block = read_sse_block(&mut again, &mut pending).await;
+        assert_eq!(field(&block, "id"), Some(want.to_string().as_str()));
+    }
+    server.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn sse_marks_a_gap_as_its_own_event() {
+    let server = spawn_server(ServerConfig { ring: 3, ..quiet() }).await;
+    for _ in 0..8 {
+        server.publish("t", "x");
+    }
+    let mut client = Client::connect(server.local_addr()).await;
+    client.send("GET", "/sse?since=1", "", b"").await;
+    client.read_head().await;
+    let mut pending = Vec::new();
+    let block = read_sse_block(&mut client, &mut pending).await;
+    assert_eq!(field(&block, "event"), Some("gap"));
+    assert_eq!(field(&block, "data"), Some(r#"{"from":2,"to":5}"#));
+    let next = read_sse_block(&mut client, &mut pending).await;
+    assert_eq!(field(&next, "id"), Some("6"));
+    server.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test(start_paused = true)]
+async fn sse_sends_keep_alive_comments_at_the_configured_interval() {
+    let server = spawn_server(ServerConfig {
+        sse_keepalive: Duration::from_secs(15),
+        ..quiet()
+    })
+    .await;
+    let mut client = patient(server.local_addr()).await;
+    client.send("GET", "/sse", "", b"").await;
+    client.read_head().await;
+    let started = tokio::time::Instant::now();
+    let comment = client.read_chunk().await.expect("keep-alive");
+    assert_eq!(comment, b": keep-alive\n\n");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(15) && waited < Duration::from_secs(16),
+        "{waited:?}"
+    );
+    let comment = client.read_chunk().await.expect("second keep-alive");
+    assert_eq!(comment, b": keep-alive\n\n");
+    assert!(started.elapsed() >= Duration::from_secs(30));
+    server.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn a_slow_subscriber_is_resynced_from_the_ring_without_loss() {
+    // The queue is tiny, so the subscriber lags; the ring still holds
+    // everything, so it must still see every event exactly once.
+    let server = spawn_server(ServerConfig {
+        queue: 2,
+        ring: 10_000,
+        ..quiet()
+    })
+    .await;
+    let mut client = Client::connect(server.local_addr()).await;
+    client.send("GET", "/stream", "", b"").await;
+    client.read_head().await;
+    for _ in 0..500 {
+        server.publish("t", "x");
+    }
+    for want in 1..=500 {
+        assert_eq!(seq_of(&client.read_chunk().await.expect("event")), want);
+    }
+    let stats = get(server.local_addr(), "/stats").await.json();
+    assert!(
+        stats["slow_consumer_resyncs"].as_u64() >= Some(1),
+        "{stats}"
+    );
+    assert_eq!(stats["slow_consumer_drops"], 0);
+    server.shutdown().await.expect("shutdown");
+}
+
+/// Resident memory of this test process, in bytes.
+fn rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("proc status");
+    pushbench_server::stats::parse_vm_rss(&status).expect("VmRSS")
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_does_not_grow_server_memory() {
+    let server = spawn_server(ServerConfig {
+        ring: 100,
+        queue: 64,
+        ..quiet()
+    })
+    .await;
+    let mut stuck = Vec::new();
+    for path in ["/stream", "/sse", "/ws"] {
+        let mut client = Client::connect(server.local_addr()).await;
+        let extra = "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+                     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+        client
+            .send("GET", path, if path == "/ws" { extra } else { "" }, b"")
+            .await;
+        stuck.push(client); // never read again
+    }
+    let payload = "x".repeat(1024);
+    for _ in 0..5_000 {
+        server.publish("t", payload.clone());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let before = rss();
+    // 50,000 more events of 1 KiB: 50 MiB if anything kept them for the stuck clients.
+    for _ in 0..50_000 {
+        server.publish("t", payload.clone());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let grown = rss().saturating_sub(before);
+    assert!(grown < 16 * 1024 * 1024, "RSS grew by {grown} bytes");
+    drop(stuck);
+    server.shutdown().await.expect("shutdown");
+}

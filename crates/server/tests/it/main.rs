@@ -1,0 +1,8 @@
+//! Integration tests of the server over real sockets on 127.0.0.1:0.
+
+mod bad_input;
+mod helpers;
+mod live;
+mod polling;
+mod stats;
+mod websocket;

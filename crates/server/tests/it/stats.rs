@@ -1,0 +1,129 @@
+//! `/stats` byte counts equal what a client counted on its own socket.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use pushbench_server::ServerConfig;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::helpers::*;
+
+async fn server_counts(addr: SocketAddr, peer: SocketAddr) -> (u64, u64, String) {
+    let stats = get(addr, "/stats?connections=1").await.json();
+    let conn = stats["connections"]
+        .as_array()
+        .expect("connections")
+        .iter()
+        .find(|c| c["peer"] == peer.to_string())
+        .unwrap_or_else(|| panic!("{peer} in {stats}"))
+        .clone();
+    (
+        conn["bytes_read"].as_u64().expect("read"),
+        conn["bytes_written"].as_u64().expect("written"),
+        conn["transport"].as_str().unwrap_or("").to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn poll_and_stream_counts_match_the_clients_socket_counts() {
+    let server = spawn_server(quiet()).await;
+    let addr = server.local_addr();
+    let mut poller = Client::connect(addr).await;
+    for _ in 0..5 {
+        server.publish("t", "abc");
+        poller.request("GET", "/poll?since=0").await;
+    }
+    let mut streamer = Client::connect(addr).await;
+    streamer.send("GET", "/stream?since=0", "", b"").await;
+    streamer.read_head().await;
+    for _ in 0..5 {
+        streamer.read_chunk().await;
+    }
+    let mut sse = Client::connect(addr).await;
+    sse.send("GET", "/sse?since=2", "", b"").await;
+    sse.read_head().await;
+    for _ in 0..3 {
+        sse.read_chunk().await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for (client, name) in [
+        (&poller, "short-poll"),
+        (&streamer, "stream"),
+        (&sse, "sse"),
+    ] {
+        let (read, written, transport) = server_counts(addr, client.local_addr()).await;
+        assert_eq!(transport, name);
+        assert_eq!(
+            read, client.written,
+            "{name}: server read what the client wrote"
+        );
+        assert_eq!(
+            written, client.read,
+            "{name}: server wrote what the client read"
+        );
+    }
+    let stats = get(addr, "/stats").await.json();
+    assert_eq!(stats["transports"]["short-poll"]["events_delivered"], 15);
+    assert_eq!(stats["transports"]["stream"]["events_delivered"], 5);
+    assert_eq!(stats["transports"]["stream"]["connections_open"], 1);
+    assert!(stats["process"]["rss_bytes"].as_u64() > Some(0));
+    server.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn closed_connections_keep_their_counts_in_the_totals() {
+    let server = spawn_server(quiet()).await;
+    let addr = server.local_addr();
+    let mut client = Client::connect(addr).await;
+    client.request("GET", "/longpoll?timeout=0").await;
+    let (read, written) = (client.written, client.read);
+    drop(client);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let stats = get(addr, "/stats").await.json();
+    let row = &stats["transports"]["long-poll"];
+    assert_eq!(row["connections_open"], 0);
+    assert_eq!(row["connections_total"], 1);
+    assert_eq!(row["bytes_read"], read);
+    assert_eq!(row["bytes_written"], written);
+    server.shutdown().await.expect("shutdown");
+}
+
+/// Counts a WebSocket client's bytes by wrapping its socket.
+#[derive(Clone, Default)]
+struct Counter(std::sync::Arc<[std::sync::atomic::AtomicU64; 2]>);
+
+impl pushbench_server::counting::Tally for Counter {
+    fn on_read(&self, bytes: &[u8]) {
+        self.0[0].fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+    fn on_written(&self, bytes: &[u8]) {
+        self.0[1].fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[tokio::test]
+async fn websocket_counts_match_the_clients_socket_counts() {
+    let server = spawn_server(ServerConfig { ..quiet() }).await;
+    let addr = server.local_addr();
+    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let local = tcp.local_addr().expect("local");
+    let counter = Counter::default();
+    let counted = pushbench_server::counting::CountingStream::new(tcp, counter.clone());
+    let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/ws"), counted)
+        .await
+        .expect("handshake");
+    for _ in 0..7 {
+        server.publish("t", "payload");
+    }
+    for _ in 0..7 {
+        assert!(matches!(ws.next().await, Some(Ok(Message::Text(_)))));
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (read, written, transport) = server_counts(addr, local).await;
+    assert_eq!(transport, "ws");
+    let load = |i: usize| counter.0[i].load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(read, load(1));
+    assert_eq!(written, load(0));
+    server.shutdown().await.expect("shutdown");
+}
