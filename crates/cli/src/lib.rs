@@ -3,6 +3,9 @@
 //!
 //! # Layout
 //! - [`serve`]: `pushbench serve`, the push server in the foreground.
+//! - [`report`]: `pushbench report`, charts and reports from a results file.
+//! - [`compare`]: `pushbench compare`, two runs side by side.
+//! - [`model`]: `pushbench model`, the analytic bandwidth per technique.
 //!
 //! Each subcommand is a module with an `Args` struct and a
 //! `run(args) -> anyhow::Result<()>` that calls a library crate.
@@ -11,6 +14,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod compare;
+pub mod model;
+pub mod report;
 pub mod serve;
 
 /// Measure and teach server push: short polling, long polling, HTTP
@@ -28,12 +34,21 @@ pub struct Cli {
 pub enum Command {
     /// Run the push server (all five transports on one event hub).
     Serve(serve::Args),
+    /// Write charts (SVG, PNG), report.md and report.html from a results file.
+    Report(report::Args),
+    /// Compare two results, per phase and figure; optionally fail on regressions.
+    Compare(compare::Args),
+    /// The analytic bandwidth each technique needs, beside measured figures.
+    Model(model::Args),
 }
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Report(args) => report::run(args),
+        Command::Compare(args) => compare::run(args),
+        Command::Model(args) => model::run(args),
     }
 }
 
