@@ -14,7 +14,7 @@ pub struct Args {
     pub addr: SocketAddr,
     /// Events per second from the built-in generator (0 = none; events then
     /// come only from POST /publish and WebSocket messages).
-    #[arg(long, default_value_t = 10.0, value_parser = parse_rate)]
+    #[arg(long, default_value_t = 10.0, value_parser = parse_rate, allow_negative_numbers = true)]
     pub rate: f64,
     /// Payload bytes per generated event.
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(0..=16_777_216))]

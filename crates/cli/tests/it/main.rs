@@ -1,0 +1,3 @@
+//! Tests of the `pushbench` binary as a user runs it.
+
+mod serve;

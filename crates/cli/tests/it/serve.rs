@@ -1,0 +1,112 @@
+//! `pushbench serve` as a real process: the URL line, signals, bad flags.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+fn pushbench() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_pushbench"))
+}
+
+/// Starts `pushbench serve` on a free port; returns the child and its address.
+fn serve(extra: &[&str]) -> (Child, String) {
+    let mut child = pushbench()
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start pushbench serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("first line");
+    let url = line
+        .trim()
+        .strip_prefix("pushbench listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_owned();
+    (child, url)
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{name}"), child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    for _ in 0..100 {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    panic!("pushbench serve did not exit within 5 s");
+}
+
+#[test]
+fn sigterm_ends_open_streams_with_their_last_chunk_and_exits_cleanly() {
+    for sig in ["TERM", "INT"] {
+        let (mut child, addr) = serve(&["--rate", "200", "--payload", "32"]);
+        let mut stream = TcpStream::connect(&addr).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        stream
+            .write_all(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+            .expect("request");
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Wait for a few events, then ask the server to stop.
+        while got.windows(6).filter(|w| w == b"\"seq\":").count() < 3 && got.len() < 100_000 {
+            let n = stream.read(&mut buf).expect("read events");
+            got.extend_from_slice(&buf[..n]);
+        }
+        signal(&child, sig);
+        loop {
+            let n = stream.read(&mut buf).expect("read to the end");
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert!(got.ends_with(b"\r\n0\r\n\r\n"), "SIG{sig}: the body ends with the last chunk");
+        assert!(wait_exit(&mut child).success(), "SIG{sig}: exit status 0");
+    }
+}
+
+#[test]
+fn bad_flags_are_refused_with_a_message_naming_the_flag() {
+    for (flag, value) in [
+        ("--rate", "-5"),
+        ("--rate", "fast"),
+        ("--payload", "huge"),
+        ("--ring", "0"),
+        ("--addr", "nowhere"),
+        ("--sse-keepalive", "0"),
+    ] {
+        let out = pushbench()
+            .args(["serve", flag, value])
+            .output()
+            .expect("run pushbench");
+        assert!(!out.status.success(), "{flag} {value} is refused");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(flag), "{flag} {value}: {stderr}");
+    }
+}
+
+#[test]
+fn an_address_in_use_is_named() {
+    let (mut first, addr) = serve(&["--rate", "0"]);
+    let out = pushbench()
+        .args(["serve", "--addr", &addr])
+        .output()
+        .expect("run pushbench");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--addr") && stderr.contains(&addr), "{stderr}");
+    signal(&first, "TERM");
+    wait_exit(&mut first);
+}
