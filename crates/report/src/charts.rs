@@ -21,7 +21,7 @@ use crate::figures::{
     measured_bandwidth_at_one_event_per_second, per_event_by_class, phase_label,
     transport_bytes_per_event, transports_in,
 };
-use crate::model::CLASSIC_CLIENTS;
+use crate::model::{CLASSIC_CLIENTS, CLASSIC_HEADER_BYTES};
 
 /// The font family every chart asks for; [`register_fonts`] backs it with
 /// DejaVu Sans, embedded, so charts render the same on a bare machine.
@@ -162,6 +162,14 @@ fn frame<DB: DrawingBackend>(
                     vec![(x, y + 8), (x + 20, y + 8)],
                     color.stroke_width(3),
                 ))?,
+                LegendMark::Dashed => {
+                    for dash in [x, x + 8, x + 16] {
+                        bottom.draw(&PathElement::new(
+                            vec![(dash, y + 8), (dash + 5, y + 8)],
+                            color.stroke_width(2),
+                        ))?;
+                    }
+                }
             }
             bottom.draw_text(name, &label_font(), (x + 24, y))?;
             x += legend_entry_width(name);
@@ -203,7 +211,11 @@ fn shade(base: RGBColor, rank: usize) -> RGBColor {
 enum LegendMark {
     Box,
     Line,
+    Dashed,
 }
+
+/// The color of the classic model's reference lines.
+const CLASSIC_GREY: RGBColor = RGBColor(60, 60, 60);
 
 /// Stacked bars of bytes per delivered event by class, one bar per phase,
 /// client-to-server and server-to-client side by side.
@@ -666,16 +678,22 @@ impl Chart for BandwidthVsClients {
     fn caption(&self) -> String {
         "Bandwidth versus clients at one event per second per client: lines are the \
          measured bytes per event × clients (squares at the classic 1,000 / 10,000 / 100,000), \
-         dots are the phases this run measured, normalised to one event per second."
+         dots are the phases this run measured, normalised to one event per second; \
+         dashed, the classic model (871 B of poll headers against a 2 B WebSocket frame)."
             .into()
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
-        let legend: Vec<_> = self
+        let mut legend: Vec<_> = self
             .lines
             .iter()
             .map(|(t, _)| (t.name().to_owned(), transport_color(*t), LegendMark::Line))
             .collect();
+        legend.push((
+            "classic model: 871 B/poll (top), 2 B/WebSocket frame (bottom)".to_owned(),
+            CLASSIC_GREY,
+            LegendMark::Dashed,
+        ));
         let body = frame(
             root,
             "Bandwidth vs clients (1 event/s per client, both directions)",
@@ -686,6 +704,7 @@ impl Chart for BandwidthVsClients {
             .lines
             .iter()
             .flat_map(|(_, b)| [*b, b * x_max])
+            .chain([2.0, CLASSIC_HEADER_BYTES as f64 * x_max])
             .chain(self.measured.iter().map(|m| m.2));
         let (y_min, y_max) = log_bounds(values);
         let mut chart = ChartBuilder::on(&body)
@@ -730,6 +749,16 @@ impl Chart for BandwidthVsClients {
                 .iter()
                 .map(|(t, n, bw)| Circle::new((*n, *bw), 6, transport_color(*t).filled())),
         )?;
+        // The classic claim as reference: 871 header bytes per poll against
+        // a 2-byte WebSocket frame, one event per second.
+        for bytes_per_event in [CLASSIC_HEADER_BYTES as f64, 2.0] {
+            chart.draw_series(DashedLineSeries::new(
+                [1.0, x_max].map(|n| (n, bytes_per_event * n)),
+                8,
+                6,
+                CLASSIC_GREY.stroke_width(2),
+            ))?;
+        }
         Ok(())
     }
 }

@@ -221,7 +221,12 @@ impl Report<'_> {
         for figure in self.figures {
             let _ = writeln!(
                 out,
-                "![{caption}]({svg})\n\n{caption} ([PNG]({png}))\n",
+                "![{alt}]({svg})\n\n{caption} ([PNG]({png}))\n",
+                alt = figure
+                    .svg
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().replace('_', " "))
+                    .unwrap_or_default(),
                 caption = figure.caption,
                 svg = file_name(&figure.svg),
                 png = file_name(&figure.png)
