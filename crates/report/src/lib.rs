@@ -14,7 +14,8 @@
 //! - [`charts`]: one [`charts::Chart`] per picture, drawn on the SVG and PNG
 //!   backends by [`charts::render`]; fixed colors per byte class and transport.
 //! - [`document`]: `report.md` and `report.html` from the same sections.
-//! - [`compare`]: two runs side by side, [`compare::Comparison::regressions`].
+//! - [`mod@compare`]: two runs side by side, [`Comparison::regressions`];
+//!   [`compare()`] builds one.
 //! - [`model`]: the analytic bandwidth per technique, and the classic
 //!   1,000 / 10,000 / 100,000 clients table.
 //!
