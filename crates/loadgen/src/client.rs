@@ -1,0 +1,392 @@
+//! The one client loop, parameterised by transport and [`Schedule`].
+//!
+//! Every transport runs the same loop: connect (timed), open a session
+//! (send a request, or the WebSocket upgrade), read until the response or
+//! the stream ends, hand every decoded message to the [`SeqTracker`] and the
+//! latency histogram, then either ask again on the same connection (per the
+//! schedule) or reconnect after an error. What differs per transport is
+//! data: the request target and the schedule.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use pushbench_protocol::{Received, Transport};
+use pushbench_server::counting::CountingStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::watch;
+
+use crate::meter::{ConnectionTotals, MAX_LATENCY_US, Meter, Note, PhaseRecorder};
+use crate::tracker::SeqTracker;
+
+/// When a client asks again on its connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Schedule {
+    /// Short polling: a new request every interval (fixed rate, not fixed
+    /// delay, so a slow answer does not thin the polls out).
+    Every(Duration),
+    /// Long polling: a new request as soon as the answer arrived.
+    Immediately,
+    /// Streaming, SSE, WebSocket: one request, then read forever.
+    Once,
+}
+
+impl Schedule {
+    /// The schedule of `transport`.
+    pub fn for_transport(transport: Transport, poll_interval: Duration) -> Self {
+        match transport {
+            Transport::ShortPoll => Schedule::Every(poll_interval),
+            Transport::LongPoll => Schedule::Immediately,
+            Transport::Stream | Transport::Sse | Transport::Ws => Schedule::Once,
+        }
+    }
+}
+
+/// What every client of a phase shares.
+#[derive(Clone, Debug)]
+pub struct ClientSpec {
+    /// The transport.
+    pub transport: Transport,
+    /// The server.
+    pub server: SocketAddr,
+    /// The phase's start cursor: every client asks for everything after it.
+    pub start_cursor: u64,
+    /// When to ask again.
+    pub schedule: Schedule,
+    /// Long-poll hold, seconds (sent as `timeout=`).
+    pub longpoll_timeout_s: u64,
+    /// WebSocket binary encoding.
+    pub ws_binary: bool,
+    /// Clients of this phase (to spread source addresses).
+    pub clients: usize,
+}
+
+/// Ephemeral ports one source address can use toward one server port,
+/// with a margin below Linux's default range of 28,232.
+pub const PORTS_PER_SOURCE: usize = 25_000;
+
+/// Reconnects a client attempts in one phase before giving up; bounds the
+/// work a dead server can cause.
+pub const MAX_RECONNECTS: u32 = 20;
+
+impl ClientSpec {
+    /// The source address of client `id`: the OS default unless the phase
+    /// needs more ports than one loopback address has, then 127.0.0.x.
+    pub fn source_ip(&self, id: usize) -> Option<IpAddr> {
+        if self.clients <= PORTS_PER_SOURCE || !self.server.ip().is_loopback() {
+            return None;
+        }
+        let octet = 1 + (id / PORTS_PER_SOURCE) as u8;
+        Some(IpAddr::from([127, 0, 0, octet]))
+    }
+
+    /// The request target (path and query) asking for everything after `cursor`.
+    pub fn target(&self, cursor: u64) -> String {
+        let path = self.transport.path();
+        match self.transport {
+            Transport::LongPoll => format!("{path}?since={cursor}&timeout={}", self.longpoll_timeout_s),
+            Transport::Ws if self.ws_binary => format!("{path}?since={cursor}&format=binary"),
+            _ => format!("{path}?since={cursor}"),
+        }
+    }
+
+    /// The HTTP/1.1 request for `cursor` (keep-alive is HTTP/1.1's default).
+    pub fn request(&self, cursor: u64) -> String {
+        let accept = match self.transport {
+            Transport::Sse => "accept: text/event-stream\r\n",
+            _ => "",
+        };
+        format!("GET {} HTTP/1.1\r\nhost: {}\r\n{accept}\r\n", self.target(cursor), self.server)
+    }
+}
+
+/// One client's result for a phase.
+#[derive(Debug, Default)]
+pub struct ClientReport {
+    /// Seqs received.
+    pub tracker: SeqTracker,
+    /// Every connection: local address and what it carried.
+    pub connections: Vec<(SocketAddr, ConnectionTotals)>,
+    /// Connections opened.
+    pub opened: u64,
+    /// Connection attempts that failed.
+    pub failed: u64,
+}
+
+/// Why a session ended.
+enum SessionEnd {
+    /// The runner said stop.
+    Stopped,
+    /// An error of this kind; reconnect.
+    Failed(String),
+}
+
+type Conn = CountingStream<TcpStream, Meter>;
+
+/// Runs client `id` until `stop` turns true. `progress` holds the client's
+/// cursor (highest seq it has caught up to) for the runner's drain.
+pub async fn run_client(
+    spec: Arc<ClientSpec>,
+    id: usize,
+    recorder: Arc<PhaseRecorder>,
+    progress: Arc<AtomicU64>,
+    mut stop: watch::Receiver<bool>,
+) -> ClientReport {
+    let mut report = ClientReport { tracker: SeqTracker::new(spec.start_cursor), ..ClientReport::default() };
+    let mut cursor = spec.start_cursor;
+    let mut attempts = 0;
+    while !*stop.borrow() && attempts <= MAX_RECONNECTS {
+        attempts += 1;
+        let meter = Meter::new(spec.transport, recorder.clone(), id);
+        let started = Instant::now();
+        let conn = tokio::select! {
+            _ = stop.changed() => break,
+            conn = connect(&spec, id, meter.clone()) => conn,
+        };
+        let conn = match conn {
+            Ok(conn) => conn,
+            Err(kind) => {
+                report.failed += 1;
+                recorder.error(id, kind);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let local = conn.get_ref().local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        report.opened += 1;
+        let mut session = Session { spec: &spec, id, recorder: &recorder, meter: &meter, report: &mut report, progress: &progress, cursor: &mut cursor };
+        let end = match spec.transport {
+            Transport::Ws => session.websocket(conn, started, &mut stop).await,
+            _ => {
+                session.record_setup(started);
+                session.http(conn, &mut stop).await
+            }
+        };
+        report.connections.push((local, meter.finish()));
+        if let Some(err) = meter.take_error() {
+            recorder.error(id, format!("protocol: {err}"));
+        }
+        match end {
+            SessionEnd::Stopped => break,
+            SessionEnd::Failed(kind) => {
+                recorder.error(id, kind);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    report
+}
+
+async fn connect(spec: &ClientSpec, id: usize, meter: Meter) -> Result<Conn, String> {
+    let socket = if spec.server.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() };
+    let socket = socket.map_err(|e| io_kind("socket", &e))?;
+    if let Some(ip) = spec.source_ip(id) {
+        // Bind before connect so the kernel picks a port on that address.
+        socket.bind(SocketAddr::new(ip, 0)).map_err(|e| io_kind("bind", &e))?;
+    }
+    let tcp = socket.connect(spec.server).await.map_err(|e| io_kind("connect", &e))?;
+    // Events are small and latency is measured: no Nagle delay.
+    let _ = tcp.set_nodelay(true);
+    Ok(CountingStream::new(tcp, meter))
+}
+
+fn io_kind(what: &str, e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(24) => format!("{what}: too many open files"),
+        _ => format!("{what}: {:?}", e.kind()),
+    }
+}
+
+struct Session<'a> {
+    spec: &'a ClientSpec,
+    id: usize,
+    recorder: &'a PhaseRecorder,
+    meter: &'a Meter,
+    report: &'a mut ClientReport,
+    progress: &'a AtomicU64,
+    cursor: &'a mut u64,
+}
+
+/// What the notes of one read amounted to.
+#[derive(Default)]
+struct Drained {
+    /// A response ended with this status.
+    ended: Option<u16>,
+    /// A response head with an error status.
+    bad_status: Option<u16>,
+}
+
+impl Session<'_> {
+    fn record_setup(&self, started: Instant) {
+        let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX).clamp(1, MAX_LATENCY_US);
+        let _ = self.recorder.shard(self.id).setup.record(us);
+    }
+
+    /// Hands the meter's decoded messages to the tracker and the histogram.
+    fn drain(&mut self) -> Drained {
+        let mut drained = Drained::default();
+        let notes = self.meter.take_notes();
+        if notes.is_empty() {
+            return drained;
+        }
+        let measuring = self.recorder.measuring();
+        let mut shard = self.recorder.shard(self.id);
+        for note in notes {
+            match note {
+                Note::Message(Received::Event { seq, created_us, .. }, at) => {
+                    let new = self.report.tracker.record(seq);
+                    if new && measuring {
+                        shard.delivered += 1;
+                        let latency = at.saturating_sub(created_us).clamp(1, MAX_LATENCY_US);
+                        let _ = shard.latency.record(latency);
+                    }
+                }
+                Note::Message(Received::Gap(_), _) => self.report.tracker.gaps += 1,
+                Note::ResponseHead(status) if !(200..300).contains(&status) && status != 101 => {
+                    drained.bad_status = Some(status);
+                }
+                Note::ResponseHead(_) => {}
+                Note::ResponseEnd(status, next) => {
+                    if let Some(next) = next {
+                        *self.cursor = (*self.cursor).max(next);
+                    }
+                    drained.ended = Some(status);
+                }
+                Note::Malformed(reason) => *shard.errors.entry(format!("malformed: {reason}")).or_default() += 1,
+            }
+        }
+        drop(shard);
+        if self.spec.schedule == Schedule::Once {
+            *self.cursor = (*self.cursor).max(self.report.tracker.highest());
+        }
+        self.progress.store(*self.cursor, Ordering::Relaxed);
+        drained
+    }
+
+    async fn http(&mut self, mut conn: Conn, stop: &mut watch::Receiver<bool>) -> SessionEnd {
+        let mut buf = vec![0u8; 8 * 1024];
+        let mut next_poll = tokio::time::Instant::now();
+        loop {
+            if let Schedule::Every(interval) = self.spec.schedule {
+                tokio::select! {
+                    _ = stop.changed() => return SessionEnd::Stopped,
+                    _ = tokio::time::sleep_until(next_poll) => {}
+                }
+                next_poll += interval;
+                // After a stall, poll at once but do not burst to catch up.
+                next_poll = next_poll.max(tokio::time::Instant::now());
+            }
+            let request = self.spec.request(*self.cursor);
+            if let Err(e) = conn.write_all(request.as_bytes()).await {
+                return SessionEnd::Failed(io_kind("write", &e));
+            }
+            loop {
+                let n = tokio::select! {
+                    _ = stop.changed() => return SessionEnd::Stopped,
+                    n = conn.read(&mut buf) => n,
+                };
+                match n {
+                    Ok(0) => return SessionEnd::Failed("closed by server".into()),
+                    Ok(_) => {}
+                    Err(e) => return SessionEnd::Failed(io_kind("read", &e)),
+                }
+                let drained = self.drain();
+                if let Some(status) = drained.bad_status {
+                    return SessionEnd::Failed(format!("status {status}"));
+                }
+                if drained.ended.is_some() {
+                    if self.spec.schedule == Schedule::Once {
+                        return SessionEnd::Failed("stream ended by server".into());
+                    }
+                    break;
+                }
+            }
+        }
+    }
+
+    async fn websocket(&mut self, conn: Conn, started: Instant, stop: &mut watch::Receiver<bool>) -> SessionEnd {
+        let url = format!("ws://{}{}", self.spec.server, self.spec.target(*self.cursor));
+        let handshake = tokio::select! {
+            _ = stop.changed() => return SessionEnd::Stopped,
+            h = tokio_tungstenite::client_async(url.as_str(), conn) => h,
+        };
+        let mut ws = match handshake {
+            Ok((ws, _response)) => ws,
+            Err(e) => return SessionEnd::Failed(format!("ws handshake: {}", ws_kind(&e))),
+        };
+        self.record_setup(started);
+        self.drain();
+        loop {
+            let message = tokio::select! {
+                _ = stop.changed() => {
+                    // Close properly, and read the server's close frame so
+                    // both sides count the same bytes.
+                    let _ = ws.close(None).await;
+                    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                        while let Some(Ok(_)) = ws.next().await {}
+                    })
+                    .await;
+                    self.drain();
+                    return SessionEnd::Stopped;
+                }
+                m = ws.next() => m,
+            };
+            // tokio-tungstenite answers pings itself; the classifier books
+            // the ping and the pong as control from the raw bytes.
+            self.drain();
+            match message {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return SessionEnd::Failed(format!("ws: {}", ws_kind(&e))),
+                None => return SessionEnd::Failed("closed by server".into()),
+            }
+        }
+    }
+}
+
+fn ws_kind(e: &tokio_tungstenite::tungstenite::Error) -> String {
+    use tokio_tungstenite::tungstenite::Error as E;
+    match e {
+        E::ConnectionClosed | E::AlreadyClosed => "closed".into(),
+        E::Io(io) => format!("{:?}", io.kind()),
+        E::Http(response) => format!("status {}", response.status().as_u16()),
+        E::Protocol(p) => format!("protocol: {p}"),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(transport: Transport, clients: usize) -> ClientSpec {
+        ClientSpec {
+            transport,
+            server: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            start_cursor: 0,
+            schedule: Schedule::for_transport(transport, Duration::from_millis(250)),
+            longpoll_timeout_s: 30,
+            ws_binary: true,
+            clients,
+        }
+    }
+
+    #[test]
+    fn requests_follow_the_server_contract() {
+        assert_eq!(spec(Transport::ShortPoll, 1).request(7), "GET /poll?since=7 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\n\r\n");
+        assert_eq!(spec(Transport::LongPoll, 1).target(7), "/longpoll?since=7&timeout=30");
+        assert_eq!(spec(Transport::Ws, 1).target(0), "/ws?since=0&format=binary");
+        assert!(spec(Transport::Sse, 1).request(3).contains("accept: text/event-stream\r\n"));
+        assert_eq!(Schedule::for_transport(Transport::Sse, Duration::ZERO), Schedule::Once);
+    }
+
+    #[test]
+    fn source_addresses_spread_only_when_needed() {
+        assert_eq!(spec(Transport::Ws, 100).source_ip(99), None);
+        let big = spec(Transport::Ws, 60_000);
+        assert_eq!(big.source_ip(0), Some(IpAddr::from([127, 0, 0, 1])));
+        assert_eq!(big.source_ip(PORTS_PER_SOURCE), Some(IpAddr::from([127, 0, 0, 2])));
+    }
+}

@@ -1,0 +1,228 @@
+//! The runner's own HTTP calls: `GET /stats` and `POST /publish`.
+//!
+//! Each call is one short connection (`connection: close`), counted on the
+//! socket like every client connection but booked entirely as `control`
+//! into [`ControlClient::traffic`], so it never mixes into a transport's
+//! figures.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pushbench_protocol::{Direction, Traffic, wire::ControlClassifier};
+use pushbench_server::counting::{CountingStream, Tally};
+use serde::Deserialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::meter::lock;
+use crate::{Error, Result};
+
+/// How long one control call may take: `/stats` answers at once, so a
+/// server that takes longer is stuck or dead.
+pub const CONTROL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Largest control answer read (a `/stats` with many connections listed).
+const MAX_CONTROL_BODY: usize = 64 * 1024 * 1024;
+
+/// `/stats`, as far as the runner needs it.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Stats {
+    /// Highest seq assigned.
+    pub last_seq: u64,
+    /// Events published.
+    #[serde(default)]
+    pub events_published: u64,
+    /// Events dropped for slow consumers.
+    #[serde(default)]
+    pub slow_consumer_drops: u64,
+    /// CPU and memory of the server process.
+    pub process: ProcessStats,
+    /// Per transport (and `other`) counts.
+    #[serde(default)]
+    pub transports: BTreeMap<String, RouteStats>,
+    /// Per connection counts (with `?connections=1`).
+    #[serde(default)]
+    pub connections: Vec<PeerStats>,
+}
+
+/// The server process's cost.
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+pub struct ProcessStats {
+    /// User + system CPU seconds so far.
+    pub cpu_seconds: f64,
+    /// Resident set size, bytes.
+    pub rss_bytes: u64,
+}
+
+/// One route's counts.
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+pub struct RouteStats {
+    /// Connections open now.
+    #[serde(default)]
+    pub connections_open: u64,
+    /// Connections ever.
+    #[serde(default)]
+    pub connections_total: u64,
+    /// Events delivered.
+    #[serde(default)]
+    pub events_delivered: u64,
+    /// Bytes read from clients.
+    #[serde(default)]
+    pub bytes_read: u64,
+    /// Bytes written to clients.
+    #[serde(default)]
+    pub bytes_written: u64,
+}
+
+/// One connection as the server counted it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct PeerStats {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// Transport name, if it served one.
+    pub transport: Option<String>,
+    /// Bytes the server read.
+    pub bytes_read: u64,
+    /// Bytes the server wrote.
+    pub bytes_written: u64,
+    /// Still open.
+    pub open: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+struct ControlTally(Arc<Mutex<Traffic>>);
+
+impl Tally for ControlTally {
+    fn on_read(&self, bytes: &[u8]) {
+        let mut traffic = lock(&self.0);
+        ControlClassifier.feed(Direction::Received, bytes, &mut |e| {
+            if let pushbench_protocol::WireEvent::Bytes { class, bytes, .. } = e {
+                traffic.received.add(class, bytes.len() as u64);
+            }
+        });
+    }
+
+    fn on_written(&self, bytes: &[u8]) {
+        let mut traffic = lock(&self.0);
+        ControlClassifier.feed(Direction::Sent, bytes, &mut |e| {
+            if let pushbench_protocol::WireEvent::Bytes { class, bytes, .. } = e {
+                traffic.sent.add(class, bytes.len() as u64);
+            }
+        });
+    }
+}
+
+/// Makes the runner's control calls to one server.
+#[derive(Clone, Debug)]
+pub struct ControlClient {
+    addr: SocketAddr,
+    traffic: ControlTally,
+}
+
+impl ControlClient {
+    /// A client for the server at `addr`.
+    pub fn new(addr: SocketAddr) -> Self {
+        ControlClient { addr, traffic: ControlTally::default() }
+    }
+
+    /// The server's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// All control traffic so far.
+    pub fn traffic(&self) -> Traffic {
+        *lock(&self.traffic.0)
+    }
+
+    /// `GET /stats` (with the per-connection list when `connections`).
+    pub async fn stats(&self, connections: bool) -> Result<Stats> {
+        let path = if connections { "/stats?connections=1" } else { "/stats" };
+        let body = self.call("GET", path, b"").await?;
+        serde_json::from_slice(&body).map_err(|e| self.server_error(format!("/stats is not the expected JSON: {e}")))
+    }
+
+    /// `POST /publish?topic=T` with `payload`; returns the seq.
+    pub async fn publish(&self, topic: &str, payload: &[u8]) -> Result<u64> {
+        #[derive(Deserialize)]
+        struct Published {
+            seq: u64,
+        }
+        let body = self.call("POST", &format!("/publish?topic={topic}"), payload).await?;
+        let published: Published = serde_json::from_slice(&body).map_err(|e| self.server_error(format!("/publish answer: {e}")))?;
+        Ok(published.seq)
+    }
+
+    fn server_error(&self, message: String) -> Error {
+        Error::Server { url: format!("http://{}", self.addr), message }
+    }
+
+    async fn call(&self, method: &str, path: &str, body: &[u8]) -> Result<Vec<u8>> {
+        let exchange = async {
+            let tcp = TcpStream::connect(self.addr).await?;
+            let mut conn = CountingStream::new(tcp, self.traffic.clone());
+            let head = format!(
+                "{method} {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+                self.addr,
+                body.len()
+            );
+            conn.write_all(&[head.as_bytes(), body].concat()).await?;
+            let mut answer = Vec::new();
+            (&mut conn).take(MAX_CONTROL_BODY as u64).read_to_end(&mut answer).await?;
+            Ok::<_, std::io::Error>(answer)
+        };
+        let answer = match tokio::time::timeout(CONTROL_TIMEOUT, exchange).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(e)) => return Err(Error::ServerDied(format!("{method} {path} on {}: {e}", self.addr))),
+            Err(_) => return Err(Error::ServerDied(format!("{method} {path} on {} got no answer within {CONTROL_TIMEOUT:?}", self.addr))),
+        };
+        let (status, body) = split_response(&answer).ok_or_else(|| self.server_error(format!("{method} {path}: malformed HTTP answer")))?;
+        if !(200..300).contains(&status) {
+            return Err(self.server_error(format!("{method} {path}: status {status}: {}", String::from_utf8_lossy(&body))));
+        }
+        Ok(body)
+    }
+}
+
+/// Splits a whole `connection: close` answer into status and (de-chunked) body.
+fn split_response(answer: &[u8]) -> Option<(u16, Vec<u8>)> {
+    let end = answer.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&answer[..end]).ok()?;
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    let body = &answer[end + 4..];
+    let chunked = head
+        .lines()
+        .any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.to_ascii_lowercase().contains("chunked"));
+    if !chunked {
+        return Some((status, body.to_vec()));
+    }
+    let mut out = Vec::new();
+    let mut rest = body;
+    loop {
+        let line_end = rest.windows(2).position(|w| w == b"\r\n")?;
+        let size = usize::from_str_radix(std::str::from_utf8(&rest[..line_end]).ok()?.split(';').next()?.trim(), 16).ok()?;
+        rest = &rest[line_end + 2..];
+        if size == 0 {
+            return Some((status, out));
+        }
+        out.extend_from_slice(rest.get(..size)?);
+        rest = rest.get(size + 2..)?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_split_with_and_without_chunking() {
+        assert_eq!(split_response(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"), Some((200, b"{}".to_vec())));
+        assert_eq!(
+            split_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n1\r\n \r\n0\r\n\r\n"),
+            Some((200, b"{} ".to_vec()))
+        );
+        assert_eq!(split_response(b"garbage"), None);
+    }
+}

@@ -1,0 +1,115 @@
+//! The pushbench load generator: many concurrent clients of one push
+//! transport over byte-counting sockets, and the runner that turns a
+//! [`Scenario`](pushbench_protocol::Scenario) into a
+//! [`RunResult`](pushbench_protocol::RunResult).
+//!
+//! Every client socket is a [`CountingStream`](pushbench_server::counting::CountingStream)
+//! whose tally is a [`meter::Meter`]: it feeds the raw bytes to the shared
+//! wire [`Classifier`](pushbench_protocol::Classifier), so the bytes by
+//! class add up to the socket count, and the events the client counts are
+//! the ones the classifier decoded from those same bytes.
+//!
+//! # Layout
+//! - [`meter`]: the per-connection tally (classifier, ledgers, decoded
+//!   messages) and the per-phase shards it books into.
+//! - [`tracker`]: per-client seq bookkeeping: delivered, missed, duplicated,
+//!   out of order.
+//! - [`client`]: the one client loop, parameterised by transport and
+//!   [`client::Schedule`].
+//! - [`control`]: the runner's own HTTP calls (`/stats`, `/publish`) on
+//!   separate, separately counted connections.
+//! - [`server`]: where the server comes from: a URL, a child
+//!   `pushbench serve`, or an in-process server for tests.
+//! - [`runner`]: phases (transport x clients x rate): ramp-up, warm-up,
+//!   measured window, drain; the collector that merges the shards into a
+//!   [`PhaseResult`](pushbench_protocol::results::PhaseResult).
+//! - [`scenario`]: scenario files (TOML).
+//! - [`threshold`]: `--threshold` expressions (`p99<5ms`, `missed=0`).
+//! - [`output`]: `results.json` (atomic), the CSV and the HdrHistogram logs.
+//! - [`machine`]: the machine description for results.
+#![deny(missing_docs)]
+
+pub mod client;
+pub mod control;
+pub mod machine;
+pub mod meter;
+pub mod output;
+pub mod runner;
+pub mod scenario;
+pub mod server;
+pub mod threshold;
+pub mod tracker;
+
+pub use runner::{Progress, RunOptions, run_scenario};
+pub use server::ServerSource;
+pub use threshold::Threshold;
+
+
+/// Why a run or a part of it failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A socket operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server answered something unexpected.
+    #[error("server at {url}: {message}")]
+    Server {
+        /// The server's base URL.
+        url: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// The server process exited or stopped answering.
+    #[error("the server died: {0}")]
+    ServerDied(String),
+    /// The run was interrupted (Ctrl-C).
+    #[error("interrupted")]
+    Interrupted,
+    /// The scenario asks for something impossible.
+    #[error("invalid scenario: {0}")]
+    Scenario(String),
+    /// A scenario file could not be read or parsed.
+    #[error("scenario file {path}: {message}")]
+    ScenarioFile {
+        /// The file.
+        path: String,
+        /// What was wrong (names the offending key).
+        message: String,
+    },
+    /// The run needs more open files than the process may hold.
+    #[error(
+        "{clients} clients need about {needed} open files but this process may hold {limit} \
+         (raise `ulimit -n`, or use fewer clients)"
+    )]
+    TooManyClients {
+        /// Clients asked for.
+        clients: u64,
+        /// Files needed.
+        needed: u64,
+        /// The soft limit.
+        limit: u64,
+    },
+    /// Results could not be serialized.
+    #[error("encoding {what}: {message}")]
+    Encode {
+        /// What was being encoded.
+        what: &'static str,
+        /// The encoder's message.
+        message: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io { context: context.into(), source }
+    }
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,127 @@
+//! Writing a run: `results.json` (atomically), `results.csv` and one
+//! HdrHistogram V2 interval log per phase.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::V2DeflateSerializer;
+use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
+use pushbench_protocol::{ByteClass, RunResult};
+
+use crate::runner::RunOutcome;
+use crate::{Error, Result};
+
+/// Writes `path` atomically: a temporary file in the same folder, then a
+/// rename, so a reader never sees half a file even if the run is killed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("renaming to {}", path.display()), e))
+}
+
+/// The histogram log file name of phase `index` (from 0).
+pub fn histogram_log_name(result: &RunResult, index: usize) -> String {
+    let p = &result.phases[index];
+    format!("latency-{:02}-{}-{}c-{}eps.hlog", index + 1, p.transport, p.clients, p.rate)
+}
+
+/// An HdrHistogram V2 interval log holding one histogram.
+pub fn histogram_log(h: &Histogram<u64>, tag: &str, duration_s: f64) -> Result<Vec<u8>> {
+    let encode = |e: &dyn std::fmt::Display| Error::Encode { what: "histogram log", message: e.to_string() };
+    let mut out = Vec::new();
+    let mut serializer = V2DeflateSerializer::new();
+    let now = std::time::SystemTime::now();
+    {
+        let mut writer = IntervalLogWriterBuilder::new()
+            .add_comment("pushbench latency, event creation to client receipt, microseconds")
+            .with_start_time(now)
+            .with_base_time(now)
+            .with_max_value_divisor(1.0)
+            .begin_log_with(&mut out, &mut serializer)
+            .map_err(|e| encode(&e))?;
+        let tag = hdrhistogram::serialization::interval_log::Tag::new(tag);
+        writer
+            .write_histogram(h, std::time::Duration::ZERO, std::time::Duration::from_secs_f64(duration_s.max(0.0)), tag)
+            .map_err(|e| encode(&format!("{e:?}")))?;
+    }
+    Ok(out)
+}
+
+/// Writes everything into `dir`; returns the path of `results.json`.
+pub fn write_run(dir: &Path, outcome: &mut RunOutcome) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    for (index, histogram) in outcome.histograms.iter().enumerate() {
+        if index >= outcome.result.phases.len() {
+            break;
+        }
+        let name = histogram_log_name(&outcome.result, index);
+        let phase = &outcome.result.phases[index];
+        let tag = format!("{}-{}c", phase.transport, phase.clients);
+        write_atomic(&dir.join(&name), &histogram_log(histogram, &tag, phase.duration_s)?)?;
+        outcome.result.phases[index].histogram_log = Some(name);
+    }
+    write_atomic(&dir.join("results.csv"), csv(&outcome.result).as_bytes())?;
+    let json = serde_json::to_vec_pretty(&outcome.result).map_err(|e| Error::Encode { what: "results.json", message: e.to_string() })?;
+    let path = dir.join("results.json");
+    write_atomic(&path, &json)?;
+    Ok(path)
+}
+
+/// One CSV row per phase.
+pub fn csv(result: &RunResult) -> String {
+    let mut out = String::from("transport,clients,rate,duration_s,published,delivered,missed,duplicated,out_of_order,gaps,errors,connections_opened,connections_failed");
+    for dir in ["sent", "received"] {
+        for class in ByteClass::ALL {
+            let _ = write!(out, ",{dir}_{}", class.name());
+        }
+    }
+    out.push_str(",bytes_per_event,overhead_ratio,events_per_second,latency_p50_us,latency_p90_us,latency_p99_us,latency_p999_us,latency_max_us,setup_p50_us,server_cpu_s,cpu_us_per_event,rss_idle_bytes,rss_max_bytes,rss_per_connection_bytes,connections_open,slow_consumer_drops\n");
+    for p in &result.phases {
+        let e = &p.events;
+        let _ = write!(
+            out,
+            "{},{},{},{:.3},{},{},{},{},{},{},{},{},{}",
+            p.transport,
+            p.clients,
+            p.rate,
+            p.duration_s,
+            e.published,
+            e.delivered,
+            e.missed,
+            e.duplicated,
+            e.out_of_order,
+            e.gaps,
+            e.errors.values().sum::<u64>(),
+            p.connections.opened,
+            p.connections.failed
+        );
+        for ledger in [&p.traffic.sent, &p.traffic.received] {
+            for class in ByteClass::ALL {
+                let _ = write!(out, ",{}", ledger.get(class));
+            }
+        }
+        let (l, s, d) = (&p.latency_us, &p.server, &p.derived);
+        let _ = writeln!(
+            out,
+            ",{:.2},{:.4},{:.2},{},{},{},{},{},{},{:.4},{:.2},{},{},{:.0},{},{}",
+            d.bytes_per_event,
+            d.overhead_ratio,
+            d.events_per_second,
+            l.p50,
+            l.p90,
+            l.p99,
+            l.p999,
+            l.max,
+            p.connections.setup_us.p50,
+            s.cpu_seconds,
+            s.cpu_us_per_event,
+            s.rss_idle_bytes,
+            s.rss_max_bytes,
+            s.rss_per_connection_bytes,
+            s.connections_open,
+            s.slow_consumer_drops
+        );
+    }
+    out
+}

@@ -1,0 +1,396 @@
+//! The scenario runner: phases, and the collector that merges them into a
+//! [`RunResult`].
+//!
+//! One phase measures one transport at one client count and event rate:
+//!
+//! 1. read `/stats`: the start cursor `C0` (its `last_seq`) and the idle RSS;
+//! 2. connect the clients over the ramp-up, each asking for everything after
+//!    `C0`, then let them warm up;
+//! 3. the measured window: bytes, deliveries and latencies are recorded only
+//!    while it is open; `/stats` is sampled about once a second for CPU and
+//!    RSS (and to notice a dead server);
+//! 4. read `/stats` again: the end cursor `C1`; let the clients drain until
+//!    each has caught up to `C1` (or the grace runs out), then stop them.
+//!
+//! `missed` is exact: each client must have received every seq in
+//! `(C0, C1]`, whatever the window, so a server that skips seqs is caught
+//! with the exact count. `delivered`, bytes and latency are the window's.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use pushbench_protocol::results::{Connections, Derived, EventCounts, LatencySummary, PhaseResult, ServerCost};
+use pushbench_protocol::{RESULTS_VERSION, RunResult, Scenario, Traffic, Transport};
+use tokio::sync::watch;
+
+use crate::client::{ClientReport, ClientSpec, Schedule, run_client};
+use crate::control::{ControlClient, Stats};
+use crate::meter::{ConnectionTotals, PhaseRecorder};
+use crate::server::{ServerHandle, ServerSource};
+use crate::{Error, Result, machine, scenario};
+
+/// How often `/stats` is sampled during the window.
+pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+
+/// What to run and how.
+#[derive(Debug)]
+pub struct RunOptions {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// Where the server comes from.
+    pub source: ServerSource,
+    /// Turns true to interrupt the run (Ctrl-C); what was measured is kept.
+    pub interrupt: Option<watch::Receiver<bool>>,
+}
+
+/// A progress report for the terminal.
+#[derive(Clone, Debug)]
+pub struct Progress {
+    /// Phase number, from 1.
+    pub phase: usize,
+    /// Phases in the run.
+    pub phases: usize,
+    /// The phase's transport.
+    pub transport: Transport,
+    /// Its clients.
+    pub clients: u32,
+    /// Its rate.
+    pub rate: f64,
+    /// `connecting`, `warm-up`, `measuring`, `draining` or `done`.
+    pub stage: &'static str,
+    /// Seconds into the stage, and the stage's planned length.
+    pub stage_elapsed_s: f64,
+    /// The stage's planned length, seconds.
+    pub stage_length_s: f64,
+}
+
+/// One phase's result with its raw data.
+#[derive(Debug)]
+pub struct PhaseOutcome {
+    /// The summary written to `results.json`.
+    pub result: PhaseResult,
+    /// The merged latency histogram of the window.
+    pub latency: Histogram<u64>,
+    /// Every client connection: local address and what it carried.
+    pub connections: Vec<(std::net::SocketAddr, ConnectionTotals)>,
+}
+
+/// What a run produced: the result (maybe incomplete) and each phase's histogram.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The run's result; `complete == false` and `error` set when it stopped early.
+    pub result: RunResult,
+    /// The latency histogram of each phase, in `result.phases` order.
+    pub histograms: Vec<Histogram<u64>>,
+}
+
+/// Open files a scenario needs in this process: one per client plus a
+/// margin for control connections, the runtime and stdio; twice the clients
+/// when the server runs in-process (both ends of every connection).
+pub fn files_needed(scenario: &Scenario, in_process: bool) -> u64 {
+    let clients = u64::from(scenario.clients.iter().copied().max().unwrap_or(0));
+    clients * if in_process { 2 } else { 1 } + 64
+}
+
+fn phases_of(s: &Scenario) -> usize {
+    s.transports.len() * s.clients.len() * s.rates.len()
+}
+
+/// Runs a whole scenario. Errors only on an invalid scenario or a server
+/// that cannot be started; a failure mid-run ends in a result with
+/// `complete: false`.
+pub async fn run_scenario(mut opts: RunOptions, progress: &mut (dyn FnMut(&Progress) + Send)) -> Result<RunOutcome> {
+    scenario::validate(&opts.scenario)?;
+    let scenario = opts.scenario.clone();
+    let started_at = machine::now_rfc3339();
+    let mut phases = Vec::new();
+    let mut histograms = Vec::new();
+    let mut control_traffic = Traffic::default();
+    let mut error = None;
+    let total = phases_of(&scenario);
+    let mut index = 0;
+    'rates: for &rate in &scenario.rates {
+        let mut server = match opts.source.start(&scenario, rate).await {
+            Ok(s) => s,
+            Err(e) if phases.is_empty() => return Err(e),
+            Err(e) => {
+                error = Some(e.to_string());
+                break;
+            }
+        };
+        let control = ControlClient::new(server.addr);
+        for &clients in &scenario.clients {
+            for &transport in &scenario.transports {
+                index += 1;
+                let label = Progress {
+                    phase: index,
+                    phases: total,
+                    transport,
+                    clients,
+                    rate,
+                    stage: "connecting",
+                    stage_elapsed_s: 0.0,
+                    stage_length_s: 0.0,
+                };
+                match run_phase(&scenario, transport, clients, rate, &mut server, &control, opts.interrupt.as_mut(), &label, progress).await {
+                    Ok(outcome) => {
+                        phases.push(outcome.result);
+                        histograms.push(outcome.latency);
+                    }
+                    Err(e) => {
+                        error = Some(e.to_string());
+                        control_traffic.merge(&control.traffic());
+                        server.stop().await;
+                        break 'rates;
+                    }
+                }
+            }
+        }
+        control_traffic.merge(&control.traffic());
+        server.stop().await;
+    }
+    let result = RunResult {
+        version: RESULTS_VERSION,
+        pushbench_version: env!("CARGO_PKG_VERSION").to_owned(),
+        started_at,
+        finished_at: machine::now_rfc3339(),
+        complete: error.is_none(),
+        error,
+        machine: machine::this_machine(),
+        scenario,
+        phases,
+        control_traffic,
+    };
+    Ok(RunOutcome { result, histograms })
+}
+
+/// Waits `length`, reporting progress, watching for interruption and for a
+/// dead server (and sampling `/stats` when `samples` is given).
+#[allow(clippy::too_many_arguments)]
+async fn wait_stage(
+    length: Duration,
+    stage: &'static str,
+    label: &Progress,
+    progress: &mut (dyn FnMut(&Progress) + Send),
+    interrupt: &mut Option<&mut watch::Receiver<bool>>,
+    server: &mut ServerHandle,
+    control: &ControlClient,
+    mut samples: Option<&mut Vec<Stats>>,
+) -> Result<()> {
+    let start = Instant::now();
+    let tick = Duration::from_millis(250);
+    let mut next_sample = start + SAMPLE_EVERY;
+    loop {
+        let elapsed = start.elapsed();
+        progress(&Progress { stage, stage_elapsed_s: elapsed.as_secs_f64(), stage_length_s: length.as_secs_f64(), ..label.clone() });
+        if elapsed >= length {
+            return Ok(());
+        }
+        if let Some(rx) = interrupt.as_deref()
+            && *rx.borrow()
+        {
+            return Err(Error::Interrupted);
+        }
+        if let Some(reason) = server.exited() {
+            return Err(Error::ServerDied(reason));
+        }
+        if let Some(samples) = samples.as_deref_mut()
+            && Instant::now() >= next_sample
+        {
+            samples.push(control.stats(false).await?);
+            next_sample += SAMPLE_EVERY;
+        }
+        let sleep = tick.min(length - elapsed);
+        match interrupt.as_deref_mut() {
+            Some(rx) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(sleep) => {}
+                    _ = rx.changed() => {}
+                }
+            }
+            None => tokio::time::sleep(sleep).await,
+        }
+    }
+}
+
+/// Runs one phase against a running server.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_phase(
+    s: &Scenario,
+    transport: Transport,
+    clients: u32,
+    rate: f64,
+    server: &mut ServerHandle,
+    control: &ControlClient,
+    interrupt: Option<&mut watch::Receiver<bool>>,
+    label: &Progress,
+    progress: &mut (dyn FnMut(&Progress) + Send),
+) -> Result<PhaseOutcome> {
+    let mut interrupt = interrupt;
+    let idle = control.stats(false).await?;
+    let start_cursor = idle.last_seq;
+    let poll_interval = Duration::from_millis(s.poll_interval_ms);
+    let spec = Arc::new(ClientSpec {
+        transport,
+        server: server.addr,
+        start_cursor,
+        schedule: Schedule::for_transport(transport, poll_interval),
+        longpoll_timeout_s: s.longpoll_timeout_s,
+        ws_binary: s.ws_binary,
+        clients: clients as usize,
+    });
+    let recorder = Arc::new(PhaseRecorder::default());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let ramp = Duration::from_secs_f64(s.ramp_up_s);
+    let mut tasks = Vec::with_capacity(clients as usize);
+    let mut cursors = Vec::with_capacity(clients as usize);
+    for id in 0..clients as usize {
+        let delay = ramp.mul_f64(id as f64 / f64::from(clients));
+        let progress_cell = Arc::new(AtomicU64::new(start_cursor));
+        cursors.push(progress_cell.clone());
+        let (spec, recorder, mut stop) = (spec.clone(), recorder.clone(), stop_rx.clone());
+        tasks.push(tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = stop.changed() => return ClientReport::default(),
+            }
+            run_client(spec, id, recorder, progress_cell, stop).await
+        }));
+    }
+    let stop_clients = |tasks: Vec<tokio::task::JoinHandle<ClientReport>>| {
+        let _ = stop_tx.send(true);
+        async move {
+            let mut reports = Vec::with_capacity(tasks.len());
+            for task in tasks {
+                let abort = task.abort_handle();
+                match tokio::time::timeout(Duration::from_secs(5), task).await {
+                    Ok(Ok(report)) => reports.push(report),
+                    _ => abort.abort(),
+                }
+            }
+            reports
+        }
+    };
+
+    let before = async {
+        wait_stage(ramp, "connecting", label, progress, &mut interrupt, server, control, None).await?;
+        let warmup = Duration::from_secs_f64(s.warmup_s);
+        wait_stage(warmup, "warm-up", label, progress, &mut interrupt, server, control, None).await
+    };
+    if let Err(e) = before.await {
+        stop_clients(tasks).await;
+        return Err(e);
+    }
+
+    let window_start = control.stats(false).await?;
+    recorder.set_measuring(true);
+    let t0 = Instant::now();
+    let mut samples = vec![window_start.clone()];
+    let window = Duration::from_secs_f64(s.duration_s);
+    let measured = wait_stage(window, "measuring", label, progress, &mut interrupt, server, control, Some(&mut samples)).await;
+    recorder.set_measuring(false);
+    let duration_s = t0.elapsed().as_secs_f64();
+    if let Err(e) = measured {
+        stop_clients(tasks).await;
+        return Err(e);
+    }
+    let window_end = control.stats(false).await?;
+    samples.push(window_end.clone());
+    let end_cursor = window_end.last_seq;
+
+    // Drain: long enough for a short poll and a reconnect to catch up.
+    let grace = Duration::from_secs(2).max(poll_interval * 2);
+    let drain_start = Instant::now();
+    while drain_start.elapsed() < grace && cursors.iter().any(|c| c.load(Ordering::Relaxed) < end_cursor) {
+        progress(&Progress { stage: "draining", stage_elapsed_s: drain_start.elapsed().as_secs_f64(), stage_length_s: grace.as_secs_f64(), ..label.clone() });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let reports = stop_clients(tasks).await;
+    progress(&Progress { stage: "done", stage_elapsed_s: 0.0, stage_length_s: 0.0, ..label.clone() });
+
+    let merged = recorder.merged();
+    let mut events = EventCounts {
+        published: window_end.last_seq.saturating_sub(window_start.last_seq),
+        delivered: merged.delivered,
+        errors: merged.errors,
+        ..EventCounts::default()
+    };
+    let mut connections = Connections { setup_us: summarize(&merged.setup), ..Connections::default() };
+    let mut conns = Vec::new();
+    let reported = reports.len() as u64;
+    for report in reports {
+        events.missed += report.tracker.missed(end_cursor);
+        events.duplicated += report.tracker.duplicated;
+        events.out_of_order += report.tracker.out_of_order;
+        events.gaps += report.tracker.gaps;
+        connections.opened += report.opened;
+        connections.failed += report.failed;
+        conns.extend(report.connections);
+    }
+    // A client task that never reported (aborted) missed everything.
+    events.missed += (u64::from(clients) - reported.min(u64::from(clients))) * end_cursor.saturating_sub(start_cursor);
+
+    let traffic = merged.traffic;
+    let route = window_end.transports.get(transport.name()).copied().unwrap_or_default();
+    let cpu_seconds = (window_end.process.cpu_seconds - window_start.process.cpu_seconds).max(0.0);
+    let rss_max = samples.iter().map(|x| x.process.rss_bytes).max().unwrap_or(0);
+    let rss_idle = idle.process.rss_bytes;
+    let per_event = |x: f64| if events.delivered > 0 { x / events.delivered as f64 } else { 0.0 };
+    let payload = traffic.sent.payload + traffic.received.payload;
+    let result = PhaseResult {
+        transport,
+        clients,
+        rate,
+        duration_s,
+        connections,
+        traffic,
+        latency_us: summarize(&merged.latency),
+        derived: Derived {
+            bytes_per_event: per_event(traffic.total() as f64),
+            sent_bytes_per_event: per_event(traffic.sent.total() as f64),
+            received_bytes_per_event: per_event(traffic.received.total() as f64),
+            // 0 when nothing was delivered: JSON has no infinity.
+            overhead_ratio: if payload > 0 { traffic.total() as f64 / payload as f64 } else { 0.0 },
+            events_per_second: if duration_s > 0.0 { events.delivered as f64 / duration_s } else { 0.0 },
+        },
+        server: ServerCost {
+            cpu_seconds,
+            cpu_us_per_event: per_event(cpu_seconds * 1e6),
+            rss_idle_bytes: rss_idle,
+            rss_max_bytes: rss_max,
+            rss_per_connection_bytes: if route.connections_open > 0 {
+                rss_max.saturating_sub(rss_idle) as f64 / route.connections_open as f64
+            } else {
+                0.0
+            },
+            connections_open: route.connections_open,
+            slow_consumer_drops: window_end.slow_consumer_drops.saturating_sub(window_start.slow_consumer_drops),
+        },
+        events,
+        histogram_log: None,
+    };
+    Ok(PhaseOutcome { result, latency: merged.latency, connections: conns })
+}
+
+/// Percentiles for the distribution chart, denser toward 100.
+pub const DISTRIBUTION: [f64; 16] = [0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 97.5, 99.0, 99.5, 99.9, 99.95, 99.99, 99.995, 99.999, 100.0];
+
+/// A histogram's summary (all zeros when empty).
+pub fn summarize(h: &Histogram<u64>) -> LatencySummary {
+    if h.is_empty() {
+        return LatencySummary::default();
+    }
+    LatencySummary {
+        count: h.len(),
+        min: h.min(),
+        mean: h.mean(),
+        p50: h.value_at_quantile(0.50),
+        p90: h.value_at_quantile(0.90),
+        p99: h.value_at_quantile(0.99),
+        p999: h.value_at_quantile(0.999),
+        max: h.max(),
+        distribution: DISTRIBUTION.iter().map(|&p| (p, h.value_at_quantile(p / 100.0))).collect(),
+    }
+}

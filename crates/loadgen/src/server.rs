@@ -1,0 +1,184 @@
+//! Where the measured server comes from.
+//!
+//! `pushbench run` starts `pushbench serve` as a child process by default,
+//! so the server's CPU and memory are its own and `/stats` reports them
+//! apart from the load generator; `--target URL` measures a running server;
+//! tests use an in-process server.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use pushbench_protocol::Scenario;
+use pushbench_server::{RunningServer, ServerConfig};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::{Error, Result};
+
+/// How long a child server may take to print its URL.
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Where the server comes from.
+#[derive(Clone, Debug)]
+pub enum ServerSource {
+    /// A server already running at this URL (`http://host:port`); its event
+    /// rate is whatever it was started with.
+    Target(String),
+    /// `EXE serve --addr 127.0.0.1:0 ...`, one per event rate.
+    Child {
+        /// The `pushbench` executable.
+        exe: PathBuf,
+        /// Extra `serve` arguments (e.g. `--skip-every 7`).
+        extra_args: Vec<String>,
+    },
+    /// `pushbench_server::spawn` in this process (tests); `rate`, `payload`
+    /// and `topics` come from the scenario.
+    InProcess(ServerConfig),
+}
+
+/// A server being measured.
+#[derive(Debug)]
+pub struct ServerHandle {
+    /// Its address.
+    pub addr: SocketAddr,
+    /// Its base URL.
+    pub url: String,
+    kind: HandleKind,
+}
+
+#[derive(Debug)]
+enum HandleKind {
+    External,
+    Child(Child),
+    InProcess(Box<RunningServer>),
+}
+
+/// The ring the embedded server keeps: a minute of events and at least the
+/// server's default, so a poll interval or a reconnect never outruns it.
+pub fn ring_for(rate: f64) -> u64 {
+    ((rate * 60.0).ceil() as u64).max(10_000)
+}
+
+impl ServerSource {
+    /// Starts (or finds) a server publishing `rate` events per second.
+    pub async fn start(&self, scenario: &Scenario, rate: f64) -> Result<ServerHandle> {
+        match self {
+            ServerSource::Target(url) => {
+                let addr = parse_url(url)?;
+                Ok(ServerHandle { addr, url: format!("http://{addr}"), kind: HandleKind::External })
+            }
+            ServerSource::InProcess(config) => {
+                let config = ServerConfig {
+                    rate,
+                    payload: scenario.payload,
+                    topics: scenario.topics,
+                    ring: config.ring.max(ring_for(rate) as usize),
+                    ..config.clone()
+                };
+                let server = pushbench_server::spawn(config, SocketAddr::from(([127, 0, 0, 1], 0)))
+                    .await
+                    .map_err(|e| Error::io("starting the in-process server", e))?;
+                let addr = server.local_addr();
+                Ok(ServerHandle { addr, url: format!("http://{addr}"), kind: HandleKind::InProcess(Box::new(server)) })
+            }
+            ServerSource::Child { exe, extra_args } => {
+                let mut child = Command::new(exe)
+                    .args(["serve", "--addr", "127.0.0.1:0"])
+                    .args(["--rate", &rate.to_string()])
+                    .args(["--payload", &scenario.payload.to_string()])
+                    .args(["--topics", &scenario.topics.to_string()])
+                    .args(["--ring", &ring_for(rate).to_string()])
+                    .args(extra_args)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::inherit())
+                    .kill_on_drop(true)
+                    .spawn()
+                    .map_err(|e| Error::io(format!("starting `{} serve`", exe.display()), e))?;
+                let stdout = child
+                    .stdout
+                    .take()
+                    .ok_or_else(|| Error::ServerDied("the child server has no stdout".into()))?;
+                let mut lines = BufReader::new(stdout).lines();
+                let first = tokio::time::timeout(STARTUP_TIMEOUT, lines.next_line()).await;
+                let line = match first {
+                    Ok(Ok(Some(line))) => line,
+                    Ok(Ok(None)) => return Err(Error::ServerDied("the child server exited before printing its URL".into())),
+                    Ok(Err(e)) => return Err(Error::io("reading the child server's stdout", e)),
+                    Err(_) => return Err(Error::ServerDied(format!("the child server printed no URL within {STARTUP_TIMEOUT:?}"))),
+                };
+                let url = line
+                    .strip_prefix("pushbench listening on ")
+                    .ok_or_else(|| Error::ServerDied(format!("unexpected first line from the child server: {line:?}")))?
+                    .trim()
+                    .to_owned();
+                // Keep reading stdout so a chatty server never blocks on a full pipe.
+                tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+                let addr = parse_url(&url)?;
+                Ok(ServerHandle { addr, url, kind: HandleKind::Child(child) })
+            }
+        }
+    }
+}
+
+impl ServerHandle {
+    /// `Some(reason)` when a child server has exited.
+    pub fn exited(&mut self) -> Option<String> {
+        match &mut self.kind {
+            HandleKind::Child(child) => match child.try_wait() {
+                Ok(Some(status)) => Some(format!("the server process exited ({status})")),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Stops a server this run started (SIGTERM first, for a clean end).
+    pub async fn stop(self) {
+        match self.kind {
+            HandleKind::External => {}
+            HandleKind::InProcess(server) => {
+                let _ = server.shutdown_within(Duration::from_secs(2)).await;
+            }
+            HandleKind::Child(mut child) => {
+                if let Some(pid) = child.id() {
+                    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await;
+                }
+                if tokio::time::timeout(Duration::from_secs(5), child.wait()).await.is_err() {
+                    let _ = child.start_kill();
+                    let _ = child.wait().await;
+                }
+            }
+        }
+    }
+}
+
+/// `http://host:port[/]` to a socket address.
+pub fn parse_url(url: &str) -> Result<SocketAddr> {
+    let bad = |why: &str| Error::Scenario(format!("target `{url}`: {why}"));
+    let rest = url.strip_prefix("http://").ok_or_else(|| bad("must start with http://"))?;
+    let hostport = rest.trim_end_matches('/');
+    if hostport.contains('/') {
+        return Err(bad("must be http://host:port with no path"));
+    }
+    hostport
+        .to_socket_addrs()
+        .map_err(|e| bad(&e.to_string()))?
+        .next()
+        .ok_or_else(|| bad("resolves to no address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse_to_addresses() {
+        assert_eq!(parse_url("http://127.0.0.1:8080").ok(), Some(SocketAddr::from(([127, 0, 0, 1], 8080))));
+        assert_eq!(parse_url("http://127.0.0.1:8080/").ok(), Some(SocketAddr::from(([127, 0, 0, 1], 8080))));
+        assert!(parse_url("https://x:1").is_err());
+        assert!(parse_url("http://127.0.0.1:8080/stats").is_err());
+    }
+}
