@@ -37,12 +37,17 @@ pub async fn publish(
     Ok((StatusCode::OK, Json(json!({ "seq": seq }))).into_response())
 }
 
-/// `GET /stats[?connections=1]`.
+/// `GET /stats[?connections=1]`; `GET /stats?client=ID` lists only the
+/// connections labelled ID, with their first request and response heads.
 pub async fn stats_json(
     State(state): State<AppState>,
     raw: Result<QueryExtractor<Query>, QueryRejection>,
 ) -> Result<Response, AppError> {
     let query = query(raw)?;
+    if let Some(client) = params::client_label(&query)? {
+        let connections = state.registry.labelled(&client);
+        return Ok(Json(json!({ "client": client, "connections": connections })).into_response());
+    }
     let with_connections = params::flag(&query, "connections")?;
     let report = stats::report(
         &state.counters,

@@ -105,14 +105,26 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Tags each connection with the route it first serves (for `/stats`) and
-/// refuses push requests past the connection limit.
+/// Tags each connection with the route it first serves and the client's
+/// label (for `/stats`), and refuses push requests past the connection limit.
 async fn track_connection(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let route = Route::for_path(request.uri().path());
     if let Some(ConnectInfo(Conn(conn))) = request.extensions().get::<ConnectInfo<Conn>>()
         && conn.tag(route)
     {
         state.counters.connection_opened(route);
+        // Only push connections are labelled: `/stats?client=ID` itself
+        // must not count among the connections it reports.
+        let query = axum::extract::Query::<params::Query>::try_from_uri(request.uri());
+        match query.map(|q| params::client_label(&q.0)) {
+            _ if route == Route::Other => conn.label(None),
+            Ok(Ok(label)) => conn.label(label),
+            Ok(Err(err)) => {
+                conn.label(None);
+                return err.into_response();
+            }
+            Err(_) => conn.label(None),
+        }
     }
     let limit = state.config.max_connections;
     if route != Route::Other && state.registry.open_count() > limit {

@@ -4,8 +4,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
@@ -19,6 +19,33 @@ use crate::stats::Route;
 /// grow with the number of connections ever made.
 const RECENTLY_CLOSED: usize = 1_024;
 
+/// Most bytes of a request or response head kept for the teaching page. A
+/// head of a few hundred bytes fits; a hostile one is cut, not buffered.
+pub const HEAD_CAPTURE: usize = 2_048;
+
+/// The first request and response head of a connection, as they crossed the
+/// socket. Kept only for connections a client labelled (`?client=ID`): every
+/// other connection drops its request head once routed, so idle connections
+/// cost no capture memory.
+#[derive(Debug, Default)]
+struct HeadCapture {
+    request: Vec<u8>,
+    response: Vec<u8>,
+}
+
+/// Appends `bytes` to `buf` up to the end of an HTTP head or the capture
+/// limit; returns true when capturing is finished.
+fn capture_head(buf: &mut Vec<u8>, bytes: &[u8]) -> bool {
+    let room = HEAD_CAPTURE.saturating_sub(buf.len());
+    let start = buf.len().saturating_sub(3);
+    buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    if let Some(end) = buf[start..].windows(4).position(|w| w == b"\r\n\r\n") {
+        buf.truncate(start + end + 4);
+        return true;
+    }
+    buf.len() >= HEAD_CAPTURE
+}
+
 /// Socket-level counters of one connection.
 #[derive(Debug)]
 pub struct ConnCounters {
@@ -29,9 +56,70 @@ pub struct ConnCounters {
     /// Bytes written to the client.
     pub bytes_written: AtomicU64,
     route: AtomicU8,
+    label: OnceLock<String>,
+    capturing_request: AtomicBool,
+    capturing_response: AtomicBool,
+    heads: Mutex<HeadCapture>,
 }
 
 impl ConnCounters {
+    fn new(peer: SocketAddr) -> Self {
+        ConnCounters {
+            peer,
+            bytes_read: AtomicU64::new(0),
+            bytes_written: AtomicU64::new(0),
+            route: AtomicU8::new(Route::NONE),
+            label: OnceLock::new(),
+            capturing_request: AtomicBool::new(true),
+            capturing_response: AtomicBool::new(false),
+            heads: Mutex::new(HeadCapture::default()),
+        }
+    }
+
+    fn heads(&self) -> std::sync::MutexGuard<'_, HeadCapture> {
+        self.heads.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Labels the connection for `/stats?client=ID` and keeps its first
+    /// request and response heads; without a label the request head is
+    /// dropped. Called once, when the connection is first routed.
+    pub fn label(&self, label: Option<String>) {
+        match label {
+            Some(label) => {
+                let _first_label_wins = self.label.set(label);
+                self.capturing_response.store(true, Ordering::Relaxed);
+            }
+            None => {
+                self.capturing_request.store(false, Ordering::Relaxed);
+                *self.heads() = HeadCapture::default();
+            }
+        }
+    }
+
+    /// The label a client gave this connection.
+    pub fn client(&self) -> Option<&str> {
+        self.label.get().map(String::as_str)
+    }
+
+    fn record_read(&self, bytes: &[u8]) {
+        self.bytes_read
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        if self.capturing_request.load(Ordering::Relaxed)
+            && capture_head(&mut self.heads().request, bytes)
+        {
+            self.capturing_request.store(false, Ordering::Relaxed);
+        }
+    }
+
+    fn record_written(&self, bytes: &[u8]) {
+        self.bytes_written
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        if self.capturing_response.load(Ordering::Relaxed)
+            && capture_head(&mut self.heads().response, bytes)
+        {
+            self.capturing_response.store(false, Ordering::Relaxed);
+        }
+    }
     /// The route this connection was first used for (`None` before any request).
     pub fn route(&self) -> Option<Route> {
         Route::from_index(self.route.load(Ordering::Relaxed))
@@ -64,6 +152,15 @@ pub struct ConnSnapshot {
     pub bytes_written: u64,
     /// Whether it is still open.
     pub open: bool,
+    /// The label a client gave it (`?client=ID`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    /// The first request head as it crossed the socket (labelled connections).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_head: Option<String>,
+    /// The first response head as it crossed the socket (labelled connections).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_head: Option<String>,
 }
 
 impl ConnCounters {
@@ -74,6 +171,20 @@ impl ConnCounters {
             bytes_read: self.bytes_read.load(Ordering::Relaxed),
             bytes_written: self.bytes_written.load(Ordering::Relaxed),
             open,
+            client: self.client().map(str::to_owned),
+            request_head: None,
+            response_head: None,
+        }
+    }
+
+    /// A snapshot with the captured heads, for `/stats?client=ID`.
+    fn snapshot_with_heads(&self, open: bool) -> ConnSnapshot {
+        let text = |b: &[u8]| (!b.is_empty()).then(|| String::from_utf8_lossy(b).into_owned());
+        let heads = self.heads();
+        ConnSnapshot {
+            request_head: text(&heads.request),
+            response_head: text(&heads.response),
+            ..self.snapshot(open)
         }
     }
 }
@@ -107,12 +218,7 @@ impl Registry {
     }
 
     fn open(&self, peer: SocketAddr) -> (u64, Arc<ConnCounters>) {
-        let counters = Arc::new(ConnCounters {
-            peer,
-            bytes_read: AtomicU64::new(0),
-            bytes_written: AtomicU64::new(0),
-            route: AtomicU8::new(Route::NONE),
-        });
+        let counters = Arc::new(ConnCounters::new(peer));
         let mut inner = self.lock();
         inner.next_id += 1;
         let id = inner.next_id;
@@ -123,7 +229,11 @@ impl Registry {
     fn close(&self, id: u64) {
         let mut inner = self.lock();
         if let Some(conn) = inner.open.remove(&id) {
-            let snap = conn.snapshot(false);
+            let snap = if conn.client().is_some() {
+                conn.snapshot_with_heads(false)
+            } else {
+                conn.snapshot(false)
+            };
             let slot =
                 &mut inner.closed_totals[conn.route().map_or(Route::COUNT - 1, Route::index_usize)];
             slot.bytes_read += snap.bytes_read;
@@ -147,6 +257,22 @@ impl Registry {
         (open, inner.closed_totals)
     }
 
+    /// Open and recently closed connections labelled `client`, with heads.
+    pub fn labelled(&self, client: &str) -> Vec<ConnSnapshot> {
+        let inner = self.lock();
+        let open = inner
+            .open
+            .values()
+            .filter(|c| c.client() == Some(client))
+            .map(|c| c.snapshot_with_heads(true));
+        let closed = inner
+            .recently_closed
+            .iter()
+            .filter(|c| c.client.as_deref() == Some(client))
+            .cloned();
+        open.chain(closed).collect()
+    }
+
     /// Recently closed connections, oldest first.
     pub fn recently_closed(&self) -> Vec<ConnSnapshot> {
         self.lock().recently_closed.iter().cloned().collect()
@@ -164,15 +290,11 @@ pub struct ConnTally {
 
 impl Tally for ConnTally {
     fn on_read(&self, bytes: &[u8]) {
-        self.counters
-            .bytes_read
-            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.counters.record_read(bytes);
     }
 
     fn on_written(&self, bytes: &[u8]) {
-        self.counters
-            .bytes_written
-            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.counters.record_written(bytes);
     }
 }
 
@@ -227,5 +349,46 @@ pub struct Conn(pub Arc<ConnCounters>);
 impl Connected<IncomingStream<'_, CountingListener>> for Conn {
     fn connect_info(stream: IncomingStream<'_, CountingListener>) -> Self {
         Conn(Arc::clone(&stream.io().tally().counters))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_capture_stops_at_the_blank_line_even_across_reads() {
+        let mut buf = Vec::new();
+        assert!(!capture_head(&mut buf, b"GET / HTTP/1.1\r\nHost: x\r"));
+        assert!(capture_head(&mut buf, b"\n\r\nbody bytes"));
+        assert_eq!(buf, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    }
+
+    #[test]
+    fn head_capture_is_bounded() {
+        let mut buf = Vec::new();
+        assert!(capture_head(&mut buf, &[b'a'; 5_000]));
+        assert_eq!(buf.len(), HEAD_CAPTURE);
+    }
+
+    #[test]
+    fn unlabelled_connections_drop_their_capture() {
+        let conn = ConnCounters::new("127.0.0.1:1".parse().expect("addr"));
+        conn.record_read(b"GET /poll HTTP/1.1\r\n\r\n");
+        conn.label(None);
+        conn.record_written(b"HTTP/1.1 200 OK\r\n\r\n");
+        let snap = conn.snapshot_with_heads(true);
+        assert_eq!((snap.request_head, snap.response_head), (None, None));
+
+        let labelled = ConnCounters::new("127.0.0.1:2".parse().expect("addr"));
+        labelled.record_read(b"GET /poll?client=a HTTP/1.1\r\n\r\n");
+        labelled.label(Some("a".into()));
+        labelled.record_written(b"HTTP/1.1 200 OK\r\n\r\n{}");
+        let snap = labelled.snapshot_with_heads(true);
+        assert_eq!(
+            snap.response_head.as_deref(),
+            Some("HTTP/1.1 200 OK\r\n\r\n")
+        );
+        assert_eq!(snap.client.as_deref(), Some("a"));
     }
 }

@@ -113,6 +113,25 @@ pub fn topic(query: &Query, default: &str) -> Result<String, AppError> {
     }
 }
 
+/// The `client` label of a request: 1 to 64 letters, digits, `_` or `-`.
+pub fn client_label(query: &Query) -> Result<Option<String>, AppError> {
+    match query.get("client") {
+        None => Ok(None),
+        Some(id)
+            if (1..=64).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+        {
+            Ok(Some(id.clone()))
+        }
+        Some(_) => Err(AppError::bad(
+            "client",
+            "client must be 1 to 64 letters, digits, `_` or `-`",
+        )),
+    }
+}
+
 /// A boolean flag parameter (`1`, `true`, `yes`; absent is false).
 pub fn flag(query: &Query, name: &'static str) -> Result<bool, AppError> {
     match query.get(name).map(String::as_str) {

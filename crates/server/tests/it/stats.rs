@@ -127,3 +127,49 @@ async fn websocket_counts_match_the_clients_socket_counts() {
     assert_eq!(written, load(0));
     server.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test]
+async fn a_labelled_connection_reports_its_counts_and_raw_heads() {
+    let server = spawn_server(quiet()).await;
+    let addr = server.local_addr();
+    server.publish("t", "x");
+    let mut sse = Client::connect(addr).await;
+    sse.send("GET", "/sse?since=0&client=page-sse", "", b"")
+        .await;
+    sse.read_head().await;
+    sse.read_chunk().await;
+    let mut plain = Client::connect(addr).await;
+    plain.request("GET", "/poll").await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let answer = get(addr, "/stats?client=page-sse").await.json();
+    let conns = answer["connections"].as_array().expect("connections");
+    assert_eq!(conns.len(), 1, "{answer}");
+    let conn = &conns[0];
+    assert_eq!(conn["transport"], "sse");
+    assert_eq!(conn["bytes_read"], sse.written);
+    assert_eq!(conn["bytes_written"], sse.read);
+    let request_head = conn["request_head"].as_str().expect("request head");
+    assert!(request_head.starts_with("GET /sse?since=0&client=page-sse HTTP/1.1\r\n"));
+    assert!(request_head.ends_with("\r\n\r\n"));
+    let response_head = conn["response_head"].as_str().expect("response head");
+    assert!(
+        response_head.starts_with("HTTP/1.1 200 OK\r\n"),
+        "{response_head}"
+    );
+    assert!(response_head.contains("content-type: text/event-stream"));
+    // Unlabelled connections keep no heads.
+    let all = get(addr, "/stats?connections=1").await.json();
+    let plain_row = all["connections"]
+        .as_array()
+        .expect("connections")
+        .iter()
+        .find(|c| c["peer"] == plain.local_addr().to_string())
+        .expect("plain connection")
+        .clone();
+    assert!(plain_row.get("request_head").is_none(), "{plain_row}");
+    assert_eq!(
+        get(addr, "/poll?client=bad%20id").await.json()["parameter"],
+        "client"
+    );
+    server.shutdown().await.expect("shutdown");
+}
