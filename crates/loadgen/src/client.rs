@@ -284,9 +284,15 @@ impl Session<'_> {
                 return SessionEnd::Failed(io_kind("write", &e));
             }
             loop {
-                let n = tokio::select! {
-                    _ = stop.changed() => return SessionEnd::Stopped,
-                    n = conn.read(&mut buf) => n,
+                let n = if let Schedule::Every(_) = self.spec.schedule {
+                    // A short poll is answered at once: finish reading it so
+                    // client and server count the same bytes.
+                    conn.read(&mut buf).await
+                } else {
+                    tokio::select! {
+                        _ = stop.changed() => return SessionEnd::Stopped,
+                        n = conn.read(&mut buf) => n,
+                    }
                 };
                 match n {
                     Ok(0) => return SessionEnd::Failed("closed by server".into()),

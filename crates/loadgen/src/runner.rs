@@ -75,6 +75,10 @@ pub struct PhaseOutcome {
     pub latency: Histogram<u64>,
     /// Every client connection: local address and what it carried.
     pub connections: Vec<(std::net::SocketAddr, ConnectionTotals)>,
+    /// The phase's start cursor `C0`.
+    pub start_cursor: u64,
+    /// The phase's end cursor `C1`.
+    pub end_cursor: u64,
 }
 
 /// What a run produced: the result (maybe incomplete) and each phase's histogram.
@@ -371,7 +375,7 @@ pub async fn run_phase(
         events,
         histogram_log: None,
     };
-    Ok(PhaseOutcome { result, latency: merged.latency, connections: conns })
+    Ok(PhaseOutcome { result, latency: merged.latency, connections: conns, start_cursor, end_cursor })
 }
 
 /// Percentiles for the distribution chart, denser toward 100.
