@@ -43,6 +43,26 @@ pub struct Args {
     /// Long-poll hold in seconds when a request names no timeout.
     #[arg(long, default_value_t = 30.0, value_parser = parse_seconds)]
     pub longpoll_timeout: f64,
+    /// Seconds a client has to send a whole request head (against slowloris).
+    #[arg(long, default_value_t = 10.0, value_parser = parse_seconds)]
+    pub header_timeout: f64,
+    /// Largest request head accepted, in bytes (at least 8192); larger gets 431.
+    #[arg(long, default_value_t = 16_384, value_parser = clap::value_parser!(u32).range(8_192..=1_048_576))]
+    pub max_header_bytes: u32,
+    /// Seconds one write to a client may stall before the connection is closed.
+    #[arg(long, default_value_t = 30.0, value_parser = parse_seconds)]
+    pub send_timeout: f64,
+    /// A browser origin allowed to open WebSockets and publish, besides the
+    /// server's own (repeatable; `*` allows any).
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allow_origins: Vec<String>,
+    /// Require this token for POST /publish and upstream WebSocket messages
+    /// (`Authorization: Bearer TOKEN`, or `?token=TOKEN` on the WebSocket URL).
+    #[arg(long, value_name = "TOKEN")]
+    pub publish_token: Option<String>,
+    /// Client publishes per second accepted, all together (0 = no limit).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_rate)]
+    pub publish_rate: f64,
     /// Fault injection for testing load generators: every Nth seq is never delivered (0 = off).
     #[arg(long, default_value_t = 0)]
     pub skip_every: u64,
@@ -80,6 +100,12 @@ impl Args {
             max_connections: self.max_connections as usize,
             sse_keepalive: Duration::from_secs_f64(self.sse_keepalive),
             longpoll_default_timeout: Duration::from_secs_f64(self.longpoll_timeout),
+            header_timeout: Duration::from_secs_f64(self.header_timeout),
+            max_header_bytes: self.max_header_bytes as usize,
+            send_timeout: Duration::from_secs_f64(self.send_timeout),
+            allowed_origins: self.allow_origins.clone(),
+            publish_token: self.publish_token.clone(),
+            publish_rate: self.publish_rate,
             skip_every: self.skip_every,
             ..ServerConfig::default()
         }

@@ -41,6 +41,27 @@ pub struct ServerConfig {
     /// Most events in one poll or long-poll answer; the answer's `next`
     /// cursor lets the client fetch the rest. Bounds response size.
     pub max_batch: usize,
+    /// Time a client has to send a whole request head. Slowloris clients
+    /// trickle headers to hold connections; 10 s is far beyond any real
+    /// client on a working network.
+    pub header_timeout: Duration,
+    /// Largest request head accepted (hyper's read buffer, at least 8 KiB);
+    /// beyond it the request gets 431. Real browser heads are 0.5 to 2 KiB
+    /// plus cookies.
+    pub max_header_bytes: usize,
+    /// How long one write to a client may stall before the connection is
+    /// closed: a client that stops reading must not hold a connection and
+    /// its buffers forever, while a slow but live one keeps up in far less.
+    pub send_timeout: Duration,
+    /// Browser origins allowed to open WebSockets and publish besides the
+    /// server's own (`*` allows any). Requests without `Origin` are not
+    /// from a browser page and are allowed.
+    pub allowed_origins: Vec<String>,
+    /// When set, `POST /publish` and upstream WebSocket messages need it.
+    pub publish_token: Option<String>,
+    /// Publishes per second accepted from clients, all together (0 = no
+    /// limit); the built-in generator is not limited.
+    pub publish_rate: f64,
     /// Fault injection for testing the load generator: when N > 0, every
     /// Nth seq is assigned but never stored or delivered.
     pub skip_every: u64,
@@ -61,6 +82,12 @@ impl Default for ServerConfig {
             longpoll_default_timeout: Duration::from_secs(30),
             longpoll_max_timeout: Duration::from_secs(300),
             max_batch: 1_000,
+            header_timeout: Duration::from_secs(10),
+            max_header_bytes: 16 * 1024,
+            send_timeout: Duration::from_secs(30),
+            allowed_origins: Vec::new(),
+            publish_token: None,
+            publish_rate: 0.0,
             skip_every: 0,
         }
     }

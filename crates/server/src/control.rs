@@ -5,12 +5,13 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query as QueryExtractor, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
 use crate::AppState;
 use crate::error::AppError;
+use crate::guard;
 use crate::params::{self, Query};
 use crate::poll::query;
 use crate::stats;
@@ -18,10 +19,15 @@ use crate::stats;
 /// `POST /publish[?topic=T]`: the body is the payload; answers `{"seq":N}`.
 pub async fn publish(
     State(state): State<AppState>,
+    headers: HeaderMap,
     raw: Result<QueryExtractor<Query>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, AppError> {
     let query = query(raw)?;
+    guard::check_origin(&headers, &state.config.allowed_origins)?;
+    if !guard::has_publish_token(&headers, &query, state.config.publish_token.as_deref()) {
+        return Err(AppError::Unauthorized);
+    }
     let topic = params::topic(&query, "publish")?;
     let limit = state.config.max_payload;
     let body = body.map_err(|rejection| match rejection.status() {
@@ -33,6 +39,11 @@ pub async fn publish(
     }
     let payload = String::from_utf8(body.to_vec())
         .map_err(|_| AppError::bad("body", "the payload must be UTF-8 text"))?;
+    if !state.publish_limiter.try_acquire() {
+        return Err(AppError::TooManyRequests {
+            rate: state.config.publish_rate,
+        });
+    }
     let seq = state.hub.publish(&topic, payload);
     Ok((StatusCode::OK, Json(json!({ "seq": seq }))).into_response())
 }

@@ -34,6 +34,18 @@ pub enum AppError {
         /// What is missing.
         message: String,
     },
+    /// A browser origin not on the allow-list: 403.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Publishing without the configured token: 401.
+    #[error("publishing needs the token (Authorization: Bearer TOKEN)")]
+    Unauthorized,
+    /// Publishing faster than the configured rate: 429.
+    #[error("publish rate of {rate} per second exceeded")]
+    TooManyRequests {
+        /// The configured rate.
+        rate: f64,
+    },
     /// The connection limit is reached: 503.
     #[error("connection limit of {limit} reached")]
     TooManyConnections {
@@ -58,6 +70,9 @@ impl AppError {
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyConnections { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::NotAnUpgrade { status, .. } => *status,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 }

@@ -10,11 +10,13 @@
 //!   with the slow-consumer policy; used by `stream`, `sse` and `ws`.
 //! - One module per transport: [`poll`] (short and long polling),
 //!   [`stream`] (HTTP streaming and SSE), [`ws`] (WebSocket and echo);
-//!   [`control`] holds publish, stats and the index page.
+//!   [`control`] holds publish, stats and the index page; [`guard`] the
+//!   Origin allow-list, publish token and publish rate limit.
 //! - [`params`]: query and header parsing as plain functions; [`error`]:
 //!   [`AppError`], answered as JSON.
 //! - [`counting`], [`listener`], [`stats`]: socket-level byte counting per
-//!   connection and the `/stats` report.
+//!   connection and the `/stats` report; [`serve`]: the accept loop with
+//!   header and send timeouts and graceful shutdown.
 //!
 //! [`app`] builds the router (testable without a socket); [`spawn`] binds,
 //! serves with the counting listener and runs the event generator.
@@ -24,11 +26,13 @@ pub mod config;
 pub mod control;
 pub mod counting;
 pub mod error;
+pub mod guard;
 pub mod hub;
 pub mod listener;
 pub mod live;
 pub mod params;
 pub mod poll;
+pub mod serve;
 pub mod stats;
 pub mod stream;
 pub mod ws;
@@ -66,6 +70,8 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     /// Flips to true when the server shuts down; live bodies end on it.
     pub shutdown: watch::Receiver<bool>,
+    /// The publish rate limit shared by `POST /publish` and WebSockets.
+    pub publish_limiter: Arc<guard::RateLimiter>,
 }
 
 impl AppState {
@@ -74,11 +80,12 @@ impl AppState {
         let (stop, shutdown) = watch::channel(false);
         let hub = Arc::new(Hub::new(config.ring, config.queue, config.skip_every));
         let state = AppState {
-            config: Arc::new(config),
             hub,
             counters: Arc::new(Counters::default()),
             registry: Arc::new(Registry::default()),
             shutdown,
+            publish_limiter: Arc::new(guard::RateLimiter::new(config.publish_rate)),
+            config: Arc::new(config),
         };
         (state, stop)
     }
@@ -143,7 +150,7 @@ pub struct RunningServer {
     addr: SocketAddr,
     state: AppState,
     stop: watch::Sender<bool>,
-    task: JoinHandle<io::Result<()>>,
+    task: JoinHandle<()>,
 }
 
 /// Backlog for the listening socket: a load generator ramping thousands of
@@ -166,14 +173,12 @@ pub async fn spawn(config: ServerConfig, addr: SocketAddr) -> io::Result<Running
     if state.config.rate > 0.0 {
         tokio::spawn(generate(state.clone()));
     }
-    let listener = CountingListener::new(listener, Arc::clone(&state.registry));
-    let service = app(state.clone()).into_make_service_with_connect_info::<Conn>();
-    let mut shutdown = state.shutdown.clone();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, service)
-            .with_graceful_shutdown(async move { live::stopped(&mut shutdown).await })
-            .await
-    });
+    let listener = CountingListener::new(
+        listener,
+        Arc::clone(&state.registry),
+        state.config.send_timeout,
+    );
+    let task = tokio::spawn(serve::serve(listener, app(state.clone()), state.clone()));
     Ok(RunningServer {
         addr,
         state,
@@ -203,11 +208,9 @@ impl RunningServer {
     /// finish.
     pub async fn shutdown_within(self, grace: Duration) -> io::Result<()> {
         self.stop.send_replace(true);
-        match tokio::time::timeout(grace, self.task).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(join)) => Err(io::Error::other(join)),
-            Err(_elapsed) => Ok(()),
-        }
+        self.task.await.map_err(io::Error::other)?;
+        serve::drain(&self.state, grace).await;
+        Ok(())
     }
 
     /// [`RunningServer::shutdown_within`] five seconds.

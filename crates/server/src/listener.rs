@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_io_timeout::TimeoutStream;
 
 use crate::counting::{CountingStream, Tally};
 use crate::stats::Route;
@@ -288,6 +289,13 @@ pub struct ConnTally {
     registry: Arc<Registry>,
 }
 
+impl ConnTally {
+    /// The counters of this connection.
+    pub fn counters(&self) -> &Arc<ConnCounters> {
+        &self.counters
+    }
+}
+
 impl Tally for ConnTally {
     fn on_read(&self, bytes: &[u8]) {
         self.counters.record_read(bytes);
@@ -304,22 +312,39 @@ impl Drop for ConnTally {
     }
 }
 
+/// The socket under the counting: writes that stall longer than the send
+/// timeout fail, so a client that stops reading cannot hold a connection
+/// (and its buffers) forever.
+pub type TimedSocket = std::pin::Pin<Box<TimeoutStream<TcpStream>>>;
+
+/// One accepted connection as the server sees it.
+pub type ServerIo = CountingStream<TimedSocket, ConnTally>;
+
 /// A TCP listener whose connections count their bytes into a [`Registry`].
 #[derive(Debug)]
 pub struct CountingListener {
     inner: TcpListener,
     registry: Arc<Registry>,
+    send_timeout: std::time::Duration,
 }
 
 impl CountingListener {
-    /// Wraps a bound listener.
-    pub fn new(inner: TcpListener, registry: Arc<Registry>) -> Self {
-        CountingListener { inner, registry }
+    /// Wraps a bound listener; writes stalled for `send_timeout` fail.
+    pub fn new(
+        inner: TcpListener,
+        registry: Arc<Registry>,
+        send_timeout: std::time::Duration,
+    ) -> Self {
+        CountingListener {
+            inner,
+            registry,
+            send_timeout,
+        }
     }
 }
 
 impl Listener for CountingListener {
-    type Io = CountingStream<TcpStream, ConnTally>;
+    type Io = ServerIo;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
@@ -333,7 +358,9 @@ impl Listener for CountingListener {
             counters,
             registry: Arc::clone(&self.registry),
         };
-        (CountingStream::new(stream, tally), peer)
+        let mut timed = TimeoutStream::new(stream);
+        timed.set_write_timeout(Some(self.send_timeout));
+        (CountingStream::new(Box::pin(timed), tally), peer)
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {

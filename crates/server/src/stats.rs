@@ -95,6 +95,16 @@ pub struct Counters {
     pub slow_consumer_resyncs: AtomicU64,
     /// Requests refused because the connection limit was reached.
     pub connections_refused: AtomicU64,
+    /// Connections closed because their request head did not arrive within
+    /// the header timeout (slowloris).
+    pub header_timeouts: AtomicU64,
+    /// Connections closed because a write stalled past the send timeout (a
+    /// client that stopped reading).
+    pub send_timeouts: AtomicU64,
+    /// Requests that were not valid HTTP/1.1 or whose head was too large.
+    pub malformed_requests: AtomicU64,
+    /// Connections that ended in any other error (reset, cut mid-message).
+    pub connection_errors: AtomicU64,
 }
 
 impl Counters {
@@ -103,10 +113,38 @@ impl Counters {
         self.connections_total[route.index_usize()].fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Books a connection that ended in `err`.
+    pub fn connection_error(&self, err: &hyper::Error) {
+        let counter = if err.is_timeout() {
+            &self.header_timeouts
+        } else if err.is_parse() || err.is_parse_too_large() {
+            &self.malformed_requests
+        } else if is_timed_out(err) {
+            &self.send_timeouts
+        } else {
+            &self.connection_errors
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// `n` events were handed to a client of `route`.
     pub fn delivered(&self, route: Route, n: u64) {
         self.events_delivered[route.index_usize()].fetch_add(n, Ordering::Relaxed);
     }
+}
+
+/// Whether an error was caused by an I/O timeout somewhere in its chain.
+pub fn is_timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(err);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::TimedOut
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// Per-route figures in `/stats`.
@@ -146,6 +184,14 @@ pub struct StatsReport {
     pub slow_consumer_resyncs: u64,
     /// See [`Counters::connections_refused`].
     pub connections_refused: u64,
+    /// See [`Counters::header_timeouts`].
+    pub header_timeouts: u64,
+    /// See [`Counters::send_timeouts`].
+    pub send_timeouts: u64,
+    /// See [`Counters::malformed_requests`].
+    pub malformed_requests: u64,
+    /// See [`Counters::connection_errors`].
+    pub connection_errors: u64,
     /// Connections open now, all routes.
     pub connections_open: u64,
     /// CPU and memory.
@@ -214,6 +260,10 @@ pub fn report(
         slow_consumer_drops: counters.slow_consumer_drops.load(Ordering::Relaxed),
         slow_consumer_resyncs: counters.slow_consumer_resyncs.load(Ordering::Relaxed),
         connections_refused: counters.connections_refused.load(Ordering::Relaxed),
+        header_timeouts: counters.header_timeouts.load(Ordering::Relaxed),
+        send_timeouts: counters.send_timeouts.load(Ordering::Relaxed),
+        malformed_requests: counters.malformed_requests.load(Ordering::Relaxed),
+        connection_errors: counters.connection_errors.load(Ordering::Relaxed),
         connections_open,
         process: process_stats(),
         transports,

@@ -5,16 +5,20 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{Query as QueryExtractor, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use pushbench_protocol::{Transport, gap_json};
+use std::sync::atomic::Ordering;
 use tokio_tungstenite::tungstenite;
 
 use crate::AppState;
 use crate::error::AppError;
+use crate::guard;
 use crate::live::{LiveItem, Subscription, stopped};
 use crate::params::{self, Format, Query};
 use crate::poll::query;
 use crate::stats::Route;
+use crate::stats::is_timed_out;
 
 /// The close code for a receive error: too big is 1009, invalid UTF-8 1007,
 /// any other protocol violation 1002.
@@ -45,10 +49,15 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
     let _gone = socket.send(Message::Close(Some(frame))).await;
 }
 
+/// How long to wait for the peer's close reply. On loopback it takes
+/// microseconds; a peer that never answers must not hold the connection.
+const CLOSE_REPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Waits for the peer's close reply (or the end of the socket), so the close
 /// handshake completes instead of the TCP connection being cut.
 async fn drain(socket: &mut WebSocket) {
-    while let Some(Ok(_)) = socket.recv().await {}
+    let reply = async { while let Some(Ok(_)) = socket.recv().await {} };
+    let _peer_never_answered = tokio::time::timeout(CLOSE_REPLY_WAIT, reply).await;
 }
 
 /// The upgrade with the configured limits, or the rejection as JSON.
@@ -69,9 +78,13 @@ fn upgrade(
 pub async fn websocket(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     State(state): State<AppState>,
+    headers: HeaderMap,
     raw: Result<QueryExtractor<Query>, QueryRejection>,
 ) -> Result<Response, AppError> {
     let query = query(raw)?;
+    guard::check_origin(&headers, &state.config.allowed_origins)?;
+    let may_publish =
+        guard::has_publish_token(&headers, &query, state.config.publish_token.as_deref());
     let format = params::format(&query)?;
     let since = params::cursor(
         params::optional_u64(&query, "since")?,
@@ -80,7 +93,7 @@ pub async fn websocket(
     )?;
     let topic = params::topic(&query, "upstream")?;
     Ok(upgrade(ws, &state)?
-        .on_upgrade(move |socket| push_session(socket, state, since, format, topic)))
+        .on_upgrade(move |socket| push_session(socket, state, since, format, (topic, may_publish))))
 }
 
 /// What an upstream message asks of the session.
@@ -112,9 +125,11 @@ async fn push_session(
     state: AppState,
     since: Option<u64>,
     format: Format,
-    topic: String,
+    (topic, may_publish): (String, bool),
 ) {
     let hub = std::sync::Arc::clone(&state.hub);
+    let limiter = std::sync::Arc::clone(&state.publish_limiter);
+    let counters = std::sync::Arc::clone(&state.counters);
     let mut sub = Subscription::new(state, Route::Transport(Transport::Ws), since, None);
     loop {
         tokio::select! {
@@ -131,11 +146,22 @@ async fn push_session(
                         return drain(&mut socket).await;
                     }
                 };
-                if socket.send(message).await.is_err() {
+                if let Err(err) = socket.send(message).await {
+                    if is_timed_out(&*err.into_inner()) {
+                        counters.send_timeouts.fetch_add(1, Ordering::Relaxed);
+                    }
                     return;
                 }
             }
             message = socket.recv() => match upstream(message) {
+                Upstream::Publish(_) if !may_publish => {
+                    close(&mut socket, close_code::POLICY, "publishing needs the token").await;
+                    return drain(&mut socket).await;
+                }
+                Upstream::Publish(_) if !limiter.try_acquire() => {
+                    close(&mut socket, close_code::POLICY, "publish rate exceeded").await;
+                    return drain(&mut socket).await;
+                }
                 Upstream::Publish(payload) => {
                     hub.publish(&topic, payload);
                 }
@@ -155,7 +181,9 @@ async fn push_session(
 pub async fn echo(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     State(state): State<AppState>,
+    headers: HeaderMap,
 ) -> Result<Response, AppError> {
+    guard::check_origin(&headers, &state.config.allowed_origins)?;
     let mut shutdown = state.shutdown.clone();
     Ok(
         upgrade(ws, &state)?.on_upgrade(move |mut socket| async move {

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod helpers;
+mod limits;
 mod live;
 mod polling;
 mod stats;

@@ -43,6 +43,7 @@ async fn ws_sends_one_text_frame_per_event_in_order() {
             other => panic!("expected text, got {other:?}"),
         }
     }
+    drop(ws);
     server.shutdown().await.expect("shutdown");
 }
 
@@ -66,6 +67,7 @@ async fn ws_binary_format_and_since_resume() {
             other => panic!("expected binary, got {other:?}"),
         }
     }
+    drop(ws);
     server.shutdown().await.expect("shutdown");
 }
 
@@ -112,6 +114,7 @@ async fn a_message_sent_upstream_is_published_to_everyone() {
             other => panic!("expected text, got {other:?}"),
         }
     }
+    drop((listener, sender));
     server.shutdown().await.expect("shutdown");
 }
 
@@ -144,6 +147,7 @@ async fn echo_returns_every_data_frame_unchanged_at_the_length_boundaries() {
             "binary of {len}"
         );
     }
+    drop(ws);
     server.shutdown().await.expect("shutdown");
 }
 
