@@ -17,6 +17,7 @@ use clap::{Parser, Subcommand};
 pub mod compare;
 pub mod model;
 pub mod report;
+pub mod run;
 pub mod serve;
 
 /// Measure and teach server push: short polling, long polling, HTTP
@@ -34,6 +35,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the push server (all five transports on one event hub).
     Serve(serve::Args),
+    /// Measure every push technique against a server and write the results.
+    // Boxed: the run options are much larger than the other variants.
+    Run(Box<run::Args>),
     /// Write charts (SVG, PNG), report.md and report.html from a results file.
     Report(report::Args),
     /// Compare two results, per phase and figure; optionally fail on regressions.
@@ -46,6 +50,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Report(args) => report::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Model(args) => model::run(args),

@@ -87,7 +87,9 @@ impl ClientSpec {
     pub fn target(&self, cursor: u64) -> String {
         let path = self.transport.path();
         match self.transport {
-            Transport::LongPoll => format!("{path}?since={cursor}&timeout={}", self.longpoll_timeout_s),
+            Transport::LongPoll => {
+                format!("{path}?since={cursor}&timeout={}", self.longpoll_timeout_s)
+            }
             Transport::Ws if self.ws_binary => format!("{path}?since={cursor}&format=binary"),
             _ => format!("{path}?since={cursor}"),
         }
@@ -99,7 +101,11 @@ impl ClientSpec {
             Transport::Sse => "accept: text/event-stream\r\n",
             _ => "",
         };
-        format!("GET {} HTTP/1.1\r\nhost: {}\r\n{accept}\r\n", self.target(cursor), self.server)
+        format!(
+            "GET {} HTTP/1.1\r\nhost: {}\r\n{accept}\r\n",
+            self.target(cursor),
+            self.server
+        )
     }
 }
 
@@ -135,7 +141,10 @@ pub async fn run_client(
     progress: Arc<AtomicU64>,
     mut stop: watch::Receiver<bool>,
 ) -> ClientReport {
-    let mut report = ClientReport { tracker: SeqTracker::new(spec.start_cursor), ..ClientReport::default() };
+    let mut report = ClientReport {
+        tracker: SeqTracker::new(spec.start_cursor),
+        ..ClientReport::default()
+    };
     let mut cursor = spec.start_cursor;
     let mut attempts = 0;
     while !*stop.borrow() && attempts <= MAX_RECONNECTS {
@@ -155,9 +164,20 @@ pub async fn run_client(
                 continue;
             }
         };
-        let local = conn.get_ref().local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let local = conn
+            .get_ref()
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
         report.opened += 1;
-        let mut session = Session { spec: &spec, id, recorder: &recorder, meter: &meter, report: &mut report, progress: &progress, cursor: &mut cursor };
+        let mut session = Session {
+            spec: &spec,
+            id,
+            recorder: &recorder,
+            meter: &meter,
+            report: &mut report,
+            progress: &progress,
+            cursor: &mut cursor,
+        };
         let end = match spec.transport {
             Transport::Ws => session.websocket(conn, started, &mut stop).await,
             _ => {
@@ -181,13 +201,22 @@ pub async fn run_client(
 }
 
 async fn connect(spec: &ClientSpec, id: usize, meter: Meter) -> Result<Conn, String> {
-    let socket = if spec.server.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() };
+    let socket = if spec.server.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    };
     let socket = socket.map_err(|e| io_kind("socket", &e))?;
     if let Some(ip) = spec.source_ip(id) {
         // Bind before connect so the kernel picks a port on that address.
-        socket.bind(SocketAddr::new(ip, 0)).map_err(|e| io_kind("bind", &e))?;
+        socket
+            .bind(SocketAddr::new(ip, 0))
+            .map_err(|e| io_kind("bind", &e))?;
     }
-    let tcp = socket.connect(spec.server).await.map_err(|e| io_kind("connect", &e))?;
+    let tcp = socket
+        .connect(spec.server)
+        .await
+        .map_err(|e| io_kind("connect", &e))?;
     // Events are small and latency is measured: no Nagle delay.
     let _ = tcp.set_nodelay(true);
     Ok(CountingStream::new(tcp, meter))
@@ -221,7 +250,9 @@ struct Drained {
 
 impl Session<'_> {
     fn record_setup(&self, started: Instant) {
-        let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX).clamp(1, MAX_LATENCY_US);
+        let us = u64::try_from(started.elapsed().as_micros())
+            .unwrap_or(u64::MAX)
+            .clamp(1, MAX_LATENCY_US);
         let _ = self.recorder.shard(self.id).setup.record(us);
     }
 
@@ -236,7 +267,12 @@ impl Session<'_> {
         let mut shard = self.recorder.shard(self.id);
         for note in notes {
             match note {
-                Note::Message(Received::Event { seq, created_us, .. }, at) => {
+                Note::Message(
+                    Received::Event {
+                        seq, created_us, ..
+                    },
+                    at,
+                ) => {
                     let new = self.report.tracker.record(seq);
                     if new && measuring {
                         shard.delivered += 1;
@@ -255,7 +291,12 @@ impl Session<'_> {
                     }
                     drained.ended = Some(status);
                 }
-                Note::Malformed(reason) => *shard.errors.entry(format!("malformed: {reason}")).or_default() += 1,
+                Note::Malformed(reason) => {
+                    *shard
+                        .errors
+                        .entry(format!("malformed: {reason}"))
+                        .or_default() += 1
+                }
             }
         }
         drop(shard);
@@ -313,8 +354,17 @@ impl Session<'_> {
         }
     }
 
-    async fn websocket(&mut self, conn: Conn, started: Instant, stop: &mut watch::Receiver<bool>) -> SessionEnd {
-        let url = format!("ws://{}{}", self.spec.server, self.spec.target(*self.cursor));
+    async fn websocket(
+        &mut self,
+        conn: Conn,
+        started: Instant,
+        stop: &mut watch::Receiver<bool>,
+    ) -> SessionEnd {
+        let url = format!(
+            "ws://{}{}",
+            self.spec.server,
+            self.spec.target(*self.cursor)
+        );
         let handshake = tokio::select! {
             _ = stop.changed() => return SessionEnd::Stopped,
             h = tokio_tungstenite::client_async(url.as_str(), conn) => h,
@@ -381,11 +431,27 @@ mod tests {
 
     #[test]
     fn requests_follow_the_server_contract() {
-        assert_eq!(spec(Transport::ShortPoll, 1).request(7), "GET /poll?since=7 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\n\r\n");
-        assert_eq!(spec(Transport::LongPoll, 1).target(7), "/longpoll?since=7&timeout=30");
-        assert_eq!(spec(Transport::Ws, 1).target(0), "/ws?since=0&format=binary");
-        assert!(spec(Transport::Sse, 1).request(3).contains("accept: text/event-stream\r\n"));
-        assert_eq!(Schedule::for_transport(Transport::Sse, Duration::ZERO), Schedule::Once);
+        assert_eq!(
+            spec(Transport::ShortPoll, 1).request(7),
+            "GET /poll?since=7 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\n\r\n"
+        );
+        assert_eq!(
+            spec(Transport::LongPoll, 1).target(7),
+            "/longpoll?since=7&timeout=30"
+        );
+        assert_eq!(
+            spec(Transport::Ws, 1).target(0),
+            "/ws?since=0&format=binary"
+        );
+        assert!(
+            spec(Transport::Sse, 1)
+                .request(3)
+                .contains("accept: text/event-stream\r\n")
+        );
+        assert_eq!(
+            Schedule::for_transport(Transport::Sse, Duration::ZERO),
+            Schedule::Once
+        );
     }
 
     #[test]
@@ -393,6 +459,9 @@ mod tests {
         assert_eq!(spec(Transport::Ws, 100).source_ip(99), None);
         let big = spec(Transport::Ws, 60_000);
         assert_eq!(big.source_ip(0), Some(IpAddr::from([127, 0, 0, 1])));
-        assert_eq!(big.source_ip(PORTS_PER_SOURCE), Some(IpAddr::from([127, 0, 0, 2])));
+        assert_eq!(
+            big.source_ip(PORTS_PER_SOURCE),
+            Some(IpAddr::from([127, 0, 0, 2]))
+        );
     }
 }

@@ -124,7 +124,10 @@ pub struct ControlClient {
 impl ControlClient {
     /// A client for the server at `addr`.
     pub fn new(addr: SocketAddr) -> Self {
-        ControlClient { addr, traffic: ControlTally::default() }
+        ControlClient {
+            addr,
+            traffic: ControlTally::default(),
+        }
     }
 
     /// The server's address.
@@ -139,9 +142,14 @@ impl ControlClient {
 
     /// `GET /stats` (with the per-connection list when `connections`).
     pub async fn stats(&self, connections: bool) -> Result<Stats> {
-        let path = if connections { "/stats?connections=1" } else { "/stats" };
+        let path = if connections {
+            "/stats?connections=1"
+        } else {
+            "/stats"
+        };
         let body = self.call("GET", path, b"").await?;
-        serde_json::from_slice(&body).map_err(|e| self.server_error(format!("/stats is not the expected JSON: {e}")))
+        serde_json::from_slice(&body)
+            .map_err(|e| self.server_error(format!("/stats is not the expected JSON: {e}")))
     }
 
     /// `POST /publish?topic=T` with `payload`; returns the seq.
@@ -150,13 +158,19 @@ impl ControlClient {
         struct Published {
             seq: u64,
         }
-        let body = self.call("POST", &format!("/publish?topic={topic}"), payload).await?;
-        let published: Published = serde_json::from_slice(&body).map_err(|e| self.server_error(format!("/publish answer: {e}")))?;
+        let body = self
+            .call("POST", &format!("/publish?topic={topic}"), payload)
+            .await?;
+        let published: Published = serde_json::from_slice(&body)
+            .map_err(|e| self.server_error(format!("/publish answer: {e}")))?;
         Ok(published.seq)
     }
 
     fn server_error(&self, message: String) -> Error {
-        Error::Server { url: format!("http://{}", self.addr), message }
+        Error::Server {
+            url: format!("http://{}", self.addr),
+            message,
+        }
     }
 
     async fn call(&self, method: &str, path: &str, body: &[u8]) -> Result<Vec<u8>> {
@@ -170,17 +184,34 @@ impl ControlClient {
             );
             conn.write_all(&[head.as_bytes(), body].concat()).await?;
             let mut answer = Vec::new();
-            (&mut conn).take(MAX_CONTROL_BODY as u64).read_to_end(&mut answer).await?;
+            (&mut conn)
+                .take(MAX_CONTROL_BODY as u64)
+                .read_to_end(&mut answer)
+                .await?;
             Ok::<_, std::io::Error>(answer)
         };
         let answer = match tokio::time::timeout(CONTROL_TIMEOUT, exchange).await {
             Ok(Ok(answer)) => answer,
-            Ok(Err(e)) => return Err(Error::ServerDied(format!("{method} {path} on {}: {e}", self.addr))),
-            Err(_) => return Err(Error::ServerDied(format!("{method} {path} on {} got no answer within {CONTROL_TIMEOUT:?}", self.addr))),
+            Ok(Err(e)) => {
+                return Err(Error::ServerDied(format!(
+                    "{method} {path} on {}: {e}",
+                    self.addr
+                )));
+            }
+            Err(_) => {
+                return Err(Error::ServerDied(format!(
+                    "{method} {path} on {} got no answer within {CONTROL_TIMEOUT:?}",
+                    self.addr
+                )));
+            }
         };
-        let (status, body) = split_response(&answer).ok_or_else(|| self.server_error(format!("{method} {path}: malformed HTTP answer")))?;
+        let (status, body) = split_response(&answer)
+            .ok_or_else(|| self.server_error(format!("{method} {path}: malformed HTTP answer")))?;
         if !(200..300).contains(&status) {
-            return Err(self.server_error(format!("{method} {path}: status {status}: {}", String::from_utf8_lossy(&body))));
+            return Err(self.server_error(format!(
+                "{method} {path}: status {status}: {}",
+                String::from_utf8_lossy(&body)
+            )));
         }
         Ok(body)
     }
@@ -192,9 +223,10 @@ fn split_response(answer: &[u8]) -> Option<(u16, Vec<u8>)> {
     let head = std::str::from_utf8(&answer[..end]).ok()?;
     let status = head.split(' ').nth(1)?.parse().ok()?;
     let body = &answer[end + 4..];
-    let chunked = head
-        .lines()
-        .any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.to_ascii_lowercase().contains("chunked"));
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase().starts_with("transfer-encoding:")
+            && l.to_ascii_lowercase().contains("chunked")
+    });
     if !chunked {
         return Some((status, body.to_vec()));
     }
@@ -202,7 +234,15 @@ fn split_response(answer: &[u8]) -> Option<(u16, Vec<u8>)> {
     let mut rest = body;
     loop {
         let line_end = rest.windows(2).position(|w| w == b"\r\n")?;
-        let size = usize::from_str_radix(std::str::from_utf8(&rest[..line_end]).ok()?.split(';').next()?.trim(), 16).ok()?;
+        let size = usize::from_str_radix(
+            std::str::from_utf8(&rest[..line_end])
+                .ok()?
+                .split(';')
+                .next()?
+                .trim(),
+            16,
+        )
+        .ok()?;
         rest = &rest[line_end + 2..];
         if size == 0 {
             return Some((status, out));
@@ -218,7 +258,10 @@ mod tests {
 
     #[test]
     fn answers_split_with_and_without_chunking() {
-        assert_eq!(split_response(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"), Some((200, b"{}".to_vec())));
+        assert_eq!(
+            split_response(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"),
+            Some((200, b"{}".to_vec()))
+        );
         assert_eq!(
             split_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n1\r\n \r\n0\r\n\r\n"),
             Some((200, b"{} ".to_vec()))

@@ -44,7 +44,6 @@ pub use runner::{Progress, RunOptions, run_scenario};
 pub use server::ServerSource;
 pub use threshold::Threshold;
 
-
 /// Why a run or a part of it failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -107,7 +106,10 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io { context: context.into(), source }
+        Error::Io {
+            context: context.into(),
+            source,
+        }
     }
 }
 

@@ -5,7 +5,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use pushbench_protocol::results::Machine;
 
 fn read(path: &str) -> String {
-    std::fs::read_to_string(path).unwrap_or_default().trim().to_owned()
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
 }
 
 /// Describes this machine from `/proc` (fields stay empty where unknown).
@@ -13,7 +16,11 @@ pub fn this_machine() -> Machine {
     let cpuinfo = read("/proc/cpuinfo");
     let cpu_model = cpuinfo
         .lines()
-        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_owned()))
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .and_then(|r| r.split_once(':'))
+                .map(|(_, v)| v.trim().to_owned())
+        })
         .unwrap_or_default();
     let memory_bytes = read("/proc/meminfo")
         .lines()
@@ -22,7 +29,13 @@ pub fn this_machine() -> Machine {
         .map_or(0, |kib| kib * 1024);
     Machine {
         hostname: read("/proc/sys/kernel/hostname"),
-        os: format!("{} {}", read("/proc/sys/kernel/ostype"), read("/proc/sys/kernel/osrelease")).trim().to_owned(),
+        os: format!(
+            "{} {}",
+            read("/proc/sys/kernel/ostype"),
+            read("/proc/sys/kernel/osrelease")
+        )
+        .trim()
+        .to_owned(),
         cpu_model,
         cores: std::thread::available_parallelism().map_or(0, |n| n.get() as u32),
         memory_bytes,
@@ -44,11 +57,20 @@ fn civil(secs: u64) -> (i64, u32, u32, u32, u32, u32) {
     let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day, (rem / 3600) as u32, (rem % 3600 / 60) as u32, (rem % 60) as u32)
+    (
+        year,
+        month,
+        day,
+        (rem / 3600) as u32,
+        (rem % 3600 / 60) as u32,
+        (rem % 60) as u32,
+    )
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// RFC 3339 UTC, e.g. `2025-01-31T12:00:00Z`.

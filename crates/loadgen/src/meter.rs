@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use hdrhistogram::Histogram;
-use pushbench_protocol::{ByteLedger, Classifier, Direction, Received, Traffic, Transport, WireError, WireEvent, now_us};
+use pushbench_protocol::{
+    ByteLedger, Classifier, Direction, Received, Traffic, Transport, WireError, WireEvent, now_us,
+};
 use pushbench_server::counting::Tally;
 
 /// Locks a mutex, ignoring poisoning: the data are plain counters, still
@@ -68,7 +70,10 @@ pub struct PhaseRecorder {
 
 impl Default for PhaseRecorder {
     fn default() -> Self {
-        PhaseRecorder { measuring: AtomicBool::new(false), shards: (0..SHARDS).map(|_| Mutex::default()).collect() }
+        PhaseRecorder {
+            measuring: AtomicBool::new(false),
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+        }
     }
 }
 
@@ -176,7 +181,13 @@ impl Meter {
         let mut delta = Traffic::default();
         {
             let mut state = lock(&self.state);
-            let MeterState { classifier, socket, traffic, notes, error } = &mut *state;
+            let MeterState {
+                classifier,
+                socket,
+                traffic,
+                notes,
+                error,
+            } = &mut *state;
             match direction {
                 Direction::Sent => socket.0 += bytes.len() as u64,
                 Direction::Received => socket.1 += bytes.len() as u64,
@@ -211,10 +222,20 @@ impl Meter {
         let mut delta = Traffic::default();
         let totals = {
             let mut state = lock(&self.state);
-            let MeterState { classifier, socket, traffic, notes, .. } = &mut *state;
+            let MeterState {
+                classifier,
+                socket,
+                traffic,
+                notes,
+                ..
+            } = &mut *state;
             let at = now_us();
             classifier.finish(&mut |e: WireEvent<'_>| book(e, at, traffic, &mut delta, notes));
-            ConnectionTotals { socket_sent: socket.0, socket_received: socket.1, traffic: *traffic }
+            ConnectionTotals {
+                socket_sent: socket.0,
+                socket_received: socket.1,
+                traffic: *traffic,
+            }
         };
         self.book_window(&delta);
         totals
@@ -228,9 +249,19 @@ fn ledger(traffic: &mut Traffic, direction: Direction) -> &mut ByteLedger {
     }
 }
 
-fn book(e: WireEvent<'_>, at: u64, traffic: &mut Traffic, delta: &mut Traffic, notes: &mut Vec<Note>) {
+fn book(
+    e: WireEvent<'_>,
+    at: u64,
+    traffic: &mut Traffic,
+    delta: &mut Traffic,
+    notes: &mut Vec<Note>,
+) {
     match e {
-        WireEvent::Bytes { direction, class, bytes } => {
+        WireEvent::Bytes {
+            direction,
+            class,
+            bytes,
+        } => {
             ledger(traffic, direction).add(class, bytes.len() as u64);
             ledger(delta, direction).add(class, bytes.len() as u64);
         }

@@ -23,12 +23,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// The histogram log file name of phase `index` (from 0).
 pub fn histogram_log_name(result: &RunResult, index: usize) -> String {
     let p = &result.phases[index];
-    format!("latency-{:02}-{}-{}c-{}eps.hlog", index + 1, p.transport, p.clients, p.rate)
+    format!(
+        "latency-{:02}-{}-{}c-{}eps.hlog",
+        index + 1,
+        p.transport,
+        p.clients,
+        p.rate
+    )
 }
 
 /// An HdrHistogram V2 interval log holding one histogram.
 pub fn histogram_log(h: &Histogram<u64>, tag: &str, duration_s: f64) -> Result<Vec<u8>> {
-    let encode = |e: &dyn std::fmt::Display| Error::Encode { what: "histogram log", message: e.to_string() };
+    let encode = |e: &dyn std::fmt::Display| Error::Encode {
+        what: "histogram log",
+        message: e.to_string(),
+    };
     let mut out = Vec::new();
     let mut serializer = V2DeflateSerializer::new();
     let now = std::time::SystemTime::now();
@@ -42,7 +51,12 @@ pub fn histogram_log(h: &Histogram<u64>, tag: &str, duration_s: f64) -> Result<V
             .map_err(|e| encode(&e))?;
         let tag = hdrhistogram::serialization::interval_log::Tag::new(tag);
         writer
-            .write_histogram(h, std::time::Duration::ZERO, std::time::Duration::from_secs_f64(duration_s.max(0.0)), tag)
+            .write_histogram(
+                h,
+                std::time::Duration::ZERO,
+                std::time::Duration::from_secs_f64(duration_s.max(0.0)),
+                tag,
+            )
             .map_err(|e| encode(&format!("{e:?}")))?;
     }
     Ok(out)
@@ -50,7 +64,8 @@ pub fn histogram_log(h: &Histogram<u64>, tag: &str, duration_s: f64) -> Result<V
 
 /// Writes everything into `dir`; returns the path of `results.json`.
 pub fn write_run(dir: &Path, outcome: &mut RunOutcome) -> Result<PathBuf> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     for (index, histogram) in outcome.histograms.iter().enumerate() {
         if index >= outcome.result.phases.len() {
             break;
@@ -58,11 +73,17 @@ pub fn write_run(dir: &Path, outcome: &mut RunOutcome) -> Result<PathBuf> {
         let name = histogram_log_name(&outcome.result, index);
         let phase = &outcome.result.phases[index];
         let tag = format!("{}-{}c", phase.transport, phase.clients);
-        write_atomic(&dir.join(&name), &histogram_log(histogram, &tag, phase.duration_s)?)?;
+        write_atomic(
+            &dir.join(&name),
+            &histogram_log(histogram, &tag, phase.duration_s)?,
+        )?;
         outcome.result.phases[index].histogram_log = Some(name);
     }
     write_atomic(&dir.join("results.csv"), csv(&outcome.result).as_bytes())?;
-    let json = serde_json::to_vec_pretty(&outcome.result).map_err(|e| Error::Encode { what: "results.json", message: e.to_string() })?;
+    let json = serde_json::to_vec_pretty(&outcome.result).map_err(|e| Error::Encode {
+        what: "results.json",
+        message: e.to_string(),
+    })?;
     let path = dir.join("results.json");
     write_atomic(&path, &json)?;
     Ok(path)
@@ -70,7 +91,9 @@ pub fn write_run(dir: &Path, outcome: &mut RunOutcome) -> Result<PathBuf> {
 
 /// One CSV row per phase.
 pub fn csv(result: &RunResult) -> String {
-    let mut out = String::from("transport,clients,rate,duration_s,published,delivered,missed,duplicated,out_of_order,gaps,errors,connections_opened,connections_failed");
+    let mut out = String::from(
+        "transport,clients,rate,duration_s,published,delivered,missed,duplicated,out_of_order,gaps,errors,connections_opened,connections_failed",
+    );
     for dir in ["sent", "received"] {
         for class in ByteClass::ALL {
             let _ = write!(out, ",{dir}_{}", class.name());

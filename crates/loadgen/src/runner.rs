@@ -21,7 +21,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use pushbench_protocol::results::{Connections, Derived, EventCounts, LatencySummary, PhaseResult, ServerCost};
+use pushbench_protocol::results::{
+    Connections, Derived, EventCounts, LatencySummary, PhaseResult, ServerCost,
+};
 use pushbench_protocol::{RESULTS_VERSION, RunResult, Scenario, Traffic, Transport};
 use tokio::sync::watch;
 
@@ -105,7 +107,10 @@ fn phases_of(s: &Scenario) -> usize {
 /// Runs a whole scenario. Errors only on an invalid scenario or a server
 /// that cannot be started; a failure mid-run ends in a result with
 /// `complete: false`.
-pub async fn run_scenario(mut opts: RunOptions, progress: &mut (dyn FnMut(&Progress) + Send)) -> Result<RunOutcome> {
+pub async fn run_scenario(
+    mut opts: RunOptions,
+    progress: &mut (dyn FnMut(&Progress) + Send),
+) -> Result<RunOutcome> {
     scenario::validate(&opts.scenario)?;
     let scenario = opts.scenario.clone();
     let started_at = machine::now_rfc3339();
@@ -138,7 +143,19 @@ pub async fn run_scenario(mut opts: RunOptions, progress: &mut (dyn FnMut(&Progr
                     stage_elapsed_s: 0.0,
                     stage_length_s: 0.0,
                 };
-                match run_phase(&scenario, transport, clients, rate, &mut server, &control, opts.interrupt.as_mut(), &label, progress).await {
+                match run_phase(
+                    &scenario,
+                    transport,
+                    clients,
+                    rate,
+                    &mut server,
+                    &control,
+                    opts.interrupt.as_mut(),
+                    &label,
+                    progress,
+                )
+                .await
+                {
                     Ok(outcome) => {
                         phases.push(outcome.result);
                         histograms.push(outcome.latency);
@@ -188,7 +205,12 @@ async fn wait_stage(
     let mut next_sample = start + SAMPLE_EVERY;
     loop {
         let elapsed = start.elapsed();
-        progress(&Progress { stage, stage_elapsed_s: elapsed.as_secs_f64(), stage_length_s: length.as_secs_f64(), ..label.clone() });
+        progress(&Progress {
+            stage,
+            stage_elapsed_s: elapsed.as_secs_f64(),
+            stage_length_s: length.as_secs_f64(),
+            ..label.clone()
+        });
         if elapsed >= length {
             return Ok(());
         }
@@ -279,9 +301,29 @@ pub async fn run_phase(
     };
 
     let before = async {
-        wait_stage(ramp, "connecting", label, progress, &mut interrupt, server, control, None).await?;
+        wait_stage(
+            ramp,
+            "connecting",
+            label,
+            progress,
+            &mut interrupt,
+            server,
+            control,
+            None,
+        )
+        .await?;
         let warmup = Duration::from_secs_f64(s.warmup_s);
-        wait_stage(warmup, "warm-up", label, progress, &mut interrupt, server, control, None).await
+        wait_stage(
+            warmup,
+            "warm-up",
+            label,
+            progress,
+            &mut interrupt,
+            server,
+            control,
+            None,
+        )
+        .await
     };
     if let Err(e) = before.await {
         stop_clients(tasks).await;
@@ -293,7 +335,17 @@ pub async fn run_phase(
     let t0 = Instant::now();
     let mut samples = vec![window_start.clone()];
     let window = Duration::from_secs_f64(s.duration_s);
-    let measured = wait_stage(window, "measuring", label, progress, &mut interrupt, server, control, Some(&mut samples)).await;
+    let measured = wait_stage(
+        window,
+        "measuring",
+        label,
+        progress,
+        &mut interrupt,
+        server,
+        control,
+        Some(&mut samples),
+    )
+    .await;
     recorder.set_measuring(false);
     let duration_s = t0.elapsed().as_secs_f64();
     if let Err(e) = measured {
@@ -307,12 +359,26 @@ pub async fn run_phase(
     // Drain: long enough for a short poll and a reconnect to catch up.
     let grace = Duration::from_secs(2).max(poll_interval * 2);
     let drain_start = Instant::now();
-    while drain_start.elapsed() < grace && cursors.iter().any(|c| c.load(Ordering::Relaxed) < end_cursor) {
-        progress(&Progress { stage: "draining", stage_elapsed_s: drain_start.elapsed().as_secs_f64(), stage_length_s: grace.as_secs_f64(), ..label.clone() });
+    while drain_start.elapsed() < grace
+        && cursors
+            .iter()
+            .any(|c| c.load(Ordering::Relaxed) < end_cursor)
+    {
+        progress(&Progress {
+            stage: "draining",
+            stage_elapsed_s: drain_start.elapsed().as_secs_f64(),
+            stage_length_s: grace.as_secs_f64(),
+            ..label.clone()
+        });
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let reports = stop_clients(tasks).await;
-    progress(&Progress { stage: "done", stage_elapsed_s: 0.0, stage_length_s: 0.0, ..label.clone() });
+    progress(&Progress {
+        stage: "done",
+        stage_elapsed_s: 0.0,
+        stage_length_s: 0.0,
+        ..label.clone()
+    });
 
     let merged = recorder.merged();
     let mut events = EventCounts {
@@ -321,7 +387,10 @@ pub async fn run_phase(
         errors: merged.errors,
         ..EventCounts::default()
     };
-    let mut connections = Connections { setup_us: summarize(&merged.setup), ..Connections::default() };
+    let mut connections = Connections {
+        setup_us: summarize(&merged.setup),
+        ..Connections::default()
+    };
     let mut conns = Vec::new();
     let reported = reports.len() as u64;
     for report in reports {
@@ -334,14 +403,29 @@ pub async fn run_phase(
         conns.extend(report.connections);
     }
     // A client task that never reported (aborted) missed everything.
-    events.missed += (u64::from(clients) - reported.min(u64::from(clients))) * end_cursor.saturating_sub(start_cursor);
+    events.missed += (u64::from(clients) - reported.min(u64::from(clients)))
+        * end_cursor.saturating_sub(start_cursor);
 
     let traffic = merged.traffic;
-    let route = window_end.transports.get(transport.name()).copied().unwrap_or_default();
+    let route = window_end
+        .transports
+        .get(transport.name())
+        .copied()
+        .unwrap_or_default();
     let cpu_seconds = (window_end.process.cpu_seconds - window_start.process.cpu_seconds).max(0.0);
-    let rss_max = samples.iter().map(|x| x.process.rss_bytes).max().unwrap_or(0);
+    let rss_max = samples
+        .iter()
+        .map(|x| x.process.rss_bytes)
+        .max()
+        .unwrap_or(0);
     let rss_idle = idle.process.rss_bytes;
-    let per_event = |x: f64| if events.delivered > 0 { x / events.delivered as f64 } else { 0.0 };
+    let per_event = |x: f64| {
+        if events.delivered > 0 {
+            x / events.delivered as f64
+        } else {
+            0.0
+        }
+    };
     let payload = traffic.sent.payload + traffic.received.payload;
     let result = PhaseResult {
         transport,
@@ -356,8 +440,16 @@ pub async fn run_phase(
             sent_bytes_per_event: per_event(traffic.sent.total() as f64),
             received_bytes_per_event: per_event(traffic.received.total() as f64),
             // 0 when nothing was delivered: JSON has no infinity.
-            overhead_ratio: if payload > 0 { traffic.total() as f64 / payload as f64 } else { 0.0 },
-            events_per_second: if duration_s > 0.0 { events.delivered as f64 / duration_s } else { 0.0 },
+            overhead_ratio: if payload > 0 {
+                traffic.total() as f64 / payload as f64
+            } else {
+                0.0
+            },
+            events_per_second: if duration_s > 0.0 {
+                events.delivered as f64 / duration_s
+            } else {
+                0.0
+            },
         },
         server: ServerCost {
             cpu_seconds,
@@ -370,16 +462,27 @@ pub async fn run_phase(
                 0.0
             },
             connections_open: route.connections_open,
-            slow_consumer_drops: window_end.slow_consumer_drops.saturating_sub(window_start.slow_consumer_drops),
+            slow_consumer_drops: window_end
+                .slow_consumer_drops
+                .saturating_sub(window_start.slow_consumer_drops),
         },
         events,
         histogram_log: None,
     };
-    Ok(PhaseOutcome { result, latency: merged.latency, connections: conns, start_cursor, end_cursor })
+    Ok(PhaseOutcome {
+        result,
+        latency: merged.latency,
+        connections: conns,
+        start_cursor,
+        end_cursor,
+    })
 }
 
 /// Percentiles for the distribution chart, denser toward 100.
-pub const DISTRIBUTION: [f64; 16] = [0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 97.5, 99.0, 99.5, 99.9, 99.95, 99.99, 99.995, 99.999, 100.0];
+pub const DISTRIBUTION: [f64; 16] = [
+    0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 97.5, 99.0, 99.5, 99.9, 99.95, 99.99, 99.995, 99.999,
+    100.0,
+];
 
 /// A histogram's summary (all zeros when empty).
 pub fn summarize(h: &Histogram<u64>) -> LatencySummary {
@@ -395,6 +498,9 @@ pub fn summarize(h: &Histogram<u64>) -> LatencySummary {
         p99: h.value_at_quantile(0.99),
         p999: h.value_at_quantile(0.999),
         max: h.max(),
-        distribution: DISTRIBUTION.iter().map(|&p| (p, h.value_at_quantile(p / 100.0))).collect(),
+        distribution: DISTRIBUTION
+            .iter()
+            .map(|&p| (p, h.value_at_quantile(p / 100.0)))
+            .collect(),
     }
 }

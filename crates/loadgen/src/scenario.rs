@@ -11,8 +11,14 @@ use crate::{Error, Result};
 
 /// Reads a TOML scenario file.
 pub fn load(path: &Path) -> Result<Scenario> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::ScenarioFile { path: path.display().to_string(), message: e.to_string() })?;
-    parse(&text).map_err(|message| Error::ScenarioFile { path: path.display().to_string(), message })
+    let text = std::fs::read_to_string(path).map_err(|e| Error::ScenarioFile {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    parse(&text).map_err(|message| Error::ScenarioFile {
+        path: path.display().to_string(),
+        message,
+    })
 }
 
 /// Parses TOML scenario text.
@@ -32,9 +38,15 @@ pub fn validate(s: &Scenario) -> Result<()> {
     if s.rates.is_empty() || s.rates.iter().any(|r| !r.is_finite() || *r < 0.0) {
         return bad("rates: every rate must be a finite number >= 0");
     }
-    for (name, v) in [("duration_s", s.duration_s), ("warmup_s", s.warmup_s), ("ramp_up_s", s.ramp_up_s)] {
-        if !v.is_finite() || v < 0.0 || v > 86_400.0 {
-            return Err(Error::Scenario(format!("{name}: must be between 0 and 86400 seconds, got {v}")));
+    for (name, v) in [
+        ("duration_s", s.duration_s),
+        ("warmup_s", s.warmup_s),
+        ("ramp_up_s", s.ramp_up_s),
+    ] {
+        if !v.is_finite() || !(0.0..=86_400.0).contains(&v) {
+            return Err(Error::Scenario(format!(
+                "{name}: must be between 0 and 86400 seconds, got {v}"
+            )));
         }
     }
     if s.duration_s <= 0.0 {
@@ -59,7 +71,8 @@ mod tests {
 
     #[test]
     fn files_override_defaults_and_unknown_keys_are_named() {
-        let s = parse("transports = [\"ws\", \"sse\"]\nclients = [10, 100]\nduration_s = 2.5\n").expect("parse");
+        let s = parse("transports = [\"ws\", \"sse\"]\nclients = [10, 100]\nduration_s = 2.5\n")
+            .expect("parse");
         assert_eq!(s.transports, vec![Transport::Ws, Transport::Sse]);
         assert_eq!(s.clients, vec![10, 100]);
         assert_eq!(s.payload, Scenario::default().payload);
@@ -72,9 +85,15 @@ mod tests {
     #[test]
     fn validation_names_the_field() {
         assert!(validate(&Scenario::default()).is_ok());
-        let s = Scenario { clients: vec![0], ..Scenario::default() };
+        let s = Scenario {
+            clients: vec![0],
+            ..Scenario::default()
+        };
         assert!(validate(&s).is_err_and(|e| e.to_string().contains("clients")));
-        let s = Scenario { duration_s: f64::NAN, ..Scenario::default() };
+        let s = Scenario {
+            duration_s: f64::NAN,
+            ..Scenario::default()
+        };
         assert!(validate(&s).is_err_and(|e| e.to_string().contains("duration_s")));
     }
 }

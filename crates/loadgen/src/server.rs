@@ -67,7 +67,11 @@ impl ServerSource {
         match self {
             ServerSource::Target(url) => {
                 let addr = parse_url(url)?;
-                Ok(ServerHandle { addr, url: format!("http://{addr}"), kind: HandleKind::External })
+                Ok(ServerHandle {
+                    addr,
+                    url: format!("http://{addr}"),
+                    kind: HandleKind::External,
+                })
             }
             ServerSource::InProcess(config) => {
                 let config = ServerConfig {
@@ -81,7 +85,11 @@ impl ServerSource {
                     .await
                     .map_err(|e| Error::io("starting the in-process server", e))?;
                 let addr = server.local_addr();
-                Ok(ServerHandle { addr, url: format!("http://{addr}"), kind: HandleKind::InProcess(Box::new(server)) })
+                Ok(ServerHandle {
+                    addr,
+                    url: format!("http://{addr}"),
+                    kind: HandleKind::InProcess(Box::new(server)),
+                })
             }
             ServerSource::Child { exe, extra_args } => {
                 let mut child = Command::new(exe)
@@ -105,19 +113,35 @@ impl ServerSource {
                 let first = tokio::time::timeout(STARTUP_TIMEOUT, lines.next_line()).await;
                 let line = match first {
                     Ok(Ok(Some(line))) => line,
-                    Ok(Ok(None)) => return Err(Error::ServerDied("the child server exited before printing its URL".into())),
+                    Ok(Ok(None)) => {
+                        return Err(Error::ServerDied(
+                            "the child server exited before printing its URL".into(),
+                        ));
+                    }
                     Ok(Err(e)) => return Err(Error::io("reading the child server's stdout", e)),
-                    Err(_) => return Err(Error::ServerDied(format!("the child server printed no URL within {STARTUP_TIMEOUT:?}"))),
+                    Err(_) => {
+                        return Err(Error::ServerDied(format!(
+                            "the child server printed no URL within {STARTUP_TIMEOUT:?}"
+                        )));
+                    }
                 };
                 let url = line
                     .strip_prefix("pushbench listening on ")
-                    .ok_or_else(|| Error::ServerDied(format!("unexpected first line from the child server: {line:?}")))?
+                    .ok_or_else(|| {
+                        Error::ServerDied(format!(
+                            "unexpected first line from the child server: {line:?}"
+                        ))
+                    })?
                     .trim()
                     .to_owned();
                 // Keep reading stdout so a chatty server never blocks on a full pipe.
                 tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
                 let addr = parse_url(&url)?;
-                Ok(ServerHandle { addr, url, kind: HandleKind::Child(child) })
+                Ok(ServerHandle {
+                    addr,
+                    url,
+                    kind: HandleKind::Child(child),
+                })
             }
         }
     }
@@ -144,9 +168,15 @@ impl ServerHandle {
             }
             HandleKind::Child(mut child) => {
                 if let Some(pid) = child.id() {
-                    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await;
+                    let _ = Command::new("kill")
+                        .args(["-TERM", &pid.to_string()])
+                        .status()
+                        .await;
                 }
-                if tokio::time::timeout(Duration::from_secs(5), child.wait()).await.is_err() {
+                if tokio::time::timeout(Duration::from_secs(5), child.wait())
+                    .await
+                    .is_err()
+                {
                     let _ = child.start_kill();
                     let _ = child.wait().await;
                 }
@@ -158,7 +188,9 @@ impl ServerHandle {
 /// `http://host:port[/]` to a socket address.
 pub fn parse_url(url: &str) -> Result<SocketAddr> {
     let bad = |why: &str| Error::Scenario(format!("target `{url}`: {why}"));
-    let rest = url.strip_prefix("http://").ok_or_else(|| bad("must start with http://"))?;
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| bad("must start with http://"))?;
     let hostport = rest.trim_end_matches('/');
     if hostport.contains('/') {
         return Err(bad("must be http://host:port with no path"));
@@ -176,8 +208,14 @@ mod tests {
 
     #[test]
     fn urls_parse_to_addresses() {
-        assert_eq!(parse_url("http://127.0.0.1:8080").ok(), Some(SocketAddr::from(([127, 0, 0, 1], 8080))));
-        assert_eq!(parse_url("http://127.0.0.1:8080/").ok(), Some(SocketAddr::from(([127, 0, 0, 1], 8080))));
+        assert_eq!(
+            parse_url("http://127.0.0.1:8080").ok(),
+            Some(SocketAddr::from(([127, 0, 0, 1], 8080)))
+        );
+        assert_eq!(
+            parse_url("http://127.0.0.1:8080/").ok(),
+            Some(SocketAddr::from(([127, 0, 0, 1], 8080)))
+        );
         assert!(parse_url("https://x:1").is_err());
         assert!(parse_url("http://127.0.0.1:8080/stats").is_err());
     }

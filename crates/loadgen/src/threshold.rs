@@ -78,26 +78,39 @@ impl FromStr for Threshold {
     type Err = ThresholdError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let err = |reason: String| ThresholdError { text: text.to_owned(), reason };
+        let err = |reason: String| ThresholdError {
+            text: text.to_owned(),
+            reason,
+        };
         let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-        let at = compact
-            .find(['<', '>', '=', '!'])
-            .ok_or_else(|| err("expected METRIC OP VALUE, e.g. p99<5ms (OP is <, <=, >, >=, = or !=)".into()))?;
+        let at = compact.find(['<', '>', '=', '!']).ok_or_else(|| {
+            err("expected METRIC OP VALUE, e.g. p99<5ms (OP is <, <=, >, >=, = or !=)".into())
+        })?;
         let (name, rest) = compact.split_at(at);
-        let (op, value) = [("<=", Op::Le), (">=", Op::Ge), ("==", Op::Eq), ("!=", Op::Ne), ("<", Op::Lt), (">", Op::Gt), ("=", Op::Eq)]
-            .into_iter()
-            .find_map(|(s, op)| rest.strip_prefix(s).map(|v| (op, v)))
-            .ok_or_else(|| err(format!("unknown comparison in `{rest}`")))?;
+        let (op, value) = [
+            ("<=", Op::Le),
+            (">=", Op::Ge),
+            ("==", Op::Eq),
+            ("!=", Op::Ne),
+            ("<", Op::Lt),
+            (">", Op::Gt),
+            ("=", Op::Eq),
+        ]
+        .into_iter()
+        .find_map(|(s, op)| rest.strip_prefix(s).map(|v| (op, v)))
+        .ok_or_else(|| err(format!("unknown comparison in `{rest}`")))?;
         let metric = match name {
-            "p50" | "p90" | "p99" | "p999" | "max" | "mean" | "setup_p99" => Metric::Latency(match name {
-                "p50" => "p50",
-                "p90" => "p90",
-                "p99" => "p99",
-                "p999" => "p999",
-                "max" => "max",
-                "mean" => "mean",
-                _ => "setup_p99",
-            }),
+            "p50" | "p90" | "p99" | "p999" | "max" | "mean" | "setup_p99" => {
+                Metric::Latency(match name {
+                    "p50" => "p50",
+                    "p90" => "p90",
+                    "p99" => "p99",
+                    "p999" => "p999",
+                    "max" => "max",
+                    "mean" => "mean",
+                    _ => "setup_p99",
+                })
+            }
             "missed" => Metric::Missed,
             "duplicated" => Metric::Duplicated,
             "out_of_order" => Metric::OutOfOrder,
@@ -107,7 +120,11 @@ impl FromStr for Threshold {
             "cpu_us_per_event" => Metric::CpuUsPerEvent,
             "events_per_second" => Metric::EventsPerSecond,
             "" => return Err(err("missing metric before the comparison".into())),
-            other => return Err(err(format!("unknown metric `{other}` (expected one of: {METRICS})"))),
+            other => {
+                return Err(err(format!(
+                    "unknown metric `{other}` (expected one of: {METRICS})"
+                )));
+            }
         };
         let (number, scale) = if matches!(metric, Metric::Latency(_)) {
             if let Some(n) = value.strip_suffix("us") {
@@ -126,8 +143,22 @@ impl FromStr for Threshold {
             .parse()
             .ok()
             .filter(|n: &f64| n.is_finite())
-            .ok_or_else(|| err(format!("`{value}` is not a number{}", if scale == 1.0 && matches!(metric, Metric::Latency(_)) { " (units: us, ms, s)" } else { "" })))?;
-        Ok(Threshold { text: text.to_owned(), metric, op, value: number * scale })
+            .ok_or_else(|| {
+                err(format!(
+                    "`{value}` is not a number{}",
+                    if scale == 1.0 && matches!(metric, Metric::Latency(_)) {
+                        " (units: us, ms, s)"
+                    } else {
+                        ""
+                    }
+                ))
+            })?;
+        Ok(Threshold {
+            text: text.to_owned(),
+            metric,
+            op,
+            value: number * scale,
+        })
     }
 }
 
@@ -183,7 +214,11 @@ pub struct Violation {
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "threshold `{}` violated by {}: measured {}", self.threshold, self.phase, self.measured)
+        write!(
+            f,
+            "threshold `{}` violated by {}: measured {}",
+            self.threshold, self.phase, self.measured
+        )
     }
 }
 
@@ -195,7 +230,10 @@ pub fn violations(thresholds: &[Threshold], phases: &[PhaseResult]) -> Vec<Viola
             if !t.holds(phase) {
                 out.push(Violation {
                     threshold: t.text.clone(),
-                    phase: format!("{} {} clients {} ev/s", phase.transport, phase.clients, phase.rate),
+                    phase: format!(
+                        "{} {} clients {} ev/s",
+                        phase.transport, phase.clients, phase.rate
+                    ),
                     measured: t.measure(phase),
                 });
             }
@@ -208,7 +246,9 @@ pub fn violations(thresholds: &[Threshold], phases: &[PhaseResult]) -> Vec<Viola
 mod tests {
     use super::*;
     use pushbench_protocol::Transport;
-    use pushbench_protocol::results::{Connections, Derived, EventCounts, LatencySummary, ServerCost};
+    use pushbench_protocol::results::{
+        Connections, Derived, EventCounts, LatencySummary, ServerCost,
+    };
 
     fn phase(p99: u64, missed: u64, overhead: f64) -> PhaseResult {
         PhaseResult {
@@ -218,9 +258,18 @@ mod tests {
             duration_s: 1.0,
             connections: Connections::default(),
             traffic: Default::default(),
-            events: EventCounts { missed, ..EventCounts::default() },
-            latency_us: LatencySummary { p99, ..LatencySummary::default() },
-            derived: Derived { overhead_ratio: overhead, ..Derived::default() },
+            events: EventCounts {
+                missed,
+                ..EventCounts::default()
+            },
+            latency_us: LatencySummary {
+                p99,
+                ..LatencySummary::default()
+            },
+            derived: Derived {
+                overhead_ratio: overhead,
+                ..Derived::default()
+            },
             server: ServerCost::default(),
             histogram_log: None,
         }
@@ -229,18 +278,30 @@ mod tests {
     #[test]
     fn parses_units_and_operators() {
         let t: Threshold = "p99<5ms".parse().expect("parse");
-        assert_eq!((t.metric, t.op, t.value), (Metric::Latency("p99"), Op::Lt, 5000.0));
+        assert_eq!(
+            (t.metric, t.op, t.value),
+            (Metric::Latency("p99"), Op::Lt, 5000.0)
+        );
         let t: Threshold = "missed = 0".parse().expect("parse");
         assert_eq!((t.metric, t.op, t.value), (Metric::Missed, Op::Eq, 0.0));
         let t: Threshold = "overhead<=1.5".parse().expect("parse");
         assert_eq!((t.op, t.value), (Op::Le, 1.5));
         assert_eq!("max<2s".parse::<Threshold>().map(|t| t.value), Ok(2e6));
-        assert_eq!("p50>=250us".parse::<Threshold>().map(|t| t.value), Ok(250.0));
+        assert_eq!(
+            "p50>=250us".parse::<Threshold>().map(|t| t.value),
+            Ok(250.0)
+        );
     }
 
     #[test]
     fn parse_errors_say_what_is_wrong() {
-        for (bad, says) in [("p98<5ms", "unknown metric"), ("p99", "expected METRIC OP VALUE"), ("p99<5 parsecs", "not a number"), ("<3", "missing metric"), ("missed=lots", "not a number")] {
+        for (bad, says) in [
+            ("p98<5ms", "unknown metric"),
+            ("p99", "expected METRIC OP VALUE"),
+            ("p99<5 parsecs", "not a number"),
+            ("<3", "missing metric"),
+            ("missed=lots", "not a number"),
+        ] {
             let err = bad.parse::<Threshold>().expect_err(bad);
             assert!(err.to_string().contains(says), "{bad}: {err}");
             assert!(err.to_string().contains(bad.trim()), "{err}");
@@ -249,10 +310,23 @@ mod tests {
 
     #[test]
     fn thresholds_fail_when_they_should() {
-        let ts: Vec<Threshold> = ["p99<5ms", "missed=0", "overhead<1.5"].iter().map(|t| t.parse().expect("parse")).collect();
+        let ts: Vec<Threshold> = ["p99<5ms", "missed=0", "overhead<1.5"]
+            .iter()
+            .map(|t| t.parse().expect("parse"))
+            .collect();
         assert!(violations(&ts, &[phase(4999, 0, 1.4)]).is_empty());
         let v = violations(&ts, &[phase(5000, 3, 1.4), phase(10, 0, 2.0)]);
-        let broken: Vec<_> = v.iter().map(|v| (v.threshold.as_str(), v.measured)).collect();
-        assert_eq!(broken, vec![("p99<5ms", 5000.0), ("missed=0", 3.0), ("overhead<1.5", 2.0)]);
+        let broken: Vec<_> = v
+            .iter()
+            .map(|v| (v.threshold.as_str(), v.measured))
+            .collect();
+        assert_eq!(
+            broken,
+            vec![
+                ("p99<5ms", 5000.0),
+                ("missed=0", 3.0),
+                ("overhead<1.5", 2.0)
+            ]
+        );
     }
 }

@@ -22,7 +22,11 @@ pub struct SeqTracker {
 impl SeqTracker {
     /// A tracker for a client that asked for everything after `base`.
     pub fn new(base: u64) -> Self {
-        SeqTracker { base, highest: base, ..SeqTracker::default() }
+        SeqTracker {
+            base,
+            highest: base,
+            ..SeqTracker::default()
+        }
     }
 
     /// Records a received seq; true when it is new.
@@ -62,7 +66,12 @@ impl SeqTracker {
         }
         let expected = end - self.base;
         let full_words = (expected / 64) as usize;
-        let mut got: u64 = self.seen.iter().take(full_words).map(|w| u64::from(w.count_ones())).sum();
+        let mut got: u64 = self
+            .seen
+            .iter()
+            .take(full_words)
+            .map(|w| u64::from(w.count_ones()))
+            .sum();
         let rest = expected % 64;
         if rest > 0 {
             let mask = (1u64 << rest) - 1;

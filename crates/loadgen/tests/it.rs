@@ -26,11 +26,23 @@ fn quick_scenario(transports: Vec<Transport>, clients: u32) -> Scenario {
 
 fn config() -> ServerConfig {
     // No keep-alive comments during a test: every byte comes from an event.
-    ServerConfig { sse_keepalive: Duration::from_secs(600), ..ServerConfig::default() }
+    ServerConfig {
+        sse_keepalive: Duration::from_secs(600),
+        ..ServerConfig::default()
+    }
 }
 
 fn label(transport: Transport, clients: u32) -> Progress {
-    Progress { phase: 1, phases: 1, transport, clients, rate: 0.0, stage: "", stage_elapsed_s: 0.0, stage_length_s: 0.0 }
+    Progress {
+        phase: 1,
+        phases: 1,
+        transport,
+        clients,
+        rate: 0.0,
+        stage: "",
+        stage_elapsed_s: 0.0,
+        stage_length_s: 0.0,
+    }
 }
 
 /// Publishes `count` events, one every 20 ms, then stops: nothing is in
@@ -53,13 +65,27 @@ async fn every_transport_books_every_byte_and_matches_the_server() {
     let control = ControlClient::new(server.addr);
     for transport in Transport::ALL {
         let publisher = publish_for_a_while(&control, 50);
-        let outcome = run_phase(&scenario, transport, 3, 0.0, &mut server, &control, None, &label(transport, 3), &mut |_| {})
-            .await
-            .expect("phase");
+        let outcome = run_phase(
+            &scenario,
+            transport,
+            3,
+            0.0,
+            &mut server,
+            &control,
+            None,
+            &label(transport, 3),
+            &mut |_| {},
+        )
+        .await
+        .expect("phase");
         publisher.await.expect("publisher");
         let r = &outcome.result;
         assert!(r.events.delivered > 0, "{transport}: nothing delivered");
-        assert_eq!(r.events.missed, 0, "{transport}: missed events {:?}", r.events);
+        assert_eq!(
+            r.events.missed, 0,
+            "{transport}: missed events {:?}",
+            r.events
+        );
         assert_eq!(r.events.duplicated, 0, "{transport}");
         assert!(r.traffic.received.payload > 0, "{transport}");
         assert!(!outcome.connections.is_empty());
@@ -67,11 +93,27 @@ async fn every_transport_books_every_byte_and_matches_the_server() {
         let stats = control.stats(true).await.expect("stats");
         let by_peer: HashMap<_, _> = stats.connections.iter().map(|c| (c.peer, c)).collect();
         for (local, totals) in &outcome.connections {
-            assert_eq!(totals.traffic.sent.total(), totals.socket_sent, "{transport}: sent classes != socket count");
-            assert_eq!(totals.traffic.received.total(), totals.socket_received, "{transport}: received classes != socket count");
-            let peer = by_peer.get(local).unwrap_or_else(|| panic!("{transport}: server does not list {local}"));
-            assert_eq!(peer.bytes_read, totals.socket_sent, "{transport}: server read != client sent for {local}");
-            assert_eq!(peer.bytes_written, totals.socket_received, "{transport}: server wrote != client received for {local}");
+            assert_eq!(
+                totals.traffic.sent.total(),
+                totals.socket_sent,
+                "{transport}: sent classes != socket count"
+            );
+            assert_eq!(
+                totals.traffic.received.total(),
+                totals.socket_received,
+                "{transport}: received classes != socket count"
+            );
+            let peer = by_peer
+                .get(local)
+                .unwrap_or_else(|| panic!("{transport}: server does not list {local}"));
+            assert_eq!(
+                peer.bytes_read, totals.socket_sent,
+                "{transport}: server read != client sent for {local}"
+            );
+            assert_eq!(
+                peer.bytes_written, totals.socket_received,
+                "{transport}: server wrote != client received for {local}"
+            );
         }
     }
     server.stop().await;
@@ -79,44 +121,96 @@ async fn every_transport_books_every_byte_and_matches_the_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_skips_events_is_caught_with_the_exact_count() {
-    let scenario = Scenario { rates: vec![100.0], ..quick_scenario(vec![Transport::Ws, Transport::ShortPoll], 2) };
-    let source = ServerSource::InProcess(ServerConfig { skip_every: 7, ..config() });
+    let scenario = Scenario {
+        rates: vec![100.0],
+        ..quick_scenario(vec![Transport::Ws, Transport::ShortPoll], 2)
+    };
+    let source = ServerSource::InProcess(ServerConfig {
+        skip_every: 7,
+        ..config()
+    });
     let mut server = source.start(&scenario, 100.0).await.expect("server");
     let control = ControlClient::new(server.addr);
     for transport in [Transport::Ws, Transport::ShortPoll] {
-        let outcome = run_phase(&scenario, transport, 2, 100.0, &mut server, &control, None, &label(transport, 2), &mut |_| {})
-            .await
-            .expect("phase");
+        let outcome = run_phase(
+            &scenario,
+            transport,
+            2,
+            100.0,
+            &mut server,
+            &control,
+            None,
+            &label(transport, 2),
+            &mut |_| {},
+        )
+        .await
+        .expect("phase");
         let skipped = outcome.end_cursor / 7 - outcome.start_cursor / 7;
         assert!(skipped > 0);
-        assert_eq!(outcome.result.events.missed, 2 * skipped, "{transport}: {:?}", outcome.result.events);
+        assert_eq!(
+            outcome.result.events.missed,
+            2 * skipped,
+            "{transport}: {:?}",
+            outcome.result.events
+        );
     }
     server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_results_validate_against_the_committed_schema() {
-    let scenario = Scenario { rates: vec![50.0], duration_s: 0.5, ..quick_scenario(Transport::ALL.to_vec(), 2) };
-    let opts = RunOptions { scenario, source: ServerSource::InProcess(config()), interrupt: None };
+    let scenario = Scenario {
+        rates: vec![50.0],
+        duration_s: 0.5,
+        ..quick_scenario(Transport::ALL.to_vec(), 2)
+    };
+    let opts = RunOptions {
+        scenario,
+        source: ServerSource::InProcess(config()),
+        interrupt: None,
+    };
     let mut outcome = run_scenario(opts, &mut |_| {}).await.expect("run");
     assert!(outcome.result.complete, "{:?}", outcome.result.error);
     assert_eq!(outcome.result.phases.len(), 5);
     let dir = std::env::temp_dir().join(format!("pushbench-it-{}", std::process::id()));
     let path = output::write_run(&dir, &mut outcome).expect("write");
-    let results: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
     if let Ok(keep) = std::env::var("PUSHBENCH_KEEP_RESULTS") {
         let _ = std::fs::copy(&path, keep);
     }
-    let schema_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../protocol/schema/results.schema.json");
-    let schema: serde_json::Value = serde_json::from_slice(&std::fs::read(schema_path).expect("schema file")).expect("schema json");
+    let schema_path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../protocol/schema/results.schema.json"
+    );
+    let schema: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(schema_path).expect("schema file"))
+            .expect("schema json");
     let validator = jsonschema::validator_for(&schema).expect("valid schema");
-    let errors: Vec<String> = validator.iter_errors(&results).map(|e| format!("{} at {}", e, e.instance_path())).collect();
-    assert!(errors.is_empty(), "results.json does not match the schema: {errors:#?}");
+    let errors: Vec<String> = validator
+        .iter_errors(&results)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "results.json does not match the schema: {errors:#?}"
+    );
     // The schema is strict: a missing field is caught.
     let mut broken = results.clone();
-    broken["phases"][0]["events"].as_object_mut().expect("object").remove("missed");
-    assert!(!validator.is_valid(&broken), "schema misses a removed field");
-    for log in outcome.result.phases.iter().filter_map(|p| p.histogram_log.as_ref()) {
+    broken["phases"][0]["events"]
+        .as_object_mut()
+        .expect("object")
+        .remove("missed");
+    assert!(
+        !validator.is_valid(&broken),
+        "schema misses a removed field"
+    );
+    for log in outcome
+        .result
+        .phases
+        .iter()
+        .filter_map(|p| p.histogram_log.as_ref())
+    {
         assert!(dir.join(log).exists());
     }
     let _ = std::fs::remove_dir_all(&dir);

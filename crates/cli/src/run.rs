@@ -1,0 +1,285 @@
+//! `pushbench run`: measure every push technique and write the results.
+//!
+//! Flags override the scenario file, which overrides the defaults
+//! ([`Scenario::default`], a matrix that finishes in about a minute).
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use pushbench_loadgen::runner::{Progress, RunOptions, files_needed};
+use pushbench_loadgen::threshold::{Threshold, violations};
+use pushbench_loadgen::{ServerSource, machine, output, scenario};
+use pushbench_protocol::{Scenario, Transport};
+
+/// `pushbench run` options.
+#[derive(Debug, Parser)]
+pub struct Args {
+    /// TOML scenario file (any subset of the scenario's fields; flags override it).
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Transports to measure (comma-separated: short-poll,long-poll,stream,sse,ws).
+    #[arg(long, value_delimiter = ',')]
+    pub transports: Option<Vec<Transport>>,
+    /// Concurrent clients per phase (comma-separated to sweep).
+    #[arg(long, value_delimiter = ',')]
+    pub clients: Option<Vec<u32>>,
+    /// Events per second the server publishes (comma-separated to sweep).
+    #[arg(long, value_delimiter = ',')]
+    pub rate: Option<Vec<f64>>,
+    /// Payload bytes per event.
+    #[arg(long)]
+    pub payload: Option<usize>,
+    /// Topics the generator spreads events over.
+    #[arg(long)]
+    pub topics: Option<u32>,
+    /// Measured seconds per phase.
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Seconds per phase before measuring.
+    #[arg(long)]
+    pub warmup: Option<f64>,
+    /// Seconds over which a phase's clients connect.
+    #[arg(long)]
+    pub ramp_up: Option<f64>,
+    /// Milliseconds between short polls.
+    #[arg(long)]
+    pub poll_interval: Option<u64>,
+    /// Seconds the server may hold a long poll.
+    #[arg(long)]
+    pub longpoll_timeout: Option<u64>,
+    /// WebSocket clients ask for binary frames.
+    #[arg(long)]
+    pub ws_binary: bool,
+    /// Measure a running server (http://host:port) instead of starting one.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// The `pushbench` executable to start as the server (default: this one).
+    #[arg(long, value_name = "PATH")]
+    pub server_exe: Option<PathBuf>,
+    /// Extra argument for the started `pushbench serve` (repeatable), e.g. `--serve-arg=--skip-every=7`.
+    #[arg(long = "serve-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub serve_args: Vec<String>,
+    /// Output folder (default: bench-results/<UTC timestamp>/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Fail (exit non-zero) when a phase violates this, e.g. `p99<5ms`, `missed=0`, `overhead<1.5` (repeatable).
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub thresholds: Vec<String>,
+    /// Skip the charts and report after the run.
+    #[arg(long)]
+    pub no_report: bool,
+}
+
+impl Args {
+    /// The scenario: defaults, then the file, then the flags.
+    pub fn scenario(&self) -> anyhow::Result<Scenario> {
+        let mut s = match &self.scenario {
+            Some(path) => scenario::load(path)?,
+            None => Scenario::default(),
+        };
+        macro_rules! set {
+            ($flag:ident => $field:ident) => {
+                if let Some(v) = self.$flag.clone() {
+                    s.$field = v;
+                }
+            };
+        }
+        set!(transports => transports);
+        set!(clients => clients);
+        set!(rate => rates);
+        set!(payload => payload);
+        set!(topics => topics);
+        set!(duration => duration_s);
+        set!(warmup => warmup_s);
+        set!(ramp_up => ramp_up_s);
+        set!(poll_interval => poll_interval_ms);
+        set!(longpoll_timeout => longpoll_timeout_s);
+        if self.ws_binary {
+            s.ws_binary = true;
+        }
+        if self.target.is_some() {
+            s.target = self.target.clone();
+        }
+        scenario::validate(&s)?;
+        Ok(s)
+    }
+
+    fn thresholds(&self) -> anyhow::Result<Vec<Threshold>> {
+        self.thresholds
+            .iter()
+            .map(|t| {
+                t.parse::<Threshold>()
+                    .with_context(|| "invalid --threshold")
+            })
+            .collect()
+    }
+}
+
+/// Runs `pushbench run`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let thresholds = args.thresholds()?;
+    let scenario = args.scenario()?;
+    let limit = crate::raise_open_files_limit();
+    let needed = files_needed(&scenario, false);
+    if limit > 0 && needed > limit {
+        return Err(pushbench_loadgen::Error::TooManyClients {
+            clients: u64::from(scenario.clients.iter().copied().max().unwrap_or(0)),
+            needed,
+            limit,
+        }
+        .into());
+    }
+    let source = match &scenario.target {
+        Some(url) => ServerSource::Target(url.clone()),
+        None => ServerSource::Child {
+            exe: match &args.server_exe {
+                Some(p) => p.clone(),
+                None => std::env::current_exe().context("finding the pushbench executable")?,
+            },
+            extra_args: args.serve_args.clone(),
+        },
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("bench-results").join(machine::now_folder_stamp()));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let mut outcome = runtime.block_on(async {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\npushbench: interrupted; writing what was measured");
+                let _ = tx.send(true);
+            }
+        });
+        let opts = RunOptions {
+            scenario,
+            source,
+            interrupt: Some(rx),
+        };
+        let mut last = std::time::Instant::now();
+        let mut progress = move |p: &Progress| {
+            // At most ten updates a second, one line rewritten in place.
+            if p.stage != "done" && last.elapsed().as_millis() < 100 {
+                return;
+            }
+            last = std::time::Instant::now();
+            let bar = bar(p.stage_elapsed_s, p.stage_length_s);
+            let mut err = std::io::stderr().lock();
+            let _ = write!(
+                err,
+                "\r[{}/{}] {:<10} {:>5} clients {:>6} ev/s  {:<10} {bar} {:>5.1}/{:.1}s   ",
+                p.phase,
+                p.phases,
+                p.transport.name(),
+                p.clients,
+                p.rate,
+                p.stage,
+                p.stage_elapsed_s,
+                p.stage_length_s
+            );
+            if p.stage == "done" {
+                let _ = writeln!(err);
+            }
+        };
+        pushbench_loadgen::run_scenario(opts, &mut progress).await
+    })?;
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+
+    let results = output::write_run(&out, &mut outcome)
+        .with_context(|| format!("writing results to {}", out.display()))?;
+    let result = &outcome.result;
+    println!("{}", pushbench_report::terminal_summary(result));
+    println!("results: {}", results.display());
+    if !args.no_report {
+        report_hook(result, &out);
+    }
+    if let Some(error) = &result.error {
+        bail!(
+            "the run stopped early ({error}); the phases measured so far are in {}",
+            results.display()
+        );
+    }
+    let broken = violations(&thresholds, &result.phases);
+    if !broken.is_empty() {
+        for v in &broken {
+            eprintln!("pushbench: {v}");
+        }
+        bail!("{} threshold violation(s)", broken.len());
+    }
+    Ok(())
+}
+
+/// The report hook: charts and reports from the results just written.
+/// Owned by the report crate; a failure here never fails the run.
+fn report_hook(result: &pushbench_protocol::RunResult, dir: &std::path::Path) {
+    match pushbench_report::write_report(result, dir) {
+        Ok(files) => println!("report: {} files in {}", files.len(), dir.display()),
+        Err(e) => eprintln!("pushbench: warning: the report could not be written: {e}"),
+    }
+}
+
+fn bar(done: f64, total: f64) -> String {
+    const WIDTH: usize = 20;
+    let filled = if total > 0.0 {
+        ((done / total).clamp(0.0, 1.0) * WIDTH as f64) as usize
+    } else {
+        WIDTH
+    };
+    format!("[{}{}]", "#".repeat(filled), " ".repeat(WIDTH - filled))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(argv: &[&str]) -> Args {
+        Args::parse_from(std::iter::once("run").chain(argv.iter().copied()))
+    }
+
+    #[test]
+    fn no_arguments_is_the_default_matrix() {
+        assert_eq!(args(&[]).scenario().expect("scenario"), Scenario::default());
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let dir = std::env::temp_dir().join(format!("pushbench-run-args-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("s.toml");
+        std::fs::write(&file, "clients = [5]\npayload = 16\n").expect("write");
+        let s = args(&[
+            "--scenario",
+            file.to_str().expect("utf8"),
+            "--payload",
+            "32",
+            "--transports",
+            "ws,sse",
+        ])
+        .scenario()
+        .expect("scenario");
+        assert_eq!(
+            (s.clients, s.payload, s.transports),
+            (vec![5], 32, vec![Transport::Ws, Transport::Sse])
+        );
+        std::fs::write(&file, "clients = [5]\nbogus = 1\n").expect("write");
+        let err = args(&["--scenario", file.to_str().expect("utf8")])
+            .scenario()
+            .expect_err("unknown key");
+        assert!(format!("{err:#}").contains("bogus"), "{err:#}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn bad_thresholds_name_the_flag() {
+        let err = args(&["--threshold", "p99<5 parsecs"])
+            .thresholds()
+            .expect_err("bad");
+        assert!(format!("{err:#}").contains("--threshold"), "{err:#}");
+    }
+}
