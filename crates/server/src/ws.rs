@@ -60,6 +60,9 @@ async fn drain(socket: &mut WebSocket) {
     let _peer_never_answered = tokio::time::timeout(CLOSE_REPLY_WAIT, reply).await;
 }
 
+/// Initial WebSocket read buffer per connection.
+const WS_READ_BUFFER: usize = 4 * 1024;
+
 /// The upgrade with the configured limits, or the rejection as JSON.
 fn upgrade(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -69,7 +72,11 @@ fn upgrade(
         status: rejection.status(),
         message: rejection.body_text(),
     })?;
+    // tungstenite reserves a 128 KiB read buffer per connection by default;
+    // push clients send almost nothing, and the buffer still grows for a
+    // large message, so 4 KiB keeps idle connections cheap.
     Ok(ws
+        .read_buffer_size(WS_READ_BUFFER)
         .max_message_size(state.config.max_payload)
         .max_frame_size(state.config.max_frame))
 }

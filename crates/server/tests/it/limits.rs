@@ -136,13 +136,8 @@ async fn foreign_origins_are_refused_for_websockets_and_publishing() {
     assert_eq!(client.read_response().await.status, 403);
     // The server's own page is same-origin.
     let mut own = Client::connect(addr).await;
-    own.send(
-        "POST",
-        "/publish",
-        "Origin: http://test\r\n",
-        b"x",
-    )
-    .await;
+    own.send("POST", "/publish", "Origin: http://test\r\n", b"x")
+        .await;
     assert_eq!(own.read_response().await.status, 200);
     server.shutdown().await.expect("shutdown");
 }
@@ -194,5 +189,31 @@ async fn publishing_faster_than_the_rate_gets_429() {
         "{statuses:?}"
     );
     assert_eq!(statuses.last(), Some(&429));
+    server.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn an_abandoned_long_poll_is_released_at_once() {
+    let server = spawn_server(quiet()).await;
+    let addr = server.local_addr();
+    let mut client = Client::connect(addr).await;
+    client.send("GET", "/longpoll?timeout=120", "", b"").await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let open =
+        |stats: &serde_json::Value| stats["transports"]["long-poll"]["connections_open"].clone();
+    assert_eq!(open(&get(addr, "/stats").await.json()), 1);
+    drop(client);
+    let mut released = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if open(&get(addr, "/stats").await.json()) == 0 {
+            released = true;
+            break;
+        }
+    }
+    assert!(
+        released,
+        "the held long poll outlived its client by more than a second"
+    );
     server.shutdown().await.expect("shutdown");
 }
