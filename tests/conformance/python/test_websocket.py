@@ -266,6 +266,13 @@ def test_text_invalid_utf8_fragmented(server, observed):
     check_close(observed, run(violation(server.url("/echo"), first, rest)), 1007)
 
 
+@pytest.mark.expect("close 1007 before the message ends (fails fast per frame)")
+def test_text_invalid_utf8_first_fragment_fails_fast(server, observed):
+    # The final fragment is never sent: only a check per frame can close.
+    first = frame(Opcode.TEXT, INVALID_UTF8, fin=False)
+    check_close(observed, run(violation(server.url("/echo"), first)), 1007)
+
+
 @pytest.mark.expect("close 1009")
 @pytest.mark.parametrize("path", ["/echo", "/ws"])
 def test_message_too_big(server, observed, path):
