@@ -1,4 +1,6 @@
 //! Tests of the `pushbench` binary as a user runs it.
 
 mod browser;
+mod conformance;
+mod peers;
 mod serve;
