@@ -512,6 +512,9 @@ conformance(
     const token = `node-${randomBytes(8).toString('hex')}`;
     const watcher = await open(server.url('/ws'));
     const sender = await open(server.url('/ws'));
+    // A first event proves the watcher's subscription is live, so the token
+    // cannot be published before it.
+    await watcher.next();
     sender.ws.send(token);
     let event;
     for (let i = 0; i < 500 && !event; i++) {

@@ -405,6 +405,9 @@ def test_ws_upstream_message_is_published(server, observed):
 
     async def go():
         async with open_ws(server.url("/ws")) as watcher, open_ws(server.url("/ws")) as sender:
+            # A first event proves the watcher's subscription is live, so the
+            # token cannot be published before it.
+            await asyncio.wait_for(watcher.recv(), TIMEOUT)
             await sender.send(token)
             for _ in range(500):
                 event = json.loads(await asyncio.wait_for(watcher.recv(), TIMEOUT))
