@@ -20,7 +20,9 @@ fn serve(extra: &[&str]) -> (Child, String) {
         .expect("start pushbench serve");
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("first line");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("first line");
     let url = line
         .trim()
         .strip_prefix("pushbench listening on http://")
@@ -53,7 +55,9 @@ fn sigterm_ends_open_streams_with_their_last_chunk_and_exits_cleanly() {
     for sig in ["TERM", "INT"] {
         let (mut child, addr) = serve(&["--rate", "200", "--payload", "32"]);
         let mut stream = TcpStream::connect(&addr).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
         stream
             .write_all(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
             .expect("request");
@@ -72,7 +76,10 @@ fn sigterm_ends_open_streams_with_their_last_chunk_and_exits_cleanly() {
             }
             got.extend_from_slice(&buf[..n]);
         }
-        assert!(got.ends_with(b"\r\n0\r\n\r\n"), "SIG{sig}: the body ends with the last chunk");
+        assert!(
+            got.ends_with(b"\r\n0\r\n\r\n"),
+            "SIG{sig}: the body ends with the last chunk"
+        );
         assert!(wait_exit(&mut child).success(), "SIG{sig}: exit status 0");
     }
 }
@@ -106,7 +113,10 @@ fn an_address_in_use_is_named() {
         .expect("run pushbench");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--addr") && stderr.contains(&addr), "{stderr}");
+    assert!(
+        stderr.contains("--addr") && stderr.contains(&addr),
+        "{stderr}"
+    );
     signal(&first, "TERM");
     wait_exit(&mut first);
 }
