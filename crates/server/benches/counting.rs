@@ -1,0 +1,456 @@
+//! The cost of the server's byte counting: the same load pushed through a
+//! socket with and without [`CountingStream`].
+//!
+//! The load is an HTTP-streaming (NDJSON, chunked) response of 128-byte-payload
+//! events, written the way hyper writes it: one vectored write per event
+//! (chunk-size line, JSON line, CRLF), so the tally is called three times per
+//! event, its worst case per byte. A client reads it to EOF with the load
+//! generator's 8 KiB buffer.
+//!
+//! - `counting/tcp/*`: a loopback TCP connection. `raw` is the server's socket
+//!   exactly as production has it minus the counting (a `TimeoutStream` with
+//!   the send timeout, boxed and pinned); `conn-tally` is a connection
+//!   accepted by the production [`CountingListener`], so the real `ConnTally`
+//!   and `Registry` do the counting. `raw-2` repeats `raw` after them: an A/A
+//!   check of the noise floor, and the baseline is the mean of the two.
+//! - `counting/duplex/*`: the same through `tokio::io::duplex` (no syscalls,
+//!   so the counting's share is as large as it can get), with a tally doing
+//!   the same atomic work as `ConnCounters::record_written`.
+//!
+//! `scripts/bench-counting.sh` runs this and fails if counting costs 2 % or
+//! more; see docs/benchmarks.md.
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::serve::Listener;
+use criterion::{
+    BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+};
+use pushbench_protocol::framing::LAST_CHUNK;
+use pushbench_protocol::{Event, payload_for};
+use pushbench_server::counting::{CountingStream, Tally};
+use pushbench_server::listener::{CountingListener, Registry};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Runtime;
+use tokio_io_timeout::TimeoutStream;
+
+/// Events per connection: about 2 MiB of wire bytes.
+const EVENTS: u64 = 9_000;
+/// Payload bytes per event.
+const PAYLOAD: usize = 128;
+/// The load generator's read buffer.
+const READ_BUF: usize = 8 * 1024;
+/// The server's default send timeout (any value: it never fires here).
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The response as the server writes it: the head, then per event the chunk
+/// size line and the NDJSON line (the CRLF after it is shared).
+struct Load {
+    head: Vec<u8>,
+    events: Vec<(Vec<u8>, Vec<u8>)>,
+    bytes: u64,
+}
+
+fn load() -> Load {
+    let head = b"HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\n\
+cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\
+date: Mon, 25 Nov 2024 02:00:00 GMT\r\n\r\n"
+        .to_vec();
+    let events: Vec<(Vec<u8>, Vec<u8>)> = (1..=EVENTS)
+        .map(|seq| {
+            let e = Event {
+                seq,
+                topic: format!("t{}", seq % 4),
+                created_us: 1_732_500_000_000_000 + seq,
+                payload: payload_for(seq, PAYLOAD),
+            };
+            let line = format!("{}\n", e.to_json()).into_bytes();
+            (format!("{:x}\r\n", line.len()).into_bytes(), line)
+        })
+        .collect();
+    let bytes = head.len()
+        + events
+            .iter()
+            .map(|(s, l)| s.len() + l.len() + 2)
+            .sum::<usize>()
+        + LAST_CHUNK.len();
+    Load {
+        head,
+        events,
+        bytes: bytes as u64,
+    }
+}
+
+/// Writes all of `bufs` with one vectored write when the socket takes it
+/// whole (it nearly always does), finishing a partial write plainly.
+async fn write_all_vectored<W: AsyncWrite + Unpin>(w: &mut W, bufs: &[&[u8]]) -> io::Result<()> {
+    let slices: Vec<io::IoSlice<'_>> = bufs.iter().map(|b| io::IoSlice::new(b)).collect();
+    let mut skip = w.write_vectored(&slices).await?;
+    for b in bufs {
+        if skip >= b.len() {
+            skip -= b.len();
+            continue;
+        }
+        w.write_all(&b[skip..]).await?;
+        skip = 0;
+    }
+    Ok(())
+}
+
+async fn write_load<W: AsyncWrite + Unpin>(w: &mut W, load: &Load) -> io::Result<()> {
+    w.write_all(&load.head).await?;
+    for (size, line) in &load.events {
+        write_all_vectored(w, &[size, line, b"\r\n"]).await?;
+    }
+    w.write_all(LAST_CHUNK).await?;
+    w.shutdown().await
+}
+
+async fn read_to_end<R: AsyncRead + Unpin>(r: &mut R) -> io::Result<u64> {
+    let mut buf = vec![0u8; READ_BUF];
+    let mut total = 0;
+    loop {
+        match r.read(&mut buf).await? {
+            0 => return Ok(total),
+            n => total += n as u64,
+        }
+    }
+}
+
+/// Pushes the load from `server` to `client`, both driven on this task.
+async fn push<W, R>(mut server: W, mut client: R, load: &Load) -> Duration
+where
+    W: AsyncWrite + Unpin,
+    R: AsyncRead + Unpin,
+{
+    let start = Instant::now();
+    let (written, read) = tokio::join!(write_load(&mut server, load), read_to_end(&mut client));
+    let elapsed = start.elapsed();
+    written.expect("write");
+    assert_eq!(read.expect("read"), load.bytes);
+    elapsed
+}
+
+/// The same atomic work as the server's `ConnCounters::record_*` on an
+/// established connection: one relaxed add, one relaxed flag load.
+#[derive(Debug, Default)]
+struct Counters {
+    read: AtomicU64,
+    written: AtomicU64,
+    capturing: AtomicBool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct AtomicTally(Arc<Counters>);
+
+impl Tally for AtomicTally {
+    fn on_read(&self, bytes: &[u8]) {
+        self.0.read.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        if self.0.capturing.load(Ordering::Relaxed) {
+            unreachable!("no head capture in the benchmark");
+        }
+    }
+
+    fn on_written(&self, bytes: &[u8]) {
+        self.0
+            .written
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        if self.0.capturing.load(Ordering::Relaxed) {
+            unreachable!("no head capture in the benchmark");
+        }
+    }
+}
+
+async fn connect(addr: std::net::SocketAddr) -> TcpStream {
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    tcp.set_nodelay(true).expect("nodelay");
+    tcp
+}
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Where a connection's server side comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Variant {
+    Raw,
+    Counted,
+}
+
+/// The two listeners of the TCP benchmarks.
+struct Tcp {
+    plain: TcpListener,
+    plain_addr: std::net::SocketAddr,
+    counting: CountingListener,
+    counting_addr: std::net::SocketAddr,
+}
+
+impl Tcp {
+    async fn new() -> Self {
+        let plain = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let counted = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        Tcp {
+            plain_addr: plain.local_addr().expect("addr"),
+            counting_addr: counted.local_addr().expect("addr"),
+            plain,
+            counting: CountingListener::new(counted, Arc::new(Registry::default()), SEND_TIMEOUT),
+        }
+    }
+
+    /// One connection pushing the load; times the push only.
+    async fn run(&mut self, variant: Variant, load: &Load) -> Duration {
+        match variant {
+            Variant::Raw => {
+                let (client, accepted) =
+                    tokio::join!(connect(self.plain_addr), self.plain.accept());
+                let (tcp, _) = accepted.expect("accept");
+                tcp.set_nodelay(true).expect("nodelay");
+                // The production socket minus the counting.
+                let mut timed = TimeoutStream::new(tcp);
+                timed.set_write_timeout(Some(SEND_TIMEOUT));
+                push(Box::pin(timed), client, load).await
+            }
+            Variant::Counted => {
+                // The production path: `CountingListener` sets nodelay and
+                // the send timeout, and counts into a real `ConnTally`.
+                let (client, (io, _)) =
+                    tokio::join!(connect(self.counting_addr), self.counting.accept());
+                push(io, client, load).await
+            }
+        }
+    }
+}
+
+async fn run_duplex(variant: Variant, load: &Load) -> Duration {
+    let (server, client) = tokio::io::duplex(64 * 1024);
+    match variant {
+        Variant::Raw => push(server, client, load).await,
+        Variant::Counted => {
+            let tally = AtomicTally::default();
+            let elapsed = push(CountingStream::new(server, tally.clone()), client, load).await;
+            assert_eq!(tally.0.written.load(Ordering::Relaxed), load.bytes);
+            elapsed
+        }
+    }
+}
+
+/// Per-triple results of the interleaved measurement.
+#[derive(Default)]
+struct Triples {
+    raw_a: Vec<f64>,
+    counted: Vec<f64>,
+    raw_b: Vec<f64>,
+}
+
+/// The three runs of a triple, in an order that rotates with `i` so no
+/// variant always runs first or last.
+fn triple_order(i: usize) -> [usize; 3] {
+    [[0, 1, 2], [1, 2, 0], [2, 0, 1]][i % 3]
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// The median of `v` and a distribution-free 95 % interval for it (order
+/// statistics at n/2 -+ 0.98 sqrt(n)).
+fn median_ci(mut v: Vec<f64>) -> (f64, f64, f64) {
+    let m = median(&mut v);
+    let n = v.len() as f64;
+    let half = 0.98 * n.sqrt();
+    let lo = ((n / 2.0 - half).floor().max(0.0)) as usize;
+    let hi = ((n / 2.0 + half).ceil() as usize).min(v.len() - 1);
+    (m, v[lo], v[hi])
+}
+
+impl Triples {
+    fn push(&mut self, times: [Duration; 3]) {
+        self.raw_a.push(times[0].as_secs_f64());
+        self.counted.push(times[1].as_secs_f64());
+        self.raw_b.push(times[2].as_secs_f64());
+    }
+
+    /// Writes `paired.json` next to criterion's results and prints it.
+    fn report(&self, medium: &str, tally: &str, load: &Load) {
+        let n = self.counted.len();
+        if n < 10 {
+            // `cargo bench -- --test` and filtered runs: nothing to report.
+            return;
+        }
+        let overhead: Vec<f64> = (0..n)
+            .map(|i| 100.0 * (2.0 * self.counted[i] / (self.raw_a[i] + self.raw_b[i]) - 1.0))
+            .collect();
+        let aa: Vec<f64> = (0..n)
+            .map(|i| 100.0 * (self.raw_b[i] / self.raw_a[i] - 1.0))
+            .collect();
+        let (o, o_lo, o_hi) = median_ci(overhead);
+        let (a, a_lo, a_hi) = median_ci(aa);
+        let raw_s = median(&mut [self.raw_a.clone(), self.raw_b.clone()].concat());
+        let counted_s = median(&mut self.counted.clone());
+        let mib = load.bytes as f64 / (1024.0 * 1024.0);
+        let json = format!(
+            "{{\"medium\":\"{medium}\",\"tally\":\"{tally}\",\"triples\":{n},\"bytes\":{},\
+             \"raw_median_s\":{raw_s:.6},\"counted_median_s\":{counted_s:.6},\
+             \"raw_mib_s\":{:.1},\"counted_mib_s\":{:.1},\
+             \"overhead_pct\":{o:.3},\"overhead_ci95_pct\":[{o_lo:.3},{o_hi:.3}],\
+             \"aa_pct\":{a:.3},\"aa_ci95_pct\":[{a_lo:.3},{a_hi:.3}]}}\n",
+            load.bytes,
+            mib / raw_s,
+            mib / counted_s,
+        );
+        println!(
+            "counting/{medium}-paired: {n} triples, raw {:.1} MiB/s, {tally} {:.1} MiB/s, \
+             overhead {o:+.2} % (95 % CI {o_lo:+.2} .. {o_hi:+.2}), A/A {a:+.2} % \
+             (95 % CI {a_lo:+.2} .. {a_hi:+.2})",
+            mib / raw_s,
+            mib / counted_s,
+        );
+        let dir = criterion_home()
+            .join("counting")
+            .join(format!("{medium}-paired"));
+        let written = std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::write(dir.join("paired.json"), json));
+        if let Err(e) = written {
+            eprintln!("could not write {}: {e}", dir.display());
+        }
+    }
+}
+
+/// Criterion's output directory, found the way criterion finds it.
+fn criterion_home() -> std::path::PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return home.into();
+    }
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        return std::path::PathBuf::from(target).join("criterion");
+    }
+    // target/<profile>/deps/<bench>: three levels up is the target dir.
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.ancestors().nth(3).map(|t| t.join("criterion")))
+        .unwrap_or_else(|| "target/criterion".into())
+}
+
+/// Raw and counted, each measured on its own (criterion's usual estimates).
+fn bench_separate(c: &mut Criterion, load: &Load) {
+    let rt = runtime();
+    let mut tcp = rt.block_on(Tcp::new());
+    let mut group = c.benchmark_group("counting");
+    group.throughput(Throughput::Bytes(load.bytes));
+    for (variant, name) in [(Variant::Raw, "raw"), (Variant::Counted, "conn-tally")] {
+        group.bench_function(BenchmarkId::new("tcp", name), |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        total += tcp.run(variant, load).await;
+                    }
+                    total
+                })
+            })
+        });
+    }
+    for (variant, name) in [(Variant::Raw, "raw"), (Variant::Counted, "atomic-tally")] {
+        group.bench_function(BenchmarkId::new("duplex", name), |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        total += run_duplex(variant, load).await;
+                    }
+                    total
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+/// Raw, counted and raw again, interleaved per iteration, so a change in the
+/// machine's load hits all three alike: the overhead is the median over
+/// triples of counted / mean(raw, raw again), and raw again / raw is an A/A
+/// check of the method's noise.
+fn bench_paired(c: &mut Criterion, load: &Load) {
+    let rt = runtime();
+    let mut tcp = rt.block_on(Tcp::new());
+    let mut group = c.benchmark_group("counting");
+    group.sampling_mode(SamplingMode::Flat);
+    group.throughput(Throughput::Bytes(3 * load.bytes));
+    let variants = [Variant::Raw, Variant::Counted, Variant::Raw];
+
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(20));
+    let mut triples = Triples::default();
+    group.bench_function("tcp-paired", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut total = Duration::ZERO;
+                for i in 0..iters as usize {
+                    let mut times = [Duration::ZERO; 3];
+                    for k in triple_order(triples.counted.len() + i) {
+                        times[k] = tcp.run(variants[k], load).await;
+                    }
+                    total += times.iter().sum::<Duration>();
+                    triples.push(times);
+                }
+                total
+            })
+        })
+    });
+    triples.report("tcp", "conn-tally", load);
+
+    group.measurement_time(Duration::from_secs(8));
+    let mut triples = Triples::default();
+    group.bench_function("duplex-paired", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut total = Duration::ZERO;
+                for i in 0..iters as usize {
+                    let mut times = [Duration::ZERO; 3];
+                    for k in triple_order(triples.counted.len() + i) {
+                        times[k] = run_duplex(variants[k], load).await;
+                    }
+                    total += times.iter().sum::<Duration>();
+                    triples.push(times);
+                }
+                total
+            })
+        })
+    });
+    triples.report("duplex", "atomic-tally", load);
+    group.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    let load = load();
+    bench_separate(c, &load);
+    bench_paired(c, &load);
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4))
+}
+
+criterion_group! {
+    name = counting;
+    config = config();
+    targets = benches
+}
+criterion_main!(counting);
