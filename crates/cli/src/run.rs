@@ -3,7 +3,7 @@
 //! Flags override the scenario file, which overrides the defaults
 //! ([`Scenario::default`], a matrix that finishes in about a minute).
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
@@ -70,6 +70,11 @@ pub struct Args {
     /// Skip the charts and report after the run.
     #[arg(long)]
     pub no_report: bool,
+    /// Write one JSON line per TCP connection (phase, transport or `control`,
+    /// local and server address, socket bytes each way, TCP_INFO segments)
+    /// to FILE, to attribute a packet capture (scripts/verify-wire.sh).
+    #[arg(long, value_name = "FILE")]
+    pub wire_log: Option<PathBuf>,
 }
 
 impl Args {
@@ -162,37 +167,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             source,
             interrupt: Some(rx),
         };
-        let mut last = std::time::Instant::now();
-        let mut progress = move |p: &Progress| {
-            // At most ten updates a second, one line rewritten in place.
-            if p.stage != "done" && last.elapsed().as_millis() < 100 {
-                return;
-            }
-            last = std::time::Instant::now();
-            let bar = bar(p.stage_elapsed_s, p.stage_length_s);
-            let mut err = std::io::stderr().lock();
-            let _ = write!(
-                err,
-                "\r[{}/{}] {:<10} {:>5} clients {:>6} ev/s  {:<10} {bar} {:>5.1}/{:.1}s   ",
-                p.phase,
-                p.phases,
-                p.transport.name(),
-                p.clients,
-                p.rate,
-                p.stage,
-                p.stage_elapsed_s,
-                p.stage_length_s
-            );
-            if p.stage == "done" {
-                let _ = writeln!(err);
-            }
-        };
+        let mut progress = progress_printer(std::io::stderr().is_terminal());
         pushbench_loadgen::run_scenario(opts, &mut progress).await
     })?;
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
 
     let results = output::write_run(&out, &mut outcome)
         .with_context(|| format!("writing results to {}", out.display()))?;
+    if let Some(path) = &args.wire_log {
+        output::write_wire_log(path, &outcome.connections)
+            .with_context(|| format!("writing the wire log to {}", path.display()))?;
+    }
     let result = &outcome.result;
     println!("{}", pushbench_report::terminal_summary(result));
     println!("results: {}", results.display());
@@ -222,6 +207,52 @@ fn report_hook(result: &pushbench_protocol::RunResult, dir: &std::path::Path) {
         Ok(files) => println!("report: {} files in {}", files.len(), dir.display()),
         Err(e) => eprintln!("pushbench: warning: the report could not be written: {e}"),
     }
+}
+
+/// The progress display: on a terminal one line rewritten in place at most
+/// ten times a second; otherwise (a log, CI) one plain line when a phase
+/// starts and one when it ends, so the log is not a wall of `\r` updates.
+fn progress_printer(terminal: bool) -> impl FnMut(&Progress) + Send {
+    let mut last = std::time::Instant::now();
+    let mut last_stage: Option<(usize, &'static str)> = None;
+    move |p: &Progress| {
+        let mut err = std::io::stderr().lock();
+        if !terminal {
+            let edge = matches!(p.stage, "connecting" | "done");
+            if edge && last_stage != Some((p.phase, p.stage)) {
+                last_stage = Some((p.phase, p.stage));
+                let _ = writeln!(err, "{}", progress_line(p));
+            }
+            return;
+        }
+        if p.stage != "done" && last.elapsed().as_millis() < 100 {
+            return;
+        }
+        last = std::time::Instant::now();
+        let bar = bar(p.stage_elapsed_s, p.stage_length_s);
+        let _ = write!(
+            err,
+            "\r{} {bar} {:>5.1}/{:.1}s   ",
+            progress_line(p),
+            p.stage_elapsed_s,
+            p.stage_length_s
+        );
+        if p.stage == "done" {
+            let _ = writeln!(err);
+        }
+    }
+}
+
+fn progress_line(p: &Progress) -> String {
+    format!(
+        "[{}/{}] {:<10} {:>5} clients {:>6} ev/s  {:<10}",
+        p.phase,
+        p.phases,
+        p.transport.name(),
+        p.clients,
+        p.rate,
+        p.stage
+    )
 }
 
 fn bar(done: f64, total: f64) -> String {

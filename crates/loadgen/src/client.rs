@@ -164,6 +164,7 @@ pub async fn run_client(
                 continue;
             }
         };
+        let mut conn = conn;
         let local = conn
             .get_ref()
             .local_addr()
@@ -179,13 +180,16 @@ pub async fn run_client(
             cursor: &mut cursor,
         };
         let end = match spec.transport {
-            Transport::Ws => session.websocket(conn, started, &mut stop).await,
+            Transport::Ws => session.websocket(&mut conn, started, &mut stop).await,
             _ => {
                 session.record_setup(started);
-                session.http(conn, &mut stop).await
+                session.http(&mut conn, &mut stop).await
             }
         };
-        report.connections.push((local, meter.finish()));
+        let segments = close(&mut conn, spec.server).await;
+        session.drain();
+        drop(conn);
+        report.connections.push((local, meter.finish(segments)));
         if let Some(err) = meter.take_error() {
             recorder.error(id, format!("protocol: {err}"));
         }
@@ -220,6 +224,34 @@ async fn connect(spec: &ClientSpec, id: usize, meter: Meter) -> Result<Conn, Str
     // Events are small and latency is measured: no Nagle delay.
     let _ = tcp.set_nodelay(true);
     Ok(CountingStream::new(tcp, meter))
+}
+
+/// How long a closing client waits for the server's end of the stream.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// Closes a connection so that every byte the server sent is read (and
+/// counted) before the socket goes: reads the `TCP_INFO` segment counts,
+/// shuts down the sending side (FIN), then reads until the server's FIN or
+/// [`CLOSE_GRACE`]. Without the reading, an event the server wrote just as
+/// the client left would be on the wire (and in a packet capture) but never
+/// in the client's counts. The segment counts are read first because a
+/// socket that has seen both FINs leaves the kernel's table; the
+/// teardown's own segments (FIN, ACK) are therefore not in them.
+async fn close(conn: &mut Conn, server: SocketAddr) -> Option<crate::tcpinfo::Segments> {
+    let local = conn.get_ref().local_addr().ok()?;
+    let peer = conn.get_ref().peer_addr().unwrap_or(server);
+    let segments = crate::tcpinfo::segments(local, peer).ok();
+    let _ = conn.shutdown().await;
+    let mut buf = [0u8; 4096];
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        while let Ok(n) = conn.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+    segments
 }
 
 fn io_kind(what: &str, e: &std::io::Error) -> String {
@@ -307,7 +339,7 @@ impl Session<'_> {
         drained
     }
 
-    async fn http(&mut self, mut conn: Conn, stop: &mut watch::Receiver<bool>) -> SessionEnd {
+    async fn http(&mut self, conn: &mut Conn, stop: &mut watch::Receiver<bool>) -> SessionEnd {
         let mut buf = vec![0u8; 8 * 1024];
         let mut next_poll = tokio::time::Instant::now();
         loop {
@@ -356,7 +388,7 @@ impl Session<'_> {
 
     async fn websocket(
         &mut self,
-        conn: Conn,
+        conn: &mut Conn,
         started: Instant,
         stop: &mut watch::Receiver<bool>,
     ) -> SessionEnd {

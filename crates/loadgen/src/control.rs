@@ -114,11 +114,23 @@ impl Tally for ControlTally {
     }
 }
 
+/// One control connection: where it came from and what crossed its socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ControlConnection {
+    /// The client end of the connection.
+    pub local: SocketAddr,
+    /// Bytes written.
+    pub sent: u64,
+    /// Bytes read.
+    pub received: u64,
+}
+
 /// Makes the runner's control calls to one server.
 #[derive(Clone, Debug)]
 pub struct ControlClient {
     addr: SocketAddr,
     traffic: ControlTally,
+    connections: Arc<Mutex<Vec<ControlConnection>>>,
 }
 
 impl ControlClient {
@@ -127,7 +139,14 @@ impl ControlClient {
         ControlClient {
             addr,
             traffic: ControlTally::default(),
+            connections: Arc::default(),
         }
+    }
+
+    /// Every control connection made so far (for the wire log, so a packet
+    /// capture can tell them apart from the measured clients).
+    pub fn connections(&self) -> Vec<ControlConnection> {
+        lock(&self.connections).clone()
     }
 
     /// The server's address.
@@ -176,6 +195,7 @@ impl ControlClient {
     async fn call(&self, method: &str, path: &str, body: &[u8]) -> Result<Vec<u8>> {
         let exchange = async {
             let tcp = TcpStream::connect(self.addr).await?;
+            let local = tcp.local_addr()?;
             let mut conn = CountingStream::new(tcp, self.traffic.clone());
             let head = format!(
                 "{method} {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
@@ -188,6 +208,11 @@ impl ControlClient {
                 .take(MAX_CONTROL_BODY as u64)
                 .read_to_end(&mut answer)
                 .await?;
+            lock(&self.connections).push(ControlConnection {
+                local,
+                sent: (head.len() + body.len()) as u64,
+                received: answer.len() as u64,
+            });
             Ok::<_, std::io::Error>(answer)
         };
         let answer = match tokio::time::timeout(CONTROL_TIMEOUT, exchange).await {

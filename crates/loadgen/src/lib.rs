@@ -27,6 +27,8 @@
 //! - [`threshold`]: `--threshold` expressions (`p99<5ms`, `missed=0`).
 //! - [`output`]: `results.json` (atomic), the CSV and the HdrHistogram logs.
 //! - [`machine`]: the machine description for results.
+//! - [`tcpinfo`]: `TCP_INFO` segment counts of a client socket (the
+//!   `tcp_ip` class), over netlink sock_diag.
 #![deny(missing_docs)]
 
 pub mod client;
@@ -37,6 +39,7 @@ pub mod output;
 pub mod runner;
 pub mod scenario;
 pub mod server;
+pub mod tcpinfo;
 pub mod threshold;
 pub mod tracker;
 

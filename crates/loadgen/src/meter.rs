@@ -10,10 +10,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use hdrhistogram::Histogram;
+use pushbench_protocol::ledger::tcp_ip_header_bytes;
 use pushbench_protocol::{
-    ByteLedger, Classifier, Direction, Received, Traffic, Transport, WireError, WireEvent, now_us,
+    ByteClass, ByteLedger, Classifier, Direction, Received, Traffic, Transport, WireError,
+    WireEvent, now_us,
 };
 use pushbench_server::counting::Tally;
+
+use crate::tcpinfo::Segments;
 
 /// Locks a mutex, ignoring poisoning: the data are plain counters, still
 /// meaningful after a panicking holder.
@@ -136,6 +140,13 @@ struct MeterState {
     socket: (u64, u64),
     /// Every byte of this connection by class.
     traffic: Traffic,
+    /// The part of `traffic` booked while the window was open.
+    windowed: Traffic,
+    /// The connection's setup: its bytes up to and including the first
+    /// response head (the first request or upgrade, and its answer's head).
+    setup: Traffic,
+    /// Scanners for the end of the first head each way: sent, received.
+    heads: [HeadScan; 2],
     notes: Vec<Note>,
     error: Option<WireError>,
 }
@@ -143,6 +154,7 @@ struct MeterState {
 /// The tally of one client connection. Cheap to clone; clones share state.
 #[derive(Clone, Debug)]
 pub struct Meter {
+    transport: Transport,
     state: Arc<Mutex<MeterState>>,
     recorder: Arc<PhaseRecorder>,
     shard: usize,
@@ -155,8 +167,13 @@ pub struct ConnectionTotals {
     pub socket_sent: u64,
     /// Bytes read from the socket.
     pub socket_received: u64,
-    /// The same bytes by class.
+    /// The same bytes by class, with `tcp_ip` from `segments`.
     pub traffic: Traffic,
+    /// The setup part of `traffic` (first request/upgrade and response head).
+    pub setup: Traffic,
+    /// `TCP_INFO` segment counts just before the client closed, when the
+    /// kernel could tell them.
+    pub segments: Option<Segments>,
 }
 
 impl Meter {
@@ -164,10 +181,14 @@ impl Meter {
     /// shard for client `client_id`.
     pub fn new(transport: Transport, recorder: Arc<PhaseRecorder>, client_id: usize) -> Self {
         Meter {
+            transport,
             state: Arc::new(Mutex::new(MeterState {
                 classifier: Classifier::new(transport),
                 socket: (0, 0),
                 traffic: Traffic::default(),
+                windowed: Traffic::default(),
+                setup: Traffic::default(),
+                heads: [HeadScan::default(); 2],
                 notes: Vec::new(),
                 error: None,
             })),
@@ -185,6 +206,9 @@ impl Meter {
                 classifier,
                 socket,
                 traffic,
+                windowed,
+                setup,
+                heads,
                 notes,
                 error,
             } = &mut *state;
@@ -192,18 +216,37 @@ impl Meter {
                 Direction::Sent => socket.0 += bytes.len() as u64,
                 Direction::Received => socket.1 += bytes.len() as u64,
             }
+            let (scan, class, ledger) = match direction {
+                Direction::Sent => (&mut heads[0], ByteClass::RequestHeaders, &mut setup.sent),
+                Direction::Received => (
+                    &mut heads[1],
+                    ByteClass::ResponseHeaders,
+                    &mut setup.received,
+                ),
+            };
+            let class = if self.transport == Transport::Ws {
+                ByteClass::Handshake
+            } else {
+                class
+            };
+            ledger.add(class, scan.feed(bytes));
             let mut sink = |e: WireEvent<'_>| book(e, at, traffic, &mut delta, notes);
             if let Err(e) = classifier.feed(direction, bytes, &mut sink) {
                 error.get_or_insert(e);
             }
+            if self.book_window(&delta) {
+                windowed.merge(&delta);
+            }
         }
-        self.book_window(&delta);
     }
 
-    fn book_window(&self, delta: &Traffic) {
+    /// Books `delta` into the phase's window if it is open; says whether it did.
+    fn book_window(&self, delta: &Traffic) -> bool {
         if delta.total() > 0 && self.recorder.measuring() {
             self.recorder.shard(self.shard).traffic.merge(delta);
+            return true;
         }
+        false
     }
 
     /// Takes the messages and response boundaries decoded so far.
@@ -217,28 +260,65 @@ impl Meter {
     }
 
     /// The connection ended: books what the classifier still holds and
-    /// returns the connection's totals.
-    pub fn finish(&self) -> ConnectionTotals {
+    /// returns the connection's totals. `segments` are its `TCP_INFO`
+    /// counts read just before closing, if known: they become `tcp_ip`.
+    pub fn finish(&self, segments: Option<Segments>) -> ConnectionTotals {
         let mut delta = Traffic::default();
-        let totals = {
-            let mut state = lock(&self.state);
-            let MeterState {
-                classifier,
-                socket,
-                traffic,
-                notes,
-                ..
-            } = &mut *state;
-            let at = now_us();
-            classifier.finish(&mut |e: WireEvent<'_>| book(e, at, traffic, &mut delta, notes));
-            ConnectionTotals {
-                socket_sent: socket.0,
-                socket_received: socket.1,
-                traffic: *traffic,
+        let mut state = lock(&self.state);
+        let MeterState {
+            classifier,
+            socket,
+            traffic,
+            windowed,
+            setup,
+            notes,
+            ..
+        } = &mut *state;
+        let at = now_us();
+        classifier.finish(&mut |e: WireEvent<'_>| book(e, at, traffic, &mut delta, notes));
+        if self.book_window(&delta) {
+            windowed.merge(&delta);
+        }
+        if let Some(segments) = segments {
+            // The client's SYN goes out and the server's SYN-ACK comes in.
+            traffic.sent.tcp_ip = tcp_ip_header_bytes(segments.out, 1);
+            traffic.received.tcp_ip = tcp_ip_header_bytes(segments.r#in, 1);
+            // The window's share of the headers, in proportion to the
+            // window's share of the connection's bytes per direction: the
+            // kernel's counters are read once per connection, not at the
+            // window's edges, so this part is an estimate.
+            let share = |part: u64, all: u64, headers: u64| {
+                if all == 0 {
+                    0
+                } else {
+                    (headers as f64 * part as f64 / all as f64).round() as u64
+                }
+            };
+            let mut window_headers = Traffic::default();
+            window_headers.sent.tcp_ip = share(
+                windowed.sent.total(),
+                traffic.sent.total(),
+                traffic.sent.tcp_ip,
+            );
+            window_headers.received.tcp_ip = share(
+                windowed.received.total(),
+                traffic.received.total(),
+                traffic.received.tcp_ip,
+            );
+            if window_headers.sent.tcp_ip + window_headers.received.tcp_ip > 0 {
+                self.recorder
+                    .shard(self.shard)
+                    .traffic
+                    .merge(&window_headers);
             }
-        };
-        self.book_window(&delta);
-        totals
+        }
+        ConnectionTotals {
+            socket_sent: socket.0,
+            socket_received: socket.1,
+            traffic: *traffic,
+            setup: *setup,
+            segments,
+        }
     }
 }
 
@@ -246,6 +326,35 @@ fn ledger(traffic: &mut Traffic, direction: Direction) -> &mut ByteLedger {
     match direction {
         Direction::Sent => &mut traffic.sent,
         Direction::Received => &mut traffic.received,
+    }
+}
+
+/// Finds the end of the first HTTP head (`\r\n\r\n`) in one direction of
+/// a connection's raw bytes: the setup is the first request (or upgrade)
+/// and the first response head, found on the bytes themselves so it does not
+/// depend on how the classifier books an exchange (polls are booked whole,
+/// and an empty one as control).
+#[derive(Clone, Copy, Debug, Default)]
+struct HeadScan {
+    /// The last bytes seen, newest in the low byte.
+    tail: u32,
+    done: bool,
+}
+
+impl HeadScan {
+    /// Feeds bytes; returns how many of them belong to the first head.
+    fn feed(&mut self, bytes: &[u8]) -> u64 {
+        if self.done {
+            return 0;
+        }
+        for (i, &b) in bytes.iter().enumerate() {
+            self.tail = (self.tail << 8) | u32::from(b);
+            if self.tail == u32::from_be_bytes(*b"\r\n\r\n") {
+                self.done = true;
+                return i as u64 + 1;
+            }
+        }
+        bytes.len() as u64
     }
 }
 
@@ -279,5 +388,25 @@ impl Tally for Meter {
 
     fn on_written(&self, bytes: &[u8]) {
         self.on_bytes(Direction::Sent, bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_head_ends_at_the_blank_line_in_any_split() {
+        let head = b"GET / HTTP/1.1\r\nhost: x\r\n\r\n";
+        let mut whole = HeadScan::default();
+        assert_eq!(
+            whole.feed(&[&head[..], b"body"].concat()),
+            head.len() as u64
+        );
+        assert_eq!(whole.feed(b"GET / HTTP/1.1\r\n\r\n"), 0);
+        let mut split = HeadScan::default();
+        let counted: u64 = head.iter().map(|b| split.feed(&[*b])).sum();
+        assert_eq!(counted, head.len() as u64);
+        assert_eq!(split.feed(b"more"), 0);
     }
 }

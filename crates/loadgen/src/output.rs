@@ -89,6 +89,22 @@ pub fn write_run(dir: &Path, outcome: &mut RunOutcome) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Writes the wire log: one JSON line per TCP connection of the run
+/// ([`ConnectionRecord`](crate::runner::ConnectionRecord)), measured clients
+/// and control calls alike, so a packet capture of the same run can be
+/// attributed by local port (`scripts/verify-wire.sh`).
+pub fn write_wire_log(path: &Path, records: &[crate::runner::ConnectionRecord]) -> Result<()> {
+    let mut out = Vec::new();
+    for record in records {
+        serde_json::to_writer(&mut out, record).map_err(|e| Error::Encode {
+            what: "wire log",
+            message: e.to_string(),
+        })?;
+        out.push(b'\n');
+    }
+    write_atomic(path, &out)
+}
+
 /// One CSV row per phase.
 pub fn csv(result: &RunResult) -> String {
     let mut out = String::from(

@@ -81,6 +81,9 @@ pub struct PhaseOutcome {
     pub start_cursor: u64,
     /// The phase's end cursor `C1`.
     pub end_cursor: u64,
+    /// Why the phase was cut short (interrupted, server died); `result` then
+    /// holds the partial measurements, marked `incomplete`.
+    pub stopped: Option<Error>,
 }
 
 /// What a run produced: the result (maybe incomplete) and each phase's histogram.
@@ -90,6 +93,83 @@ pub struct RunOutcome {
     pub result: RunResult,
     /// The latency histogram of each phase, in `result.phases` order.
     pub histograms: Vec<Histogram<u64>>,
+    /// Every TCP connection the run made, measured clients and control
+    /// calls alike: the wire log (`--wire-log`).
+    pub connections: Vec<ConnectionRecord>,
+}
+
+/// One TCP connection of a run, as the wire log writes it (one JSON line
+/// each): enough to find it in a packet capture by its local port and to
+/// compare the capture's bytes and packets with what the socket counted.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ConnectionRecord {
+    /// Phase number, from 1, in `results.json` order; 0 for control calls.
+    pub phase: usize,
+    /// The transport's name, or `control` for the runner's own calls.
+    pub kind: String,
+    /// The client's address.
+    pub local: std::net::SocketAddr,
+    /// The server's address.
+    pub server: std::net::SocketAddr,
+    /// Bytes written to the socket (client to server).
+    pub socket_sent: u64,
+    /// Bytes read from the socket (server to client).
+    pub socket_received: u64,
+    /// The setup part of `socket_sent` (first request or upgrade).
+    pub setup_sent: u64,
+    /// The setup part of `socket_received` (first response head).
+    pub setup_received: u64,
+    /// `tcpi_segs_out` just before the client closed (teardown excluded).
+    pub segs_out: Option<u64>,
+    /// `tcpi_segs_in` just before the client closed (teardown excluded).
+    pub segs_in: Option<u64>,
+    /// IP + TCP header bytes of `segs_out` (the `tcp_ip` class, sent).
+    pub tcp_ip_sent: u64,
+    /// IP + TCP header bytes of `segs_in` (the `tcp_ip` class, received).
+    pub tcp_ip_received: u64,
+}
+
+impl ConnectionRecord {
+    /// The record of a measured client connection of phase `phase`.
+    pub fn client(
+        phase: usize,
+        transport: Transport,
+        local: std::net::SocketAddr,
+        server: std::net::SocketAddr,
+        totals: &ConnectionTotals,
+    ) -> Self {
+        ConnectionRecord {
+            phase,
+            kind: transport.name().to_owned(),
+            local,
+            server,
+            socket_sent: totals.socket_sent,
+            socket_received: totals.socket_received,
+            setup_sent: totals.setup.sent.total(),
+            setup_received: totals.setup.received.total(),
+            segs_out: totals.segments.map(|s| s.out),
+            segs_in: totals.segments.map(|s| s.r#in),
+            tcp_ip_sent: totals.traffic.sent.tcp_ip,
+            tcp_ip_received: totals.traffic.received.tcp_ip,
+        }
+    }
+
+    fn control(c: &crate::control::ControlConnection, server: std::net::SocketAddr) -> Self {
+        ConnectionRecord {
+            phase: 0,
+            kind: "control".to_owned(),
+            local: c.local,
+            server,
+            socket_sent: c.sent,
+            socket_received: c.received,
+            setup_sent: 0,
+            setup_received: 0,
+            segs_out: None,
+            segs_in: None,
+            tcp_ip_sent: 0,
+            tcp_ip_received: 0,
+        }
+    }
 }
 
 /// Open files a scenario needs in this process: one per client plus a
@@ -116,11 +196,12 @@ pub async fn run_scenario(
     let started_at = machine::now_rfc3339();
     let mut phases = Vec::new();
     let mut histograms = Vec::new();
+    let mut wire_log = Vec::new();
     let mut control_traffic = Traffic::default();
     let mut error = None;
     let total = phases_of(&scenario);
     let mut index = 0;
-    'rates: for &rate in &scenario.rates {
+    for &rate in &scenario.rates {
         let mut server = match opts.source.start(&scenario, rate).await {
             Ok(s) => s,
             Err(e) if phases.is_empty() => return Err(e),
@@ -130,7 +211,7 @@ pub async fn run_scenario(
             }
         };
         let control = ControlClient::new(server.addr);
-        for &clients in &scenario.clients {
+        'phases: for &clients in &scenario.clients {
             for &transport in &scenario.transports {
                 index += 1;
                 let label = Progress {
@@ -157,20 +238,35 @@ pub async fn run_scenario(
                 .await
                 {
                     Ok(outcome) => {
+                        let number = phases.len() + 1;
+                        wire_log.extend(outcome.connections.iter().map(|(local, totals)| {
+                            ConnectionRecord::client(number, transport, *local, server.addr, totals)
+                        }));
                         phases.push(outcome.result);
                         histograms.push(outcome.latency);
+                        if let Some(e) = outcome.stopped {
+                            error = Some(e.to_string());
+                            break 'phases;
+                        }
                     }
                     Err(e) => {
                         error = Some(e.to_string());
-                        control_traffic.merge(&control.traffic());
-                        server.stop().await;
-                        break 'rates;
+                        break 'phases;
                     }
                 }
             }
         }
         control_traffic.merge(&control.traffic());
+        wire_log.extend(
+            control
+                .connections()
+                .iter()
+                .map(|c| ConnectionRecord::control(c, server.addr)),
+        );
         server.stop().await;
+        if error.is_some() {
+            break;
+        }
     }
     let result = RunResult {
         version: RESULTS_VERSION,
@@ -184,7 +280,11 @@ pub async fn run_scenario(
         phases,
         control_traffic,
     };
-    Ok(RunOutcome { result, histograms })
+    Ok(RunOutcome {
+        result,
+        histograms,
+        connections: wire_log,
+    })
 }
 
 /// Waits `length`, reporting progress, watching for interruption and for a
@@ -348,18 +448,24 @@ pub async fn run_phase(
     .await;
     recorder.set_measuring(false);
     let duration_s = t0.elapsed().as_secs_f64();
-    if let Err(e) = measured {
-        stop_clients(tasks).await;
-        return Err(e);
-    }
-    let window_end = control.stats(false).await?;
+    // A phase cut short keeps what it measured: the last `/stats` sample
+    // stands in for the window's end.
+    let last_sample = samples.last().cloned().unwrap_or_default();
+    let (window_end, stopped) = match measured {
+        Ok(()) => match control.stats(false).await {
+            Ok(end) => (end, None),
+            Err(e) => (last_sample, Some(e)),
+        },
+        Err(e) => (last_sample, Some(e)),
+    };
     samples.push(window_end.clone());
     let end_cursor = window_end.last_seq;
 
     // Drain: long enough for a short poll and a reconnect to catch up.
     let grace = Duration::from_secs(2).max(poll_interval * 2);
     let drain_start = Instant::now();
-    while drain_start.elapsed() < grace
+    while stopped.is_none()
+        && drain_start.elapsed() < grace
         && cursors
             .iter()
             .any(|c| c.load(Ordering::Relaxed) < end_cursor)
@@ -392,6 +498,7 @@ pub async fn run_phase(
         ..Connections::default()
     };
     let mut conns = Vec::new();
+    let mut setup_traffic = Traffic::default();
     let reported = reports.len() as u64;
     for report in reports {
         events.missed += report.tracker.missed(end_cursor);
@@ -400,6 +507,9 @@ pub async fn run_phase(
         events.gaps += report.tracker.gaps;
         connections.opened += report.opened;
         connections.failed += report.failed;
+        for (_, totals) in &report.connections {
+            setup_traffic.merge(&totals.setup);
+        }
         conns.extend(report.connections);
     }
     // A client task that never reported (aborted) missed everything.
@@ -407,6 +517,11 @@ pub async fn run_phase(
         * end_cursor.saturating_sub(start_cursor);
 
     let traffic = merged.traffic;
+    let setup_bytes_per_connection = if connections.opened > 0 {
+        setup_traffic.total() as f64 / connections.opened as f64
+    } else {
+        0.0
+    };
     let route = window_end
         .transports
         .get(transport.name())
@@ -468,6 +583,9 @@ pub async fn run_phase(
         },
         events,
         histogram_log: None,
+        setup_bytes_per_connection,
+        setup_traffic,
+        incomplete: stopped.is_some(),
     };
     Ok(PhaseOutcome {
         result,
@@ -475,6 +593,7 @@ pub async fn run_phase(
         connections: conns,
         start_cursor,
         end_cursor,
+        stopped,
     })
 }
 

@@ -20,6 +20,35 @@ use crate::{Error, Result};
 /// How long a child server may take to print its URL.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Lines of a child server's stderr kept for an error message.
+pub const STDERR_TAIL: usize = 20;
+
+/// The last lines a child server wrote to stderr. Kept rather than passed
+/// through, so its own messages ("pushbench: shutting down") never mix into
+/// `run`'s output, and named when the child dies.
+#[derive(Clone, Debug, Default)]
+pub struct ChildStderr(std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<String>>>);
+
+impl ChildStderr {
+    fn push(&self, line: String) {
+        let mut tail = crate::meter::lock(&self.0);
+        if tail.len() == STDERR_TAIL {
+            tail.pop_front();
+        }
+        tail.push_back(line);
+    }
+
+    /// `; its stderr: ...` with the kept lines, or nothing.
+    pub fn describe(&self) -> String {
+        let tail = crate::meter::lock(&self.0);
+        if tail.is_empty() {
+            return String::new();
+        }
+        let lines: Vec<&str> = tail.iter().map(String::as_str).collect();
+        format!("; its stderr: {}", lines.join(" | "))
+    }
+}
+
 /// Where the server comes from.
 #[derive(Clone, Debug)]
 pub enum ServerSource {
@@ -51,7 +80,7 @@ pub struct ServerHandle {
 #[derive(Debug)]
 enum HandleKind {
     External,
-    Child(Child),
+    Child(Child, ChildStderr),
     InProcess(Box<RunningServer>),
 }
 
@@ -101,10 +130,20 @@ impl ServerSource {
                     .args(extra_args)
                     .stdin(Stdio::null())
                     .stdout(Stdio::piped())
-                    .stderr(Stdio::inherit())
+                    .stderr(Stdio::piped())
                     .kill_on_drop(true)
                     .spawn()
                     .map_err(|e| Error::io(format!("starting `{} serve`", exe.display()), e))?;
+                let stderr = ChildStderr::default();
+                if let Some(pipe) = child.stderr.take() {
+                    let tail = stderr.clone();
+                    tokio::spawn(async move {
+                        let mut lines = BufReader::new(pipe).lines();
+                        while let Ok(Some(line)) = lines.next_line().await {
+                            tail.push(line);
+                        }
+                    });
+                }
                 let stdout = child
                     .stdout
                     .take()
@@ -114,9 +153,12 @@ impl ServerSource {
                 let line = match first {
                     Ok(Ok(Some(line))) => line,
                     Ok(Ok(None)) => {
-                        return Err(Error::ServerDied(
-                            "the child server exited before printing its URL".into(),
-                        ));
+                        // Give the stderr reader a moment to collect the why.
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        return Err(Error::ServerDied(format!(
+                            "the child server exited before printing its URL{}",
+                            stderr.describe()
+                        )));
                     }
                     Ok(Err(e)) => return Err(Error::io("reading the child server's stdout", e)),
                     Err(_) => {
@@ -129,7 +171,8 @@ impl ServerSource {
                     .strip_prefix("pushbench listening on ")
                     .ok_or_else(|| {
                         Error::ServerDied(format!(
-                            "unexpected first line from the child server: {line:?}"
+                            "unexpected first line from the child server: {line:?}{}",
+                            stderr.describe()
                         ))
                     })?
                     .trim()
@@ -140,7 +183,7 @@ impl ServerSource {
                 Ok(ServerHandle {
                     addr,
                     url,
-                    kind: HandleKind::Child(child),
+                    kind: HandleKind::Child(child, stderr),
                 })
             }
         }
@@ -151,8 +194,11 @@ impl ServerHandle {
     /// `Some(reason)` when a child server has exited.
     pub fn exited(&mut self) -> Option<String> {
         match &mut self.kind {
-            HandleKind::Child(child) => match child.try_wait() {
-                Ok(Some(status)) => Some(format!("the server process exited ({status})")),
+            HandleKind::Child(child, stderr) => match child.try_wait() {
+                Ok(Some(status)) => Some(format!(
+                    "the server process exited ({status}){}",
+                    stderr.describe()
+                )),
                 _ => None,
             },
             _ => None,
@@ -166,7 +212,7 @@ impl ServerHandle {
             HandleKind::InProcess(server) => {
                 let _ = server.shutdown_within(Duration::from_secs(2)).await;
             }
-            HandleKind::Child(mut child) => {
+            HandleKind::Child(mut child, _) => {
                 if let Some(pid) = child.id() {
                     let _ = Command::new("kill")
                         .args(["-TERM", &pid.to_string()])

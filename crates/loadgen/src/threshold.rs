@@ -272,6 +272,9 @@ mod tests {
             },
             server: ServerCost::default(),
             histogram_log: None,
+            setup_traffic: pushbench_protocol::Traffic::default(),
+            setup_bytes_per_connection: 0.0,
+            incomplete: false,
         }
     }
 

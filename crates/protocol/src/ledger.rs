@@ -47,6 +47,13 @@ impl ByteClass {
 }
 
 /// Bytes per class for one direction of one or many connections.
+///
+/// The six classes of [`ByteClass::ALL`] split the bytes that crossed the
+/// socket (the TCP payload): they add up to the socket count, and
+/// [`ByteLedger::total`] is that sum. [`ByteLedger::tcp_ip`] is different in
+/// kind: the IP and TCP headers the kernel wrapped those bytes in, which
+/// never pass through the socket API. It is estimated from segment counts
+/// (`TCP_INFO`), reported beside the classes and never added to `total()`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ByteLedger {
     /// See [`ByteClass::Handshake`].
@@ -61,6 +68,32 @@ pub struct ByteLedger {
     pub payload: u64,
     /// See [`ByteClass::Control`].
     pub control: u64,
+    /// IPv4 + TCP header bytes of the segments that carried this direction
+    /// (pure ACKs, SYN and FIN included), estimated from `TCP_INFO` segment
+    /// counts with [`tcp_ip_header_bytes`]. Not a class of socket bytes:
+    /// excluded from [`ByteLedger::total`]. Absent (0) in older results.
+    #[serde(default)]
+    pub tcp_ip: u64,
+}
+
+/// IPv4 (20) + TCP (20) header bytes of every segment.
+pub const IPV4_TCP_HEADER: u64 = 40;
+/// TCP options on every segment after the handshake when timestamps are
+/// on (Linux's default): NOP, NOP, timestamp (10) = 12 bytes.
+pub const TCP_TIMESTAMP_OPTIONS: u64 = 12;
+/// Extra option bytes on a SYN or SYN-ACK beyond [`TCP_TIMESTAMP_OPTIONS`]:
+/// Linux sends MSS (4), SACK-permitted (2), timestamp (10), NOP and window
+/// scale (4) = 20 bytes, 8 more than a data segment.
+pub const TCP_SYN_EXTRA_OPTIONS: u64 = 8;
+
+/// IP + TCP header bytes of `segments` segments in one direction of one
+/// IPv4 connection, `syns` of which (0 or 1) were a SYN or SYN-ACK: 52 bytes
+/// per segment on Linux with timestamps, 60 for the SYN. A lossless
+/// loopback sends no SACK blocks, so this is exact there; on a lossy
+/// network it is a lower bound.
+pub fn tcp_ip_header_bytes(segments: u64, syns: u64) -> u64 {
+    segments * (IPV4_TCP_HEADER + TCP_TIMESTAMP_OPTIONS)
+        + syns.min(segments) * TCP_SYN_EXTRA_OPTIONS
 }
 
 impl ByteLedger {
@@ -97,11 +130,12 @@ impl ByteLedger {
         ByteClass::ALL.iter().map(|&c| self.get(c)).sum()
     }
 
-    /// Adds another ledger into this one.
+    /// Adds another ledger into this one (the classes and `tcp_ip`).
     pub fn merge(&mut self, other: &ByteLedger) {
         for class in ByteClass::ALL {
             self.add(class, other.get(class));
         }
+        self.tcp_ip += other.tcp_ip;
     }
 }
 
@@ -144,6 +178,34 @@ mod tests {
         let mut twice = ledger;
         twice.merge(&ledger);
         assert_eq!(twice.total(), 2 * 0b11_1111);
+    }
+
+    #[test]
+    fn tcp_ip_is_beside_the_classes_not_in_the_total() {
+        let mut ledger = ByteLedger {
+            payload: 10,
+            tcp_ip: 520,
+            ..ByteLedger::default()
+        };
+        assert_eq!(ledger.total(), 10);
+        ledger.merge(&ledger.clone());
+        assert_eq!((ledger.total(), ledger.tcp_ip), (20, 1040));
+        // Old results without the field still parse.
+        let old: ByteLedger = serde_json::from_str(
+            r#"{"handshake":0,"request_headers":1,"response_headers":0,"framing":0,"payload":0,"control":0}"#,
+        )
+        .expect("old ledger");
+        assert_eq!((old.total(), old.tcp_ip), (1, 0));
+    }
+
+    #[test]
+    fn header_bytes_per_segment_match_linux_loopback() {
+        // A SYN on lo: 74-byte frame = 14 Ethernet + 20 IP + 40 TCP.
+        assert_eq!(tcp_ip_header_bytes(1, 1), 60);
+        // A data segment or pure ACK: 66-byte frame minus 14 = 52 + payload.
+        assert_eq!(tcp_ip_header_bytes(1, 0), 52);
+        assert_eq!(tcp_ip_header_bytes(10, 1), 528);
+        assert_eq!(tcp_ip_header_bytes(0, 1), 0);
     }
 
     #[test]

@@ -128,6 +128,21 @@ pub struct PhaseResult {
     pub server: ServerCost,
     /// HdrHistogram V2 log of the latencies, relative to the results file.
     pub histogram_log: Option<String>,
+    /// Connection setup traffic, all clients together: each connection's
+    /// first request (or WebSocket upgrade) and its response head, whenever
+    /// it happened. `traffic` is the measured window only (the steady-state
+    /// cost), so for stream, SSE and WebSocket, whose setup happens before
+    /// the window, it shows none of this; here it is. Absent in older results.
+    #[serde(default)]
+    pub setup_traffic: Traffic,
+    /// `setup_traffic.total()` divided by connections opened: the handshake
+    /// cost one client pays per connection. 0 in older results.
+    #[serde(default)]
+    pub setup_bytes_per_connection: f64,
+    /// True when the phase was cut short (interrupted, or the server died)
+    /// and these are the partial measurements up to that moment.
+    #[serde(default)]
+    pub incomplete: bool,
 }
 
 /// Connection counts of a phase.

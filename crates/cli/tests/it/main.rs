@@ -4,3 +4,4 @@ mod browser;
 mod conformance;
 mod peers;
 mod serve;
+mod wire;

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Ground truth for pushbench's byte counts: capture the loopback traffic of a
+# real multi-transport run with tshark and compare, per transport and per
+# direction, the TCP payload bytes in the capture with the client sockets'
+# counts (they must be equal to the byte), and the capture's packets and
+# IP+TCP header bytes with the `tcp_ip` estimate from TCP_INFO.
+#
+# Usage: scripts/verify-wire.sh [OUT_DIR]
+#   env PUSHBENCH   the pushbench binary (default: cargo build --release one)
+#   env CLIENTS, RATE, DURATION, PAYLOAD   the run (defaults 5, 20, 3, 128)
+# Writes OUT_DIR/{capture.pcapng,wire.jsonl,results.json,comparison.md,
+# comparison.json}; prints comparison.md. Exit 0: every byte matches;
+# 1: a mismatch; 77: capture not possible here (no tshark, not permitted).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out=${1:-$(mktemp -d /tmp/pushbench-wire.XXXXXX)}
+mkdir -p "$out"
+clients=${CLIENTS:-5}
+rate=${RATE:-20}
+duration=${DURATION:-3}
+payload=${PAYLOAD:-128}
+
+if ! command -v tshark >/dev/null; then
+  echo "verify-wire: tshark is not installed (Debian package tshark)" >&2
+  exit 77
+fi
+if [ -z "${PUSHBENCH:-}" ]; then
+  cargo build --release -q -p pushbench-cli
+  PUSHBENCH=${CARGO_TARGET_DIR:-target}/release/pushbench
+fi
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+# The server, on an ephemeral port; its first stdout line names it.
+coproc SERVER { exec "$PUSHBENCH" serve --addr 127.0.0.1:0 --rate "$rate" --payload "$payload" 2>"$out/server.stderr"; }
+pids+=("$SERVER_PID")
+read -r -t 15 line <&"${SERVER[0]}"
+url=${line#pushbench listening on }
+port=${url##*:}
+case $port in ''|*[!0-9]*) echo "verify-wire: unexpected server line: $line" >&2; exit 1;; esac
+
+# The capture: only this server's port; headers are enough (-s 128).
+tshark -q -i lo -f "tcp port $port" -s 128 -w "$out/capture.pcapng" 2>"$out/tshark.stderr" &
+pids+=("$!")
+tshark_pid=$!
+for _ in $(seq 1 100); do
+  grep -q "Capturing on" "$out/tshark.stderr" 2>/dev/null && break
+  if ! kill -0 "$tshark_pid" 2>/dev/null; then
+    echo "verify-wire: capture not possible: $(cat "$out/tshark.stderr")" >&2
+    exit 77
+  fi
+  sleep 0.1
+done
+grep -q "Capturing on" "$out/tshark.stderr" || { echo "verify-wire: tshark did not start" >&2; exit 77; }
+
+"$PUSHBENCH" run --target "$url" --transports short-poll,long-poll,stream,sse,ws \
+  --clients "$clients" --duration "$duration" --warmup 0.5 --ramp-up 0.2 \
+  --out "$out" --no-report --wire-log "$out/wire.jsonl" >"$out/run.stdout" 2>"$out/run.stderr" \
+  || { echo "verify-wire: the run failed:" >&2; cat "$out/run.stderr" >&2; exit 1; }
+
+# Let the last FINs land in the capture, then stop it cleanly.
+sleep 1
+kill -INT "$tshark_pid"
+wait "$tshark_pid" 2>/dev/null || true
+
+tshark -r "$out/capture.pcapng" -T fields -E separator=, \
+  -e tcp.srcport -e tcp.dstport -e tcp.len -e ip.len -e tcp.flags.syn >"$out/packets.csv"
+
+python3 - "$out" "$port" <<'PY'
+import collections, json, sys
+out, port = sys.argv[1], int(sys.argv[2])
+conns = [json.loads(l) for l in open(f"{out}/wire.jsonl")]
+by_port = {int(c["local"].rsplit(":", 1)[1]): c for c in conns}
+# Per client port and direction: payload bytes, packets, header bytes.
+cap = collections.defaultdict(lambda: [0, 0, 0])
+for line in open(f"{out}/packets.csv"):
+    src, dst, tlen, iplen, syn = line.strip().split(",")
+    src, dst, tlen, iplen = int(src), int(dst), int(tlen), int(iplen)
+    key = (src, "sent") if dst == port else (dst, "received")
+    c = cap[key]
+    c[0] += tlen; c[1] += 1; c[2] += iplen - tlen
+unknown = {p for p, _ in cap} - set(by_port)
+kinds = ["short-poll", "long-poll", "stream", "sse", "ws", "control"]
+rows, ok = [], not unknown
+for kind in kinds:
+    mine = [c for c in conns if c["kind"] == kind]
+    if not mine:
+        continue
+    for d, seg in (("sent", "segs_out"), ("received", "segs_in")):
+        p = lambda c: int(c["local"].rsplit(":", 1)[1])
+        sock = sum(c[f"socket_{d}"] for c in mine)
+        cb = sum(cap[(p(c), d)][0] for c in mine)
+        cpk = sum(cap[(p(c), d)][1] for c in mine)
+        chb = sum(cap[(p(c), d)][2] for c in mine)
+        segs = sum(c[seg] or 0 for c in mine) if kind != "control" else None
+        est = sum(c[f"tcp_ip_{d}"] for c in mine) if kind != "control" else None
+        equal = sock == cb
+        ok &= equal
+        if segs is not None:
+            # TCP_INFO is read just before the client closes, so the
+            # teardown's FIN/ACK segments (at most 2 per connection and
+            # direction) are the only packets it may lack; and every
+            # segment's IP+TCP header is what tcp_ip_header_bytes says.
+            teardown = cpk - segs
+            ok &= 0 <= teardown <= 2 * len(mine)
+            ok &= chb - est == 52 * teardown
+        rows.append(dict(kind=kind, direction=d, connections=len(mine), socket_bytes=sock,
+                         capture_bytes=cb, equal=equal, capture_packets=cpk, tcp_info_segments=segs,
+                         capture_header_bytes=chb, tcp_ip_estimate=est))
+md = ["Capture vs socket, per transport and direction (client view: sent = client to server).", "",
+      "| transport | dir | conns | socket bytes | capture bytes | equal | capture packets | TCP_INFO segs | capture IP+TCP header B | tcp_ip estimate B |",
+      "|---|---|---:|---:|---:|:-:|---:|---:|---:|---:|"]
+for r in rows:
+    f = lambda v: "-" if v is None else str(v)
+    md.append(f"| {r['kind']} | {r['direction']} | {r['connections']} | {r['socket_bytes']} | {r['capture_bytes']} | "
+              f"{'yes' if r['equal'] else '**NO**'} | {r['capture_packets']} | {f(r['tcp_info_segments'])} | "
+              f"{r['capture_header_bytes']} | {f(r['tcp_ip_estimate'])} |")
+if unknown:
+    md.append(f"\ncapture has {len(unknown)} connection(s) not in the wire log: ports {sorted(unknown)[:10]}")
+open(f"{out}/comparison.md", "w").write("\n".join(md) + "\n")
+json.dump(dict(ok=ok, unknown_ports=sorted(unknown), rows=rows), open(f"{out}/comparison.json", "w"), indent=1)
+md += ["", "Packets the capture has beyond TCP_INFO's segments are the teardown (FIN and its ACKs, sent after the",
+       "counters are read); the header bytes differ by exactly 52 per such packet."]
+print("\n".join(md))
+print("\nverify-wire:", "every byte matches" if ok else "MISMATCH", f"({out})")
+sys.exit(0 if ok else 1)
+PY
