@@ -6,6 +6,7 @@
 //! - [`report`]: `pushbench report`, charts and reports from a results file.
 //! - [`compare`]: `pushbench compare`, two runs side by side.
 //! - [`model`]: `pushbench model`, the analytic bandwidth per technique.
+//! - [`trace`]: `pushbench trace`, one exchange's bytes annotated by class.
 //!
 //! Each subcommand is a module with an `Args` struct and a
 //! `run(args) -> anyhow::Result<()>` that calls a library crate.
@@ -19,6 +20,7 @@ pub mod model;
 pub mod report;
 pub mod run;
 pub mod serve;
+pub mod trace;
 
 /// Measure and teach server push: short polling, long polling, HTTP
 /// streaming, Server-Sent Events and WebSocket on one live event stream.
@@ -44,6 +46,8 @@ pub enum Command {
     Compare(compare::Args),
     /// The analytic bandwidth each technique needs, beside measured figures.
     Model(model::Args),
+    /// Run one real exchange and print every byte on the wire, annotated by class.
+    Trace(trace::Args),
 }
 
 /// Runs one parsed command line.
@@ -54,6 +58,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(args) => report::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Model(args) => model::run(args),
+        Command::Trace(args) => trace::run(args),
     }
 }
 

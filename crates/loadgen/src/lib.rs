@@ -27,6 +27,8 @@
 //! - [`threshold`]: `--threshold` expressions (`p99<5ms`, `missed=0`).
 //! - [`output`]: `results.json` (atomic), the CSV and the HdrHistogram logs.
 //! - [`machine`]: the machine description for results.
+//! - [`trace`]: one real exchange recorded byte by byte, classified, for
+//!   `pushbench trace`.
 //! - [`tcpinfo`]: `TCP_INFO` segment counts of a client socket (the
 //!   `tcp_ip` class), over netlink sock_diag.
 #![deny(missing_docs)]
@@ -41,6 +43,7 @@ pub mod scenario;
 pub mod server;
 pub mod tcpinfo;
 pub mod threshold;
+pub mod trace;
 pub mod tracker;
 
 pub use runner::{Progress, RunOptions, run_scenario};

@@ -18,6 +18,7 @@
 //!   [`compare()`] builds one.
 //! - [`model`]: the analytic bandwidth per technique, and the classic
 //!   1,000 / 10,000 / 100,000 clients table.
+//! - [`trace`]: the annotated bytes of one exchange (`pushbench trace`).
 //!
 //! [`write_report`] ties charts and documents together; `pushbench report`
 //! and the end of `pushbench run` call it.
@@ -35,6 +36,7 @@ pub mod figures;
 pub mod model;
 pub mod summary;
 pub mod table;
+pub mod trace;
 
 pub use compare::{Comparison, compare};
 pub use summary::{summary_table, terminal_summary, warnings};

@@ -4,4 +4,5 @@ mod browser;
 mod conformance;
 mod peers;
 mod serve;
+mod trace;
 mod wire;

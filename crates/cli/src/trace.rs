@@ -1,0 +1,125 @@
+//! `pushbench trace`: one real exchange of one transport, every byte on the
+//! wire printed and annotated by class. The teaching view of what the other
+//! figures count.
+
+use std::io::IsTerminal;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use pushbench_loadgen::trace::{TraceOptions, record};
+use pushbench_protocol::Transport;
+use pushbench_report::trace::{TraceHeading, TraceStyle, WireSegment, render_trace};
+
+/// Options of `pushbench trace`.
+#[derive(Debug, Parser)]
+pub struct Args {
+    /// The transport: short-poll, long-poll, stream, sse or ws.
+    #[arg(long, short)]
+    pub transport: Transport,
+    /// A running server (`http://127.0.0.1:8080` or `127.0.0.1:8080`);
+    /// without it an embedded server is started and the trace publishes the
+    /// events itself.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Events to receive before the client leaves.
+    #[arg(long, default_value_t = 2)]
+    pub events: u64,
+    /// Payload bytes of each event the embedded server publishes.
+    #[arg(long, default_value_t = 16)]
+    pub payload: usize,
+    /// An extra request header, `Name: value` (repeatable), e.g. to see what
+    /// a browser's headers cost.
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// Give up if the exchange takes longer than this many seconds.
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+    /// Replace what differs between runs (dates, created_us, the port,
+    /// WebSocket keys and masks) with placeholders, for diffing traces.
+    #[arg(long)]
+    pub redact: bool,
+    /// No ANSI colors (they are only used when stdout is a terminal anyway).
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+/// Records the exchange and prints it.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let color =
+        !args.no_color && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    print!("{}", output(&args, color)?);
+    Ok(())
+}
+
+/// The trace text of `args` (colored when `color`).
+pub fn output(args: &Args, color: bool) -> anyhow::Result<String> {
+    if args.events == 0 {
+        bail!("--events must be at least 1");
+    }
+    let target = args.target.as_deref().map(parse_target).transpose()?;
+    let headers = args
+        .headers
+        .iter()
+        .map(|h| {
+            h.split_once(':')
+                .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+                .filter(|(n, _)| !n.is_empty())
+                .with_context(|| format!("--header {h:?} is not `Name: value`"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let options = TraceOptions {
+        transport: args.transport,
+        target,
+        events: args.events,
+        payload: args.payload,
+        headers,
+        timeout: Duration::from_secs(args.timeout),
+        ..TraceOptions::default()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let trace = runtime
+        .block_on(record(&options))
+        .with_context(|| format!("tracing {}", args.transport))?;
+    let segments: Vec<WireSegment<'_>> = trace
+        .segments
+        .iter()
+        .map(|s| WireSegment {
+            direction: s.direction,
+            class: s.class,
+            bytes: &s.bytes,
+        })
+        .collect();
+    let heading = TraceHeading {
+        transport: trace.transport,
+        server: trace.server,
+        embedded: trace.embedded,
+        delivered: trace.delivered,
+        requests: trace.requests,
+    };
+    Ok(render_trace(
+        &heading,
+        &segments,
+        TraceStyle {
+            color,
+            redact: args.redact,
+        },
+    ))
+}
+
+fn parse_target(url: &str) -> anyhow::Result<SocketAddr> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("ws://"))
+        .unwrap_or(url);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    authority
+        .to_socket_addrs()
+        .with_context(|| format!("--target {url:?}: not a host:port"))?
+        .next()
+        .with_context(|| format!("--target {url:?}: no address"))
+}

@@ -1,0 +1,506 @@
+//! One real exchange of one transport, recorded byte by byte for
+//! `pushbench trace`.
+//!
+//! The trace client is the load generator's client in miniature: the same
+//! requests ([`ClientSpec::request`]), the same WebSocket client
+//! (tokio-tungstenite), a [`CountingStream`] around the socket, and the same
+//! wire [`Classifier`] booking every byte. Instead of adding the classes up,
+//! it keeps every classified segment in order, so the trace shows exactly
+//! the bytes the benchmark counts.
+//!
+//! Against the embedded server (the default) the trace publishes the events
+//! itself, one at a time, so the exchange is the same on every run apart
+//! from dates, creation times, ports and WebSocket keys:
+//! - short polling: one poll per event (published just before it), then one
+//!   poll that finds nothing;
+//! - long polling: one held poll per event (published just after it);
+//! - streaming, SSE, WebSocket: one request, the events pushed live one at a
+//!   time, then the client leaves (a WebSocket close handshake; a plain
+//!   TCP close for the HTTP ones, which carries no HTTP bytes).
+//!
+//! Against `--target` the events come from that server's generator.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use pushbench_protocol::{ByteClass, Classifier, Direction, Received, Transport, WireEvent};
+use pushbench_server::config::ServerConfig;
+use pushbench_server::counting::{CountingStream, Tally};
+use pushbench_server::{RunningServer, spawn};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+use crate::client::{ClientSpec, Schedule};
+use crate::control::ControlClient;
+use crate::meter::lock;
+use crate::{Error, Result};
+
+/// What to trace.
+#[derive(Clone, Debug)]
+pub struct TraceOptions {
+    /// The transport of the one exchange.
+    pub transport: Transport,
+    /// A running server; `None` starts an embedded one on `127.0.0.1:0`.
+    pub target: Option<SocketAddr>,
+    /// Events to receive before the client leaves.
+    pub events: u64,
+    /// Payload bytes of the events the embedded server publishes.
+    pub payload: usize,
+    /// Extra request header lines (`Name: value`), e.g. a browser's, added
+    /// to every request (or to the WebSocket upgrade).
+    pub headers: Vec<(String, String)>,
+    /// Short-poll interval against `--target` (the embedded server is
+    /// polled once per event it publishes).
+    pub poll_interval: Duration,
+    /// The whole exchange must finish within this.
+    pub timeout: Duration,
+}
+
+impl Default for TraceOptions {
+    fn default() -> Self {
+        TraceOptions {
+            transport: Transport::Ws,
+            target: None,
+            events: 2,
+            payload: 16,
+            headers: Vec::new(),
+            poll_interval: Duration::from_millis(500),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A run of bytes of one class, in one direction, as the classifier
+/// reported it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Segment {
+    /// Which way the bytes went.
+    pub direction: Direction,
+    /// What they are for.
+    pub class: ByteClass,
+    /// The bytes, as on the wire.
+    pub bytes: Vec<u8>,
+}
+
+/// One recorded exchange.
+#[derive(Clone, Debug)]
+pub struct Trace {
+    /// The transport.
+    pub transport: Transport,
+    /// The server the client talked to.
+    pub server: SocketAddr,
+    /// Whether that server was the embedded one.
+    pub embedded: bool,
+    /// Every byte of the connection, classified, in the order the
+    /// classifier released it.
+    pub segments: Vec<Segment>,
+    /// Events delivered.
+    pub delivered: u64,
+    /// Bytes written to and read from the socket (must equal the segments').
+    pub socket: (u64, u64),
+    /// Requests sent (polls, or the one streaming request or upgrade).
+    pub requests: u64,
+}
+
+#[derive(Debug)]
+struct Recording {
+    classifier: Classifier,
+    segments: Vec<Segment>,
+    socket: (u64, u64),
+    delivered: u64,
+    responses_ended: u64,
+    heads: u64,
+    bad_status: Option<u16>,
+}
+
+/// The trace's [`Tally`]: classifies and keeps every byte.
+#[derive(Clone, Debug)]
+struct Recorder(Arc<Mutex<Recording>>);
+
+impl Recorder {
+    fn new(transport: Transport) -> Self {
+        Recorder(Arc::new(Mutex::new(Recording {
+            classifier: Classifier::new(transport),
+            segments: Vec::new(),
+            socket: (0, 0),
+            delivered: 0,
+            responses_ended: 0,
+            heads: 0,
+            bad_status: None,
+        })))
+    }
+
+    fn on_bytes(&self, direction: Direction, bytes: &[u8]) {
+        let mut rec = lock(&self.0);
+        let Recording {
+            classifier, socket, ..
+        } = &mut *rec;
+        match direction {
+            Direction::Sent => socket.0 += bytes.len() as u64,
+            Direction::Received => socket.1 += bytes.len() as u64,
+        }
+        let mut events = Vec::new();
+        // A protocol error books the rest as control; the trace shows that.
+        let _ = classifier.feed(direction, bytes, &mut |e| events.push(owned(e)));
+        for e in events {
+            rec.note(e);
+        }
+    }
+
+    fn finish(&self) {
+        let mut rec = lock(&self.0);
+        let mut events = Vec::new();
+        rec.classifier.finish(&mut |e| events.push(owned(e)));
+        for e in events {
+            rec.note(e);
+        }
+    }
+
+    /// `(events delivered, responses ended, response heads)` so far.
+    fn progress(&self) -> Result<(u64, u64, u64)> {
+        let rec = lock(&self.0);
+        if let Some(status) = rec.bad_status {
+            return Err(Error::Server {
+                url: String::new(),
+                message: format!("answered status {status}"),
+            });
+        }
+        Ok((rec.delivered, rec.responses_ended, rec.heads))
+    }
+}
+
+/// A [`WireEvent`] that owns its bytes.
+enum Owned {
+    Bytes(Segment),
+    Event,
+    Head(u16),
+    End,
+    Other,
+}
+
+fn owned(e: WireEvent<'_>) -> Owned {
+    match e {
+        WireEvent::Bytes {
+            direction,
+            class,
+            bytes,
+        } => Owned::Bytes(Segment {
+            direction,
+            class,
+            bytes: bytes.to_vec(),
+        }),
+        WireEvent::Message(Received::Event { .. }) => Owned::Event,
+        WireEvent::ResponseHead { status } => Owned::Head(status),
+        WireEvent::ResponseEnd { .. } => Owned::End,
+        WireEvent::Message(Received::Gap(_)) | WireEvent::Malformed { .. } => Owned::Other,
+    }
+}
+
+impl Recording {
+    fn note(&mut self, e: Owned) {
+        match e {
+            Owned::Bytes(segment) => self.segments.push(segment),
+            Owned::Event => self.delivered += 1,
+            Owned::Head(status) => {
+                self.heads += 1;
+                if !(200..300).contains(&status) && status != 101 {
+                    self.bad_status.get_or_insert(status);
+                }
+            }
+            Owned::End => self.responses_ended += 1,
+            Owned::Other => {}
+        }
+    }
+}
+
+impl Tally for Recorder {
+    fn on_read(&self, bytes: &[u8]) {
+        self.on_bytes(Direction::Received, bytes);
+    }
+
+    fn on_written(&self, bytes: &[u8]) {
+        self.on_bytes(Direction::Sent, bytes);
+    }
+}
+
+type Conn = CountingStream<TcpStream, Recorder>;
+
+/// Where the events come from.
+enum Source {
+    /// The embedded server: the trace publishes.
+    Embedded(RunningServer, usize),
+    /// A running server's own generator.
+    Target,
+}
+
+impl Source {
+    fn publish(&self) {
+        if let Source::Embedded(server, payload) = self {
+            server.state().hub.publish_generated(*payload, 1);
+        }
+    }
+}
+
+/// Runs one exchange of `opts.transport` and returns every byte of it.
+pub async fn record(opts: &TraceOptions) -> Result<Trace> {
+    let (source, server, cursor) = match opts.target {
+        Some(addr) => {
+            let stats = ControlClient::new(addr).stats(false).await?;
+            (Source::Target, addr, stats.last_seq)
+        }
+        None => {
+            let config = ServerConfig {
+                rate: 0.0,
+                payload: opts.payload,
+                ..ServerConfig::default()
+            };
+            let running = spawn(config, SocketAddr::from(([127, 0, 0, 1], 0)))
+                .await
+                .map_err(|e| Error::io("starting the embedded server", e))?;
+            let addr = running.local_addr();
+            let cursor = running.state().hub.last_seq();
+            (Source::Embedded(running, opts.payload), addr, cursor)
+        }
+    };
+    let spec = ClientSpec {
+        transport: opts.transport,
+        server,
+        start_cursor: cursor,
+        schedule: Schedule::for_transport(opts.transport, opts.poll_interval),
+        // Held up to 30 s against a target; the embedded server answers at once.
+        longpoll_timeout_s: 30,
+        ws_binary: false,
+        clients: 1,
+    };
+    let recorder = Recorder::new(opts.transport);
+    let tcp = TcpStream::connect(server)
+        .await
+        .map_err(|e| Error::io(format!("connecting to {server}"), e))?;
+    let _ = tcp.set_nodelay(true);
+    let conn = CountingStream::new(tcp, recorder.clone());
+    let exchange = Exchange {
+        spec: &spec,
+        opts,
+        source: &source,
+        recorder: &recorder,
+    };
+    let requests = match tokio::time::timeout(opts.timeout, exchange.run(conn, cursor)).await {
+        Ok(result) => result?,
+        Err(_) => {
+            return Err(Error::Server {
+                url: format!("http://{server}"),
+                message: format!(
+                    "the exchange did not finish within {} s",
+                    opts.timeout.as_secs()
+                ),
+            });
+        }
+    };
+    recorder.finish();
+    if let Source::Embedded(running, _) = source {
+        let _ = running.shutdown_within(Duration::from_secs(1)).await;
+    }
+    let rec = lock(&recorder.0);
+    Ok(Trace {
+        transport: opts.transport,
+        server,
+        embedded: opts.target.is_none(),
+        segments: rec.segments.clone(),
+        delivered: rec.delivered,
+        socket: rec.socket,
+        requests,
+    })
+}
+
+struct Exchange<'a> {
+    spec: &'a ClientSpec,
+    opts: &'a TraceOptions,
+    source: &'a Source,
+    recorder: &'a Recorder,
+}
+
+impl Exchange<'_> {
+    /// Runs the exchange; returns how many requests it sent.
+    async fn run(&self, conn: Conn, cursor: u64) -> Result<u64> {
+        match self.spec.transport {
+            Transport::ShortPoll | Transport::LongPoll => self.polls(conn, cursor).await,
+            Transport::Stream | Transport::Sse => self.stream(conn, cursor).await,
+            Transport::Ws => self.websocket(conn, cursor).await,
+        }
+    }
+
+    fn request(&self, cursor: u64) -> String {
+        let request = self.spec.request(cursor);
+        let head = request.strip_suffix("\r\n").unwrap_or(&request);
+        let extra: String = self
+            .opts
+            .headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}\r\n"))
+            .collect();
+        format!("{head}{extra}\r\n")
+    }
+
+    /// Reads until `done(delivered, ended, heads)` holds.
+    async fn read_until(
+        &self,
+        conn: &mut Conn,
+        done: impl Fn(u64, u64, u64) -> bool,
+    ) -> Result<()> {
+        let mut buf = vec![0u8; 8 * 1024];
+        loop {
+            let (delivered, ended, heads) = self.recorder.progress()?;
+            if done(delivered, ended, heads) {
+                return Ok(());
+            }
+            let n = conn
+                .read(&mut buf)
+                .await
+                .map_err(|e| Error::io("reading the answer", e))?;
+            if n == 0 {
+                return Err(Error::Server {
+                    url: format!("http://{}", self.spec.server),
+                    message: "closed the connection".into(),
+                });
+            }
+        }
+    }
+
+    async fn send(&self, conn: &mut Conn, cursor: u64) -> Result<()> {
+        conn.write_all(self.request(cursor).as_bytes())
+            .await
+            .map_err(|e| Error::io("sending the request", e))
+    }
+
+    async fn polls(&self, mut conn: Conn, mut cursor: u64) -> Result<u64> {
+        let embedded = matches!(self.source, Source::Embedded(..));
+        let long = self.spec.transport == Transport::LongPoll;
+        let mut requests = 0;
+        loop {
+            let (delivered, ..) = self.recorder.progress()?;
+            // Embedded short polling: one empty poll after the last event.
+            let finished = delivered >= self.opts.events;
+            if finished && (long || !embedded || requests > self.opts.events) {
+                return Ok(requests);
+            }
+            if embedded && !long && !finished {
+                self.source.publish();
+            }
+            self.send(&mut conn, cursor).await?;
+            requests += 1;
+            if embedded && long {
+                self.source.publish();
+            }
+            self.read_until(&mut conn, |_, ended, _| ended >= requests)
+                .await?;
+            cursor = self.spec.start_cursor + self.recorder.progress()?.0;
+            if !embedded && !long && self.recorder.progress()?.0 < self.opts.events {
+                tokio::time::sleep(self.opts.poll_interval).await;
+            }
+        }
+    }
+
+    async fn stream(&self, mut conn: Conn, cursor: u64) -> Result<u64> {
+        self.send(&mut conn, cursor).await?;
+        self.read_until(&mut conn, |_, _, heads| heads >= 1).await?;
+        for i in 1..=self.opts.events {
+            self.source.publish();
+            self.read_until(&mut conn, |delivered, _, _| delivered >= i)
+                .await?;
+        }
+        Ok(1)
+    }
+
+    async fn websocket(&self, conn: Conn, cursor: u64) -> Result<u64> {
+        let url = format!("ws://{}{}", self.spec.server, self.spec.target(cursor));
+        let ws_error = |what: &str, e: &dyn std::fmt::Display| Error::Server {
+            url: url.clone(),
+            message: format!("{what}: {e}"),
+        };
+        let mut request = url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| ws_error("request", &e))?;
+        for (name, value) in &self.opts.headers {
+            let name =
+                HeaderName::from_bytes(name.as_bytes()).map_err(|e| ws_error("header name", &e))?;
+            let value = HeaderValue::from_str(value).map_err(|e| ws_error("header value", &e))?;
+            request.headers_mut().append(name, value);
+        }
+        let (mut ws, _) = tokio_tungstenite::client_async(request, conn)
+            .await
+            .map_err(|e| ws_error("handshake", &e))?;
+        for i in 1..=self.opts.events {
+            self.source.publish();
+            while self.recorder.progress()?.0 < i {
+                match ws.next().await {
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(ws_error("reading", &e)),
+                    None => return Err(ws_error("reading", &"closed by server")),
+                }
+            }
+        }
+        // Leave as a browser does: close code 1000, then read the server's
+        // close frame.
+        let close = CloseFrame {
+            code: CloseCode::Normal,
+            reason: "".into(),
+        };
+        ws.send(Message::Close(Some(close)))
+            .await
+            .map_err(|e| ws_error("closing", &e))?;
+        while let Some(Ok(_)) = ws.next().await {}
+        Ok(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(transport: Transport) -> TraceOptions {
+        TraceOptions {
+            transport,
+            ..TraceOptions::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn every_transport_delivers_and_the_segments_add_up_to_the_socket() {
+        for transport in Transport::ALL {
+            let trace = record(&options(transport)).await.expect("trace");
+            assert_eq!(trace.delivered, 2, "{transport}");
+            let sum = |d: Direction| {
+                trace
+                    .segments
+                    .iter()
+                    .filter(|s| s.direction == d)
+                    .map(|s| s.bytes.len() as u64)
+                    .sum::<u64>()
+            };
+            assert_eq!(
+                (sum(Direction::Sent), sum(Direction::Received)),
+                trace.socket,
+                "{transport}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn short_polling_ends_with_an_empty_poll_booked_as_control() {
+        let trace = record(&options(Transport::ShortPoll)).await.expect("trace");
+        assert_eq!(trace.requests, 3);
+        let last = trace.segments.last().expect("segments");
+        assert_eq!(
+            (last.direction, last.class),
+            (Direction::Received, ByteClass::Control)
+        );
+    }
+}
