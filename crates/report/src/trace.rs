@@ -162,10 +162,13 @@ fn write_totals(out: &mut String, heading: &TraceHeading, segments: &[WireSegmen
     } else {
         String::new()
     };
+    let events = match heading.delivered {
+        1 => "1 event".to_owned(),
+        n => format!("{n} events"),
+    };
     let _ = writeln!(
         out,
-        "{} events delivered, {requests}{per_event} (TCP/IP headers not included: see docs/methodology.md).",
-        heading.delivered
+        "{events} delivered, {requests}{per_event} (TCP/IP headers not included: see docs/methodology.md)."
     );
 }
 
