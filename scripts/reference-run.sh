@@ -47,7 +47,7 @@ extra=""
 matrix="The default matrix: every transport, the default clients, rate and payload"
 if [ $# -gt 0 ]; then
   extra=" $*"
-  matrix="The default matrix changed by \\`$*\\`"
+  matrix="The default matrix changed by \`$*\`"
 fi
 # The summary table, as report.md has it.
 table=$(awk '/^## Summary/ {on = 1; next} on && /^## / {exit} on' "$out/report.md")
