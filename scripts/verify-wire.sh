@@ -67,36 +67,61 @@ kill -INT "$tshark_pid"
 wait "$tshark_pid" 2>/dev/null || true
 
 tshark -r "$out/capture.pcapng" -T fields -E separator=, \
-  -e tcp.srcport -e tcp.dstport -e tcp.len -e ip.len -e tcp.flags.syn >"$out/packets.csv"
+  -e tcp.stream -e tcp.srcport -e tcp.dstport -e tcp.len -e ip.len -e tcp.seq >"$out/packets.csv"
 
 python3 - "$out" "$port" <<'PY'
 import collections, json, sys
 out, port = sys.argv[1], int(sys.argv[2])
 conns = [json.loads(l) for l in open(f"{out}/wire.jsonl")]
-by_port = {int(c["local"].rsplit(":", 1)[1]): c for c in conns}
-# Per client port and direction: payload bytes, packets, header bytes.
-cap = collections.defaultdict(lambda: [0, 0, 0])
+lport = lambda c: int(c["local"].rsplit(":", 1)[1])
+# Per captured TCP conversation (tshark's tcp.stream, split at each new SYN,
+# so a client port the kernel reuses is two conversations): client port and,
+# per direction, payload bytes, packets, IP+TCP header bytes.
+streams = {}
 for line in open(f"{out}/packets.csv"):
-    src, dst, tlen, iplen, syn = line.strip().split(",")
-    src, dst, tlen, iplen = int(src), int(dst), int(tlen), int(iplen)
-    key = (src, "sent") if dst == port else (dst, "received")
-    c = cap[key]
-    c[0] += tlen; c[1] += 1; c[2] += iplen - tlen
-unknown = {p for p, _ in cap} - set(by_port)
+    stream, src, dst, tlen, iplen, seq = map(int, line.strip().split(","))
+    st = streams.setdefault(stream, {"port": src if dst == port else dst,
+                                     "sent": [0, 0, 0, 0], "received": [0, 0, 0, 0]})
+    c = st["sent" if dst == port else "received"]
+    # Payload bytes are the stream's extent (relative seq starts at 1 after
+    # the SYN), so a retransmitted segment is not counted twice; c[3] keeps
+    # the sum of segment lengths to show retransmissions.
+    if tlen:
+        c[0] = max(c[0], seq + tlen - 1)
+    c[1] += 1; c[2] += iplen - tlen; c[3] += tlen
+# Each logged connection must have its own captured conversation on its
+# port carrying exactly its socket counts; every conversation must be used.
+free = collections.defaultdict(list)
+for st in streams.values():
+    free[st["port"]].append(st)
+cap = {}
+unknown = []
+for i, c in enumerate(conns):
+    cands = free[lport(c)]
+    match = next((st for st in cands if st["sent"][0] == c["socket_sent"]
+                  and st["received"][0] == c["socket_received"]), None)
+    if match is None and cands:
+        match = cands[0]  # the bytes differ: keep it so the table shows by how much
+    if match is not None:
+        cands.remove(match)
+        cap[(i, "sent")], cap[(i, "received")] = match["sent"], match["received"]
+unknown = sorted(st["port"] for sts in free.values() for st in sts)
 kinds = ["short-poll", "long-poll", "stream", "sse", "ws", "control"]
 rows, ok = [], not unknown
 for kind in kinds:
-    mine = [c for c in conns if c["kind"] == kind]
+    mine = [(i, c) for i, c in enumerate(conns) if c["kind"] == kind]
     if not mine:
         continue
     for d, seg in (("sent", "segs_out"), ("received", "segs_in")):
-        p = lambda c: int(c["local"].rsplit(":", 1)[1])
-        sock = sum(c[f"socket_{d}"] for c in mine)
-        cb = sum(cap[(p(c), d)][0] for c in mine)
-        cpk = sum(cap[(p(c), d)][1] for c in mine)
-        chb = sum(cap[(p(c), d)][2] for c in mine)
-        segs = sum(c[seg] or 0 for c in mine) if kind != "control" else None
-        est = sum(c[f"tcp_ip_{d}"] for c in mine) if kind != "control" else None
+        none = [0, 0, 0, 0]
+        sock = sum(c[f"socket_{d}"] for _, c in mine)
+        cb = sum(cap.get((i, d), none)[0] for i, _ in mine)
+        cpk = sum(cap.get((i, d), none)[1] for i, _ in mine)
+        chb = sum(cap.get((i, d), none)[2] for i, _ in mine)
+        segs = sum(c[seg] or 0 for _, c in mine) if kind != "control" else None
+        est = sum(c[f"tcp_ip_{d}"] for _, c in mine) if kind != "control" else None
+        retx = sum(cap.get((i, d), none)[3] for i, _ in mine) - cb
+        ok &= all((i, d) in cap for i, _ in mine)
         equal = sock == cb
         ok &= equal
         if segs is not None:
@@ -108,20 +133,20 @@ for kind in kinds:
             ok &= 0 <= teardown <= 2 * len(mine)
             ok &= chb - est == 52 * teardown
         rows.append(dict(kind=kind, direction=d, connections=len(mine), socket_bytes=sock,
-                         capture_bytes=cb, equal=equal, capture_packets=cpk, tcp_info_segments=segs,
+                         capture_bytes=cb, equal=equal, capture_packets=cpk, retransmitted_bytes=retx, tcp_info_segments=segs,
                          capture_header_bytes=chb, tcp_ip_estimate=est))
 md = ["Capture vs socket, per transport and direction (client view: sent = client to server).", "",
-      "| transport | dir | conns | socket bytes | capture bytes | equal | capture packets | TCP_INFO segs | capture IP+TCP header B | tcp_ip estimate B |",
-      "|---|---|---:|---:|---:|:-:|---:|---:|---:|---:|"]
+      "| transport | dir | conns | socket bytes | capture bytes | equal | retransmitted B | capture packets | TCP_INFO segs | capture IP+TCP header B | tcp_ip estimate B |",
+      "|---|---|---:|---:|---:|:-:|---:|---:|---:|---:|---:|"]
 for r in rows:
     f = lambda v: "-" if v is None else str(v)
     md.append(f"| {r['kind']} | {r['direction']} | {r['connections']} | {r['socket_bytes']} | {r['capture_bytes']} | "
-              f"{'yes' if r['equal'] else '**NO**'} | {r['capture_packets']} | {f(r['tcp_info_segments'])} | "
+              f"{'yes' if r['equal'] else '**NO**'} | {r['retransmitted_bytes']} | {r['capture_packets']} | {f(r['tcp_info_segments'])} | "
               f"{r['capture_header_bytes']} | {f(r['tcp_ip_estimate'])} |")
 if unknown:
-    md.append(f"\ncapture has {len(unknown)} connection(s) not in the wire log: ports {sorted(unknown)[:10]}")
+    md.append(f"\ncapture has {len(unknown)} conversation(s) not in the wire log: ports {unknown[:10]}")
 open(f"{out}/comparison.md", "w").write("\n".join(md) + "\n")
-json.dump(dict(ok=ok, unknown_ports=sorted(unknown), rows=rows), open(f"{out}/comparison.json", "w"), indent=1)
+json.dump(dict(ok=ok, unknown_ports=unknown, rows=rows), open(f"{out}/comparison.json", "w"), indent=1)
 md += ["", "Packets the capture has beyond TCP_INFO's segments are the teardown (FIN and its ACKs, sent after the",
        "counters are read); the header bytes differ by exactly 52 per such packet."]
 print("\n".join(md))

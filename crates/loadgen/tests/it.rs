@@ -205,6 +205,27 @@ async fn real_results_validate_against_the_committed_schema() {
         !validator.is_valid(&broken),
         "schema misses a removed field"
     );
+    // The later additions are optional: results written before them still
+    // validate, and this run wrote them.
+    let phase = &results["phases"][0];
+    assert!(phase["setup_traffic"]["sent"]["request_headers"].as_u64() > Some(0));
+    assert!(phase["setup_bytes_per_connection"].as_f64() > Some(0.0));
+    assert_eq!(phase["incomplete"], false);
+    let mut old = results.clone();
+    for key in ["setup_traffic", "setup_bytes_per_connection", "incomplete"] {
+        old["phases"][0]
+            .as_object_mut()
+            .expect("object")
+            .remove(key);
+    }
+    old["phases"][0]["traffic"]["sent"]
+        .as_object_mut()
+        .expect("object")
+        .remove("tcp_ip");
+    assert!(
+        validator.is_valid(&old),
+        "older results must still validate"
+    );
     for log in outcome
         .result
         .phases

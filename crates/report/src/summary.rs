@@ -15,6 +15,7 @@ pub fn summary_table(result: &RunResult) -> Table {
         "rate/s",
         "B/ev sent",
         "B/ev recv",
+        "setup B/conn",
         "overhead",
         "p50",
         "p90",
@@ -37,6 +38,9 @@ pub fn summary_table(result: &RunResult) -> Table {
             crate::figures::format_rate(phase.rate),
             format!("{:.1}", phase.derived.sent_bytes_per_event),
             format!("{:.1}", phase.derived.received_bytes_per_event),
+            // The handshake cost one connection pays once (request or
+            // upgrade plus response head), outside the measured window.
+            format!("{:.0}", phase.setup_bytes_per_connection),
             format!("{:.2}", phase.derived.overhead_ratio),
             format_us(latency.p50 as f64),
             format_us(latency.p90 as f64),
@@ -68,6 +72,11 @@ pub fn warnings(result: &RunResult) -> Vec<String> {
     }
     for phase in &result.phases {
         let label = phase_label(result, phase);
+        if phase.incomplete {
+            out.push(format!(
+                "{label}: cut short; its figures are partial measurements."
+            ));
+        }
         let e = &phase.events;
         if phase_has_losses(phase) {
             out.push(format!(
