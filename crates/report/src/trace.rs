@@ -435,7 +435,7 @@ fn frame_header_row(segment: &WireSegment<'_>, style: TraceStyle) -> (Row, Optio
     let opcode = b0 & 0x0f;
     let length = match ext {
         0 => format!("{len} (7-bit field)"),
-        2 => format!("127 -> 16-bit extended length {len}"),
+        2 => format!("126 -> 16-bit extended length {len}"),
         _ => format!("127 -> 64-bit extended length {len}"),
     };
     let mut note = format!(
