@@ -251,7 +251,7 @@ fn benches(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(2 * load.bytes));
 
     for medium in ["tcp", "duplex"] {
-        group.measurement_time(Duration::from_secs(if medium == "tcp" { 15 } else { 8 }));
+        group.measurement_time(Duration::from_secs(if medium == "tcp" { 10 } else { 5 }));
         let mut pairs = Pairs::default();
         group.bench_function(format!("{medium}-paired"), |b| {
             b.iter_custom(|iters| {

@@ -16,6 +16,11 @@
 //! - `counting/duplex/*`: the same through `tokio::io::duplex` (no syscalls,
 //!   so the counting's share is as large as it can get), with a tally doing
 //!   the same atomic work as `ConnCounters::record_written`.
+//! - `counting/*-paired`: raw, counted and raw again interleaved per
+//!   iteration (see [`bench_paired`]); each writes `paired.json` next to
+//!   criterion's results. The duplex ones also split the cost: the wrapper
+//!   with a no-op tally, and a single-writer tally (relaxed load and store,
+//!   no locked add).
 //!
 //! `scripts/bench-counting.sh` runs this and fails if counting costs 2 % or
 //! more; see docs/benchmarks.md.
@@ -165,6 +170,45 @@ impl Tally for AtomicTally {
     }
 }
 
+/// A tally that does nothing: the cost of the wrapper alone.
+#[derive(Debug, Clone, Copy)]
+struct NoopTally;
+
+impl Tally for NoopTally {
+    fn on_read(&self, bytes: &[u8]) {
+        std::hint::black_box(bytes.len());
+    }
+
+    fn on_written(&self, bytes: &[u8]) {
+        std::hint::black_box(bytes.len());
+    }
+}
+
+/// The same counters updated without a read-modify-write: a relaxed load and
+/// store. Correct when one task at a time polls each direction of a stream
+/// (as for a connection's `CountingStream`), and readable from other threads
+/// like the atomic add; it avoids the locked instruction.
+#[derive(Debug, Clone, Default)]
+struct SingleWriterTally(Arc<Counters>);
+
+impl Tally for SingleWriterTally {
+    fn on_read(&self, bytes: &[u8]) {
+        let c = &self.0.read;
+        c.store(
+            c.load(Ordering::Relaxed) + bytes.len() as u64,
+            Ordering::Relaxed,
+        );
+    }
+
+    fn on_written(&self, bytes: &[u8]) {
+        let c = &self.0.written;
+        c.store(
+            c.load(Ordering::Relaxed) + bytes.len() as u64,
+            Ordering::Relaxed,
+        );
+    }
+}
+
 async fn connect(addr: std::net::SocketAddr) -> TcpStream {
     let tcp = TcpStream::connect(addr).await.expect("connect");
     tcp.set_nodelay(true).expect("nodelay");
@@ -182,7 +226,12 @@ fn runtime() -> Runtime {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Variant {
     Raw,
+    /// TCP: the production `ConnTally`; duplex: [`AtomicTally`].
     Counted,
+    /// Duplex only: the wrapper with a tally that does nothing.
+    Noop,
+    /// Duplex only: [`SingleWriterTally`].
+    SingleWriter,
 }
 
 /// The two listeners of the TCP benchmarks.
@@ -225,6 +274,7 @@ impl Tcp {
                     tokio::join!(connect(self.counting_addr), self.counting.accept());
                 push(io, client, load).await
             }
+            Variant::Noop | Variant::SingleWriter => unreachable!("duplex only"),
         }
     }
 }
@@ -235,6 +285,13 @@ async fn run_duplex(variant: Variant, load: &Load) -> Duration {
         Variant::Raw => push(server, client, load).await,
         Variant::Counted => {
             let tally = AtomicTally::default();
+            let elapsed = push(CountingStream::new(server, tally.clone()), client, load).await;
+            assert_eq!(tally.0.written.load(Ordering::Relaxed), load.bytes);
+            elapsed
+        }
+        Variant::Noop => push(CountingStream::new(server, NoopTally), client, load).await,
+        Variant::SingleWriter => {
+            let tally = SingleWriterTally::default();
             let elapsed = push(CountingStream::new(server, tally.clone()), client, load).await;
             assert_eq!(tally.0.written.load(Ordering::Relaxed), load.bytes);
             elapsed
@@ -393,7 +450,7 @@ fn bench_paired(c: &mut Criterion, load: &Load) {
     let variants = [Variant::Raw, Variant::Counted, Variant::Raw];
 
     group.sample_size(10);
-    group.measurement_time(Duration::from_secs(20));
+    group.measurement_time(Duration::from_secs(12));
     let mut triples = Triples::default();
     group.bench_function("tcp-paired", |b| {
         b.iter_custom(|iters| {
@@ -413,25 +470,36 @@ fn bench_paired(c: &mut Criterion, load: &Load) {
     });
     triples.report("tcp", "conn-tally", load);
 
-    group.measurement_time(Duration::from_secs(8));
-    let mut triples = Triples::default();
-    group.bench_function("duplex-paired", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let mut total = Duration::ZERO;
-                for i in 0..iters as usize {
-                    let mut times = [Duration::ZERO; 3];
-                    for k in triple_order(triples.counted.len() + i) {
-                        times[k] = run_duplex(variants[k], load).await;
+    group.measurement_time(Duration::from_secs(5));
+    for (counted, medium, tally) in [
+        (Variant::Counted, "duplex", "atomic-tally"),
+        (
+            Variant::SingleWriter,
+            "duplex-single-writer",
+            "single-writer-tally",
+        ),
+        (Variant::Noop, "duplex-noop", "noop-tally"),
+    ] {
+        let variants = [Variant::Raw, counted, Variant::Raw];
+        let mut triples = Triples::default();
+        group.bench_function(format!("{medium}-paired"), |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let mut total = Duration::ZERO;
+                    for i in 0..iters as usize {
+                        let mut times = [Duration::ZERO; 3];
+                        for k in triple_order(triples.counted.len() + i) {
+                            times[k] = run_duplex(variants[k], load).await;
+                        }
+                        total += times.iter().sum::<Duration>();
+                        triples.push(times);
                     }
-                    total += times.iter().sum::<Duration>();
-                    triples.push(times);
-                }
-                total
+                    total
+                })
             })
-        })
-    });
-    triples.report("duplex", "atomic-tally", load);
+        });
+        triples.report(medium, tally, load);
+    }
     group.finish();
 }
 
