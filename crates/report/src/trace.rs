@@ -10,6 +10,7 @@
 //! codes. Non-printable bytes are escaped (`\r`, `\n`, `\xNN`), so what is
 //! shown is exactly what was sent. Per-class totals close the trace.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
@@ -91,6 +92,16 @@ pub fn render_trace(
         sent: DirectionState::default(),
         received: DirectionState::default(),
     };
+    let merged = merge_runs(heading.transport, segments);
+    let views: Vec<WireSegment<'_>> = merged
+        .iter()
+        .map(|(direction, class, bytes)| WireSegment {
+            direction: *direction,
+            class: *class,
+            bytes,
+        })
+        .collect();
+    let segments = views.as_slice();
     let mut start = 0;
     while start < segments.len() {
         let direction = segments[start].direction;
@@ -119,6 +130,28 @@ pub fn render_trace(
         );
     }
     write_totals(&mut out, heading, segments);
+    out
+}
+
+/// Joins neighbouring segments of the same direction and class, so the
+/// rows (one per line) do not depend on where the socket reads happened to
+/// split the bytes. Not for WebSocket: a frame header is laid out from its
+/// own segment, which the classifier always emits whole.
+fn merge_runs<'a>(
+    transport: Transport,
+    segments: &[WireSegment<'a>],
+) -> Vec<(Direction, ByteClass, Cow<'a, [u8]>)> {
+    let mut out: Vec<(Direction, ByteClass, Cow<'a, [u8]>)> = Vec::with_capacity(segments.len());
+    for s in segments {
+        match out.last_mut() {
+            Some((d, c, bytes))
+                if transport != Transport::Ws && *d == s.direction && *c == s.class =>
+            {
+                bytes.to_mut().extend_from_slice(s.bytes);
+            }
+            _ => out.push((s.direction, s.class, Cow::Borrowed(s.bytes))),
+        }
+    }
     out
 }
 
@@ -659,6 +692,31 @@ mod tests {
         assert_eq!(chunk_size(b"5e\r\n"), Some(0x5e));
         assert_eq!(chunk_size(b"\r\n"), None);
         assert_eq!(chunk_size(b"id: 1\n"), None);
+    }
+
+    #[test]
+    fn rows_do_not_depend_on_where_reads_split_the_bytes() {
+        let heading = TraceHeading {
+            transport: Transport::Stream,
+            server: SocketAddr::from(([127, 0, 0, 1], 4242)),
+            embedded: true,
+            delivered: 1,
+            requests: 1,
+        };
+        let r = Direction::Received;
+        let whole = [
+            seg(r, ByteClass::Framing, b"5\r\n"),
+            seg(r, ByteClass::Framing, b"{\"seq\":1,\"payload\":\""),
+        ];
+        let split = [
+            seg(r, ByteClass::Framing, b"5\r"),
+            seg(r, ByteClass::Framing, b"\n{\"seq\":1,"),
+            seg(r, ByteClass::Framing, b"\"payload\":\""),
+        ];
+        assert_eq!(
+            render_trace(&heading, &whole, TraceStyle::default()),
+            render_trace(&heading, &split, TraceStyle::default())
+        );
     }
 
     #[test]
