@@ -1,6 +1,6 @@
 //! The per-connection tally and the per-phase shards it books into.
 //!
-//! A [`Meter`] sits inside a client's [`CountingStream`]: every byte read or
+//! A [`Meter`] sits inside a client's [`CountingStream`](pushbench_server::counting::CountingStream): every byte read or
 //! written goes through the wire [`Classifier`] at once, so bytes are booked
 //! by class as they cross the socket and decoded messages are stamped with
 //! the time their last byte was read (the receipt time for latency).

@@ -102,19 +102,33 @@ impl Hub {
 
     /// Publishes one event now; returns its seq.
     pub fn publish(&self, topic: &str, payload: String) -> u64 {
-        self.publish_with(|_| (topic.to_owned(), payload))
+        self.publish_with(None, |_| (topic.to_owned(), payload))
     }
 
     /// Publishes a generated event (payload of `len` bytes, topic by seq).
     pub fn publish_generated(&self, len: usize, topics: u32) -> u64 {
-        self.publish_with(|seq| {
+        self.publish_scheduled(len, topics, None)
+    }
+
+    /// Publishes a generated event whose creation time is `scheduled_us`
+    /// (µs since the epoch), the moment a fixed-rate schedule said it was
+    /// due. Stamping the schedule rather than the moment of publishing means
+    /// a stall in the server delays the stamp's receipt, and so shows up as
+    /// latency, instead of silently postponing the stamp (coordinated
+    /// omission).
+    pub fn publish_scheduled(&self, len: usize, topics: u32, scheduled_us: Option<u64>) -> u64 {
+        self.publish_with(scheduled_us, |seq| {
             let topic = format!("t{}", seq % u64::from(topics.max(1)));
             (topic, payload_for(seq, len))
         })
     }
 
     /// Publishes the event `make(seq)` builds as `(topic, payload)`.
-    fn publish_with(&self, make: impl FnOnce(u64) -> (String, String)) -> u64 {
+    fn publish_with(
+        &self,
+        created_us: Option<u64>,
+        make: impl FnOnce(u64) -> (String, String),
+    ) -> u64 {
         let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
         ring.last_seq += 1;
         let seq = ring.last_seq;
@@ -126,7 +140,7 @@ impl Hub {
         let stored = Arc::new(StoredEvent::new(Event {
             seq,
             topic,
-            created_us: now_us(),
+            created_us: created_us.unwrap_or_else(now_us),
             payload,
         }));
         if ring.events.len() == ring.capacity

@@ -221,19 +221,24 @@ impl RunningServer {
 
 /// Publishes `rate` events per second at fixed times (a schedule, not a
 /// sleep after each event), so a slow moment is caught up rather than
-/// silently lowering the rate.
+/// silently lowering the rate; each event is stamped with the time the
+/// schedule said it was due (see [`Hub::publish_scheduled`]).
 async fn generate(state: AppState) {
     let rate = state.config.rate;
     let mut shutdown = state.shutdown.clone();
     let start = Instant::now();
+    let start_us = pushbench_protocol::now_us();
     let mut sent: u64 = 0;
     loop {
         let due = (start.elapsed().as_secs_f64() * rate) as u64;
         while sent < due {
-            state
-                .hub
-                .publish_generated(state.config.payload, state.config.topics);
             sent += 1;
+            let scheduled_us = start_us + (sent as f64 / rate * 1e6) as u64;
+            state.hub.publish_scheduled(
+                state.config.payload,
+                state.config.topics,
+                Some(scheduled_us),
+            );
         }
         let next_at = start + Duration::from_secs_f64((sent + 1) as f64 / rate);
         tokio::select! {
