@@ -55,14 +55,25 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 grep -q "Capturing on" "$out/tshark.stderr" || { echo "verify-wire: tshark did not start" >&2; exit 77; }
+# dumpcap announces itself a moment before its filter sees packets; on a
+# busy machine the first connection could otherwise be missed.
+sleep 1
 
 "$PUSHBENCH" run --target "$url" --transports short-poll,long-poll,stream,sse,ws \
   --clients "$clients" --duration "$duration" --warmup 0.5 --ramp-up 0.2 \
   --out "$out" --no-report --wire-log "$out/wire.jsonl" >"$out/run.stdout" 2>"$out/run.stderr" \
   || { echo "verify-wire: the run failed:" >&2; cat "$out/run.stderr" >&2; exit 1; }
 
-# Let the last FINs land in the capture, then stop it cleanly.
+# Let the last FINs land in the capture and dumpcap write them (it can lag
+# on a busy machine): wait until the file stops growing, then stop it.
 sleep 1
+last=-1
+for _ in $(seq 1 50); do
+  size=$(stat -c %s "$out/capture.pcapng" 2>/dev/null || echo 0)
+  [ "$size" = "$last" ] && break
+  last=$size
+  sleep 0.5
+done
 kill -INT "$tshark_pid"
 wait "$tshark_pid" 2>/dev/null || true
 

@@ -116,21 +116,31 @@ pub fn app(state: AppState) -> Router {
 /// label (for `/stats`), and refuses push requests past the connection limit.
 async fn track_connection(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let route = Route::for_path(request.uri().path());
-    if let Some(ConnectInfo(Conn(conn))) = request.extensions().get::<ConnectInfo<Conn>>()
-        && conn.tag(route)
-    {
-        state.counters.connection_opened(route);
-        // Only push connections are labelled: `/stats?client=ID` itself
+    if let Some(ConnectInfo(Conn(conn))) = request.extensions().get::<ConnectInfo<Conn>>() {
+        let first = conn.tag(route);
+        if first {
+            state.counters.connection_opened(route);
+        }
+        // Only push requests label a connection: `/stats?client=ID` itself
         // must not count among the connections it reports.
         let query = axum::extract::Query::<params::Query>::try_from_uri(request.uri());
-        match query.map(|q| params::client_label(&q.0)) {
-            _ if route == Route::Other => conn.label(None),
-            Ok(Ok(label)) => conn.label(label),
+        let label = match query.map(|q| params::client_label(&q.0)) {
+            _ if route == Route::Other => None,
+            Ok(Ok(label)) => label,
             Ok(Err(err)) => {
                 conn.label(None);
                 return err.into_response();
             }
-            Err(_) => conn.label(None),
+            Err(_) => None,
+        };
+        match (first, label) {
+            (true, label) => conn.label(label),
+            // A browser reuses kept-alive connections across fetches: the
+            // newest label names the client the connection now serves.
+            (false, Some(label)) => {
+                conn.label_reused(label, &request_head_text(&request));
+            }
+            (false, _) => {}
         }
     }
     let limit = state.config.max_connections;
@@ -142,6 +152,25 @@ async fn track_connection(State(state): State<AppState>, request: Request, next:
         return AppError::TooManyConnections { limit }.into_response();
     }
     next.run(request).await
+}
+
+/// The request line and headers as text, for a connection labelled on a
+/// later request, whose raw head was no longer being captured.
+fn request_head_text(request: &Request) -> String {
+    let mut head = format!(
+        "{} {} {:?}\r\n",
+        request.method(),
+        request.uri(),
+        request.version()
+    );
+    for (name, value) in request.headers() {
+        head.push_str(&format!(
+            "{name}: {}\r\n",
+            String::from_utf8_lossy(value.as_bytes())
+        ));
+    }
+    head.push_str("\r\n");
+    head
 }
 
 /// A server running in the background of the current tokio runtime.

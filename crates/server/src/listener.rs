@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
@@ -57,7 +57,7 @@ pub struct ConnCounters {
     /// Bytes written to the client.
     pub bytes_written: AtomicU64,
     route: AtomicU8,
-    label: OnceLock<String>,
+    label: Mutex<Option<String>>,
     capturing_request: AtomicBool,
     capturing_response: AtomicBool,
     heads: Mutex<HeadCapture>,
@@ -70,7 +70,7 @@ impl ConnCounters {
             bytes_read: AtomicU64::new(0),
             bytes_written: AtomicU64::new(0),
             route: AtomicU8::new(Route::NONE),
-            label: OnceLock::new(),
+            label: Mutex::new(None),
             capturing_request: AtomicBool::new(true),
             capturing_response: AtomicBool::new(false),
             heads: Mutex::new(HeadCapture::default()),
@@ -87,7 +87,7 @@ impl ConnCounters {
     pub fn label(&self, label: Option<String>) {
         match label {
             Some(label) => {
-                let _first_label_wins = self.label.set(label);
+                *self.label.lock().unwrap_or_else(|e| e.into_inner()) = Some(label);
                 self.capturing_response.store(true, Ordering::Relaxed);
             }
             None => {
@@ -97,9 +97,28 @@ impl ConnCounters {
         }
     }
 
+    /// Relabels a connection on a later request than its first: a browser
+    /// reuses kept-alive connections across fetches, and the newest label
+    /// names the client the connection now serves (its earlier bytes stay
+    /// in its counts). The raw request head is gone by now, so `head` (the
+    /// request as parsed) stands in for it; the next response head is
+    /// captured as usual.
+    pub fn label_reused(&self, label: String, head: &str) {
+        let mut current = self.label.lock().unwrap_or_else(|e| e.into_inner());
+        if current.as_deref() == Some(label.as_str()) {
+            return;
+        }
+        *current = Some(label);
+        drop(current);
+        let mut heads = self.heads();
+        heads.request = head.as_bytes().to_vec();
+        heads.response.clear();
+        self.capturing_response.store(true, Ordering::Relaxed);
+    }
+
     /// The label a client gave this connection.
-    pub fn client(&self) -> Option<&str> {
-        self.label.get().map(String::as_str)
+    pub fn client(&self) -> Option<String> {
+        self.label.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     fn record_read(&self, bytes: &[u8]) {
@@ -172,7 +191,7 @@ impl ConnCounters {
             bytes_read: self.bytes_read.load(Ordering::Relaxed),
             bytes_written: self.bytes_written.load(Ordering::Relaxed),
             open,
-            client: self.client().map(str::to_owned),
+            client: self.client(),
             request_head: None,
             response_head: None,
         }
@@ -264,7 +283,7 @@ impl Registry {
         let open = inner
             .open
             .values()
-            .filter(|c| c.client() == Some(client))
+            .filter(|c| c.client().as_deref() == Some(client))
             .map(|c| c.snapshot_with_heads(true));
         let closed = inner
             .recently_closed

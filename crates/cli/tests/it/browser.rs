@@ -8,6 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::support::{assert_suite_passes, skip_unless_ready};
+
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -43,31 +45,17 @@ fn missing_prerequisites(root: &Path) -> Vec<String> {
 fn teaching_page_receives_every_event_in_headless_chromium() {
     let root = repo_root();
     let missing = missing_prerequisites(&root);
-    if !missing.is_empty() {
-        let what = missing.join(", ");
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but the browser test cannot run: missing {what}; .ci/run installs them"
-        );
-        eprintln!(
-            "skipped: {what} missing, run `npm ci --prefix tests/browser` (and install node and chromium)"
-        );
+    let missing = (!missing.is_empty()).then(|| format!("{} missing", missing.join(", ")));
+    if skip_unless_ready(
+        missing,
+        "apt-get install chromium nodejs npm && npm ci --prefix tests/browser",
+    ) {
         return;
     }
-    let out = Command::new("node")
-        .args(["--test", "tests/browser/"])
-        .current_dir(&root)
-        .env("PUSHBENCH_BIN", env!("CARGO_BIN_EXE_pushbench"))
-        .output()
-        .expect("run node --test");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "node --test tests/browser/ failed ({}):\n{report}",
-        out.status
+    assert_suite_passes(
+        "browser (node --test tests/browser/)",
+        Command::new("node")
+            .args(["--test", "tests/browser/"])
+            .current_dir(&root),
     );
 }

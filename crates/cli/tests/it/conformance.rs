@@ -10,8 +10,9 @@
 //! skipped with a note, except under CI (env `CI` set), where a missing tool is
 //! a failure: CI must not pass by skipping.
 
+use crate::support::{assert_suite_passes, skip_unless_ready};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 fn conformance_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/conformance")
@@ -27,37 +28,10 @@ fn python(dir: &Path) -> PathBuf {
     }
 }
 
-/// Fails under CI, else prints the skip note; `true` means skipped.
-fn skip_unless_ready(missing: Option<String>, install: &str) -> bool {
-    let Some(what) = missing else {
-        return false;
-    };
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set but the conformance suite cannot run: {what}; .ci/run installs it with `{install}`"
-    );
-    eprintln!("skipped: {what}; install with `{install}`");
-    true
-}
-
-/// Runs a suite and fails with its whole output when it fails.
-fn assert_suite_passes(name: &str, command: &mut Command) {
-    let out: Output = command
-        .current_dir(conformance_dir())
-        .env("PUSHBENCH_BIN", env!("CARGO_BIN_EXE_pushbench"))
-        .output()
-        .unwrap_or_else(|err| panic!("run the {name} suite: {err}"));
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "the {name} conformance suite failed ({}):\n{report}",
-        out.status
-    );
-    // The runner's summary, so a passing run still says what it ran.
+/// Runs a suite in the conformance folder and prints its summary line,
+/// so a passing run still says what it ran.
+fn assert_conformance_passes(name: &str, command: &mut Command) {
+    let report = assert_suite_passes(name, command.current_dir(conformance_dir()));
     let summary: Vec<&str> = report
         .lines()
         .filter(|l| l.contains("passed") || l.starts_with("# pass") || l.starts_with("# fail"))
@@ -84,7 +58,7 @@ fn python_websockets_and_autobahn_cases_pass() {
     if skip_unless_ready(missing, install) {
         return;
     }
-    assert_suite_passes(
+    assert_conformance_passes(
         "Python websockets",
         Command::new(&python).args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "python"]),
     );
@@ -107,5 +81,5 @@ fn node_ws_cases_pass() {
     if skip_unless_ready(missing, "npm ci --prefix tests/conformance") {
         return;
     }
-    assert_suite_passes("Node ws", Command::new("node").args(["--test", "node/"]));
+    assert_conformance_passes("Node ws", Command::new("node").args(["--test", "node/"]));
 }

@@ -4,5 +4,6 @@ mod browser;
 mod conformance;
 mod peers;
 mod serve;
+mod support;
 mod trace;
 mod wire;

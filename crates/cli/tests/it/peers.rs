@@ -6,11 +6,14 @@
 //! Without curl the tests are skipped with a note, except under CI (env `CI`
 //! set), where a missing curl is a failure.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use std::io::{BufRead, BufReader};
+
 use serde_json::Value;
+
+use crate::support::start_serve;
 
 /// A `pushbench serve` process, killed when dropped.
 struct Server {
@@ -28,22 +31,7 @@ impl Drop for Server {
 /// A server without a generator: every event comes from `publish`, so the
 /// tests know each one exactly.
 fn serve() -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pushbench"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--rate", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start pushbench serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("first line");
-    let addr = line
-        .trim()
-        .strip_prefix("pushbench listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .to_owned();
+    let (child, addr) = start_serve(&["--rate", "0"], Stdio::inherit());
     Server {
         child,
         base: format!("http://{addr}"),

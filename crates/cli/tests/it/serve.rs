@@ -1,34 +1,15 @@
 //! `pushbench serve` as a real process: the URL line, signals, bad flags.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
+
+use crate::support::{pushbench, start_serve};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-fn pushbench() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_pushbench"))
-}
-
 /// Starts `pushbench serve` on a free port; returns the child and its address.
 fn serve(extra: &[&str]) -> (Child, String) {
-    let mut child = pushbench()
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start pushbench serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("first line");
-    let url = line
-        .trim()
-        .strip_prefix("pushbench listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .to_owned();
-    (child, url)
+    start_serve(extra, Stdio::piped())
 }
 
 fn signal(child: &Child, name: &str) {

@@ -173,3 +173,29 @@ async fn a_labelled_connection_reports_its_counts_and_raw_heads() {
     );
     server.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test]
+async fn a_reused_connection_takes_the_label_of_its_newest_request() {
+    let server = spawn_server(quiet()).await;
+    let addr = server.local_addr();
+    let mut client = Client::connect(addr).await;
+    client.request("GET", "/").await;
+    client.request("GET", "/poll?client=earlier").await;
+    client.request("GET", "/poll?client=later").await;
+    let answer = get(addr, "/stats?client=later").await.json();
+    let conn = &answer["connections"][0];
+    assert_eq!(conn["bytes_read"], client.written, "{answer}");
+    assert!(
+        conn["request_head"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("GET /poll?client=later HTTP/1.1\r\n")),
+        "{answer}"
+    );
+    assert!(
+        conn["response_head"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("HTTP/1.1 200 OK\r\n")),
+        "{answer}"
+    );
+    server.shutdown().await.expect("shutdown");
+}

@@ -1,0 +1,69 @@
+//! What several of these tests share: starting `pushbench serve` as a real
+//! process, the CI-aware skip for missing external tools, and running an
+//! external test suite.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// The binary under test.
+pub fn pushbench() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_pushbench"))
+}
+
+/// Starts `pushbench serve --addr 127.0.0.1:0 EXTRA...` and reads the
+/// address from its first stdout line (a contract of `serve`).
+pub fn start_serve(extra: &[&str], stderr: Stdio) -> (Child, String) {
+    let mut child = pushbench()
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("start pushbench serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("first line");
+    let addr = line
+        .trim()
+        .strip_prefix("pushbench listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_owned();
+    (child, addr)
+}
+
+/// `true` when the test must be skipped because `missing` is; under CI (env
+/// `CI` set) a missing tool is a failure instead: CI must not pass by
+/// skipping.
+pub fn skip_unless_ready(missing: Option<String>, install: &str) -> bool {
+    let Some(what) = missing else {
+        return false;
+    };
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but this test cannot run: {what}; .ci/run installs it with `{install}`"
+    );
+    eprintln!("skipped: {what}; install with `{install}`");
+    true
+}
+
+/// Runs an external suite with `PUSHBENCH_BIN` set; fails with its whole
+/// output when it fails, and returns that output when it passes.
+pub fn assert_suite_passes(name: &str, command: &mut Command) -> String {
+    let out = command
+        .env("PUSHBENCH_BIN", env!("CARGO_BIN_EXE_pushbench"))
+        .output()
+        .unwrap_or_else(|err| panic!("run the {name} suite: {err}"));
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "the {name} suite failed ({}):\n{report}",
+        out.status
+    );
+    report
+}
