@@ -375,27 +375,46 @@ impl Default for RequestParser {
     }
 }
 
+/// One parse step: consumes a prefix of the bytes and returns its length;
+/// on error, the length consumed (booked or buffered) before the error.
+type Step<P, F> = fn(&mut P, &[u8], &mut Emitter<'_, F>) -> Result<usize, (usize, WireError)>;
+
+/// Feeds `bytes` to a parser one `step` at a time. On an error, everything
+/// consumed so far is booked or buffered: the buffers are booked
+/// (`flush_partial`), the parser turns `broken` (it books the rest as
+/// control), and the first error is returned once all bytes are booked.
+fn drive<P, F: FnMut(WireEvent<'_>)>(
+    parser: &mut P,
+    mut bytes: &[u8],
+    em: &mut Emitter<'_, F>,
+    step: Step<P, F>,
+    flush_partial: fn(&mut P, &mut Emitter<'_, F>),
+    broken: fn(&mut P),
+) -> Result<(), WireError> {
+    let mut error = None;
+    while !bytes.is_empty() {
+        match step(parser, bytes, em) {
+            Ok(n) => bytes = &bytes[n..],
+            Err((n, e)) => {
+                flush_partial(parser, em);
+                broken(parser);
+                bytes = &bytes[n..];
+                error.get_or_insert(e);
+            }
+        }
+    }
+    error.map_or(Ok(()), Err)
+}
+
 impl RequestParser {
     fn feed<F: FnMut(WireEvent<'_>)>(
         &mut self,
-        mut bytes: &[u8],
+        bytes: &[u8],
         em: &mut Emitter<'_, F>,
     ) -> Result<(), WireError> {
-        let mut error = None;
-        while !bytes.is_empty() {
-            match self.step(bytes, em) {
-                Ok(n) => bytes = &bytes[n..],
-                Err((n, e)) => {
-                    // Everything consumed so far is booked or buffered: book
-                    // the buffers, and the rest goes to control as Broken.
-                    self.flush_partial(em);
-                    self.state = RequestState::Broken;
-                    bytes = &bytes[n..];
-                    error = Some(e);
-                }
-            }
-        }
-        error.map_or(Ok(()), Err)
+        drive(self, bytes, em, Self::step, Self::flush_partial, |p| {
+            p.state = RequestState::Broken
+        })
     }
 
     fn step<F: FnMut(WireEvent<'_>)>(
@@ -505,24 +524,12 @@ impl ResponseParser {
 
     fn feed<F: FnMut(WireEvent<'_>)>(
         &mut self,
-        mut bytes: &[u8],
+        bytes: &[u8],
         em: &mut Emitter<'_, F>,
     ) -> Result<(), WireError> {
-        let mut error = None;
-        while !bytes.is_empty() {
-            match self.step(bytes, em) {
-                Ok(n) => bytes = &bytes[n..],
-                Err((n, e)) => {
-                    // The `n` bytes consumed are booked or buffered: book the
-                    // buffers; Broken books the rest as control.
-                    self.flush_partial(em);
-                    self.state = ResponseState::Broken;
-                    bytes = &bytes[n..];
-                    error = Some(e);
-                }
-            }
-        }
-        error.map_or(Ok(()), Err)
+        drive(self, bytes, em, Self::step, Self::flush_partial, |p| {
+            p.state = ResponseState::Broken
+        })
     }
 
     /// Consumes a prefix of `bytes` and returns its length; on error, the
