@@ -17,78 +17,15 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use pushbench_loadgen::meter::{Meter, Note, PhaseRecorder};
-use pushbench_protocol::framing::LAST_CHUNK;
-use pushbench_protocol::{Event, Transport, payload_for};
+use pushbench_protocol::Transport;
 use pushbench_server::counting::CountingStream;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 
-/// Events per connection: about 2 MiB of wire bytes.
-const EVENTS: u64 = 9_000;
-/// Payload bytes per event.
-const PAYLOAD: usize = 128;
-/// The client's read buffer (`client.rs`).
-const READ_BUF: usize = 8 * 1024;
-
-struct Load {
-    head: Vec<u8>,
-    events: Vec<(Vec<u8>, Vec<u8>)>,
-    bytes: u64,
-}
-
-fn load() -> Load {
-    let head = b"HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\n\
-cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\
-date: Mon, 25 Nov 2024 02:00:00 GMT\r\n\r\n"
-        .to_vec();
-    let events: Vec<(Vec<u8>, Vec<u8>)> = (1..=EVENTS)
-        .map(|seq| {
-            let e = Event {
-                seq,
-                topic: format!("t{}", seq % 4),
-                created_us: 1_732_500_000_000_000 + seq,
-                payload: payload_for(seq, PAYLOAD),
-            };
-            let line = format!("{}\n", e.to_json()).into_bytes();
-            (format!("{:x}\r\n", line.len()).into_bytes(), line)
-        })
-        .collect();
-    let bytes = head.len()
-        + events
-            .iter()
-            .map(|(s, l)| s.len() + l.len() + 2)
-            .sum::<usize>()
-        + LAST_CHUNK.len();
-    Load {
-        head,
-        events,
-        bytes: bytes as u64,
-    }
-}
-
-async fn write_all_vectored<W: AsyncWrite + Unpin>(w: &mut W, bufs: &[&[u8]]) -> io::Result<()> {
-    let slices: Vec<io::IoSlice<'_>> = bufs.iter().map(|b| io::IoSlice::new(b)).collect();
-    let mut skip = w.write_vectored(&slices).await?;
-    for b in bufs {
-        if skip >= b.len() {
-            skip -= b.len();
-            continue;
-        }
-        w.write_all(&b[skip..]).await?;
-        skip = 0;
-    }
-    Ok(())
-}
-
-async fn write_load<W: AsyncWrite + Unpin>(mut w: W, load: &Load) -> io::Result<()> {
-    w.write_all(&load.head).await?;
-    for (size, line) in &load.events {
-        write_all_vectored(&mut w, &[size, line, b"\r\n"]).await?;
-    }
-    w.write_all(LAST_CHUNK).await?;
-    w.shutdown().await
-}
+#[path = "../../server/benches/common/ndjson_load.rs"]
+mod ndjson_load;
+use ndjson_load::{EVENTS, Load, READ_BUF, load, write_load};
 
 /// Reads to EOF; with a meter, drains its notes after each read and returns
 /// how many events it decoded.
@@ -121,7 +58,7 @@ fn new_meter() -> Meter {
 }
 
 /// Pushes the load from `server` to `client`, metered or not; times the push.
-async fn push<W, R>(server: W, client: R, metered: bool, load: &Load) -> Duration
+async fn push<W, R>(mut server: W, client: R, metered: bool, load: &Load) -> Duration
 where
     W: AsyncWrite + Unpin,
     R: AsyncRead + Unpin,
@@ -130,12 +67,15 @@ where
     let (written, read) = if metered {
         let meter = new_meter();
         let client = CountingStream::new(client, meter.clone());
-        let (w, r) = tokio::join!(write_load(server, load), read_to_end(client, Some(&meter)));
+        let (w, r) = tokio::join!(
+            write_load(&mut server, load),
+            read_to_end(client, Some(&meter))
+        );
         let r = r.expect("read");
         assert_eq!(r.1, EVENTS, "the meter decoded every event");
         (w, r)
     } else {
-        let (w, r) = tokio::join!(write_load(server, load), read_to_end(client, None));
+        let (w, r) = tokio::join!(write_load(&mut server, load), read_to_end(client, None));
         (w, r.expect("read"))
     };
     let elapsed = start.elapsed();

@@ -34,86 +34,19 @@ use axum::serve::Listener;
 use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
-use pushbench_protocol::framing::LAST_CHUNK;
-use pushbench_protocol::{Event, payload_for};
 use pushbench_server::counting::{CountingStream, Tally};
 use pushbench_server::listener::{CountingListener, Registry};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 use tokio_io_timeout::TimeoutStream;
 
-/// Events per connection: about 2 MiB of wire bytes.
-const EVENTS: u64 = 9_000;
-/// Payload bytes per event.
-const PAYLOAD: usize = 128;
-/// The load generator's read buffer.
-const READ_BUF: usize = 8 * 1024;
 /// The server's default send timeout (any value: it never fires here).
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The response as the server writes it: the head, then per event the chunk
-/// size line and the NDJSON line (the CRLF after it is shared).
-struct Load {
-    head: Vec<u8>,
-    events: Vec<(Vec<u8>, Vec<u8>)>,
-    bytes: u64,
-}
-
-fn load() -> Load {
-    let head = b"HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\n\
-cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\
-date: Mon, 25 Nov 2024 02:00:00 GMT\r\n\r\n"
-        .to_vec();
-    let events: Vec<(Vec<u8>, Vec<u8>)> = (1..=EVENTS)
-        .map(|seq| {
-            let e = Event {
-                seq,
-                topic: format!("t{}", seq % 4),
-                created_us: 1_732_500_000_000_000 + seq,
-                payload: payload_for(seq, PAYLOAD),
-            };
-            let line = format!("{}\n", e.to_json()).into_bytes();
-            (format!("{:x}\r\n", line.len()).into_bytes(), line)
-        })
-        .collect();
-    let bytes = head.len()
-        + events
-            .iter()
-            .map(|(s, l)| s.len() + l.len() + 2)
-            .sum::<usize>()
-        + LAST_CHUNK.len();
-    Load {
-        head,
-        events,
-        bytes: bytes as u64,
-    }
-}
-
-/// Writes all of `bufs` with one vectored write when the socket takes it
-/// whole (it nearly always does), finishing a partial write plainly.
-async fn write_all_vectored<W: AsyncWrite + Unpin>(w: &mut W, bufs: &[&[u8]]) -> io::Result<()> {
-    let slices: Vec<io::IoSlice<'_>> = bufs.iter().map(|b| io::IoSlice::new(b)).collect();
-    let mut skip = w.write_vectored(&slices).await?;
-    for b in bufs {
-        if skip >= b.len() {
-            skip -= b.len();
-            continue;
-        }
-        w.write_all(&b[skip..]).await?;
-        skip = 0;
-    }
-    Ok(())
-}
-
-async fn write_load<W: AsyncWrite + Unpin>(w: &mut W, load: &Load) -> io::Result<()> {
-    w.write_all(&load.head).await?;
-    for (size, line) in &load.events {
-        write_all_vectored(w, &[size, line, b"\r\n"]).await?;
-    }
-    w.write_all(LAST_CHUNK).await?;
-    w.shutdown().await
-}
+#[path = "common/ndjson_load.rs"]
+mod ndjson_load;
+use ndjson_load::{Load, READ_BUF, load, write_load};
 
 async fn read_to_end<R: AsyncRead + Unpin>(r: &mut R) -> io::Result<u64> {
     let mut buf = vec![0u8; READ_BUF];
