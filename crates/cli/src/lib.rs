@@ -3,6 +3,8 @@
 //!
 //! # Layout
 //! - [`serve`]: `pushbench serve`, the push server in the foreground.
+//! - [`run`]: `pushbench run`, the measurement itself.
+//! - [`capacity`]: `pushbench capacity`, the highest sustained rate per transport.
 //! - [`report`]: `pushbench report`, charts and reports from a results file.
 //! - [`compare`]: `pushbench compare`, two runs side by side.
 //! - [`model`]: `pushbench model`, the analytic bandwidth per technique.
@@ -15,6 +17,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod capacity;
 pub mod compare;
 pub mod model;
 pub mod report;
@@ -40,6 +43,9 @@ pub enum Command {
     /// Measure every push technique against a server and write the results.
     // Boxed: the run options are much larger than the other variants.
     Run(Box<run::Args>),
+    /// Find the highest event rate each transport sustains, then measure latency at fractions of it.
+    // Boxed like `Run`: it holds the run options.
+    Capacity(Box<capacity::Args>),
     /// Write charts (SVG, PNG), report.md and report.html from a results file.
     Report(report::Args),
     /// Compare two results, per phase and figure; optionally fail on regressions.
@@ -55,6 +61,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Run(args) => run::run(*args),
+        Command::Capacity(args) => capacity::run(*args),
         Command::Report(args) => report::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Model(args) => model::run(args),
@@ -83,5 +90,15 @@ pub fn main_with(cli: Cli) -> ExitCode {
             eprintln!("pushbench: error: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
     }
 }

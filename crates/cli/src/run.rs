@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use pushbench_loadgen::runner::{Progress, RunOptions, files_needed};
+use pushbench_loadgen::runner::{Progress, RunOptions, RunOutcome, files_needed};
 use pushbench_loadgen::threshold::{Threshold, violations};
 use pushbench_loadgen::{ServerSource, machine, output, scenario};
 use pushbench_protocol::{Scenario, Transport};
@@ -43,7 +43,7 @@ pub struct Args {
     /// Seconds over which a phase's clients connect.
     #[arg(long)]
     pub ramp_up: Option<f64>,
-    /// Milliseconds between short polls.
+    /// Milliseconds between short polls (0: back to back, as fast as the server answers).
     #[arg(long)]
     pub poll_interval: Option<u64>,
     /// Seconds the server may hold a long poll.
@@ -111,7 +111,7 @@ impl Args {
         Ok(s)
     }
 
-    fn thresholds(&self) -> anyhow::Result<Vec<Threshold>> {
+    pub(crate) fn thresholds(&self) -> anyhow::Result<Vec<Threshold>> {
         self.thresholds
             .iter()
             .map(|t| {
@@ -124,37 +124,82 @@ impl Args {
 
 /// Runs `pushbench run`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let thresholds = args.thresholds()?;
-    let scenario = args.scenario()?;
-    let limit = crate::raise_open_files_limit();
-    let needed = files_needed(&scenario, false);
-    if limit > 0 && needed > limit {
-        return Err(pushbench_loadgen::Error::TooManyClients {
-            clients: u64::from(scenario.clients.iter().copied().max().unwrap_or(0)),
-            needed,
-            limit,
+    let setup = args.setup()?;
+    let source = setup.source.clone();
+    let scenario = setup.scenario.clone();
+    let outcome = measure(move |interrupt| async move {
+        let opts = RunOptions {
+            scenario,
+            source,
+            interrupt,
+        };
+        let mut progress = progress_printer(std::io::stderr().is_terminal());
+        pushbench_loadgen::run_scenario(opts, &mut progress).await
+    })?;
+    finish(&args, &setup, outcome, &setup.thresholds)
+}
+
+/// What a run needs before it starts: checked flags, the scenario, the
+/// server and the output folder.
+#[derive(Debug)]
+pub(crate) struct Setup {
+    pub(crate) scenario: Scenario,
+    pub(crate) source: ServerSource,
+    pub(crate) out: PathBuf,
+    pub(crate) thresholds: Vec<Threshold>,
+}
+
+impl Args {
+    /// Checks the flags and the open-files limit; finds the server and the
+    /// output folder.
+    pub(crate) fn setup(&self) -> anyhow::Result<Setup> {
+        let thresholds = self.thresholds()?;
+        let scenario = self.scenario()?;
+        let limit = crate::raise_open_files_limit();
+        let needed = files_needed(&scenario, false);
+        if limit > 0 && needed > limit {
+            return Err(pushbench_loadgen::Error::TooManyClients {
+                clients: u64::from(scenario.clients.iter().copied().max().unwrap_or(0)),
+                needed,
+                limit,
+            }
+            .into());
         }
-        .into());
-    }
-    let source = match &scenario.target {
-        Some(url) => ServerSource::Target(url.clone()),
-        None => ServerSource::Child {
-            exe: match &args.server_exe {
-                Some(p) => p.clone(),
-                None => std::env::current_exe().context("finding the pushbench executable")?,
+        let source = match &scenario.target {
+            Some(url) => ServerSource::Target(url.clone()),
+            None => ServerSource::Child {
+                exe: match &self.server_exe {
+                    Some(p) => p.clone(),
+                    None => std::env::current_exe().context("finding the pushbench executable")?,
+                },
+                extra_args: self.serve_args.clone(),
             },
-            extra_args: args.serve_args.clone(),
-        },
-    };
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("bench-results").join(machine::now_folder_stamp()));
+        };
+        let out = self
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("bench-results").join(machine::now_folder_stamp()));
+        Ok(Setup {
+            scenario,
+            source,
+            out,
+            thresholds,
+        })
+    }
+}
+
+/// Runs `measure` on a fresh runtime, handing it a receiver that turns true
+/// on Ctrl-C (what was measured is then kept and written).
+pub(crate) fn measure<F, Fut>(measure: F) -> anyhow::Result<RunOutcome>
+where
+    F: FnOnce(Option<tokio::sync::watch::Receiver<bool>>) -> Fut,
+    Fut: Future<Output = pushbench_loadgen::Result<RunOutcome>>,
+{
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let mut outcome = runtime.block_on(async {
+    let outcome = runtime.block_on(async {
         let (tx, rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
@@ -162,17 +207,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 let _ = tx.send(true);
             }
         });
-        let opts = RunOptions {
-            scenario,
-            source,
-            interrupt: Some(rx),
-        };
-        let mut progress = progress_printer(std::io::stderr().is_terminal());
-        pushbench_loadgen::run_scenario(opts, &mut progress).await
+        measure(Some(rx)).await
     })?;
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    Ok(outcome)
+}
 
-    let results = output::write_run(&out, &mut outcome)
+/// Writes what a run measured (results, CSV, histogram logs, the wire log,
+/// the report), prints the summary, and fails when the run stopped early or
+/// broke a threshold.
+pub(crate) fn finish(
+    args: &Args,
+    setup: &Setup,
+    mut outcome: RunOutcome,
+    thresholds: &[Threshold],
+) -> anyhow::Result<()> {
+    let out = &setup.out;
+    let results = output::write_run(out, &mut outcome)
         .with_context(|| format!("writing results to {}", out.display()))?;
     if let Some(path) = &args.wire_log {
         output::write_wire_log(path, &outcome.connections)
@@ -182,7 +233,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!("{}", pushbench_report::terminal_summary(result));
     println!("results: {}", results.display());
     if !args.no_report {
-        report_hook(result, &out);
+        report_hook(result, out);
     }
     if let Some(error) = &result.error {
         bail!(
@@ -190,7 +241,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             results.display()
         );
     }
-    let broken = violations(&thresholds, &result.phases);
+    let broken = violations(thresholds, &result.phases);
     if !broken.is_empty() {
         for v in &broken {
             eprintln!("pushbench: {v}");
@@ -212,7 +263,7 @@ fn report_hook(result: &pushbench_protocol::RunResult, dir: &std::path::Path) {
 /// The progress display: on a terminal one line rewritten in place at most
 /// ten times a second; otherwise (a log, CI) one plain line when a phase
 /// starts and one when it ends, so the log is not a wall of `\r` updates.
-fn progress_printer(terminal: bool) -> impl FnMut(&Progress) + Send {
+pub(crate) fn progress_printer(terminal: bool) -> impl FnMut(&Progress) + Send {
     let mut last = std::time::Instant::now();
     let mut last_stage: Option<(usize, &'static str)> = None;
     move |p: &Progress| {

@@ -35,9 +35,12 @@ pub enum Schedule {
 }
 
 impl Schedule {
-    /// The schedule of `transport`.
+    /// The schedule of `transport`. A zero poll interval polls back to
+    /// back, each request as soon as the previous answer ended (what `wrk`
+    /// does): the request rate the server can answer.
     pub fn for_transport(transport: Transport, poll_interval: Duration) -> Self {
         match transport {
+            Transport::ShortPoll if poll_interval.is_zero() => Schedule::Immediately,
             Transport::ShortPoll => Schedule::Every(poll_interval),
             Transport::LongPoll => Schedule::Immediately,
             Transport::Stream | Transport::Sse | Transport::Ws => Schedule::Once,
@@ -286,6 +289,9 @@ impl Session<'_> {
             .unwrap_or(u64::MAX)
             .clamp(1, MAX_LATENCY_US);
         let _ = self.recorder.shard(self.id).setup.record(us);
+        if self.report.opened == 1 {
+            self.recorder.first_session_opened();
+        }
     }
 
     /// Hands the meter's decoded messages to the tracker and the histogram.
@@ -318,6 +324,9 @@ impl Session<'_> {
                 }
                 Note::ResponseHead(_) => {}
                 Note::ResponseEnd(status, next) => {
+                    if measuring {
+                        shard.responses += 1;
+                    }
                     if let Some(next) = next {
                         *self.cursor = (*self.cursor).max(next);
                     }

@@ -23,6 +23,8 @@
 //! - [`runner`]: phases (transport x clients x rate): ramp-up, warm-up,
 //!   measured window, drain; the collector that merges the shards into a
 //!   [`PhaseResult`](pushbench_protocol::results::PhaseResult).
+//! - [`capacity`]: the highest sustained rate per transport (a search over
+//!   runner phases, judged by [`threshold`]s), and phases at fractions of it.
 //! - [`scenario`]: scenario files (TOML).
 //! - [`threshold`]: `--threshold` expressions (`p99<5ms`, `missed=0`).
 //! - [`output`]: `results.json` (atomic), the CSV and the HdrHistogram logs.
@@ -33,6 +35,7 @@
 //!   `tcp_ip` class), over netlink sock_diag.
 #![deny(missing_docs)]
 
+pub mod capacity;
 pub mod client;
 pub mod control;
 pub mod machine;

@@ -6,8 +6,9 @@
 //! the time their last byte was read (the receipt time for latency).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use hdrhistogram::Histogram;
 use pushbench_protocol::ledger::tcp_ip_header_bytes;
@@ -41,6 +42,8 @@ pub struct Shard {
     pub traffic: Traffic,
     /// Events received while measuring.
     pub delivered: u64,
+    /// HTTP responses read to their end while measuring.
+    pub responses: u64,
     /// Latency, creation to receipt, µs.
     pub latency: Histogram<u64>,
     /// Connection setup time, µs (every connection of the phase).
@@ -54,6 +57,7 @@ impl Default for Shard {
         Shard {
             traffic: Traffic::default(),
             delivered: 0,
+            responses: 0,
             latency: new_histogram(),
             setup: new_histogram(),
             errors: BTreeMap::new(),
@@ -65,11 +69,18 @@ impl Default for Shard {
 /// shared by all clients; merged once at the end of the phase.
 pub const SHARDS: usize = 16;
 
-/// The collector of one phase: the measuring flag and the shards.
+/// The collector of one phase: the measuring flag, the shards, and the
+/// connection ramp (when each client's first session opened).
 #[derive(Debug)]
 pub struct PhaseRecorder {
     measuring: AtomicBool,
     shards: Vec<Mutex<Shard>>,
+    /// When the phase's clients were started: the origin of the ramp.
+    started: Instant,
+    /// Clients whose first session has opened.
+    first_sessions: AtomicU64,
+    /// Microseconds after `started` when the latest first session opened.
+    last_first_session_us: AtomicU64,
 }
 
 impl Default for PhaseRecorder {
@@ -77,6 +88,29 @@ impl Default for PhaseRecorder {
         PhaseRecorder {
             measuring: AtomicBool::new(false),
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            started: Instant::now(),
+            first_sessions: AtomicU64::new(0),
+            last_first_session_us: AtomicU64::new(0),
+        }
+    }
+}
+
+/// How fast a phase's clients got their first session open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ramp {
+    /// Clients whose first session opened.
+    pub first_sessions: u64,
+    /// Microseconds from the phase's start to the last of them.
+    pub all_connected_us: u64,
+}
+
+impl Ramp {
+    /// First sessions per second over the ramp (0 when nothing opened).
+    pub fn per_second(&self) -> f64 {
+        if self.all_connected_us == 0 {
+            0.0
+        } else {
+            self.first_sessions as f64 * 1e6 / self.all_connected_us as f64
         }
     }
 }
@@ -102,6 +136,21 @@ impl PhaseRecorder {
         *self.shard(id).errors.entry(kind.into()).or_default() += 1;
     }
 
+    /// Notes that a client's first session of the phase just opened.
+    pub fn first_session_opened(&self) {
+        let us = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.first_sessions.fetch_add(1, Ordering::Relaxed);
+        self.last_first_session_us.fetch_max(us, Ordering::Relaxed);
+    }
+
+    /// The connection ramp so far.
+    pub fn ramp(&self) -> Ramp {
+        Ramp {
+            first_sessions: self.first_sessions.load(Ordering::Relaxed),
+            all_connected_us: self.last_first_session_us.load(Ordering::Relaxed),
+        }
+    }
+
     /// All shards added together.
     pub fn merged(&self) -> Shard {
         let mut all = Shard::default();
@@ -109,6 +158,7 @@ impl PhaseRecorder {
             let shard = lock(shard);
             all.traffic.merge(&shard.traffic);
             all.delivered += shard.delivered;
+            all.responses += shard.responses;
             // Both histograms have the same bounds, so `add` cannot fail.
             let _ = all.latency.add(&shard.latency);
             let _ = all.setup.add(&shard.setup);

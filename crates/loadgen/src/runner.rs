@@ -279,6 +279,7 @@ pub async fn run_scenario(
         scenario,
         phases,
         control_traffic,
+        capacity: None,
     };
     Ok(RunOutcome {
         result,
@@ -493,8 +494,12 @@ pub async fn run_phase(
         errors: merged.errors,
         ..EventCounts::default()
     };
+    let ramp = recorder.ramp();
     let mut connections = Connections {
         setup_us: summarize(&merged.setup),
+        responses: merged.responses,
+        first_sessions: ramp.first_sessions,
+        all_connected_us: ramp.all_connected_us,
         ..Connections::default()
     };
     let mut conns = Vec::new();
@@ -542,6 +547,13 @@ pub async fn run_phase(
         }
     };
     let payload = traffic.sent.payload + traffic.received.payload;
+    let per_second = |n: u64| {
+        if duration_s > 0.0 {
+            n as f64 / duration_s
+        } else {
+            0.0
+        }
+    };
     let result = PhaseResult {
         transport,
         clients,
@@ -560,11 +572,9 @@ pub async fn run_phase(
             } else {
                 0.0
             },
-            events_per_second: if duration_s > 0.0 {
-                events.delivered as f64 / duration_s
-            } else {
-                0.0
-            },
+            events_per_second: per_second(events.delivered),
+            responses_per_second: per_second(merged.responses),
+            connections_per_second: ramp.per_second(),
         },
         server: ServerCost {
             cpu_seconds,

@@ -52,8 +52,8 @@ pub fn validate(s: &Scenario) -> Result<()> {
     if s.duration_s <= 0.0 {
         return bad("duration_s: the measured window must be longer than 0 s");
     }
-    if s.poll_interval_ms == 0 {
-        return bad("poll_interval_ms: must be at least 1");
+    if s.poll_interval_ms > 3_600_000 {
+        return bad("poll_interval_ms: must be between 0 (back to back) and 3600000 (an hour)");
     }
     if s.longpoll_timeout_s == 0 {
         return bad("longpoll_timeout_s: must be at least 1");

@@ -30,9 +30,12 @@ pub enum Metric {
     CpuUsPerEvent,
     /// Delivered events per second.
     EventsPerSecond,
+    /// Delivered events / (clients x events published in the window): 1
+    /// when every client got every event of the window in the window.
+    DeliveryRatio,
 }
 
-const METRICS: &str = "p50, p90, p99, p999, max, mean, setup_p99, missed, duplicated, out_of_order, errors, overhead, bytes_per_event, cpu_us_per_event, events_per_second";
+const METRICS: &str = "p50, p90, p99, p999, max, mean, setup_p99, missed, duplicated, out_of_order, errors, overhead, bytes_per_event, cpu_us_per_event, events_per_second, delivery_ratio";
 
 /// A comparison.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,6 +122,7 @@ impl FromStr for Threshold {
             "bytes_per_event" => Metric::BytesPerEvent,
             "cpu_us_per_event" => Metric::CpuUsPerEvent,
             "events_per_second" => Metric::EventsPerSecond,
+            "delivery_ratio" => Metric::DeliveryRatio,
             "" => return Err(err("missing metric before the comparison".into())),
             other => {
                 return Err(err(format!(
@@ -184,6 +188,7 @@ impl Threshold {
             Metric::BytesPerEvent => phase.derived.bytes_per_event,
             Metric::CpuUsPerEvent => phase.server.cpu_us_per_event,
             Metric::EventsPerSecond => phase.derived.events_per_second,
+            Metric::DeliveryRatio => delivery_ratio(phase),
         }
     }
 
@@ -198,6 +203,17 @@ impl Threshold {
             Op::Eq => v == self.value,
             Op::Ne => v != self.value,
         }
+    }
+}
+
+/// Delivered events over what the window owed: every client should have
+/// received every event published in it. 1 when nothing was published.
+pub fn delivery_ratio(phase: &PhaseResult) -> f64 {
+    let owed = u64::from(phase.clients) * phase.events.published;
+    if owed == 0 {
+        1.0
+    } else {
+        phase.events.delivered as f64 / owed as f64
     }
 }
 

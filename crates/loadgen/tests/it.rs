@@ -157,6 +157,28 @@ async fn a_server_that_skips_events_is_caught_with_the_exact_count() {
     server.stop().await;
 }
 
+fn schema_validator() -> jsonschema::Validator {
+    let schema_path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../protocol/schema/results.schema.json"
+    );
+    let schema: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(schema_path).expect("schema file"))
+            .expect("schema json");
+    jsonschema::validator_for(&schema).expect("valid schema")
+}
+
+fn assert_valid(validator: &jsonschema::Validator, results: &serde_json::Value) {
+    let errors: Vec<String> = validator
+        .iter_errors(results)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "results.json does not match the schema: {errors:#?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_results_validate_against_the_committed_schema() {
     let scenario = Scenario {
@@ -179,22 +201,8 @@ async fn real_results_validate_against_the_committed_schema() {
     if let Ok(keep) = std::env::var("PUSHBENCH_KEEP_RESULTS") {
         let _ = std::fs::copy(&path, keep);
     }
-    let schema_path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../protocol/schema/results.schema.json"
-    );
-    let schema: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(schema_path).expect("schema file"))
-            .expect("schema json");
-    let validator = jsonschema::validator_for(&schema).expect("valid schema");
-    let errors: Vec<String> = validator
-        .iter_errors(&results)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "results.json does not match the schema: {errors:#?}"
-    );
+    let validator = schema_validator();
+    assert_valid(&validator, &results);
     // The schema is strict: a missing field is caught.
     let mut broken = results.clone();
     broken["phases"][0]["events"]
@@ -235,4 +243,81 @@ async fn real_results_validate_against_the_committed_schema() {
         assert!(dir.join(log).exists());
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A capacity search over real phases: it climbs to the ceiling when every
+/// step holds, measures the load point, and halves to the floor when none
+/// does; the result (with its `capacity` part) validates against the schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capacity_search_climbs_bisects_and_writes_valid_results() {
+    use pushbench_loadgen::capacity::{CapacityOptions, SearchPolicy, find_capacity};
+    let scenario = Scenario {
+        duration_s: 0.5,
+        warmup_s: 0.1,
+        ramp_up_s: 0.0,
+        poll_interval_ms: 50,
+        ..quick_scenario(vec![Transport::Ws, Transport::ShortPoll], 3)
+    };
+    let opts = |criteria: Option<Vec<&str>>, min_rate: f64| CapacityOptions {
+        scenario: scenario.clone(),
+        source: ServerSource::InProcess(config()),
+        policy: SearchPolicy {
+            start_rate: 10.0,
+            max_rate: 40.0,
+            min_rate,
+            refine_steps: 1,
+        },
+        criteria: criteria.map(|c| c.iter().map(|t| t.parse().expect("threshold")).collect()),
+        // Generous: this checks the search, not the machine's speed.
+        max_p99_ms: 5_000.0,
+        load_points: vec![0.5],
+        load_point_duration_s: 0.5,
+        interrupt: None,
+    };
+    let mut outcome = find_capacity(opts(None, 1.0), &mut |_| {}, &mut |_| {})
+        .await
+        .expect("search");
+    assert!(outcome.result.complete, "{:?}", outcome.result.error);
+    let capacity = outcome.result.capacity.clone().expect("capacity");
+    assert_eq!(capacity.clients, 3);
+    for t in &capacity.transports {
+        let rates: Vec<f64> = t.steps.iter().map(|s| s.rate).collect();
+        assert_eq!(rates, vec![10.0, 20.0, 40.0], "{t:?}");
+        assert_eq!(t.max_rate, Some(40.0));
+        assert!(t.max_delivered_per_second > 0.0);
+        assert_eq!(t.load_points.len(), 1);
+        let point = &outcome.result.phases[t.load_points[0].phase];
+        assert_eq!((point.transport, point.rate), (t.transport, 20.0));
+        // Every client connected, and the ramp was measured.
+        assert_eq!(point.connections.first_sessions, 3);
+        assert!(point.derived.connections_per_second > 0.0);
+        if t.transport == Transport::ShortPoll {
+            assert!(point.connections.responses > 0, "{:?}", point.connections);
+            assert!(point.derived.responses_per_second > 0.0);
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("pushbench-it-capacity-{}", std::process::id()));
+    let path = output::write_run(&dir, &mut outcome).expect("write");
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+    assert_valid(&schema_validator(), &results);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // Criteria nothing can meet: the search halves down to its floor.
+    let outcome = find_capacity(opts(Some(vec!["p99<1us"]), 5.0), &mut |_| {}, &mut |_| {})
+        .await
+        .expect("search");
+    let capacity = outcome.result.capacity.expect("capacity");
+    let ws = &capacity.transports[0];
+    assert_eq!(ws.max_rate, None);
+    assert_eq!(
+        ws.steps.iter().map(|s| s.rate).collect::<Vec<_>>(),
+        vec![10.0, 5.0]
+    );
+    assert!(
+        ws.steps
+            .iter()
+            .all(|s| !s.sustained && !s.failed.is_empty())
+    );
+    assert!(ws.load_points.is_empty());
 }

@@ -35,6 +35,64 @@ pub struct RunResult {
     /// The load generator's own control traffic (`/stats`, publishing), kept
     /// apart from every transport's figures.
     pub control_traffic: Traffic,
+    /// The capacity search that chose the phases (`pushbench capacity`);
+    /// absent for a plain run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<Capacity>,
+}
+
+/// A capacity search: per transport, the highest event rate whose phase met
+/// every criterion, then phases at fractions of that rate.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Capacity {
+    /// Clients of every phase of the search.
+    pub clients: u32,
+    /// One search per transport, in run order.
+    pub transports: Vec<TransportCapacity>,
+}
+
+/// One transport's capacity search.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TransportCapacity {
+    /// The transport searched.
+    pub transport: Transport,
+    /// What "sustained" meant: every phase had to satisfy all of these
+    /// `--threshold` expressions (and be complete).
+    pub criteria: Vec<String>,
+    /// Every rate tried, in the order tried.
+    pub steps: Vec<CapacityStep>,
+    /// The highest sustained rate (events per second published); `None`
+    /// when even the lowest rate tried failed.
+    pub max_rate: Option<f64>,
+    /// Events delivered per second, all clients together, at `max_rate`.
+    pub max_delivered_per_second: f64,
+    /// Phases at fractions of `max_rate` (e.g. 50 % and 90 %), measured
+    /// after the search, for the latency at a known load.
+    pub load_points: Vec<LoadPoint>,
+}
+
+/// One rate tried by a capacity search.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CapacityStep {
+    /// Events per second published.
+    pub rate: f64,
+    /// Index of its phase in [`RunResult::phases`].
+    pub phase: usize,
+    /// Whether the phase met every criterion.
+    pub sustained: bool,
+    /// The criteria it broke, each with the measured value.
+    pub failed: Vec<String>,
+}
+
+/// A phase run at a fraction of a transport's highest sustained rate.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoadPoint {
+    /// The fraction of `max_rate`, e.g. 0.5.
+    pub fraction: f64,
+    /// Events per second published.
+    pub rate: f64,
+    /// Index of its phase in [`RunResult::phases`].
+    pub phase: usize,
 }
 
 /// The machine and software a run measured on.
@@ -74,7 +132,8 @@ pub struct Scenario {
     pub warmup_s: f64,
     /// Seconds over which a phase's clients connect.
     pub ramp_up_s: f64,
-    /// Milliseconds between short polls.
+    /// Milliseconds between short polls; 0 polls back to back (the next
+    /// request as soon as an answer ended), for request-rate tests.
     pub poll_interval_ms: u64,
     /// Seconds a long poll is held by the server at most.
     pub longpoll_timeout_s: u64,
@@ -154,6 +213,21 @@ pub struct Connections {
     pub failed: u64,
     /// TCP connect plus, for WebSocket, the upgrade handshake, microseconds.
     pub setup_us: LatencySummary,
+    /// HTTP responses read to their end during the measured window (poll
+    /// and long-poll answers; 0 for the persistent transports). 0 in older
+    /// results.
+    #[serde(default)]
+    pub responses: u64,
+    /// Clients whose first session opened (connected; for WebSocket,
+    /// upgraded). 0 in older results.
+    #[serde(default)]
+    pub first_sessions: u64,
+    /// Microseconds from the phase's start (its clients' first scheduled
+    /// connect) until the last of `first_sessions` opened: with a zero
+    /// ramp-up, how long the server took to accept them all. 0 in older
+    /// results.
+    #[serde(default)]
+    pub all_connected_us: u64,
 }
 
 /// Per-event delivery correctness, summed over clients.
@@ -212,6 +286,15 @@ pub struct Derived {
     pub overhead_ratio: f64,
     /// Delivered events per second, all clients.
     pub events_per_second: f64,
+    /// `connections.responses` per measured second: the request rate of
+    /// the polling transports. 0 in older results.
+    #[serde(default)]
+    pub responses_per_second: f64,
+    /// `connections.first_sessions` per second of `all_connected_us`: the
+    /// connection ramp the server accepted (meaningful with a zero
+    /// ramp-up; otherwise it is the ramp's own pace). 0 in older results.
+    #[serde(default)]
+    pub connections_per_second: f64,
 }
 
 /// Server process cost during a phase, from `/stats` samples.

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use pushbench_protocol::{RunResult, Transport};
 
 use crate::ReportError;
+use crate::capacity::{capacity_table, connections_table};
 use crate::figures::{
     format_bytes, format_count, format_rate, transport_bytes_per_event, transports_in,
 };
@@ -172,6 +173,18 @@ fn file_name(path: &Path) -> String {
 const CLASSIC_TEXT: &str = "The classic comparison: a poll carries about 871 bytes of \
 HTTP headers, a WebSocket frame 2 bytes of framing; at one event per second per client:";
 
+const CAPACITY_TEXT: &str = "The highest event rate each transport sustained (doubling \
+from a start rate, then bisecting, one fresh server per rate): a phase held when it met every \
+criterion (nothing missed, duplicated, reordered or failed, at least 98 % of the window's events \
+delivered within it (for short polling, less the share of the window one poll interval is), \
+p99 under the bound), then latency measured at fractions of that rate. \
+Deliveries per second are events × clients.";
+
+const CONNECTIONS_TEXT: &str = "Setup is the TCP connect (and, for WebSocket, the upgrade) of \
+each connection; \"all connected after\" is the time from the phase's start until every client \
+had its first session, and connections/s that count over that time: with a zero ramp-up, the \
+pace at which the server accepted them. Responses/s is the polling transports' request rate.";
+
 const MEASURED_TEXT: &str = "The same arithmetic with this run's measured bytes per \
 delivered event (both directions, every class: headers, framing, JSON envelope, payload, \
 control), at one event per second per client:";
@@ -216,6 +229,18 @@ impl Report<'_> {
             out,
             "Bytes per event count both directions of every connection, divided by the \
              events delivered; latency is event creation to client receipt.\n"
+        );
+        if let Some(capacity) = capacity_table(self.result) {
+            let _ = writeln!(
+                out,
+                "## Capacity\n\n{CAPACITY_TEXT}\n\n{}",
+                capacity.to_markdown()
+            );
+        }
+        let _ = writeln!(
+            out,
+            "## Connections\n\n{CONNECTIONS_TEXT}\n\n{}",
+            connections_table(self.result).to_markdown()
         );
         let _ = writeln!(out, "## Charts\n");
         for figure in self.figures {
@@ -292,8 +317,22 @@ impl Report<'_> {
             out,
             "<h2>Summary</h2>\n{}<p>Bytes per event count both directions of every \
              connection, divided by the events delivered; latency is event creation to \
-             client receipt.</p>\n<h2>Charts</h2>\n",
+             client receipt.</p>\n",
             summary_table(self.result).to_html()
+        );
+        if let Some(capacity) = capacity_table(self.result) {
+            let _ = write!(
+                out,
+                "<h2>Capacity</h2>\n<p>{}</p>\n{}",
+                escape_html(CAPACITY_TEXT),
+                capacity.to_html()
+            );
+        }
+        let _ = write!(
+            out,
+            "<h2>Connections</h2>\n<p>{}</p>\n{}<h2>Charts</h2>\n",
+            escape_html(CONNECTIONS_TEXT),
+            connections_table(self.result).to_html()
         );
         for figure in self.figures {
             let path = dir.join(file_name(&figure.svg));

@@ -11,6 +11,8 @@
 //! - [`figures`]: per-phase figures and number formatting every output shares.
 //! - [`table`]: [`Table`], rendered as aligned text, Markdown or HTML.
 //! - [`summary`]: the summary table, the warnings, [`terminal_summary`].
+//! - [`capacity`]: the capacity search's table, and the connection ramp
+//!   and request rates of every run.
 //! - [`charts`]: one [`charts::Chart`] per picture, drawn on the SVG and PNG
 //!   backends by [`charts::render`]; fixed colors per byte class and transport.
 //! - [`document`]: `report.md` and `report.html` from the same sections.
@@ -29,6 +31,7 @@ use std::path::{Path, PathBuf};
 
 use pushbench_protocol::{RESULTS_VERSION, RunResult};
 
+pub mod capacity;
 pub mod charts;
 pub mod compare;
 pub mod document;
@@ -175,6 +178,13 @@ pub fn write_report(result: &RunResult, dir: &Path) -> Result<Vec<PathBuf>, Repo
                 .to_owned(),
         ],
     };
+    if let Some(chart) = charts::CapacityChart::new(result) {
+        add(
+            charts::render(&chart, dir)?,
+            charts::Chart::caption(&chart),
+            &mut written,
+        );
+    }
     let report = document::Report {
         result,
         figures: &figures,

@@ -70,7 +70,18 @@ pub fn warnings(result: &RunResult) -> Vec<String> {
     } else if let Some(error) = &result.error {
         out.push(format!("The run reported an error: {error}."));
     }
-    for phase in &result.phases {
+    let expected_failures = (0..result.phases.len())
+        .filter(|&i| crate::capacity::is_failed_search_step(result, i))
+        .count();
+    if expected_failures > 0 {
+        out.push(format!(
+            "{expected_failures} capacity search steps broke the criteria of a sustained phase;              that is how the search finds the limit (see the capacity table), so their own              warnings are left out."
+        ));
+    }
+    for (index, phase) in result.phases.iter().enumerate() {
+        if crate::capacity::is_failed_search_step(result, index) {
+            continue;
+        }
         let label = phase_label(result, phase);
         if phase.incomplete {
             out.push(format!(
@@ -122,6 +133,10 @@ pub fn warnings(result: &RunResult) -> Vec<String> {
 /// capitals so they stand out in a scrolling log.
 pub fn terminal_summary(result: &RunResult) -> String {
     let mut out = summary_table(result).to_text();
+    if let Some(capacity) = crate::capacity::capacity_table(result) {
+        out.push_str("\ncapacity (highest sustained rate, and latency at fractions of it):\n");
+        out.push_str(&capacity.to_text());
+    }
     let warnings = warnings(result);
     if !warnings.is_empty() {
         out.push_str("\n!!! WARNING: THIS RESULT IS NOT CLEAN !!!\n");

@@ -1,0 +1,134 @@
+//! `pushbench capacity`: the highest event rate each transport sustains on
+//! this machine, then the latency at fractions of it.
+//!
+//! Takes every `pushbench run` flag for the shape of the phases; `--rate`
+//! is where the search starts, and `--threshold`s, when given, replace the
+//! default criteria of a sustained phase.
+
+use std::io::IsTerminal as _;
+
+use anyhow::bail;
+use clap::Parser;
+use pushbench_loadgen::capacity::{CapacityOptions, SearchPolicy, StepReport, find_capacity};
+
+use crate::run::{finish, measure, progress_printer};
+
+/// `pushbench capacity` options.
+#[derive(Debug, Parser)]
+// The flattened run options already form the group `Args`.
+#[group(id = "capacity_args")]
+pub struct Args {
+    /// The phases' shape (one client count); `--rate` is the search's first rate.
+    #[command(flatten)]
+    pub run: crate::run::Args,
+    /// Never try above this many events per second.
+    #[arg(long, default_value_t = 100_000.0, value_name = "EV_PER_S")]
+    pub max_rate: f64,
+    /// Bisection steps after the first failing rate (each halves the interval).
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub refine: u32,
+    /// p99 latency bound of a sustained phase, milliseconds (short polling adds its poll interval).
+    #[arg(long, default_value_t = 100.0, value_name = "MS")]
+    pub max_p99: f64,
+    /// Fractions of the highest sustained rate to measure afterwards (comma-separated).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.5,0.9",
+        value_name = "FRACTIONS"
+    )]
+    pub load_points: Vec<f64>,
+    /// Measured seconds of each load-point phase.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub load_duration: f64,
+}
+
+/// Runs `pushbench capacity`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.run.target.is_some() {
+        bail!("--target: a capacity search starts its own server at every rate; drop --target");
+    }
+    if !(args.max_rate.is_finite() && args.max_rate > 0.0) {
+        bail!("--max-rate: must be a number of events per second above 0");
+    }
+    if !(args.max_p99.is_finite() && args.max_p99 > 0.0) {
+        bail!("--max-p99: must be a number of milliseconds above 0");
+    }
+    if !(args.load_duration.is_finite() && (0.1..=86_400.0).contains(&args.load_duration)) {
+        bail!("--load-duration: must be between 0.1 and 86400 seconds");
+    }
+    let mut setup = args.run.setup()?;
+    // One client count; the search chooses the rates.
+    if args.run.clients.is_none() && args.run.scenario.is_none() {
+        setup.scenario.clients = vec![100];
+    }
+    let start_rate = match setup.scenario.rates.as_slice() {
+        [r] if *r > 0.0 => *r,
+        _ if args.run.rate.is_none() => SearchPolicy::default().start_rate,
+        _ => bail!("--rate: give one rate above 0, where the search starts"),
+    };
+    let criteria = (!setup.thresholds.is_empty()).then(|| setup.thresholds.clone());
+    let opts = CapacityOptions {
+        scenario: setup.scenario.clone(),
+        source: setup.source.clone(),
+        policy: SearchPolicy {
+            start_rate,
+            max_rate: args.max_rate,
+            refine_steps: args.refine,
+            ..SearchPolicy::default()
+        },
+        criteria,
+        max_p99_ms: args.max_p99,
+        load_points: args.load_points.clone(),
+        load_point_duration_s: args.load_duration,
+        interrupt: None,
+    };
+    let outcome = measure(move |interrupt| async move {
+        let opts = CapacityOptions { interrupt, ..opts };
+        let mut progress = progress_printer(std::io::stderr().is_terminal());
+        let mut steps = |s: &StepReport| eprintln!("{}", step_line(s));
+        find_capacity(opts, &mut progress, &mut steps).await
+    })?;
+    // The criteria judged every step already: a failing step is the search
+    // working, not a violation.
+    finish(&args.run, &setup, outcome, &[])
+}
+
+/// One line per step: `ws @ 320 ev/s: 32,000 deliveries/s, p99 2.1 ms, held`.
+fn step_line(s: &StepReport) -> String {
+    let p = &s.phase;
+    let verdict = if s.failed.is_empty() {
+        "held".to_owned()
+    } else {
+        format!("not sustained: {}", s.failed.join("; "))
+    };
+    format!(
+        "capacity: {} {} @ {} ev/s x {} clients: {:.0} deliveries/s, p99 {:.1} ms, {verdict}",
+        p.transport,
+        s.kind,
+        p.rate,
+        p.clients,
+        p.derived.events_per_second,
+        p.latency_us.p99 as f64 / 1e3,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_flags_name_themselves() {
+        for (argv, says) in [
+            (vec!["--target", "http://127.0.0.1:1"], "--target"),
+            (vec!["--max-rate", "0"], "--max-rate"),
+            (vec!["--max-p99", "NaN"], "--max-p99"),
+            (vec!["--load-duration", "0"], "--load-duration"),
+            (vec!["--rate", "1,2"], "--rate"),
+        ] {
+            let args = Args::parse_from(std::iter::once("capacity").chain(argv.iter().copied()));
+            let err = run(args).expect_err("must fail");
+            assert!(format!("{err:#}").contains(says), "{argv:?}: {err:#}");
+        }
+    }
+}
