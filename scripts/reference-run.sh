@@ -13,36 +13,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-label=${LABEL:-reference}
-out=bench-results/$(date -u +%F)-$label
-if [ -e "$out" ]; then
-  if [ "${FORCE:-}" != 1 ]; then
-    echo "reference-run: $out exists (FORCE=1 replaces it)" >&2
-    exit 1
-  fi
-  rm -r "$out"
-fi
+# shellcheck source=lib/bench.sh
+source scripts/lib/bench.sh
+bench_prepare "${LABEL:-reference}"
 
-cargo build --release -q -p pushbench-cli
-exe=${CARGO_TARGET_DIR:-target}/release/pushbench
-
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-started=$(date -u +%FT%TZ)
+bench_start
 summary=$(mktemp)
 trap 'rm -f "$summary"' EXIT
 # The summary table goes to stdout (kept), the progress to stderr.
 "$exe" run --out "$out" "$@" | tee "$summary"
-finished=$(date -u +%FT%TZ)
-load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+bench_finish
 cp "$summary" "$out/summary.txt"
 
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-mem=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
-commit=$(git rev-parse HEAD)
-dirty=$(git status --porcelain --untracked-files=no -- crates Cargo.toml Cargo.lock | wc -l)
-if [ "$dirty" -gt 0 ]; then
-  commit="$commit (plus $dirty uncommitted changed files under crates/, Cargo.*)"
-fi
 extra=""
 matrix="The default matrix: every transport, the default clients, rate and payload"
 if [ $# -gt 0 ]; then
@@ -50,7 +32,7 @@ if [ $# -gt 0 ]; then
   matrix="The default matrix changed by \`$*\`"
 fi
 # The summary table, as report.md has it.
-table=$(awk '/^## Summary/ {on = 1; next} on && /^## / {exit} on' "$out/report.md")
+table=$(bench_section "$out/report.md" Summary)
 
 cat >"$out/README.md" <<EOF
 # Reference run, $(date -u +%F)
@@ -65,25 +47,7 @@ ${exe} run --out ${out}${extra}
 ${matrix} (the scenario is listed in [report.md](report.md)), against an
 embedded \`pushbench serve\` child process on a loopback port.
 
-## Machine
-
-| what | value |
-|---|---|
-| CPUs (\`nproc\`) | $(nproc) |
-| CPU | ${cpu} |
-| memory | ${mem} |
-| kernel | $(uname -sr) |
-| load average before / after | ${load_before} / ${load_after} |
-| started / finished (UTC) | ${started} / ${finished} |
-
-## Versions
-
-| what | version |
-|---|---|
-| rustc | $(rustc -V) |
-| cargo | $(cargo -V) |
-| pushbench | $("$exe" --version) |
-| git commit | ${commit} |
+$(bench_machine_md)
 
 ## Summary
 ${table}

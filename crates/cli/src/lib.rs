@@ -5,6 +5,7 @@
 //! - [`serve`]: `pushbench serve`, the push server in the foreground.
 //! - [`run`]: `pushbench run`, the measurement itself.
 //! - [`capacity`]: `pushbench capacity`, the highest sustained rate per transport.
+//! - [`peers`]: `pushbench peers`, pushbench beside wrk, h2load and Node `ws`.
 //! - [`report`]: `pushbench report`, charts and reports from a results file.
 //! - [`compare`]: `pushbench compare`, two runs side by side.
 //! - [`model`]: `pushbench model`, the analytic bandwidth per technique.
@@ -20,6 +21,7 @@ use clap::{Parser, Subcommand};
 pub mod capacity;
 pub mod compare;
 pub mod model;
+pub mod peers;
 pub mod report;
 pub mod run;
 pub mod serve;
@@ -46,6 +48,8 @@ pub enum Command {
     /// Find the highest event rate each transport sustains, then measure latency at fractions of it.
     // Boxed like `Run`: it holds the run options.
     Capacity(Box<capacity::Args>),
+    /// Compare pushbench with wrk, h2load and a Node ws server, as ratios measured in one run.
+    Peers(peers::Args),
     /// Write charts (SVG, PNG), report.md and report.html from a results file.
     Report(report::Args),
     /// Compare two results, per phase and figure; optionally fail on regressions.
@@ -62,6 +66,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args),
         Command::Run(args) => run::run(*args),
         Command::Capacity(args) => capacity::run(*args),
+        Command::Peers(args) => peers::run(args),
         Command::Report(args) => report::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Model(args) => model::run(args),

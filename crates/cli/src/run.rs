@@ -195,6 +195,15 @@ where
     F: FnOnce(Option<tokio::sync::watch::Receiver<bool>>) -> Fut,
     Fut: Future<Output = pushbench_loadgen::Result<RunOutcome>>,
 {
+    measure_any(measure)
+}
+
+/// [`measure`] for any outcome.
+pub(crate) fn measure_any<T, F, Fut>(measure: F) -> anyhow::Result<T>
+where
+    F: FnOnce(Option<tokio::sync::watch::Receiver<bool>>) -> Fut,
+    Fut: Future<Output = pushbench_loadgen::Result<T>>,
+{
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

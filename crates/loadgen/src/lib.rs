@@ -25,6 +25,8 @@
 //!   [`PhaseResult`](pushbench_protocol::results::PhaseResult).
 //! - [`capacity`]: the highest sustained rate per transport (a search over
 //!   runner phases, judged by [`threshold`]s), and phases at fractions of it.
+//! - [`peers`]: pushbench beside `wrk`, `h2load` and a Node `ws` server,
+//!   as ratios measured in one run.
 //! - [`scenario`]: scenario files (TOML).
 //! - [`threshold`]: `--threshold` expressions (`p99<5ms`, `missed=0`).
 //! - [`output`]: `results.json` (atomic), the CSV and the HdrHistogram logs.
@@ -41,6 +43,7 @@ pub mod control;
 pub mod machine;
 pub mod meter;
 pub mod output;
+pub mod peers;
 pub mod runner;
 pub mod scenario;
 pub mod server;

@@ -62,6 +62,28 @@ pub fn histogram_log(h: &Histogram<u64>, tag: &str, duration_s: f64) -> Result<V
     Ok(out)
 }
 
+/// Writes `peers.json` and the external tools' raw output (`logs/NAME`)
+/// into `dir`; returns the path of `peers.json`.
+pub fn write_peers(
+    dir: &Path,
+    result: &pushbench_protocol::peers::PeersResult,
+    logs: &[(String, String)],
+) -> Result<PathBuf> {
+    let logs_dir = dir.join("logs");
+    std::fs::create_dir_all(&logs_dir)
+        .map_err(|e| Error::io(format!("creating {}", logs_dir.display()), e))?;
+    for (name, text) in logs {
+        write_atomic(&logs_dir.join(name), text.as_bytes())?;
+    }
+    let json = serde_json::to_vec_pretty(result).map_err(|e| Error::Encode {
+        what: "peers.json",
+        message: e.to_string(),
+    })?;
+    let path = dir.join("peers.json");
+    write_atomic(&path, &json)?;
+    Ok(path)
+}
+
 /// Writes everything into `dir`; returns the path of `results.json`.
 pub fn write_run(dir: &Path, outcome: &mut RunOutcome) -> Result<PathBuf> {
     std::fs::create_dir_all(dir)

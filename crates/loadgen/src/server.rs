@@ -57,7 +57,8 @@ pub enum ServerSource {
     Target(String),
     /// `EXE serve --addr 127.0.0.1:0 ...`, one per event rate.
     Child {
-        /// The `pushbench` executable.
+        /// The `pushbench` executable, or a peer server that takes `serve`'s
+        /// command line and prints `... listening on URL` first.
         exe: PathBuf,
         /// Extra `serve` arguments (e.g. `--skip-every 7`).
         extra_args: Vec<String>,
@@ -167,8 +168,11 @@ impl ServerSource {
                         )));
                     }
                 };
+                // `pushbench listening on URL`; a peer server that takes the
+                // same command line may name itself differently.
                 let url = line
-                    .strip_prefix("pushbench listening on ")
+                    .split_once("listening on ")
+                    .map(|(_, url)| url)
                     .ok_or_else(|| {
                         Error::ServerDied(format!(
                             "unexpected first line from the child server: {line:?}{}",

@@ -15,6 +15,8 @@
 //! - [`ledger`]: [`ByteClass`], [`ByteLedger`] (one direction) and
 //!   [`Traffic`] (both directions).
 //! - [`results`]: [`RunResult`] and its parts, the `results.json` contract.
+//! - [`peers`]: [`peers::PeersResult`], the `peers.json` contract: pushbench
+//!   beside other tools, as ratios.
 //! - [`wire`]: [`Classifier`], the incremental parser that books every byte
 //!   of a connection into one [`ByteClass`] and decodes its events; the load
 //!   generator counts with it and `pushbench trace` prints with it.
@@ -23,6 +25,7 @@
 pub mod event;
 pub mod framing;
 pub mod ledger;
+pub mod peers;
 pub mod results;
 pub mod transport;
 pub mod wire;

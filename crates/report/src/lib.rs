@@ -20,6 +20,8 @@
 //!   [`compare()`] builds one.
 //! - [`model`]: the analytic bandwidth per technique, and the classic
 //!   1,000 / 10,000 / 100,000 clients table.
+//! - [`peers`]: `peers.json` (pushbench beside wrk, h2load, a Node `ws`
+//!   server) as a table, a ratio chart and `peers.md`.
 //! - [`trace`]: the annotated bytes of one exchange (`pushbench trace`).
 //!
 //! [`write_report`] ties charts and documents together; `pushbench report`
@@ -37,6 +39,7 @@ pub mod compare;
 pub mod document;
 pub mod figures;
 pub mod model;
+pub mod peers;
 pub mod summary;
 pub mod table;
 pub mod trace;
@@ -123,11 +126,7 @@ pub fn results_file(path: &Path) -> PathBuf {
 /// Writes every chart (SVG and PNG), `report.md` and `report.html` into
 /// `dir`, creating it if needed, and returns the paths written.
 pub fn write_report(result: &RunResult, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
-    fs::create_dir_all(dir).map_err(|source| ReportError::Io {
-        action: "creating folder",
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    create_dir(dir)?;
     charts::register_fonts()?;
     let mut written = Vec::new();
     let mut figures = Vec::new();
@@ -194,13 +193,26 @@ pub fn write_report(result: &RunResult, dir: &Path) -> Result<Vec<PathBuf>, Repo
         ("report.md", report.markdown()),
         ("report.html", report.html(dir)?),
     ] {
-        let path = dir.join(name);
-        fs::write(&path, text).map_err(|source| ReportError::Io {
-            action: "writing",
-            path: path.clone(),
-            source,
-        })?;
-        written.push(path);
+        written.push(write_file(&dir.join(name), text)?);
     }
     Ok(written)
+}
+
+/// Writes `text` to `path`, naming the file in the error.
+pub(crate) fn write_file(path: &Path, text: impl AsRef<[u8]>) -> Result<PathBuf, ReportError> {
+    fs::write(path, text).map_err(|source| ReportError::Io {
+        action: "writing",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(path.to_path_buf())
+}
+
+/// Creates `dir` and its parents, naming it in the error.
+pub(crate) fn create_dir(dir: &Path) -> Result<(), ReportError> {
+    fs::create_dir_all(dir).map_err(|source| ReportError::Io {
+        action: "creating folder",
+        path: dir.to_path_buf(),
+        source,
+    })
 }

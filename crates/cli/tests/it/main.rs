@@ -6,4 +6,5 @@ mod peers;
 mod serve;
 mod support;
 mod trace;
+mod versus;
 mod wire;

@@ -1,0 +1,592 @@
+//! Peers: pushbench side by side with the tools people use instead, every
+//! comparison measured in the same run on the same machine.
+//!
+//! - **Short polling as fast as possible** against one `pushbench serve`
+//!   (no events, so every answer is the same empty poll): pushbench's own
+//!   client (`run` with a zero poll interval) against `wrk` and `h2load
+//!   --h1`, the same connection count, in alternating rounds; the figure is
+//!   requests answered per second.
+//! - **WebSocket fan-out**: the same pushbench load (a capacity search,
+//!   [`crate::capacity`]) against `pushbench serve` and against a small Node
+//!   `ws` broadcast server (`scripts/peers/ws-broadcast.mjs`, which takes
+//!   `serve`'s command line and speaks the same event protocol): the
+//!   highest sustained deliveries per second, then p99 latency and server
+//!   CPU per event at one common load.
+//!
+//! The parsers of the external tools' output are plain functions, tested
+//! on their real output.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use pushbench_protocol::peers::{PEERS_VERSION, PeerComparison, PeersResult, median};
+use pushbench_protocol::{Scenario, Transport};
+use tokio::process::Command;
+use tokio::sync::watch;
+
+use crate::capacity::{CapacityOptions, SearchPolicy, find_capacity};
+use crate::runner::{Progress, RunOptions, RunOutcome, run_scenario};
+use crate::server::ServerSource;
+use crate::{Error, Result, machine};
+
+/// What to compare, and how hard.
+#[derive(Clone, Debug)]
+pub struct PeersOptions {
+    /// The `pushbench` executable (its `serve` is the server under test).
+    pub pushbench_exe: PathBuf,
+    /// The Node `ws` broadcast server script; `None` skips the fan-out.
+    pub node_server: Option<PathBuf>,
+    /// The `wrk` executable.
+    pub wrk: String,
+    /// The `h2load` executable.
+    pub h2load: String,
+    /// Connections of the short-polling comparison (every tool the same).
+    pub poll_connections: u32,
+    /// Seconds each tool polls per round.
+    pub poll_seconds: f64,
+    /// Rounds of the short-polling comparison: the tools alternate, and
+    /// the median of the rounds is compared, so a passing disturbance of
+    /// the machine does not decide the ratio.
+    pub rounds: u32,
+    /// Threads of `wrk` and `h2load`: as many as pushbench's runtime has
+    /// workers (the machine's cores), so no side has more parallelism.
+    pub threads: u32,
+    /// WebSocket clients of the fan-out.
+    pub ws_clients: u32,
+    /// Measured seconds of each fan-out phase.
+    pub ws_seconds: f64,
+    /// The fan-out capacity search.
+    pub ws_policy: SearchPolicy,
+    /// p99 bound of a sustained fan-out phase, milliseconds.
+    pub max_p99_ms: f64,
+    /// Payload bytes per event.
+    pub payload: usize,
+    /// Turns true to interrupt; what was measured is kept.
+    pub interrupt: Option<watch::Receiver<bool>>,
+}
+
+/// What a peers run produced: the comparisons, and every pushbench run
+/// behind them (to be written beside `peers.json`).
+#[derive(Debug)]
+pub struct PeersOutcome {
+    /// `peers.json`.
+    pub result: PeersResult,
+    /// Each pushbench run, by a folder name (`ws-pushbench`, ...).
+    pub runs: Vec<(String, RunOutcome)>,
+    /// Each external tool's raw output, by a file name (`wrk-1.txt`, ...).
+    pub logs: Vec<(String, String)>,
+    /// Comparisons that could not be made, and why.
+    pub skipped: Vec<String>,
+}
+
+/// `Requests/sec:` of a `wrk` run.
+pub fn parse_wrk(output: &str) -> Option<f64> {
+    output
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The `req/s` of h2load's `finished in 3.00s, 55621.33 req/s, ...` line.
+pub fn parse_h2load(output: &str) -> Option<f64> {
+    let line = output.lines().find(|l| l.starts_with("finished in"))?;
+    line.split(',')
+        .find_map(|part| part.trim().strip_suffix(" req/s"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The first line a tool prints for `--version` (wrk prints it and exits 1).
+async fn version_of(exe: &str, arg: &str) -> Option<String> {
+    let out = Command::new(exe).arg(arg).output().await.ok()?;
+    let text = if out.stdout.is_empty() {
+        out.stderr
+    } else {
+        out.stdout
+    };
+    let first = String::from_utf8_lossy(&text).lines().next()?.to_owned();
+    // `wrk debian/4.1.0-3+b2 [epoll] Copyright (C) 2012 Will Glozer`: the
+    // name and version are enough.
+    let short = first.split(" [").next().unwrap_or(&first);
+    let short = short.split(" Copyright").next().unwrap_or(short);
+    Some(short.trim().to_owned())
+}
+
+/// Runs `exe args` for at most `limit`; its stdout and stderr together.
+async fn run_tool(exe: &str, args: &[String], limit: Duration) -> Result<String> {
+    let child = Command::new(exe)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(limit, child)
+        .await
+        .map_err(|_| Error::Scenario(format!("`{exe}` did not finish within {limit:?}")))?
+        .map_err(|e| Error::io(format!("running `{exe}`"), e))?;
+    let text = format!(
+        "$ {exe} {}\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if !out.status.success() {
+        return Err(Error::Scenario(format!(
+            "`{exe}` failed ({}): {}",
+            out.status,
+            text.lines().last().unwrap_or("")
+        )));
+    }
+    Ok(text)
+}
+
+/// Runs every comparison; one that cannot be made (a tool missing, a
+/// server that does not start) is skipped with its reason, the rest go on.
+pub async fn run_peers(
+    opts: PeersOptions,
+    progress: &mut (dyn FnMut(&Progress) + Send),
+    note: &mut (dyn FnMut(&str) + Send),
+) -> Result<PeersOutcome> {
+    let started_at = machine::now_rfc3339();
+    let mut outcome = PeersOutcome {
+        result: PeersResult {
+            version: PEERS_VERSION,
+            pushbench_version: env!("CARGO_PKG_VERSION").to_owned(),
+            started_at,
+            finished_at: String::new(),
+            machine: machine::this_machine(),
+            comparisons: Vec::new(),
+        },
+        runs: Vec::new(),
+        logs: Vec::new(),
+        skipped: Vec::new(),
+    };
+    if let Err(e) = short_polling(&opts, &mut outcome, progress, note).await {
+        outcome.skipped.push(format!("short polling: {e}"));
+    }
+    match &opts.node_server {
+        Some(node) => {
+            if let Err(e) = fan_out(&opts, node, &mut outcome, progress, note).await {
+                outcome.skipped.push(format!("WebSocket fan-out: {e}"));
+            }
+        }
+        None => outcome
+            .skipped
+            .push("WebSocket fan-out: no Node server script given".to_owned()),
+    }
+    outcome.result.finished_at = machine::now_rfc3339();
+    Ok(outcome)
+}
+
+fn interrupted(opts: &PeersOptions) -> bool {
+    opts.interrupt.as_ref().is_some_and(|rx| *rx.borrow())
+}
+
+/// The short-polling comparison: pushbench's client, wrk and h2load in
+/// alternating rounds against one `pushbench serve --rate 0`.
+async fn short_polling(
+    opts: &PeersOptions,
+    outcome: &mut PeersOutcome,
+    progress: &mut (dyn FnMut(&Progress) + Send),
+    note: &mut (dyn FnMut(&str) + Send),
+) -> Result<()> {
+    let scenario = Scenario {
+        transports: vec![Transport::ShortPoll],
+        clients: vec![opts.poll_connections],
+        rates: vec![0.0],
+        payload: opts.payload,
+        duration_s: opts.poll_seconds,
+        warmup_s: 1.0,
+        ramp_up_s: 0.0,
+        poll_interval_ms: 0,
+        ..Scenario::default()
+    };
+    let source = ServerSource::Child {
+        exe: opts.pushbench_exe.clone(),
+        extra_args: Vec::new(),
+    };
+    let server = source.start(&scenario, 0.0).await?;
+    let url = format!("{}/poll?since=0", server.url);
+    let (c, t) = (
+        opts.poll_connections,
+        opts.threads.clamp(1, opts.poll_connections),
+    );
+    let secs = opts.poll_seconds.ceil().max(1.0) as u64;
+    let limit = Duration::from_secs(secs + 30);
+    let wrk_args: Vec<String> = [
+        format!("-t{t}"),
+        format!("-c{c}"),
+        format!("-d{secs}s"),
+        "--timeout".into(),
+        "10s".into(),
+        url.clone(),
+    ]
+    .into();
+    let h2load_args: Vec<String> = [
+        "--h1".into(),
+        format!("-t{t}"),
+        format!("-c{c}"),
+        "-D".into(),
+        secs.to_string(),
+        url.clone(),
+    ]
+    .into();
+    let wrk_version = version_of(&opts.wrk, "--version").await;
+    let h2load_version = version_of(&opts.h2load, "--version").await;
+    let mut ours = Vec::new();
+    let mut wrk = Vec::new();
+    let mut h2load = Vec::new();
+    let result = async {
+        for round in 1..=opts.rounds.max(1) {
+            if interrupted(opts) {
+                return Err(Error::Interrupted);
+            }
+            if wrk_version.is_some() {
+                note(&format!("peers: round {round}: wrk {}", wrk_args.join(" ")));
+                let text = run_tool(&opts.wrk, &wrk_args, limit).await?;
+                wrk.push(parse_wrk(&text).ok_or_else(|| {
+                    Error::Scenario("no `Requests/sec:` in wrk's output".to_owned())
+                })?);
+                outcome.logs.push((format!("wrk-{round}.txt"), text));
+            }
+            note(&format!(
+                "peers: round {round}: pushbench run --transports short-poll --poll-interval 0 \
+                 --clients {c} --duration {secs}"
+            ));
+            let run = run_scenario(
+                RunOptions {
+                    scenario: Scenario {
+                        duration_s: secs as f64,
+                        target: Some(server.url.clone()),
+                        ..scenario.clone()
+                    },
+                    source: ServerSource::Target(server.url.clone()),
+                    interrupt: opts.interrupt.clone(),
+                },
+                progress,
+            )
+            .await?;
+            let phase = run.result.phases.first().ok_or_else(|| {
+                Error::Scenario(format!(
+                    "the pushbench polling run measured nothing: {}",
+                    run.result.error.clone().unwrap_or_default()
+                ))
+            })?;
+            ours.push(phase.derived.responses_per_second);
+            outcome.runs.push((format!("poll-pushbench-{round}"), run));
+            if h2load_version.is_some() {
+                note(&format!(
+                    "peers: round {round}: h2load {}",
+                    h2load_args.join(" ")
+                ));
+                let text = run_tool(&opts.h2load, &h2load_args, limit).await?;
+                h2load.push(parse_h2load(&text).ok_or_else(|| {
+                    Error::Scenario("no `finished in ..., N req/s` in h2load's output".to_owned())
+                })?);
+                outcome.logs.push((format!("h2load-{round}.txt"), text));
+            }
+        }
+        Ok(())
+    }
+    .await;
+    server.stop().await;
+    let name = format!("short polling GET /poll, {c} connections, back to back");
+    let pushbench_side = "pushbench run (its client, counting and classifying every byte)";
+    let method = |tool: &str, args: &[String]| {
+        format!(
+            "one `pushbench serve --rate 0` (every answer an empty poll); per round, \
+             `{tool} {}` and `pushbench run --target URL --transports short-poll \
+             --poll-interval 0 --clients {c} --duration {secs} --warmup 1`, alternating; \
+             median of {} rounds",
+            args.join(" "),
+            ours.len()
+        )
+    };
+    for (tool, version, theirs, args, goal, label) in [
+        (
+            "wrk",
+            &wrk_version,
+            &wrk,
+            &wrk_args,
+            Some(0.9),
+            "poll requests/s vs wrk",
+        ),
+        (
+            "h2load --h1",
+            &h2load_version,
+            &h2load,
+            &h2load_args,
+            None,
+            "poll requests/s vs h2load",
+        ),
+    ] {
+        match version {
+            None => outcome
+                .skipped
+                .push(format!("{name} against {tool}: `{tool}` is not installed")),
+            Some(_) if theirs.is_empty() || ours.is_empty() => {}
+            Some(version) => outcome.result.comparisons.push(comparison(
+                (&name, label),
+                "requests/s",
+                true,
+                pushbench_side,
+                (&ours, theirs),
+                version,
+                goal,
+                method(tool, args),
+            )),
+        }
+    }
+    result
+}
+
+/// Builds a comparison from every round's figures (medians compared).
+#[allow(clippy::too_many_arguments)]
+fn comparison(
+    (name, label): (&str, &str),
+    metric: &str,
+    higher_is_better: bool,
+    pushbench_side: &str,
+    (ours, theirs): (&[f64], &[f64]),
+    peer: &str,
+    goal: Option<f64>,
+    method: String,
+) -> PeerComparison {
+    let (a, b) = (median(ours), median(theirs));
+    PeerComparison {
+        name: name.to_owned(),
+        label: label.to_owned(),
+        metric: metric.to_owned(),
+        higher_is_better,
+        pushbench_side: pushbench_side.to_owned(),
+        pushbench: a,
+        peer: peer.to_owned(),
+        peer_value: b,
+        ratio: PeerComparison::ratio_of(a, b, higher_is_better),
+        goal,
+        rounds: ours.iter().copied().zip(theirs.iter().copied()).collect(),
+        method,
+    }
+}
+
+/// The fan-out comparison: the same capacity search against both servers,
+/// then one phase each at a common load.
+async fn fan_out(
+    opts: &PeersOptions,
+    node: &std::path::Path,
+    outcome: &mut PeersOutcome,
+    progress: &mut (dyn FnMut(&Progress) + Send),
+    note: &mut (dyn FnMut(&str) + Send),
+) -> Result<()> {
+    let node_version = version_of("node", "--version")
+        .await
+        .ok_or_else(|| Error::Scenario("`node` is not installed".to_owned()))?;
+    let ws_version = node
+        .parent()
+        .map(|d| d.join("node_modules/ws/package.json"))
+        .and_then(|p| std::fs::read(p).ok())
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v["version"].as_str().map(str::to_owned))
+        .ok_or_else(|| {
+            Error::Scenario(format!(
+                "the Node `ws` package is not installed beside {} (npm ci --prefix {})",
+                node.display(),
+                node.parent()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_default()
+            ))
+        })?;
+    let peer = format!("Node {node_version} + ws {ws_version} broadcast server");
+    let scenario = Scenario {
+        transports: vec![Transport::Ws],
+        clients: vec![opts.ws_clients],
+        payload: opts.payload,
+        duration_s: opts.ws_seconds,
+        warmup_s: 1.0,
+        ramp_up_s: 0.5,
+        ..Scenario::default()
+    };
+    let servers = [
+        ("pushbench", opts.pushbench_exe.clone(), Vec::new()),
+        ("node", node.to_path_buf(), Vec::new()),
+    ];
+    let mut max = Vec::new();
+    for (name, exe, extra_args) in &servers {
+        if interrupted(opts) {
+            return Err(Error::Interrupted);
+        }
+        note(&format!(
+            "peers: WebSocket fan-out capacity search against {name}"
+        ));
+        let run = find_capacity(
+            CapacityOptions {
+                scenario: scenario.clone(),
+                source: ServerSource::Child {
+                    exe: exe.clone(),
+                    extra_args: extra_args.clone(),
+                },
+                policy: opts.ws_policy.clone(),
+                criteria: None,
+                max_p99_ms: opts.max_p99_ms,
+                load_points: Vec::new(),
+                load_point_duration_s: opts.ws_seconds,
+                interrupt: opts.interrupt.clone(),
+            },
+            progress,
+            &mut |s| {
+                note(&format!(
+                    "peers: {name} @ {} ev/s x {}: {:.0} deliveries/s, p99 {:.1} ms{}",
+                    s.phase.rate,
+                    s.phase.clients,
+                    s.phase.derived.events_per_second,
+                    s.phase.latency_us.p99 as f64 / 1e3,
+                    if s.failed.is_empty() {
+                        ", held".to_owned()
+                    } else {
+                        format!(", not sustained: {}", s.failed.join("; "))
+                    }
+                ))
+            },
+        )
+        .await?;
+        let found = run
+            .result
+            .capacity
+            .as_ref()
+            .and_then(|c| c.transports.first())
+            .map(|t| (t.max_rate, t.max_delivered_per_second));
+        outcome.runs.push((format!("ws-capacity-{name}"), run));
+        match found {
+            Some((Some(rate), delivered)) => max.push((rate, delivered)),
+            _ => {
+                return Err(Error::Scenario(format!(
+                    "{name}: no rate was sustained (see ws-capacity-{name}/)"
+                )));
+            }
+        }
+    }
+    let (ours, theirs) = (max[0], max[1]);
+    let n = opts.ws_clients;
+    let search_method = format!(
+        "`pushbench capacity --transports ws --clients {n} --payload {} --duration {}` against \
+         each server (a fresh one per rate; doubling from {} ev/s, then {} bisection steps; \
+         sustained = nothing missed or failed, >= 98 % delivered in the window, p99 < {} ms); \
+         folders ws-capacity-pushbench/ and ws-capacity-node/",
+        opts.payload,
+        opts.ws_seconds,
+        opts.ws_policy.start_rate,
+        opts.ws_policy.refine_steps,
+        opts.max_p99_ms
+    );
+    outcome.result.comparisons.push(comparison(
+        (
+            &format!("WebSocket fan-out to {n} clients: highest sustained deliveries/s"),
+            "ws fan-out deliveries/s vs Node ws",
+        ),
+        "deliveries/s",
+        true,
+        "pushbench serve",
+        (&[ours.1], &[theirs.1]),
+        &peer,
+        Some(2.0),
+        search_method,
+    ));
+    // One common load both sustained: 90 % of the lower limit.
+    let common = (ours.0.min(theirs.0) * 0.9).max(1.0).round();
+    let mut at_common = Vec::new();
+    for (name, exe, extra_args) in &servers {
+        note(&format!(
+            "peers: WebSocket fan-out at {common} ev/s x {n} against {name}"
+        ));
+        let run = run_scenario(
+            RunOptions {
+                scenario: Scenario {
+                    rates: vec![common],
+                    ..scenario.clone()
+                },
+                source: ServerSource::Child {
+                    exe: exe.clone(),
+                    extra_args: extra_args.clone(),
+                },
+                interrupt: opts.interrupt.clone(),
+            },
+            progress,
+        )
+        .await?;
+        let phase = run.result.phases.first().cloned().ok_or_else(|| {
+            Error::Scenario(format!(
+                "{name}: the common-load phase measured nothing: {}",
+                run.result.error.clone().unwrap_or_default()
+            ))
+        })?;
+        outcome.runs.push((format!("ws-common-{name}"), run));
+        at_common.push(phase);
+    }
+    let method = format!(
+        "`pushbench run --transports ws --clients {n} --rate {common} --payload {} --duration {}` \
+         against each server (90 % of the lower of the two sustained rates); folders \
+         ws-common-pushbench/ and ws-common-node/",
+        opts.payload, opts.ws_seconds
+    );
+    let name = format!("WebSocket fan-out, {common} ev/s to {n} clients");
+    outcome.result.comparisons.push(comparison(
+        (&format!("{name}: p99 latency"), "ws fan-out p99 vs Node ws"),
+        "p99 ms",
+        false,
+        "pushbench serve",
+        (
+            &[at_common[0].latency_us.p99 as f64 / 1e3],
+            &[at_common[1].latency_us.p99 as f64 / 1e3],
+        ),
+        &peer,
+        Some(2.0),
+        method.clone(),
+    ));
+    outcome.result.comparisons.push(comparison(
+        (
+            &format!("{name}: server CPU per delivered event"),
+            "ws server CPU/event vs Node ws",
+        ),
+        "CPU µs/event",
+        false,
+        "pushbench serve",
+        (
+            &[at_common[0].server.cpu_us_per_event],
+            &[at_common[1].server.cpu_us_per_event],
+        ),
+        &peer,
+        None,
+        method,
+    ));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Real output of Debian's wrk 4.1.0 and h2load 1.52.0 against
+    /// `pushbench serve --rate 0` (h2load's progress lines left out).
+    const WRK: &str = "Running 3s test @ http://127.0.0.1:37475/poll?since=0
+  2 threads and 50 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   837.31us  684.87us  12.71ms   89.61%
+    Req/Sec    31.08k     6.64k   46.27k    73.33%
+  185518 requests in 3.00s, 24.95MB read
+Requests/sec:  61802.03
+Transfer/sec:      8.31MB
+";
+
+    const H2LOAD: &str = "starting benchmark...
+Application protocol: http/1.1
+finished in 3.00s, 55621.33 req/s, 7.48MB/s
+requests: 166864 total, 166914 started, 166864 done, 166864 succeeded, 0 failed, 0 errored, 0 timeout
+status codes: 166864 2xx, 0 3xx, 0 4xx, 0 5xx
+";
+
+    #[test]
+    fn tool_outputs_parse() {
+        assert_eq!(parse_wrk(WRK), Some(61802.03));
+        assert_eq!(parse_h2load(H2LOAD), Some(55621.33));
+        assert_eq!(parse_wrk("garbage"), None);
+        assert_eq!(parse_h2load("finished in 5.00s, lots req/s"), None);
+    }
+}

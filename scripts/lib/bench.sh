@@ -1,0 +1,97 @@
+# Shared by the scripts that write a bench-results/<UTC date>-<label>/
+# folder: the release build, the folder, and the README's machine and
+# versions sections. Source it from the repository root.
+#
+#   bench_prepare LABEL   sets $out (refusing to replace it unless FORCE=1)
+#                         and $exe (the release binary, built first)
+#   bench_start / bench_finish
+#                         record the time and load average around the run
+#   bench_machine_md      prints the "## Machine" and "## Versions" sections
+#   bench_section FILE H  prints the "## H" section of a Markdown FILE
+#   bench_run ARGS...     runs the binary, keeping summary.txt and run.log
+#   bench_command_md ...  prints the README's "Made by" paragraph
+
+bench_prepare() {
+  out=bench-results/$(date -u +%F)-$1
+  if [ -e "$out" ]; then
+    if [ "${FORCE:-}" != 1 ]; then
+      echo "$0: $out exists (FORCE=1 replaces it)" >&2
+      exit 1
+    fi
+    rm -r "$out"
+  fi
+  cargo build --release -q -p pushbench-cli
+  exe=${CARGO_TARGET_DIR:-target}/release/pushbench
+  mkdir -p "$out"
+}
+
+bench_start() {
+  load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+  started=$(date -u +%FT%TZ)
+}
+
+bench_finish() {
+  finished=$(date -u +%FT%TZ)
+  load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+}
+
+bench_machine_md() {
+  local cpu mem commit dirty
+  cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+  mem=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+  commit=$(git rev-parse HEAD)
+  dirty=$(git status --porcelain --untracked-files=no -- crates Cargo.toml Cargo.lock | wc -l)
+  if [ "$dirty" -gt 0 ]; then
+    commit="$commit (plus $dirty uncommitted changed files under crates/, Cargo.*)"
+  fi
+  cat <<EOT
+## Machine
+
+| what | value |
+|---|---|
+| CPUs (\`nproc\`) | $(nproc) |
+| CPU | ${cpu} |
+| memory | ${mem} |
+| kernel | $(uname -sr) |
+| open files (soft / hard) | $(ulimit -Sn) / $(ulimit -Hn) |
+| load average before / after | ${load_before} / ${load_after} |
+| started / finished (UTC) | ${started} / ${finished} |
+
+## Versions
+
+| what | version |
+|---|---|
+| rustc | $(rustc -V) |
+| cargo | $(cargo -V) |
+| pushbench | $("$exe" --version) |
+| git commit | ${commit} |
+EOT
+}
+
+bench_section() {
+  awk -v h="## $2" '$0 == h {on = 1; next} on && /^## / {exit} on' "$1"
+}
+
+# bench_run ARGS...: runs `$exe ARGS...` between bench_start and
+# bench_finish; stdout is kept in summary.txt, stderr in run.log (both also
+# shown).
+bench_run() {
+  ran=("$@")
+  bench_start
+  "$exe" "$@" 2> >(tee "$out/run.log" >&2) | tee "$out/summary.txt"
+  bench_finish
+}
+
+# bench_command_md SCRIPT_ARGS...: the README's "Made by" paragraph with the
+# commands bench_run ran (after $prelude, when set).
+bench_command_md() {
+  cat <<EOT
+Made by \`scripts/$(basename "$0")${*:+ $*}\`, which ran (from the repository root):
+
+\`\`\`sh
+${prelude:+$prelude
+}cargo build --release -p pushbench-cli
+${exe} ${ran[*]}
+\`\`\`
+EOT
+}
