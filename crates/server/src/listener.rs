@@ -111,7 +111,9 @@ impl ConnCounters {
         *current = Some(label);
         drop(current);
         let mut heads = self.heads();
-        heads.request = head.as_bytes().to_vec();
+        // The parsed head may be as long as the head limit; keep what the
+        // raw capture would have kept.
+        heads.request = head.as_bytes()[..head.len().min(HEAD_CAPTURE)].to_vec();
         heads.response.clear();
         self.capturing_response.store(true, Ordering::Relaxed);
     }
@@ -415,6 +417,20 @@ mod tests {
         let mut buf = Vec::new();
         assert!(capture_head(&mut buf, &[b'a'; 5_000]));
         assert_eq!(buf.len(), HEAD_CAPTURE);
+    }
+
+    #[test]
+    fn a_reused_connection_keeps_a_bounded_head() {
+        let conn = ConnCounters::new("127.0.0.1:1".parse().expect("addr"));
+        conn.label(Some("a".into()));
+        conn.label_reused("b".into(), &"x".repeat(10 * HEAD_CAPTURE));
+        let snap = conn.snapshot_with_heads(true);
+        assert_eq!(snap.request_head.map(|h| h.len()), Some(HEAD_CAPTURE));
+        crate::reliability(
+            "security/limits",
+            "stored request head of a relabelled connection",
+            "cut at 2048 bytes",
+        );
     }
 
     #[test]
