@@ -16,6 +16,12 @@ async fn expect_400(addr: std::net::SocketAddr, path: &str, extra: &str, paramet
     let json = answer.json();
     assert_eq!(json["parameter"], parameter, "{path}: {json}");
     assert!(json["error"].as_str().is_some_and(|e| !e.is_empty()));
+    let case = format!("{path} {}", extra.trim_end());
+    reliability(
+        "input/query",
+        case.trim_end(),
+        &format!("400 JSON naming {parameter}"),
+    );
 }
 
 #[tokio::test]
@@ -41,6 +47,11 @@ async fn malformed_and_out_of_range_parameters_get_400_naming_them() {
         .send("POST", &format!("/publish?topic={long_topic}"), "", b"x")
         .await;
     assert_eq!(client.read_response().await.json()["parameter"], "topic");
+    reliability(
+        "input/query",
+        "/publish?topic=<100 bytes>",
+        "400 JSON naming topic",
+    );
     server.shutdown().await.expect("shutdown");
 }
 
@@ -50,6 +61,7 @@ async fn unknown_paths_get_a_json_404() {
     let answer = get(server.local_addr(), "/nope").await;
     assert_eq!(answer.status, 404);
     assert_eq!(answer.json()["error"], "no such path: /nope");
+    reliability("input/http", "unknown path", "404 JSON");
     server.shutdown().await.expect("shutdown");
 }
 
@@ -73,12 +85,22 @@ async fn publish_answers_its_seq_and_refuses_bodies_over_the_limit() {
     let answer = client.read_response().await;
     assert_eq!(answer.status, 413);
     assert_eq!(answer.json()["status"], 413);
+    reliability(
+        "security/limits",
+        "publish body over --max-payload",
+        "413 JSON",
+    );
 
     let mut client = Client::connect(server.local_addr()).await;
     client.send("POST", "/publish", "", &[0xff, 0xfe]).await;
     let answer = client.read_response().await;
     assert_eq!(answer.status, 400);
     assert_eq!(answer.json()["parameter"], "body");
+    reliability(
+        "input/http",
+        "publish body not UTF-8",
+        "400 JSON naming body",
+    );
     let poll = get(server.local_addr(), "/poll?since=0").await.json();
     assert_eq!(poll["events"][0]["payload"], "first");
     assert_eq!(poll["events"][0]["topic"], "news");
@@ -108,6 +130,11 @@ async fn push_requests_past_the_connection_limit_get_503() {
     );
     let stats = get(server.local_addr(), "/stats").await.json();
     assert_eq!(stats["connections_refused"], 1);
+    reliability(
+        "security/limits",
+        "push request past --max-connections",
+        "503 JSON, counted in /stats",
+    );
     server.shutdown().await.expect("shutdown");
 }
 
