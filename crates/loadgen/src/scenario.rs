@@ -196,7 +196,7 @@ mod tests {
                 },
             };
             assert!(message.contains(key), "{text}: {message}");
-            crate::reliability("input/scenario", text, &format!("refused, names {key}"));
+            crate::reliability("input/scenario", text, "refused, names the key");
         }
     }
 
