@@ -62,7 +62,7 @@ pub struct Args {
     #[arg(long, value_name = "URL", value_parser = parse_target)]
     pub target: Option<String>,
     /// The `pushbench` executable to start as the server (default: this one).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", value_parser = parse_server_exe)]
     pub server_exe: Option<PathBuf>,
     /// Extra argument for the started `pushbench serve` (repeatable), e.g. `--serve-arg=--skip-every=7`.
     #[arg(long = "serve-arg", value_name = "ARG", allow_hyphen_values = true)]
@@ -81,6 +81,18 @@ pub struct Args {
     /// to FILE, to attribute a packet capture (scripts/verify-wire.sh).
     #[arg(long, value_name = "FILE")]
     pub wire_log: Option<PathBuf>,
+}
+
+/// A `--server-exe`: an existing file (whether it runs shows when it starts).
+fn parse_server_exe(raw: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(raw);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "expected the path of a pushbench executable, but `{raw}` is no file"
+        ))
+    }
 }
 
 /// A `--target`: checked as the runner will read it.

@@ -7,26 +7,28 @@ use std::time::{Duration, Instant};
 use crate::support::{pushbench, reliability};
 
 /// Arguments that keep a case harmless should its value wrongly be
-/// accepted: a server on a free loopback port, a run against a closed port.
-fn guard(subcommand: &str, flag: &str) -> Vec<&'static str> {
+/// accepted: a server on a free loopback port; a run against a closed
+/// port (unless the case is about the target or the started server),
+/// writing into a scratch folder.
+fn guard(subcommand: &str, flag: &str, scratch: &str) -> Vec<String> {
+    let run_out = ["--no-report", "--out", scratch].map(String::from).to_vec();
     match (subcommand, flag) {
         ("serve", "--addr") => vec![],
-        ("serve", _) => vec!["--addr", "127.0.0.1:0"],
-        ("run", "--target") => vec!["--no-report", "--out", "/nonexistent/pushbench-out"],
-        ("run", _) => vec![
-            "--target",
-            "http://127.0.0.1:9",
-            "--no-report",
-            "--out",
-            "/nonexistent/pushbench-out",
-        ],
+        ("serve", _) => vec!["--addr".into(), "127.0.0.1:0".into()],
+        ("run", "--target") => run_out,
+        ("run", f) if f.starts_with("--serve-arg") => run_out,
+        ("run", _) => [
+            vec!["--target".into(), "http://127.0.0.1:9".into()],
+            run_out,
+        ]
+        .concat(),
         _ => vec![],
     }
 }
 
 /// Runs `pushbench ARGS` (killed after 20 s); returns whether it succeeded
 /// and its stderr.
-fn run(args: &[&str]) -> (bool, String) {
+fn run<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S]) -> (bool, String) {
     let mut child = pushbench()
         .args(args)
         .stdout(Stdio::null())
@@ -240,6 +242,18 @@ const CASES: &[(&[&str], &str, &str)] = &[
         "No such file",
     ),
     (&["run", "--bogus"], "--bogus", "Usage:"),
+    (
+        &["run", "--server-exe", "/nonexistent/pushbench"],
+        "--server-exe",
+        "is no file",
+    ),
+    // A bad --serve-arg is refused by the started server, whose message
+    // the run passes on.
+    (
+        &["run", "--serve-arg=--bogus"],
+        "--bogus",
+        "the server died",
+    ),
     // report and compare
     (
         &["report", "/nonexistent/results.json"],
@@ -317,14 +331,16 @@ const CASES: &[(&[&str], &str, &str)] = &[
 
 #[test]
 fn every_bad_flag_is_refused_naming_the_flag_and_what_is_allowed() {
+    let scratch = std::env::temp_dir().join(format!("pushbench-bad-flags-{}", std::process::id()));
+    let scratch_arg = scratch.to_string_lossy().into_owned();
     for (args, named, allowed) in CASES {
         let flag = args
             .iter()
             .find(|a| a.starts_with("--"))
             .copied()
             .unwrap_or("");
-        let mut argv = args.to_vec();
-        argv.extend(guard(args[0], flag));
+        let mut argv: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        argv.extend(guard(args[0], flag, &scratch_arg));
         let (ok, stderr) = run(&argv);
         let case = args.join(" ");
         assert!(!ok, "`pushbench {case}` is refused");
@@ -339,6 +355,7 @@ fn every_bad_flag_is_refused_naming_the_flag_and_what_is_allowed() {
             "refused, names the flag (or file) and what is allowed",
         );
     }
+    let _ = std::fs::remove_dir_all(&scratch);
 }
 
 #[test]
@@ -353,14 +370,8 @@ fn a_bad_scenario_file_is_refused_naming_the_file_and_the_key() {
         ("longpoll_timeout_s = 600\n", "longpoll_timeout_s"),
     ] {
         std::fs::write(&file, text).expect("write");
-        let (ok, stderr) = run(&[
-            "run",
-            "--scenario",
-            &path,
-            "--no-report",
-            "--out",
-            "/nonexistent/o",
-        ]);
+        let out = dir.join("out").to_string_lossy().into_owned();
+        let (ok, stderr) = run(&["run", "--scenario", &path, "--no-report", "--out", &out]);
         assert!(!ok, "{text}");
         assert!(stderr.contains(key), "{text}: {stderr}");
         let case = format!(
