@@ -16,7 +16,11 @@ async fn expect_400(addr: std::net::SocketAddr, path: &str, extra: &str, paramet
     let json = answer.json();
     assert_eq!(json["parameter"], parameter, "{path}: {json}");
     assert!(json["error"].as_str().is_some_and(|e| !e.is_empty()));
-    let case = format!("{path} {}", extra.trim_end());
+    let shown = match path.get(..40) {
+        Some(start) if path.len() > 48 => format!("{start}... ({} bytes)", path.len()),
+        _ => path.to_owned(),
+    };
+    let case = format!("{shown} {}", extra.trim_end());
     reliability(
         "input/query",
         case.trim_end(),
@@ -40,6 +44,9 @@ async fn malformed_and_out_of_range_parameters_get_400_naming_them() {
     expect_400(addr, "/sse", "Last-Event-ID: tomorrow\r\n", "Last-Event-ID").await;
     expect_400(addr, "/sse", "Last-Event-ID: 99\r\n", "Last-Event-ID").await;
     expect_400(addr, "/ws?format=xml", "", "format").await;
+    let long_label = format!("/poll?client={}", "c".repeat(65));
+    expect_400(addr, &long_label, "", "client").await;
+    expect_400(addr, "/stream?client=a+b", "", "client").await;
     expect_400(addr, "/stats?connections=perhaps", "", "connections").await;
     let long_topic = "t".repeat(100);
     let mut client = Client::connect(addr).await;
