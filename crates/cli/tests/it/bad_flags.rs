@@ -17,6 +17,9 @@ fn guard(subcommand: &str, flag: &str, scratch: &str) -> Vec<String> {
         ("serve", _) => vec!["--addr".into(), "127.0.0.1:0".into()],
         ("run", "--target") => run_out,
         ("run", f) if f.starts_with("--serve-arg") => run_out,
+        // A capacity search starts its own servers; a wrongly accepted case
+        // would be cut by the time bound of `run` below.
+        ("capacity", _) => run_out,
         ("run", _) => [
             vec!["--target".into(), "http://127.0.0.1:9".into()],
             run_out,
@@ -254,6 +257,44 @@ const CASES: &[(&[&str], &str, &str)] = &[
         "--bogus",
         "the server died",
     ),
+    // capacity (the run flags above are its own too)
+    (
+        &["capacity", "--max-rate", "0"],
+        "--max-rate",
+        "greater than 0",
+    ),
+    (
+        &["capacity", "--max-rate", "-5"],
+        "--max-rate",
+        "greater than 0",
+    ),
+    (&["capacity", "--refine", "-1"], "--refine", "from 0 to 30"),
+    (
+        &["capacity", "--max-p99", "NaN"],
+        "--max-p99",
+        "greater than 0",
+    ),
+    (
+        &["capacity", "--load-points", "0.5,1.5"],
+        "--load-points",
+        "at most 1",
+    ),
+    (
+        &["capacity", "--load-points", "-0.5"],
+        "--load-points",
+        "greater than 0",
+    ),
+    (
+        &["capacity", "--load-duration", "0"],
+        "--load-duration",
+        "from 0.1 to 86400",
+    ),
+    (
+        &["capacity", "--target", "http://127.0.0.1:9"],
+        "--target",
+        "drop --target",
+    ),
+    (&["capacity", "--rate", "1,2"], "--rate", "one rate above 0"),
     // report and compare
     (
         &["report", "/nonexistent/results.json"],
