@@ -20,6 +20,17 @@ fn guard(subcommand: &str, flag: &str, scratch: &str) -> Vec<String> {
         // A capacity search starts its own servers; a wrongly accepted case
         // would be cut by the time bound of `run` below.
         ("capacity", _) => run_out,
+        // A wrongly accepted peers case fails at once on the missing tools.
+        ("peers", _) => [
+            "--out",
+            scratch,
+            "--wrk",
+            "/nonexistent/wrk",
+            "--h2load",
+            "/nonexistent/h2load",
+        ]
+        .map(String::from)
+        .to_vec(),
         ("run", _) => [
             vec!["--target".into(), "http://127.0.0.1:9".into()],
             run_out,
@@ -295,6 +306,48 @@ const CASES: &[(&[&str], &str, &str)] = &[
         "drop --target",
     ),
     (&["capacity", "--rate", "1,2"], "--rate", "one rate above 0"),
+    // peers
+    (
+        &["peers", "--connections", "0"],
+        "--connections",
+        "at least 1",
+    ),
+    (
+        &["peers", "--connections", "-1"],
+        "--connections",
+        "is not in 0..",
+    ),
+    (&["peers", "--rounds", "0"], "--rounds", "at least 1"),
+    (
+        &["peers", "--poll-duration", "-1"],
+        "--poll-duration",
+        "between 1 and 1e9",
+    ),
+    (
+        &["peers", "--ws-duration", "NaN"],
+        "--ws-duration",
+        "between 0.1 and 1e9",
+    ),
+    (
+        &["peers", "--ws-start-rate", "100", "--ws-max-rate", "10"],
+        "--ws-max-rate",
+        "at least --ws-start-rate",
+    ),
+    (
+        &["peers", "--max-p99", "0"],
+        "--max-p99",
+        "between 0.001 and 1e9",
+    ),
+    (
+        &["peers", "--payload", "-1"],
+        "--payload",
+        "from 0 to 16777216",
+    ),
+    (
+        &["peers", "--node-server", "/nonexistent/ws.mjs"],
+        "--node-server",
+        "does not exist",
+    ),
     // report and compare
     (
         &["report", "/nonexistent/results.json"],
