@@ -11,6 +11,9 @@ use anyhow::bail;
 use clap::Parser;
 use pushbench_loadgen::capacity::{CapacityOptions, SearchPolicy, StepReport, find_capacity};
 
+use pushbench_loadgen::scenario::{MAX_RATE, MAX_SECONDS};
+
+use crate::flags::{above_zero, decimal, whole};
 use crate::run::{finish, measure, progress_printer};
 
 /// `pushbench capacity` options.
@@ -22,24 +25,26 @@ pub struct Args {
     #[command(flatten)]
     pub run: crate::run::Args,
     /// Never try above this many events per second.
-    #[arg(long, default_value_t = 100_000.0, value_name = "EV_PER_S")]
+    #[arg(long, default_value_t = 100_000.0, value_name = "EV_PER_S", value_parser = above_zero(MAX_RATE, "events per second"), allow_negative_numbers = true)]
     pub max_rate: f64,
     /// Bisection steps after the first failing rate (each halves the interval).
-    #[arg(long, default_value_t = 3, value_name = "N")]
+    #[arg(long, default_value_t = 3, value_name = "N", value_parser = whole::<u32>(0, 30), allow_negative_numbers = true)]
     pub refine: u32,
     /// p99 latency bound of a sustained phase, milliseconds (short polling adds its poll interval).
-    #[arg(long, default_value_t = 100.0, value_name = "MS")]
+    #[arg(long, default_value_t = 100.0, value_name = "MS", value_parser = above_zero(3_600_000.0, "milliseconds"), allow_negative_numbers = true)]
     pub max_p99: f64,
     /// Fractions of the highest sustained rate to measure afterwards (comma-separated).
     #[arg(
         long,
         value_delimiter = ',',
         default_value = "0.5,0.9",
-        value_name = "FRACTIONS"
+        value_name = "FRACTIONS",
+        value_parser = above_zero(1.0, "a fraction"),
+        allow_negative_numbers = true
     )]
     pub load_points: Vec<f64>,
     /// Measured seconds of each load-point phase.
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = decimal(0.1, MAX_SECONDS, "seconds"), allow_negative_numbers = true)]
     pub load_duration: f64,
 }
 
@@ -47,15 +52,6 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.run.target.is_some() {
         bail!("--target: a capacity search starts its own server at every rate; drop --target");
-    }
-    if !(args.max_rate.is_finite() && args.max_rate > 0.0) {
-        bail!("--max-rate: must be a number of events per second above 0");
-    }
-    if !(args.max_p99.is_finite() && args.max_p99 > 0.0) {
-        bail!("--max-p99: must be a number of milliseconds above 0");
-    }
-    if !(args.load_duration.is_finite() && (0.1..=86_400.0).contains(&args.load_duration)) {
-        bail!("--load-duration: must be between 0.1 and 86400 seconds");
     }
     let mut setup = args.run.setup()?;
     // One client count; the search chooses the rates.
@@ -121,9 +117,6 @@ mod tests {
     fn bad_flags_name_themselves() {
         for (argv, says) in [
             (vec!["--target", "http://127.0.0.1:1"], "--target"),
-            (vec!["--max-rate", "0"], "--max-rate"),
-            (vec!["--max-p99", "NaN"], "--max-p99"),
-            (vec!["--load-duration", "0"], "--load-duration"),
             (vec!["--rate", "1,2"], "--rate"),
         ] {
             let args = Args::parse_from(std::iter::once("capacity").chain(argv.iter().copied()));

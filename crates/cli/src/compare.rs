@@ -15,17 +15,12 @@ pub struct Args {
     pub b: PathBuf,
     /// Exit with an error when any lower-is-better figure of B is worse than
     /// A's by more than PCT percent.
-    #[arg(long, value_name = "PCT")]
+    #[arg(long, value_name = "PCT", value_parser = crate::flags::decimal(0.0, 1_000_000.0, "percent"), allow_negative_numbers = true)]
     pub fail_over: Option<f64>,
 }
 
 /// Prints the comparison; fails on a regression over `--fail-over`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if let Some(pct) = args.fail_over
-        && !(pct.is_finite() && pct >= 0.0)
-    {
-        bail!("--fail-over must be a percentage of zero or more, got {pct}");
-    }
     let a = pushbench_report::load_results(&args.a).context("reading run A")?;
     let b = pushbench_report::load_results(&args.b).context("reading run B")?;
     let comparison = pushbench_report::compare(&a, &b);

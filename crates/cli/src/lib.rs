@@ -10,6 +10,8 @@
 //! - [`compare`]: `pushbench compare`, two runs side by side.
 //! - [`model`]: `pushbench model`, the analytic bandwidth per technique.
 //! - [`trace`]: `pushbench trace`, one exchange's bytes annotated by class.
+//! - [`flags`]: value parsers for numeric flags, whose messages say what
+//!   is allowed.
 //!
 //! Each subcommand is a module with an `Args` struct and a
 //! `run(args) -> anyhow::Result<()>` that calls a library crate.
@@ -20,6 +22,7 @@ use clap::{Parser, Subcommand};
 
 pub mod capacity;
 pub mod compare;
+pub mod flags;
 pub mod model;
 pub mod peers;
 pub mod report;

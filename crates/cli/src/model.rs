@@ -7,25 +7,27 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use pushbench_report::model::{self, ModelInput};
 
+use crate::flags::{decimal, whole};
+
 /// Options of `pushbench model`. The defaults are the classic comparison:
 /// 1,000 / 10,000 / 100,000 clients, one event per second, 871 header bytes
 /// per poll, polled every second, no payload.
 #[derive(Debug, Parser)]
 pub struct Args {
     /// Client counts, comma separated.
-    #[arg(long, value_delimiter = ',', default_values_t = model::CLASSIC_CLIENTS)]
+    #[arg(long, value_delimiter = ',', default_values_t = model::CLASSIC_CLIENTS, value_parser = whole::<u64>(1, u64::MAX), allow_negative_numbers = true)]
     pub clients: Vec<u64>,
     /// Events per second each client receives.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = decimal(0.0, pushbench_loadgen::scenario::MAX_RATE, "events per second"), allow_negative_numbers = true)]
     pub rate: f64,
     /// HTTP request plus response header bytes of one exchange.
-    #[arg(long, default_value_t = model::CLASSIC_HEADER_BYTES)]
+    #[arg(long, default_value_t = model::CLASSIC_HEADER_BYTES, value_parser = whole::<u64>(0, u64::MAX), allow_negative_numbers = true)]
     pub header_bytes: u64,
     /// Payload bytes per event.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = whole::<u64>(0, u64::MAX), allow_negative_numbers = true)]
     pub payload: u64,
     /// Milliseconds between two short polls of one client.
-    #[arg(long, default_value_t = 1_000)]
+    #[arg(long, default_value_t = 1_000, value_parser = whole::<u64>(1, u64::MAX), allow_negative_numbers = true)]
     pub poll_interval_ms: u64,
     /// A `results.json` (or its folder) whose measured bytes per event are
     /// shown beside the model.
@@ -35,12 +37,6 @@ pub struct Args {
 
 /// Prints the model table.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if !(args.rate.is_finite() && args.rate >= 0.0) {
-        bail!(
-            "--rate must be zero or more events per second, got {}",
-            args.rate
-        );
-    }
     if args.clients.is_empty() {
         bail!("--clients needs at least one client count");
     }
@@ -110,7 +106,7 @@ mod tests {
         ]);
         assert_eq!(args.clients, vec![50, 500]);
         run(args).expect("model with results");
-        assert!(run(Args::parse_from(["model", "--rate=-1"])).is_err());
+        assert!(Args::try_parse_from(["model", "--rate=-1"]).is_err());
         assert!(
             run(Args::parse_from([
                 "model",

@@ -12,6 +12,9 @@ use pushbench_loadgen::capacity::SearchPolicy;
 use pushbench_loadgen::peers::{PeersOptions, run_peers};
 use pushbench_loadgen::{machine, output};
 
+use pushbench_loadgen::scenario::MAX_PAYLOAD;
+
+use crate::flags::whole;
 use crate::run::progress_printer;
 
 /// `pushbench peers` options.
@@ -21,34 +24,79 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Connections of the short-polling comparison (the same for every tool).
-    #[arg(long, default_value_t = 50, value_name = "N")]
+    #[arg(
+        long,
+        default_value_t = 50,
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
     pub connections: u32,
     /// Seconds each tool polls per round.
-    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    #[arg(
+        long,
+        default_value_t = 5.0,
+        value_name = "SECONDS",
+        allow_negative_numbers = true
+    )]
     pub poll_duration: f64,
     /// Rounds of the polling comparison (tools alternate; medians compared).
-    #[arg(long, default_value_t = 3, value_name = "N")]
+    #[arg(
+        long,
+        default_value_t = 3,
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
     pub rounds: u32,
     /// WebSocket clients of the fan-out comparison.
-    #[arg(long, default_value_t = 100, value_name = "N")]
+    #[arg(
+        long,
+        default_value_t = 100,
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
     pub ws_clients: u32,
     /// Measured seconds of each fan-out phase.
-    #[arg(long, default_value_t = 4.0, value_name = "SECONDS")]
+    #[arg(
+        long,
+        default_value_t = 4.0,
+        value_name = "SECONDS",
+        allow_negative_numbers = true
+    )]
     pub ws_duration: f64,
     /// First rate of the fan-out capacity searches, events per second.
-    #[arg(long, default_value_t = 25.0, value_name = "EV_PER_S")]
+    #[arg(
+        long,
+        default_value_t = 25.0,
+        value_name = "EV_PER_S",
+        allow_negative_numbers = true
+    )]
     pub ws_start_rate: f64,
     /// Highest rate the fan-out searches may try, events per second.
-    #[arg(long, default_value_t = 20_000.0, value_name = "EV_PER_S")]
+    #[arg(
+        long,
+        default_value_t = 20_000.0,
+        value_name = "EV_PER_S",
+        allow_negative_numbers = true
+    )]
     pub ws_max_rate: f64,
     /// Bisection steps of each fan-out search.
-    #[arg(long, default_value_t = 3, value_name = "N")]
+    #[arg(
+        long,
+        default_value_t = 3,
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
     pub ws_refine: u32,
     /// p99 bound of a sustained fan-out phase, milliseconds.
-    #[arg(long, default_value_t = 100.0, value_name = "MS")]
+    #[arg(
+        long,
+        default_value_t = 100.0,
+        value_name = "MS",
+        allow_negative_numbers = true
+    )]
     pub max_p99: f64,
     /// Payload bytes per event.
-    #[arg(long, default_value_t = 128, value_name = "BYTES")]
+    #[arg(long, default_value_t = 128, value_name = "BYTES", value_parser = whole::<usize>(0, MAX_PAYLOAD), allow_negative_numbers = true)]
     pub payload: usize,
     /// The Node `ws` broadcast server (needs `npm ci --prefix scripts/peers`).
     #[arg(

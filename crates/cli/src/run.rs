@@ -9,9 +9,14 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Parser;
 use pushbench_loadgen::runner::{Progress, RunOptions, RunOutcome, files_needed};
+use pushbench_loadgen::scenario::{
+    MAX_PAYLOAD, MAX_POLL_INTERVAL_MS, MAX_RATE, MAX_SECONDS, MAX_TOPICS,
+};
 use pushbench_loadgen::threshold::{Threshold, violations};
 use pushbench_loadgen::{ServerSource, machine, output, scenario};
 use pushbench_protocol::{Scenario, Transport};
+
+use crate::flags::{above_zero, decimal, whole};
 
 /// `pushbench run` options.
 #[derive(Debug, Parser)]
@@ -23,40 +28,41 @@ pub struct Args {
     #[arg(long, value_delimiter = ',')]
     pub transports: Option<Vec<Transport>>,
     /// Concurrent clients per phase (comma-separated to sweep).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = whole::<u32>(1, u32::MAX.into()), allow_negative_numbers = true)]
     pub clients: Option<Vec<u32>>,
     /// Events per second the server publishes (comma-separated to sweep).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = decimal(0.0, MAX_RATE, "events per second"), allow_negative_numbers = true)]
     pub rate: Option<Vec<f64>>,
     /// Payload bytes per event.
-    #[arg(long)]
+    #[arg(long, value_parser = whole::<usize>(0, MAX_PAYLOAD), allow_negative_numbers = true)]
     pub payload: Option<usize>,
     /// Topics the generator spreads events over.
-    #[arg(long)]
+    #[arg(long, value_parser = whole::<u32>(1, MAX_TOPICS), allow_negative_numbers = true)]
     pub topics: Option<u32>,
     /// Measured seconds per phase.
-    #[arg(long)]
+    #[arg(long, value_parser = above_zero(MAX_SECONDS, "seconds"), allow_negative_numbers = true)]
     pub duration: Option<f64>,
     /// Seconds per phase before measuring.
-    #[arg(long)]
+    #[arg(long, value_parser = decimal(0.0, MAX_SECONDS, "seconds"), allow_negative_numbers = true)]
     pub warmup: Option<f64>,
     /// Seconds over which a phase's clients connect.
-    #[arg(long)]
+    #[arg(long, value_parser = decimal(0.0, MAX_SECONDS, "seconds"), allow_negative_numbers = true)]
     pub ramp_up: Option<f64>,
     /// Milliseconds between short polls (0: back to back, as fast as the server answers).
-    #[arg(long)]
+    #[arg(long, value_parser = whole::<u64>(0, MAX_POLL_INTERVAL_MS), allow_negative_numbers = true)]
     pub poll_interval: Option<u64>,
-    /// Seconds the server may hold a long poll.
-    #[arg(long)]
+    /// Seconds the server may hold a long poll (at most 300, the longest
+    /// hold `pushbench serve` allows).
+    #[arg(long, value_parser = whole::<u64>(1, scenario::max_longpoll_timeout_s()), allow_negative_numbers = true)]
     pub longpoll_timeout: Option<u64>,
     /// WebSocket clients ask for binary frames.
     #[arg(long)]
     pub ws_binary: bool,
     /// Measure a running server (http://host:port) instead of starting one.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = parse_target)]
     pub target: Option<String>,
     /// The `pushbench` executable to start as the server (default: this one).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", value_parser = parse_server_exe)]
     pub server_exe: Option<PathBuf>,
     /// Extra argument for the started `pushbench serve` (repeatable), e.g. `--serve-arg=--skip-every=7`.
     #[arg(long = "serve-arg", value_name = "ARG", allow_hyphen_values = true)]
@@ -75,6 +81,26 @@ pub struct Args {
     /// to FILE, to attribute a packet capture (scripts/verify-wire.sh).
     #[arg(long, value_name = "FILE")]
     pub wire_log: Option<PathBuf>,
+}
+
+/// A `--server-exe`: an existing file (whether it runs shows when it starts).
+fn parse_server_exe(raw: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(raw);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "expected the path of a pushbench executable, but `{raw}` is no file"
+        ))
+    }
+}
+
+/// A `--target`: checked as the runner will read it.
+fn parse_target(raw: &str) -> Result<String, String> {
+    match pushbench_loadgen::server::parse_url(raw) {
+        Ok(_) => Ok(raw.to_owned()),
+        Err(err) => Err(err.to_string()),
+    }
 }
 
 impl Args {

@@ -6,83 +6,116 @@ use std::time::Duration;
 use anyhow::Context;
 use pushbench_server::ServerConfig;
 
+use crate::flags::{above_zero, decimal, whole};
+
 /// Flags of `pushbench serve`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Address to listen on; port 0 picks a free one.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, default_value = "127.0.0.1:8080", value_parser = parse_addr)]
     pub addr: SocketAddr,
     /// Events per second from the built-in generator (0 = none; events then
     /// come only from POST /publish and WebSocket messages).
-    #[arg(long, default_value_t = 10.0, value_parser = parse_rate, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 10.0, value_parser = decimal(0.0, MAX_RATE, "events per second"), allow_negative_numbers = true)]
     pub rate: f64,
     /// Payload bytes per generated event.
-    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(0..=16_777_216))]
+    #[arg(long, default_value_t = 128, value_parser = whole::<u32>(0, 16_777_216), allow_negative_numbers = true)]
     pub payload: u32,
     /// Topics the generator spreads events over.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    #[arg(long, default_value_t = 1, value_parser = whole::<u32>(1, 1_000_000), allow_negative_numbers = true)]
     pub topics: u32,
     /// Events kept for cursors (since, Last-Event-ID).
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    #[arg(long, default_value_t = 10_000, value_parser = whole::<u32>(1, 10_000_000), allow_negative_numbers = true)]
     pub ring: u32,
     /// Events a live subscriber may fall behind before it is resynced from the ring.
-    #[arg(long, default_value_t = 1_024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    #[arg(long, default_value_t = 1_024, value_parser = whole::<u32>(1, 1_000_000), allow_negative_numbers = true)]
     pub queue: u32,
     /// Largest payload accepted by POST /publish or a WebSocket message (bytes).
-    #[arg(long, default_value_t = 65_536, value_parser = clap::value_parser!(u32).range(1..=67_108_864))]
+    #[arg(long, default_value_t = 65_536, value_parser = whole::<u32>(1, 67_108_864), allow_negative_numbers = true)]
     pub max_payload: u32,
     /// Largest WebSocket frame accepted from a client (bytes).
-    #[arg(long, default_value_t = 65_536, value_parser = clap::value_parser!(u32).range(1..=67_108_864))]
+    #[arg(long, default_value_t = 65_536, value_parser = whole::<u32>(1, 67_108_864), allow_negative_numbers = true)]
     pub max_frame: u32,
     /// Connections open at once before push requests get 503.
-    #[arg(long, default_value_t = 19_500, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 19_500, value_parser = whole::<u32>(1, u32::MAX.into()), allow_negative_numbers = true)]
     pub max_connections: u32,
     /// Seconds between SSE keep-alive comments.
-    #[arg(long, default_value_t = 15.0, value_parser = parse_seconds)]
+    #[arg(long, default_value_t = 15.0, value_parser = above_zero(3_600.0, "seconds"), allow_negative_numbers = true)]
     pub sse_keepalive: f64,
-    /// Long-poll hold in seconds when a request names no timeout.
-    #[arg(long, default_value_t = 30.0, value_parser = parse_seconds)]
+    /// Long-poll hold in seconds when a request names no timeout (at most
+    /// the longest hold a request may ask for, 300).
+    #[arg(long, default_value_t = 30.0, value_parser = above_zero(max_hold_s(), "seconds"), allow_negative_numbers = true)]
     pub longpoll_timeout: f64,
     /// Seconds a client has to send a whole request head (against slowloris).
-    #[arg(long, default_value_t = 10.0, value_parser = parse_seconds)]
+    #[arg(long, default_value_t = 10.0, value_parser = above_zero(3_600.0, "seconds"), allow_negative_numbers = true)]
     pub header_timeout: f64,
     /// Largest request head accepted, in bytes (at least 8192); larger gets 431.
-    #[arg(long, default_value_t = 16_384, value_parser = clap::value_parser!(u32).range(8_192..=1_048_576))]
+    #[arg(long, default_value_t = 16_384, value_parser = whole::<u32>(8_192, 1_048_576), allow_negative_numbers = true)]
     pub max_header_bytes: u32,
     /// Seconds one write to a client may stall before the connection is closed.
-    #[arg(long, default_value_t = 30.0, value_parser = parse_seconds)]
+    #[arg(long, default_value_t = 30.0, value_parser = above_zero(3_600.0, "seconds"), allow_negative_numbers = true)]
     pub send_timeout: f64,
     /// A browser origin allowed to open WebSockets and publish, besides the
     /// server's own (repeatable; `*` allows any).
-    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    #[arg(long = "allow-origin", value_name = "ORIGIN", value_parser = parse_origin)]
     pub allow_origins: Vec<String>,
     /// Require this token for POST /publish and upstream WebSocket messages
     /// (`Authorization: Bearer TOKEN`, or `?token=TOKEN` on the WebSocket URL).
-    #[arg(long, value_name = "TOKEN")]
+    #[arg(long, value_name = "TOKEN", value_parser = parse_token)]
     pub publish_token: Option<String>,
     /// Client publishes per second accepted, all together (0 = no limit).
-    #[arg(long, default_value_t = 0.0, value_parser = parse_rate)]
+    #[arg(long, default_value_t = 0.0, value_parser = decimal(0.0, MAX_RATE, "publishes per second"), allow_negative_numbers = true)]
     pub publish_rate: f64,
     /// Fault injection for testing load generators: every Nth seq is never delivered (0 = off).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = whole::<u64>(0, u64::MAX), allow_negative_numbers = true)]
     pub skip_every: u64,
 }
 
-fn parse_rate(raw: &str) -> Result<f64, String> {
-    match raw.parse::<f64>() {
-        Ok(r) if r.is_finite() && (0.0..=1_000_000.0).contains(&r) => Ok(r),
-        _ => Err(format!(
-            "expected events per second from 0 to 1000000, got `{raw}`"
-        )),
+/// The highest rate the generator and the publish limit take.
+const MAX_RATE: f64 = pushbench_loadgen::scenario::MAX_RATE;
+
+/// The longest hold a long-poll request may ask for.
+fn max_hold_s() -> f64 {
+    ServerConfig::default().longpoll_max_timeout.as_secs_f64()
+}
+
+/// An `--addr`: an IP address and port (names are not resolved, so what is
+/// bound is what was asked for).
+fn parse_addr(raw: &str) -> Result<SocketAddr, String> {
+    raw.trim().parse().map_err(|_| {
+        format!("expected IP:PORT such as 127.0.0.1:8080 or [::1]:8080 (port 0 picks a free one), got `{raw}`")
+    })
+}
+
+/// An `--allow-origin` value: `*`, or an origin as a browser sends it
+/// (`scheme://host[:port]`, no path); anything else would never match.
+fn parse_origin(raw: &str) -> Result<String, String> {
+    let valid = raw == "*"
+        || raw.split_once("://").is_some_and(|(scheme, host)| {
+            !scheme.is_empty()
+                && scheme
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+                && !host.is_empty()
+                && !host.contains(['/', '?', '#', ' '])
+        });
+    if valid {
+        Ok(raw.to_owned())
+    } else {
+        Err(format!(
+            "expected `*` or an origin such as http://app.example:8080 (scheme://host[:port], \
+             no path), got `{raw}`"
+        ))
     }
 }
 
-fn parse_seconds(raw: &str) -> Result<f64, String> {
-    match raw.parse::<f64>() {
-        Ok(s) if s.is_finite() && s > 0.0 && s <= 3_600.0 => Ok(s),
-        _ => Err(format!(
-            "expected seconds greater than 0 and at most 3600, got `{raw}`"
-        )),
+/// A `--publish-token`: an empty token would let every request through,
+/// and one with spaces or control characters cannot be sent in a header.
+fn parse_token(raw: &str) -> Result<String, String> {
+    if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(raw.to_owned())
+    } else {
+        Err("expected a non-empty token of visible ASCII characters (no spaces)".to_owned())
     }
 }
 

@@ -6,10 +6,13 @@ use std::io::IsTerminal;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Parser;
+use pushbench_loadgen::scenario::MAX_PAYLOAD;
 use pushbench_loadgen::trace::{TraceOptions, record};
 use pushbench_protocol::Transport;
+
+use crate::flags::whole;
 use pushbench_report::trace::{TraceHeading, TraceStyle, WireSegment, render_trace};
 
 /// Options of `pushbench trace`.
@@ -24,17 +27,17 @@ pub struct Args {
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
     /// Events to receive before the client leaves.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = whole::<u64>(1, 1_000_000), allow_negative_numbers = true)]
     pub events: u64,
     /// Payload bytes of each event the embedded server publishes.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = whole::<usize>(0, MAX_PAYLOAD), allow_negative_numbers = true)]
     pub payload: usize,
     /// An extra request header, `Name: value` (repeatable), e.g. to see what
     /// a browser's headers cost.
     #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
     /// Give up if the exchange takes longer than this many seconds.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, value_parser = whole::<u64>(1, 3_600), allow_negative_numbers = true)]
     pub timeout: u64,
     /// Replace what differs between runs (dates, created_us, the port,
     /// WebSocket keys and masks) with placeholders, for diffing traces.
@@ -55,9 +58,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// The trace text of `args` (colored when `color`).
 pub fn output(args: &Args, color: bool) -> anyhow::Result<String> {
-    if args.events == 0 {
-        bail!("--events must be at least 1");
-    }
     let target = args.target.as_deref().map(parse_target).transpose()?;
     let headers = args
         .headers

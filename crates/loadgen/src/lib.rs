@@ -127,3 +127,10 @@ impl Error {
 
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Prints the reliability line of one unit-test case that passed (see
+/// `scripts/reliability.sh`); call it only after the case's assertions.
+#[cfg(test)]
+pub fn reliability(class: &str, case: &str, outcome: &str) {
+    println!("reliability: {class} | {case} | {outcome}");
+}

@@ -26,40 +26,103 @@ pub fn parse(text: &str) -> Result<Scenario, String> {
     toml::from_str(text).map_err(|e| e.to_string().trim().to_owned())
 }
 
-/// Checks that a scenario can run; the message names the field.
+/// Most events per second a scenario may ask for (`pushbench serve --rate`
+/// accepts no more).
+pub const MAX_RATE: f64 = 1_000_000.0;
+/// Largest payload a scenario may ask for (`pushbench serve --payload`
+/// accepts no more).
+pub const MAX_PAYLOAD: u64 = 16 * 1024 * 1024;
+/// Most topics (`pushbench serve --topics` accepts no more).
+pub const MAX_TOPICS: u64 = 1_000_000;
+/// Longest pause between short polls: an hour (0 polls back to back).
+pub const MAX_POLL_INTERVAL_MS: u64 = 3_600_000;
+/// Longest phase, warm-up or ramp-up: a day.
+pub const MAX_SECONDS: f64 = 86_400.0;
+
+/// Longest long-poll hold a scenario may ask for: what `pushbench serve`
+/// allows, so a client never asks for a hold the server refuses.
+pub fn max_longpoll_timeout_s() -> u64 {
+    pushbench_server::ServerConfig::default()
+        .longpoll_max_timeout
+        .as_secs()
+}
+
+/// Checks that a scenario can run; the message names the key, what is
+/// allowed and what it got.
 pub fn validate(s: &Scenario) -> Result<()> {
-    let bad = |m: &str| Err(Error::Scenario(m.to_owned()));
+    let bad = |key: &str, allowed: &str, got: &dyn std::fmt::Debug| {
+        Err(Error::Scenario(format!("{key}: {allowed}, got {got:?}")))
+    };
     if s.transports.is_empty() {
-        return bad("transports: at least one transport is needed");
+        return bad(
+            "transports",
+            "at least one transport is needed",
+            &s.transports,
+        );
     }
     if s.clients.is_empty() || s.clients.contains(&0) {
-        return bad("clients: every client count must be at least 1");
+        return bad(
+            "clients",
+            "every client count must be at least 1",
+            &s.clients,
+        );
     }
-    if s.rates.is_empty() || s.rates.iter().any(|r| !r.is_finite() || *r < 0.0) {
-        return bad("rates: every rate must be a finite number >= 0");
+    if s.rates.is_empty()
+        || s.rates
+            .iter()
+            .any(|r| !r.is_finite() || !(0.0..=MAX_RATE).contains(r))
+    {
+        return bad(
+            "rates",
+            &format!("every rate must be from 0 to {MAX_RATE} events per second"),
+            &s.rates,
+        );
     }
-    for (name, v) in [
-        ("duration_s", s.duration_s),
-        ("warmup_s", s.warmup_s),
-        ("ramp_up_s", s.ramp_up_s),
-    ] {
-        if !v.is_finite() || !(0.0..=86_400.0).contains(&v) {
-            return Err(Error::Scenario(format!(
-                "{name}: must be between 0 and 86400 seconds, got {v}"
-            )));
+    if s.payload as u64 > MAX_PAYLOAD {
+        return bad(
+            "payload",
+            &format!("must be at most {MAX_PAYLOAD} bytes"),
+            &s.payload,
+        );
+    }
+    if !(1..=MAX_TOPICS).contains(&u64::from(s.topics)) {
+        return bad(
+            "topics",
+            &format!("must be from 1 to {MAX_TOPICS}"),
+            &s.topics,
+        );
+    }
+    for (key, v) in [("warmup_s", s.warmup_s), ("ramp_up_s", s.ramp_up_s)] {
+        if !v.is_finite() || !(0.0..=MAX_SECONDS).contains(&v) {
+            return bad(key, &format!("must be from 0 to {MAX_SECONDS} seconds"), &v);
         }
     }
-    if s.duration_s <= 0.0 {
-        return bad("duration_s: the measured window must be longer than 0 s");
+    if !s.duration_s.is_finite() || s.duration_s <= 0.0 || s.duration_s > MAX_SECONDS {
+        return bad(
+            "duration_s",
+            &format!(
+                "the measured window must be greater than 0 and at most {MAX_SECONDS} seconds"
+            ),
+            &s.duration_s,
+        );
     }
-    if s.poll_interval_ms > 3_600_000 {
-        return bad("poll_interval_ms: must be between 0 (back to back) and 3600000 (an hour)");
+    if s.poll_interval_ms > MAX_POLL_INTERVAL_MS {
+        return bad(
+            "poll_interval_ms",
+            &format!("must be from 0 (back to back) to {MAX_POLL_INTERVAL_MS} (an hour)"),
+            &s.poll_interval_ms,
+        );
     }
-    if s.longpoll_timeout_s == 0 {
-        return bad("longpoll_timeout_s: must be at least 1");
+    let max_hold = max_longpoll_timeout_s();
+    if !(1..=max_hold).contains(&s.longpoll_timeout_s) {
+        return bad(
+            "longpoll_timeout_s",
+            &format!("must be from 1 to {max_hold} seconds (the server's longest hold)"),
+            &s.longpoll_timeout_s,
+        );
     }
-    if s.topics == 0 {
-        return bad("topics: must be at least 1");
+    if let Some(url) = &s.target {
+        crate::server::parse_url(url)?;
     }
     Ok(())
 }
@@ -80,6 +143,73 @@ mod tests {
         assert!(err.contains("clientz"), "{err}");
         let err = parse("transports = [\"websocket\"]\n").expect_err("unknown transport");
         assert!(err.contains("websocket"), "{err}");
+    }
+
+    /// Scenario text with one bad key, and the key its message must name.
+    const BAD_SCENARIOS: &[(&str, &str)] = &[
+        ("clientz = [1]", "clientz"),
+        ("clients = [", "clients"),
+        ("clients = 5", "clients"),
+        ("clients = [-1]", "clients"),
+        ("clients = [0]", "clients"),
+        ("clients = []", "clients"),
+        ("clients = [4294967296]", "clients"),
+        ("transports = [\"websocket\"]", "websocket"),
+        ("transports = []", "transports"),
+        ("transports = \"ws\"", "transports"),
+        ("rates = [-1.0]", "rates"),
+        ("rates = [nan]", "rates"),
+        ("rates = [inf]", "rates"),
+        ("rates = [2e6]", "rates"),
+        ("rates = []", "rates"),
+        ("rates = [\"fast\"]", "rates"),
+        ("payload = -1", "payload"),
+        ("payload = 1.5", "payload"),
+        ("payload = 20000000", "payload"),
+        ("topics = 0", "topics"),
+        ("topics = 2000000", "topics"),
+        ("duration_s = 0.0", "duration_s"),
+        ("duration_s = -1.0", "duration_s"),
+        ("duration_s = nan", "duration_s"),
+        ("duration_s = 100000.0", "duration_s"),
+        ("duration_s = \"9s\"", "duration_s"),
+        ("warmup_s = -1.0", "warmup_s"),
+        ("ramp_up_s = inf", "ramp_up_s"),
+        ("poll_interval_ms = 3600001", "poll_interval_ms"),
+        ("poll_interval_ms = -5", "poll_interval_ms"),
+        ("longpoll_timeout_s = 0", "longpoll_timeout_s"),
+        ("longpoll_timeout_s = 301", "longpoll_timeout_s"),
+        ("ws_binary = \"yes\"", "ws_binary"),
+        ("target = \"ftp://x\"", "target"),
+        ("target = \"http://127.0.0.1:8080/stats\"", "target"),
+        ("target = 5", "target"),
+    ];
+
+    #[test]
+    fn every_bad_key_is_refused_naming_it() {
+        for (text, key) in BAD_SCENARIOS {
+            let message = match parse(text) {
+                Err(message) => message,
+                Ok(s) => match validate(&s) {
+                    Err(err) => err.to_string(),
+                    Ok(()) => panic!("{text}: accepted"),
+                },
+            };
+            assert!(message.contains(key), "{text}: {message}");
+            crate::reliability("input/scenario", text, "refused, names the key");
+        }
+    }
+
+    #[test]
+    fn values_at_the_limits_are_accepted() {
+        let text = format!(
+            "rates = [0.0, {MAX_RATE}]\npayload = {MAX_PAYLOAD}\ntopics = {MAX_TOPICS}\n\
+             duration_s = {MAX_SECONDS}\nwarmup_s = 0.0\nlongpoll_timeout_s = {}\n\
+             target = \"http://127.0.0.1:8080/\"\n",
+            max_longpoll_timeout_s()
+        );
+        let s = parse(&text).expect("parse");
+        assert!(validate(&s).is_ok(), "{text}");
     }
 
     #[test]

@@ -150,7 +150,7 @@ impl FromStr for Threshold {
             .ok_or_else(|| {
                 err(format!(
                     "`{value}` is not a number{}",
-                    if scale == 1.0 && matches!(metric, Metric::Latency(_)) {
+                    if matches!(metric, Metric::Latency(_)) {
                         " (units: us, ms, s)"
                     } else {
                         ""

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Query as QueryExtractor, State};
+use axum::extract::{FromRequest, Query as QueryExtractor, Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
@@ -21,7 +21,7 @@ pub async fn publish(
     State(state): State<AppState>,
     headers: HeaderMap,
     raw: Result<QueryExtractor<Query>, QueryRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Result<Response, AppError> {
     let query = query(raw)?;
     guard::check_origin(&headers, &state.config.allowed_origins)?;
@@ -30,7 +30,13 @@ pub async fn publish(
     }
     let topic = params::topic(&query, "publish")?;
     let limit = state.config.max_payload;
-    let body = body.map_err(|rejection| match rejection.status() {
+    // A declared length over the limit is refused before any body is read:
+    // the body limit alone would wait for bytes the client need not send.
+    if params::content_length(&headers).is_some_and(|len| len > limit as u64) {
+        return Err(AppError::PayloadTooLarge { limit });
+    }
+    let body = Bytes::from_request(request, &state).await;
+    let body = body.map_err(|rejection: BytesRejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge { limit },
         _ => AppError::bad("body", rejection.body_text()),
     })?;
@@ -73,6 +79,15 @@ pub async fn stats_json(
 /// `GET /`: what this server offers.
 pub async fn index() -> Html<&'static str> {
     Html(include_str!("index.html"))
+}
+
+/// A known path asked for with another method: 405 with a JSON body (axum
+/// adds the `Allow` header).
+pub async fn method_not_allowed(method: axum::http::Method, uri: Uri) -> AppError {
+    AppError::MethodNotAllowed {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+    }
 }
 
 /// Any unknown path: 404 with a JSON body.

@@ -19,6 +19,14 @@ pub enum AppError {
     /// No such path: 404.
     #[error("no such path: {0}")]
     NotFound(String),
+    /// A known path asked for with a method it does not serve: 405.
+    #[error("{path} does not serve {method}")]
+    MethodNotAllowed {
+        /// The method asked for.
+        method: String,
+        /// The path.
+        path: String,
+    },
     /// A body over the limit: 413.
     #[error("body of more than {limit} bytes")]
     PayloadTooLarge {
@@ -67,6 +75,7 @@ impl AppError {
         match self {
             AppError::BadParameter { .. } => StatusCode::BAD_REQUEST,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyConnections { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::NotAnUpgrade { status, .. } => *status,

@@ -104,6 +104,7 @@ pub fn app(state: AppState) -> Router {
         .route("/publish", post(control::publish))
         .route("/stats", get(control::stats_json))
         .fallback(control::not_found)
+        .method_not_allowed_fallback(control::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_payload))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -115,6 +116,10 @@ pub fn app(state: AppState) -> Router {
 /// Tags each connection with the route it first serves and the client's
 /// label (for `/stats`), and refuses push requests past the connection limit.
 async fn track_connection(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    // hyper does not check Host; RFC 9112 wants a 400 without exactly one.
+    if let Err(err) = params::host(request.version(), request.headers()) {
+        return err.into_response();
+    }
     let route = Route::for_path(request.uri().path());
     if let Some(ConnectInfo(Conn(conn))) = request.extensions().get::<ConnectInfo<Conn>>() {
         let first = conn.tag(route);
@@ -275,4 +280,11 @@ async fn generate(state: AppState) {
             () = live::stopped(&mut shutdown) => return,
         }
     }
+}
+
+/// Prints the reliability line of one unit-test case that passed (see
+/// `scripts/reliability.sh`); call it only after the case's assertions.
+#[cfg(test)]
+pub fn reliability(class: &str, case: &str, outcome: &str) {
+    println!("reliability: {class} | {case} | {outcome}");
 }

@@ -111,7 +111,9 @@ impl ConnCounters {
         *current = Some(label);
         drop(current);
         let mut heads = self.heads();
-        heads.request = head.as_bytes().to_vec();
+        // The parsed head may be as long as the head limit; keep what the
+        // raw capture would have kept.
+        heads.request = head.as_bytes()[..head.len().min(HEAD_CAPTURE)].to_vec();
         heads.response.clear();
         self.capturing_response.store(true, Ordering::Relaxed);
     }
@@ -415,6 +417,52 @@ mod tests {
         let mut buf = Vec::new();
         assert!(capture_head(&mut buf, &[b'a'; 5_000]));
         assert_eq!(buf.len(), HEAD_CAPTURE);
+        crate::reliability(
+            "security/limits",
+            "captured head of a 5,000-byte request",
+            "cut at 2048 bytes",
+        );
+    }
+
+    #[test]
+    fn a_reused_connection_keeps_a_bounded_head() {
+        let conn = ConnCounters::new("127.0.0.1:1".parse().expect("addr"));
+        conn.label(Some("a".into()));
+        conn.label_reused("b".into(), &"x".repeat(10 * HEAD_CAPTURE));
+        let snap = conn.snapshot_with_heads(true);
+        assert_eq!(snap.request_head.map(|h| h.len()), Some(HEAD_CAPTURE));
+        crate::reliability(
+            "security/limits",
+            "stored request head of a relabelled connection",
+            "cut at 2048 bytes",
+        );
+    }
+
+    #[test]
+    fn the_table_of_closed_connections_keeps_only_the_newest() {
+        let registry = Registry::default();
+        let peer: SocketAddr = "127.0.0.1:1".parse().expect("addr");
+        for _ in 0..RECENTLY_CLOSED + 100 {
+            let (id, conn) = registry.open(peer);
+            conn.record_read(b"GET /poll?client=c HTTP/1.1\r\n\r\n");
+            conn.label(Some("c".into()));
+            registry.close(id);
+        }
+        assert_eq!(registry.open_count(), 0);
+        assert_eq!(registry.recently_closed().len(), RECENTLY_CLOSED);
+        assert_eq!(registry.labelled("c").len(), RECENTLY_CLOSED);
+        let (_, totals) = registry.snapshot();
+        let read: u64 = totals.iter().map(|t| t.bytes_read).sum();
+        assert_eq!(
+            read,
+            (RECENTLY_CLOSED as u64 + 100) * 31,
+            "totals keep every byte"
+        );
+        crate::reliability(
+            "security/limits",
+            "table of closed connections after 1,124 closed",
+            "newest 1024 kept, totals exact",
+        );
     }
 
     #[test]

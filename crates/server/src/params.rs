@@ -4,6 +4,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use axum::http::header::HOST;
+use axum::http::{HeaderMap, Version};
+
 use crate::error::AppError;
 
 /// Raw query parameters of a request.
@@ -132,6 +135,35 @@ pub fn client_label(query: &Query) -> Result<Option<String>, AppError> {
     }
 }
 
+/// RFC 9112 3.2: an HTTP/1.1 request needs exactly one `Host` header (an
+/// HTTP/1.0 one may have none); anything else is a 400.
+pub fn host(version: Version, headers: &HeaderMap) -> Result<(), AppError> {
+    let count = headers.get_all(HOST).iter().count();
+    match count {
+        0 if version < Version::HTTP_11 => Ok(()),
+        1 => Ok(()),
+        0 => Err(AppError::bad(
+            "Host",
+            "an HTTP/1.1 request needs a Host header",
+        )),
+        _ => Err(AppError::bad(
+            "Host",
+            "a request may carry only one Host header",
+        )),
+    }
+}
+
+/// The declared `Content-Length` (hyper has already refused malformed or
+/// conflicting ones).
+pub fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
 /// A boolean flag parameter (`1`, `true`, `yes`; absent is false).
 pub fn flag(query: &Query, name: &'static str) -> Result<bool, AppError> {
     match query.get(name).map(String::as_str) {
@@ -195,6 +227,18 @@ mod tests {
                 "timeout"
             );
         }
+    }
+
+    #[test]
+    fn http_11_needs_exactly_one_host() {
+        let mut headers = HeaderMap::new();
+        assert!(host(Version::HTTP_10, &headers).is_ok());
+        let err = host(Version::HTTP_11, &headers).expect_err("no Host");
+        assert_eq!(parameter_of(err), "Host");
+        headers.append(HOST, "a".parse().expect("value"));
+        assert!(host(Version::HTTP_11, &headers).is_ok());
+        headers.append(HOST, "b".parse().expect("value"));
+        assert!(host(Version::HTTP_10, &headers).is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Tests of the `pushbench` binary as a user runs it.
 
+mod bad_flags;
 mod browser;
 mod conformance;
 mod peers;

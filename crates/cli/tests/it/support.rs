@@ -67,3 +67,10 @@ pub fn assert_suite_passes(name: &str, command: &mut Command) -> String {
     );
     report
 }
+
+/// Prints the reliability line of one case that passed (the convention of
+/// `scripts/reliability.sh`, which builds `docs/reliability.md` from these
+/// lines): call it only after the case's assertions.
+pub fn reliability(class: &str, case: &str, outcome: &str) {
+    println!("reliability: {class} | {case} | {outcome}");
+}

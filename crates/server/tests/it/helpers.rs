@@ -196,3 +196,10 @@ pub fn seq_of(json: &[u8]) -> u64 {
     let v: serde_json::Value = serde_json::from_slice(json).expect("event JSON");
     v["seq"].as_u64().expect("seq")
 }
+
+/// Prints the reliability line of one case that passed (the convention of
+/// `scripts/reliability.sh`, which builds `docs/reliability.md` from these
+/// lines): call it only after the case's assertions.
+pub fn reliability(class: &str, case: &str, outcome: &str) {
+    println!("reliability: {class} | {case} | {outcome}");
+}

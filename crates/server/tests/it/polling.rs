@@ -48,6 +48,11 @@ async fn a_poll_without_cursor_starts_from_now_and_batches_are_bounded() {
     let first = get(server.local_addr(), "/poll?since=0").await.json();
     assert_eq!(seqs(&first), [1, 2, 3, 4]);
     assert_eq!(first["next"], 4);
+    reliability(
+        "security/limits",
+        "poll answer with more events pending than max_batch",
+        "cut at the batch, next cursor given",
+    );
     server.shutdown().await.expect("shutdown");
 }
 
