@@ -1,9 +1,9 @@
 //! The `pushbench` command line. `main.rs` parses [`Cli`] and calls
-//! [`main_with`]; tests call [`run`] with `Cli::parse_from(..)` directly.
+//! [`main_with`]; tests call [`run()`] with `Cli::parse_from(..)` directly.
 //!
 //! # Layout
 //! - [`serve`]: `pushbench serve`, the push server in the foreground.
-//! - [`run`]: `pushbench run`, the measurement itself.
+//! - [`mod@run`]: `pushbench run`, the measurement itself.
 //! - [`capacity`]: `pushbench capacity`, the highest sustained rate per transport.
 //! - [`peers`]: `pushbench peers`, pushbench beside wrk, h2load and Node `ws`.
 //! - [`report`]: `pushbench report`, charts and reports from a results file.

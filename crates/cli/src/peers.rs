@@ -20,7 +20,7 @@ use crate::run::progress_printer;
 /// `pushbench peers` options.
 #[derive(Debug, Parser)]
 pub struct Args {
-    /// Output folder (default: bench-results/<UTC date>-peers/).
+    /// Output folder (default: bench-results/DATE-peers/, the UTC date).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Connections of the short-polling comparison (the same for every tool).

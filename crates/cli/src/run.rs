@@ -67,7 +67,7 @@ pub struct Args {
     /// Extra argument for the started `pushbench serve` (repeatable), e.g. `--serve-arg=--skip-every=7`.
     #[arg(long = "serve-arg", value_name = "ARG", allow_hyphen_values = true)]
     pub serve_args: Vec<String>,
-    /// Output folder (default: bench-results/<UTC timestamp>/).
+    /// Output folder (default: bench-results/TIMESTAMP/, a UTC timestamp).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Fail (exit non-zero) when a phase violates this, e.g. `p99<5ms`, `missed=0`, `overhead<1.5` (repeatable).
