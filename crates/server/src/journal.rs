@@ -251,7 +251,7 @@ mod tests {
         let (mut journal, loaded) = Journal::open(&path, 10).expect("open");
         assert_eq!(loaded.last_seq, 2);
         assert_eq!(loaded.events.len(), 2);
-        assert_eq!(loaded.dropped_tail, 14);
+        assert_eq!(loaded.dropped_tail, 13);
         journal.append(&line(3)).expect("append");
         let text = std::fs::read(&path).expect("read");
         assert_eq!(text, [line(1), line(2), line(3)].concat());
