@@ -336,13 +336,21 @@ mod tests {
     fn a_restored_hub_continues_the_seqs_and_marks_what_it_no_longer_has() {
         let old = Hub::new(100, 10, 0);
         publish_n(&old, 6);
-        let history: Vec<Event> = old.since(0, 100).events.iter().map(|e| e.event.clone()).collect();
+        let history: Vec<Event> = old
+            .since(0, 100)
+            .events
+            .iter()
+            .map(|e| e.event.clone())
+            .collect();
         let hub = Hub::restore(4, 10, 0, history, 6, None);
         assert_eq!(hub.last_seq(), 6);
         assert_eq!(*hub.watch_latest().borrow(), 6);
         let b = hub.since(0, 100);
         assert_eq!(b.gap, Some(Gap { from: 1, to: 2 }));
-        assert_eq!(b.events.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 4, 5, 6]);
+        assert_eq!(
+            b.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            [3, 4, 5, 6]
+        );
         assert_eq!(&b.events[0].line[..], &old.since(2, 1).events[0].line[..]);
         assert_eq!(hub.publish_generated(8, 1), 7);
         let empty = Hub::restore(4, 10, 0, Vec::new(), 9, None);

@@ -119,7 +119,10 @@ async fn wait_for(
         if check(&now) {
             return now;
         }
-        assert!(Instant::now() < deadline, "{what}: not within {within:?}: {now}");
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not within {within:?}: {now}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -258,7 +261,13 @@ async fn half_the_clients_vanish_abruptly_and_the_rest_miss_nothing() {
     let control = ControlClient::new(addr);
     let crowd = Crowd::start(addr, &LIVE, SURVIVORS, Duration::from_secs(10));
     let survivors_only = |s: &Value| LIVE.iter().all(|&t| open(s, t) == SURVIVORS as u64);
-    wait_for(addr, Duration::from_secs(10), "survivors connected", survivors_only).await;
+    wait_for(
+        addr,
+        Duration::from_secs(10),
+        "survivors connected",
+        survivors_only,
+    )
+    .await;
     let mut last = publish(&control, 20, 256).await;
     crowd.caught_up(last, Duration::from_secs(10)).await;
 
@@ -297,7 +306,12 @@ async fn half_the_clients_vanish_abruptly_and_the_rest_miss_nothing() {
         }
         // Writes to the vanished peers fail, which ends their connections.
         last = publish(&control, 5, 256).await;
-        let released = wait_for(addr, Duration::from_secs(5), "vanished released", survivors_only);
+        let released = wait_for(
+            addr,
+            Duration::from_secs(5),
+            "vanished released",
+            survivors_only,
+        );
         rss_after.push(rss(&released.await));
         crowd.caught_up(last, Duration::from_secs(10)).await;
     }
@@ -382,10 +396,9 @@ fn start_run(out: &Path, extra: &[&str]) -> Child {
 fn checked_results(out: &Path) -> Value {
     let text = std::fs::read(out.join("results.json")).expect("results.json written");
     let results: Value = serde_json::from_slice(&text).expect("results.json parses");
-    let schema: Value = serde_json::from_str(include_str!(
-        "../../../protocol/schema/results.schema.json"
-    ))
-    .expect("schema");
+    let schema: Value =
+        serde_json::from_str(include_str!("../../../protocol/schema/results.schema.json"))
+            .expect("schema");
     let validator = jsonschema::validator_for(&schema).expect("valid schema");
     let errors: Vec<String> = validator
         .iter_errors(&results)
@@ -450,7 +463,9 @@ async fn a_target_server_killed_mid_run_ends_the_run_with_a_named_error_and_part
     let results = checked_results(&out);
     assert_partial(&results, "--target");
     assert!(
-        results["error"].as_str().is_some_and(|e| e.contains("refused")),
+        results["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("refused")),
         "{}",
         results["error"]
     );
@@ -579,7 +594,12 @@ async fn a_run_against_a_target_rides_out_a_restart_and_records_it() {
     let out = dir.join("out");
     let run = start_run(
         &out,
-        &["--target", &format!("http://{addr}"), "--transports", "long-poll"],
+        &[
+            "--target",
+            &format!("http://{addr}"),
+            "--transports",
+            "long-poll",
+        ],
     );
     wait_for(addr, Duration::from_secs(10), "the run's clients", |s| {
         open(s, Transport::LongPoll) == 5
@@ -683,9 +703,12 @@ async fn slow_clients_are_cut_and_counted_while_the_others_keep_their_latency() 
         }
         started.elapsed()
     });
-    wait_for(addr, Duration::from_secs(10), "slow clients connected", |s| {
-        open(s, Transport::Stream) == 3 && open(s, Transport::Sse) == 3
-    })
+    wait_for(
+        addr,
+        Duration::from_secs(10),
+        "slow clients connected",
+        |s| open(s, Transport::Stream) == 3 && open(s, Transport::Sse) == 3,
+    )
     .await;
 
     // Publish 48 KiB events, up to 100 a second, until both slow readers

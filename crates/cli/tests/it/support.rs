@@ -36,7 +36,9 @@ pub fn try_serve_at(addr: &str, extra: &[&str], stderr: Stdio) -> Result<(Child,
         None => {
             let _ = child.kill();
             let _ = child.wait();
-            Err(format!("unexpected first line from pushbench serve: {line:?}"))
+            Err(format!(
+                "unexpected first line from pushbench serve: {line:?}"
+            ))
         }
     }
 }
