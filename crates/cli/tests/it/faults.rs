@@ -391,6 +391,27 @@ fn start_run(out: &Path, extra: &[&str]) -> Child {
         .expect("start pushbench run")
 }
 
+/// `pushbench run --target` with 5 clients of `transport`, returned once
+/// they are connected and the measured window is about 1 s old (ramp-up
+/// and warm-up take 0.3 s).
+async fn run_into_window(
+    out: &Path,
+    addr: SocketAddr,
+    transport: Transport,
+    extra: &[&str],
+) -> Child {
+    let target = format!("http://{addr}");
+    let mut args = vec!["--target", &target, "--transports", transport.name()];
+    args.extend_from_slice(extra);
+    let run = start_run(out, &args);
+    wait_for(addr, Duration::from_secs(10), "the run's clients", |s| {
+        open(s, transport) == 5
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    run
+}
+
 /// The run's results.json: parsed, checked against the committed schema,
 /// and alone in its folder with the other outputs (no temporary file left).
 fn checked_results(out: &Path) -> Value {
@@ -431,23 +452,7 @@ async fn a_target_server_killed_mid_run_ends_the_run_with_a_named_error_and_part
     let mut server = Server::start(&["--rate", "50", "--payload", "32"]);
     let addr = server.addr;
     let out = scratch("kill-target");
-    let run = start_run(
-        &out,
-        &[
-            "--target",
-            &format!("http://{addr}"),
-            "--transports",
-            "sse",
-            "--outage-grace",
-            "1",
-        ],
-    );
-    wait_for(addr, Duration::from_secs(10), "the run's clients", |s| {
-        open(s, Transport::Sse) == 5
-    })
-    .await;
-    // Inside the measured window (ramp-up and warm-up take 0.3 s).
-    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let run = run_into_window(&out, addr, Transport::Sse, &["--outage-grace", "1"]).await;
     let killed_at = Instant::now();
     server.kill();
     let output = wait_output(run, Duration::from_secs(20)).await;
@@ -592,20 +597,7 @@ async fn a_run_against_a_target_rides_out_a_restart_and_records_it() {
     let mut server = Server::start(&serve_args);
     let addr = server.addr;
     let out = dir.join("out");
-    let run = start_run(
-        &out,
-        &[
-            "--target",
-            &format!("http://{addr}"),
-            "--transports",
-            "long-poll",
-        ],
-    );
-    wait_for(addr, Duration::from_secs(10), "the run's clients", |s| {
-        open(s, Transport::LongPoll) == 5
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let run = run_into_window(&out, addr, Transport::LongPoll, &[]).await;
     server.kill();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let restarted = Server::restart_at(addr, &serve_args);
