@@ -18,6 +18,10 @@
 //! without its newline; loading drops such a tail (that event's publish
 //! never returned) and truncates it away.
 //!
+//! A seq that `--skip-every` uses up is not journaled (nobody ever sees
+//! it), so if the very last seq before a restart was a skipped one, the
+//! restarted server assigns it again.
+//!
 //! # Size
 //! The file holds at most twice the ring: when it reaches `2 * keep` lines,
 //! it is rewritten with the ring's `keep` events ([`replace_file`]: a

@@ -253,8 +253,8 @@ fn rss(stats: &Value) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_the_clients_vanish_abruptly_and_the_rest_miss_nothing() {
-    const SURVIVORS: usize = 10;
-    const VANISHERS: usize = 25;
+    const SURVIVORS: usize = 50;
+    const VANISHERS: usize = 50;
     const ROUNDS: usize = 8;
     let server = Server::start(&["--rate", "0"]);
     let addr = server.addr;
@@ -271,6 +271,8 @@ async fn half_the_clients_vanish_abruptly_and_the_rest_miss_nothing() {
     let mut last = publish(&control, 20, 256).await;
     crowd.caught_up(last, Duration::from_secs(10)).await;
 
+    let rss_before = rss(&stats(addr).await);
+    let mut rss_connected = Vec::new();
     let mut rss_after = Vec::new();
     let mut cut = (0, 0);
     for _ in 0..ROUNDS {
@@ -291,6 +293,7 @@ async fn half_the_clients_vanish_abruptly_and_the_rest_miss_nothing() {
         .await;
         publish(&control, 5, 256).await;
         tokio::time::sleep(Duration::from_millis(50)).await;
+        rss_connected.push(rss(&stats(addr).await));
         // Half leave with a reset (SO_LINGER 0), half read what arrived and
         // drop the socket (a bare FIN): no HTTP end, no WebSocket close.
         for (i, tcp) in vanishers.into_iter().enumerate() {
@@ -322,35 +325,41 @@ async fn half_the_clients_vanish_abruptly_and_the_rest_miss_nothing() {
     for (transport, report) in &reports {
         assert_eq!(report.opened, 1, "{transport}: a survivor was disturbed");
     }
-    // glibc keeps freed heap in its arenas and the server remembers the
-    // last 1,024 closed connections for /stats, so RSS does not fall back
-    // when the vanished connections are freed, and it rises over the first
-    // crowds (by about 350 KiB, then less each time). What must hold is
-    // that it levels off: over the last half of the crowds (400 vanished
-    // connections) it may grow by 1 MiB at most, where a leak of even
-    // 4 KiB per connection (a fraction of one connection's buffers) would
-    // add 1.6 MB.
+    // glibc keeps freed heap in its arenas, so RSS does not fall back
+    // when a crowd's connections are freed: it stays at the level the
+    // crowd raised it to, and the next crowd reuses that memory. What must
+    // hold is that it levels off. The bound is the first crowd's own
+    // footprint (RSS with it connected minus before it, about 12 KiB a
+    // connection): over the last four crowds RSS may grow by less than one
+    // crowd costs, where keeping even a quarter of each vanished
+    // connection's memory would grow it by a whole crowd's.
+    let crowd_cost = rss_connected[0].saturating_sub(rss_before);
     let half = ROUNDS / 2;
     let growth = rss_after[ROUNDS - 1].saturating_sub(rss_after[half - 1]);
+    let kib = |v: &[u64]| v.iter().map(|r| r / 1024).collect::<Vec<_>>();
     assert!(
-        growth < 1024 * 1024,
-        "RSS after each crowd left (KiB): {:?}",
-        rss_after.iter().map(|r| r / 1024).collect::<Vec<_>>()
+        growth < crowd_cost,
+        "RSS (KiB) before the crowds {}, with each connected {:?}, after each left {:?}",
+        rss_before / 1024,
+        kib(&rss_connected),
+        kib(&rss_after)
     );
     let n = ROUNDS * VANISHERS * LIVE.len();
     reliability(
         "fault/vanishing-clients",
         &format!(
-            "{n} of {} ws, sse, stream and long-poll clients vanish ({} reset, {} bare FIN), in {ROUNDS} crowds",
-            n + SURVIVORS * LIVE.len(),
+            "half of {} ws, sse, stream and long-poll clients vanish mid-stream, {ROUNDS} times over ({n} in all: {} reset, {} bare FIN)",
+            (SURVIVORS + VANISHERS) * LIVE.len(),
             cut.0,
             cut.1
         ),
         &format!(
-            "survivors: 0 missed, 0 duplicated, no reconnect; connections_open back to {} within 5 s; server RSS levels off: +{} KiB over the last {} vanished connections (bound 1 MiB)",
+            "survivors: 0 missed, 0 duplicated, no reconnect; connections_open back to {} within 5 s; server RSS levels off: +{} KiB over the last {} vanished connections (bound: one crowd of {}, {} KiB)",
             SURVIVORS * LIVE.len(),
             growth / 1024,
-            half * VANISHERS * LIVE.len()
+            half * VANISHERS * LIVE.len(),
+            VANISHERS * LIVE.len(),
+            crowd_cost / 1024
         ),
     );
 }
@@ -715,7 +724,9 @@ async fn slow_clients_are_cut_and_counted_while_the_others_keep_their_latency() 
         tokio::time::sleep(Duration::from_millis(10)).await;
         if last % 10 == 0 {
             let now = stats(addr).await;
-            if now["send_timeouts"] == 2 && now["header_timeouts"] == 1 {
+            // At least: a normal client stalled 2 s by a busy machine would
+            // be cut too, reconnect, and still have to lose nothing.
+            if now["send_timeouts"].as_u64() >= Some(2) && now["header_timeouts"] == 1 {
                 break now;
             }
         }
