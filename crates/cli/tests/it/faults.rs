@@ -354,12 +354,10 @@ async fn half_the_clients_vanish_abruptly_and_the_rest_miss_nothing() {
             cut.1
         ),
         &format!(
-            "survivors: 0 missed, 0 duplicated, no reconnect; connections_open back to {} within 5 s; server RSS levels off: +{} KiB over the last {} vanished connections (bound: one crowd of {}, {} KiB)",
+            "survivors: 0 missed, 0 duplicated, no reconnect; connections_open back to {} within 5 s; server RSS levels off (the last {} vanished connections cost less than one crowd of {} did)",
             SURVIVORS * LIVE.len(),
-            growth / 1024,
             half * VANISHERS * LIVE.len(),
-            VANISHERS * LIVE.len(),
-            crowd_cost / 1024
+            VANISHERS * LIVE.len()
         ),
     );
 }
@@ -466,6 +464,11 @@ async fn a_target_server_killed_mid_run_ends_the_run_with_a_named_error_and_part
     server.kill();
     let output = wait_output(run, Duration::from_secs(20)).await;
     let stopped_after = killed_at.elapsed();
+    // The grace is 1 s; the rest is the partial phase being written.
+    assert!(
+        stopped_after < Duration::from_secs(10),
+        "stopped {stopped_after:?} after the kill"
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "exit status: {:?}", output.status);
     assert!(
@@ -487,10 +490,7 @@ async fn a_target_server_killed_mid_run_ends_the_run_with_a_named_error_and_part
     reliability(
         "fault/server-kill",
         "--target server SIGKILLed mid-phase (run --outage-grace 1)",
-        &format!(
-            "run exits 1 after {:.1} s naming `connection refused` at {{addr}}; results.json complete=false, partial phase kept, valid against the schema",
-            stopped_after.as_secs_f64()
-        ),
+        "run exits 1 within 10 s naming `connection refused` at the server's address; results.json complete=false, partial phase kept, valid against the schema",
     );
 }
 
@@ -565,10 +565,8 @@ async fn clients_of_every_kind_resume_across_a_killed_and_restarted_server() {
     // Kill mid-stream: right after a burst, before every client read it.
     let before_kill = publish(&control, 20, 64).await;
     server.kill();
-    let outage = Instant::now();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let restarted = Server::restart_at(addr, &serve_args);
-    let down_for = outage.elapsed();
     let after = stats(addr).await;
     assert_eq!(after["last_seq"], before_kill, "the journal kept every seq");
     let last = publish(&control, 30, 64).await;
@@ -588,8 +586,7 @@ async fn clients_of_every_kind_resume_across_a_killed_and_restarted_server() {
                 "{transport} clients across a SIGKILL and a restart on the same port with --journal"
             ),
             &format!(
-                "reconnected with backoff and resumed from ?since=CURSOR: seqs 1-{last}, 0 missed, 0 duplicated (server down {} ms)",
-                down_for.as_millis()
+                "reconnected with backoff and resumed from ?since=CURSOR: seqs 1-{last}, 0 missed, 0 duplicated"
             ),
         );
     }
@@ -625,17 +622,16 @@ async fn a_run_against_a_target_rides_out_a_restart_and_records_it() {
         phase["connections"]
     );
     let errors = phase["events"]["errors"].as_object().expect("errors");
-    assert!(!errors.is_empty(), "the outage shows in the errors by kind");
+    assert!(
+        errors.keys().any(|kind| kind.contains("Refused")),
+        "the outage shows in the errors by kind: {errors:?}"
+    );
     drop(restarted);
     let _ = std::fs::remove_dir_all(&dir);
     reliability(
         "fault/server-restart",
         "run --target while the server is SIGKILLed and restarted with --journal",
-        &format!(
-            "run completes: 0 missed, 0 duplicated; phase records server_restarts=1, {} reconnects, errors by kind {:?}",
-            phase["connections"]["reconnects"],
-            errors.keys().collect::<Vec<_>>()
-        ),
+        "run completes: 0 missed, 0 duplicated; the phase records server_restarts=1, a reconnect per client and the refused connects in its errors by kind",
     );
 }
 
@@ -736,7 +732,11 @@ async fn slow_clients_are_cut_and_counted_while_the_others_keep_their_latency() 
             stats(addr).await
         );
     };
-    let cut_after = started.elapsed();
+    eprintln!(
+        "slow readers cut {:?} into publishing ({} MiB)",
+        started.elapsed(),
+        last as usize * PAYLOAD / (1024 * 1024)
+    );
     assert_eq!(open(&cut, Transport::Stream), 2, "{cut}");
     assert_eq!(open(&cut, Transport::Sse), 2, "{cut}");
     let loris_held = tokio::time::timeout(Duration::from_secs(10), loris)
@@ -765,18 +765,19 @@ async fn slow_clients_are_cut_and_counted_while_the_others_keep_their_latency() 
         latency.value_at_quantile(0.99)
     );
     drop((never, reader));
+    eprintln!(
+        "normal clients: max latency {max:?}, p99 {} µs",
+        latency.value_at_quantile(0.99)
+    );
     let normal = format!(
-        "normal ws, sse, stream and long-poll clients: 0 missed, max latency {} ms (bound {} ms)",
-        max.as_millis(),
+        "normal ws, sse, stream and long-poll clients: 0 missed, every latency under {} ms (half the send timeout)",
         bound.as_millis()
     );
     reliability(
         "fault/slow-client",
         "a client that never reads (/stream, 4 KiB receive buffer)",
         &format!(
-            "cut by the {TIMEOUT_S} s send timeout once its buffers filled ({:.1} s, {} MiB of 48 KiB events published), counted in send_timeouts; {normal}",
-            cut_after.as_secs_f64(),
-            last as usize * PAYLOAD / (1024 * 1024)
+            "cut by the {TIMEOUT_S} s send timeout once its buffers filled, counted in send_timeouts; {normal}"
         ),
     );
     reliability(
@@ -788,8 +789,8 @@ async fn slow_clients_are_cut_and_counted_while_the_others_keep_their_latency() 
         "fault/slow-client",
         "slowloris: a request head sent a byte at a time",
         &format!(
-            "cut after {:.1} s by the {TIMEOUT_S} s header timeout, counted in header_timeouts; {normal}",
-            loris_held.as_secs_f64()
+            "cut after {TIMEOUT_S} to {} s by the {TIMEOUT_S} s header timeout, counted in header_timeouts; {normal}",
+            TIMEOUT_S + 5
         ),
     );
 }

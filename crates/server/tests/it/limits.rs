@@ -44,10 +44,7 @@ async fn a_slowloris_client_is_cut_at_the_header_timeout_and_counted() {
     reliability(
         "fault/slow-client",
         "slowloris: a request head a byte every 500 ms (paused time)",
-        &format!(
-            "closed after {:.1} s by the 10 s header timeout, counted in header_timeouts",
-            held.as_secs_f64()
-        ),
+        "closed by the 10 s header timeout (between 10 and 30 s), counted in header_timeouts",
     );
 }
 

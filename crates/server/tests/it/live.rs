@@ -241,9 +241,6 @@ async fn a_client_that_never_reads_does_not_grow_server_memory() {
     reliability(
         "fault/slow-client",
         "stream, SSE and WebSocket clients that never read, 40 MiB of events",
-        &format!(
-            "server memory bounded by the queue: RSS +{} MiB (bound 16 MiB)",
-            grown / (1024 * 1024)
-        ),
+        "server memory bounded by the queue: RSS grows by less than 16 MiB, not by the 40 MiB sent",
     );
 }
