@@ -43,14 +43,6 @@ pub fn try_serve_at(addr: &str, extra: &[&str], stderr: Stdio) -> Result<(Child,
     }
 }
 
-/// Prints the reliability line of a fault, bad-input or security case
-/// (`scripts/reliability.sh` builds `docs/reliability.md` from them). Call
-/// it only after the case's assertions passed: a printed line means the
-/// case passed.
-pub fn reliability(class: &str, case: &str, outcome: &str) {
-    println!("reliability: {class} | {case} | {outcome}");
-}
-
 /// `true` when the test must be skipped because `missing` is; under CI (env
 /// `CI` set) a missing tool is a failure instead: CI must not pass by
 /// skipping.

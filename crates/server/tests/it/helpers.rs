@@ -8,14 +8,6 @@ use pushbench_server::{RunningServer, ServerConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Prints the reliability line of a fault, bad-input or security case
-/// (`scripts/reliability.sh` builds `docs/reliability.md` from them). Call
-/// it only after the case's assertions passed: a printed line means the
-/// case passed.
-pub fn reliability(class: &str, case: &str, outcome: &str) {
-    println!("reliability: {class} | {case} | {outcome}");
-}
-
 /// Starts a server with no generator unless the test asks for one.
 pub async fn spawn_server(config: ServerConfig) -> RunningServer {
     pushbench_server::spawn(config, "127.0.0.1:0".parse().expect("addr"))
