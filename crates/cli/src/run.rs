@@ -81,6 +81,19 @@ pub struct Args {
     /// to FILE, to attribute a packet capture (scripts/verify-wire.sh).
     #[arg(long, value_name = "FILE")]
     pub wire_log: Option<PathBuf>,
+    /// Seconds the server may be unreachable (refused connections, /stats
+    /// unanswered, e.g. while a --target server restarts) before the run
+    /// stops; meanwhile clients reconnect from their cursors with backoff,
+    /// and the phase records the outage.
+    #[arg(long, value_name = "SECS", default_value_t = pushbench_loadgen::backoff::DEFAULT_GIVE_UP.as_secs_f64(), value_parser = parse_grace)]
+    pub outage_grace: f64,
+}
+
+fn parse_grace(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(s) if s.is_finite() && (0.0..=3_600.0).contains(&s) => Ok(s),
+        _ => Err(format!("expected seconds from 0 to 3600, got `{raw}`")),
+    }
 }
 
 /// A `--server-exe`: an existing file (whether it runs shows when it starts).
@@ -158,6 +171,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             scenario,
             source,
             interrupt,
+            outage_grace: std::time::Duration::from_secs_f64(args.outage_grace),
         };
         let mut progress = progress_printer(std::io::stderr().is_terminal());
         pushbench_loadgen::run_scenario(opts, &mut progress).await

@@ -1,6 +1,7 @@
 //! `pushbench serve`: the push server in the foreground until Ctrl-C or SIGTERM.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -69,6 +70,11 @@ pub struct Args {
     /// Fault injection for testing load generators: every Nth seq is never delivered (0 = off).
     #[arg(long, default_value_t = 0, value_parser = whole::<u64>(0, u64::MAX), allow_negative_numbers = true)]
     pub skip_every: u64,
+    /// Append every event to FILE and, on start, resume from it: the last
+    /// --ring events and the seq numbering survive a restart, so clients
+    /// resume from their cursors with no loss (the file stays under twice the ring).
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
 }
 
 /// The highest rate the generator and the publish limit take.
@@ -140,6 +146,7 @@ impl Args {
             publish_token: self.publish_token.clone(),
             publish_rate: self.publish_rate,
             skip_every: self.skip_every,
+            journal: self.journal.clone(),
             ..ServerConfig::default()
         }
     }
@@ -152,7 +159,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     runtime.block_on(async {
         let server = pushbench_server::spawn(args.config(), args.addr)
             .await
-            .with_context(|| format!("listening on {} (--addr)", args.addr))?;
+            .map_err(|err| {
+                let journal = err
+                    .get_ref()
+                    .is_some_and(|inner| inner.is::<pushbench_server::journal::JournalError>());
+                if journal {
+                    anyhow::Error::new(err).context("opening --journal")
+                } else {
+                    anyhow::Error::new(err).context(format!("listening on {} (--addr)", args.addr))
+                }
+            })?;
         let addr = server.local_addr();
         if !addr.ip().is_loopback() {
             eprintln!(

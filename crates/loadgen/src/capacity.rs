@@ -371,6 +371,7 @@ async fn one_phase(
             scenario,
             source: opts.source.clone(),
             interrupt: opts.interrupt.clone(),
+            outage_grace: crate::backoff::DEFAULT_GIVE_UP,
         },
         progress,
     )

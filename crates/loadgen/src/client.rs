@@ -19,6 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::watch;
 
+use crate::backoff::Backoff;
 use crate::meter::{ConnectionTotals, MAX_LATENCY_US, Meter, Note, PhaseRecorder};
 use crate::tracker::SeqTracker;
 
@@ -65,15 +66,14 @@ pub struct ClientSpec {
     pub ws_binary: bool,
     /// Clients of this phase (to spread source addresses).
     pub clients: usize,
+    /// How long a client keeps reconnecting while every attempt fails
+    /// (see [`Backoff`]).
+    pub give_up_after: Duration,
 }
 
 /// Ephemeral ports one source address can use toward one server port,
 /// with a margin below Linux's default range of 28,232.
 pub const PORTS_PER_SOURCE: usize = 25_000;
-
-/// Reconnects a client attempts in one phase before giving up; bounds the
-/// work a dead server can cause.
-pub const MAX_RECONNECTS: u32 = 20;
 
 impl ClientSpec {
     /// The source address of client `id`: the OS default unless the phase
@@ -149,9 +149,20 @@ pub async fn run_client(
         ..ClientReport::default()
     };
     let mut cursor = spec.start_cursor;
-    let mut attempts = 0;
-    while !*stop.borrow() && attempts <= MAX_RECONNECTS {
-        attempts += 1;
+    let mut backoff = Backoff::new(spec.give_up_after, id);
+    // Waits before the next attempt; false when the client should stop
+    // (the runner said so, or it has been failing for too long).
+    let wait = async |backoff: &mut Backoff, stop: &mut watch::Receiver<bool>| {
+        let Some(delay) = backoff.failed(Instant::now()) else {
+            recorder.error(id, "gave up reconnecting");
+            return false;
+        };
+        tokio::select! {
+            _ = stop.changed() => false,
+            () = tokio::time::sleep(delay) => true,
+        }
+    };
+    while !*stop.borrow() {
         let meter = Meter::new(spec.transport, recorder.clone(), id);
         let started = Instant::now();
         let conn = tokio::select! {
@@ -163,8 +174,10 @@ pub async fn run_client(
             Err(kind) => {
                 report.failed += 1;
                 recorder.error(id, kind);
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
+                if wait(&mut backoff, &mut stop).await {
+                    continue;
+                }
+                break;
             }
         };
         let mut conn = conn;
@@ -181,6 +194,7 @@ pub async fn run_client(
             report: &mut report,
             progress: &progress,
             cursor: &mut cursor,
+            answered: false,
         };
         let end = match spec.transport {
             Transport::Ws => session.websocket(&mut conn, started, &mut stop).await,
@@ -191,6 +205,9 @@ pub async fn run_client(
         };
         let segments = close(&mut conn, spec.server).await;
         session.drain();
+        if session.answered {
+            backoff.succeeded();
+        }
         drop(conn);
         report.connections.push((local, meter.finish(segments)));
         if let Some(err) = meter.take_error() {
@@ -200,7 +217,9 @@ pub async fn run_client(
             SessionEnd::Stopped => break,
             SessionEnd::Failed(kind) => {
                 recorder.error(id, kind);
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                if !wait(&mut backoff, &mut stop).await {
+                    break;
+                }
             }
         }
     }
@@ -224,6 +243,13 @@ async fn connect(spec: &ClientSpec, id: usize, meter: Meter) -> Result<Conn, Str
         .connect(spec.server)
         .await
         .map_err(|e| io_kind("connect", &e))?;
+    // With nothing listening on a loopback port in the ephemeral range, the
+    // kernel may pick that very port as the source and connect the socket
+    // to itself (TCP simultaneous open): a restarting server's port would
+    // then be held by its own client. Treat it as the refusal it stands for.
+    if tcp.local_addr().ok() == Some(spec.server) {
+        return Err("connect: connected to itself (nothing listening)".into());
+    }
     // Events are small and latency is measured: no Nagle delay.
     let _ = tcp.set_nodelay(true);
     Ok(CountingStream::new(tcp, meter))
@@ -272,6 +298,9 @@ struct Session<'a> {
     report: &'a mut ClientReport,
     progress: &'a AtomicU64,
     cursor: &'a mut u64,
+    /// The server gave a good answer (a 2xx head or the 101 upgrade) on
+    /// this connection: the next failure starts the backoff over.
+    answered: bool,
 }
 
 /// What the notes of one read amounted to.
@@ -322,7 +351,7 @@ impl Session<'_> {
                 Note::ResponseHead(status) if !(200..300).contains(&status) && status != 101 => {
                     drained.bad_status = Some(status);
                 }
-                Note::ResponseHead(_) => {}
+                Note::ResponseHead(_) => self.answered = true,
                 Note::ResponseEnd(status, next) => {
                     if measuring {
                         shard.responses += 1;
@@ -415,7 +444,10 @@ impl Session<'_> {
             ) => h,
         };
         let mut ws = match handshake {
-            Ok((ws, _response)) => ws,
+            Ok((ws, _response)) => {
+                self.answered = true;
+                ws
+            }
             Err(e) => return SessionEnd::Failed(format!("ws handshake: {}", ws_kind(&e))),
         };
         self.record_setup(started);
@@ -484,6 +516,7 @@ mod tests {
             longpoll_timeout_s: 30,
             ws_binary: true,
             clients,
+            give_up_after: Duration::from_secs(10),
         }
     }
 

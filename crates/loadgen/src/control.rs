@@ -37,6 +37,10 @@ pub struct Stats {
     /// Events dropped for slow consumers.
     #[serde(default)]
     pub slow_consumer_drops: u64,
+    /// When the server started (µs since the epoch; 0 from servers that do
+    /// not say): a change means it was restarted.
+    #[serde(default)]
+    pub started_us: u64,
     /// CPU and memory of the server process.
     pub process: ProcessStats,
     /// Per transport (and `other`) counts.

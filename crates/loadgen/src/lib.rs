@@ -15,7 +15,7 @@
 //! - [`tracker`]: per-client seq bookkeeping: delivered, missed, duplicated,
 //!   out of order.
 //! - [`client`]: the one client loop, parameterised by transport and
-//!   [`client::Schedule`].
+//!   [`client::Schedule`]; [`backoff`] is its reconnect policy.
 //! - [`control`]: the runner's own HTTP calls (`/stats`, `/publish`) on
 //!   separate, separately counted connections.
 //! - [`server`]: where the server comes from: a URL, a child
@@ -37,6 +37,7 @@
 //!   `tcp_ip` class), over netlink sock_diag.
 #![deny(missing_docs)]
 
+pub mod backoff;
 pub mod capacity;
 pub mod client;
 pub mod control;

@@ -12,12 +12,13 @@ use pushbench_protocol::{ByteClass, RunResult};
 use crate::runner::RunOutcome;
 use crate::{Error, Result};
 
-/// Writes `path` atomically: a temporary file in the same folder, then a
-/// rename, so a reader never sees half a file even if the run is killed.
+/// Writes `path` atomically: a temporary file in the same folder, fsynced,
+/// then a rename, so a reader never sees half a file even if the run is
+/// killed, and a machine crash cannot leave an empty one
+/// ([`replace_file`](pushbench_server::journal::replace_file)).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("renaming to {}", path.display()), e))
+    pushbench_server::journal::replace_file(path, bytes)
+        .map_err(|e| Error::io(format!("writing {}", path.display()), e))
 }
 
 /// The histogram log file name of phase `index` (from 0).

@@ -260,6 +260,7 @@ async fn short_polling(
                     },
                     source: ServerSource::Target(server.url.clone()),
                     interrupt: opts.interrupt.clone(),
+                    outage_grace: crate::backoff::DEFAULT_GIVE_UP,
                 },
                 progress,
             )
@@ -507,6 +508,7 @@ async fn fan_out(
                     extra_args: extra_args.clone(),
                 },
                 interrupt: opts.interrupt.clone(),
+                outage_grace: crate::backoff::DEFAULT_GIVE_UP,
             },
             progress,
         )

@@ -8,7 +8,9 @@
 //!    `C0`, then let them warm up;
 //! 3. the measured window: bytes, deliveries and latencies are recorded only
 //!    while it is open; `/stats` is sampled about once a second for CPU and
-//!    RSS (and to notice a dead server);
+//!    RSS (and to notice a dead server: a server unreachable for longer
+//!    than its outage grace ends the run, a shorter outage is recorded in
+//!    the phase's `outage` while the clients reconnect from their cursors);
 //! 4. read `/stats` again: the end cursor `C1`; let the clients drain until
 //!    each has caught up to `C1` (or the grace runs out), then stop them.
 //!
@@ -22,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use pushbench_protocol::results::{
-    Connections, Derived, EventCounts, LatencySummary, PhaseResult, ServerCost,
+    Connections, Derived, EventCounts, LatencySummary, Outage, PhaseResult, ServerCost,
 };
 use pushbench_protocol::{RESULTS_VERSION, RunResult, Scenario, Traffic, Transport};
 use tokio::sync::watch;
@@ -45,6 +47,9 @@ pub struct RunOptions {
     pub source: ServerSource,
     /// Turns true to interrupt the run (Ctrl-C); what was measured is kept.
     pub interrupt: Option<watch::Receiver<bool>>,
+    /// How long the server may be unreachable before the run gives up
+    /// (see [`ServerHandle::outage_grace`]).
+    pub outage_grace: Duration,
 }
 
 /// A progress report for the terminal.
@@ -203,7 +208,10 @@ pub async fn run_scenario(
     let mut index = 0;
     for &rate in &scenario.rates {
         let mut server = match opts.source.start(&scenario, rate).await {
-            Ok(s) => s,
+            Ok(mut s) => {
+                s.outage_grace = opts.outage_grace;
+                s
+            }
             Err(e) if phases.is_empty() => return Err(e),
             Err(e) => {
                 error = Some(e.to_string());
@@ -299,6 +307,7 @@ async fn wait_stage(
     interrupt: &mut Option<&mut watch::Receiver<bool>>,
     server: &mut ServerHandle,
     control: &ControlClient,
+    outages: &mut Outages,
     mut samples: Option<&mut Vec<Stats>>,
 ) -> Result<()> {
     let start = Instant::now();
@@ -326,7 +335,9 @@ async fn wait_stage(
         if let Some(samples) = samples.as_deref_mut()
             && Instant::now() >= next_sample
         {
-            samples.push(control.stats(false).await?);
+            if let Some(sample) = outages.try_stats(control, server).await? {
+                samples.push(sample);
+            }
             next_sample += SAMPLE_EVERY;
         }
         let sleep = tick.min(length - elapsed);
@@ -356,7 +367,8 @@ pub async fn run_phase(
     progress: &mut (dyn FnMut(&Progress) + Send),
 ) -> Result<PhaseOutcome> {
     let mut interrupt = interrupt;
-    let idle = control.stats(false).await?;
+    let mut outages = Outages::new(server.outage_grace);
+    let idle = outages.stats(control, server).await?;
     let start_cursor = idle.last_seq;
     let poll_interval = Duration::from_millis(s.poll_interval_ms);
     let spec = Arc::new(ClientSpec {
@@ -367,6 +379,7 @@ pub async fn run_phase(
         longpoll_timeout_s: s.longpoll_timeout_s,
         ws_binary: s.ws_binary,
         clients: clients as usize,
+        give_up_after: server.outage_grace,
     });
     let recorder = Arc::new(PhaseRecorder::default());
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -410,6 +423,7 @@ pub async fn run_phase(
             &mut interrupt,
             server,
             control,
+            &mut outages,
             None,
         )
         .await?;
@@ -422,6 +436,7 @@ pub async fn run_phase(
             &mut interrupt,
             server,
             control,
+            &mut outages,
             None,
         )
         .await
@@ -431,7 +446,7 @@ pub async fn run_phase(
         return Err(e);
     }
 
-    let window_start = control.stats(false).await?;
+    let window_start = outages.stats(control, server).await?;
     recorder.set_measuring(true);
     let t0 = Instant::now();
     let mut samples = vec![window_start.clone()];
@@ -444,6 +459,7 @@ pub async fn run_phase(
         &mut interrupt,
         server,
         control,
+        &mut outages,
         Some(&mut samples),
     )
     .await;
@@ -453,7 +469,7 @@ pub async fn run_phase(
     // stands in for the window's end.
     let last_sample = samples.last().cloned().unwrap_or_default();
     let (window_end, stopped) = match measured {
-        Ok(()) => match control.stats(false).await {
+        Ok(()) => match outages.stats(control, server).await {
             Ok(end) => (end, None),
             Err(e) => (last_sample, Some(e)),
         },
@@ -512,6 +528,7 @@ pub async fn run_phase(
         events.gaps += report.tracker.gaps;
         connections.opened += report.opened;
         connections.failed += report.failed;
+        connections.reconnects += report.opened.saturating_sub(1);
         for (_, totals) in &report.connections {
             setup_traffic.merge(&totals.setup);
         }
@@ -532,7 +549,7 @@ pub async fn run_phase(
         .get(transport.name())
         .copied()
         .unwrap_or_default();
-    let cpu_seconds = (window_end.process.cpu_seconds - window_start.process.cpu_seconds).max(0.0);
+    let cpu_seconds = cpu_across_restarts(&samples);
     let rss_max = samples
         .iter()
         .map(|x| x.process.rss_bytes)
@@ -596,6 +613,7 @@ pub async fn run_phase(
         setup_bytes_per_connection,
         setup_traffic,
         incomplete: stopped.is_some(),
+        outage: outages.summary(),
     };
     Ok(PhaseOutcome {
         result,
@@ -605,6 +623,119 @@ pub async fn run_phase(
         end_cursor,
         stopped,
     })
+}
+
+/// How often `/stats` is asked again while the server does not answer.
+const OUTAGE_RETRY: Duration = Duration::from_millis(250);
+
+/// A phase's view of the server's outages: `/stats` calls that failed are
+/// tolerated until the server has been unreachable for its outage grace,
+/// and counted; a changed `started_us` counts a restart.
+#[derive(Debug)]
+struct Outages {
+    grace: Duration,
+    failing_since: Option<Instant>,
+    failures: u64,
+    longest: Duration,
+    restarts: u64,
+    started_us: Option<u64>,
+}
+
+impl Outages {
+    fn new(grace: Duration) -> Self {
+        Outages {
+            grace,
+            failing_since: None,
+            failures: 0,
+            longest: Duration::ZERO,
+            restarts: 0,
+            started_us: None,
+        }
+    }
+
+    /// `/stats`, asked again every [`OUTAGE_RETRY`] while the server is
+    /// unreachable, until it answers or the grace runs out.
+    async fn stats(&mut self, control: &ControlClient, server: &mut ServerHandle) -> Result<Stats> {
+        loop {
+            if let Some(stats) = self.try_stats(control, server).await? {
+                return Ok(stats);
+            }
+            tokio::time::sleep(OUTAGE_RETRY).await;
+        }
+    }
+
+    /// One `/stats` call: `None` when it failed within the grace.
+    async fn try_stats(
+        &mut self,
+        control: &ControlClient,
+        server: &mut ServerHandle,
+    ) -> Result<Option<Stats>> {
+        if let Some(reason) = server.exited() {
+            return Err(Error::ServerDied(reason));
+        }
+        let now = Instant::now();
+        match control.stats(false).await {
+            Ok(stats) => {
+                if let Some(since) = self.failing_since.take() {
+                    self.longest = self.longest.max(now - since);
+                }
+                if stats.started_us != 0 {
+                    if self.started_us.is_some_and(|s| s != stats.started_us) {
+                        self.restarts += 1;
+                    }
+                    self.started_us = Some(stats.started_us);
+                }
+                Ok(Some(stats))
+            }
+            Err(Error::ServerDied(why)) => {
+                self.failures += 1;
+                let since = *self.failing_since.get_or_insert(now);
+                let down = Instant::now() - since;
+                self.longest = self.longest.max(down);
+                if down >= self.grace {
+                    return Err(Error::ServerDied(format!(
+                        "{} has not answered for {:.1} s (the outage grace is {:.1} s): {why}",
+                        server.url,
+                        down.as_secs_f64(),
+                        self.grace.as_secs_f64()
+                    )));
+                }
+                Ok(None)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    fn summary(&self) -> Outage {
+        let longest = match self.failing_since {
+            Some(since) => self.longest.max(since.elapsed()),
+            None => self.longest,
+        };
+        Outage {
+            stats_failures: self.failures,
+            longest_s: longest.as_secs_f64(),
+            server_restarts: self.restarts,
+        }
+    }
+}
+
+/// The server's CPU seconds over consecutive `/stats` samples, summed per
+/// server process: a sample from a restarted process (another
+/// `started_us`) counts its own CPU since it started, since the old
+/// process's counter is gone. What a killed process spent after its last
+/// sample cannot be known and is not counted.
+pub fn cpu_across_restarts(samples: &[Stats]) -> f64 {
+    samples
+        .windows(2)
+        .map(|pair| {
+            let (a, b) = (&pair[0], &pair[1]);
+            if a.started_us == b.started_us {
+                (b.process.cpu_seconds - a.process.cpu_seconds).max(0.0)
+            } else {
+                b.process.cpu_seconds
+            }
+        })
+        .sum()
 }
 
 /// Percentiles for the distribution chart, denser toward 100.
@@ -631,5 +762,33 @@ pub fn summarize(h: &Histogram<u64>) -> LatencySummary {
             .iter()
             .map(|&p| (p, h.value_at_quantile(p / 100.0)))
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(started_us: u64, cpu_seconds: f64) -> Stats {
+        Stats {
+            started_us,
+            process: crate::control::ProcessStats {
+                cpu_seconds,
+                rss_bytes: 0,
+            },
+            ..Stats::default()
+        }
+    }
+
+    #[test]
+    fn server_cpu_is_summed_per_process_across_a_restart() {
+        let samples = [
+            sample(1, 10.0),
+            sample(1, 10.5),
+            sample(2, 0.25),
+            sample(2, 0.75),
+        ];
+        assert!((cpu_across_restarts(&samples) - 1.25).abs() < 1e-9);
+        assert_eq!(cpu_across_restarts(&samples[..1]), 0.0);
     }
 }

@@ -75,6 +75,11 @@ pub struct ServerHandle {
     pub addr: SocketAddr,
     /// Its base URL.
     pub url: String,
+    /// How long it may be unreachable (refused connections, `/stats`
+    /// unanswered) before the run gives up on it: clients keep reconnecting
+    /// and the runner keeps asking meanwhile. A child server that exits is
+    /// given up on at once: nobody restarts it.
+    pub outage_grace: Duration,
     kind: HandleKind,
 }
 
@@ -100,6 +105,7 @@ impl ServerSource {
                 Ok(ServerHandle {
                     addr,
                     url: format!("http://{addr}"),
+                    outage_grace: crate::backoff::DEFAULT_GIVE_UP,
                     kind: HandleKind::External,
                 })
             }
@@ -118,6 +124,7 @@ impl ServerSource {
                 Ok(ServerHandle {
                     addr,
                     url: format!("http://{addr}"),
+                    outage_grace: crate::backoff::DEFAULT_GIVE_UP,
                     kind: HandleKind::InProcess(Box::new(server)),
                 })
             }
@@ -187,6 +194,7 @@ impl ServerSource {
                 Ok(ServerHandle {
                     addr,
                     url,
+                    outage_grace: crate::backoff::DEFAULT_GIVE_UP,
                     kind: HandleKind::Child(child, stderr),
                 })
             }

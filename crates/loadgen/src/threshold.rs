@@ -291,6 +291,7 @@ mod tests {
             setup_traffic: pushbench_protocol::Traffic::default(),
             setup_bytes_per_connection: 0.0,
             incomplete: false,
+            outage: Default::default(),
         }
     }
 

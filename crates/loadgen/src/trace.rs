@@ -278,6 +278,8 @@ pub async fn record(opts: &TraceOptions) -> Result<Trace> {
         longpoll_timeout_s: 30,
         ws_binary: false,
         clients: 1,
+        // A trace is one exchange; it never reconnects.
+        give_up_after: Duration::ZERO,
     };
     let recorder = Recorder::new(opts.transport);
     let tcp = TcpStream::connect(server)

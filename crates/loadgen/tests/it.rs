@@ -190,6 +190,7 @@ async fn real_results_validate_against_the_committed_schema() {
         scenario,
         source: ServerSource::InProcess(config()),
         interrupt: None,
+        outage_grace: pushbench_loadgen::backoff::DEFAULT_GIVE_UP,
     };
     let mut outcome = run_scenario(opts, &mut |_| {}).await.expect("run");
     assert!(outcome.result.complete, "{:?}", outcome.result.error);
@@ -219,13 +220,24 @@ async fn real_results_validate_against_the_committed_schema() {
     assert!(phase["setup_traffic"]["sent"]["request_headers"].as_u64() > Some(0));
     assert!(phase["setup_bytes_per_connection"].as_f64() > Some(0.0));
     assert_eq!(phase["incomplete"], false);
+    assert_eq!(phase["outage"]["stats_failures"], 0);
+    assert_eq!(phase["connections"]["reconnects"], 0);
     let mut old = results.clone();
-    for key in ["setup_traffic", "setup_bytes_per_connection", "incomplete"] {
+    for key in [
+        "setup_traffic",
+        "setup_bytes_per_connection",
+        "incomplete",
+        "outage",
+    ] {
         old["phases"][0]
             .as_object_mut()
             .expect("object")
             .remove(key);
     }
+    old["phases"][0]["connections"]
+        .as_object_mut()
+        .expect("object")
+        .remove("reconnects");
     old["phases"][0]["traffic"]["sent"]
         .as_object_mut()
         .expect("object")

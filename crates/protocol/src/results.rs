@@ -202,6 +202,27 @@ pub struct PhaseResult {
     /// and these are the partial measurements up to that moment.
     #[serde(default)]
     pub incomplete: bool,
+    /// When the server could not be reached during the phase (a restarted
+    /// `--target` server): all zeros when it always answered. Absent in
+    /// older results.
+    #[serde(default)]
+    pub outage: Outage,
+}
+
+/// The moments a phase's server could not be reached. The clients rode
+/// them out by reconnecting from their cursors (their failures are in
+/// `events.errors` by kind, their new connections in
+/// `connections.reconnects`); this is the runner's side of it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Outage {
+    /// `/stats` calls that failed and were retried within the outage grace.
+    pub stats_failures: u64,
+    /// The longest time `/stats` went unanswered, seconds.
+    pub longest_s: f64,
+    /// Times the server was found restarted (its `started_us` changed).
+    /// Server CPU is then summed per process; what the old process spent
+    /// after its last sample is lost.
+    pub server_restarts: u64,
 }
 
 /// Connection counts of a phase.
@@ -211,6 +232,10 @@ pub struct Connections {
     pub opened: u64,
     /// Connection attempts that failed.
     pub failed: u64,
+    /// Connections a client opened after its first one (after an error or
+    /// an outage). Absent in older results.
+    #[serde(default)]
+    pub reconnects: u64,
     /// TCP connect plus, for WebSocket, the upgrade handshake, microseconds.
     pub setup_us: LatencySummary,
     /// HTTP responses read to their end during the measured window (poll

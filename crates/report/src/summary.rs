@@ -112,6 +112,17 @@ pub fn warnings(result: &RunResult) -> Vec<String> {
                 format_count(phase.connections.failed)
             ));
         }
+        let outage = &phase.outage;
+        if outage.server_restarts > 0 || outage.stats_failures > 0 {
+            out.push(format!(
+                "{label}: the server was unreachable for up to {:.1} s and restarted {} time(s); \
+                 clients reconnected {} time(s); its server cost misses what the old process \
+                 spent after its last sample.",
+                outage.longest_s,
+                outage.server_restarts,
+                format_count(phase.connections.reconnects)
+            ));
+        }
         if !e.errors.is_empty() {
             let kinds: Vec<String> = e.errors.iter().map(|(k, n)| format!("{k}: {n}")).collect();
             out.push(format!("{label}: client errors ({}).", kinds.join(", ")));

@@ -178,6 +178,20 @@ fn missed_events_and_an_incomplete_run_are_loud() {
 }
 
 #[test]
+fn a_phase_that_lived_through_a_server_restart_says_so() {
+    let mut result = fixture();
+    result.phases[3].outage.server_restarts = 1;
+    result.phases[3].outage.longest_s = 0.4;
+    result.phases[3].connections.reconnects = 20;
+    let terminal = terminal_summary(&result);
+    assert!(
+        terminal.contains("unreachable for up to 0.4 s and restarted 1 time(s)")
+            && terminal.contains("reconnected 20 time(s)"),
+        "{terminal}"
+    );
+}
+
+#[test]
 fn terminal_summary_has_a_row_per_phase() {
     let text = terminal_summary(&fixture());
     let lines: Vec<&str> = text.lines().collect();

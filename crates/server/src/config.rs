@@ -1,5 +1,6 @@
 //! Server configuration: every policy the server applies, with why.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Everything `pushbench serve` can be told. [`Default`] is what the flags
@@ -65,6 +66,10 @@ pub struct ServerConfig {
     /// Fault injection for testing the load generator: when N > 0, every
     /// Nth seq is assigned but never stored or delivered.
     pub skip_every: u64,
+    /// The event journal: every event is appended to this file, and a
+    /// server started on it again keeps the last `ring` events and the seq
+    /// numbering, so clients resume after a restart (see [`crate::journal`]).
+    pub journal: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -89,6 +94,7 @@ impl Default for ServerConfig {
             publish_token: None,
             publish_rate: 0.0,
             skip_every: 0,
+            journal: None,
         }
     }
 }

@@ -69,8 +69,7 @@ pub async fn stats_json(
     let report = stats::report(
         &state.counters,
         &state.registry,
-        state.hub.last_seq(),
-        state.hub.published(),
+        &state.hub,
         with_connections,
     );
     Ok(Json(report).into_response())

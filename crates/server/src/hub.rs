@@ -3,6 +3,8 @@
 //! A bounded ring answers cursors ("everything after seq S"); a broadcast
 //! channel wakes live subscribers; a watch channel carries the latest seq for
 //! long polls. Each event is encoded once, here, and shared by every client.
+//! With a [`Journal`] every event is also appended to a file, and a hub
+//! started on that file again resumes where the last one stopped.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -13,6 +15,8 @@ use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
 use pushbench_protocol::{Event, Gap, now_us, payload_for};
 use tokio::sync::{broadcast, watch};
+
+use crate::journal::Journal;
 
 /// One published event with its encodings, built once and shared.
 #[derive(Debug)]
@@ -60,6 +64,7 @@ struct Ring {
     capacity: usize,
     last_seq: u64,
     evicted_through: u64,
+    journal: Option<Journal>,
 }
 
 /// The hub. Cheap to share (`Arc<Hub>`).
@@ -69,6 +74,8 @@ pub struct Hub {
     latest: watch::Sender<u64>,
     skip_every: u64,
     published: AtomicU64,
+    journal_errors: AtomicU64,
+    started_us: u64,
 }
 
 impl std::fmt::Debug for Hub {
@@ -84,19 +91,48 @@ impl Hub {
     /// A hub keeping `ring` events for cursors and letting live subscribers
     /// fall `queue` events behind.
     pub fn new(ring: usize, queue: usize, skip_every: u64) -> Self {
+        Hub::restore(ring, queue, skip_every, Vec::new(), 0, None)
+    }
+
+    /// A hub that starts from `history` (the last events of an earlier run,
+    /// oldest first, at most `ring` of them) and continues numbering after
+    /// `last_seq`, appending every new event to `journal`. A cursor older
+    /// than the first restored event gets a gap, as after an eviction.
+    pub fn restore(
+        ring: usize,
+        queue: usize,
+        skip_every: u64,
+        history: Vec<Event>,
+        last_seq: u64,
+        journal: Option<Journal>,
+    ) -> Self {
         let (live, _) = broadcast::channel(queue.max(1));
-        let (latest, _) = watch::channel(0);
+        let capacity = ring.max(1);
+        let skip = history.len().saturating_sub(capacity);
+        let mut events = VecDeque::with_capacity(ring.min(65_536));
+        events.extend(
+            history
+                .into_iter()
+                .skip(skip)
+                .map(|e| Arc::new(StoredEvent::new(e))),
+        );
+        let evicted_through = events.front().map_or(last_seq, |e| e.seq - 1);
+        let last_seq = last_seq.max(events.back().map_or(0, |e| e.seq));
+        let (latest, _) = watch::channel(last_seq);
         Hub {
             ring: Mutex::new(Ring {
-                events: VecDeque::with_capacity(ring.min(65_536)),
-                capacity: ring.max(1),
-                last_seq: 0,
-                evicted_through: 0,
+                events,
+                capacity,
+                last_seq,
+                evicted_through,
+                journal,
             }),
             live,
             latest,
             skip_every,
             published: AtomicU64::new(0),
+            journal_errors: AtomicU64::new(0),
+            started_us: now_us(),
         }
     }
 
@@ -149,11 +185,49 @@ impl Hub {
             ring.evicted_through = old.seq;
         }
         ring.events.push_back(Arc::clone(&stored));
+        self.journal(&mut ring, &stored);
         // Sent under the lock so the ring and the live stream agree on order.
         let _no_subscribers_is_fine = self.live.send(stored);
         self.latest.send_replace(seq);
         self.published.fetch_add(1, Ordering::Relaxed);
         seq
+    }
+
+    /// Appends `stored` to the journal (and compacts it when due). A
+    /// failing journal does not stop publishing: the event is still served
+    /// from memory, and the failure is counted in `/stats`
+    /// (`journal_errors`) and reported once on stderr.
+    fn journal(&self, ring: &mut Ring, stored: &StoredEvent) {
+        let Ring {
+            journal, events, ..
+        } = ring;
+        let Some(journal) = journal.as_mut() else {
+            return;
+        };
+        let mut result = journal.append(&stored.line);
+        if result.is_ok() && journal.needs_compaction() {
+            result = journal.compact(events.iter().map(|e| &e.line[..]));
+        }
+        if let Err(err) = result
+            && self.journal_errors.fetch_add(1, Ordering::Relaxed) == 0
+        {
+            eprintln!(
+                "pushbench: warning: writing the journal {} failed: {err}; \
+                 events are still served but would not survive a restart",
+                journal.path().display()
+            );
+        }
+    }
+
+    /// Journal writes that failed (see [`Hub::restore`]).
+    pub fn journal_errors(&self) -> u64 {
+        self.journal_errors.load(Ordering::Relaxed)
+    }
+
+    /// When this hub was created, µs since the Unix epoch: a client that
+    /// sees it change knows the server was restarted.
+    pub fn started_us(&self) -> u64 {
+        self.started_us
     }
 
     /// Events after `cursor`, at most `limit`, with any gap.
@@ -256,6 +330,32 @@ mod tests {
         assert_eq!(seqs, [1, 2, 4, 5, 7]);
         assert_eq!(hub.published(), 5);
         assert_eq!(hub.last_seq(), 7);
+    }
+
+    #[test]
+    fn a_restored_hub_continues_the_seqs_and_marks_what_it_no_longer_has() {
+        let old = Hub::new(100, 10, 0);
+        publish_n(&old, 6);
+        let history: Vec<Event> = old
+            .since(0, 100)
+            .events
+            .iter()
+            .map(|e| e.event.clone())
+            .collect();
+        let hub = Hub::restore(4, 10, 0, history, 6, None);
+        assert_eq!(hub.last_seq(), 6);
+        assert_eq!(*hub.watch_latest().borrow(), 6);
+        let b = hub.since(0, 100);
+        assert_eq!(b.gap, Some(Gap { from: 1, to: 2 }));
+        assert_eq!(
+            b.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            [3, 4, 5, 6]
+        );
+        assert_eq!(&b.events[0].line[..], &old.since(2, 1).events[0].line[..]);
+        assert_eq!(hub.publish_generated(8, 1), 7);
+        let empty = Hub::restore(4, 10, 0, Vec::new(), 9, None);
+        assert_eq!(empty.since(0, 10).gap, Some(Gap { from: 1, to: 9 }));
+        assert_eq!(empty.publish_generated(8, 1), 10);
     }
 
     #[test]

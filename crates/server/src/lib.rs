@@ -5,7 +5,8 @@
 //! # Layout
 //! - [`config`]: [`ServerConfig`], every policy and limit with its reason.
 //! - [`hub`]: the numbered event stream: ring buffer for cursors, broadcast
-//!   for live subscribers, each event encoded once.
+//!   for live subscribers, each event encoded once; [`journal`] keeps it on
+//!   disk so a restarted server resumes it (`--journal`).
 //! - [`live`]: [`live::Subscription`], backlog then live events, exactly once,
 //!   with the slow-consumer policy; used by `stream`, `sse` and `ws`.
 //! - One module per transport: [`poll`] (short and long polling),
@@ -28,6 +29,7 @@ pub mod counting;
 pub mod error;
 pub mod guard;
 pub mod hub;
+pub mod journal;
 pub mod listener;
 pub mod live;
 pub mod params;
@@ -54,6 +56,7 @@ use tokio::task::JoinHandle;
 pub use config::ServerConfig;
 pub use error::AppError;
 pub use hub::Hub;
+use journal::{Journal, JournalError};
 use listener::{Conn, CountingListener, Registry};
 use stats::{Counters, Route};
 
@@ -75,10 +78,25 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Fresh state for `config`, with the sender that shuts it down.
-    pub fn new(config: ServerConfig) -> (Self, watch::Sender<bool>) {
+    /// Fresh state for `config`, with the sender that shuts it down; with
+    /// `config.journal` the hub resumes from (and appends to) that file.
+    pub fn new(config: ServerConfig) -> Result<(Self, watch::Sender<bool>), JournalError> {
         let (stop, shutdown) = watch::channel(false);
-        let hub = Arc::new(Hub::new(config.ring, config.queue, config.skip_every));
+        let hub = match &config.journal {
+            Some(path) => {
+                let (journal, loaded) = Journal::open(path, config.ring)?;
+                Hub::restore(
+                    config.ring,
+                    config.queue,
+                    config.skip_every,
+                    loaded.events,
+                    loaded.last_seq,
+                    Some(journal),
+                )
+            }
+            None => Hub::new(config.ring, config.queue, config.skip_every),
+        };
+        let hub = Arc::new(hub);
         let state = AppState {
             hub,
             counters: Arc::new(Counters::default()),
@@ -87,7 +105,7 @@ impl AppState {
             publish_limiter: Arc::new(guard::RateLimiter::new(config.publish_rate)),
             config: Arc::new(config),
         };
-        (state, stop)
+        Ok((state, stop))
     }
 }
 
@@ -192,8 +210,12 @@ pub struct RunningServer {
 const LISTEN_BACKLOG: u32 = 8_192;
 
 /// Binds `addr`, serves [`app`] through the counting listener, and starts
-/// the event generator when `config.rate > 0`.
+/// the event generator when `config.rate > 0`. A journal that cannot be
+/// opened is an error of kind `InvalidData` whose inner error is the
+/// [`JournalError`].
 pub async fn spawn(config: ServerConfig, addr: SocketAddr) -> io::Result<RunningServer> {
+    let (state, stop) =
+        AppState::new(config).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()?
     } else {
@@ -203,7 +225,6 @@ pub async fn spawn(config: ServerConfig, addr: SocketAddr) -> io::Result<Running
     socket.bind(addr)?;
     let listener = socket.listen(LISTEN_BACKLOG)?;
     let addr = listener.local_addr()?;
-    let (state, stop) = AppState::new(config);
     if state.config.rate > 0.0 {
         tokio::spawn(generate(state.clone()));
     }

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use pushbench_protocol::Transport;
 use serde::Serialize;
 
+use crate::hub::Hub;
 use crate::listener::{ClosedTotals, ConnSnapshot, Registry};
 
 /// What a connection is used for: one of the five transports, the echo demo,
@@ -176,8 +177,14 @@ pub struct ProcessStats {
 pub struct StatsReport {
     /// Highest seq assigned.
     pub last_seq: u64,
-    /// Events published (skipped seqs excluded).
+    /// Events published by this process (skipped seqs excluded; events a
+    /// journal restored are not counted).
     pub events_published: u64,
+    /// When this server started, µs since the Unix epoch; a change between
+    /// two answers means the server was restarted.
+    pub started_us: u64,
+    /// Journal writes that failed (always 0 without `--journal`).
+    pub journal_errors: u64,
     /// See [`Counters::slow_consumer_drops`].
     pub slow_consumer_drops: u64,
     /// See [`Counters::slow_consumer_resyncs`].
@@ -242,8 +249,7 @@ impl Route {
 pub fn report(
     counters: &Counters,
     registry: &Registry,
-    last_seq: u64,
-    events_published: u64,
+    hub: &Hub,
     with_connections: bool,
 ) -> StatsReport {
     let (open, closed) = registry.snapshot();
@@ -255,8 +261,10 @@ pub fn report(
         all
     });
     StatsReport {
-        last_seq,
-        events_published,
+        last_seq: hub.last_seq(),
+        events_published: hub.published(),
+        started_us: hub.started_us(),
+        journal_errors: hub.journal_errors(),
         slow_consumer_drops: counters.slow_consumer_drops.load(Ordering::Relaxed),
         slow_consumer_resyncs: counters.slow_consumer_resyncs.load(Ordering::Relaxed),
         connections_refused: counters.connections_refused.load(Ordering::Relaxed),

@@ -3,6 +3,7 @@
 mod bad_flags;
 mod browser;
 mod conformance;
+mod faults;
 mod peers;
 mod serve;
 mod support;

@@ -13,8 +13,14 @@ pub fn pushbench() -> Command {
 /// Starts `pushbench serve --addr 127.0.0.1:0 EXTRA...` and reads the
 /// address from its first stdout line (a contract of `serve`).
 pub fn start_serve(extra: &[&str], stderr: Stdio) -> (Child, String) {
+    try_serve_at("127.0.0.1:0", extra, stderr).unwrap_or_else(|line| panic!("{line}"))
+}
+
+/// Starts `pushbench serve --addr ADDR EXTRA...`; the child and the address
+/// it printed, or what it printed instead (it exited, e.g. the port is taken).
+pub fn try_serve_at(addr: &str, extra: &[&str], stderr: Stdio) -> Result<(Child, String), String> {
     let mut child = pushbench()
-        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(["serve", "--addr", addr])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(stderr)
@@ -25,12 +31,16 @@ pub fn start_serve(extra: &[&str], stderr: Stdio) -> (Child, String) {
     BufReader::new(stdout)
         .read_line(&mut line)
         .expect("first line");
-    let addr = line
-        .trim()
-        .strip_prefix("pushbench listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .to_owned();
-    (child, addr)
+    match line.trim().strip_prefix("pushbench listening on http://") {
+        Some(addr) => Ok((child, addr.to_owned())),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(format!(
+                "unexpected first line from pushbench serve: {line:?}"
+            ))
+        }
+    }
 }
 
 /// `true` when the test must be skipped because `missing` is; under CI (env

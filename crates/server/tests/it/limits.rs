@@ -41,6 +41,11 @@ async fn a_slowloris_client_is_cut_at_the_header_timeout_and_counted() {
         .json();
     assert_eq!(stats["header_timeouts"], 1, "{stats}");
     server.shutdown().await.expect("shutdown");
+    reliability(
+        "fault/slow-client",
+        "slowloris: a request head a byte every 500 ms (paused time)",
+        "closed by the 10 s header timeout (between 10 and 30 s), counted in header_timeouts",
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -73,6 +78,11 @@ async fn a_client_that_stops_reading_is_cut_at_the_send_timeout_and_counted() {
     assert_eq!(stats["transports"]["ws"]["connections_open"], 0, "{stats}");
     drop((stuck_stream, stuck_ws));
     server.shutdown().await.expect("shutdown");
+    reliability(
+        "fault/slow-client",
+        "a stream and a WebSocket client that stop reading under 32 MB of events (paused time)",
+        "both closed by the 30 s send timeout, counted in send_timeouts",
+    );
 }
 
 #[tokio::test]
@@ -285,6 +295,11 @@ async fn an_abandoned_long_poll_is_released_at_once() {
         "the held long poll outlived its client by more than a second"
     );
     server.shutdown().await.expect("shutdown");
+    reliability(
+        "fault/abandoned-long-poll",
+        "a client drops its socket during a 120 s long-poll hold",
+        "hold released within 1 s (long-poll connections_open back to 0)",
+    );
 }
 
 #[tokio::test(start_paused = true)]

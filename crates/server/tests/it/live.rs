@@ -192,6 +192,11 @@ async fn a_slow_subscriber_is_resynced_from_the_ring_without_loss() {
     );
     assert_eq!(stats["slow_consumer_drops"], 0);
     server.shutdown().await.expect("shutdown");
+    reliability(
+        "fault/slow-client",
+        "a stream subscriber 500 events behind with a 2-event queue",
+        "resynced from the ring, counted in slow_consumer_resyncs; every event once, in order",
+    );
 }
 
 /// Resident memory of this test process, in bytes.
@@ -233,4 +238,9 @@ async fn a_client_that_never_reads_does_not_grow_server_memory() {
     assert!(grown < 16 * 1024 * 1024, "RSS grew by {grown} bytes");
     drop(stuck);
     server.shutdown().await.expect("shutdown");
+    reliability(
+        "fault/slow-client",
+        "stream, SSE and WebSocket clients that never read, 40 MiB of events",
+        "server memory bounded by the queue: RSS grows by less than 16 MiB, not by the 40 MiB sent",
+    );
 }

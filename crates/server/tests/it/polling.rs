@@ -184,3 +184,35 @@ async fn shutdown_answers_held_long_polls() {
     assert_eq!(seqs(&answer.json()), Vec::<u64>::new());
     shutdown.await.expect("join").expect("shutdown");
 }
+
+#[tokio::test]
+async fn a_server_started_on_a_journal_resumes_its_ring_and_its_seqs() {
+    let dir = std::env::temp_dir().join(format!("pushbench-journal-it-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = ServerConfig {
+        ring: 5,
+        journal: Some(dir.join("events.ndjson")),
+        ..quiet()
+    };
+    let first = spawn_server(config.clone()).await;
+    for i in 0..12 {
+        first.publish("t", format!("e{i}"));
+    }
+    let before = get(first.local_addr(), "/poll?since=0").await.json();
+    first.shutdown().await.expect("shutdown");
+
+    let again = spawn_server(config).await;
+    let after = get(again.local_addr(), "/poll?since=0").await.json();
+    assert_eq!(
+        after["events"], before["events"],
+        "the same events, byte for byte"
+    );
+    assert_eq!(seqs(&after), [8, 9, 10, 11, 12]);
+    assert_eq!(after["gap"]["to"], 7);
+    assert_eq!(again.publish("t", "next"), 13);
+    again.shutdown().await.expect("shutdown");
+    let lines = std::fs::read_to_string(dir.join("events.ndjson")).expect("journal");
+    assert!(lines.lines().count() < 10, "compacted at twice the ring");
+    let _ = std::fs::remove_dir_all(&dir);
+}
