@@ -60,14 +60,15 @@ pub use threshold::Threshold;
 /// Why a run or a part of it failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A socket operation failed.
-    #[error("{context}: {source}")]
+    /// A socket or file operation failed.
+    // The OS error is part of the message, not a `source`: results keep
+    // `to_string()` alone, and a chain printer would say it twice.
+    #[error("{context}: {error}")]
     Io {
         /// What was being done.
         context: String,
         /// The OS error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The server answered something unexpected.
     #[error("server at {url}: {message}")]
@@ -118,10 +119,10 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+    pub(crate) fn io(context: impl Into<String>, error: std::io::Error) -> Self {
         Error::Io {
             context: context.into(),
-            source,
+            error,
         }
     }
 }
