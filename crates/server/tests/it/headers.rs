@@ -65,7 +65,9 @@ async fn the_websocket_101_carries_the_profile_and_declines_deflate() {
     assert_eq!(status, 101, "{head}");
     assert_profile(&head, "101");
     assert!(
-        !head.to_ascii_lowercase().contains("sec-websocket-extensions"),
+        !head
+            .to_ascii_lowercase()
+            .contains("sec-websocket-extensions"),
         "the server negotiated an extension:\n{head}"
     );
     server.shutdown().await.expect("shutdown");
@@ -81,6 +83,11 @@ async fn minimal_adds_nothing() {
         .skip(1)
         .filter_map(|l| l.split_once(':').map(|(n, _)| n.to_ascii_lowercase()))
         .collect();
-    assert_eq!(names, ["content-type", "content-length", "date"], "{}", poll.head);
+    assert_eq!(
+        names,
+        ["content-type", "content-length", "date"],
+        "{}",
+        poll.head
+    );
     server.shutdown().await.expect("shutdown");
 }
