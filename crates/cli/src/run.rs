@@ -159,6 +159,12 @@ impl Args {
             s.target = self.target.clone();
         }
         scenario::validate(&s)?;
+        // Header files are read now, so a bad one fails before any server starts.
+        pushbench_loadgen::runner::request_profiles(&s)
+            .context("--headers (or the scenario's `headers`)")?;
+        pushbench_server::headers::response_headers(&s.response_headers)
+            .map_err(anyhow::Error::msg)
+            .context("--response-headers (or the scenario's `response_headers`)")?;
         Ok(s)
     }
 
