@@ -12,9 +12,15 @@ use crate::table::Table;
 /// One row per phase: bytes per event each way, overhead, latency
 /// percentiles, delivery counts, server cost.
 pub fn summary_table(result: &RunResult) -> Table {
-    // The header profile gets a column only when a run used one, so
-    // minimal runs keep the table they always had.
-    let profiles = has_header_profiles(result);
+    // The header profile gets a column only when a run used one profile
+    // other than minimal: minimal runs keep the table they always had, and
+    // when profiles vary, the phase labels name them already.
+    let distinct: std::collections::BTreeSet<String> = result
+        .phases
+        .iter()
+        .map(|p| p.headers.to_string())
+        .collect();
+    let profiles = has_header_profiles(result) && distinct.len() == 1;
     let mut titles = vec![
         "phase",
         "clients",

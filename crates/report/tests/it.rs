@@ -260,14 +260,22 @@ fn header_profiles_get_a_column_labels_and_a_comparison_table() {
     let result = with_two_profiles();
     let summary = terminal_summary(&result);
     assert!(
-        summary
-            .lines()
-            .next()
-            .is_some_and(|h| h.contains("headers")),
+        summary.contains("ws browser") && summary.contains("ws minimal"),
         "{summary}"
     );
+    // One profile, not minimal: a column says which (the labels do not).
+    let mut only_browser = fixture();
+    for p in &mut only_browser.phases {
+        p.headers = pushbench_protocol::HeaderProfile::BROWSER;
+    }
+    let summary = terminal_summary(&only_browser);
+    let titles = summary.lines().next().unwrap_or_default();
+    assert!(titles.contains("headers"), "{summary}");
     assert!(
-        summary.contains("ws browser") && summary.contains("ws minimal"),
+        summary
+            .lines()
+            .nth(2)
+            .is_some_and(|r| r.contains("browser")),
         "{summary}"
     );
     let table = pushbench_report::summary::header_profile_table(&result).expect("table");

@@ -106,6 +106,9 @@ mod tests {
         );
         let browser = response_headers(&HeaderProfile::BROWSER).expect("browser");
         assert_eq!(browser.len(), BROWSER.len());
+        // The size the README states.
+        let bytes: usize = BROWSER.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
+        assert_eq!(bytes, 491);
         for (name, value) in BROWSER {
             pushbench_protocol::headers::check_header(name, value).expect(name);
         }
