@@ -198,7 +198,8 @@ pace at which the server accepted them. Responses/s is the polling transports' r
 
 const MEASURED_TEXT: &str = "The same arithmetic with this run's measured bytes per \
 delivered event (both directions, every class: headers, framing, JSON envelope, payload, \
-control), at one event per second per client:";
+control), at one event per second per client (when the run compared header profiles, \
+with the first profile's phases):";
 
 impl Report<'_> {
     fn title(&self) -> String {

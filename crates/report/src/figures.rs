@@ -76,11 +76,15 @@ pub fn per_event_by_class(ledger: &ByteLedger, delivered: u64) -> ClassBytes {
 /// All bytes (both directions) per delivered event of every phase of
 /// `transport` together, or `None` when the run has no such phase or none
 /// delivered anything.
+/// When the run compared header profiles, only the phases of its first
+/// profile count (mixing a browser's heads with minimal ones would describe
+/// neither); the header profile table shows the others.
 pub fn transport_bytes_per_event(result: &RunResult, transport: Transport) -> Option<f64> {
+    let primary = result.phases.first().map(|p| &p.headers);
     let (bytes, delivered) = result
         .phases
         .iter()
-        .filter(|p| p.transport == transport)
+        .filter(|p| p.transport == transport && Some(&p.headers) == primary)
         .fold((0u64, 0u64), |(b, d), p| {
             (b + p.traffic.total(), d + p.events.delivered)
         });
