@@ -14,32 +14,10 @@
 // a fresh connection, so the server keeps its raw head. A cookie is set for
 // the origin first so the Cookie header's place shows.
 
-import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { rmSync } from "node:fs";
+import { launch, profileDir, startServer, stopServer } from "./chromium.mjs";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const BIN = resolve(ROOT, process.env.PUSHBENCH_BIN || "target/debug/pushbench");
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const WAIT_MS = 20_000;
-
-function startServer() {
-  const child = spawn(BIN, ["serve", "--addr", "127.0.0.1:0", "--rate", "0"], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  return new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error("no URL within 10 s")), 10_000);
-    createInterface({ input: child.stdout }).once("line", (line) => {
-      clearTimeout(timer);
-      const m = /^pushbench listening on (http:\/\/\S+)$/.exec(line.trim());
-      m ? ok({ child, url: m[1] }) : fail(new Error(`unexpected line ${line}`));
-    });
-  });
-}
 
 // Defined in the page (a document the server itself served, so the page is
 // same-origin and in the loopback address space like a local app: a
@@ -47,10 +25,12 @@ function startServer() {
 // local-network-access checks then block the WebSocket).
 const SCRIPT = `
 window.go = async (step) => {
-  // Parks the document's own kept-alive connection on an unlabelled held
-  // request, so every labelled request below opens a fresh connection and
-  // the server keeps its raw head (a reused one shows only the parsed head).
-  if (step === "park") fetch("/longpoll?timeout=60");
+  // Parks the idle kept-alive connections (the document's, and a socket
+  // Chromium may have opened ahead) on unlabelled held requests, so every
+  // labelled request below opens a fresh connection and the server keeps
+  // its raw head (a reused one shows only the parsed head, which the check
+  // below refuses). Six per host: two parked, four labelled ones held.
+  if (step === "park") { fetch("/longpoll?timeout=60"); fetch("/longpoll?timeout=60&x=2"); }
   if (step === "ws") window.ws = new WebSocket("ws://" + location.host + "/ws?client=cap-ws");
   if (step === "sse") window.es = new EventSource("/sse?client=cap-sse");
   if (step === "stream") fetch("/stream?client=cap-stream").then((r) => r.body.getReader().read());
@@ -58,19 +38,11 @@ window.go = async (step) => {
   if (step === "short-poll") await (await fetch("/poll?client=cap-short-poll")).text();
 };`;
 
-const { child, url } = await startServer();
-const profile = mkdtempSync(join(tmpdir(), "pushbench-chromium-"));
+const { child, url } = await startServer(["--rate", "0"]);
+const profile = profileDir();
 let browser;
 try {
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    timeout: WAIT_MS,
-    args: [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    ],
-  });
+  browser = await launch(profile, { timeout: WAIT_MS });
   await browser.addCookies([{ name: "session", value: "COOKIE", url }]);
   const page = browser.pages()[0] || await browser.newPage();
   await page.goto(url + "/stats", { timeout: WAIT_MS });
@@ -83,12 +55,17 @@ try {
   for (const step of steps.slice(1)) {
     const stats = await (await fetch(`${url}/stats?client=cap-${step}`)).json();
     const conn = (stats.connections || [])[0] || {};
+    const head = conn.request_head || "";
+    // Chromium writes `Host:`; a parsed head (a reused connection) `host:`.
+    if (!head.includes("\r\nHost: ")) {
+      throw new Error(`${step}: no raw head captured (a reused connection?): ${JSON.stringify(stats)}`);
+    }
     console.log(`## ${step}`);
-    console.log(conn.request_head || `(no head captured: ${JSON.stringify(stats)})`);
+    console.log(head);
   }
   console.log(`## version\n${browser.browser()?.version() ?? "?"}`);
 } finally {
   await browser?.close();
   rmSync(profile, { recursive: true, force: true });
-  child.kill("SIGTERM");
+  await stopServer(child);
 }

@@ -552,10 +552,23 @@ mod tests {
 
     #[test]
     fn requests_follow_the_server_contract() {
-        assert_eq!(
-            spec(Transport::ShortPoll, 1).request(7),
-            "GET /poll?since=7 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\n\r\n"
-        );
+        // The minimal requests, byte for byte.
+        let host = "host: 127.0.0.1:8080\r\n";
+        for (transport, cursor, line, extra) in [
+            (Transport::ShortPoll, 7, "GET /poll?since=7", ""),
+            (
+                Transport::Sse,
+                3,
+                "GET /sse?since=3",
+                "accept: text/event-stream\r\n",
+            ),
+            (Transport::Stream, 3, "GET /stream?since=3", ""),
+        ] {
+            assert_eq!(
+                spec(transport, 1).request(cursor),
+                format!("{line} HTTP/1.1\r\n{host}{extra}\r\n")
+            );
+        }
         assert_eq!(
             spec(Transport::LongPoll, 1).target(7),
             "/longpoll?since=7&timeout=30"
@@ -563,15 +576,6 @@ mod tests {
         assert_eq!(
             spec(Transport::Ws, 1).target(0),
             "/ws?since=0&format=binary"
-        );
-        // The minimal requests, byte for byte.
-        assert_eq!(
-            spec(Transport::Sse, 1).request(3),
-            "GET /sse?since=3 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\naccept: text/event-stream\r\n\r\n"
-        );
-        assert_eq!(
-            spec(Transport::Stream, 1).request(3),
-            "GET /stream?since=3 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\n\r\n"
         );
         let ws = spec(Transport::Ws, 1).ws_request(0).expect("ws request");
         assert_eq!(ws.headers().len(), 5, "{:?}", ws.headers());
