@@ -125,7 +125,11 @@ pub fn validate(s: &Scenario) -> Result<()> {
         crate::server::parse_url(url)?;
     }
     if s.headers.is_empty() {
-        return bad("headers: at least one header profile is needed");
+        return bad(
+            "headers",
+            "at least one header profile is needed",
+            &s.headers,
+        );
     }
     Ok(())
 }
