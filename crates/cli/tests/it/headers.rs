@@ -166,8 +166,8 @@ fn header_files_that_would_break_the_framing_are_refused() {
             );
             reliability(
                 "input/cli",
-                &format!("{command} {flag} file with {case}"),
-                &format!("exit 1, error names the file and {line}"),
+                &format!("pushbench {command} {flag} FILE with {case} ({line})"),
+                "refused, names the flag, the file and the line",
             );
         }
     }
