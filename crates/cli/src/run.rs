@@ -184,6 +184,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let setup = args.setup()?;
     let source = setup.source.clone();
     let scenario = setup.scenario.clone();
+    if scenario.target.is_some() && !scenario.response_headers.is_minimal() {
+        eprintln!(
+            "pushbench: warning: --response-headers applies to a server the run starts; \
+             the --target server answers with its own headers"
+        );
+    }
     let outcome = measure(move |interrupt| async move {
         let opts = RunOptions {
             scenario,
