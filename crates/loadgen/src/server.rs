@@ -65,7 +65,7 @@ pub enum ServerSource {
     },
     /// `pushbench_server::spawn` in this process (tests); `rate`, `payload`
     /// and `topics` come from the scenario.
-    InProcess(ServerConfig),
+    InProcess(Box<ServerConfig>),
 }
 
 /// A server being measured.
@@ -119,7 +119,7 @@ impl ServerSource {
                     topics: scenario.topics,
                     ring: config.ring.max(ring_for(rate) as usize),
                     response_headers,
-                    ..config.clone()
+                    ..(**config).clone()
                 };
                 let server = pushbench_server::spawn(config, SocketAddr::from(([127, 0, 0, 1], 0)))
                     .await

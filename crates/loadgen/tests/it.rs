@@ -74,7 +74,7 @@ async fn books_every_byte(
         ..quick_scenario(transports.to_vec(), 3)
     };
     let profile = RequestProfile::resolve(&headers).expect("profile");
-    let source = ServerSource::InProcess(config());
+    let source = ServerSource::InProcess(Box::new(config()));
     let mut server = source.start(&scenario, 0.0).await.expect("server");
     let control = ControlClient::new(server.addr);
     let mut results = Vec::new();
@@ -198,10 +198,10 @@ async fn a_server_that_skips_events_is_caught_with_the_exact_count() {
         rates: vec![100.0],
         ..quick_scenario(vec![Transport::Ws, Transport::ShortPoll], 2)
     };
-    let source = ServerSource::InProcess(ServerConfig {
+    let source = ServerSource::InProcess(Box::new(ServerConfig {
         skip_every: 7,
         ..config()
-    });
+    }));
     let mut server = source.start(&scenario, 100.0).await.expect("server");
     let control = ControlClient::new(server.addr);
     for transport in [Transport::Ws, Transport::ShortPoll] {
@@ -264,7 +264,7 @@ async fn real_results_validate_against_the_committed_schema() {
     };
     let opts = RunOptions {
         scenario,
-        source: ServerSource::InProcess(config()),
+        source: ServerSource::InProcess(Box::new(config())),
         interrupt: None,
         outage_grace: pushbench_loadgen::backoff::DEFAULT_GIVE_UP,
     };
@@ -348,7 +348,7 @@ async fn a_capacity_search_climbs_bisects_and_writes_valid_results() {
     };
     let opts = |criteria: Option<Vec<&str>>, min_rate: f64| CapacityOptions {
         scenario: scenario.clone(),
-        source: ServerSource::InProcess(config()),
+        source: ServerSource::InProcess(Box::new(config())),
         policy: SearchPolicy {
             start_rate: 10.0,
             max_rate: 40.0,
