@@ -31,7 +31,7 @@ runs=(
   "-p pushbench-server --test it |"
   "-p pushbench-server --lib |"
   "-p pushbench-loadgen --lib | scenario::"
-  "-p pushbench-cli --test it | bad_flags faults"
+  "-p pushbench-cli --test it | bad_flags faults headers::header_files"
 )
 
 commands=()

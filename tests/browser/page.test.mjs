@@ -9,52 +9,16 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { rmSync, mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { ROOT, launch, profileDir, startServer, stopServer } from "./chromium.mjs";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const BIN = resolve(ROOT, process.env.PUSHBENCH_BIN || "target/debug/pushbench");
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const TRANSPORTS = ["short-poll", "long-poll", "stream", "sse", "ws"];
 const PATHS = { "short-poll": "/poll", "long-poll": "/longpoll", stream: "/stream", sse: "/sse", ws: "/ws" };
 /** Events every panel must receive; at 20 events/s that is about a second. */
 const WANT_EVENTS = 20;
 /** Bound on every wait: CI must fail, not hang. */
 const WAIT_MS = 30_000;
-
-/** Starts `pushbench serve` on a free port; resolves to { child, url }. */
-function startServer() {
-  const child = spawn(BIN, ["serve", "--addr", "127.0.0.1:0", "--rate", "20"], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  return new Promise((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${BIN} printed no URL within 10 s`)), 10_000);
-    child.once("error", (err) => { clearTimeout(timer); reject(new Error(`cannot start ${BIN}: ${err.message}`)); });
-    child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`${BIN} exited early with ${code}`)); });
-    createInterface({ input: child.stdout }).once("line", (line) => {
-      clearTimeout(timer);
-      const m = /^pushbench listening on (http:\/\/\S+)$/.exec(line.trim());
-      if (!m) return reject(new Error(`unexpected first line: ${JSON.stringify(line)}`));
-      child.removeAllListeners("exit");
-      resolvePromise({ child, url: m[1] });
-    });
-  });
-}
-
-/** SIGTERM, then SIGKILL if it lingers; resolves once it is gone. */
-function stopServer(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolvePromise) => {
-    const kill = setTimeout(() => child.kill("SIGKILL"), 5_000);
-    child.once("exit", () => { clearTimeout(kill); resolvePromise(); });
-    child.kill("SIGTERM");
-  });
-}
 
 /** Every panel's live counters, as the page keeps them in data attributes. */
 function readPanels(page) {
@@ -70,21 +34,12 @@ function readPanels(page) {
 }
 
 test("the teaching page receives every event through all five transports", { timeout: 90_000 }, async () => {
-  const { child, url } = await startServer();
-  const profile = mkdtempSync(join(tmpdir(), "pushbench-chromium-"));
+  const { child, url } = await startServer(["--rate", "20"]);
+  const profile = profileDir();
   let browser;
   try {
     // A fresh profile directory each run (playwright passes it as --user-data-dir).
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: WAIT_MS,
-      viewport: { width: 1480, height: 1000 },
-      args: [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      ],
-    });
+    browser = await launch(profile, { timeout: WAIT_MS, viewport: { width: 1480, height: 1000 } });
     const page = browser.pages()[0] || await browser.newPage();
     const errors = [];
     page.on("pageerror", (err) => errors.push(String(err)));

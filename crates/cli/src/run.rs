@@ -14,7 +14,7 @@ use pushbench_loadgen::scenario::{
 };
 use pushbench_loadgen::threshold::{Threshold, violations};
 use pushbench_loadgen::{ServerSource, machine, output, scenario};
-use pushbench_protocol::{Scenario, Transport};
+use pushbench_protocol::{HeaderProfile, Scenario, Transport};
 
 use crate::flags::{above_zero, decimal, whole};
 
@@ -58,6 +58,16 @@ pub struct Args {
     /// WebSocket clients ask for binary frames.
     #[arg(long)]
     pub ws_binary: bool,
+    /// Request header profiles, one phase each (comma-separated to sweep):
+    /// `minimal` (request line and host), `browser` (Chromium 156's headers
+    /// with a 256-byte cookie), `browser:N` (an N-byte cookie) or a file of
+    /// `Name: value` lines.
+    #[arg(long, value_delimiter = ',', value_name = "PROFILE")]
+    pub headers: Option<Vec<HeaderProfile>>,
+    /// The started server's response header profile: `minimal`, `browser`
+    /// (a production site's security and caching headers) or a file.
+    #[arg(long, value_name = "PROFILE")]
+    pub response_headers: Option<HeaderProfile>,
     /// Measure a running server (http://host:port) instead of starting one.
     #[arg(long, value_name = "URL", value_parser = parse_target)]
     pub target: Option<String>,
@@ -140,6 +150,8 @@ impl Args {
         set!(ramp_up => ramp_up_s);
         set!(poll_interval => poll_interval_ms);
         set!(longpoll_timeout => longpoll_timeout_s);
+        set!(headers => headers);
+        set!(response_headers => response_headers);
         if self.ws_binary {
             s.ws_binary = true;
         }
@@ -147,6 +159,12 @@ impl Args {
             s.target = self.target.clone();
         }
         scenario::validate(&s)?;
+        // Header files are read now, so a bad one fails before any server starts.
+        pushbench_loadgen::runner::request_profiles(&s)
+            .context("--headers (or the scenario's `headers`)")?;
+        pushbench_server::headers::response_headers(&s.response_headers)
+            .map_err(anyhow::Error::msg)
+            .context("--response-headers (or the scenario's `response_headers`)")?;
         Ok(s)
     }
 
@@ -166,6 +184,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let setup = args.setup()?;
     let source = setup.source.clone();
     let scenario = setup.scenario.clone();
+    if scenario.target.is_some() && !scenario.response_headers.is_minimal() {
+        eprintln!(
+            "pushbench: warning: --response-headers applies to a server the run starts; \
+             the --target server answers with its own headers"
+        );
+    }
     let outcome = measure(move |interrupt| async move {
         let opts = RunOptions {
             scenario,
@@ -344,8 +368,12 @@ pub(crate) fn progress_printer(terminal: bool) -> impl FnMut(&Progress) + Send {
 }
 
 fn progress_line(p: &Progress) -> String {
+    let headers = match &p.headers {
+        h if h.is_minimal() => String::new(),
+        h => format!(" {h} headers"),
+    };
     format!(
-        "[{}/{}] {:<10} {:>5} clients {:>6} ev/s  {:<10}",
+        "[{}/{}] {:<10} {:>5} clients {:>6} ev/s{headers}  {:<10}",
         p.phase,
         p.phases,
         p.transport.name(),
@@ -397,6 +425,31 @@ mod tests {
         assert_eq!(
             (s.clients, s.payload, s.transports),
             (vec![5], 32, vec![Transport::Ws, Transport::Sse])
+        );
+        std::fs::write(
+            &file,
+            "headers = \"browser\"\nresponse_headers = \"browser\"\n",
+        )
+        .expect("write");
+        let s = args(&["--scenario", file.to_str().expect("utf8")])
+            .scenario()
+            .expect("scenario");
+        assert_eq!(s.headers, vec![HeaderProfile::BROWSER]);
+        assert_eq!(s.response_headers, HeaderProfile::BROWSER);
+        let s = args(&[
+            "--scenario",
+            file.to_str().expect("utf8"),
+            "--headers",
+            "minimal,browser:0",
+        ])
+        .scenario()
+        .expect("scenario");
+        assert_eq!(
+            s.headers,
+            vec![
+                HeaderProfile::Minimal,
+                HeaderProfile::Browser { cookie_bytes: 0 }
+            ]
         );
         std::fs::write(&file, "clients = [5]\nbogus = 1\n").expect("write");
         let err = args(&["--scenario", file.to_str().expect("utf8")])

@@ -75,6 +75,11 @@ pub struct Args {
     /// resume from their cursors with no loss (the file stays under twice the ring).
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
+    /// Extra headers on every response: `minimal` (none), `browser` (a
+    /// production site's security and caching headers, see README) or a
+    /// file of `Name: value` lines.
+    #[arg(long, value_name = "PROFILE", default_value = "minimal")]
+    pub response_headers: pushbench_protocol::HeaderProfile,
 }
 
 /// The highest rate the generator and the publish limit take.
@@ -126,9 +131,12 @@ fn parse_token(raw: &str) -> Result<String, String> {
 }
 
 impl Args {
-    /// The server configuration these flags describe.
-    pub fn config(&self) -> ServerConfig {
-        ServerConfig {
+    /// The server configuration these flags describe; fails on a bad
+    /// `--response-headers` file.
+    pub fn config(&self) -> anyhow::Result<ServerConfig> {
+        let response_headers = pushbench_server::headers::response_headers(&self.response_headers)
+            .map_err(|e| anyhow::anyhow!("--response-headers: {e}"))?;
+        Ok(ServerConfig {
             rate: self.rate,
             payload: self.payload as usize,
             topics: self.topics,
@@ -147,17 +155,19 @@ impl Args {
             publish_rate: self.publish_rate,
             skip_every: self.skip_every,
             journal: self.journal.clone(),
+            response_headers,
             ..ServerConfig::default()
-        }
+        })
     }
 }
 
 /// Runs the server until Ctrl-C or SIGTERM, then shuts it down cleanly.
 pub fn run(args: Args) -> anyhow::Result<()> {
     crate::raise_open_files_limit();
+    let config = args.config()?;
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
     runtime.block_on(async {
-        let server = pushbench_server::spawn(args.config(), args.addr)
+        let server = pushbench_server::spawn(config, args.addr)
             .await
             .map_err(|err| {
                 let journal = err

@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::Parser;
 use pushbench_loadgen::scenario::MAX_PAYLOAD;
 use pushbench_loadgen::trace::{TraceOptions, record};
-use pushbench_protocol::Transport;
+use pushbench_protocol::{HeaderProfile, Transport};
 
 use crate::flags::whole;
 use pushbench_report::trace::{TraceHeading, TraceStyle, WireSegment, render_trace};
@@ -32,8 +32,16 @@ pub struct Args {
     /// Payload bytes of each event the embedded server publishes.
     #[arg(long, default_value_t = 16, value_parser = whole::<usize>(0, MAX_PAYLOAD), allow_negative_numbers = true)]
     pub payload: usize,
-    /// An extra request header, `Name: value` (repeatable), e.g. to see what
-    /// a browser's headers cost.
+    /// The request header profile: `minimal`, `browser` (Chromium 156's
+    /// headers with a 256-byte cookie), `browser:N` (an N-byte cookie) or a
+    /// file of `Name: value` lines.
+    #[arg(long = "headers", value_name = "PROFILE", default_value = "minimal")]
+    pub profile: HeaderProfile,
+    /// The embedded server's response header profile: `minimal`, `browser`
+    /// or a file (a `--target` answers with its own).
+    #[arg(long, value_name = "PROFILE", default_value = "minimal")]
+    pub response_headers: HeaderProfile,
+    /// An extra request header after the profile's, `Name: value` (repeatable).
     #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
     /// Give up if the exchange takes longer than this many seconds.
@@ -74,6 +82,8 @@ pub fn output(args: &Args, color: bool) -> anyhow::Result<String> {
         target,
         events: args.events,
         payload: args.payload,
+        profile: args.profile.clone(),
+        response_profile: args.response_headers.clone(),
         headers,
         timeout: Duration::from_secs(args.timeout),
         ..TraceOptions::default()

@@ -69,6 +69,10 @@ pub struct ClientSpec {
     /// How long a client keeps reconnecting while every attempt fails
     /// (see [`Backoff`]).
     pub give_up_after: Duration,
+    /// Header lines after `host` in every request, or added to the
+    /// WebSocket upgrade: the phase's header profile for this transport
+    /// ([`crate::headers::RequestProfile::headers`]).
+    pub headers: Vec<(String, String)>,
 }
 
 /// Ephemeral ports one source address can use toward one server port,
@@ -98,19 +102,44 @@ impl ClientSpec {
         }
     }
 
-    /// The HTTP/1.1 request for `cursor` (keep-alive is HTTP/1.1's default).
+    /// The HTTP/1.1 request for `cursor` (keep-alive is HTTP/1.1's default):
+    /// the request line, `host`, then the profile's [`ClientSpec::headers`].
     pub fn request(&self, cursor: u64) -> String {
-        let accept = match self.transport {
-            Transport::Sse => "accept: text/event-stream\r\n",
-            _ => "",
-        };
-        format!(
-            "GET {} HTTP/1.1\r\nhost: {}\r\n{accept}\r\n",
+        let mut head = format!(
+            "GET {} HTTP/1.1\r\nhost: {}\r\n",
             self.target(cursor),
             self.server
-        )
+        );
+        for (name, value) in &self.headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        head
+    }
+
+    /// The WebSocket upgrade request for `cursor`: the library's handshake
+    /// headers plus the profile's.
+    pub fn ws_request(
+        &self,
+        cursor: u64,
+    ) -> Result<WsRequest, tokio_tungstenite::tungstenite::Error> {
+        use tokio_tungstenite::tungstenite;
+        use tungstenite::client::IntoClientRequest as _;
+        use tungstenite::http::{HeaderName, HeaderValue};
+        let url = format!("ws://{}{}", self.server, self.target(cursor));
+        let mut request = url.into_client_request()?;
+        for (name, value) in &self.headers {
+            let name =
+                HeaderName::from_bytes(name.as_bytes()).map_err(tungstenite::http::Error::from)?;
+            let value = HeaderValue::from_str(value).map_err(tungstenite::http::Error::from)?;
+            request.headers_mut().append(name, value);
+        }
+        Ok(request)
     }
 }
+
+/// A WebSocket upgrade request, as the client library takes it.
+pub type WsRequest = tokio_tungstenite::tungstenite::handshake::client::Request;
 
 /// One client's result for a phase.
 #[derive(Debug, Default)]
@@ -430,15 +459,14 @@ impl Session<'_> {
         started: Instant,
         stop: &mut watch::Receiver<bool>,
     ) -> SessionEnd {
-        let url = format!(
-            "ws://{}{}",
-            self.spec.server,
-            self.spec.target(*self.cursor)
-        );
+        let request = match self.spec.ws_request(*self.cursor) {
+            Ok(request) => request,
+            Err(e) => return SessionEnd::Failed(format!("ws request: {}", ws_kind(&e))),
+        };
         let handshake = tokio::select! {
             _ = stop.changed() => return SessionEnd::Stopped,
             h = tokio_tungstenite::client_async_with_config(
-                url.as_str(),
+                request,
                 conn,
                 Some(ws_config()),
             ) => h,
@@ -517,15 +545,30 @@ mod tests {
             ws_binary: true,
             clients,
             give_up_after: Duration::from_secs(10),
+            headers: crate::headers::RequestProfile::Minimal
+                .headers(transport, SocketAddr::from(([127, 0, 0, 1], 8080))),
         }
     }
 
     #[test]
     fn requests_follow_the_server_contract() {
-        assert_eq!(
-            spec(Transport::ShortPoll, 1).request(7),
-            "GET /poll?since=7 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\n\r\n"
-        );
+        // The minimal requests, byte for byte.
+        let host = "host: 127.0.0.1:8080\r\n";
+        for (transport, cursor, line, extra) in [
+            (Transport::ShortPoll, 7, "GET /poll?since=7", ""),
+            (
+                Transport::Sse,
+                3,
+                "GET /sse?since=3",
+                "accept: text/event-stream\r\n",
+            ),
+            (Transport::Stream, 3, "GET /stream?since=3", ""),
+        ] {
+            assert_eq!(
+                spec(transport, 1).request(cursor),
+                format!("{line} HTTP/1.1\r\n{host}{extra}\r\n")
+            );
+        }
         assert_eq!(
             spec(Transport::LongPoll, 1).target(7),
             "/longpoll?since=7&timeout=30"
@@ -534,14 +577,30 @@ mod tests {
             spec(Transport::Ws, 1).target(0),
             "/ws?since=0&format=binary"
         );
-        assert!(
-            spec(Transport::Sse, 1)
-                .request(3)
-                .contains("accept: text/event-stream\r\n")
-        );
+        let ws = spec(Transport::Ws, 1).ws_request(0).expect("ws request");
+        assert_eq!(ws.headers().len(), 5, "{:?}", ws.headers());
         assert_eq!(
             Schedule::for_transport(Transport::Sse, Duration::ZERO),
             Schedule::Once
+        );
+    }
+
+    #[test]
+    fn profile_headers_follow_host() {
+        let mut spec = spec(Transport::ShortPoll, 1);
+        spec.headers = vec![
+            ("User-Agent".into(), "x/1".into()),
+            ("Cookie".into(), "a=b".into()),
+        ];
+        assert_eq!(
+            spec.request(0),
+            "GET /poll?since=0 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\nUser-Agent: x/1\r\nCookie: a=b\r\n\r\n"
+        );
+        spec.transport = Transport::Ws;
+        let ws = spec.ws_request(0).expect("ws request");
+        assert_eq!(
+            ws.headers().get("cookie").map(|v| v.as_bytes()),
+            Some(&b"a=b"[..])
         );
     }
 

@@ -16,6 +16,8 @@
 //!   out of order.
 //! - [`client`]: the one client loop, parameterised by transport and
 //!   [`client::Schedule`]; [`backoff`] is its reconnect policy.
+//! - [`headers`]: the request header profiles (`minimal`, Chromium's
+//!   `browser` heads, a header file) per transport.
 //! - [`control`]: the runner's own HTTP calls (`/stats`, `/publish`) on
 //!   separate, separately counted connections.
 //! - [`server`]: where the server comes from: a URL, a child
@@ -41,6 +43,7 @@ pub mod backoff;
 pub mod capacity;
 pub mod client;
 pub mod control;
+pub mod headers;
 pub mod machine;
 pub mod meter;
 pub mod output;

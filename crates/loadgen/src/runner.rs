@@ -26,11 +26,12 @@ use hdrhistogram::Histogram;
 use pushbench_protocol::results::{
     Connections, Derived, EventCounts, LatencySummary, Outage, PhaseResult, ServerCost,
 };
-use pushbench_protocol::{RESULTS_VERSION, RunResult, Scenario, Traffic, Transport};
+use pushbench_protocol::{HeaderProfile, RESULTS_VERSION, RunResult, Scenario, Traffic, Transport};
 use tokio::sync::watch;
 
 use crate::client::{ClientReport, ClientSpec, Schedule, run_client};
 use crate::control::{ControlClient, Stats};
+use crate::headers::RequestProfile;
 use crate::meter::{ConnectionTotals, PhaseRecorder};
 use crate::server::{ServerHandle, ServerSource};
 use crate::{Error, Result, machine, scenario};
@@ -65,6 +66,8 @@ pub struct Progress {
     pub clients: u32,
     /// Its rate.
     pub rate: f64,
+    /// Its request header profile.
+    pub headers: HeaderProfile,
     /// `connecting`, `warm-up`, `measuring`, `draining` or `done`.
     pub stage: &'static str,
     /// Seconds into the stage, and the stage's planned length.
@@ -186,7 +189,20 @@ pub fn files_needed(scenario: &Scenario, in_process: bool) -> u64 {
 }
 
 fn phases_of(s: &Scenario) -> usize {
-    s.transports.len() * s.clients.len() * s.rates.len()
+    s.transports.len() * s.clients.len() * s.rates.len() * s.headers.len()
+}
+
+/// Every request header profile of `s`, resolved (header files read and
+/// checked) before the first phase, so a bad file fails the run at once.
+pub fn request_profiles(s: &Scenario) -> Result<Vec<(HeaderProfile, RequestProfile)>> {
+    s.headers
+        .iter()
+        .map(|p| {
+            RequestProfile::resolve(p)
+                .map(|r| (p.clone(), r))
+                .map_err(|e| Error::Scenario(format!("headers: {e}")))
+        })
+        .collect()
 }
 
 /// Runs a whole scenario. Errors only on an invalid scenario or a server
@@ -197,6 +213,10 @@ pub async fn run_scenario(
     progress: &mut (dyn FnMut(&Progress) + Send),
 ) -> Result<RunOutcome> {
     scenario::validate(&opts.scenario)?;
+    let profiles = request_profiles(&opts.scenario)?;
+    // A bad response header file fails here, not in the child server.
+    pushbench_server::headers::response_headers(&opts.scenario.response_headers)
+        .map_err(|e| Error::Scenario(format!("response_headers: {e}")))?;
     let scenario = opts.scenario.clone();
     let started_at = machine::now_rfc3339();
     let mut phases = Vec::new();
@@ -220,46 +240,58 @@ pub async fn run_scenario(
         };
         let control = ControlClient::new(server.addr);
         'phases: for &clients in &scenario.clients {
-            for &transport in &scenario.transports {
-                index += 1;
-                let label = Progress {
-                    phase: index,
-                    phases: total,
-                    transport,
-                    clients,
-                    rate,
-                    stage: "connecting",
-                    stage_elapsed_s: 0.0,
-                    stage_length_s: 0.0,
-                };
-                match run_phase(
-                    &scenario,
-                    transport,
-                    clients,
-                    rate,
-                    &mut server,
-                    &control,
-                    opts.interrupt.as_mut(),
-                    &label,
-                    progress,
-                )
-                .await
-                {
-                    Ok(outcome) => {
-                        let number = phases.len() + 1;
-                        wire_log.extend(outcome.connections.iter().map(|(local, totals)| {
-                            ConnectionRecord::client(number, transport, *local, server.addr, totals)
-                        }));
-                        phases.push(outcome.result);
-                        histograms.push(outcome.latency);
-                        if let Some(e) = outcome.stopped {
+            for (headers, request_profile) in &profiles {
+                for &transport in &scenario.transports {
+                    index += 1;
+                    let label = Progress {
+                        phase: index,
+                        phases: total,
+                        transport,
+                        clients,
+                        rate,
+                        headers: headers.clone(),
+                        stage: "connecting",
+                        stage_elapsed_s: 0.0,
+                        stage_length_s: 0.0,
+                    };
+                    match run_phase(
+                        &scenario,
+                        PhaseSpec {
+                            transport,
+                            clients,
+                            rate,
+                            headers: request_profile,
+                        },
+                        &mut server,
+                        &control,
+                        opts.interrupt.as_mut(),
+                        &label,
+                        progress,
+                    )
+                    .await
+                    {
+                        Ok(outcome) => {
+                            let number = phases.len() + 1;
+                            wire_log.extend(outcome.connections.iter().map(|(local, totals)| {
+                                ConnectionRecord::client(
+                                    number,
+                                    transport,
+                                    *local,
+                                    server.addr,
+                                    totals,
+                                )
+                            }));
+                            phases.push(outcome.result);
+                            histograms.push(outcome.latency);
+                            if let Some(e) = outcome.stopped {
+                                error = Some(e.to_string());
+                                break 'phases;
+                            }
+                        }
+                        Err(e) => {
                             error = Some(e.to_string());
                             break 'phases;
                         }
-                    }
-                    Err(e) => {
-                        error = Some(e.to_string());
-                        break 'phases;
                     }
                 }
             }
@@ -353,19 +385,36 @@ async fn wait_stage(
     }
 }
 
+/// What one phase measures: a transport at a client count, an event rate
+/// and a request header profile.
+#[derive(Clone, Copy, Debug)]
+pub struct PhaseSpec<'a> {
+    /// The transport.
+    pub transport: Transport,
+    /// Concurrent clients.
+    pub clients: u32,
+    /// Events per second the server publishes.
+    pub rate: f64,
+    /// The request headers.
+    pub headers: &'a RequestProfile,
+}
+
 /// Runs one phase against a running server.
-#[allow(clippy::too_many_arguments)]
 pub async fn run_phase(
     s: &Scenario,
-    transport: Transport,
-    clients: u32,
-    rate: f64,
+    phase: PhaseSpec<'_>,
     server: &mut ServerHandle,
     control: &ControlClient,
     interrupt: Option<&mut watch::Receiver<bool>>,
     label: &Progress,
     progress: &mut (dyn FnMut(&Progress) + Send),
 ) -> Result<PhaseOutcome> {
+    let PhaseSpec {
+        transport,
+        clients,
+        rate,
+        headers,
+    } = phase;
     let mut interrupt = interrupt;
     let mut outages = Outages::new(server.outage_grace);
     let idle = outages.stats(control, server).await?;
@@ -380,6 +429,7 @@ pub async fn run_phase(
         ws_binary: s.ws_binary,
         clients: clients as usize,
         give_up_after: server.outage_grace,
+        headers: headers.headers(transport, server.addr),
     });
     let recorder = Arc::new(PhaseRecorder::default());
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -575,6 +625,7 @@ pub async fn run_phase(
         transport,
         clients,
         rate,
+        headers: label.headers.clone(),
         duration_s,
         connections,
         traffic,

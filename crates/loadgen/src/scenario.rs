@@ -124,6 +124,13 @@ pub fn validate(s: &Scenario) -> Result<()> {
     if let Some(url) = &s.target {
         crate::server::parse_url(url)?;
     }
+    if s.headers.is_empty() {
+        return bad(
+            "headers",
+            "at least one header profile is needed",
+            &s.headers,
+        );
+    }
     Ok(())
 }
 
@@ -141,6 +148,15 @@ mod tests {
         assert_eq!(s.payload, Scenario::default().payload);
         let err = parse("clientz = [1]\n").expect_err("unknown key");
         assert!(err.contains("clientz"), "{err}");
+        let s = parse("headers = \"browser:0\"\n").expect("one profile");
+        assert_eq!(
+            s.headers,
+            vec![pushbench_protocol::HeaderProfile::Browser { cookie_bytes: 0 }]
+        );
+        let s = parse("headers = [\"minimal\", \"browser\"]\n").expect("a sweep");
+        assert_eq!(s.headers.len(), 2);
+        let err = parse("headers = \"browser:x\"\n").expect_err("bad cookie size");
+        assert!(err.contains("browser:x"), "{err}");
         let err = parse("transports = [\"websocket\"]\n").expect_err("unknown transport");
         assert!(err.contains("websocket"), "{err}");
     }
@@ -225,5 +241,10 @@ mod tests {
             ..Scenario::default()
         };
         assert!(validate(&s).is_err_and(|e| e.to_string().contains("duration_s")));
+        let s = Scenario {
+            headers: Vec::new(),
+            ..Scenario::default()
+        };
+        assert!(validate(&s).is_err_and(|e| e.to_string().contains("headers")));
     }
 }

@@ -65,7 +65,7 @@ pub enum ServerSource {
     },
     /// `pushbench_server::spawn` in this process (tests); `rate`, `payload`
     /// and `topics` come from the scenario.
-    InProcess(ServerConfig),
+    InProcess(Box<ServerConfig>),
 }
 
 /// A server being measured.
@@ -110,12 +110,16 @@ impl ServerSource {
                 })
             }
             ServerSource::InProcess(config) => {
+                let response_headers =
+                    pushbench_server::headers::response_headers(&scenario.response_headers)
+                        .map_err(|e| Error::Scenario(format!("response_headers: {e}")))?;
                 let config = ServerConfig {
                     rate,
                     payload: scenario.payload,
                     topics: scenario.topics,
                     ring: config.ring.max(ring_for(rate) as usize),
-                    ..config.clone()
+                    response_headers,
+                    ..(**config).clone()
                 };
                 let server = pushbench_server::spawn(config, SocketAddr::from(([127, 0, 0, 1], 0)))
                     .await
@@ -129,12 +133,19 @@ impl ServerSource {
                 })
             }
             ServerSource::Child { exe, extra_args } => {
+                // Named only when not minimal, so an older `--server-exe`
+                // without the flag still serves minimal runs.
+                let response_headers = match &scenario.response_headers {
+                    p if p.is_minimal() => Vec::new(),
+                    p => vec!["--response-headers".to_owned(), p.to_string()],
+                };
                 let mut child = Command::new(exe)
                     .args(["serve", "--addr", "127.0.0.1:0"])
                     .args(["--rate", &rate.to_string()])
                     .args(["--payload", &scenario.payload.to_string()])
                     .args(["--topics", &scenario.topics.to_string()])
                     .args(["--ring", &ring_for(rate).to_string()])
+                    .args(&response_headers)
                     .args(extra_args)
                     .stdin(Stdio::null())
                     .stdout(Stdio::piped())

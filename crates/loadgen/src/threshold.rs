@@ -271,6 +271,7 @@ mod tests {
             transport: Transport::Ws,
             clients: 10,
             rate: 20.0,
+            headers: Default::default(),
             duration_s: 1.0,
             connections: Connections::default(),
             traffic: Default::default(),

@@ -25,20 +25,21 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use pushbench_protocol::{ByteClass, Classifier, Direction, Received, Transport, WireEvent};
+use pushbench_protocol::{
+    ByteClass, Classifier, Direction, HeaderProfile, Received, Transport, WireEvent,
+};
 use pushbench_server::config::ServerConfig;
 use pushbench_server::counting::{CountingStream, Tally};
 use pushbench_server::{RunningServer, spawn};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::client::{ClientSpec, Schedule};
 use crate::control::ControlClient;
+use crate::headers::RequestProfile;
 use crate::meter::lock;
 use crate::{Error, Result};
 
@@ -53,9 +54,14 @@ pub struct TraceOptions {
     pub events: u64,
     /// Payload bytes of the events the embedded server publishes.
     pub payload: usize,
-    /// Extra request header lines (`Name: value`), e.g. a browser's, added
-    /// to every request (or to the WebSocket upgrade).
+    /// The request header profile (`minimal`, `browser`, a header file).
+    pub profile: HeaderProfile,
+    /// Extra request header lines (`Name: value`) added after the
+    /// profile's to every request (or to the WebSocket upgrade).
     pub headers: Vec<(String, String)>,
+    /// The embedded server's response header profile (a `--target`
+    /// answers with its own).
+    pub response_profile: HeaderProfile,
     /// Short-poll interval against `--target` (the embedded server is
     /// polled once per event it publishes).
     pub poll_interval: Duration,
@@ -70,7 +76,9 @@ impl Default for TraceOptions {
             target: None,
             events: 2,
             payload: 16,
+            profile: HeaderProfile::Minimal,
             headers: Vec::new(),
+            response_profile: HeaderProfile::Minimal,
             poll_interval: Duration::from_millis(500),
             timeout: Duration::from_secs(30),
         }
@@ -250,6 +258,7 @@ impl Source {
 
 /// Runs one exchange of `opts.transport` and returns every byte of it.
 pub async fn record(opts: &TraceOptions) -> Result<Trace> {
+    let profile = RequestProfile::resolve(&opts.profile).map_err(Error::Scenario)?;
     let (source, server, cursor) = match opts.target {
         Some(addr) => {
             let stats = ControlClient::new(addr).stats(false).await?;
@@ -259,6 +268,10 @@ pub async fn record(opts: &TraceOptions) -> Result<Trace> {
             let config = ServerConfig {
                 rate: 0.0,
                 payload: opts.payload,
+                response_headers: pushbench_server::headers::response_headers(
+                    &opts.response_profile,
+                )
+                .map_err(Error::Scenario)?,
                 ..ServerConfig::default()
             };
             let running = spawn(config, SocketAddr::from(([127, 0, 0, 1], 0)))
@@ -280,6 +293,11 @@ pub async fn record(opts: &TraceOptions) -> Result<Trace> {
         clients: 1,
         // A trace is one exchange; it never reconnects.
         give_up_after: Duration::ZERO,
+        headers: profile
+            .headers(opts.transport, server)
+            .into_iter()
+            .chain(opts.headers.iter().cloned())
+            .collect(),
     };
     let recorder = Recorder::new(opts.transport);
     let tcp = TcpStream::connect(server)
@@ -338,18 +356,6 @@ impl Exchange<'_> {
         }
     }
 
-    fn request(&self, cursor: u64) -> String {
-        let request = self.spec.request(cursor);
-        let head = request.strip_suffix("\r\n").unwrap_or(&request);
-        let extra: String = self
-            .opts
-            .headers
-            .iter()
-            .map(|(name, value)| format!("{name}: {value}\r\n"))
-            .collect();
-        format!("{head}{extra}\r\n")
-    }
-
     /// Reads until `done(delivered, ended, heads)` holds.
     async fn read_until(
         &self,
@@ -376,7 +382,7 @@ impl Exchange<'_> {
     }
 
     async fn send(&self, conn: &mut Conn, cursor: u64) -> Result<()> {
-        conn.write_all(self.request(cursor).as_bytes())
+        conn.write_all(self.spec.request(cursor).as_bytes())
             .await
             .map_err(|e| Error::io("sending the request", e))
     }
@@ -426,16 +432,10 @@ impl Exchange<'_> {
             url: url.clone(),
             message: format!("{what}: {e}"),
         };
-        let mut request = url
-            .as_str()
-            .into_client_request()
+        let request = self
+            .spec
+            .ws_request(cursor)
             .map_err(|e| ws_error("request", &e))?;
-        for (name, value) in &self.opts.headers {
-            let name =
-                HeaderName::from_bytes(name.as_bytes()).map_err(|e| ws_error("header name", &e))?;
-            let value = HeaderValue::from_str(value).map_err(|e| ws_error("header value", &e))?;
-            request.headers_mut().append(name, value);
-        }
         let (mut ws, _) = tokio_tungstenite::client_async(request, conn)
             .await
             .map_err(|e| ws_error("handshake", &e))?;

@@ -4,9 +4,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use pushbench_loadgen::control::ControlClient;
-use pushbench_loadgen::runner::{Progress, RunOptions, run_phase, run_scenario};
+use pushbench_loadgen::headers::RequestProfile;
+use pushbench_loadgen::runner::{PhaseSpec, Progress, RunOptions, run_phase, run_scenario};
 use pushbench_loadgen::{ServerSource, output};
-use pushbench_protocol::{Scenario, Transport};
+use pushbench_protocol::results::PhaseResult;
+use pushbench_protocol::{ByteClass, HeaderProfile, Scenario, Transport};
 use pushbench_server::ServerConfig;
 
 fn quick_scenario(transports: Vec<Transport>, clients: u32) -> Scenario {
@@ -39,6 +41,7 @@ fn label(transport: Transport, clients: u32) -> Progress {
         transport,
         clients,
         rate: 0.0,
+        headers: HeaderProfile::Minimal,
         stage: "",
         stage_elapsed_s: 0.0,
         stage_length_s: 0.0,
@@ -57,23 +60,41 @@ fn publish_for_a_while(control: &ControlClient, count: usize) -> tokio::task::Jo
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_transport_books_every_byte_and_matches_the_server() {
-    let scenario = quick_scenario(Transport::ALL.to_vec(), 3);
-    let source = ServerSource::InProcess(config());
+/// Runs one phase per transport with `headers` against an in-process
+/// server answering with `response_headers`, and checks that the classes
+/// add up to each client socket's count and that the server's per-connection
+/// counts equal the client's.
+async fn books_every_byte(
+    transports: &[Transport],
+    headers: HeaderProfile,
+    response_headers: HeaderProfile,
+) -> Vec<PhaseResult> {
+    let scenario = Scenario {
+        response_headers,
+        ..quick_scenario(transports.to_vec(), 3)
+    };
+    let profile = RequestProfile::resolve(&headers).expect("profile");
+    let source = ServerSource::InProcess(Box::new(config()));
     let mut server = source.start(&scenario, 0.0).await.expect("server");
     let control = ControlClient::new(server.addr);
-    for transport in Transport::ALL {
+    let mut results = Vec::new();
+    for &transport in transports {
         let publisher = publish_for_a_while(&control, 50);
         let outcome = run_phase(
             &scenario,
-            transport,
-            3,
-            0.0,
+            PhaseSpec {
+                transport,
+                clients: 3,
+                rate: 0.0,
+                headers: &profile,
+            },
             &mut server,
             &control,
             None,
-            &label(transport, 3),
+            &Progress {
+                headers: headers.clone(),
+                ..label(transport, 3)
+            },
             &mut |_| {},
         )
         .await
@@ -87,6 +108,7 @@ async fn every_transport_books_every_byte_and_matches_the_server() {
             r.events
         );
         assert_eq!(r.events.duplicated, 0, "{transport}");
+        assert_eq!(r.headers, headers);
         assert!(r.traffic.received.payload > 0, "{transport}");
         assert!(!outcome.connections.is_empty());
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -115,8 +137,59 @@ async fn every_transport_books_every_byte_and_matches_the_server() {
                 "{transport}: server wrote != client received for {local}"
             );
         }
+        results.push(outcome.result);
     }
     server.stop().await;
+    results
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_transport_books_every_byte_and_matches_the_server() {
+    books_every_byte(
+        &Transport::ALL,
+        HeaderProfile::Minimal,
+        HeaderProfile::Minimal,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_headers_are_counted_on_both_ends() {
+    let transports = [Transport::ShortPoll, Transport::Ws];
+    let minimal =
+        books_every_byte(&transports, HeaderProfile::Minimal, HeaderProfile::Minimal).await;
+    let browser =
+        books_every_byte(&transports, HeaderProfile::BROWSER, HeaderProfile::BROWSER).await;
+    for (m, b) in minimal.iter().zip(&browser) {
+        let per_connection = |p: &PhaseResult, class: ByteClass, sent: bool| {
+            let ledger = if sent {
+                &p.setup_traffic.sent
+            } else {
+                &p.setup_traffic.received
+            };
+            ledger.get(class) as f64 / p.connections.opened.max(1) as f64
+        };
+        let class = match m.transport {
+            Transport::Ws => ByteClass::Handshake,
+            _ => ByteClass::RequestHeaders,
+        };
+        // Chromium's headers with a 256-byte cookie: well over 500 bytes
+        // more per request head; the production response headers over 300.
+        let request_growth = per_connection(b, class, true) - per_connection(m, class, true);
+        assert!(request_growth > 500.0, "{}: +{request_growth}", m.transport);
+        let class = match m.transport {
+            Transport::Ws => ByteClass::Handshake,
+            _ => ByteClass::ResponseHeaders,
+        };
+        let response_growth = per_connection(b, class, false) - per_connection(m, class, false);
+        assert!(
+            response_growth > 300.0,
+            "{}: +{response_growth}",
+            m.transport
+        );
+    }
+    // Short polling pays the heads on every poll, so its bytes per event grow.
+    assert!(browser[0].derived.bytes_per_event > minimal[0].derived.bytes_per_event + 100.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,18 +198,21 @@ async fn a_server_that_skips_events_is_caught_with_the_exact_count() {
         rates: vec![100.0],
         ..quick_scenario(vec![Transport::Ws, Transport::ShortPoll], 2)
     };
-    let source = ServerSource::InProcess(ServerConfig {
+    let source = ServerSource::InProcess(Box::new(ServerConfig {
         skip_every: 7,
         ..config()
-    });
+    }));
     let mut server = source.start(&scenario, 100.0).await.expect("server");
     let control = ControlClient::new(server.addr);
     for transport in [Transport::Ws, Transport::ShortPoll] {
         let outcome = run_phase(
             &scenario,
-            transport,
-            2,
-            100.0,
+            PhaseSpec {
+                transport,
+                clients: 2,
+                rate: 100.0,
+                headers: &RequestProfile::Minimal,
+            },
             &mut server,
             &control,
             None,
@@ -188,7 +264,7 @@ async fn real_results_validate_against_the_committed_schema() {
     };
     let opts = RunOptions {
         scenario,
-        source: ServerSource::InProcess(config()),
+        source: ServerSource::InProcess(Box::new(config())),
         interrupt: None,
         outage_grace: pushbench_loadgen::backoff::DEFAULT_GIVE_UP,
     };
@@ -272,7 +348,7 @@ async fn a_capacity_search_climbs_bisects_and_writes_valid_results() {
     };
     let opts = |criteria: Option<Vec<&str>>, min_rate: f64| CapacityOptions {
         scenario: scenario.clone(),
-        source: ServerSource::InProcess(config()),
+        source: ServerSource::InProcess(Box::new(config())),
         policy: SearchPolicy {
             start_rate: 10.0,
             max_rate: 40.0,

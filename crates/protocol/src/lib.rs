@@ -12,6 +12,9 @@
 //!   into payload and envelope.
 //! - [`framing`]: pure framing lengths (`ws_header_len`, `chunk_framing_len`,
 //!   `sse_field_overhead`) that the classifiers and the docs rely on.
+//! - [`headers`]: [`HeaderProfile`] (`minimal`, `browser`, a header
+//!   file), the header-file format and the rules that keep a profile from
+//!   breaking the framing.
 //! - [`ledger`]: [`ByteClass`], [`ByteLedger`] (one direction) and
 //!   [`Traffic`] (both directions).
 //! - [`results`]: [`RunResult`] and its parts, the `results.json` contract.
@@ -24,6 +27,7 @@
 
 pub mod event;
 pub mod framing;
+pub mod headers;
 pub mod ledger;
 pub mod peers;
 pub mod results;
@@ -33,6 +37,7 @@ pub mod wire;
 pub use event::{
     DecodeError, Event, Gap, Received, decode_binary, decode_json, gap_json, now_us, payload_for,
 };
+pub use headers::HeaderProfile;
 pub use ledger::{ByteClass, ByteLedger, Traffic};
 pub use results::{RESULTS_VERSION, RunResult, Scenario};
 pub use transport::{Transport, UnknownTransport};

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Traffic, Transport};
+use crate::{HeaderProfile, Traffic, Transport};
 
 /// The version of the results format written by this build.
 pub const RESULTS_VERSION: u32 = 1;
@@ -141,6 +141,15 @@ pub struct Scenario {
     pub ws_binary: bool,
     /// A running server to measure instead of starting one (`http://host:port`).
     pub target: Option<String>,
+    /// Request header profiles, one phase each (per transport, client count
+    /// and rate): `minimal`, `browser`, `browser:N` (an N-byte cookie) or a
+    /// header file. A scenario file may name one (`headers = "browser"`) or
+    /// several. `["minimal"]` in older results.
+    #[serde(deserialize_with = "crate::headers::one_or_many")]
+    pub headers: Vec<HeaderProfile>,
+    /// The response header profile of the server the run starts (`serve
+    /// --response-headers`); a `target` server answers with its own.
+    pub response_headers: HeaderProfile,
 }
 
 impl Default for Scenario {
@@ -158,6 +167,8 @@ impl Default for Scenario {
             longpoll_timeout_s: 30,
             ws_binary: false,
             target: None,
+            headers: vec![HeaderProfile::Minimal],
+            response_headers: HeaderProfile::Minimal,
         }
     }
 }
@@ -171,6 +182,9 @@ pub struct PhaseResult {
     pub clients: u32,
     /// Events per second published.
     pub rate: f64,
+    /// The request header profile its clients sent; `minimal` in older results.
+    #[serde(default)]
+    pub headers: HeaderProfile,
     /// Seconds actually measured.
     pub duration_s: f64,
     /// Connection counts and setup time.

@@ -14,7 +14,7 @@ use crate::figures::{
     format_bytes, format_count, format_rate, transport_bytes_per_event, transports_in,
 };
 use crate::model::{self, CLASSIC_CLIENTS, ModelInput};
-use crate::summary::{summary_table, warnings};
+use crate::summary::{header_profile_table, summary_table, warnings};
 use crate::table::{Table, escape_html};
 
 /// One chart as the reports show it.
@@ -99,7 +99,7 @@ pub fn scenario_table(result: &RunResult) -> Table {
     let list = |items: Vec<String>| items.join(", ");
     let mut table = Table::new(["setting", "value"]);
     table.align[1] = crate::table::Align::Left;
-    let rows: [(&str, String); 12] = [
+    let rows: [(&str, String); 14] = [
         (
             "transports",
             list(s.transports.iter().map(|t| t.name().to_owned()).collect()),
@@ -128,6 +128,11 @@ pub fn scenario_table(result: &RunResult) -> Table {
             "WebSocket encoding",
             if s.ws_binary { "binary" } else { "JSON text" }.to_owned(),
         ),
+        (
+            "request headers",
+            list(s.headers.iter().map(ToString::to_string).collect()),
+        ),
+        ("response headers", s.response_headers.to_string()),
         (
             "target",
             s.target
@@ -180,6 +185,12 @@ delivered within it (for short polling, less the share of the window one poll in
 p99 under the bound), then latency measured at fractions of that rate. \
 Deliveries per second are events × clients.";
 
+const HEADER_PROFILES_TEXT: &str = "What each request header profile costs per delivered \
+     event, by class, both directions: `minimal` is the smallest valid request, `browser` \
+     Chromium's headers with a cookie (`browser:N`: of N bytes), a file name its header lines. \
+     Polling pays the request and response heads on every exchange; the persistent \
+     transports pay them once per connection (setup B/conn), outside the measured window.";
+
 const CONNECTIONS_TEXT: &str = "Setup is the TCP connect (and, for WebSocket, the upgrade) of \
 each connection; \"all connected after\" is the time from the phase's start until every client \
 had its first session, and connections/s that count over that time: with a zero ramp-up, the \
@@ -187,7 +198,8 @@ pace at which the server accepted them. Responses/s is the polling transports' r
 
 const MEASURED_TEXT: &str = "The same arithmetic with this run's measured bytes per \
 delivered event (both directions, every class: headers, framing, JSON envelope, payload, \
-control), at one event per second per client:";
+control), at one event per second per client (when the run compared header profiles, \
+with the first profile's phases):";
 
 impl Report<'_> {
     fn title(&self) -> String {
@@ -230,6 +242,13 @@ impl Report<'_> {
             "Bytes per event count both directions of every connection, divided by the \
              events delivered; latency is event creation to client receipt.\n"
         );
+        if let Some(profiles) = header_profile_table(self.result) {
+            let _ = writeln!(
+                out,
+                "## Header profiles\n\n{HEADER_PROFILES_TEXT}\n\n{}",
+                profiles.to_markdown()
+            );
+        }
         if let Some(capacity) = capacity_table(self.result) {
             let _ = writeln!(
                 out,
@@ -320,6 +339,14 @@ impl Report<'_> {
              client receipt.</p>\n",
             summary_table(self.result).to_html()
         );
+        if let Some(profiles) = header_profile_table(self.result) {
+            let _ = write!(
+                out,
+                "<h2>Header profiles</h2>\n<p>{}</p>\n{}",
+                escape_html(HEADER_PROFILES_TEXT),
+                profiles.to_html()
+            );
+        }
         if let Some(capacity) = capacity_table(self.result) {
             let _ = write!(
                 out,

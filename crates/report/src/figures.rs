@@ -9,34 +9,55 @@ use pushbench_protocol::{ByteClass, ByteLedger, RunResult, Transport};
 pub type ClassBytes = [f64; 6];
 
 /// A name for a phase that is unique within its run: the transport alone
-/// when the run measured it once, else with its clients and rate
-/// (`ws 50c@20/s`).
+/// when the run measured it once, else with what tells its phases apart:
+/// clients and rate (`ws 50c@20/s`), the header profile (`ws browser`), or
+/// both (`ws 50c@20/s browser`).
 pub fn phase_label(result: &RunResult, phase: &PhaseResult) -> String {
-    let same_transport = result
+    let siblings: Vec<&PhaseResult> = result
         .phases
         .iter()
         .filter(|p| p.transport == phase.transport)
-        .count();
-    if same_transport <= 1 {
-        phase.transport.name().to_owned()
-    } else {
-        format!(
-            "{} {}c@{}/s",
-            phase.transport.name(),
+        .collect();
+    let mut label = phase.transport.name().to_owned();
+    if siblings.len() <= 1 {
+        return label;
+    }
+    let load_varies = siblings
+        .iter()
+        .any(|p| p.clients != phase.clients || p.rate != phase.rate);
+    let headers_vary = siblings.iter().any(|p| p.headers != phase.headers);
+    if load_varies || !headers_vary {
+        label.push_str(&format!(
+            " {}c@{}/s",
             phase.clients,
             format_rate(phase.rate)
-        )
+        ));
     }
+    if headers_vary {
+        label.push_str(&format!(" {}", phase.headers));
+    }
+    label
 }
 
-/// A key that names the same phase in two runs: transport, clients, rate.
+/// A key that names the same phase in two runs: transport, clients, rate,
+/// and the header profile unless it is `minimal` (so keys of runs from
+/// before header profiles still match).
 pub fn phase_key(phase: &PhaseResult) -> String {
-    format!(
+    let mut key = format!(
         "{} {}c@{}/s",
         phase.transport.name(),
         phase.clients,
         format_rate(phase.rate)
-    )
+    );
+    if !phase.headers.is_minimal() {
+        key.push_str(&format!(" {}", phase.headers));
+    }
+    key
+}
+
+/// True when some phase of the run sent other than minimal headers.
+pub fn has_header_profiles(result: &RunResult) -> bool {
+    result.phases.iter().any(|p| !p.headers.is_minimal())
 }
 
 /// `ledger`'s bytes per class divided by `delivered` events (zeros when
@@ -55,11 +76,15 @@ pub fn per_event_by_class(ledger: &ByteLedger, delivered: u64) -> ClassBytes {
 /// All bytes (both directions) per delivered event of every phase of
 /// `transport` together, or `None` when the run has no such phase or none
 /// delivered anything.
+/// When the run compared header profiles, only the phases of its first
+/// profile count (mixing a browser's heads with minimal ones would describe
+/// neither); the header profile table shows the others.
 pub fn transport_bytes_per_event(result: &RunResult, transport: Transport) -> Option<f64> {
+    let primary = result.phases.first().map(|p| &p.headers);
     let (bytes, delivered) = result
         .phases
         .iter()
-        .filter(|p| p.transport == transport)
+        .filter(|p| p.transport == transport && Some(&p.headers) == primary)
         .fold((0u64, 0u64), |(b, d), p| {
             (b + p.traffic.total(), d + p.events.delivered)
         });

@@ -1,15 +1,27 @@
 //! The summary table (one row per phase) and the warnings a reader must not
 //! miss, shared by the terminal, `report.md` and `report.html`.
 
-use pushbench_protocol::RunResult;
+use pushbench_protocol::{ByteClass, RunResult};
 
-use crate::figures::{format_bytes, format_count, format_us, phase_has_losses, phase_label};
+use crate::figures::{
+    format_bytes, format_count, format_us, has_header_profiles, per_event_by_class,
+    phase_has_losses, phase_label, transports_in,
+};
 use crate::table::Table;
 
 /// One row per phase: bytes per event each way, overhead, latency
 /// percentiles, delivery counts, server cost.
 pub fn summary_table(result: &RunResult) -> Table {
-    let mut table = Table::new([
+    // The header profile gets a column only when a run used one profile
+    // other than minimal: minimal runs keep the table they always had, and
+    // when profiles vary, the phase labels name them already.
+    let distinct: std::collections::BTreeSet<String> = result
+        .phases
+        .iter()
+        .map(|p| p.headers.to_string())
+        .collect();
+    let profiles = has_header_profiles(result) && distinct.len() == 1;
+    let mut titles = vec![
         "phase",
         "clients",
         "rate/s",
@@ -28,11 +40,18 @@ pub fn summary_table(result: &RunResult) -> Table {
         "ooo",
         "CPU µs/ev",
         "RSS/conn",
-    ]);
+    ];
+    if profiles {
+        titles.insert(HEADERS_COLUMN, "headers");
+    }
+    let mut table = Table::new(titles);
+    if profiles {
+        table.align[HEADERS_COLUMN] = crate::table::Align::Left;
+    }
     for phase in &result.phases {
         let latency = &phase.latency_us;
         let events = &phase.events;
-        table.push([
+        let mut row = vec![
             phase_label(result, phase),
             format_count(u64::from(phase.clients)),
             crate::figures::format_rate(phase.rate),
@@ -53,9 +72,61 @@ pub fn summary_table(result: &RunResult) -> Table {
             format_count(events.out_of_order),
             format!("{:.1}", phase.server.cpu_us_per_event),
             format_bytes(phase.server.rss_per_connection_bytes),
-        ]);
+        ];
+        if profiles {
+            row.insert(HEADERS_COLUMN, phase.headers.to_string());
+        }
+        table.push(row);
     }
     table
+}
+
+/// Where the summary shows the header profile (after the rate).
+const HEADERS_COLUMN: usize = 3;
+
+/// Bytes per delivered event by class (both directions), one row per phase
+/// of every transport, so the header profiles of one transport stand side
+/// by side; `None` unless the run compared several profiles.
+pub fn header_profile_table(result: &RunResult) -> Option<Table> {
+    let profiles: std::collections::BTreeSet<String> = result
+        .phases
+        .iter()
+        .map(|p| p.headers.to_string())
+        .collect();
+    if profiles.len() < 2 {
+        return None;
+    }
+    let mut headers = vec![
+        "transport".to_owned(),
+        "clients".into(),
+        "rate/s".into(),
+        "headers".into(),
+    ];
+    headers.extend(ByteClass::ALL.iter().map(|c| c.name().to_owned()));
+    headers.extend(["B/ev".to_owned(), "setup B/conn".to_owned()]);
+    let mut table = Table::new(headers);
+    table.align[3] = crate::table::Align::Left;
+    for transport in transports_in(result) {
+        for phase in result.phases.iter().filter(|p| p.transport == transport) {
+            let sent = per_event_by_class(&phase.traffic.sent, phase.events.delivered);
+            let received = per_event_by_class(&phase.traffic.received, phase.events.delivered);
+            let mut row = vec![
+                transport.name().to_owned(),
+                format_count(u64::from(phase.clients)),
+                crate::figures::format_rate(phase.rate),
+                phase.headers.to_string(),
+            ];
+            row.extend(
+                sent.iter()
+                    .zip(received)
+                    .map(|(s, r)| format!("{:.1}", s + r)),
+            );
+            row.push(format!("{:.1}", phase.derived.bytes_per_event));
+            row.push(format!("{:.0}", phase.setup_bytes_per_connection));
+            table.push(row);
+        }
+    }
+    Some(table)
 }
 
 /// Everything that makes a result untrustworthy or incomplete, one sentence

@@ -229,3 +229,75 @@ fn compare_flags_a_regression_over_the_threshold() {
     );
     assert_eq!(comparison.regressions(1.0).len(), 2);
 }
+
+/// The fixture with every phase measured twice, the second time with the
+/// browser header profile (its request heads 600 bytes larger per event).
+fn with_two_profiles() -> RunResult {
+    let mut result = fixture();
+    let browser: Vec<_> = result
+        .phases
+        .iter()
+        .map(|p| {
+            let mut p = p.clone();
+            p.headers = pushbench_protocol::HeaderProfile::BROWSER;
+            p.traffic.sent.request_headers += 600 * p.events.delivered;
+            p.derived.bytes_per_event += 600.0;
+            p
+        })
+        .collect();
+    result.phases.extend(browser);
+    result.scenario.headers = vec![
+        pushbench_protocol::HeaderProfile::Minimal,
+        pushbench_protocol::HeaderProfile::BROWSER,
+    ];
+    result
+}
+
+#[test]
+fn header_profiles_get_a_column_labels_and_a_comparison_table() {
+    let plain = terminal_summary(&fixture());
+    assert!(!plain.contains("headers"), "{plain}");
+    let result = with_two_profiles();
+    let summary = terminal_summary(&result);
+    assert!(
+        summary.contains("ws browser") && summary.contains("ws minimal"),
+        "{summary}"
+    );
+    // One profile, not minimal: a column says which (the labels do not).
+    let mut only_browser = fixture();
+    for p in &mut only_browser.phases {
+        p.headers = pushbench_protocol::HeaderProfile::BROWSER;
+    }
+    let summary = terminal_summary(&only_browser);
+    let titles = summary.lines().next().unwrap_or_default();
+    assert!(titles.contains("headers"), "{summary}");
+    assert!(
+        summary
+            .lines()
+            .nth(2)
+            .is_some_and(|r| r.contains("browser")),
+        "{summary}"
+    );
+    let table = pushbench_report::summary::header_profile_table(&result).expect("table");
+    assert_eq!(table.rows.len(), 10);
+    let ws: Vec<&Vec<String>> = table.rows.iter().filter(|r| r[0] == "ws").collect();
+    assert_eq!(
+        (ws[0][3].as_str(), ws[1][3].as_str()),
+        ("minimal", "browser")
+    );
+    assert!(pushbench_report::summary::header_profile_table(&fixture()).is_none());
+
+    let dir = scratch("profiles");
+    write_report(&result, &dir).expect("report");
+    let md = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
+    assert!(md.contains("## Header profiles"), "{md}");
+    assert!(
+        md.contains("| request headers | minimal, browser |"),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
+    assert!(html.contains("<h2>Header profiles</h2>"));
+    // The phases of one transport stay apart when compared with themselves.
+    assert!(compare(&result, &result).is_unchanged());
+    let _ = std::fs::remove_dir_all(&dir);
+}

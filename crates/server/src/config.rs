@@ -70,6 +70,9 @@ pub struct ServerConfig {
     /// server started on it again keeps the last `ring` events and the seq
     /// numbering, so clients resume after a restart (see [`crate::journal`]).
     pub journal: Option<PathBuf>,
+    /// Extra headers on every response the router answers (the response
+    /// header profile, [`crate::headers`]); empty is the minimal head.
+    pub response_headers: Vec<(axum::http::HeaderName, axum::http::HeaderValue)>,
 }
 
 impl Default for ServerConfig {
@@ -95,6 +98,7 @@ impl Default for ServerConfig {
             publish_rate: 0.0,
             skip_every: 0,
             journal: None,
+            response_headers: Vec::new(),
         }
     }
 }

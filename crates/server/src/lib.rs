@@ -12,7 +12,8 @@
 //! - One module per transport: [`poll`] (short and long polling),
 //!   [`stream`] (HTTP streaming and SSE), [`ws`] (WebSocket and echo);
 //!   [`control`] holds publish, stats and the index page; [`guard`] the
-//!   Origin allow-list, publish token and publish rate limit.
+//!   Origin allow-list, publish token and publish rate limit; [`headers`]
+//!   the response header profile, added to every response by one middleware.
 //! - [`params`]: query and header parsing as plain functions; [`error`]:
 //!   [`AppError`], answered as JSON.
 //! - [`counting`], [`listener`], [`stats`]: socket-level byte counting per
@@ -28,6 +29,7 @@ pub mod control;
 pub mod counting;
 pub mod error;
 pub mod guard;
+pub mod headers;
 pub mod hub;
 pub mod journal;
 pub mod listener;
@@ -127,6 +129,12 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             track_connection,
+        ))
+        // Outermost, so that the answers of `track_connection` (a refused
+        // connection, a bad label) carry the profile too.
+        .layer(middleware::map_response_with_state(
+            state.clone(),
+            headers::add_profile,
         ))
         .with_state(state)
 }

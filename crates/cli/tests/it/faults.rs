@@ -157,6 +157,8 @@ impl Crowd {
                 ws_binary: false,
                 clients: kinds.len() * per_kind,
                 give_up_after,
+                headers: pushbench_loadgen::headers::RequestProfile::Minimal
+                    .headers(transport, addr),
             });
             for _ in 0..per_kind {
                 let progress = Arc::new(AtomicU64::new(0));

@@ -4,6 +4,7 @@ mod bad_flags;
 mod browser;
 mod conformance;
 mod faults;
+mod headers;
 mod peers;
 mod serve;
 mod support;
