@@ -246,8 +246,12 @@ impl ControlClient {
     }
 }
 
-/// Splits a whole `connection: close` answer into status and (de-chunked) body.
-fn split_response(answer: &[u8]) -> Option<(u16, Vec<u8>)> {
+/// Splits a whole `connection: close` answer into status and (de-chunked)
+/// body; `None` when it is not a well-formed HTTP answer.
+///
+/// Public only so the fuzz target `control` (`fuzz/`) can drive it with
+/// arbitrary bytes: it parses what a server sent, so it must never panic.
+pub fn split_response(answer: &[u8]) -> Option<(u16, Vec<u8>)> {
     let end = answer.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = std::str::from_utf8(&answer[..end]).ok()?;
     let status = head.split(' ').nth(1)?.parse().ok()?;

@@ -33,9 +33,10 @@ pub struct Gap {
 }
 
 impl Gap {
-    /// How many seqs the gap covers.
+    /// How many seqs the gap covers (saturating: a peer's gap marker can
+    /// name `0..=u64::MAX`, one more seq than a `u64` counts).
     pub fn len(&self) -> u64 {
-        self.to.saturating_sub(self.from) + 1
+        self.to.saturating_sub(self.from).saturating_add(1)
     }
 
     /// Never true: a gap covers at least one seq.
@@ -254,6 +255,29 @@ mod tests {
         assert_eq!(gap.len(), 7);
         let got = decode_json(gap_json(gap).as_bytes()).expect("decode");
         assert_eq!(got, Received::Gap(gap));
+    }
+
+    /// Found by `fuzz/` (target `event_codec`, input minimized by `cargo
+    /// fuzz tmin`): a gap from seq 0 to `u64::MAX` overflowed `Gap::len`.
+    #[test]
+    fn gap_of_every_seq_counts_without_overflow() {
+        const FUZZ_INPUT: [u8; 16] = [
+            0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        ];
+        let from = u64::from_be_bytes(FUZZ_INPUT[..8].try_into().expect("8 bytes"));
+        let to = u64::from_be_bytes(FUZZ_INPUT[8..].try_into().expect("8 bytes"));
+        assert_eq!(Gap { from, to }.len(), u64::MAX);
+        // The same gap as a peer sends it.
+        let marker = br#"{"gap":{"from":0,"to":18446744073709551615}}"#;
+        let Ok(Received::Gap(gap)) = decode_json(marker) else {
+            panic!("a gap marker");
+        };
+        assert_eq!(gap.len(), u64::MAX);
+        crate::reliability(
+            "input/http",
+            "gap marker naming seqs 0 to u64::MAX (fuzz: event_codec)",
+            "decoded, its length saturates at u64::MAX",
+        );
     }
 
     #[test]

@@ -714,6 +714,11 @@ impl ResponseParser {
 
     fn flush_partial<F: FnMut(WireEvent<'_>)>(&mut self, em: &mut Emitter<'_, F>) {
         const DIR: Direction = Direction::Received;
+        // The body's partial line or block came off the wire before the
+        // framing bytes buffered after it (a chunk's CRLF or the next
+        // chunk-size line), so it is booked first: segments stay in wire
+        // order.
+        std::mem::replace(&mut self.content, Content::Opaque).flush_partial(em);
         match &mut self.state {
             ResponseState::Head(buf) => em.bytes(DIR, ByteClass::Control, &std::mem::take(buf)),
             ResponseState::Chunked(
@@ -724,7 +729,6 @@ impl ResponseParser {
             ResponseState::Frames(frames) => frames.flush_partial(em),
             _ => {}
         }
-        std::mem::replace(&mut self.content, Content::Opaque).flush_partial(em);
     }
 }
 

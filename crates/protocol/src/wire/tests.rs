@@ -12,6 +12,7 @@ struct Outcome {
     messages: Vec<Received>,
     ends: Vec<(u16, Option<u64>)>,
     malformed: usize,
+    errors: Vec<WireError>,
 }
 
 fn run(transport: Transport, script: &[(Direction, Vec<u8>)], one_byte: bool) -> Outcome {
@@ -34,23 +35,34 @@ fn run(transport: Transport, script: &[(Direction, Vec<u8>)], one_byte: bool) ->
         WireEvent::ResponseHead { .. } => {}
         WireEvent::Malformed { .. } => out.malformed += 1,
     };
+    let mut errors = Vec::new();
     for (direction, bytes) in script {
-        if one_byte {
-            for b in bytes {
-                classifier
-                    .feed(*direction, std::slice::from_ref(b), &mut sink)
-                    .expect("feed");
-            }
+        let reads: Vec<&[u8]> = if one_byte {
+            bytes.chunks(1).collect()
         } else {
-            classifier.feed(*direction, bytes, &mut sink).expect("feed");
+            vec![bytes]
+        };
+        for read in reads {
+            if let Err(e) = classifier.feed(*direction, read, &mut sink) {
+                errors.push(e);
+            }
         }
     }
     classifier.finish(&mut sink);
+    out.errors = errors;
     out
 }
 
-/// Runs both ways, checks they agree and that every byte was booked once.
+/// Runs both ways, checks they agree, that every byte was booked once and
+/// that the exchange is no protocol error.
 fn check(transport: Transport, script: &[(Direction, Vec<u8>)]) -> Outcome {
+    let whole = check_broken(transport, script);
+    assert_eq!(whole.errors, vec![], "feed");
+    whole
+}
+
+/// [`check`] for an exchange that may break the protocol.
+fn check_broken(transport: Transport, script: &[(Direction, Vec<u8>)]) -> Outcome {
     let whole = run(transport, script, false);
     let bytewise = run(transport, script, true);
     assert_eq!(
@@ -432,5 +444,53 @@ fn partial_bytes_at_connection_end_are_control() {
             seg(In, Framing, "5\r\n"),
             seg(In, Control, "{\"se")
         ]
+    );
+}
+
+/// Found by `fuzz/` (target `wire_stream`, minimized): chunk data holding
+/// a partial NDJSON line, then two bytes that are not the CRLF ending the
+/// chunk. The framing bytes were booked before the line that preceded
+/// them on the wire, so the segments joined were not the bytes fed.
+#[test]
+fn bad_chunk_end_books_the_partial_line_first() {
+    let head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
+    let wire = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\n{\"xx";
+    let got = check_broken(Transport::Stream, &[(In, wire.to_vec())]);
+    assert_eq!(
+        got.segments,
+        vec![
+            seg(In, ResponseHeaders, head),
+            seg(In, Framing, "2\r\n"),
+            seg(In, Control, "{\"xx"),
+        ]
+    );
+    assert_eq!(got.errors, vec![WireError::BadChunkEnd]);
+    crate::reliability(
+        "input/http",
+        "chunk data not followed by CRLF (fuzz: wire_stream)",
+        "booked as control in wire order, BadChunkEnd",
+    );
+}
+
+/// Found by `fuzz/` (target `wire_sse`; the crashing input, minimized by
+/// `cargo fuzz tmin`): the connection ends inside the CRLF after a chunk's
+/// data, with a partial SSE line buffered before it.
+#[test]
+fn connection_end_inside_chunk_end_keeps_wire_order() {
+    let request = b"GET /x HTTP/1.1\r\nhost: h\r\n\r\n";
+    let response =
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\ne\r\n: : {oad}\r\n\r\n\r\n";
+    let got = check(
+        Transport::Sse,
+        &[(Out, request.to_vec()), (In, response.to_vec())],
+    );
+    assert_eq!(
+        got.segments.last(),
+        Some(&seg(In, Control, ": : {oad}\r\n\r\n\r\n"))
+    );
+    crate::reliability(
+        "input/http",
+        "connection ends inside a chunk's CRLF after a partial SSE line (fuzz: wire_sse)",
+        "booked as control in wire order",
     );
 }

@@ -1,0 +1,7 @@
+//! The wire classifier of a `LongPoll` connection; see `pushbench_fuzz::wire`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use pushbench_protocol::Transport;
+
+fuzz_target!(|data: &[u8]| pushbench_fuzz::wire::check(Transport::LongPoll, data));

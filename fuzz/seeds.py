@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""Writes the committed seed corpus, fuzz/corpus/<target>/seed-*.
+
+The wire targets are seeded from the golden traces of `pushbench trace`
+(crates/cli/tests/golden/trace-*.txt): each row of a trace is the bytes of
+one class, escaped, so the exchange is rebuilt byte for byte (placeholders
+such as <date> and <created_us> are filled to the row's byte count, masking
+keys become zero) and encoded in the targets' input format (see
+fuzz/src/script.rs): reads of at most 127 bytes, a tag byte each whose bit 7
+is the direction. Each trace gives two seeds: one read per row, and one read
+per 127 bytes. The other targets get a few hand-written messages.
+
+Run from anywhere: python3 fuzz/seeds.py (it rewrites the seed-* files only).
+"""
+
+import pathlib
+import re
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+GOLDEN = ROOT / "crates/cli/tests/golden"
+CORPUS = ROOT / "fuzz/corpus"
+MAX_READ = 0x7F
+SENT, RECEIVED = 0, 1
+
+ROW = re.compile(r"^\s+(\d+)  (\w+)\s+(.*?)(?:  <- (.*))?$")
+HEX = re.compile(r"^(?:[0-9a-f?]{2} )*[0-9a-f?]{2}$")
+FILLERS = {
+    "<date>": "Tue, 01 Dec 2026 08:00:00 GMT",
+    "<created_us>": "1764576000000000",
+}
+
+
+def unescape(text):
+    """The trace's escaping: \\r \\n \\t \\\\ and \\xNN; the rest is literal."""
+    out = bytearray()
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text):
+            n = text[i + 1]
+            if n == "x":
+                out.append(int(text[i + 2 : i + 4], 16))
+                i += 4
+                continue
+            out += {"r": b"\r", "n": b"\n", "t": b"\t", "\\": b"\\"}.get(n, n.encode())
+            i += 2
+            continue
+        out += c.encode()
+        i += 1
+    return bytes(out)
+
+
+def row_bytes(count, shown, note):
+    if shown == "<masked>":
+        # The masking key is written as zeros, so masked equals unmasked.
+        match = re.search(r"unmasked: (\S+?);", note or "")
+        data = unescape(match.group(1)) if match else b"\0" * count
+    elif HEX.match(shown) and len(shown.split()) == count:
+        data = bytes(0 if t == "??" else int(t, 16) for t in shown.split())
+    else:
+        # Placeholders stand for values that change per run; a row has at
+        # most one, filled to the row's byte count.
+        text = shown.replace("PORT", "<port>")
+        holes = re.findall(r"<[a-z_]+>", text)
+        if len(holes) > 1:
+            raise ValueError(f"more than one placeholder in {shown!r}")
+        data = unescape(re.sub(r"<[a-z_]+>", "", text))
+        if holes:
+            need = count - len(data)
+            fill = FILLERS.get(holes[0], "").ljust(need, "7")[:need]
+            data = unescape(text.replace(holes[0], fill))
+    if len(data) != count:
+        raise ValueError(f"row of {count} bytes rebuilt as {len(data)}: {shown!r}")
+    return data
+
+
+def parse_trace(path):
+    """The exchange as (direction, [row bytes]) blocks."""
+    blocks = []
+    for line in path.read_text().splitlines():
+        if line.startswith("client -> server"):
+            blocks.append((SENT, []))
+        elif line.startswith("server -> client"):
+            blocks.append((RECEIVED, []))
+        elif line.startswith("bytes by class"):
+            break
+        elif blocks and (m := ROW.match(line)):
+            blocks[-1][1].append(row_bytes(int(m.group(1)), m.group(3), m.group(4)))
+    return blocks
+
+
+def encode(reads):
+    out = bytearray()
+    for direction, data in reads:
+        for at in range(0, max(len(data), 1), MAX_READ):
+            piece = data[at : at + MAX_READ]
+            out.append(direction << 7 | len(piece))
+            out += piece
+    return bytes(out)
+
+
+def write(target, name, data):
+    folder = CORPUS / target
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"seed-{name}").write_bytes(data)
+
+
+def chunk(data):
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+def fixed(status, body):
+    """A response with a content-length body."""
+    return b"HTTP/1.1 %s\r\ncontent-length: %d\r\n\r\n%s" % (status, len(body), body)
+
+
+def event_json(seq, payload=b"BCDEFGHIJKLMNOPQ"):
+    return b'{"seq":%d,"topic":"t0","created_us":1764576000000000,"payload":"%s"}' % (
+        seq,
+        payload,
+    )
+
+
+def main():
+    for trace in sorted(GOLDEN.glob("trace-*.txt")):
+        target = "wire_" + trace.stem.removeprefix("trace-").replace("-", "_")
+        blocks = parse_trace(trace)
+        rows = [(d, r) for d, block in blocks for r in block]
+        whole = [(d, b"".join(block)) for d, block in blocks]
+        write(target, "rows", encode(rows))
+        write(target, "blocks", encode(whole))
+
+    # Paths the golden traces do not take: gap markers, keep-alives, error
+    # answers, binary WebSocket events.
+    gap = b'{"gap":{"from":2,"to":9}}'
+    get = b"GET /x HTTP/1.1\r\nhost: h\r\n\r\n"
+    chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+    write(
+        "wire_stream",
+        "gap",
+        encode([(SENT, get), (RECEIVED, chunked + chunk(gap + b"\n") + chunk(event_json(10) + b"\n") + b"0\r\n\r\n")]),
+    )
+    write(
+        "wire_sse",
+        "gap-keepalive",
+        encode(
+            [
+                (SENT, get),
+                (
+                    RECEIVED,
+                    chunked
+                    + chunk(b": keep-alive\n\n")
+                    + chunk(b"retry: 1000\nevent: gap\ndata: " + gap + b"\n\n")
+                    + chunk(b"id: 10\r\ndata: " + event_json(10) + b"\r\n\r\n"),
+                ),
+            ]
+        ),
+    )
+    poll_error = b'{"error":"since=9 is ahead of the stream"}'
+    write(
+        "wire_short_poll",
+        "error",
+        encode(
+            [
+                (SENT, b"GET /poll?since=9 HTTP/1.1\r\nhost: h\r\n\r\n"),
+                (RECEIVED, fixed(b"400 Bad Request", poll_error)),
+                (SENT, b"GET /poll?since=0 HTTP/1.1\r\nhost: h\r\n\r\n"),
+                (RECEIVED, fixed(b"200 OK", b'{"events":[],"next":0,"gap":{"from":1,"to":2}}')),
+            ]
+        ),
+    )
+    binary_event = (
+        (7).to_bytes(8, "big") + (1764576000000000).to_bytes(8, "big") + (2).to_bytes(2, "big") + b"t0" + b"PAYLOAD!"
+    )
+    upgrade = b"GET /ws?format=binary HTTP/1.1\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n"
+    switching = b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n"
+    write(
+        "wire_ws",
+        "binary-ping",
+        encode(
+            [
+                (SENT, upgrade),
+                (RECEIVED, switching + bytes([0x82, len(binary_event)]) + binary_event + b"\x89\x00"),
+                (SENT, b"\x8a\x80\x01\x02\x03\x04" + b"\x81\x82\x00\x00\x00\x00hi"),
+                (RECEIVED, bytes([0x81, 126, 0, len(gap)]) + gap),
+            ]
+        ),
+    )
+
+    event = event_json(42)
+    write("event_codec", "json", event)
+    write("event_codec", "gap", gap)
+    write("event_codec", "binary", binary_event)
+    write("event_codec", "escaped", b'{"seq":1,"created_us":2,"payload":"a\\"b\\u00e9","topic":"t"}')
+
+    stats = b'{"last_seq":3,"process":{"cpu_seconds":0.5,"rss_bytes":1}}'
+    request = b"GET /stats HTTP/1.1\r\nhost: h\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"
+    write(
+        "control",
+        "stats-chunked",
+        encode([(SENT, request), (RECEIVED, chunked + chunk(stats[:20]) + chunk(stats[20:]) + b"0\r\n\r\n")]),
+    )
+    write(
+        "control",
+        "publish",
+        encode(
+            [
+                (SENT, b"POST /publish?topic=t0 HTTP/1.1\r\ncontent-length: 2\r\n\r\nhi"),
+                (RECEIVED, fixed(b"200 OK", b'{"seq":4}')),
+            ]
+        ),
+    )
+
+    write("server_query", "all", b"since=5&timeout=0.5&format=binary&topic=t0&client=c-1&connections=1\n12")
+    write("server_query", "encoded", b"since=%31&timeout=1e2&format=json&topic=a%20b&connections=yes\n 7 ")
+    write("server_query", "bad", b"since=-1&timeout=NaN&format=xml&topic=&client=a/b&connections=maybe\nx")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+//! The wire classifier of one transport, fed a fuzzer-chosen exchange.
+//!
+//! The exchange is classified twice: read by read as the fuzzer cut it,
+//! and with each run of same-direction reads joined into one feed. The
+//! properties checked are the ones the byte counts depend on:
+//! - per direction, the booked segments joined are exactly the bytes fed
+//!   (no byte lost, doubled or reordered), and no segment is empty;
+//! - the classes, decoded messages, response boundaries, malformed reports
+//!   and first errors do not depend on where the reads were cut;
+//! - the bytes booked as `payload` from the server are exactly the payload
+//!   bytes of the events decoded from them.
+
+use pushbench_protocol::wire::{Classifier, Direction, WireError, WireEvent};
+use pushbench_protocol::{ByteClass, Received, Transport};
+
+use crate::script::{self, Read};
+
+/// What one classification produced.
+#[derive(Debug, Default, PartialEq)]
+struct Outcome {
+    /// Per direction (sent, received): the segments, neighbours of one
+    /// class merged, so the cut points of the feed do not show.
+    segments: [Vec<(ByteClass, Vec<u8>)>; 2],
+    messages: Vec<Received>,
+    heads: Vec<u16>,
+    ends: Vec<(u16, Option<u64>)>,
+    malformed: Vec<(Direction, &'static str)>,
+    /// Per direction, the first error `feed` returned.
+    errors: [Option<WireError>; 2],
+}
+
+fn index(direction: Direction) -> usize {
+    match direction {
+        Direction::Sent => 0,
+        Direction::Received => 1,
+    }
+}
+
+fn classify<'a>(transport: Transport, feeds: impl IntoIterator<Item = Read<'a>>) -> Outcome {
+    let mut out = Outcome::default();
+    let mut errors: [Option<WireError>; 2] = [None, None];
+    let mut classifier = Classifier::new(transport);
+    let mut sink = |event: WireEvent<'_>| match event {
+        WireEvent::Bytes {
+            direction,
+            class,
+            bytes,
+        } => {
+            assert!(!bytes.is_empty(), "empty {class:?} segment ({direction:?})");
+            let segments = &mut out.segments[index(direction)];
+            match segments.last_mut() {
+                Some((c, v)) if *c == class => v.extend_from_slice(bytes),
+                _ => segments.push((class, bytes.to_vec())),
+            }
+        }
+        WireEvent::Message(received) => out.messages.push(received),
+        WireEvent::ResponseHead { status } => out.heads.push(status),
+        WireEvent::ResponseEnd { status, next } => out.ends.push((status, next)),
+        WireEvent::Malformed { direction, reason } => out.malformed.push((direction, reason)),
+    };
+    for read in feeds {
+        if let Err(e) = classifier.feed(read.direction, read.bytes, &mut sink) {
+            errors[index(read.direction)].get_or_insert(e);
+        }
+    }
+    classifier.finish(&mut sink);
+    out.errors = errors;
+    out
+}
+
+/// Classifies the exchange in `data` (see [`crate::script`]) as a
+/// connection of `transport` and checks the module's properties.
+pub fn check(transport: Transport, data: &[u8]) {
+    let reads = script::reads(data);
+    let split = classify(transport, reads.iter().copied());
+    let joined = script::joined(&reads);
+    let whole = classify(
+        transport,
+        joined.iter().map(|(direction, bytes)| Read {
+            direction: *direction,
+            bytes,
+        }),
+    );
+
+    for direction in [Direction::Sent, Direction::Received] {
+        let fed = script::stream(&reads, direction);
+        for (how, outcome) in [("read by read", &split), ("joined", &whole)] {
+            let booked: Vec<u8> = outcome.segments[index(direction)]
+                .iter()
+                .flat_map(|(_, b)| b.iter().copied())
+                .collect();
+            assert!(
+                booked == fed,
+                "{transport:?} {direction:?} ({how}): booked {} bytes != fed {}:\n booked {:?}\n fed    {:?}",
+                booked.len(),
+                fed.len(),
+                String::from_utf8_lossy(&booked),
+                String::from_utf8_lossy(&fed),
+            );
+        }
+    }
+    assert_eq!(
+        split, whole,
+        "{transport:?}: classification depends on where the reads were cut"
+    );
+
+    let payload_booked: usize = whole.segments[index(Direction::Received)]
+        .iter()
+        .filter(|(class, _)| *class == ByteClass::Payload)
+        .map(|(_, b)| b.len())
+        .sum();
+    let payload_decoded: usize = whole
+        .messages
+        .iter()
+        .map(|m| match m {
+            Received::Event { payload_len, .. } => *payload_len,
+            Received::Gap(_) => 0,
+        })
+        .sum();
+    assert_eq!(
+        payload_booked, payload_decoded,
+        "{transport:?}: received payload bytes booked != payload of the decoded events"
+    );
+}
