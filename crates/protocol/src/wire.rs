@@ -52,6 +52,7 @@
 //! - Bytes left unparsed when a connection ends, and every byte after a
 //!   protocol error, are `control`.
 
+use std::collections::VecDeque;
 use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
@@ -145,6 +146,7 @@ pub struct Classifier {
     exchange: Exchange,
     /// Poll transports hold each exchange until its answer is known.
     hold: bool,
+    order: WireOrder,
 }
 
 /// Bytes of a poll exchange whose class depends on its answer.
@@ -163,6 +165,7 @@ impl Classifier {
             response: ResponseParser::new(transport),
             exchange: Exchange::default(),
             hold: matches!(transport, Transport::ShortPoll | Transport::LongPoll),
+            order: WireOrder::default(),
         }
     }
 
@@ -193,12 +196,14 @@ impl Classifier {
             response,
             exchange,
             hold,
+            order,
             ..
         } = self;
         let mut em = Emitter {
             sink,
             exchange,
             hold: *hold,
+            order,
         };
         match direction {
             Direction::Sent => request.feed(bytes, &mut em),
@@ -215,12 +220,14 @@ impl Classifier {
             response,
             exchange,
             hold,
+            order,
             ..
         } = self;
         let mut em = Emitter {
             sink,
             exchange,
             hold: *hold,
+            order,
         };
         request.flush_partial(&mut em);
         response.flush_partial(&mut em);
@@ -250,15 +257,97 @@ impl ControlClassifier {
     }
 }
 
+/// Keeps the server's segments in wire order while a body parser holds
+/// bytes back (a partial NDJSON line, an SSE event block, a poll answer):
+/// chunk framing that arrives meanwhile waits until the body bytes before
+/// it are booked, and a body segment it arrived inside is split around it.
+/// Body offsets count the bytes handed to the body parser.
+#[derive(Debug, Default)]
+struct WireOrder {
+    /// Body bytes handed to the body parser so far.
+    fed: u64,
+    /// Body bytes it has booked.
+    booked: u64,
+    /// Set while the body parser books, so its segments count as body.
+    in_body: bool,
+    /// Segments that arrived while body bytes were held: the body offset
+    /// they follow, their class and bytes.
+    waiting: VecDeque<(u64, ByteClass, Vec<u8>)>,
+}
+
 /// Routes segments to the sink, or into the held poll exchange.
 struct Emitter<'s, F> {
     sink: &'s mut F,
     exchange: &'s mut Exchange,
     hold: bool,
+    order: &'s mut WireOrder,
 }
 
 impl<F: FnMut(WireEvent<'_>)> Emitter<'_, F> {
+    /// Books `bytes`, in wire order (see [`WireOrder`]).
     fn bytes(&mut self, direction: Direction, class: ByteClass, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        if direction == Direction::Received {
+            if self.order.in_body {
+                self.body_bytes(class, bytes);
+                return;
+            }
+            if self.order.booked < self.order.fed {
+                let at = self.order.fed;
+                self.order.waiting.push_back((at, class, bytes.to_vec()));
+                return;
+            }
+        }
+        self.book(direction, class, bytes);
+    }
+
+    /// Books body bytes, with the segments that arrived among them.
+    fn body_bytes(&mut self, class: ByteClass, mut bytes: &[u8]) {
+        const DIR: Direction = Direction::Received;
+        while let Some(&(at, ..)) = self.order.waiting.front() {
+            let before =
+                usize::try_from(at.saturating_sub(self.order.booked)).unwrap_or(usize::MAX);
+            if before >= bytes.len() {
+                break;
+            }
+            self.book(DIR, class, &bytes[..before]);
+            self.order.booked += before as u64;
+            bytes = &bytes[before..];
+            self.release_waiting(self.order.booked);
+        }
+        self.book(DIR, class, bytes);
+        self.order.booked += bytes.len() as u64;
+        self.release_waiting(self.order.booked);
+    }
+
+    /// Books the waiting segments that follow body offset `through` or less.
+    fn release_waiting(&mut self, through: u64) {
+        while let Some((at, ..)) = self.order.waiting.front()
+            && *at <= through
+        {
+            if let Some((_, class, bytes)) = self.order.waiting.pop_front() {
+                self.book(Direction::Received, class, &bytes);
+            }
+        }
+    }
+
+    /// Runs a body parser's step: what it books is body.
+    fn in_body<R>(&mut self, step: impl FnOnce(&mut Self) -> R) -> R {
+        self.order.in_body = true;
+        let result = step(self);
+        self.order.in_body = false;
+        result
+    }
+
+    /// The body ended: nothing is held any more.
+    fn end_body(&mut self) {
+        self.release_waiting(u64::MAX);
+        self.order.booked = self.order.fed;
+    }
+
+    fn book(&mut self, direction: Direction, class: ByteClass, bytes: &[u8]) {
         if bytes.is_empty() {
             return;
         }
@@ -555,7 +644,7 @@ impl ResponseParser {
                     .min(usize::try_from(*remaining).unwrap_or(usize::MAX));
                 *remaining -= n as u64;
                 let done = *remaining == 0;
-                self.content.feed(&bytes[..n], em).map_err(|e| (n, e))?;
+                self.feed_content(&bytes[..n], em).map_err(|e| (n, e))?;
                 if done {
                     self.end_response(em);
                 }
@@ -599,7 +688,7 @@ impl ResponseParser {
                     if *remaining == 0 {
                         *chunk = ChunkState::DataEnd(Vec::new());
                     }
-                    self.content.feed(&bytes[..n], em).map_err(|e| (n, e))?;
+                    self.feed_content(&bytes[..n], em).map_err(|e| (n, e))?;
                     Ok(n)
                 }
                 ChunkState::DataEnd(crlf) => {
@@ -631,7 +720,7 @@ impl ResponseParser {
                 }
             },
             ResponseState::UntilClose => {
-                self.content.feed(bytes, em).map_err(|e| (bytes.len(), e))?;
+                self.feed_content(bytes, em).map_err(|e| (bytes.len(), e))?;
                 Ok(bytes.len())
             }
             ResponseState::Frames(frames) => {
@@ -702,8 +791,20 @@ impl ResponseParser {
         Ok(())
     }
 
+    /// Hands body bytes to the body parser.
+    fn feed_content<F: FnMut(WireEvent<'_>)>(
+        &mut self,
+        bytes: &[u8],
+        em: &mut Emitter<'_, F>,
+    ) -> Result<(), WireError> {
+        em.order.fed += bytes.len() as u64;
+        em.in_body(|em| self.content.feed(bytes, em))
+    }
+
     fn end_response<F: FnMut(WireEvent<'_>)>(&mut self, em: &mut Emitter<'_, F>) {
-        let next = std::mem::replace(&mut self.content, Content::Opaque).end(em);
+        let content = std::mem::replace(&mut self.content, Content::Opaque);
+        let next = em.in_body(|em| content.end(em));
+        em.end_body();
         self.state = ResponseState::Head(Vec::new());
         em.release(false);
         em.event(WireEvent::ResponseEnd {
@@ -718,7 +819,9 @@ impl ResponseParser {
         // framing bytes buffered after it (a chunk's CRLF or the next
         // chunk-size line), so it is booked first: segments stay in wire
         // order.
-        std::mem::replace(&mut self.content, Content::Opaque).flush_partial(em);
+        let content = std::mem::replace(&mut self.content, Content::Opaque);
+        em.in_body(|em| content.flush_partial(em));
+        em.end_body();
         match &mut self.state {
             ResponseState::Head(buf) => em.bytes(DIR, ByteClass::Control, &std::mem::take(buf)),
             ResponseState::Chunked(

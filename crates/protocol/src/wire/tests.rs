@@ -494,3 +494,71 @@ fn connection_end_inside_chunk_end_keeps_wire_order() {
         "booked as control in wire order",
     );
 }
+
+/// Found by `fuzz/` (target `wire_stream`, minimized by hand): an NDJSON
+/// line split across two chunks. The chunk framing inside the line was
+/// booked at once, before the line held back until its end.
+#[test]
+fn line_across_chunks_keeps_wire_order() {
+    let head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
+    let line = format!("{}\n", event(1).to_json());
+    let (a, p, z) = parts(1);
+    // Cut four bytes into the payload.
+    let cut = a.len() + 4;
+    let (first, second) = line.split_at(cut);
+    let wire = format!(
+        "{head}{:x}\r\n{first}\r\n{:x}\r\n{second}\r\n0\r\n\r\n",
+        first.len(),
+        second.len()
+    );
+    let got = check(Transport::Stream, &[(In, wire.into())]);
+    assert_eq!(
+        got.segments,
+        vec![
+            seg(In, ResponseHeaders, head),
+            seg(In, Framing, format!("{:x}\r\n{a}", first.len())),
+            seg(In, Payload, &p[..4]),
+            seg(In, Framing, format!("\r\n{:x}\r\n", second.len())),
+            seg(In, Payload, &p[4..]),
+            seg(In, Framing, format!("{z}\n\r\n")),
+            seg(In, Control, "0\r\n\r\n"),
+        ]
+    );
+    assert_eq!(got.messages, vec![received(1)]);
+    crate::reliability(
+        "input/http",
+        "NDJSON line split across chunks (fuzz: wire_stream)",
+        "one event, payload and framing booked in wire order",
+    );
+}
+
+/// Found by `fuzz/` (target `wire_sse`, minimized by hand): an SSE event
+/// whose blank line comes in the next chunk; the chunk framing between was
+/// booked before the event block held back until that blank line.
+#[test]
+fn sse_event_across_chunks_keeps_wire_order() {
+    let head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
+    let (a, p, z) = parts(1);
+    let block = format!("id: 1\ndata: {}\n", event(1).to_json());
+    let wire = format!("{head}{:x}\r\n{block}\r\n1\r\n\n\r\n", block.len());
+    let got = check(Transport::Sse, &[(In, wire.into())]);
+    assert_eq!(
+        got.segments,
+        vec![
+            seg(In, ResponseHeaders, head),
+            seg(
+                In,
+                Framing,
+                format!("{:x}\r\nid: 1\ndata: {a}", block.len())
+            ),
+            seg(In, Payload, p),
+            seg(In, Framing, format!("{z}\n\r\n1\r\n\n\r\n")),
+        ]
+    );
+    assert_eq!(got.messages, vec![received(1)]);
+    crate::reliability(
+        "input/http",
+        "SSE event split across chunks (fuzz: wire_sse)",
+        "one event, booked in wire order",
+    );
+}
