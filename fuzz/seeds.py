@@ -140,6 +140,13 @@ def main():
         "gap",
         encode([(SENT, get), (RECEIVED, chunked + chunk(gap + b"\n") + chunk(event_json(10) + b"\n") + b"0\r\n\r\n")]),
     )
+    # A chunk-size line over the classifier's 1,024-byte limit, refused
+    # whatever the read boundaries (the fuzzer does not grow one by itself).
+    write(
+        "wire_stream",
+        "long-size-line",
+        encode([(RECEIVED, chunked + b"0" * 1100 + b"2\r\nab\r\n0\r\n\r\n")]),
+    )
     write(
         "wire_sse",
         "gap-keepalive",

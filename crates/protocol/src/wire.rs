@@ -63,6 +63,9 @@ use crate::{ByteClass, Gap, Received, Transport, decode_binary, decode_json};
 /// Longest HTTP head (status or request line plus headers) accepted; real
 /// heads are a few hundred bytes, so this only stops a runaway peer.
 pub const MAX_HEAD: usize = 64 * 1024;
+/// Longest chunk-size line accepted: a size is at most 16 hex digits, so
+/// this leaves room for chunk extensions and stops a runaway peer.
+pub const MAX_CHUNK_LINE: usize = 1024;
 /// Longest body buffered to classify it (a poll answer, a line, a frame); it
 /// bounds the classifier's memory whatever the peer sends.
 pub const MAX_MESSAGE: usize = 16 * 1024 * 1024;
@@ -652,14 +655,17 @@ impl ResponseParser {
             }
             ResponseState::Chunked(chunk) => match chunk {
                 ChunkState::SizeLine(line) => {
-                    let Some(pos) = bytes.iter().position(|&b| b == b'\n') else {
-                        line.extend_from_slice(bytes);
-                        if line.len() > 1024 {
-                            return Err((bytes.len(), WireError::BadChunkSize));
-                        }
-                        return Ok(bytes.len());
+                    let end = bytes.iter().position(|&b| b == b'\n');
+                    let taken = end.map_or(bytes.len(), |pos| pos + 1);
+                    line.extend_from_slice(&bytes[..taken]);
+                    // Checked on the line so far, complete or not, so a
+                    // long line is refused wherever the reads were cut.
+                    if line.len() > MAX_CHUNK_LINE {
+                        return Err((taken, WireError::BadChunkSize));
+                    }
+                    let Some(pos) = end else {
+                        return Ok(taken);
                     };
-                    line.extend_from_slice(&bytes[..=pos]);
                     let bad = (pos + 1, WireError::BadChunkSize);
                     let text = std::str::from_utf8(line).map_err(|_| bad.clone())?;
                     let hex = text

@@ -562,3 +562,29 @@ fn sse_event_across_chunks_keeps_wire_order() {
         "one event, booked in wire order",
     );
 }
+
+/// A chunk-size line over [`MAX_CHUNK_LINE`] was refused only when a read
+/// ended inside it: fed whole, up to its `\n`, a 1,100-digit size with
+/// leading zeros was accepted, so the classes depended on the read
+/// boundaries. Found while writing the `wire_stream` fuzz target's
+/// read-boundary check (the input is now one of its seeds).
+#[test]
+fn long_chunk_size_line_is_refused_wherever_reads_end() {
+    let head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
+    let size_line = format!("{}2\r\n", "0".repeat(1100));
+    let wire = format!("{head}{size_line}ab\r\n0\r\n\r\n");
+    let got = check_broken(Transport::Stream, &[(In, wire.into())]);
+    assert_eq!(
+        got.segments,
+        vec![
+            seg(In, ResponseHeaders, head),
+            seg(In, Control, format!("{size_line}ab\r\n0\r\n\r\n")),
+        ]
+    );
+    assert_eq!(got.errors, vec![WireError::BadChunkSize]);
+    crate::reliability(
+        "input/http",
+        "chunk-size line of 1,104 bytes",
+        "refused (BadChunkSize) whatever the read boundaries, booked as control",
+    );
+}
