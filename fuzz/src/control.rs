@@ -16,17 +16,12 @@ pub fn check(data: &[u8]) {
     let reads = script::reads(data);
     let mut classifier = Classifier::control();
     let mut ledgers = [ByteLedger::default(), ByteLedger::default()];
-    let mut sink = |event: WireEvent<'_>| match event {
-        WireEvent::Bytes {
-            direction,
-            class,
-            bytes,
-        } => {
-            assert_eq!(class, ByteClass::Control, "control connections are control");
-            assert!(!bytes.is_empty(), "empty segment");
-            ledgers[usize::from(direction == Direction::Received)].add(class, bytes.len() as u64);
-        }
-        other => panic!("the control classifier only books bytes, got {other:?}"),
+    let mut sink = |event: WireEvent<'_>| {
+        let Some((direction, class, bytes)) = script::segment(&event) else {
+            panic!("the control classifier only books bytes, got {event:?}");
+        };
+        assert_eq!(class, ByteClass::Control, "control connections are control");
+        ledgers[usize::from(direction == Direction::Received)].add(class, bytes.len() as u64);
     };
     for read in &reads {
         classifier.feed(read.direction, read.bytes, &mut sink);

@@ -12,7 +12,8 @@
 //! boundary by mutating one byte, and a real exchange becomes a seed by
 //! cutting it into reads (`fuzz/seeds.py`).
 
-use pushbench_protocol::Direction;
+use pushbench_protocol::wire::WireEvent;
+use pushbench_protocol::{ByteClass, Direction};
 
 /// Longest read one tag can describe.
 pub const MAX_READ: usize = 0x7f;
@@ -65,4 +66,19 @@ pub fn stream(reads: &[Read<'_>], direction: Direction) -> Vec<u8> {
         .filter(|r| r.direction == direction)
         .flat_map(|r| r.bytes.iter().copied())
         .collect()
+}
+
+/// The segment a classifier booked, if `event` is one; a segment is never
+/// empty (the classifier drops empty ones).
+pub fn segment<'a>(event: &WireEvent<'a>) -> Option<(Direction, ByteClass, &'a [u8])> {
+    let WireEvent::Bytes {
+        direction,
+        class,
+        bytes,
+    } = *event
+    else {
+        return None;
+    };
+    assert!(!bytes.is_empty(), "empty {class:?} segment ({direction:?})");
+    Some((direction, class, bytes))
 }

@@ -41,12 +41,10 @@ fn classify<'a>(transport: Transport, feeds: impl IntoIterator<Item = Read<'a>>)
     let mut errors: [Option<WireError>; 2] = [None, None];
     let mut classifier = Classifier::new(transport);
     let mut sink = |event: WireEvent<'_>| match event {
-        WireEvent::Bytes {
-            direction,
-            class,
-            bytes,
-        } => {
-            assert!(!bytes.is_empty(), "empty {class:?} segment ({direction:?})");
+        WireEvent::Bytes { .. } => {
+            let Some((direction, class, bytes)) = script::segment(&event) else {
+                return;
+            };
             let segments = &mut out.segments[index(direction)];
             match segments.last_mut() {
                 Some((c, v)) if *c == class => v.extend_from_slice(bytes),
