@@ -30,6 +30,7 @@ trap 'rm -rf "$work"' EXIT
 runs=(
   "-p pushbench-server --test it |"
   "-p pushbench-server --lib |"
+  "-p pushbench-protocol --lib |"
   "-p pushbench-loadgen --lib | scenario::"
   "-p pushbench-cli --test it | bad_flags faults headers::header_files"
 )

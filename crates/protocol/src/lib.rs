@@ -43,9 +43,8 @@ pub use results::{RESULTS_VERSION, RunResult, Scenario};
 pub use transport::{Transport, UnknownTransport};
 pub use wire::{Classifier, Direction, WireError, WireEvent};
 
-/// Prints the line of one reliability case (`reliability: <class> | <case> |
-/// <outcome>`, from which `docs/reliability.md` is generated). Called only
-/// after the case's assertions passed, so a printed line means it passed.
+/// Prints the reliability line of one unit-test case that passed (see
+/// `scripts/reliability.sh`); call it only after the case's assertions.
 #[cfg(test)]
 pub fn reliability(class: &str, case: &str, outcome: &str) {
     println!("reliability: {class} | {case} | {outcome}");
