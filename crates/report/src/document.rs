@@ -183,7 +183,8 @@ from a start rate, then bisecting, one fresh server per rate): a phase held when
 criterion (nothing missed, duplicated, reordered or failed, at least 98 % of the window's events \
 delivered within it (for short polling, less the share of the window one poll interval is), \
 p99 under the bound), then latency measured at fractions of that rate. \
-Deliveries per second are events × clients.";
+Deliveries per second are events × clients. Search steps above the limit break the criteria by \
+design, so the warnings above leave them out.";
 
 const HEADER_PROFILES_TEXT: &str = "What each request header profile costs per delivered \
      event, by class, both directions: `minimal` is the smallest valid request, `browser` \

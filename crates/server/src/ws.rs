@@ -7,6 +7,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_
 use axum::extract::{Query as QueryExtractor, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use futures_util::{FutureExt as _, SinkExt as _};
 use pushbench_protocol::{Transport, gap_json};
 use std::sync::atomic::Ordering;
 use tokio_tungstenite::tungstenite;
@@ -127,6 +128,40 @@ fn upstream(message: Option<Result<Message, axum::Error>>) -> Upstream {
     }
 }
 
+/// Most messages written before one flush. Events already waiting go out
+/// together; the bound keeps one subscriber that is far behind from holding
+/// its worker thread while others wait.
+const COALESCE: usize = 64;
+
+/// What a live item becomes on a WebSocket.
+enum Outgoing {
+    Send(Message),
+    /// A keep-alive tick: WebSocket clients need none (pings are theirs).
+    Skip,
+    /// The server is shutting down.
+    End,
+}
+
+fn outgoing(item: Option<LiveItem>, format: Format) -> Outgoing {
+    match item {
+        Some(LiveItem::Event(e)) => Outgoing::Send(match format {
+            Format::Text => Message::Text(e.json.clone()),
+            Format::Binary => Message::Binary(e.event.to_binary().into()),
+        }),
+        Some(LiveItem::Gap(gap)) => Outgoing::Send(Message::Text(gap_json(gap).into())),
+        Some(LiveItem::KeepAlive) => Outgoing::Skip,
+        None => Outgoing::End,
+    }
+}
+
+/// Counts a send that failed on the send timeout (a client that stopped
+/// reading); the session ends either way.
+fn count_send_error(counters: &crate::stats::Counters, err: axum::Error) {
+    if is_timed_out(&*err.into_inner()) {
+        counters.send_timeouts.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 async fn push_session(
     mut socket: WebSocket,
     state: AppState,
@@ -141,23 +176,37 @@ async fn push_session(
     loop {
         tokio::select! {
             item = sub.next() => {
-                let message = match item {
-                    Some(LiveItem::Event(e)) => match format {
-                        Format::Text => Message::Text(e.json.clone()),
-                        Format::Binary => Message::Binary(e.event.to_binary().into()),
-                    },
-                    Some(LiveItem::Gap(gap)) => Message::Text(gap_json(gap).into()),
-                    Some(LiveItem::KeepAlive) => continue,
-                    None => {
-                        close(&mut socket, close_code::AWAY, "server shutting down").await;
-                        return drain(&mut socket).await;
+                // This event and any others already waiting go out in one
+                // write: one flush (one system call) per burst rather than
+                // per event, and nothing that is ready is held back.
+                let mut next = Some(item);
+                let (mut fed, mut ended) = (0, false);
+                while let Some(item) = next.take() {
+                    match outgoing(item, format) {
+                        Outgoing::Send(message) => {
+                            if let Err(err) = socket.feed(message).await {
+                                return count_send_error(&counters, err);
+                            }
+                            fed += 1;
+                        }
+                        Outgoing::Skip => {}
+                        Outgoing::End => {
+                            ended = true;
+                            break;
+                        }
                     }
-                };
-                if let Err(err) = socket.send(message).await {
-                    if is_timed_out(&*err.into_inner()) {
-                        counters.send_timeouts.fetch_add(1, Ordering::Relaxed);
+                    if fed < COALESCE {
+                        next = sub.next().now_or_never();
                     }
-                    return;
+                }
+                if fed > 0
+                    && let Err(err) = socket.flush().await
+                {
+                    return count_send_error(&counters, err);
+                }
+                if ended {
+                    close(&mut socket, close_code::AWAY, "server shutting down").await;
+                    return drain(&mut socket).await;
                 }
             }
             message = socket.recv() => match upstream(message) {
