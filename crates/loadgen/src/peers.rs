@@ -311,7 +311,7 @@ async fn short_polling(
             "poll requests/s vs wrk",
         ),
         (
-            "h2load --h1",
+            "h2load",
             &h2load_version,
             &h2load,
             &h2load_args,
