@@ -58,6 +58,11 @@ pub struct Args {
     /// WebSocket clients ask for binary frames.
     #[arg(long)]
     pub ws_binary: bool,
+    /// Spread the clients over N loopback source addresses, 127.0.0.1 to
+    /// 127.0.0.N, round robin (0: the system's choice until one address runs
+    /// out of ports).
+    #[arg(long, value_name = "N", value_parser = whole::<u8>(0, 254), allow_negative_numbers = true)]
+    pub source_addresses: Option<u8>,
     /// Request header profiles, one phase each (comma-separated to sweep):
     /// `minimal` (request line and host), `browser` (Chromium 156's headers
     /// with a 256-byte cookie), `browser:N` (an N-byte cookie) or a file of
@@ -152,6 +157,7 @@ impl Args {
         set!(longpoll_timeout => longpoll_timeout_s);
         set!(headers => headers);
         set!(response_headers => response_headers);
+        set!(source_addresses => source_addresses);
         if self.ws_binary {
             s.ws_binary = true;
         }

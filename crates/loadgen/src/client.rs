@@ -66,6 +66,9 @@ pub struct ClientSpec {
     pub ws_binary: bool,
     /// Clients of this phase (to spread source addresses).
     pub clients: usize,
+    /// Loopback source addresses to spread the clients over (0: only when
+    /// one address runs out of ports).
+    pub source_addresses: u8,
     /// How long a client keeps reconnecting while every attempt fails
     /// (see [`Backoff`]).
     pub give_up_after: Duration,
@@ -80,14 +83,25 @@ pub struct ClientSpec {
 pub const PORTS_PER_SOURCE: usize = 25_000;
 
 impl ClientSpec {
-    /// The source address of client `id`: the OS default unless the phase
-    /// needs more ports than one loopback address has, then 127.0.0.x.
+    /// The source address of client `id` toward a loopback server: with
+    /// `source_addresses` N set, 127.0.0.(1 + id mod N); otherwise the OS
+    /// default unless the phase needs more ports than one address has,
+    /// then 127.0.0.x in blocks of [`PORTS_PER_SOURCE`].
     pub fn source_ip(&self, id: usize) -> Option<IpAddr> {
-        if self.clients <= PORTS_PER_SOURCE || !self.server.ip().is_loopback() {
+        if !self.server.ip().is_loopback() {
             return None;
         }
-        let octet = 1 + (id / PORTS_PER_SOURCE) as u8;
-        Some(IpAddr::from([127, 0, 0, octet]))
+        let octet = match self.source_addresses {
+            0 if self.clients <= PORTS_PER_SOURCE => return None,
+            0 => 1 + id / PORTS_PER_SOURCE,
+            n => 1 + id % usize::from(n),
+        };
+        Some(IpAddr::from([
+            127,
+            0,
+            0,
+            u8::try_from(octet).unwrap_or(u8::MAX),
+        ]))
     }
 
     /// The request target (path and query) asking for everything after `cursor`.
@@ -544,6 +558,7 @@ mod tests {
             longpoll_timeout_s: 30,
             ws_binary: true,
             clients,
+            source_addresses: 0,
             give_up_after: Duration::from_secs(10),
             headers: crate::headers::RequestProfile::Minimal
                 .headers(transport, SocketAddr::from(([127, 0, 0, 1], 8080))),
@@ -602,6 +617,24 @@ mod tests {
             ws.headers().get("cookie").map(|v| v.as_bytes()),
             Some(&b"a=b"[..])
         );
+    }
+
+    #[test]
+    fn source_addresses_spread_round_robin_when_asked() {
+        let spread = ClientSpec {
+            source_addresses: 4,
+            ..spec(Transport::Ws, 100)
+        };
+        let octets: Vec<Option<IpAddr>> = (0..5).map(|id| spread.source_ip(id)).collect();
+        assert_eq!(
+            octets,
+            [1, 2, 3, 4, 1].map(|o| Some(IpAddr::from([127, 0, 0, o])))
+        );
+        let remote = ClientSpec {
+            server: SocketAddr::from(([10, 0, 0, 1], 80)),
+            ..spread
+        };
+        assert_eq!(remote.source_ip(1), None);
     }
 
     #[test]

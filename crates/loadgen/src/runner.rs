@@ -428,6 +428,7 @@ pub async fn run_phase(
         longpoll_timeout_s: s.longpoll_timeout_s,
         ws_binary: s.ws_binary,
         clients: clients as usize,
+        source_addresses: s.source_addresses,
         give_up_after: server.outage_grace,
         headers: headers.headers(transport, server.addr),
     });

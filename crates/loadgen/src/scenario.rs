@@ -92,6 +92,13 @@ pub fn validate(s: &Scenario) -> Result<()> {
             &s.topics,
         );
     }
+    if s.source_addresses > 254 {
+        return bad(
+            "source_addresses",
+            "must be from 0 (the system's choice) to 254 (127.0.0.1 to 127.0.0.254)",
+            &s.source_addresses,
+        );
+    }
     for (key, v) in [("warmup_s", s.warmup_s), ("ramp_up_s", s.ramp_up_s)] {
         if !v.is_finite() || !(0.0..=MAX_SECONDS).contains(&v) {
             return bad(key, &format!("must be from 0 to {MAX_SECONDS} seconds"), &v);
@@ -196,6 +203,8 @@ mod tests {
         ("longpoll_timeout_s = 0", "longpoll_timeout_s"),
         ("longpoll_timeout_s = 301", "longpoll_timeout_s"),
         ("ws_binary = \"yes\"", "ws_binary"),
+        ("source_addresses = 255", "source_addresses"),
+        ("source_addresses = -1", "source_addresses"),
         ("target = \"ftp://x\"", "target"),
         ("target = \"http://127.0.0.1:8080/stats\"", "target"),
         ("target = 5", "target"),

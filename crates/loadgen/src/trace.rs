@@ -291,6 +291,7 @@ pub async fn record(opts: &TraceOptions) -> Result<Trace> {
         longpoll_timeout_s: 30,
         ws_binary: false,
         clients: 1,
+        source_addresses: 0,
         // A trace is one exchange; it never reconnects.
         give_up_after: Duration::ZERO,
         headers: profile

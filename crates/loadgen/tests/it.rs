@@ -411,3 +411,39 @@ async fn a_capacity_search_climbs_bisects_and_writes_valid_results() {
     );
     assert!(ws.load_points.is_empty());
 }
+
+/// `source_addresses` spreads a phase's clients over 127.0.0.1, .2, .3 on
+/// real sockets, and every one of them still gets every event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_spread_over_loopback_source_addresses() {
+    let scenario = Scenario {
+        rates: vec![50.0],
+        duration_s: 0.5,
+        source_addresses: 3,
+        ..quick_scenario(vec![Transport::Ws, Transport::ShortPoll], 6)
+    };
+    let opts = RunOptions {
+        scenario,
+        source: ServerSource::InProcess(Box::new(config())),
+        interrupt: None,
+        outage_grace: Duration::from_secs(5),
+    };
+    let outcome = run_scenario(opts, &mut |_| {}).await.expect("run");
+    assert!(outcome.result.complete, "{:?}", outcome.result.error);
+    for phase in &outcome.result.phases {
+        assert_eq!(phase.events.missed, 0, "{:?}", phase.transport);
+        assert!(phase.events.delivered > 0, "{:?}", phase.transport);
+    }
+    let mut sources: Vec<std::net::IpAddr> = outcome
+        .connections
+        .iter()
+        .filter(|c| c.kind != "control")
+        .map(|c| c.local.ip())
+        .collect();
+    sources.sort();
+    sources.dedup();
+    assert_eq!(
+        sources,
+        [1, 2, 3].map(|o| std::net::IpAddr::from([127, 0, 0, o]))
+    );
+}

@@ -150,6 +150,11 @@ pub struct Scenario {
     /// The response header profile of the server the run starts (`serve
     /// --response-headers`); a `target` server answers with its own.
     pub response_headers: HeaderProfile,
+    /// Loopback source addresses the clients are spread over, client `i`
+    /// on 127.0.0.(1 + i mod N); 0 (the default) uses the system's choice
+    /// until a phase needs more ephemeral ports than one address has.
+    /// Ignored for a server that is not on loopback. 0 in older results.
+    pub source_addresses: u8,
 }
 
 impl Default for Scenario {
@@ -169,6 +174,7 @@ impl Default for Scenario {
             target: None,
             headers: vec![HeaderProfile::Minimal],
             response_headers: HeaderProfile::Minimal,
+            source_addresses: 0,
         }
     }
 }

@@ -221,6 +221,11 @@ const CASES: &[(&[&str], &str, &str)] = &[
         "from 0 to 3600000",
     ),
     (
+        &["run", "--source-addresses", "255"],
+        "--source-addresses",
+        "from 0 to 254",
+    ),
+    (
         &["run", "--longpoll-timeout", "0"],
         "--longpoll-timeout",
         "from 1 to 300",

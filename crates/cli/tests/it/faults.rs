@@ -156,6 +156,7 @@ impl Crowd {
                 longpoll_timeout_s: 30,
                 ws_binary: false,
                 clients: kinds.len() * per_kind,
+                source_addresses: 0,
                 give_up_after,
                 headers: pushbench_loadgen::headers::RequestProfile::Minimal
                     .headers(transport, addr),
