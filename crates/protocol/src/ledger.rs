@@ -20,11 +20,23 @@ pub enum ByteClass {
     /// Traffic that delivers no event: ping, pong, close, keep-alive comments,
     /// empty polls, gap markers, the last chunk.
     Control,
+    /// TLS: every byte that crossed the socket before the client's TLS
+    /// handshake completed (ClientHello to the client's Finished, both ways).
+    TlsHandshake,
+    /// TLS after the handshake: each record's header, inner content type and
+    /// AEAD tag, and whole records that carry no application data (session
+    /// tickets, `close_notify`).
+    TlsRecords,
 }
 
 impl ByteClass {
-    /// Every class, in the order reports stack them.
-    pub const ALL: [ByteClass; 6] = [
+    /// How many classes there are.
+    pub const COUNT: usize = 8;
+
+    /// The classes of the HTTP and WebSocket bytes themselves (above TLS,
+    /// when there is TLS): what the wire [`Classifier`](crate::Classifier)
+    /// books.
+    pub const PLAINTEXT: [ByteClass; 6] = [
         ByteClass::Handshake,
         ByteClass::RequestHeaders,
         ByteClass::ResponseHeaders,
@@ -32,6 +44,30 @@ impl ByteClass {
         ByteClass::Payload,
         ByteClass::Control,
     ];
+
+    /// The classes of what TLS adds below the plaintext.
+    pub const TLS: [ByteClass; 2] = [ByteClass::TlsHandshake, ByteClass::TlsRecords];
+
+    /// Every class, in the order reports stack them: [`ByteClass::PLAINTEXT`]
+    /// then [`ByteClass::TLS`].
+    pub const ALL: [ByteClass; ByteClass::COUNT] = {
+        let mut all = [ByteClass::Handshake; ByteClass::COUNT];
+        let mut i = 0;
+        while i < ByteClass::COUNT {
+            all[i] = if i < ByteClass::PLAINTEXT.len() {
+                ByteClass::PLAINTEXT[i]
+            } else {
+                ByteClass::TLS[i - ByteClass::PLAINTEXT.len()]
+            };
+            i += 1;
+        }
+        all
+    };
+
+    /// True for [`ByteClass::TLS`] classes.
+    pub fn is_tls(self) -> bool {
+        matches!(self, ByteClass::TlsHandshake | ByteClass::TlsRecords)
+    }
 
     /// The snake_case name used in JSON and CSV.
     pub fn name(self) -> &'static str {
@@ -42,13 +78,15 @@ impl ByteClass {
             ByteClass::Framing => "framing",
             ByteClass::Payload => "payload",
             ByteClass::Control => "control",
+            ByteClass::TlsHandshake => "tls_handshake",
+            ByteClass::TlsRecords => "tls_records",
         }
     }
 }
 
 /// Bytes per class for one direction of one or many connections.
 ///
-/// The six classes of [`ByteClass::ALL`] split the bytes that crossed the
+/// The classes of [`ByteClass::ALL`] split the bytes that crossed the
 /// socket (the TCP payload): they add up to the socket count, and
 /// [`ByteLedger::total`] is that sum. [`ByteLedger::tcp_ip`] is different in
 /// kind: the IP and TCP headers the kernel wrapped those bytes in, which
@@ -68,12 +106,24 @@ pub struct ByteLedger {
     pub payload: u64,
     /// See [`ByteClass::Control`].
     pub control: u64,
+    /// See [`ByteClass::TlsHandshake`]. Absent (0) in older results and
+    /// left out of plaintext ones, which thus read as they always did.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tls_handshake: u64,
+    /// See [`ByteClass::TlsRecords`]. Absent (0) in older results and left
+    /// out of plaintext ones.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tls_records: u64,
     /// IPv4 + TCP header bytes of the segments that carried this direction
     /// (pure ACKs, SYN and FIN included), estimated from `TCP_INFO` segment
     /// counts with [`tcp_ip_header_bytes`]. Not a class of socket bytes:
     /// excluded from [`ByteLedger::total`]. Absent (0) in older results.
     #[serde(default)]
     pub tcp_ip: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// IPv4 (20) + TCP (20) header bytes of every segment.
@@ -111,6 +161,8 @@ impl ByteLedger {
             ByteClass::Framing => self.framing,
             ByteClass::Payload => self.payload,
             ByteClass::Control => self.control,
+            ByteClass::TlsHandshake => self.tls_handshake,
+            ByteClass::TlsRecords => self.tls_records,
         }
     }
 
@@ -122,6 +174,8 @@ impl ByteLedger {
             ByteClass::Framing => &mut self.framing,
             ByteClass::Payload => &mut self.payload,
             ByteClass::Control => &mut self.control,
+            ByteClass::TlsHandshake => &mut self.tls_handshake,
+            ByteClass::TlsRecords => &mut self.tls_records,
         }
     }
 
@@ -174,10 +228,33 @@ mod tests {
         for (i, class) in ByteClass::ALL.into_iter().enumerate() {
             assert_eq!(ledger.get(class), 1 << i, "{}", class.name());
         }
-        assert_eq!(ledger.total(), 0b11_1111);
+        assert_eq!(ledger.total(), 0b1111_1111);
         let mut twice = ledger;
         twice.merge(&ledger);
-        assert_eq!(twice.total(), 2 * 0b11_1111);
+        assert_eq!(twice.total(), 2 * 0b1111_1111);
+        assert_eq!(
+            ByteClass::PLAINTEXT.len() + ByteClass::TLS.len(),
+            ByteClass::ALL.len()
+        );
+        assert!(ByteClass::TLS.iter().all(|c| c.is_tls()));
+        assert!(!ByteClass::PLAINTEXT.iter().any(|c| c.is_tls()));
+    }
+
+    #[test]
+    fn plaintext_ledgers_serialize_as_they_always_did() {
+        let plain = ByteLedger {
+            payload: 3,
+            ..ByteLedger::default()
+        };
+        let json = serde_json::to_string(&plain).expect("json");
+        assert!(!json.contains("tls"), "{json}");
+        let tls = ByteLedger {
+            tls_records: 22,
+            ..plain
+        };
+        let json = serde_json::to_string(&tls).expect("json");
+        let back: ByteLedger = serde_json::from_str(&json).expect("parse");
+        assert_eq!((back, back.total()), (tls, 25));
     }
 
     #[test]

@@ -20,6 +20,8 @@
 //! - [`results`]: [`RunResult`] and its parts, the `results.json` contract.
 //! - [`peers`]: [`peers::PeersResult`], the `peers.json` contract: pushbench
 //!   beside other tools, as ratios.
+//! - [`tls`]: TLS record framing read from the ciphertext
+//!   ([`tls::RecordScanner`]): which bytes are record overhead.
 //! - [`wire`]: [`Classifier`], the incremental parser that books every byte
 //!   of a connection into one [`ByteClass`] and decodes its events; the load
 //!   generator counts with it and `pushbench trace` prints with it.
@@ -31,6 +33,7 @@ pub mod headers;
 pub mod ledger;
 pub mod peers;
 pub mod results;
+pub mod tls;
 pub mod transport;
 pub mod wire;
 

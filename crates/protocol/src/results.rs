@@ -155,6 +155,51 @@ pub struct Scenario {
     /// until a phase needs more ephemeral ports than one address has.
     /// Ignored for a server that is not on loopback. 0 in older results.
     pub source_addresses: u8,
+    /// Plaintext (`false`) or TLS (`true`, https/wss), one phase each (per
+    /// transport, client count, rate and header profile). A scenario file
+    /// may say `tls = true` or `tls = [false, true]`. `[false]` in older
+    /// results, and left out of plaintext ones.
+    #[serde(
+        deserialize_with = "one_or_many_bools",
+        skip_serializing_if = "is_plaintext_only"
+    )]
+    pub tls: Vec<bool>,
+}
+
+fn is_plaintext_only(tls: &[bool]) -> bool {
+    tls == [false]
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// `true`, or `[false, true]`: a scenario file may name one value or sweep.
+fn one_or_many_bools<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<bool>, D::Error> {
+    struct OneOrMany;
+    impl<'de> serde::de::Visitor<'de> for OneOrMany {
+        type Value = Vec<bool>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("true, false, or a list of them")
+        }
+
+        fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<Self::Value, E> {
+            Ok(vec![b])
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(b) = seq.next_element()? {
+                out.push(b);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_any(OneOrMany)
 }
 
 impl Default for Scenario {
@@ -175,6 +220,7 @@ impl Default for Scenario {
             headers: vec![HeaderProfile::Minimal],
             response_headers: HeaderProfile::Minimal,
             source_addresses: 0,
+            tls: vec![false],
         }
     }
 }
@@ -191,6 +237,10 @@ pub struct PhaseResult {
     /// The request header profile its clients sent; `minimal` in older results.
     #[serde(default)]
     pub headers: HeaderProfile,
+    /// Whether its clients spoke TLS (https, wss); false in older results
+    /// and left out of plaintext ones.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub tls: bool,
     /// Seconds actually measured.
     pub duration_s: f64,
     /// Connection counts and setup time.

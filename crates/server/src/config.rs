@@ -73,6 +73,10 @@ pub struct ServerConfig {
     /// Extra headers on every response the router answers (the response
     /// header profile, [`crate::headers`]); empty is the minimal head.
     pub response_headers: Vec<(axum::http::HeaderName, axum::http::HeaderValue)>,
+    /// TLS (`serve --tls`): connections that open with a TLS handshake are
+    /// served over it (https, wss); the others stay plaintext on the same
+    /// port (see [`crate::serve`]). `None` serves plaintext only.
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
 impl Default for ServerConfig {
@@ -99,6 +103,7 @@ impl Default for ServerConfig {
             skip_every: 0,
             journal: None,
             response_headers: Vec::new(),
+            tls: None,
         }
     }
 }

@@ -18,7 +18,8 @@
 //!   [`AppError`], answered as JSON.
 //! - [`counting`], [`listener`], [`stats`]: socket-level byte counting per
 //!   connection and the `/stats` report; [`serve`]: the accept loop with
-//!   header and send timeouts and graceful shutdown.
+//!   header and send timeouts and graceful shutdown; [`tls`]: the
+//!   self-signed certificate and the rustls configurations of both ends.
 //!
 //! [`app`] builds the router (testable without a socket); [`spawn`] binds,
 //! serves with the counting listener and runs the event generator.
@@ -39,6 +40,7 @@ pub mod poll;
 pub mod serve;
 pub mod stats;
 pub mod stream;
+pub mod tls;
 pub mod ws;
 
 use std::io;

@@ -61,6 +61,7 @@ pub struct ConnCounters {
     capturing_request: AtomicBool,
     capturing_response: AtomicBool,
     heads: Mutex<HeadCapture>,
+    tls: AtomicBool,
 }
 
 impl ConnCounters {
@@ -74,6 +75,7 @@ impl ConnCounters {
             capturing_request: AtomicBool::new(true),
             capturing_response: AtomicBool::new(false),
             heads: Mutex::new(HeadCapture::default()),
+            tls: AtomicBool::new(false),
         }
     }
 
@@ -118,6 +120,19 @@ impl ConnCounters {
         self.capturing_response.store(true, Ordering::Relaxed);
     }
 
+    /// Marks the connection as TLS: its socket bytes are ciphertext, so no
+    /// head is captured from them.
+    pub fn set_tls(&self) {
+        self.tls.store(true, Ordering::Relaxed);
+        self.capturing_request.store(false, Ordering::Relaxed);
+        *self.heads() = HeadCapture::default();
+    }
+
+    /// Whether the connection speaks TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.load(Ordering::Relaxed)
+    }
+
     /// The label a client gave this connection.
     pub fn client(&self) -> Option<String> {
         self.label.lock().unwrap_or_else(|e| e.into_inner()).clone()
@@ -137,6 +152,7 @@ impl ConnCounters {
         self.bytes_written
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         if self.capturing_response.load(Ordering::Relaxed)
+            && !self.is_tls()
             && capture_head(&mut self.heads().response, bytes)
         {
             self.capturing_response.store(false, Ordering::Relaxed);
@@ -174,6 +190,9 @@ pub struct ConnSnapshot {
     pub bytes_written: u64,
     /// Whether it is still open.
     pub open: bool,
+    /// Whether it speaks TLS (absent when not).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls: bool,
     /// The label a client gave it (`?client=ID`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,
@@ -193,6 +212,7 @@ impl ConnCounters {
             bytes_read: self.bytes_read.load(Ordering::Relaxed),
             bytes_written: self.bytes_written.load(Ordering::Relaxed),
             open,
+            tls: self.is_tls(),
             client: self.client(),
             request_head: None,
             response_head: None,

@@ -7,4 +7,5 @@ mod limits;
 mod live;
 mod polling;
 mod stats;
+mod tls;
 mod websocket;
