@@ -8,19 +8,21 @@
 //! data: the request target and the schedule.
 
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use pushbench_protocol::{Received, Transport};
 use pushbench_server::counting::CountingStream;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::watch;
 
 use crate::backoff::Backoff;
-use crate::meter::{ConnectionTotals, MAX_LATENCY_US, Meter, Note, PhaseRecorder};
+use crate::meter::{BelowTls, ConnectionTotals, MAX_LATENCY_US, Meter, Note, PhaseRecorder};
 use crate::tracker::SeqTracker;
 
 /// When a client asks again on its connection.
@@ -76,6 +78,9 @@ pub struct ClientSpec {
     /// WebSocket upgrade: the phase's header profile for this transport
     /// ([`crate::headers::RequestProfile::headers`]).
     pub headers: Vec<(String, String)>,
+    /// Speak TLS (https, wss) with this configuration, which pins the
+    /// server's certificate; `None` for plaintext.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// Ephemeral ports one source address can use toward one server port,
@@ -140,7 +145,8 @@ impl ClientSpec {
         use tokio_tungstenite::tungstenite;
         use tungstenite::client::IntoClientRequest as _;
         use tungstenite::http::{HeaderName, HeaderValue};
-        let url = format!("ws://{}{}", self.server, self.target(cursor));
+        let scheme = if self.tls.is_some() { "wss" } else { "ws" };
+        let url = format!("{scheme}://{}{}", self.server, self.target(cursor));
         let mut request = url.into_client_request()?;
         for (name, value) in &self.headers {
             let name =
@@ -176,7 +182,90 @@ enum SessionEnd {
     Failed(String),
 }
 
-type Conn = CountingStream<TcpStream, Meter>;
+/// A client connection: the meter above whatever carries the HTTP bytes.
+type Conn = CountingStream<Wire, Meter>;
+
+/// What carries a connection's HTTP bytes: the TCP socket itself, or TLS
+/// over it, with the socket under TLS counted by the meter's
+/// [`BelowTls`] tally (the ciphertext) while the meter above counts the
+/// plaintext.
+#[derive(Debug)]
+pub enum Wire {
+    /// Plaintext.
+    Plain(TcpStream),
+    /// TLS over the counted socket.
+    Tls(Box<tokio_rustls::client::TlsStream<CountingStream<TcpStream, BelowTls>>>),
+}
+
+impl Wire {
+    /// The TCP socket underneath.
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            Wire::Plain(tcp) => tcp,
+            Wire::Tls(tls) => tls.get_ref().0.get_ref(),
+        }
+    }
+}
+
+/// Forwards one `AsyncRead`/`AsyncWrite` call to whichever stream a
+/// [`Wire`] holds.
+macro_rules! forward {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self.get_mut() {
+            Wire::Plain($s) => {
+                let $s = Pin::new($s);
+                $call
+            }
+            Wire::Tls(tls) => {
+                let $s = Pin::new(tls.as_mut());
+                $call
+            }
+        }
+    };
+}
+
+impl AsyncRead for Wire {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        forward!(self, s => s.poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for Wire {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        forward!(self, s => s.poll_write(cx, buf))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        forward!(self, s => s.poll_write_vectored(cx, bufs))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Wire::Plain(tcp) => tcp.is_write_vectored(),
+            Wire::Tls(tls) => tls.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        forward!(self, s => s.poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        forward!(self, s => s.poll_shutdown(cx))
+    }
+}
 
 /// Runs client `id` until `stop` turns true. `progress` holds the client's
 /// cursor (highest seq it has caught up to) for the runner's drain.
@@ -206,7 +295,7 @@ pub async fn run_client(
         }
     };
     while !*stop.borrow() {
-        let meter = Meter::new(spec.transport, recorder.clone(), id);
+        let meter = Meter::with_tls(spec.transport, recorder.clone(), id, spec.tls.is_some());
         let started = Instant::now();
         let conn = tokio::select! {
             _ = stop.changed() => break,
@@ -226,6 +315,7 @@ pub async fn run_client(
         let mut conn = conn;
         let local = conn
             .get_ref()
+            .tcp()
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
         report.opened += 1;
@@ -246,7 +336,7 @@ pub async fn run_client(
                 session.http(&mut conn, &mut stop).await
             }
         };
-        let segments = close(&mut conn, spec.server).await;
+        let segments = close(&mut conn, &spec, &meter).await;
         session.drain();
         if session.answered {
             backoff.succeeded();
@@ -295,7 +385,30 @@ async fn connect(spec: &ClientSpec, id: usize, meter: Meter) -> Result<Conn, Str
     }
     // Events are small and latency is measured: no Nagle delay.
     let _ = tcp.set_nodelay(true);
-    Ok(CountingStream::new(tcp, meter))
+    let wire = match &spec.tls {
+        None => Wire::Plain(tcp),
+        Some(config) => {
+            let below = CountingStream::new(tcp, meter.below_tls());
+            let name = pushbench_server::tls::server_name(spec.server.ip());
+            let tls = tokio_rustls::TlsConnector::from(Arc::clone(config))
+                .connect(name, below)
+                .await
+                .map_err(|e| tls_kind(&e))?;
+            meter.tls_handshake_done();
+            Wire::Tls(Box::new(tls))
+        }
+    };
+    Ok(CountingStream::new(wire, meter))
+}
+
+/// The error kind of a failed TLS handshake: rustls' own words (e.g.
+/// `invalid peer certificate: BadSignature` when the server's certificate
+/// is not the pinned one), which name a bounded set of causes.
+fn tls_kind(e: &std::io::Error) -> String {
+    match e.get_ref() {
+        Some(inner) => format!("tls: {inner}"),
+        None => io_kind("tls", e),
+    }
 }
 
 /// How long a closing client waits for the server's end of the stream.
@@ -303,17 +416,42 @@ pub const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// Closes a connection so that every byte the server sent is read (and
 /// counted) before the socket goes: reads the `TCP_INFO` segment counts,
-/// shuts down the sending side (FIN), then reads until the server's FIN or
+/// shuts down the sending side (FIN; over TLS a `close_notify` first), then
+/// reads until the server's FIN (over TLS its `close_notify`) or
 /// [`CLOSE_GRACE`]. Without the reading, an event the server wrote just as
 /// the client left would be on the wire (and in a packet capture) but never
 /// in the client's counts. The segment counts are read first because a
 /// socket that has seen both FINs leaves the kernel's table; the
 /// teardown's own segments (FIN, ACK) are therefore not in them.
-async fn close(conn: &mut Conn, server: SocketAddr) -> Option<crate::tcpinfo::Segments> {
-    let local = conn.get_ref().local_addr().ok()?;
-    let peer = conn.get_ref().peer_addr().unwrap_or(server);
+///
+/// Over TLS the client sends no `close_notify` to a server that has closed
+/// first: it would cross the wire into a socket nobody reads, counted by
+/// the client and never by the server (a plaintext FIN carries no bytes).
+/// A WebSocket server closes first by the protocol (after the close
+/// handshake), so a WebSocket client over TLS waits for that before
+/// deciding.
+async fn close(
+    conn: &mut Conn,
+    spec: &ClientSpec,
+    meter: &Meter,
+) -> Option<crate::tcpinfo::Segments> {
+    let local = conn.get_ref().tcp().local_addr().ok()?;
+    let peer = conn.get_ref().tcp().peer_addr().unwrap_or(spec.server);
     let segments = crate::tcpinfo::segments(local, peer).ok();
-    let _ = conn.shutdown().await;
+    let tls = spec.tls.is_some();
+    if tls && spec.transport == Transport::Ws {
+        read_to_end(conn).await;
+    }
+    if !(tls && meter.peer_closed_under_tls()) {
+        let _ = conn.shutdown().await;
+    }
+    read_to_end(conn).await;
+    segments
+}
+
+/// Reads (and so counts) until the server's end of the stream, for at
+/// most [`CLOSE_GRACE`].
+async fn read_to_end(conn: &mut Conn) {
     let mut buf = [0u8; 4096];
     let _ = tokio::time::timeout(CLOSE_GRACE, async {
         while let Ok(n) = conn.read(&mut buf).await {
@@ -323,7 +461,6 @@ async fn close(conn: &mut Conn, server: SocketAddr) -> Option<crate::tcpinfo::Se
         }
     })
     .await;
-    segments
 }
 
 fn io_kind(what: &str, e: &std::io::Error) -> String {
@@ -562,6 +699,7 @@ mod tests {
             give_up_after: Duration::from_secs(10),
             headers: crate::headers::RequestProfile::Minimal
                 .headers(transport, SocketAddr::from(([127, 0, 0, 1], 8080))),
+            tls: None,
         }
     }
 

@@ -93,6 +93,9 @@ pub struct PeerStats {
     pub bytes_written: u64,
     /// Still open.
     pub open: bool,
+    /// It spoke TLS (absent from plaintext connections and older servers).
+    #[serde(default)]
+    pub tls: bool,
 }
 
 #[derive(Clone, Debug, Default)]

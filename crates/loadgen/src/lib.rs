@@ -7,7 +7,10 @@
 //! whose tally is a [`meter::Meter`]: it feeds the raw bytes to the shared
 //! wire [`Classifier`](pushbench_protocol::Classifier), so the bytes by
 //! class add up to the socket count, and the events the client counts are
-//! the ones the classifier decoded from those same bytes.
+//! the ones the classifier decoded from those same bytes. Over TLS the
+//! meter sits above TLS (the plaintext) and a second tally of it on the
+//! socket below (the ciphertext, booked into the TLS classes; see
+//! [`meter`]).
 //!
 //! # Layout
 //! - [`meter`]: the per-connection tally (classifier, ledgers, decoded
@@ -15,14 +18,16 @@
 //! - [`tracker`]: per-client seq bookkeeping: delivered, missed, duplicated,
 //!   out of order.
 //! - [`client`]: the one client loop, parameterised by transport and
-//!   [`client::Schedule`]; [`backoff`] is its reconnect policy.
+//!   [`client::Schedule`], over plain TCP or TLS ([`client::Wire`]);
+//!   [`backoff`] is its reconnect policy.
 //! - [`headers`]: the request header profiles (`minimal`, Chromium's
 //!   `browser` heads, a header file) per transport.
 //! - [`control`]: the runner's own HTTP calls (`/stats`, `/publish`) on
 //!   separate, separately counted connections.
 //! - [`server`]: where the server comes from: a URL, a child
 //!   `pushbench serve`, or an in-process server for tests.
-//! - [`runner`]: phases (transport x clients x rate): ramp-up, warm-up,
+//! - [`runner`]: phases (transport x clients x rate x
+//!   [`runner::PhaseVariant`]: header profile and TLS): ramp-up, warm-up,
 //!   measured window, drain; the collector that merges the shards into a
 //!   [`PhaseResult`](pushbench_protocol::results::PhaseResult).
 //! - [`capacity`]: the highest sustained rate per transport (a search over
@@ -111,6 +116,9 @@ pub enum Error {
         /// The soft limit.
         limit: u64,
     },
+    /// TLS could not be set up (certificate, configuration, pinning).
+    #[error("TLS: {0}")]
+    Tls(String),
     /// Results could not be serialized.
     #[error("encoding {what}: {message}")]
     Encode {

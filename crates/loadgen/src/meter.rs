@@ -4,6 +4,27 @@
 //! written goes through the wire [`Classifier`] at once, so bytes are booked
 //! by class as they cross the socket and decoded messages are stamped with
 //! the time their last byte was read (the receipt time for latency).
+//!
+//! # Over TLS
+//! A TLS connection has two tallies: the [`Meter`] itself sits above TLS
+//! (it sees the plaintext, which the classifier books into the plaintext
+//! classes as over plain TCP), and [`Meter::below_tls`] sits on the socket
+//! under TLS (it counts the ciphertext: the socket count) and books what
+//! TLS adds, so the classes still add up to the socket count exactly:
+//! - until the client's handshake completes ([`Meter::tls_handshake_done`]:
+//!   ClientHello to the client's Finished), every socket byte either way is
+//!   [`ByteClass::TlsHandshake`]. With TLS 1.3 that is exactly the
+//!   handshake's records: the server sends nothing more before it has the
+//!   client's Finished.
+//! - after it, each record's header and trailer (inner content type and
+//!   AEAD tag, [`RecordScanner`]) are [`ByteClass::TlsRecords`] as they
+//!   cross the socket; the record bodies are the plaintext the classifier
+//!   books. Records that carry no application data (the server's session
+//!   tickets, `close_notify` either way) look the same from the ciphertext;
+//!   their bodies are the difference between the body bytes and the
+//!   plaintext that came out, booked as `tls_records` when the connection
+//!   ends (so a ticket sent before the window shows in a window only if its
+//!   connection also ended in it).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -12,6 +33,7 @@ use std::time::Instant;
 
 use hdrhistogram::Histogram;
 use pushbench_protocol::ledger::tcp_ip_header_bytes;
+use pushbench_protocol::tls::{RecordPart, RecordScanner};
 use pushbench_protocol::{
     ByteClass, ByteLedger, Classifier, Direction, Received, Traffic, Transport, WireError,
     WireEvent, now_us,
@@ -199,6 +221,30 @@ struct MeterState {
     heads: [HeadScan; 2],
     notes: Vec<Note>,
     error: Option<WireError>,
+    /// Present on a TLS connection: what the tally below TLS keeps.
+    tls: Option<TlsTally>,
+}
+
+/// The part of a TLS connection's bookkeeping below TLS.
+#[derive(Debug, Default)]
+struct TlsTally {
+    /// The client's handshake has completed: bytes from now on are records.
+    handshake_done: bool,
+    /// Record boundaries, sent and received.
+    scanners: [RecordScanner; 2],
+    /// Record body bytes after the handshake, sent and received.
+    bodies: [u64; 2],
+    /// Plaintext bytes the tally above TLS counted, sent and received.
+    plaintext: [u64; 2],
+    /// The socket under TLS read the server's end of the stream.
+    peer_closed: bool,
+}
+
+fn index(direction: Direction) -> usize {
+    match direction {
+        Direction::Sent => 0,
+        Direction::Received => 1,
+    }
 }
 
 /// The tally of one client connection. Cheap to clone; clones share state.
@@ -230,6 +276,18 @@ impl Meter {
     /// A meter for one connection of `transport`, booking into `recorder`'s
     /// shard for client `client_id`.
     pub fn new(transport: Transport, recorder: Arc<PhaseRecorder>, client_id: usize) -> Self {
+        Self::with_tls(transport, recorder, client_id, false)
+    }
+
+    /// [`Meter::new`] for a TLS connection when `tls`: the meter then
+    /// counts plaintext and [`Meter::below_tls`] the socket (see the
+    /// module's "Over TLS").
+    pub fn with_tls(
+        transport: Transport,
+        recorder: Arc<PhaseRecorder>,
+        client_id: usize,
+        tls: bool,
+    ) -> Self {
         Meter {
             transport,
             state: Arc::new(Mutex::new(MeterState {
@@ -241,6 +299,7 @@ impl Meter {
                 heads: [HeadScan::default(); 2],
                 notes: Vec::new(),
                 error: None,
+                tls: tls.then(TlsTally::default),
             })),
             recorder,
             shard: client_id,
@@ -261,10 +320,13 @@ impl Meter {
                 heads,
                 notes,
                 error,
+                tls,
             } = &mut *state;
-            match direction {
-                Direction::Sent => socket.0 += bytes.len() as u64,
-                Direction::Received => socket.1 += bytes.len() as u64,
+            match (tls, direction) {
+                // Over TLS the socket is counted below; this is plaintext.
+                (Some(tls), _) => tls.plaintext[index(direction)] += bytes.len() as u64,
+                (None, Direction::Sent) => socket.0 += bytes.len() as u64,
+                (None, Direction::Received) => socket.1 += bytes.len() as u64,
             }
             let (scan, class, ledger) = match direction {
                 Direction::Sent => (&mut heads[0], ByteClass::RequestHeaders, &mut setup.sent),
@@ -287,6 +349,72 @@ impl Meter {
             if self.book_window(&delta) {
                 windowed.merge(&delta);
             }
+        }
+    }
+
+    /// The tally for the socket under TLS: counts the ciphertext and books
+    /// the TLS classes. Only meaningful for a meter made
+    /// [`with_tls`](Meter::with_tls).
+    pub fn below_tls(&self) -> BelowTls {
+        BelowTls(self.clone())
+    }
+
+    /// The client's TLS handshake completed: from now on the socket's
+    /// bytes are records, not handshake.
+    pub fn tls_handshake_done(&self) {
+        if let Some(tls) = lock(&self.state).tls.as_mut() {
+            tls.handshake_done = true;
+        }
+    }
+
+    /// True once the socket under TLS has read the server's end of the
+    /// stream (false for a plaintext meter).
+    pub fn peer_closed_under_tls(&self) -> bool {
+        lock(&self.state)
+            .tls
+            .as_ref()
+            .is_some_and(|t| t.peer_closed)
+    }
+
+    fn on_socket_under_tls(&self, direction: Direction, bytes: &[u8]) {
+        let mut delta = Traffic::default();
+        let mut state = lock(&self.state);
+        let MeterState {
+            socket,
+            traffic,
+            windowed,
+            setup,
+            tls,
+            ..
+        } = &mut *state;
+        let Some(tls) = tls else { return };
+        let n = bytes.len() as u64;
+        let i = index(direction);
+        // A read of nothing is the end of the stream.
+        tls.peer_closed |= n == 0 && direction == Direction::Received;
+        match direction {
+            Direction::Sent => socket.0 += n,
+            Direction::Received => socket.1 += n,
+        }
+        let mut overhead = 0;
+        let mut body = 0;
+        // rustls rejects a stream that is not TLS records before it could
+        // go far; the scanner then books what is left as overhead, so the
+        // sum stays exact and the error needs no path of its own.
+        let _ = tls.scanners[i].feed(bytes, &mut |part, len, _| match part {
+            RecordPart::Body => body += len as u64,
+            RecordPart::Header | RecordPart::Trailer => overhead += len as u64,
+        });
+        if tls.handshake_done {
+            tls.bodies[i] += body;
+            ledger(&mut delta, direction).add(ByteClass::TlsRecords, overhead);
+        } else {
+            ledger(&mut delta, direction).add(ByteClass::TlsHandshake, n);
+            ledger(setup, direction).add(ByteClass::TlsHandshake, n);
+        }
+        traffic.merge(&delta);
+        if self.book_window(&delta) {
+            windowed.merge(&delta);
         }
     }
 
@@ -322,10 +450,20 @@ impl Meter {
             windowed,
             setup,
             notes,
+            tls,
             ..
         } = &mut *state;
         let at = now_us();
         classifier.finish(&mut |e: WireEvent<'_>| book(e, at, traffic, &mut delta, notes));
+        if let Some(tls) = tls {
+            // Record bodies that gave no plaintext: tickets, close_notify.
+            for direction in [Direction::Sent, Direction::Received] {
+                let i = index(direction);
+                let control = tls.bodies[i].saturating_sub(tls.plaintext[i]);
+                ledger(&mut delta, direction).add(ByteClass::TlsRecords, control);
+                ledger(traffic, direction).add(ByteClass::TlsRecords, control);
+            }
+        }
         if self.book_window(&delta) {
             windowed.merge(&delta);
         }
@@ -431,6 +569,20 @@ fn book(
     }
 }
 
+/// The tally on the socket under TLS ([`Meter::below_tls`]).
+#[derive(Clone, Debug)]
+pub struct BelowTls(Meter);
+
+impl Tally for BelowTls {
+    fn on_read(&self, bytes: &[u8]) {
+        self.0.on_socket_under_tls(Direction::Received, bytes);
+    }
+
+    fn on_written(&self, bytes: &[u8]) {
+        self.0.on_socket_under_tls(Direction::Sent, bytes);
+    }
+}
+
 impl Tally for Meter {
     fn on_read(&self, bytes: &[u8]) {
         self.on_bytes(Direction::Received, bytes);
@@ -458,5 +610,67 @@ mod tests {
         let counted: u64 = head.iter().map(|b| split.feed(&[*b])).sum();
         assert_eq!(counted, head.len() as u64);
         assert_eq!(split.feed(b"more"), 0);
+    }
+
+    fn record(content_type: u8, content: usize) -> Vec<u8> {
+        let mut r = vec![content_type, 3, 3];
+        r.extend_from_slice(&(content as u16).to_be_bytes());
+        r.extend(std::iter::repeat_n(0, content));
+        r
+    }
+
+    #[test]
+    fn tls_classes_and_plaintext_add_up_to_the_socket_count() {
+        use pushbench_protocol::tls::TLS13_RECORD_TRAILER as T;
+        let recorder = Arc::new(PhaseRecorder::default());
+        let meter = Meter::with_tls(Transport::Stream, recorder, 0, true);
+        let below = meter.below_tls();
+        // Handshake: a ClientHello, then ServerHello, CCS and the encrypted
+        // flight (in pieces), then the client's CCS and Finished.
+        below.on_written(&record(22, 300));
+        let flight = [record(22, 90), record(20, 1), record(23, 700)].concat();
+        for piece in flight.chunks(128) {
+            below.on_read(piece);
+        }
+        below.on_written(&[record(20, 1), record(23, 53)].concat());
+        meter.tls_handshake_done();
+        // A request in one record; a session ticket, then the response head
+        // in one record read in two pieces, then close_notify both ways.
+        let request = b"GET /stream?since=0 HTTP/1.1\r\nhost: x\r\n\r\n";
+        meter.on_written(request);
+        below.on_written(&record(23, request.len() + T));
+        below.on_read(&record(23, 200));
+        let head = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
+        let response = record(23, head.len() + T);
+        below.on_read(&response[..20]);
+        below.on_read(&response[20..]);
+        meter.on_read(head);
+        below.on_written(&record(23, 2 + T));
+        below.on_read(&record(23, 2 + T));
+        assert!(!meter.peer_closed_under_tls());
+        below.on_read(&[]);
+        assert!(meter.peer_closed_under_tls());
+        let totals = meter.finish(None);
+
+        let (sent, received) = (&totals.traffic.sent, &totals.traffic.received);
+        assert_eq!(sent.total(), totals.socket_sent);
+        assert_eq!(received.total(), totals.socket_received);
+        assert_eq!(sent.tls_handshake, 305 + 6 + 58);
+        assert_eq!(received.tls_handshake, 95 + 6 + 705);
+        // Request record: header and trailer; close_notify: all of it.
+        assert_eq!(sent.tls_records, (5 + T as u64) + (5 + 2 + T as u64));
+        // Ticket: all of it; response: header and trailer; close_notify.
+        assert_eq!(
+            received.tls_records,
+            205 + (5 + T as u64) + (5 + 2 + T as u64)
+        );
+        assert_eq!(sent.request_headers, request.len() as u64);
+        assert_eq!(received.response_headers, head.len() as u64);
+        // The handshake is part of the setup, beside the first heads.
+        assert_eq!(totals.setup.sent.tls_handshake, sent.tls_handshake);
+        assert_eq!(
+            totals.setup.received.total(),
+            received.tls_handshake + head.len() as u64
+        );
     }
 }

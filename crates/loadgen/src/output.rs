@@ -128,17 +128,31 @@ pub fn write_wire_log(path: &Path, records: &[crate::runner::ConnectionRecord]) 
     write_atomic(path, &out)
 }
 
-/// One CSV row per phase.
+/// One CSV row per phase. The TLS classes and the `tls` flag come last, so
+/// the columns before them are where they were before TLS.
 pub fn csv(result: &RunResult) -> String {
     let mut out = String::from(
         "transport,clients,rate,duration_s,published,delivered,missed,duplicated,out_of_order,gaps,errors,connections_opened,connections_failed",
     );
-    for dir in ["sent", "received"] {
-        for class in ByteClass::ALL {
-            let _ = write!(out, ",{dir}_{}", class.name());
+    let class_columns = |out: &mut String, classes: &[ByteClass]| {
+        for dir in ["sent", "received"] {
+            for class in classes {
+                let _ = write!(out, ",{dir}_{}", class.name());
+            }
         }
-    }
-    out.push_str(",bytes_per_event,overhead_ratio,events_per_second,latency_p50_us,latency_p90_us,latency_p99_us,latency_p999_us,latency_max_us,setup_p50_us,server_cpu_s,cpu_us_per_event,rss_idle_bytes,rss_max_bytes,rss_per_connection_bytes,connections_open,slow_consumer_drops\n");
+    };
+    class_columns(&mut out, &ByteClass::PLAINTEXT);
+    out.push_str(",bytes_per_event,overhead_ratio,events_per_second,latency_p50_us,latency_p90_us,latency_p99_us,latency_p999_us,latency_max_us,setup_p50_us,server_cpu_s,cpu_us_per_event,rss_idle_bytes,rss_max_bytes,rss_per_connection_bytes,connections_open,slow_consumer_drops");
+    class_columns(&mut out, &ByteClass::TLS);
+    out.push_str(",tls\n");
+    let class_values =
+        |out: &mut String, p: &pushbench_protocol::results::PhaseResult, classes: &[ByteClass]| {
+            for ledger in [&p.traffic.sent, &p.traffic.received] {
+                for &class in classes {
+                    let _ = write!(out, ",{}", ledger.get(class));
+                }
+            }
+        };
     for p in &result.phases {
         let e = &p.events;
         let _ = write!(
@@ -158,13 +172,9 @@ pub fn csv(result: &RunResult) -> String {
             p.connections.opened,
             p.connections.failed
         );
-        for ledger in [&p.traffic.sent, &p.traffic.received] {
-            for class in ByteClass::ALL {
-                let _ = write!(out, ",{}", ledger.get(class));
-            }
-        }
+        class_values(&mut out, p, &ByteClass::PLAINTEXT);
         let (l, s, d) = (&p.latency_us, &p.server, &p.derived);
-        let _ = writeln!(
+        let _ = write!(
             out,
             ",{:.2},{:.4},{:.2},{},{},{},{},{},{},{:.4},{:.2},{},{},{:.0},{},{}",
             d.bytes_per_event,
@@ -184,6 +194,8 @@ pub fn csv(result: &RunResult) -> String {
             s.connections_open,
             s.slow_consumer_drops
         );
+        class_values(&mut out, p, &ByteClass::TLS);
+        let _ = writeln!(out, ",{}", p.tls);
     }
     out
 }

@@ -1,7 +1,8 @@
 //! The scenario runner: phases, and the collector that merges them into a
 //! [`RunResult`].
 //!
-//! One phase measures one transport at one client count and event rate:
+//! One phase measures one transport at one client count and event rate, in
+//! one [`PhaseVariant`] (request header profile, plaintext or TLS):
 //!
 //! 1. read `/stats`: the start cursor `C0` (its `last_seq`) and the idle RSS;
 //! 2. connect the clients over the ramp-up, each asking for everything after
@@ -68,6 +69,8 @@ pub struct Progress {
     pub rate: f64,
     /// Its request header profile.
     pub headers: HeaderProfile,
+    /// Whether it speaks TLS.
+    pub tls: bool,
     /// `connecting`, `warm-up`, `measuring`, `draining` or `done`.
     pub stage: &'static str,
     /// Seconds into the stage, and the stage's planned length.
@@ -189,7 +192,37 @@ pub fn files_needed(scenario: &Scenario, in_process: bool) -> u64 {
 }
 
 fn phases_of(s: &Scenario) -> usize {
-    s.transports.len() * s.clients.len() * s.rates.len() * s.headers.len()
+    s.transports.len() * s.clients.len() * s.rates.len() * s.headers.len() * s.tls.len()
+}
+
+/// What a phase varies besides its transport and load: the request header
+/// profile and TLS. Every combination of the scenario's `headers` and `tls`
+/// is one variant, and each variant runs every transport, so one more such
+/// dimension is one more field here, not one more loop.
+#[derive(Clone, Debug)]
+pub struct PhaseVariant {
+    /// The header profile as the scenario named it.
+    pub headers: HeaderProfile,
+    /// The same, resolved (a header file read).
+    pub request: RequestProfile,
+    /// Whether the clients speak TLS.
+    pub tls: bool,
+}
+
+/// The variants of `s` in run order: header profiles, and within each,
+/// plaintext then TLS (as the scenario lists them).
+pub fn phase_variants(s: &Scenario) -> Result<Vec<PhaseVariant>> {
+    let profiles = request_profiles(s)?;
+    Ok(profiles
+        .into_iter()
+        .flat_map(|(headers, request)| {
+            s.tls.iter().map(move |&tls| PhaseVariant {
+                headers: headers.clone(),
+                request: request.clone(),
+                tls,
+            })
+        })
+        .collect())
 }
 
 /// Every request header profile of `s`, resolved (header files read and
@@ -213,7 +246,7 @@ pub async fn run_scenario(
     progress: &mut (dyn FnMut(&Progress) + Send),
 ) -> Result<RunOutcome> {
     scenario::validate(&opts.scenario)?;
-    let profiles = request_profiles(&opts.scenario)?;
+    let variants = phase_variants(&opts.scenario)?;
     // A bad response header file fails here, not in the child server.
     pushbench_server::headers::response_headers(&opts.scenario.response_headers)
         .map_err(|e| Error::Scenario(format!("response_headers: {e}")))?;
@@ -240,7 +273,7 @@ pub async fn run_scenario(
         };
         let control = ControlClient::new(server.addr);
         'phases: for &clients in &scenario.clients {
-            for (headers, request_profile) in &profiles {
+            for variant in &variants {
                 for &transport in &scenario.transports {
                     index += 1;
                     let label = Progress {
@@ -249,7 +282,8 @@ pub async fn run_scenario(
                         transport,
                         clients,
                         rate,
-                        headers: headers.clone(),
+                        headers: variant.headers.clone(),
+                        tls: variant.tls,
                         stage: "connecting",
                         stage_elapsed_s: 0.0,
                         stage_length_s: 0.0,
@@ -260,7 +294,8 @@ pub async fn run_scenario(
                             transport,
                             clients,
                             rate,
-                            headers: request_profile,
+                            headers: &variant.request,
+                            tls: variant.tls,
                         },
                         &mut server,
                         &control,
@@ -385,8 +420,8 @@ async fn wait_stage(
     }
 }
 
-/// What one phase measures: a transport at a client count, an event rate
-/// and a request header profile.
+/// What one phase measures: a transport at a client count, an event rate,
+/// a request header profile, plaintext or TLS.
 #[derive(Clone, Copy, Debug)]
 pub struct PhaseSpec<'a> {
     /// The transport.
@@ -397,6 +432,8 @@ pub struct PhaseSpec<'a> {
     pub rate: f64,
     /// The request headers.
     pub headers: &'a RequestProfile,
+    /// Speak TLS (the server must have been started with it).
+    pub tls: bool,
 }
 
 /// Runs one phase against a running server.
@@ -414,7 +451,18 @@ pub async fn run_phase(
         clients,
         rate,
         headers,
+        tls,
     } = phase;
+    let tls = match (tls, &server.tls) {
+        (false, _) => None,
+        (true, Some(config)) => Some(Arc::clone(config)),
+        (true, None) => {
+            return Err(Error::Scenario(format!(
+                "a TLS phase needs a server started with TLS; {} was not",
+                server.url
+            )));
+        }
+    };
     let mut interrupt = interrupt;
     let mut outages = Outages::new(server.outage_grace);
     let idle = outages.stats(control, server).await?;
@@ -431,6 +479,7 @@ pub async fn run_phase(
         source_addresses: s.source_addresses,
         give_up_after: server.outage_grace,
         headers: headers.headers(transport, server.addr),
+        tls,
     });
     let recorder = Arc::new(PhaseRecorder::default());
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -627,6 +676,7 @@ pub async fn run_phase(
         clients,
         rate,
         headers: label.headers.clone(),
+        tls: spec.tls.is_some(),
         duration_s,
         connections,
         traffic,

@@ -138,6 +138,18 @@ pub fn validate(s: &Scenario) -> Result<()> {
             &s.headers,
         );
     }
+    if s.tls.is_empty() {
+        return bad("tls", "say false, true or [false, true]", &s.tls);
+    }
+    if s.target.is_some() && s.tls.contains(&true) {
+        // The load generator pins the certificate of a server it started;
+        // a --target server's certificate has no way in yet.
+        return bad(
+            "tls",
+            "TLS phases need a server the run starts (no `target`)",
+            &s.tls,
+        );
+    }
     Ok(())
 }
 
@@ -164,6 +176,11 @@ mod tests {
         assert_eq!(s.headers.len(), 2);
         let err = parse("headers = \"browser:x\"\n").expect_err("bad cookie size");
         assert!(err.contains("browser:x"), "{err}");
+        assert_eq!(parse("tls = true\n").expect("one").tls, vec![true]);
+        assert_eq!(
+            parse("tls = [false, true]\n").expect("a sweep").tls,
+            vec![false, true]
+        );
         let err = parse("transports = [\"websocket\"]\n").expect_err("unknown transport");
         assert!(err.contains("websocket"), "{err}");
     }
@@ -208,6 +225,9 @@ mod tests {
         ("target = \"ftp://x\"", "target"),
         ("target = \"http://127.0.0.1:8080/stats\"", "target"),
         ("target = 5", "target"),
+        ("tls = \"yes\"", "tls"),
+        ("tls = []", "tls"),
+        ("tls = true\ntarget = \"http://127.0.0.1:8080\"", "tls"),
     ];
 
     #[test]

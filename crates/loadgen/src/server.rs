@@ -80,6 +80,11 @@ pub struct ServerHandle {
     /// and the runner keeps asking meanwhile. A child server that exits is
     /// given up on at once: nobody restarts it.
     pub outage_grace: Duration,
+    /// For TLS phases: the client configuration that pins this server's
+    /// certificate. `None` when the server was started without TLS (the
+    /// scenario has no TLS phase). The server also answers plaintext on
+    /// the same port (`serve --tls`), which the control calls use.
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
     kind: HandleKind,
 }
 
@@ -96,9 +101,23 @@ pub fn ring_for(rate: f64) -> u64 {
     ((rate * 60.0).ceil() as u64).max(10_000)
 }
 
+fn tls_error(e: pushbench_server::tls::TlsError) -> Error {
+    Error::Tls(e.to_string())
+}
+
+/// A file name for the certificate a child server writes
+/// (`--tls-cert-out`): unique per process and start.
+fn cert_path() -> PathBuf {
+    static STARTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("pushbench-run-{}-{n}.pem", std::process::id()))
+}
+
 impl ServerSource {
-    /// Starts (or finds) a server publishing `rate` events per second.
+    /// Starts (or finds) a server publishing `rate` events per second,
+    /// with TLS when any phase of `scenario` uses it.
     pub async fn start(&self, scenario: &Scenario, rate: f64) -> Result<ServerHandle> {
+        let tls = scenario.tls.contains(&true);
         match self {
             ServerSource::Target(url) => {
                 let addr = parse_url(url)?;
@@ -106,6 +125,7 @@ impl ServerSource {
                     addr,
                     url: format!("http://{addr}"),
                     outage_grace: crate::backoff::DEFAULT_GIVE_UP,
+                    tls: None,
                     kind: HandleKind::External,
                 })
             }
@@ -113,22 +133,38 @@ impl ServerSource {
                 let response_headers =
                     pushbench_server::headers::response_headers(&scenario.response_headers)
                         .map_err(|e| Error::Scenario(format!("response_headers: {e}")))?;
+                let identity = if tls {
+                    Some(pushbench_server::tls::TlsIdentity::self_signed().map_err(tls_error)?)
+                } else {
+                    None
+                };
                 let config = ServerConfig {
                     rate,
                     payload: scenario.payload,
                     topics: scenario.topics,
                     ring: config.ring.max(ring_for(rate) as usize),
                     response_headers,
+                    tls: match &identity {
+                        Some(id) => Some(id.server_config().map_err(tls_error)?),
+                        None => config.tls.clone(),
+                    },
                     ..(**config).clone()
                 };
                 let server = pushbench_server::spawn(config, SocketAddr::from(([127, 0, 0, 1], 0)))
                     .await
                     .map_err(|e| Error::io("starting the in-process server", e))?;
                 let addr = server.local_addr();
+                let scheme = if identity.is_some() { "https" } else { "http" };
                 Ok(ServerHandle {
                     addr,
-                    url: format!("http://{addr}"),
+                    url: format!("{scheme}://{addr}"),
                     outage_grace: crate::backoff::DEFAULT_GIVE_UP,
+                    tls: match &identity {
+                        Some(id) => Some(
+                            pushbench_server::tls::client_config(&id.cert).map_err(tls_error)?,
+                        ),
+                        None => None,
+                    },
                     kind: HandleKind::InProcess(Box::new(server)),
                 })
             }
@@ -139,6 +175,17 @@ impl ServerSource {
                     p if p.is_minimal() => Vec::new(),
                     p => vec!["--response-headers".to_owned(), p.to_string()],
                 };
+                // The child writes its certificate where the run reads it
+                // from to pin it.
+                let cert_file = tls.then(cert_path);
+                let tls_args = match &cert_file {
+                    Some(path) => vec![
+                        "--tls".to_owned(),
+                        "--tls-cert-out".to_owned(),
+                        path.display().to_string(),
+                    ],
+                    None => Vec::new(),
+                };
                 let mut child = Command::new(exe)
                     .args(["serve", "--addr", "127.0.0.1:0"])
                     .args(["--rate", &rate.to_string()])
@@ -146,6 +193,7 @@ impl ServerSource {
                     .args(["--topics", &scenario.topics.to_string()])
                     .args(["--ring", &ring_for(rate).to_string()])
                     .args(&response_headers)
+                    .args(&tls_args)
                     .args(extra_args)
                     .stdin(Stdio::null())
                     .stdout(Stdio::piped())
@@ -201,11 +249,27 @@ impl ServerSource {
                     .to_owned();
                 // Keep reading stdout so a chatty server never blocks on a full pipe.
                 tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-                let addr = parse_url(&url)?;
+                // A `--tls` server prints https; the same port speaks http.
+                let addr = parse_url(&url.replacen("https://", "http://", 1))?;
+                let tls = match cert_file {
+                    Some(path) => {
+                        let cert = pushbench_server::tls::read_pem_certificate(&path);
+                        let _ = std::fs::remove_file(&path);
+                        let cert = cert.map_err(|e| {
+                            Error::ServerDied(format!(
+                                "the child server wrote no certificate: {e}{}",
+                                stderr.describe()
+                            ))
+                        })?;
+                        Some(pushbench_server::tls::client_config(&cert).map_err(tls_error)?)
+                    }
+                    None => None,
+                };
                 Ok(ServerHandle {
                     addr,
                     url,
                     outage_grace: crate::backoff::DEFAULT_GIVE_UP,
+                    tls,
                     kind: HandleKind::Child(child, stderr),
                 })
             }

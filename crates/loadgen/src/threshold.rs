@@ -272,6 +272,7 @@ mod tests {
             clients: 10,
             rate: 20.0,
             headers: Default::default(),
+            tls: false,
             duration_s: 1.0,
             connections: Connections::default(),
             traffic: Default::default(),

@@ -299,6 +299,8 @@ pub async fn record(opts: &TraceOptions) -> Result<Trace> {
             .into_iter()
             .chain(opts.headers.iter().cloned())
             .collect(),
+        // `pushbench trace` shows plaintext exchanges.
+        tls: None,
     };
     let recorder = Recorder::new(opts.transport);
     let tcp = TcpStream::connect(server)

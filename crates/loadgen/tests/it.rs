@@ -42,6 +42,7 @@ fn label(transport: Transport, clients: u32) -> Progress {
         clients,
         rate: 0.0,
         headers: HeaderProfile::Minimal,
+        tls: false,
         stage: "",
         stage_elapsed_s: 0.0,
         stage_length_s: 0.0,
@@ -60,17 +61,20 @@ fn publish_for_a_while(control: &ControlClient, count: usize) -> tokio::task::Jo
     })
 }
 
-/// Runs one phase per transport with `headers` against an in-process
-/// server answering with `response_headers`, and checks that the classes
-/// add up to each client socket's count and that the server's per-connection
+/// Runs one phase per transport with `headers` (over TLS when `tls`)
+/// against an in-process server answering with `response_headers`, and
+/// checks that every event arrived exactly once, that the classes add up
+/// to each client socket's count and that the server's per-connection
 /// counts equal the client's.
 async fn books_every_byte(
     transports: &[Transport],
     headers: HeaderProfile,
     response_headers: HeaderProfile,
+    tls: bool,
 ) -> Vec<PhaseResult> {
     let scenario = Scenario {
         response_headers,
+        tls: vec![tls],
         ..quick_scenario(transports.to_vec(), 3)
     };
     let profile = RequestProfile::resolve(&headers).expect("profile");
@@ -87,12 +91,14 @@ async fn books_every_byte(
                 clients: 3,
                 rate: 0.0,
                 headers: &profile,
+                tls,
             },
             &mut server,
             &control,
             None,
             &Progress {
                 headers: headers.clone(),
+                tls,
                 ..label(transport, 3)
             },
             &mut |_| {},
@@ -109,6 +115,7 @@ async fn books_every_byte(
         );
         assert_eq!(r.events.duplicated, 0, "{transport}");
         assert_eq!(r.headers, headers);
+        assert_eq!(r.tls, tls);
         assert!(r.traffic.received.payload > 0, "{transport}");
         assert!(!outcome.connections.is_empty());
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -128,6 +135,7 @@ async fn books_every_byte(
             let peer = by_peer
                 .get(local)
                 .unwrap_or_else(|| panic!("{transport}: server does not list {local}"));
+            assert_eq!(peer.tls, tls, "{transport}: the server saw TLS?");
             assert_eq!(
                 peer.bytes_read, totals.socket_sent,
                 "{transport}: server read != client sent for {local}"
@@ -149,17 +157,68 @@ async fn every_transport_books_every_byte_and_matches_the_server() {
         &Transport::ALL,
         HeaderProfile::Minimal,
         HeaderProfile::Minimal,
+        false,
     )
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_transport_over_tls_books_every_byte_and_matches_the_server() {
+    let results = books_every_byte(
+        &Transport::ALL,
+        HeaderProfile::Minimal,
+        HeaderProfile::Minimal,
+        true,
+    )
+    .await;
+    let validator = phase_validator();
+    for r in &results {
+        let t = r.transport;
+        // Every connection's handshake is in its setup, both ways.
+        let opened = r.connections.opened.max(1);
+        let handshake_sent = r.setup_traffic.sent.tls_handshake / opened;
+        let handshake_received = r.setup_traffic.received.tls_handshake / opened;
+        assert!(
+            handshake_sent > 200,
+            "{t}: ClientHello of {handshake_sent} B?"
+        );
+        // ServerHello and the encrypted flight with the certificate (ECDSA
+        // P-256, self-signed): some 700 bytes, in every connection (no
+        // resumption).
+        assert!(handshake_received > 500, "{t}: {handshake_received} B");
+        // At least 22 bytes of record overhead per record received: one
+        // per poll answer, one per event pushed (published 20 ms apart).
+        let records = match t {
+            Transport::ShortPoll | Transport::LongPoll => r.connections.responses,
+            _ => r.events.delivered,
+        };
+        assert!(records > 0, "{t}");
+        assert!(
+            r.traffic.received.tls_records >= 22 * records,
+            "{t}: {:?}",
+            r.traffic.received
+        );
+        assert_valid(&validator, &serde_json::to_value(r).expect("json"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_headers_are_counted_on_both_ends() {
     let transports = [Transport::ShortPoll, Transport::Ws];
-    let minimal =
-        books_every_byte(&transports, HeaderProfile::Minimal, HeaderProfile::Minimal).await;
-    let browser =
-        books_every_byte(&transports, HeaderProfile::BROWSER, HeaderProfile::BROWSER).await;
+    let minimal = books_every_byte(
+        &transports,
+        HeaderProfile::Minimal,
+        HeaderProfile::Minimal,
+        false,
+    )
+    .await;
+    let browser = books_every_byte(
+        &transports,
+        HeaderProfile::BROWSER,
+        HeaderProfile::BROWSER,
+        false,
+    )
+    .await;
     for (m, b) in minimal.iter().zip(&browser) {
         let per_connection = |p: &PhaseResult, class: ByteClass, sent: bool| {
             let ledger = if sent {
@@ -212,6 +271,7 @@ async fn a_server_that_skips_events_is_caught_with_the_exact_count() {
                 clients: 2,
                 rate: 100.0,
                 headers: &RequestProfile::Minimal,
+                tls: false,
             },
             &mut server,
             &control,
@@ -233,15 +293,22 @@ async fn a_server_that_skips_events_is_caught_with_the_exact_count() {
     server.stop().await;
 }
 
-fn schema_validator() -> jsonschema::Validator {
+fn schema() -> serde_json::Value {
     let schema_path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../protocol/schema/results.schema.json"
     );
-    let schema: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(schema_path).expect("schema file"))
-            .expect("schema json");
-    jsonschema::validator_for(&schema).expect("valid schema")
+    serde_json::from_slice(&std::fs::read(schema_path).expect("schema file")).expect("schema json")
+}
+
+fn schema_validator() -> jsonschema::Validator {
+    jsonschema::validator_for(&schema()).expect("valid schema")
+}
+
+/// The committed schema's `phase` definition alone.
+fn phase_validator() -> jsonschema::Validator {
+    let phase = serde_json::json!({ "$defs": schema()["$defs"], "$ref": "#/$defs/phase" });
+    jsonschema::validator_for(&phase).expect("valid schema")
 }
 
 fn assert_valid(validator: &jsonschema::Validator, results: &serde_json::Value) {
@@ -445,5 +512,94 @@ async fn clients_spread_over_loopback_source_addresses() {
     assert_eq!(
         sources,
         [1, 2, 3].map(|o| std::net::IpAddr::from([127, 0, 0, o]))
+    );
+}
+
+/// A client that pins another certificate than the server's never gets
+/// past the handshake, and the phase says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_pinning_another_certificate_is_refused_with_a_clear_error() {
+    let scenario = Scenario {
+        tls: vec![true],
+        duration_s: 0.5,
+        ..quick_scenario(vec![Transport::Sse], 1)
+    };
+    let source = ServerSource::InProcess(Box::new(config()));
+    let mut server = source.start(&scenario, 0.0).await.expect("server");
+    assert!(server.url.starts_with("https://"), "{}", server.url);
+    let stranger = pushbench_server::tls::TlsIdentity::self_signed().expect("certificate");
+    server.tls = Some(pushbench_server::tls::client_config(&stranger.cert).expect("config"));
+    let control = ControlClient::new(server.addr);
+    let outcome = run_phase(
+        &scenario,
+        PhaseSpec {
+            transport: Transport::Sse,
+            clients: 1,
+            rate: 0.0,
+            headers: &RequestProfile::Minimal,
+            tls: true,
+        },
+        &mut server,
+        &control,
+        None,
+        &label(Transport::Sse, 1),
+        &mut |_| {},
+    )
+    .await
+    .expect("phase");
+    let r = &outcome.result;
+    assert_eq!(r.events.delivered, 0);
+    assert!(r.connections.failed > 0, "{:?}", r.connections);
+    assert!(
+        r.events
+            .errors
+            .keys()
+            .any(|k| k.starts_with("tls: invalid peer certificate")),
+        "{:?}",
+        r.events.errors
+    );
+    server.stop().await;
+}
+
+/// `tls = [false, true]` measures every transport both ways on one server,
+/// in that order, and says which phase was which.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_sweep_runs_plaintext_then_tls_on_one_server() {
+    let scenario = Scenario {
+        rates: vec![50.0],
+        duration_s: 0.5,
+        tls: vec![false, true],
+        ..quick_scenario(vec![Transport::ShortPoll, Transport::Ws], 2)
+    };
+    let opts = RunOptions {
+        scenario,
+        source: ServerSource::InProcess(Box::new(config())),
+        interrupt: None,
+        outage_grace: pushbench_loadgen::backoff::DEFAULT_GIVE_UP,
+    };
+    let outcome = run_scenario(opts, &mut |_| {}).await.expect("run");
+    let r = &outcome.result;
+    assert!(r.complete, "{:?}", r.error);
+    let shape: Vec<(Transport, bool)> = r.phases.iter().map(|p| (p.transport, p.tls)).collect();
+    assert_eq!(
+        shape,
+        [
+            (Transport::ShortPoll, false),
+            (Transport::Ws, false),
+            (Transport::ShortPoll, true),
+            (Transport::Ws, true)
+        ]
+    );
+    for p in &r.phases {
+        assert!(p.events.delivered > 0 && p.events.missed == 0, "{p:?}");
+        let tls_bytes = p.traffic.received.tls_records + p.setup_traffic.received.tls_handshake;
+        assert_eq!(tls_bytes > 0, p.tls, "{}: {:?}", p.transport, p.traffic);
+    }
+    let json = serde_json::to_value(r).expect("json");
+    assert_valid(&schema_validator(), &json);
+    assert_eq!(json["scenario"]["tls"], serde_json::json!([false, true]));
+    assert!(
+        json["phases"][0].get("tls").is_none(),
+        "plaintext phases read as before"
     );
 }

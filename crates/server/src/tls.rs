@@ -113,6 +113,12 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 /// A client configuration that trusts `pinned` and nothing else (TLS 1.3
 /// only, ALPN `http/1.1`). A server presenting any other certificate fails
 /// the handshake with rustls' "invalid peer certificate" error.
+///
+/// Session resumption is off: every load-generator client stands for a
+/// browser of its own, so no client may resume with a ticket another one
+/// was given (one configuration serves them all), and every connection
+/// pays the full handshake of a first visit. The server still sends its
+/// tickets, as a real one does; they are counted as records.
 pub fn client_config(pinned: &CertificateDer<'_>) -> Result<Arc<rustls::ClientConfig>, TlsError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(pinned.clone().into_owned())?;
@@ -121,6 +127,7 @@ pub fn client_config(pinned: &CertificateDer<'_>) -> Result<Arc<rustls::ClientCo
         .with_root_certificates(roots)
         .with_no_client_auth();
     config.alpn_protocols = vec![ALPN_HTTP1.to_vec()];
+    config.resumption = rustls::client::Resumption::disabled();
     Ok(Arc::new(config))
 }
 

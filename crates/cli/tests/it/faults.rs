@@ -160,6 +160,7 @@ impl Crowd {
                 give_up_after,
                 headers: pushbench_loadgen::headers::RequestProfile::Minimal
                     .headers(transport, addr),
+                tls: None,
             });
             for _ in 0..per_kind {
                 let progress = Arc::new(AtomicU64::new(0));
