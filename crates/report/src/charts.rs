@@ -17,7 +17,7 @@ use pushbench_protocol::{ByteClass, RunResult, Transport};
 
 use crate::ReportError;
 use crate::figures::{
-    ClassBytes, format_bytes, format_count, format_rate,
+    ClassBytes, classes_in, format_bytes, format_count, format_rate,
     measured_bandwidth_at_one_event_per_second, per_event_by_class, phase_label,
     transport_bytes_per_event, transports_in,
 };
@@ -49,6 +49,8 @@ pub fn class_color(class: ByteClass) -> RGBColor {
         ByteClass::Framing => RGBColor(31, 119, 180),
         ByteClass::Payload => RGBColor(44, 160, 44),
         ByteClass::Control => RGBColor(127, 127, 127),
+        ByteClass::TlsHandshake => RGBColor(23, 190, 207),
+        ByteClass::TlsRecords => RGBColor(188, 189, 34),
     }
 }
 
@@ -221,6 +223,8 @@ const CLASSIC_GREY: RGBColor = RGBColor(60, 60, 60);
 /// client-to-server and server-to-client side by side.
 #[derive(Debug)]
 pub struct BytesPerEvent {
+    /// The classes in the legend: the TLS ones only when the run had TLS.
+    classes: Vec<ByteClass>,
     labels: Vec<String>,
     sent: Vec<ClassBytes>,
     received: Vec<ClassBytes>,
@@ -230,6 +234,7 @@ impl BytesPerEvent {
     /// The chart for `result`.
     pub fn new(result: &RunResult) -> Self {
         BytesPerEvent {
+            classes: classes_in(result),
             labels: result
                 .phases
                 .iter()
@@ -265,7 +270,8 @@ impl Chart for BytesPerEvent {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
-        let legend: Vec<_> = ByteClass::ALL
+        let legend: Vec<_> = self
+            .classes
             .iter()
             .map(|&c| (c.name().to_owned(), class_color(c), LegendMark::Box))
             .collect();

@@ -14,7 +14,7 @@ use crate::figures::{
     format_bytes, format_count, format_rate, transport_bytes_per_event, transports_in,
 };
 use crate::model::{self, CLASSIC_CLIENTS, ModelInput};
-use crate::summary::{header_profile_table, summary_table, warnings};
+use crate::summary::{summary_table, variant_table, warnings};
 use crate::table::{Table, escape_html};
 
 /// One chart as the reports show it.
@@ -192,6 +192,37 @@ const HEADER_PROFILES_TEXT: &str = "What each request header profile costs per d
      Polling pays the request and response heads on every exchange; the persistent \
      transports pay them once per connection (setup B/conn), outside the measured window.";
 
+const TLS_TEXT: &str = "What TLS costs per delivered event, by class, both directions: \
+     `tls_handshake` is every byte before the client's handshake completed (once per \
+     connection, in setup B/conn), `tls_records` each record's header, content type and AEAD \
+     tag plus the records that carry no data (session tickets, close_notify); the other \
+     classes are the same plaintext as without TLS (see docs/methodology.md).";
+
+/// The variant section's title: what the run compared.
+fn variants_title(result: &RunResult) -> &'static str {
+    let titles: Vec<&str> = crate::figures::varying_columns(result)
+        .into_iter()
+        .map(|(title, _)| title)
+        .collect();
+    match titles.as_slice() {
+        ["headers"] => "Header profiles",
+        ["tls"] => "Plaintext and TLS",
+        _ => "Header profiles and TLS",
+    }
+}
+
+/// The variant section's explanation: one paragraph per dimension compared.
+fn variants_text(result: &RunResult) -> String {
+    crate::figures::varying_columns(result)
+        .into_iter()
+        .map(|(title, _)| match title {
+            "headers" => HEADER_PROFILES_TEXT,
+            _ => TLS_TEXT,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 const CONNECTIONS_TEXT: &str = "Setup is the TCP connect (and, for WebSocket, the upgrade) of \
 each connection; \"all connected after\" is the time from the phase's start until every client \
 had its first session, and connections/s that count over that time: with a zero ramp-up, the \
@@ -243,11 +274,13 @@ impl Report<'_> {
             "Bytes per event count both directions of every connection, divided by the \
              events delivered; latency is event creation to client receipt.\n"
         );
-        if let Some(profiles) = header_profile_table(self.result) {
+        if let Some(variants) = variant_table(self.result) {
             let _ = writeln!(
                 out,
-                "## Header profiles\n\n{HEADER_PROFILES_TEXT}\n\n{}",
-                profiles.to_markdown()
+                "## {}\n\n{}\n\n{}",
+                variants_title(self.result),
+                variants_text(self.result),
+                variants.to_markdown()
             );
         }
         if let Some(capacity) = capacity_table(self.result) {
@@ -340,12 +373,13 @@ impl Report<'_> {
              client receipt.</p>\n",
             summary_table(self.result).to_html()
         );
-        if let Some(profiles) = header_profile_table(self.result) {
+        if let Some(variants) = variant_table(self.result) {
             let _ = write!(
                 out,
-                "<h2>Header profiles</h2>\n<p>{}</p>\n{}",
-                escape_html(HEADER_PROFILES_TEXT),
-                profiles.to_html()
+                "<h2>{}</h2>\n<p>{}</p>\n{}",
+                variants_title(self.result),
+                escape_html(&variants_text(self.result)),
+                variants.to_html()
             );
         }
         if let Some(capacity) = capacity_table(self.result) {

@@ -6,12 +6,37 @@ use pushbench_protocol::{ByteClass, ByteLedger, RunResult, Transport};
 
 /// Bytes of one direction per delivered event, one entry per
 /// [`ByteClass::ALL`] class in that order.
-pub type ClassBytes = [f64; 6];
+pub type ClassBytes = [f64; ByteClass::COUNT];
+
+/// What a phase varies besides transport and load, one entry per
+/// dimension, each as its label shows it: the header profile, then TLS
+/// (`tls` or `plain`). A new dimension is one more entry here, and the
+/// labels, keys and the variant table follow.
+fn variants(phase: &PhaseResult) -> [String; 2] {
+    [
+        phase.headers.to_string(),
+        if phase.tls { "tls" } else { "plain" }.to_owned(),
+    ]
+}
+
+/// Which variant dimensions (see [`variants`]) differ among `phases`.
+fn varying(phases: &[&PhaseResult]) -> [bool; 2] {
+    let mut out = [false; 2];
+    if let Some(first) = phases.first() {
+        let first = variants(first);
+        for phase in phases {
+            for (slot, (a, b)) in out.iter_mut().zip(first.iter().zip(variants(phase))) {
+                *slot |= *a != b;
+            }
+        }
+    }
+    out
+}
 
 /// A name for a phase that is unique within its run: the transport alone
 /// when the run measured it once, else with what tells its phases apart:
-/// clients and rate (`ws 50c@20/s`), the header profile (`ws browser`), or
-/// both (`ws 50c@20/s browser`).
+/// clients and rate (`ws 50c@20/s`), the header profile (`ws browser`),
+/// TLS (`ws tls`, `ws plain`), or several (`ws 50c@20/s browser tls`).
 pub fn phase_label(result: &RunResult, phase: &PhaseResult) -> String {
     let siblings: Vec<&PhaseResult> = result
         .phases
@@ -25,23 +50,25 @@ pub fn phase_label(result: &RunResult, phase: &PhaseResult) -> String {
     let load_varies = siblings
         .iter()
         .any(|p| p.clients != phase.clients || p.rate != phase.rate);
-    let headers_vary = siblings.iter().any(|p| p.headers != phase.headers);
-    if load_varies || !headers_vary {
+    let varies = varying(&siblings);
+    if load_varies || !varies.contains(&true) {
         label.push_str(&format!(
             " {}c@{}/s",
             phase.clients,
             format_rate(phase.rate)
         ));
     }
-    if headers_vary {
-        label.push_str(&format!(" {}", phase.headers));
+    for (value, vary) in variants(phase).into_iter().zip(varies) {
+        if vary {
+            label.push_str(&format!(" {value}"));
+        }
     }
     label
 }
 
 /// A key that names the same phase in two runs: transport, clients, rate,
-/// and the header profile unless it is `minimal` (so keys of runs from
-/// before header profiles still match).
+/// the header profile unless it is `minimal` and `tls` when it spoke TLS
+/// (so keys of runs from before header profiles and TLS still match).
 pub fn phase_key(phase: &PhaseResult) -> String {
     let mut key = format!(
         "{} {}c@{}/s",
@@ -52,6 +79,9 @@ pub fn phase_key(phase: &PhaseResult) -> String {
     if !phase.headers.is_minimal() {
         key.push_str(&format!(" {}", phase.headers));
     }
+    if phase.tls {
+        key.push_str(" tls");
+    }
     key
 }
 
@@ -60,10 +90,45 @@ pub fn has_header_profiles(result: &RunResult) -> bool {
     result.phases.iter().any(|p| !p.headers.is_minimal())
 }
 
+/// True when some phase of the run spoke TLS.
+pub fn has_tls(result: &RunResult) -> bool {
+    result.phases.iter().any(|p| p.tls)
+}
+
+/// The classes a run's charts and tables show: the plaintext ones always,
+/// the TLS ones when a phase spoke TLS (a plaintext report keeps the
+/// columns and legend it always had).
+pub fn classes_in(result: &RunResult) -> Vec<ByteClass> {
+    ByteClass::ALL
+        .into_iter()
+        .filter(|c| !c.is_tls() || has_tls(result))
+        .collect()
+}
+
+/// The variant table's columns: (title, value of a phase) for each
+/// variant dimension that differs among the run's phases; empty when none
+/// does (then there is no variant table).
+pub fn varying_columns(result: &RunResult) -> Vec<(&'static str, usize)> {
+    let phases: Vec<&PhaseResult> = result.phases.iter().collect();
+    ["headers", "tls"]
+        .into_iter()
+        .enumerate()
+        .zip(varying(&phases))
+        .filter(|(_, vary)| *vary)
+        .map(|((i, title), _)| (title, i))
+        .collect()
+}
+
+/// The value of variant dimension `index` of `phase` (see
+/// [`varying_columns`]).
+pub fn variant_value(phase: &PhaseResult, index: usize) -> String {
+    variants(phase)[index].clone()
+}
+
 /// `ledger`'s bytes per class divided by `delivered` events (zeros when
 /// nothing was delivered: there is no per-event cost to show).
 pub fn per_event_by_class(ledger: &ByteLedger, delivered: u64) -> ClassBytes {
-    let mut out = [0.0; 6];
+    let mut out = [0.0; ByteClass::COUNT];
     if delivered == 0 {
         return out;
     }
@@ -76,15 +141,16 @@ pub fn per_event_by_class(ledger: &ByteLedger, delivered: u64) -> ClassBytes {
 /// All bytes (both directions) per delivered event of every phase of
 /// `transport` together, or `None` when the run has no such phase or none
 /// delivered anything.
-/// When the run compared header profiles, only the phases of its first
-/// profile count (mixing a browser's heads with minimal ones would describe
-/// neither); the header profile table shows the others.
+/// When the run compared header profiles or TLS, only the phases of its
+/// first variant count (mixing a browser's heads with minimal ones, or TLS
+/// with plaintext, would describe neither); the variant table shows the
+/// others.
 pub fn transport_bytes_per_event(result: &RunResult, transport: Transport) -> Option<f64> {
-    let primary = result.phases.first().map(|p| &p.headers);
+    let primary = result.phases.first().map(variants);
     let (bytes, delivered) = result
         .phases
         .iter()
-        .filter(|p| p.transport == transport && Some(&p.headers) == primary)
+        .filter(|p| p.transport == transport && Some(variants(p)) == primary)
         .fold((0u64, 0u64), |(b, d), p| {
             (b + p.traffic.total(), d + p.events.delivered)
         });
@@ -197,7 +263,7 @@ mod tests {
             ..ByteLedger::default()
         };
         let per_event = per_event_by_class(&ledger, 10);
-        assert_eq!(per_event, [0.0, 0.0, 0.0, 2.0, 10.0, 0.0]);
-        assert_eq!(per_event_by_class(&ledger, 0), [0.0; 6]);
+        assert_eq!(per_event, [0.0, 0.0, 0.0, 2.0, 10.0, 0.0, 0.0, 0.0]);
+        assert_eq!(per_event_by_class(&ledger, 0), [0.0; ByteClass::COUNT]);
     }
 }

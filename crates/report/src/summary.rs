@@ -4,8 +4,8 @@
 use pushbench_protocol::{ByteClass, RunResult};
 
 use crate::figures::{
-    format_bytes, format_count, format_us, has_header_profiles, per_event_by_class,
-    phase_has_losses, phase_label, transports_in,
+    classes_in, format_bytes, format_count, format_us, has_header_profiles, per_event_by_class,
+    phase_has_losses, phase_label, transports_in, variant_value, varying_columns,
 };
 use crate::table::Table;
 
@@ -21,6 +21,8 @@ pub fn summary_table(result: &RunResult) -> Table {
         .map(|p| p.headers.to_string())
         .collect();
     let profiles = has_header_profiles(result) && distinct.len() == 1;
+    // Likewise a run that spoke TLS in every phase says so in a column.
+    let all_tls = !result.phases.is_empty() && result.phases.iter().all(|p| p.tls);
     let mut titles = vec![
         "phase",
         "clients",
@@ -43,6 +45,10 @@ pub fn summary_table(result: &RunResult) -> Table {
     ];
     if profiles {
         titles.insert(HEADERS_COLUMN, "headers");
+    }
+    let tls_column = HEADERS_COLUMN + usize::from(profiles);
+    if all_tls {
+        titles.insert(tls_column, "tls");
     }
     let mut table = Table::new(titles);
     if profiles {
@@ -76,6 +82,9 @@ pub fn summary_table(result: &RunResult) -> Table {
         if profiles {
             row.insert(HEADERS_COLUMN, phase.headers.to_string());
         }
+        if all_tls {
+            row.insert(tls_column, "on".to_owned());
+        }
         table.push(row);
     }
     table
@@ -85,42 +94,39 @@ pub fn summary_table(result: &RunResult) -> Table {
 const HEADERS_COLUMN: usize = 3;
 
 /// Bytes per delivered event by class (both directions), one row per phase
-/// of every transport, so the header profiles of one transport stand side
-/// by side; `None` unless the run compared several profiles.
-pub fn header_profile_table(result: &RunResult) -> Option<Table> {
-    let profiles: std::collections::BTreeSet<String> = result
-        .phases
-        .iter()
-        .map(|p| p.headers.to_string())
-        .collect();
-    if profiles.len() < 2 {
+/// of every transport, so the variants of one transport (header profiles,
+/// plaintext and TLS) stand side by side, with a column for each dimension
+/// that varies; `None` unless the run compared variants.
+pub fn variant_table(result: &RunResult) -> Option<Table> {
+    let columns = varying_columns(result);
+    if columns.is_empty() {
         return None;
     }
-    let mut headers = vec![
-        "transport".to_owned(),
-        "clients".into(),
-        "rate/s".into(),
-        "headers".into(),
-    ];
-    headers.extend(ByteClass::ALL.iter().map(|c| c.name().to_owned()));
-    headers.extend(["B/ev".to_owned(), "setup B/conn".to_owned()]);
-    let mut table = Table::new(headers);
-    table.align[3] = crate::table::Align::Left;
+    let classes = classes_in(result);
+    let mut titles = vec!["transport".to_owned(), "clients".into(), "rate/s".into()];
+    titles.extend(columns.iter().map(|(title, _)| (*title).to_owned()));
+    titles.extend(classes.iter().map(|c| c.name().to_owned()));
+    titles.extend(["B/ev".to_owned(), "setup B/conn".to_owned()]);
+    let mut table = Table::new(titles);
+    for k in 0..columns.len() {
+        table.align[VARIANT_COLUMNS + k] = crate::table::Align::Left;
+    }
     for transport in transports_in(result) {
         for phase in result.phases.iter().filter(|p| p.transport == transport) {
-            let sent = per_event_by_class(&phase.traffic.sent, phase.events.delivered);
-            let received = per_event_by_class(&phase.traffic.received, phase.events.delivered);
+            let delivered = phase.events.delivered;
+            let sent = per_event_by_class(&phase.traffic.sent, delivered);
+            let received = per_event_by_class(&phase.traffic.received, delivered);
             let mut row = vec![
                 transport.name().to_owned(),
                 format_count(u64::from(phase.clients)),
                 crate::figures::format_rate(phase.rate),
-                phase.headers.to_string(),
             ];
-            row.extend(
-                sent.iter()
-                    .zip(received)
-                    .map(|(s, r)| format!("{:.1}", s + r)),
-            );
+            row.extend(columns.iter().map(|&(_, i)| variant_value(phase, i)));
+            row.extend(ByteClass::ALL.iter().enumerate().filter_map(|(k, c)| {
+                classes
+                    .contains(c)
+                    .then(|| format!("{:.1}", sent[k] + received[k]))
+            }));
             row.push(format!("{:.1}", phase.derived.bytes_per_event));
             row.push(format!("{:.0}", phase.setup_bytes_per_connection));
             table.push(row);
@@ -128,6 +134,9 @@ pub fn header_profile_table(result: &RunResult) -> Option<Table> {
     }
     Some(table)
 }
+
+/// Where the variant table's variant columns start (after the rate).
+const VARIANT_COLUMNS: usize = 3;
 
 /// Everything that makes a result untrustworthy or incomplete, one sentence
 /// each; empty when the run is clean.

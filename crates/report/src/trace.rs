@@ -171,7 +171,8 @@ fn write_totals(out: &mut String, heading: &TraceHeading, segments: &[WireSegmen
         "\n{:<18}{:>10}{:>10}{:>10}",
         "bytes by class", "sent", "received", "total"
     );
-    for class in ByteClass::ALL {
+    // A trace is a plaintext exchange: the TLS classes are always empty.
+    for class in ByteClass::PLAINTEXT {
         let (s, r) = (sent.get(class), received.get(class));
         let _ = writeln!(out, "{:<18}{s:>10}{r:>10}{:>10}", class.name(), s + r);
     }
@@ -304,6 +305,7 @@ fn class_color(class: ByteClass) -> &'static str {
         ByteClass::Framing => "\x1b[33m",
         ByteClass::Payload => "\x1b[32m",
         ByteClass::Control => "\x1b[31m",
+        ByteClass::TlsHandshake | ByteClass::TlsRecords => "\x1b[90m",
     }
 }
 

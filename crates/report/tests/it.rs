@@ -278,14 +278,14 @@ fn header_profiles_get_a_column_labels_and_a_comparison_table() {
             .is_some_and(|r| r.contains("browser")),
         "{summary}"
     );
-    let table = pushbench_report::summary::header_profile_table(&result).expect("table");
+    let table = pushbench_report::summary::variant_table(&result).expect("table");
     assert_eq!(table.rows.len(), 10);
     let ws: Vec<&Vec<String>> = table.rows.iter().filter(|r| r[0] == "ws").collect();
     assert_eq!(
         (ws[0][3].as_str(), ws[1][3].as_str()),
         ("minimal", "browser")
     );
-    assert!(pushbench_report::summary::header_profile_table(&fixture()).is_none());
+    assert!(pushbench_report::summary::variant_table(&fixture()).is_none());
 
     let dir = scratch("profiles");
     write_report(&result, &dir).expect("report");
@@ -300,4 +300,80 @@ fn header_profiles_get_a_column_labels_and_a_comparison_table() {
     // The phases of one transport stay apart when compared with themselves.
     assert!(compare(&result, &result).is_unchanged());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The fixture with every phase measured again over TLS: the same
+/// plaintext plus a handshake per connection and 22 bytes of record
+/// overhead per event each way.
+fn with_tls() -> RunResult {
+    let mut result = fixture();
+    let tls: Vec<_> = result
+        .phases
+        .iter()
+        .map(|p| {
+            let mut p = p.clone();
+            p.tls = true;
+            p.traffic.sent.tls_records += 22 * p.events.delivered;
+            p.traffic.received.tls_records += 22 * p.events.delivered;
+            p.setup_traffic.sent.tls_handshake += 400 * p.connections.opened;
+            p.setup_traffic.received.tls_handshake += 1_200 * p.connections.opened;
+            p.derived.bytes_per_event += 44.0;
+            p
+        })
+        .collect();
+    result.phases.extend(tls);
+    result.scenario.tls = vec![false, true];
+    result
+}
+
+#[test]
+fn tls_phases_get_labels_tls_classes_and_a_comparison_table() {
+    let plain = terminal_summary(&fixture());
+    assert!(!plain.contains("tls"), "{plain}");
+    let result = with_tls();
+    let summary = terminal_summary(&result);
+    assert!(
+        summary.contains("ws tls") && summary.contains("ws plain"),
+        "{summary}"
+    );
+    let table = pushbench_report::summary::variant_table(&result).expect("table");
+    assert_eq!(table.rows.len(), 10);
+    assert_eq!(table.headers[3], "tls");
+    assert!(
+        table.headers.iter().any(|h| h == "tls_records"),
+        "{:?}",
+        table.headers
+    );
+    let ws: Vec<&Vec<String>> = table.rows.iter().filter(|r| r[0] == "ws").collect();
+    assert_eq!((ws[0][3].as_str(), ws[1][3].as_str()), ("plain", "tls"));
+    // A plaintext run's tables keep their columns.
+    let plain_table = pushbench_report::summary::summary_table(&fixture());
+    assert!(!plain_table.headers.iter().any(|h| h.contains("tls")));
+    // A run that is TLS throughout says so in a column.
+    let mut only_tls = fixture();
+    for p in &mut only_tls.phases {
+        p.tls = true;
+    }
+    let table = pushbench_report::summary::summary_table(&only_tls);
+    assert_eq!(table.headers[3], "tls");
+
+    let dir = scratch("tls");
+    write_report(&result, &dir).expect("report");
+    let md = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
+    assert!(md.contains("## Plaintext and TLS"), "{md}");
+    let svg = std::fs::read_to_string(dir.join("bytes_per_event.svg")).expect("chart");
+    assert!(
+        svg.contains("tls_records"),
+        "the legend names the TLS classes"
+    );
+    let plain_dir = scratch("plain-legend");
+    write_report(&fixture(), &plain_dir).expect("report");
+    let svg = std::fs::read_to_string(plain_dir.join("bytes_per_event.svg")).expect("chart");
+    assert!(
+        !svg.contains("tls_"),
+        "a plaintext legend has no TLS classes"
+    );
+    assert!(compare(&result, &result).is_unchanged());
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&plain_dir);
 }
