@@ -73,6 +73,11 @@ pub struct Args {
     /// (a production site's security and caching headers) or a file.
     #[arg(long, value_name = "PROFILE")]
     pub response_headers: Option<HeaderProfile>,
+    /// Plaintext or TLS (https, wss), one phase each (comma-separated to
+    /// sweep): `off`, `on`, `off,on`; `--tls` alone is `on`. The started
+    /// server gets a self-signed certificate, which the clients pin.
+    #[arg(long, value_delimiter = ',', value_name = "off|on", value_parser = parse_tls, num_args = 0..=1, default_missing_value = "on")]
+    pub tls: Option<Vec<bool>>,
     /// Measure a running server (http://host:port) instead of starting one.
     #[arg(long, value_name = "URL", value_parser = parse_target)]
     pub target: Option<String>,
@@ -108,6 +113,17 @@ fn parse_grace(raw: &str) -> Result<f64, String> {
     match raw.parse::<f64>() {
         Ok(s) if s.is_finite() && (0.0..=3_600.0).contains(&s) => Ok(s),
         _ => Err(format!("expected seconds from 0 to 3600, got `{raw}`")),
+    }
+}
+
+/// A `--tls` value.
+fn parse_tls(raw: &str) -> Result<bool, String> {
+    match raw {
+        "on" | "true" => Ok(true),
+        "off" | "false" => Ok(false),
+        _ => Err(format!(
+            "expected `on` or `off` (or `off,on` to compare), got `{raw}`"
+        )),
     }
 }
 
@@ -158,6 +174,7 @@ impl Args {
         set!(headers => headers);
         set!(response_headers => response_headers);
         set!(source_addresses => source_addresses);
+        set!(tls => tls);
         if self.ws_binary {
             s.ws_binary = true;
         }
@@ -378,8 +395,9 @@ fn progress_line(p: &Progress) -> String {
         h if h.is_minimal() => String::new(),
         h => format!(" {h} headers"),
     };
+    let tls = if p.tls { " tls" } else { "" };
     format!(
-        "[{}/{}] {:<10} {:>5} clients {:>6} ev/s{headers}  {:<10}",
+        "[{}/{}] {:<10} {:>5} clients {:>6} ev/s{headers}{tls}  {:<10}",
         p.phase,
         p.phases,
         p.transport.name(),
@@ -471,5 +489,17 @@ mod tests {
             .thresholds()
             .expect_err("bad");
         assert!(format!("{err:#}").contains("--threshold"), "{err:#}");
+    }
+
+    #[test]
+    fn tls_takes_on_off_or_a_sweep() {
+        let tls = |argv: &[&str]| args(argv).scenario().expect("scenario").tls;
+        assert_eq!(tls(&[]), vec![false]);
+        assert_eq!(tls(&["--tls"]), vec![true]);
+        assert_eq!(tls(&["--tls", "--clients", "2"]), vec![true]);
+        assert_eq!(tls(&["--tls", "off,on"]), vec![false, true]);
+        assert_eq!(tls(&["--tls=on"]), vec![true]);
+        let err = Args::try_parse_from(["run", "--tls", "maybe"]).expect_err("bad value");
+        assert!(err.to_string().contains("--tls"), "{err}");
     }
 }

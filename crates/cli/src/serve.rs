@@ -80,6 +80,15 @@ pub struct Args {
     /// file of `Name: value` lines.
     #[arg(long, value_name = "PROFILE", default_value = "minimal")]
     pub response_headers: pushbench_protocol::HeaderProfile,
+    /// Serve https and wss with a self-signed certificate made at start
+    /// (for 127.0.0.1, ::1 and localhost; TLS 1.3). Connections that do not
+    /// open with a TLS handshake are still served plaintext on the same
+    /// port. The certificate's SHA-256 fingerprint is printed on stdout.
+    #[arg(long)]
+    pub tls: bool,
+    /// Write the certificate (PEM) to FILE, for clients to pin it.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub tls_cert_out: Option<PathBuf>,
 }
 
 /// The highest rate the generator and the publish limit take.
@@ -164,7 +173,18 @@ impl Args {
 /// Runs the server until Ctrl-C or SIGTERM, then shuts it down cleanly.
 pub fn run(args: Args) -> anyhow::Result<()> {
     crate::raise_open_files_limit();
-    let config = args.config()?;
+    let mut config = args.config()?;
+    let identity = if args.tls {
+        let identity = pushbench_server::tls::TlsIdentity::self_signed().context("--tls")?;
+        config.tls = Some(identity.server_config().context("--tls")?);
+        if let Some(path) = &args.tls_cert_out {
+            std::fs::write(path, &identity.cert_pem)
+                .with_context(|| format!("writing {} (--tls-cert-out)", path.display()))?;
+        }
+        Some(identity)
+    } else {
+        None
+    };
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
     runtime.block_on(async {
         let server = pushbench_server::spawn(config, args.addr)
@@ -186,8 +206,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                  use --addr 127.0.0.1:PORT to keep it local"
             );
         }
-        // The first stdout line is a contract: `pushbench run` reads the URL from it.
-        println!("pushbench listening on http://{addr}");
+        // The first stdout line is a contract: `pushbench run` reads the URL
+        // from it (and, with --tls, the certificate from --tls-cert-out,
+        // written before it).
+        match &identity {
+            Some(identity) => {
+                println!("pushbench listening on https://{addr}");
+                println!(
+                    "pushbench TLS certificate SHA-256 {}",
+                    identity.fingerprint()
+                );
+            }
+            None => println!("pushbench listening on http://{addr}"),
+        }
         wait_for_signal().await?;
         eprintln!("pushbench: shutting down");
         server.shutdown().await.context("shutting down")

@@ -183,6 +183,14 @@ const CASES: &[(&[&str], &str, &str)] = &[
         "--transports",
         "short-poll, long-poll, stream, sse, ws",
     ),
+    (&["run", "--tls", "maybe"], "--tls", "`on` or `off`"),
+    // The guard adds a --target, whose certificate cannot be pinned.
+    (&["run", "--tls", "on"], "tls", "a server the run starts"),
+    (
+        &["serve", "--tls-cert-out", "cert.pem"],
+        "--tls-cert-out",
+        "--tls",
+    ),
     (&["run", "--clients", "0"], "--clients", "from 1 to"),
     (&["run", "--clients", "5,0"], "--clients", "from 1 to"),
     (&["run", "--clients", "-1"], "--clients", "from 1 to"),

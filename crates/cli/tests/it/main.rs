@@ -8,6 +8,7 @@ mod headers;
 mod peers;
 mod serve;
 mod support;
+mod tls;
 mod trace;
 mod versus;
 mod wire;

@@ -1,0 +1,82 @@
+//! TLS as a user runs it: `serve --tls` prints an https URL and the
+//! certificate it pins, and `run --tls off,on` measures both through a
+//! child server.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use pushbench_protocol::RunResult;
+
+use crate::support::pushbench;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pushbench-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+#[test]
+fn serve_tls_prints_an_https_url_and_the_certificate_it_wrote() {
+    let dir = scratch("serve-tls");
+    let pem = dir.join("cert.pem");
+    let mut child = pushbench()
+        .args(["serve", "--addr", "127.0.0.1:0", "--rate", "0", "--tls"])
+        .arg("--tls-cert-out")
+        .arg(&pem)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start pushbench serve");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let url = lines.next().and_then(Result::ok).unwrap_or_default();
+    let fingerprint = lines.next().and_then(Result::ok).unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        url.starts_with("pushbench listening on https://127.0.0.1:"),
+        "{url}"
+    );
+    let cert = pushbench_server::tls::read_pem_certificate(&pem).expect("the PEM it wrote");
+    assert_eq!(
+        fingerprint,
+        format!(
+            "pushbench TLS certificate SHA-256 {}",
+            pushbench_server::tls::fingerprint(&cert)
+        )
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_run_compares_plaintext_and_tls_through_a_child_server() {
+    let dir = scratch("run-tls");
+    let out = pushbench()
+        .args(["run", "--transports", "sse,ws", "--tls", "off,on"])
+        .args(["--clients", "2", "--rate", "20"])
+        .args(["--duration", "1", "--warmup", "0.3", "--ramp-up", "0.1"])
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .expect("run pushbench run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout.contains("ws tls") && stdout.contains("ws plain"),
+        "{stdout}"
+    );
+    let result: RunResult =
+        serde_json::from_slice(&std::fs::read(dir.join("results.json")).expect("results.json"))
+            .expect("results");
+    let tls: Vec<bool> = result.phases.iter().map(|p| p.tls).collect();
+    assert_eq!(tls, [false, false, true, true]);
+    for p in &result.phases {
+        assert!(p.events.delivered > 0 && p.events.missed == 0, "{p:?}");
+        assert_eq!(p.setup_traffic.received.tls_handshake > 0, p.tls, "{p:?}");
+        assert_eq!(p.traffic.received.tls_records > 0, p.tls, "{p:?}");
+    }
+    let report = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
+    assert!(report.contains("## Plaintext and TLS"), "{report}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
