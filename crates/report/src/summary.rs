@@ -122,11 +122,13 @@ pub fn variant_table(result: &RunResult) -> Option<Table> {
                 crate::figures::format_rate(phase.rate),
             ];
             row.extend(columns.iter().map(|&(_, i)| variant_value(phase, i)));
-            row.extend(ByteClass::ALL.iter().enumerate().filter_map(|(k, c)| {
-                classes
-                    .contains(c)
-                    .then(|| format!("{:.1}", sent[k] + received[k]))
-            }));
+            row.extend(
+                ByteClass::ALL
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| classes.contains(c))
+                    .map(|(k, _)| format!("{:.1}", sent[k] + received[k])),
+            );
             row.push(format!("{:.1}", phase.derived.bytes_per_event));
             row.push(format!("{:.0}", phase.setup_bytes_per_connection));
             table.push(row);
