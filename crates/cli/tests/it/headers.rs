@@ -8,9 +8,9 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use pushbench_cli::{Cli, Command as Sub};
-use pushbench_protocol::{HeaderProfile, RunResult};
+use pushbench_protocol::HeaderProfile;
 
-use crate::support::{pushbench, reliability};
+use crate::support::{pushbench, quick_run, reliability};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("pushbench-cli-{}-{name}", std::process::id()));
@@ -57,33 +57,22 @@ fn trace_shows_the_browser_profile_on_both_sides() {
 #[test]
 fn a_run_sweeps_header_profiles_into_results_and_report() {
     let dir = scratch("run-headers");
-    let out = pushbench()
-        .args([
-            "run",
+    let (stdout, result) = quick_run(
+        &[
             "--transports",
             "short-poll,sse",
             "--headers",
             "minimal,browser:512",
-        ])
-        .args([
             "--response-headers",
             "browser",
             "--clients",
             "2",
             "--rate",
             "20",
-        ])
-        .args(["--duration", "1", "--warmup", "0.3", "--ramp-up", "0.1"])
-        .arg("--out")
-        .arg(&dir)
-        .output()
-        .expect("run pushbench run");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{out:?}");
+        ],
+        &dir,
+    );
     assert!(stdout.contains("short-poll browser:512"), "{stdout}");
-    let result: RunResult =
-        serde_json::from_slice(&std::fs::read(dir.join("results.json")).expect("results.json"))
-            .expect("results");
     let profiles: Vec<String> = result
         .phases
         .iter()

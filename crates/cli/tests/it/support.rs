@@ -84,3 +84,21 @@ pub fn assert_suite_passes(name: &str, command: &mut Command) -> String {
 pub fn reliability(class: &str, case: &str, outcome: &str) {
     println!("reliability: {class} | {case} | {outcome}");
 }
+
+/// `pushbench run ARGS` with short phases (1 s measured, 0.3 s warm-up,
+/// 0.1 s ramp-up) writing into `dir`; asserts it succeeded and returns its
+/// stdout (the summary) and `results.json`.
+pub fn quick_run(args: &[&str], dir: &std::path::Path) -> (String, pushbench_protocol::RunResult) {
+    let out = pushbench()
+        .arg("run")
+        .args(args)
+        .args(["--duration", "1", "--warmup", "0.3", "--ramp-up", "0.1"])
+        .arg("--out")
+        .arg(dir)
+        .output()
+        .expect("run pushbench run");
+    assert!(out.status.success(), "{out:?}");
+    let results = std::fs::read(dir.join("results.json")).expect("results.json");
+    let result = serde_json::from_slice(&results).expect("results");
+    (String::from_utf8_lossy(&out.stdout).into_owned(), result)
+}

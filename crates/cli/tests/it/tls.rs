@@ -6,9 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::Stdio;
 
-use pushbench_protocol::RunResult;
-
-use crate::support::pushbench;
+use crate::support::{pushbench, quick_run};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("pushbench-cli-{}-{name}", std::process::id()));
@@ -52,23 +50,23 @@ fn serve_tls_prints_an_https_url_and_the_certificate_it_wrote() {
 #[test]
 fn a_run_compares_plaintext_and_tls_through_a_child_server() {
     let dir = scratch("run-tls");
-    let out = pushbench()
-        .args(["run", "--transports", "sse,ws", "--tls", "off,on"])
-        .args(["--clients", "2", "--rate", "20"])
-        .args(["--duration", "1", "--warmup", "0.3", "--ramp-up", "0.1"])
-        .arg("--out")
-        .arg(&dir)
-        .output()
-        .expect("run pushbench run");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{out:?}");
+    let (stdout, result) = quick_run(
+        &[
+            "--transports",
+            "sse,ws",
+            "--tls",
+            "off,on",
+            "--clients",
+            "2",
+            "--rate",
+            "20",
+        ],
+        &dir,
+    );
     assert!(
         stdout.contains("ws tls") && stdout.contains("ws plain"),
         "{stdout}"
     );
-    let result: RunResult =
-        serde_json::from_slice(&std::fs::read(dir.join("results.json")).expect("results.json"))
-            .expect("results");
     let tls: Vec<bool> = result.phases.iter().map(|p| p.tls).collect();
     assert_eq!(tls, [false, false, true, true]);
     for p in &result.phases {
