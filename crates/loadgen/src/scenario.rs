@@ -227,7 +227,6 @@ mod tests {
         ("target = 5", "target"),
         ("tls = \"yes\"", "tls"),
         ("tls = []", "tls"),
-        ("tls = true\ntarget = \"http://127.0.0.1:8080\"", "tls"),
     ];
 
     #[test]
@@ -275,5 +274,16 @@ mod tests {
             ..Scenario::default()
         };
         assert!(validate(&s).is_err_and(|e| e.to_string().contains("headers")));
+        let s = Scenario {
+            tls: vec![true],
+            target: Some("http://127.0.0.1:8080".into()),
+            ..Scenario::default()
+        };
+        assert!(validate(&s).is_err_and(|e| e.to_string().contains("tls")));
+        crate::reliability(
+            "input/scenario",
+            "tls = true with a target (no certificate to pin)",
+            "refused, names the key",
+        );
     }
 }
