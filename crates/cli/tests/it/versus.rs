@@ -81,9 +81,15 @@ fn peers_compares_with_wrk_h2load_and_node_ws_and_writes_everything() {
         .zip(["wrk", "h2load", "Node", "Node", "Node"])
     {
         assert!(c["peer"].as_str().is_some_and(|p| p.contains(peer)), "{c}");
-        assert!(c["pushbench"].as_f64() > Some(0.0), "{c}");
-        assert!(c["peer_value"].as_f64() > Some(0.0), "{c}");
-        assert!(c["ratio"].as_f64() > Some(0.0), "{c}");
+        // CPU is read in 10 ms ticks: this small a load may spend none.
+        let floor = if c["metric"].as_str().is_some_and(|m| m.contains("CPU")) {
+            -1.0
+        } else {
+            0.0
+        };
+        assert!(c["pushbench"].as_f64() > Some(floor), "{c}");
+        assert!(c["peer_value"].as_f64() > Some(floor), "{c}");
+        assert!(c["ratio"].as_f64() > Some(floor), "{c}");
     }
     for file in [
         "peers.md",
