@@ -79,16 +79,28 @@ pub struct PeersOutcome {
     pub skipped: Vec<String>,
 }
 
-/// `Requests/sec:` of a `wrk` run.
+/// `Requests/sec:` of a `wrk` run; `None` when wrk also reports non-2xx
+/// answers or socket errors (its rate would then count failures).
 pub fn parse_wrk(output: &str) -> Option<f64> {
+    if output.contains("Non-2xx or 3xx responses") || output.contains("Socket errors") {
+        return None;
+    }
     output
         .lines()
         .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// The `req/s` of h2load's `finished in 3.00s, 55621.33 req/s, ...` line.
+/// The `req/s` of h2load's `finished in 3.00s, 55621.33 req/s, ...` line;
+/// `None` unless its `requests:` line reports every request succeeded.
 pub fn parse_h2load(output: &str) -> Option<f64> {
+    let clean = output
+        .lines()
+        .find(|l| l.starts_with("requests:"))
+        .is_some_and(|l| l.contains(" 0 failed, 0 errored, 0 timeout"));
+    if !clean {
+        return None;
+    }
     let line = output.lines().find(|l| l.starts_with("finished in"))?;
     line.split(',')
         .find_map(|part| part.trim().strip_suffix(" req/s"))
@@ -243,7 +255,10 @@ async fn short_polling(
                 note(&format!("peers: round {round}: wrk {}", wrk_args.join(" ")));
                 let text = run_tool(&opts.wrk, &wrk_args, limit).await?;
                 wrk.push(parse_wrk(&text).ok_or_else(|| {
-                    Error::Scenario("no `Requests/sec:` in wrk's output".to_owned())
+                    Error::Scenario(format!(
+                        "wrk reported errors or no `Requests/sec:`: {}",
+                        text.lines().last().unwrap_or("")
+                    ))
                 })?);
                 outcome.logs.push((format!("wrk-{round}.txt"), text));
             }
@@ -280,7 +295,10 @@ async fn short_polling(
                 ));
                 let text = run_tool(&opts.h2load, &h2load_args, limit).await?;
                 h2load.push(parse_h2load(&text).ok_or_else(|| {
-                    Error::Scenario("no `finished in ..., N req/s` in h2load's output".to_owned())
+                    Error::Scenario(
+                        "h2load reported failed requests or no `finished in ..., N req/s`"
+                            .to_owned(),
+                    )
                 })?);
                 outcome.logs.push((format!("h2load-{round}.txt"), text));
             }
@@ -590,5 +608,13 @@ status codes: 166864 2xx, 0 3xx, 0 4xx, 0 5xx
         assert_eq!(parse_h2load(H2LOAD), Some(55621.33));
         assert_eq!(parse_wrk("garbage"), None);
         assert_eq!(parse_h2load("finished in 5.00s, lots req/s"), None);
+        // A rate that counts failures is no figure to compare.
+        let failing_wrk = WRK.replace(
+            "Requests/sec",
+            "  Non-2xx or 3xx responses: 12\nRequests/sec",
+        );
+        assert_eq!(parse_wrk(&failing_wrk), None);
+        let failing_h2load = H2LOAD.replace("0 failed, 0 errored", "3 failed, 0 errored");
+        assert_eq!(parse_h2load(&failing_h2load), None);
     }
 }
