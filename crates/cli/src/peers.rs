@@ -190,7 +190,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("bench-results").join(format!("{}-peers", &machine::now_rfc3339()[..10]))
     });
-    let outcome = crate::run::measure_any(move |interrupt| async move {
+    let outcome = crate::run::measure(move |interrupt| async move {
         let opts = PeersOptions { interrupt, ..opts };
         let mut progress = progress_printer(std::io::stderr().is_terminal());
         let mut note = |line: &str| eprintln!("{line}");

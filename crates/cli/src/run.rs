@@ -277,16 +277,7 @@ impl Args {
 
 /// Runs `measure` on a fresh runtime, handing it a receiver that turns true
 /// on Ctrl-C (what was measured is then kept and written).
-pub(crate) fn measure<F, Fut>(measure: F) -> anyhow::Result<RunOutcome>
-where
-    F: FnOnce(Option<tokio::sync::watch::Receiver<bool>>) -> Fut,
-    Fut: Future<Output = pushbench_loadgen::Result<RunOutcome>>,
-{
-    measure_any(measure)
-}
-
-/// [`measure`] for any outcome.
-pub(crate) fn measure_any<T, F, Fut>(measure: F) -> anyhow::Result<T>
+pub(crate) fn measure<T, F, Fut>(measure: F) -> anyhow::Result<T>
 where
     F: FnOnce(Option<tokio::sync::watch::Receiver<bool>>) -> Fut,
     Fut: Future<Output = pushbench_loadgen::Result<T>>,

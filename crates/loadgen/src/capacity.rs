@@ -272,24 +272,17 @@ pub async fn find_capacity(
         let mut search = Search::new(opts.policy.clone());
         let mut rate = Some(search.first());
         while let Some(r) = rate {
-            let step = one_phase(&opts, transport, r, None, progress).await;
-            let Some(index) = merge(&mut all, step)? else {
-                break;
-            };
-            let Some(phase) = all.as_ref().and_then(|a| a.result.phases.get(index)) else {
-                break;
-            };
-            let failed = sustained(phase, &criteria);
-            let held = failed.is_empty();
-            if held && search.highest_sustained().is_none_or(|h| r > h) {
-                record.max_delivered_per_second = phase.derived.events_per_second;
-            }
-            steps(&StepReport {
+            let run = Step {
                 transport,
+                rate: r,
+                duration_s: None,
                 kind: "search".to_owned(),
-                phase: phase.clone(),
-                failed: failed.clone(),
-            });
+                criteria: &criteria,
+            };
+            let Some((index, failed)) = run.measure(&opts, &mut all, progress, steps).await? else {
+                break;
+            };
+            let held = failed.is_empty();
             record.steps.push(CapacityStep {
                 rate: r,
                 phase: index,
@@ -302,23 +295,25 @@ pub async fn find_capacity(
             rate = search.next(r, held);
         }
         record.max_rate = search.highest_sustained();
+        record.max_delivered_per_second = record
+            .steps
+            .iter()
+            .find(|s| s.sustained && Some(s.rate) == record.max_rate)
+            .and_then(|s| all.as_ref()?.result.phases.get(s.phase))
+            .map_or(0.0, |p| p.derived.events_per_second);
         if let (Some(max), false) = (record.max_rate, stopped(&all)) {
             for &fraction in &opts.load_points {
                 let r = round_rate(max * fraction);
-                let duration = opts.load_point_duration_s;
-                let step = one_phase(&opts, transport, r, Some(duration), progress).await;
-                let Some(index) = merge(&mut all, step)? else {
-                    break;
-                };
-                let Some(phase) = all.as_ref().and_then(|a| a.result.phases.get(index)) else {
-                    break;
-                };
-                steps(&StepReport {
+                let run = Step {
                     transport,
+                    rate: r,
+                    duration_s: Some(opts.load_point_duration_s),
                     kind: format!("load point {:.0} %", fraction * 100.0),
-                    phase: phase.clone(),
-                    failed: sustained(phase, &criteria),
-                });
+                    criteria: &criteria,
+                };
+                let Some((index, _)) = run.measure(&opts, &mut all, progress, steps).await? else {
+                    break;
+                };
                 record.load_points.push(LoadPoint {
                     fraction,
                     rate: r,
@@ -351,31 +346,60 @@ fn stopped(all: &Option<RunOutcome>) -> bool {
     all.as_ref().is_none_or(|a| !a.result.complete)
 }
 
-/// Runs one phase of `transport` at `rate` against a fresh server.
-async fn one_phase(
-    opts: &CapacityOptions,
+/// One phase of a search or a load point.
+struct Step<'a> {
     transport: Transport,
     rate: f64,
+    /// The window, when not the scenario's.
     duration_s: Option<f64>,
-    progress: &mut (dyn FnMut(&Progress) + Send),
-) -> Result<RunOutcome> {
-    let base = &opts.scenario;
-    let scenario = Scenario {
-        transports: vec![transport],
-        rates: vec![rate],
-        duration_s: duration_s.unwrap_or(base.duration_s),
-        ..base.clone()
-    };
-    run_scenario(
-        RunOptions {
-            scenario,
-            source: opts.source.clone(),
-            interrupt: opts.interrupt.clone(),
-            outage_grace: crate::backoff::DEFAULT_GIVE_UP,
-        },
-        progress,
-    )
-    .await
+    /// `search` or `load point 50 %`, for the step report.
+    kind: String,
+    criteria: &'a [Threshold],
+}
+
+impl Step<'_> {
+    /// Runs the phase against a fresh server, appends it to `all`, reports
+    /// it, and answers its index in `all` with the criteria it broke;
+    /// `None` when it measured nothing (its server did not start).
+    async fn measure(
+        self,
+        opts: &CapacityOptions,
+        all: &mut Option<RunOutcome>,
+        progress: &mut (dyn FnMut(&Progress) + Send),
+        steps: &mut (dyn FnMut(&StepReport) + Send),
+    ) -> Result<Option<(usize, Vec<String>)>> {
+        let base = &opts.scenario;
+        let scenario = Scenario {
+            transports: vec![self.transport],
+            rates: vec![self.rate],
+            duration_s: self.duration_s.unwrap_or(base.duration_s),
+            ..base.clone()
+        };
+        let run = run_scenario(
+            RunOptions {
+                scenario,
+                source: opts.source.clone(),
+                interrupt: opts.interrupt.clone(),
+                outage_grace: crate::backoff::DEFAULT_GIVE_UP,
+            },
+            progress,
+        )
+        .await;
+        let Some(index) = merge(all, run)? else {
+            return Ok(None);
+        };
+        let Some(phase) = all.as_ref().and_then(|a| a.result.phases.get(index)) else {
+            return Ok(None);
+        };
+        let failed = sustained(phase, self.criteria);
+        steps(&StepReport {
+            transport: self.transport,
+            kind: self.kind,
+            phase: phase.clone(),
+            failed: failed.clone(),
+        });
+        Ok(Some((index, failed)))
+    }
 }
 
 /// Appends `step`'s phases, histograms and wire log to `all`; answers the

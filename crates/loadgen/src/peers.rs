@@ -424,11 +424,11 @@ async fn fan_out(
         ..Scenario::default()
     };
     let servers = [
-        ("pushbench", opts.pushbench_exe.clone(), Vec::new()),
-        ("node", node.to_path_buf(), Vec::new()),
+        ("pushbench", opts.pushbench_exe.clone()),
+        ("node", node.to_path_buf()),
     ];
     let mut max = Vec::new();
-    for (name, exe, extra_args) in &servers {
+    for (name, exe) in &servers {
         if interrupted(opts) {
             return Err(Error::Interrupted);
         }
@@ -440,7 +440,7 @@ async fn fan_out(
                 scenario: scenario.clone(),
                 source: ServerSource::Child {
                     exe: exe.clone(),
-                    extra_args: extra_args.clone(),
+                    extra_args: Vec::new(),
                 },
                 policy: opts.ws_policy.clone(),
                 criteria: None,
@@ -511,7 +511,7 @@ async fn fan_out(
     // One common load both sustained: 90 % of the lower limit.
     let common = (ours.0.min(theirs.0) * 0.9).max(1.0).round();
     let mut at_common = Vec::new();
-    for (name, exe, extra_args) in &servers {
+    for (name, exe) in &servers {
         note(&format!(
             "peers: WebSocket fan-out at {common} ev/s x {n} against {name}"
         ));
@@ -523,7 +523,7 @@ async fn fan_out(
                 },
                 source: ServerSource::Child {
                     exe: exe.clone(),
-                    extra_args: extra_args.clone(),
+                    extra_args: Vec::new(),
                 },
                 interrupt: opts.interrupt.clone(),
                 outage_grace: crate::backoff::DEFAULT_GIVE_UP,

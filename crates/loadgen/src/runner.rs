@@ -370,8 +370,9 @@ pub async fn run_scenario(
     })
 }
 
-/// Waits `length`, reporting progress, watching for interruption and for a
-/// dead server (and sampling `/stats` when `samples` is given).
+/// Waits `length` (or until `done_early` says so, given the time elapsed),
+/// reporting progress, watching for interruption and for a dead server (and
+/// sampling `/stats` when `samples` is given).
 #[allow(clippy::too_many_arguments)]
 async fn wait_stage(
     length: Duration,
@@ -383,6 +384,7 @@ async fn wait_stage(
     control: &ControlClient,
     outages: &mut Outages,
     mut samples: Option<&mut Vec<Stats>>,
+    done_early: Option<&(dyn Fn(Duration) -> bool + Sync)>,
 ) -> Result<()> {
     let start = Instant::now();
     let tick = Duration::from_millis(250);
@@ -395,7 +397,7 @@ async fn wait_stage(
             stage_length_s: length.as_secs_f64(),
             ..label.clone()
         });
-        if elapsed >= length {
+        if elapsed >= length || done_early.is_some_and(|done| done(elapsed)) {
             return Ok(());
         }
         if let Some(rx) = interrupt.as_deref()
@@ -521,9 +523,16 @@ pub async fn run_phase(
         }
     };
 
+    // The window opens once every client has its first session (or
+    // CONNECT_GRACE past the ramp): a client that connects late asks for
+    // everything after the phase's start cursor, and its catch-up on that
+    // backlog would land in the window as seconds of latency that no
+    // broadcast took.
+    let all_connected =
+        |elapsed: Duration| elapsed >= ramp && recorder.ramp().first_sessions >= u64::from(clients);
     let before = async {
         wait_stage(
-            ramp,
+            ramp + CONNECT_GRACE,
             "connecting",
             label,
             progress,
@@ -532,30 +541,9 @@ pub async fn run_phase(
             control,
             &mut outages,
             None,
+            Some(&all_connected),
         )
         .await?;
-        // The window opens once every client has its first session (or
-        // CONNECT_GRACE passed): a client that connects late asks for
-        // everything after the phase's start cursor, and its catch-up on
-        // that backlog would land in the window as seconds of latency that
-        // no broadcast took.
-        let waiting = Instant::now();
-        while recorder.ramp().first_sessions < u64::from(clients)
-            && waiting.elapsed() < CONNECT_GRACE
-        {
-            wait_stage(
-                Duration::from_millis(250),
-                "connecting",
-                label,
-                progress,
-                &mut interrupt,
-                server,
-                control,
-                &mut outages,
-                None,
-            )
-            .await?;
-        }
         let warmup = Duration::from_secs_f64(s.warmup_s);
         wait_stage(
             warmup,
@@ -566,6 +554,7 @@ pub async fn run_phase(
             server,
             control,
             &mut outages,
+            None,
             None,
         )
         .await
@@ -590,6 +579,7 @@ pub async fn run_phase(
         control,
         &mut outages,
         Some(&mut samples),
+        None,
     )
     .await;
     recorder.set_measuring(false);
