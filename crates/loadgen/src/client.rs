@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use pushbench_protocol::{Received, Transport};
+use pushbench_protocol::{ContentCoding, HttpVersion, Received, Transport};
 use pushbench_server::counting::CountingStream;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpSocket, TcpStream};
@@ -81,6 +81,12 @@ pub struct ClientSpec {
     /// Speak TLS (https, wss) with this configuration, which pins the
     /// server's certificate; `None` for plaintext.
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The HTTP version to speak.
+    pub http: HttpVersion,
+    /// The content coding to ask for (`Accept-Encoding`).
+    pub coding: ContentCoding,
+    /// HTTP/2: clients per connection, each on its own stream.
+    pub h2_streams: u32,
 }
 
 /// Ephemeral ports one source address can use toward one server port,
@@ -700,6 +706,9 @@ mod tests {
             headers: crate::headers::RequestProfile::Minimal
                 .headers(transport, SocketAddr::from(([127, 0, 0, 1], 8080))),
             tls: None,
+            http: HttpVersion::Http1,
+            coding: ContentCoding::Identity,
+            h2_streams: 1,
         }
     }
 

@@ -28,7 +28,10 @@ use hdrhistogram::Histogram;
 use pushbench_protocol::results::{
     Connections, Derived, EventCounts, LatencySummary, Outage, PhaseResult, ServerCost,
 };
-use pushbench_protocol::{HeaderProfile, RESULTS_VERSION, RunResult, Scenario, Traffic, Transport};
+use pushbench_protocol::{
+    ContentCoding, HeaderProfile, HttpVersion, RESULTS_VERSION, RunResult, Scenario, Traffic,
+    Transport,
+};
 use tokio::sync::watch;
 
 use crate::client::{ClientReport, ClientSpec, Schedule, run_client};
@@ -78,6 +81,10 @@ pub struct Progress {
     pub headers: HeaderProfile,
     /// Whether it speaks TLS.
     pub tls: bool,
+    /// Its HTTP version.
+    pub http: HttpVersion,
+    /// The content coding its clients ask for.
+    pub coding: ContentCoding,
     /// `connecting`, `warm-up`, `measuring`, `draining` or `done`.
     pub stage: &'static str,
     /// Seconds into the stage, and the stage's planned length.
@@ -199,12 +206,18 @@ pub fn files_needed(scenario: &Scenario, in_process: bool) -> u64 {
 }
 
 fn phases_of(s: &Scenario) -> usize {
-    s.transports.len() * s.clients.len() * s.rates.len() * s.headers.len() * s.tls.len()
+    s.transports.len()
+        * s.clients.len()
+        * s.rates.len()
+        * s.headers.len()
+        * s.tls.len()
+        * s.http.len()
+        * s.coding.len()
 }
 
 /// What a phase varies besides its transport and load: the request header
-/// profile and TLS. Every combination of the scenario's `headers` and `tls`
-/// is one variant, and each variant runs every transport, so one more such
+/// profile, TLS, the HTTP version and the content coding. Every combination
+/// of the scenario's `headers`, `tls`, `http` and `coding` is one variant, and each variant runs every transport, so one more such
 /// dimension is one more field here, not one more loop.
 #[derive(Clone, Debug)]
 pub struct PhaseVariant {
@@ -214,22 +227,34 @@ pub struct PhaseVariant {
     pub request: RequestProfile,
     /// Whether the clients speak TLS.
     pub tls: bool,
+    /// The HTTP version they speak.
+    pub http: HttpVersion,
+    /// The content coding they ask for.
+    pub coding: ContentCoding,
 }
 
-/// The variants of `s` in run order: header profiles, and within each,
-/// plaintext then TLS (as the scenario lists them).
+/// The variants of `s` in run order: header profiles, within each TLS
+/// (as the scenario lists it), within that the HTTP versions, and
+/// innermost the content codings.
 pub fn phase_variants(s: &Scenario) -> Result<Vec<PhaseVariant>> {
     let profiles = request_profiles(s)?;
-    Ok(profiles
-        .into_iter()
-        .flat_map(|(headers, request)| {
-            s.tls.iter().map(move |&tls| PhaseVariant {
-                headers: headers.clone(),
-                request: request.clone(),
-                tls,
-            })
-        })
-        .collect())
+    let mut variants = Vec::new();
+    for (headers, request) in profiles {
+        for &tls in &s.tls {
+            for &http in &s.http {
+                for &coding in &s.coding {
+                    variants.push(PhaseVariant {
+                        headers: headers.clone(),
+                        request: request.clone(),
+                        tls,
+                        http,
+                        coding,
+                    });
+                }
+            }
+        }
+    }
+    Ok(variants)
 }
 
 /// Every request header profile of `s`, resolved (header files read and
@@ -291,6 +316,8 @@ pub async fn run_scenario(
                         rate,
                         headers: variant.headers.clone(),
                         tls: variant.tls,
+                        http: variant.http,
+                        coding: variant.coding,
                         stage: "connecting",
                         stage_elapsed_s: 0.0,
                         stage_length_s: 0.0,
@@ -303,6 +330,8 @@ pub async fn run_scenario(
                             rate,
                             headers: &variant.request,
                             tls: variant.tls,
+                            http: variant.http,
+                            coding: variant.coding,
                         },
                         &mut server,
                         &control,
@@ -443,6 +472,10 @@ pub struct PhaseSpec<'a> {
     pub headers: &'a RequestProfile,
     /// Speak TLS (the server must have been started with it).
     pub tls: bool,
+    /// The HTTP version.
+    pub http: HttpVersion,
+    /// The content coding to ask for.
+    pub coding: ContentCoding,
 }
 
 /// Runs one phase against a running server.
@@ -461,6 +494,8 @@ pub async fn run_phase(
         rate,
         headers,
         tls,
+        http,
+        coding,
     } = phase;
     let tls = match (tls, &server.tls) {
         (false, _) => None,
@@ -489,6 +524,9 @@ pub async fn run_phase(
         give_up_after: server.outage_grace,
         headers: headers.headers(transport, server.addr),
         tls,
+        http,
+        coding,
+        h2_streams: s.h2_streams,
     });
     let recorder = Arc::new(PhaseRecorder::default());
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -696,6 +734,8 @@ pub async fn run_phase(
         rate,
         headers: label.headers.clone(),
         tls: spec.tls.is_some(),
+        http: spec.http,
+        coding: spec.coding,
         duration_s,
         connections,
         traffic,

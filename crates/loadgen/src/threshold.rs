@@ -273,6 +273,8 @@ mod tests {
             rate: 20.0,
             headers: Default::default(),
             tls: false,
+            http: Default::default(),
+            coding: Default::default(),
             duration_s: 1.0,
             connections: Connections::default(),
             traffic: Default::default(),

@@ -26,7 +26,8 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use pushbench_protocol::{
-    ByteClass, Classifier, Direction, HeaderProfile, Received, Transport, WireEvent,
+    ByteClass, Classifier, ContentCoding, Direction, HeaderProfile, HttpVersion, Received,
+    Transport, WireEvent,
 };
 use pushbench_server::config::ServerConfig;
 use pushbench_server::counting::{CountingStream, Tally};
@@ -299,8 +300,11 @@ pub async fn record(opts: &TraceOptions) -> Result<Trace> {
             .into_iter()
             .chain(opts.headers.iter().cloned())
             .collect(),
-        // `pushbench trace` shows plaintext exchanges.
+        // `pushbench trace` shows plaintext HTTP/1.1 exchanges.
         tls: None,
+        http: HttpVersion::Http1,
+        coding: ContentCoding::Identity,
+        h2_streams: 1,
     };
     let recorder = Recorder::new(opts.transport);
     let tcp = TcpStream::connect(server)

@@ -8,7 +8,9 @@ use pushbench_loadgen::headers::RequestProfile;
 use pushbench_loadgen::runner::{PhaseSpec, Progress, RunOptions, run_phase, run_scenario};
 use pushbench_loadgen::{ServerSource, output};
 use pushbench_protocol::results::PhaseResult;
-use pushbench_protocol::{ByteClass, HeaderProfile, Scenario, Transport};
+use pushbench_protocol::{
+    ByteClass, ContentCoding, HeaderProfile, HttpVersion, Scenario, Transport,
+};
 use pushbench_server::ServerConfig;
 
 fn quick_scenario(transports: Vec<Transport>, clients: u32) -> Scenario {
@@ -43,6 +45,8 @@ fn label(transport: Transport, clients: u32) -> Progress {
         rate: 0.0,
         headers: HeaderProfile::Minimal,
         tls: false,
+        http: HttpVersion::Http1,
+        coding: ContentCoding::Identity,
         stage: "",
         stage_elapsed_s: 0.0,
         stage_length_s: 0.0,
@@ -92,6 +96,8 @@ async fn books_every_byte(
                 rate: 0.0,
                 headers: &profile,
                 tls,
+                http: HttpVersion::Http1,
+                coding: ContentCoding::Identity,
             },
             &mut server,
             &control,
@@ -272,6 +278,8 @@ async fn a_server_that_skips_events_is_caught_with_the_exact_count() {
                 rate: 100.0,
                 headers: &RequestProfile::Minimal,
                 tls: false,
+                http: HttpVersion::Http1,
+                coding: ContentCoding::Identity,
             },
             &mut server,
             &control,
@@ -538,6 +546,8 @@ async fn a_client_pinning_another_certificate_is_refused_with_a_clear_error() {
             rate: 0.0,
             headers: &RequestProfile::Minimal,
             tls: true,
+            http: HttpVersion::Http1,
+            coding: ContentCoding::Identity,
         },
         &mut server,
         &control,

@@ -107,37 +107,6 @@ impl<'de> Deserialize<'de> for HeaderProfile {
     }
 }
 
-/// Reads a scenario's `headers`: one profile (`headers = "browser"`) or a
-/// list of them to sweep (`headers = ["minimal", "browser"]`).
-pub fn one_or_many<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Vec<HeaderProfile>, D::Error> {
-    struct OneOrMany;
-    impl<'de> serde::de::Visitor<'de> for OneOrMany {
-        type Value = Vec<HeaderProfile>;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a header profile or a list of them")
-        }
-
-        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
-            text.parse().map(|p| vec![p]).map_err(E::custom)
-        }
-
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(
-            self,
-            mut seq: A,
-        ) -> Result<Self::Value, A::Error> {
-            let mut out = Vec::new();
-            while let Some(p) = seq.next_element()? {
-                out.push(p);
-            }
-            Ok(out)
-        }
-    }
-    deserializer.deserialize_any(OneOrMany)
-}
-
 /// Header names a profile may not set, because the request line and the
 /// framing depend on them: a second `Host`, a `Content-Length` or
 /// `Transfer-Encoding` on a body-less GET, or a `Connection`/`Upgrade`

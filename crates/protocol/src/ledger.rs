@@ -18,8 +18,14 @@ pub enum ByteClass {
     /// The event payload bytes themselves.
     Payload,
     /// Traffic that delivers no event: ping, pong, close, keep-alive comments,
-    /// empty polls, gap markers, the last chunk.
+    /// empty polls, gap markers, the last chunk; over HTTP/2 also the
+    /// connection's control frames (SETTINGS after the first, WINDOW_UPDATE,
+    /// PING, RST_STREAM, GOAWAY, PRIORITY), whole.
     Control,
+    /// HTTP/2: the 9-byte header (and any padding) of each HEADERS,
+    /// CONTINUATION and DATA frame, whose contents go to the other classes:
+    /// the HPACK block to the header classes, DATA to what it carries.
+    H2Frames,
     /// TLS: every byte that crossed the socket before the client's TLS
     /// handshake completed (ClientHello to the client's Finished, both ways).
     TlsHandshake,
@@ -31,18 +37,19 @@ pub enum ByteClass {
 
 impl ByteClass {
     /// How many classes there are.
-    pub const COUNT: usize = 8;
+    pub const COUNT: usize = 9;
 
     /// The classes of the HTTP and WebSocket bytes themselves (above TLS,
     /// when there is TLS): what the wire [`Classifier`](crate::Classifier)
     /// books.
-    pub const PLAINTEXT: [ByteClass; 6] = [
+    pub const PLAINTEXT: [ByteClass; 7] = [
         ByteClass::Handshake,
         ByteClass::RequestHeaders,
         ByteClass::ResponseHeaders,
         ByteClass::Framing,
         ByteClass::Payload,
         ByteClass::Control,
+        ByteClass::H2Frames,
     ];
 
     /// The classes of what TLS adds below the plaintext.
@@ -78,6 +85,7 @@ impl ByteClass {
             ByteClass::Framing => "framing",
             ByteClass::Payload => "payload",
             ByteClass::Control => "control",
+            ByteClass::H2Frames => "h2_frames",
             ByteClass::TlsHandshake => "tls_handshake",
             ByteClass::TlsRecords => "tls_records",
         }
@@ -106,6 +114,10 @@ pub struct ByteLedger {
     pub payload: u64,
     /// See [`ByteClass::Control`].
     pub control: u64,
+    /// See [`ByteClass::H2Frames`]. Absent (0) in older results and left
+    /// out of HTTP/1.1 ones.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub h2_frames: u64,
     /// See [`ByteClass::TlsHandshake`]. Absent (0) in older results and
     /// left out of plaintext ones, which thus read as they always did.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -161,6 +173,7 @@ impl ByteLedger {
             ByteClass::Framing => self.framing,
             ByteClass::Payload => self.payload,
             ByteClass::Control => self.control,
+            ByteClass::H2Frames => self.h2_frames,
             ByteClass::TlsHandshake => self.tls_handshake,
             ByteClass::TlsRecords => self.tls_records,
         }
@@ -174,6 +187,7 @@ impl ByteLedger {
             ByteClass::Framing => &mut self.framing,
             ByteClass::Payload => &mut self.payload,
             ByteClass::Control => &mut self.control,
+            ByteClass::H2Frames => &mut self.h2_frames,
             ByteClass::TlsHandshake => &mut self.tls_handshake,
             ByteClass::TlsRecords => &mut self.tls_records,
         }
@@ -228,10 +242,10 @@ mod tests {
         for (i, class) in ByteClass::ALL.into_iter().enumerate() {
             assert_eq!(ledger.get(class), 1 << i, "{}", class.name());
         }
-        assert_eq!(ledger.total(), 0b1111_1111);
+        assert_eq!(ledger.total(), 0b1_1111_1111);
         let mut twice = ledger;
         twice.merge(&ledger);
-        assert_eq!(twice.total(), 2 * 0b1111_1111);
+        assert_eq!(twice.total(), 2 * 0b1_1111_1111);
         assert_eq!(
             ByteClass::PLAINTEXT.len() + ByteClass::TLS.len(),
             ByteClass::ALL.len()

@@ -22,6 +22,8 @@
 //!   beside other tools, as ratios.
 //! - [`tls`]: TLS record framing read from the ciphertext
 //!   ([`tls::RecordScanner`]): which bytes are record overhead.
+//! - [`variant`]: [`HttpVersion`] and [`ContentCoding`], the protocol
+//!   dimensions of a phase beside TLS and the header profile.
 //! - [`wire`]: [`Classifier`], the incremental parser that books every byte
 //!   of a connection into one [`ByteClass`] and decodes its events; the load
 //!   generator counts with it and `pushbench trace` prints with it.
@@ -35,6 +37,7 @@ pub mod peers;
 pub mod results;
 pub mod tls;
 pub mod transport;
+pub mod variant;
 pub mod wire;
 
 pub use event::{
@@ -44,6 +47,7 @@ pub use headers::HeaderProfile;
 pub use ledger::{ByteClass, ByteLedger, Traffic};
 pub use results::{RESULTS_VERSION, RunResult, Scenario};
 pub use transport::{Transport, UnknownTransport};
+pub use variant::{ContentCoding, HttpVersion};
 pub use wire::{Classifier, Direction, WireError, WireEvent};
 
 /// Prints the reliability line of one unit-test case that passed (see

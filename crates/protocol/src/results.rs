@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{HeaderProfile, Traffic, Transport};
+use crate::{ContentCoding, HeaderProfile, HttpVersion, Traffic, Transport};
 
 /// The version of the results format written by this build.
 pub const RESULTS_VERSION: u32 = 1;
@@ -145,7 +145,7 @@ pub struct Scenario {
     /// and rate): `minimal`, `browser`, `browser:N` (an N-byte cookie) or a
     /// header file. A scenario file may name one (`headers = "browser"`) or
     /// several. `["minimal"]` in older results.
-    #[serde(deserialize_with = "crate::headers::one_or_many")]
+    #[serde(deserialize_with = "crate::variant::one_or_many")]
     pub headers: Vec<HeaderProfile>,
     /// The response header profile of the server the run starts (`serve
     /// --response-headers`); a `target` server answers with its own.
@@ -164,6 +164,51 @@ pub struct Scenario {
         skip_serializing_if = "is_plaintext_only"
     )]
     pub tls: Vec<bool>,
+    /// HTTP versions, one phase each (per transport, client count, rate,
+    /// header profile and TLS): `"1.1"`, `"2"` or a list. `["1.1"]` in
+    /// older results, and left out of HTTP/1.1-only ones.
+    #[serde(
+        deserialize_with = "crate::variant::one_or_many",
+        skip_serializing_if = "is_http1_only"
+    )]
+    pub http: Vec<HttpVersion>,
+    /// HTTP/2 only: how many clients share one connection, each on its own
+    /// stream (1: a connection per client). 1 in older results, and left
+    /// out when 1.
+    #[serde(skip_serializing_if = "is_one")]
+    pub h2_streams: u32,
+    /// Content codings of response bodies the clients ask for, one phase
+    /// each (the innermost dimension): `"identity"`, `"gzip"`, `"br"` or a
+    /// list. `["identity"]` in older results, and left out when so.
+    #[serde(
+        deserialize_with = "crate::variant::one_or_many",
+        skip_serializing_if = "is_identity_only"
+    )]
+    pub coding: Vec<ContentCoding>,
+}
+
+fn http1_only() -> Vec<HttpVersion> {
+    vec![HttpVersion::Http1]
+}
+
+fn is_http1_only(v: &[HttpVersion]) -> bool {
+    v == [HttpVersion::Http1]
+}
+
+fn identity_only() -> Vec<ContentCoding> {
+    vec![ContentCoding::Identity]
+}
+
+fn is_identity_only(v: &[ContentCoding]) -> bool {
+    v == [ContentCoding::Identity]
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 fn is_plaintext_only(tls: &[bool]) -> bool {
@@ -221,6 +266,9 @@ impl Default for Scenario {
             response_headers: HeaderProfile::Minimal,
             source_addresses: 0,
             tls: vec![false],
+            http: http1_only(),
+            h2_streams: 1,
+            coding: identity_only(),
         }
     }
 }
@@ -241,6 +289,14 @@ pub struct PhaseResult {
     /// and left out of plaintext ones.
     #[serde(default, skip_serializing_if = "is_false")]
     pub tls: bool,
+    /// The HTTP version its clients spoke; `1.1` in older results and left
+    /// out of HTTP/1.1 ones.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub http: HttpVersion,
+    /// The content coding its clients asked for; `identity` in older
+    /// results and left out when so.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub coding: ContentCoding,
     /// Seconds actually measured.
     pub duration_s: f64,
     /// Connection counts and setup time.

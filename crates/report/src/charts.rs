@@ -49,6 +49,7 @@ pub fn class_color(class: ByteClass) -> RGBColor {
         ByteClass::Framing => RGBColor(31, 119, 180),
         ByteClass::Payload => RGBColor(44, 160, 44),
         ByteClass::Control => RGBColor(127, 127, 127),
+        ByteClass::H2Frames => RGBColor(140, 86, 75),
         ByteClass::TlsHandshake => RGBColor(23, 190, 207),
         ByteClass::TlsRecords => RGBColor(188, 189, 34),
     }

@@ -305,6 +305,7 @@ fn class_color(class: ByteClass) -> &'static str {
         ByteClass::Framing => "\x1b[33m",
         ByteClass::Payload => "\x1b[32m",
         ByteClass::Control => "\x1b[31m",
+        ByteClass::H2Frames => "\x1b[94m",
         ByteClass::TlsHandshake | ByteClass::TlsRecords => "\x1b[90m",
     }
 }

@@ -161,6 +161,9 @@ impl Crowd {
                 headers: pushbench_loadgen::headers::RequestProfile::Minimal
                     .headers(transport, addr),
                 tls: None,
+                http: pushbench_protocol::HttpVersion::Http1,
+                coding: pushbench_protocol::ContentCoding::Identity,
+                h2_streams: 1,
             });
             for _ in 0..per_kind {
                 let progress = Arc::new(AtomicU64::new(0));
