@@ -155,9 +155,8 @@ impl ClientSpec {
         let url = format!("{scheme}://{}{}", self.server, self.target(cursor));
         let mut request = url.into_client_request()?;
         for (name, value) in &self.headers {
-            let name =
-                HeaderName::from_bytes(name.as_bytes()).map_err(tungstenite::http::Error::from)?;
-            let value = HeaderValue::from_str(value).map_err(tungstenite::http::Error::from)?;
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(http::Error::from)?;
+            let value = HeaderValue::from_str(value).map_err(http::Error::from)?;
             request.headers_mut().append(name, value);
         }
         Ok(request)
@@ -181,7 +180,7 @@ pub struct ClientReport {
 }
 
 /// Why a session ended.
-enum SessionEnd {
+pub(crate) enum SessionEnd {
     /// The runner said stop.
     Stopped,
     /// An error of this kind; reconnect.
@@ -189,7 +188,7 @@ enum SessionEnd {
 }
 
 /// A client connection: the meter above whatever carries the HTTP bytes.
-type Conn = CountingStream<Wire, Meter>;
+pub(crate) type Conn = CountingStream<Wire, Meter>;
 
 /// What carries a connection's HTTP bytes: the TCP socket itself, or TLS
 /// over it, with the socket under TLS counted by the meter's
@@ -282,6 +281,9 @@ pub async fn run_client(
     progress: Arc<AtomicU64>,
     mut stop: watch::Receiver<bool>,
 ) -> ClientReport {
+    if spec.http == HttpVersion::Http2 {
+        return crate::h2::run_client(spec, id, recorder, progress, stop).await;
+    }
     let mut report = ClientReport {
         tracker: SeqTracker::new(spec.start_cursor),
         ..ClientReport::default()
@@ -334,6 +336,7 @@ pub async fn run_client(
             progress: &progress,
             cursor: &mut cursor,
             answered: false,
+            stream: 0,
         };
         let end = match spec.transport {
             Transport::Ws => session.websocket(&mut conn, started, &mut stop).await,
@@ -365,7 +368,7 @@ pub async fn run_client(
     report
 }
 
-async fn connect(spec: &ClientSpec, id: usize, meter: Meter) -> Result<Conn, String> {
+pub(crate) async fn connect(spec: &ClientSpec, id: usize, meter: Meter) -> Result<Conn, String> {
     let socket = if spec.server.is_ipv4() {
         TcpSocket::new_v4()
     } else {
@@ -435,8 +438,9 @@ pub const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// the client and never by the server (a plaintext FIN carries no bytes).
 /// A WebSocket server closes first by the protocol (after the close
 /// handshake), so a WebSocket client over TLS waits for that before
-/// deciding.
-async fn close(
+/// deciding; over HTTP/2 the WebSocket is one stream and the connection
+/// stays the client's to close.
+pub(crate) async fn close(
     conn: &mut Conn,
     spec: &ClientSpec,
     meter: &Meter,
@@ -445,7 +449,7 @@ async fn close(
     let peer = conn.get_ref().tcp().peer_addr().unwrap_or(spec.server);
     let segments = crate::tcpinfo::segments(local, peer).ok();
     let tls = spec.tls.is_some();
-    if tls && spec.transport == Transport::Ws {
+    if tls && spec.transport == Transport::Ws && spec.http == HttpVersion::Http1 {
         read_to_end(conn).await;
     }
     if !(tls && meter.peer_closed_under_tls()) {
@@ -469,50 +473,60 @@ async fn read_to_end(conn: &mut Conn) {
     .await;
 }
 
-fn io_kind(what: &str, e: &std::io::Error) -> String {
+/// Records a connection's setup time (from `started`) in client `id`'s shard.
+pub(crate) fn record_setup_time(recorder: &PhaseRecorder, id: usize, started: Instant) {
+    let us = u64::try_from(started.elapsed().as_micros())
+        .unwrap_or(u64::MAX)
+        .clamp(1, MAX_LATENCY_US);
+    let _ = recorder.shard(id).setup.record(us);
+}
+
+pub(crate) fn io_kind(what: &str, e: &std::io::Error) -> String {
     match e.raw_os_error() {
         Some(24) => format!("{what}: too many open files"),
         _ => format!("{what}: {:?}", e.kind()),
     }
 }
 
-struct Session<'a> {
-    spec: &'a ClientSpec,
-    id: usize,
-    recorder: &'a PhaseRecorder,
-    meter: &'a Meter,
-    report: &'a mut ClientReport,
-    progress: &'a AtomicU64,
-    cursor: &'a mut u64,
+/// One client's view of one connection (HTTP/1.1) or of its streams on
+/// a shared one (HTTP/2).
+pub(crate) struct Session<'a> {
+    pub(crate) spec: &'a ClientSpec,
+    pub(crate) id: usize,
+    pub(crate) recorder: &'a PhaseRecorder,
+    pub(crate) meter: &'a Meter,
+    pub(crate) report: &'a mut ClientReport,
+    pub(crate) progress: &'a AtomicU64,
+    pub(crate) cursor: &'a mut u64,
     /// The server gave a good answer (a 2xx head or the 101 upgrade) on
     /// this connection: the next failure starts the backoff over.
-    answered: bool,
+    pub(crate) answered: bool,
+    /// The HTTP/2 stream whose notes are this client's (0 over HTTP/1.1,
+    /// where every note is).
+    pub(crate) stream: u32,
 }
 
 /// What the notes of one read amounted to.
 #[derive(Default)]
-struct Drained {
+pub(crate) struct Drained {
     /// A response ended with this status.
-    ended: Option<u16>,
+    pub(crate) ended: Option<u16>,
     /// A response head with an error status.
-    bad_status: Option<u16>,
+    pub(crate) bad_status: Option<u16>,
 }
 
 impl Session<'_> {
     fn record_setup(&self, started: Instant) {
-        let us = u64::try_from(started.elapsed().as_micros())
-            .unwrap_or(u64::MAX)
-            .clamp(1, MAX_LATENCY_US);
-        let _ = self.recorder.shard(self.id).setup.record(us);
+        record_setup_time(self.recorder, self.id, started);
         if self.report.opened == 1 {
             self.recorder.first_session_opened();
         }
     }
 
     /// Hands the meter's decoded messages to the tracker and the histogram.
-    fn drain(&mut self) -> Drained {
+    pub(crate) fn drain(&mut self) -> Drained {
         let mut drained = Drained::default();
-        let notes = self.meter.take_notes();
+        let notes = self.meter.take_notes_for(self.stream);
         if notes.is_empty() {
             return drained;
         }
@@ -637,6 +651,19 @@ impl Session<'_> {
         };
         self.record_setup(started);
         self.drain();
+        self.ws_messages(&mut ws, stop).await
+    }
+
+    /// Reads a WebSocket's messages until `stop` (then closes it properly)
+    /// or an error; the events come from the meter's notes.
+    pub(crate) async fn ws_messages<S>(
+        &mut self,
+        ws: &mut tokio_tungstenite::WebSocketStream<S>,
+        stop: &mut watch::Receiver<bool>,
+    ) -> SessionEnd
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
         loop {
             let message = tokio::select! {
                 _ = stop.changed() => {

@@ -46,6 +46,7 @@ fn label(transport: Transport, clients: u32) -> Progress {
         headers: HeaderProfile::Minimal,
         tls: false,
         http: HttpVersion::Http1,
+        h2_streams: 1,
         coding: ContentCoding::Identity,
         stage: "",
         stage_elapsed_s: 0.0,
@@ -536,7 +537,13 @@ async fn a_client_pinning_another_certificate_is_refused_with_a_clear_error() {
     let mut server = source.start(&scenario, 0.0).await.expect("server");
     assert!(server.url.starts_with("https://"), "{}", server.url);
     let stranger = pushbench_server::tls::TlsIdentity::self_signed().expect("certificate");
-    server.tls = Some(pushbench_server::tls::client_config(&stranger.cert).expect("config"));
+    server.tls = Some(
+        pushbench_server::tls::client_config(
+            &stranger.cert,
+            pushbench_protocol::HttpVersion::Http1,
+        )
+        .expect("config"),
+    );
     let control = ControlClient::new(server.addr);
     let outcome = run_phase(
         &scenario,
