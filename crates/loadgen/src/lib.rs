@@ -51,7 +51,6 @@ pub mod capacity;
 pub mod client;
 pub mod control;
 pub mod h2;
-mod h2_stub;
 pub mod headers;
 pub mod machine;
 pub mod meter;

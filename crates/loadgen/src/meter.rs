@@ -47,6 +47,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use hdrhistogram::Histogram;
+use pushbench_protocol::h2::H2Classifier;
 use pushbench_protocol::ledger::tcp_ip_header_bytes;
 use pushbench_protocol::tls::{RecordPart, RecordScanner};
 use pushbench_protocol::{
@@ -55,7 +56,6 @@ use pushbench_protocol::{
 };
 use pushbench_server::counting::Tally;
 
-use crate::h2_stub::H2Classifier;
 use crate::tcpinfo::Segments;
 
 /// Locks a mutex, ignoring poisoning: the data are plain counters, still
@@ -651,9 +651,6 @@ impl HeadScan {
     }
 }
 
-/// The client connection preface (RFC 9113 section 3.4).
-pub const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
 /// The HTTP/2 frame types and flags the setup scan looks at (RFC 9113).
 const H2_HEADERS: u8 = 0x1;
 const H2_SETTINGS: u8 = 0x4;
@@ -694,7 +691,7 @@ impl H2SetupScan {
     /// The scan of what the client sends (it starts with the preface).
     pub fn client() -> Self {
         H2SetupScan {
-            preface: H2_PREFACE.len(),
+            preface: pushbench_protocol::h2::PREFACE.len(),
             ..Self::server()
         }
     }
@@ -882,7 +879,7 @@ mod tests {
         // Preface, SETTINGS (6 bytes), WINDOW_UPDATE, HEADERS without
         // END_HEADERS, CONTINUATION with it, then a DATA frame after.
         let sent = [
-            H2_PREFACE.to_vec(),
+            pushbench_protocol::h2::PREFACE.to_vec(),
             frame(H2_SETTINGS, 0, &[0; 6]),
             frame(0x8, 0, &[0, 0, 1, 0]),
             frame(H2_HEADERS, 0, &[1; 10]),
