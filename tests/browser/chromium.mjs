@@ -28,7 +28,7 @@ export function startServer(args) {
     child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`${BIN} exited early with ${code}`)); });
     createInterface({ input: child.stdout }).once("line", (line) => {
       clearTimeout(timer);
-      const m = /^pushbench listening on (http:\/\/\S+)$/.exec(line.trim());
+      const m = /^pushbench listening on (https?:\/\/\S+)$/.exec(line.trim());
       if (!m) return reject(new Error(`unexpected first line: ${JSON.stringify(line)}`));
       child.removeAllListeners("exit");
       resolvePromise({ child, url: m[1] });

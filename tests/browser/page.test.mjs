@@ -33,6 +33,24 @@ function readPanels(page) {
   })));
 }
 
+/**
+ * Waits (at most WAIT_MS) until all five panels have WANT_EVENTS events and
+ * meet `also`; their state then.
+ */
+async function livePanels(page, also) {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const panels = await readPanels(page);
+    const done = panels.length === TRANSPORTS.length &&
+      panels.every((p) => p.received >= WANT_EVENTS && also(p));
+    if (done) return panels;
+    if (Date.now() > deadline) {
+      assert.fail(`after ${WAIT_MS / 1000} s the panels are not all live: ${JSON.stringify(panels, null, 1)}`);
+    }
+    await page.waitForTimeout(250);
+  }
+}
+
 test("the teaching page receives every event through all five transports", { timeout: 90_000 }, async () => {
   const { child, url } = await startServer(["--rate", "20"]);
   const profile = profileDir();
@@ -46,18 +64,7 @@ test("the teaching page receives every event through all five transports", { tim
     await page.goto(url + "/", { timeout: WAIT_MS });
 
     // Every panel receives, and every panel's byte counts arrive from /stats.
-    let panels = [];
-    const deadline = Date.now() + WAIT_MS;
-    for (;;) {
-      panels = await readPanels(page);
-      const done = panels.length === TRANSPORTS.length &&
-        panels.every((p) => p.received >= WANT_EVENTS && p.bytesDown > 0 && p.bytesUp > 0);
-      if (done) break;
-      if (Date.now() > deadline) {
-        assert.fail(`after ${WAIT_MS / 1000} s the panels are not all live: ${JSON.stringify(panels, null, 1)}`);
-      }
-      await page.waitForTimeout(250);
-    }
+    const panels = await livePanels(page, (p) => p.bytesDown > 0 && p.bytesUp > 0);
 
     assert.deepEqual(panels.map((p) => p.transport).sort(), [...TRANSPORTS].sort());
     for (const p of panels) {
@@ -80,6 +87,45 @@ test("the teaching page receives every event through all five transports", { tim
       await page.screenshot({ path: out, fullPage: true });
       console.log(`screenshot: ${out}`);
     }
+  } finally {
+    if (browser) await browser.close();
+    await stopServer(child);
+    rmSync(profile, { recursive: true, force: true });
+  }
+});
+
+// The same page over HTTPS, where Chromium negotiates HTTP/2 by ALPN and
+// carries every technique over it: fetches and EventSource as streams, and
+// the WebSocket as an extended CONNECT (RFC 8441), because the server
+// announces SETTINGS_ENABLE_CONNECT_PROTOCOL. The certificate is the
+// server's self-signed one, made at start, so the context ignores HTTPS
+// errors (loopback only).
+test("over HTTPS the page runs every transport on HTTP/2, the WebSocket by extended CONNECT", { timeout: 90_000 }, async () => {
+  const { child, url } = await startServer(["--rate", "20", "--tls"]);
+  assert.match(url, /^https:\/\//);
+  const profile = profileDir();
+  let browser;
+  try {
+    browser = await launch(profile, { timeout: WAIT_MS, ignoreHTTPSErrors: true });
+    const page = browser.pages()[0] || await browser.newPage();
+    const errors = [];
+    page.on("pageerror", (err) => errors.push(String(err)));
+    await page.goto(url + "/", { timeout: WAIT_MS });
+    const panels = await livePanels(page, () => true);
+    for (const p of panels) assert.equal(p.missed, 0, `${p.transport} missed events`);
+    // Every connection that carried a request is HTTP/2 over TLS. Over
+    // HTTP/2 one connection carries several techniques (its `transport` is
+    // the first route it served, its label the latest request's), so a
+    // WebSocket that had fallen back to HTTP/1.1 would show as a connection
+    // of its own, tagged `ws`, without `http2`.
+    const stats = await page.evaluate(async () => (await fetch("/stats?connections=1", { cache: "no-store" })).json());
+    const used = (stats.connections || []).filter((c) => c.transport);
+    assert.ok(used.length > 0, "connections in /stats");
+    for (const c of used) {
+      assert.equal(c.tls, true, `TLS: ${JSON.stringify(c)}`);
+      assert.equal(c.http2, true, `HTTP/2: ${JSON.stringify(c)}`);
+    }
+    assert.deepEqual(errors, [], "no uncaught errors in the page");
   } finally {
     if (browser) await browser.close();
     await stopServer(child);

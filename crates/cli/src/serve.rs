@@ -208,16 +208,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         // The first stdout line is a contract: `pushbench run` reads the URL
         // from it (and, with --tls, the certificate from --tls-cert-out,
-        // written before it).
-        match &identity {
-            Some(identity) => {
-                println!("pushbench listening on https://{addr}");
-                println!(
-                    "pushbench TLS certificate SHA-256 {}",
-                    identity.fingerprint()
-                );
-            }
-            None => println!("pushbench listening on http://{addr}"),
+        // written before it). A reader that stops after that line (a test,
+        // `| head -1`) must not take the server down: write errors on
+        // stdout are ignored rather than panicking as `println!` would.
+        let banner = match &identity {
+            Some(identity) => format!(
+                "pushbench listening on https://{addr}\npushbench TLS certificate SHA-256 {}\n",
+                identity.fingerprint()
+            ),
+            None => format!("pushbench listening on http://{addr}\n"),
+        };
+        {
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
         }
         wait_for_signal().await?;
         eprintln!("pushbench: shutting down");

@@ -141,10 +141,19 @@ pub fn csv(result: &RunResult) -> String {
             }
         }
     };
-    class_columns(&mut out, &ByteClass::PLAINTEXT);
+    // Column order is a contract: the classic classes, the summary, TLS
+    // and `tls`, then every class added since, so older readers keep
+    // their columns.
+    let later: Vec<ByteClass> = ByteClass::PLAINTEXT
+        .into_iter()
+        .filter(|c| !ByteClass::CLASSIC.contains(c))
+        .collect();
+    class_columns(&mut out, &ByteClass::CLASSIC);
     out.push_str(",bytes_per_event,overhead_ratio,events_per_second,latency_p50_us,latency_p90_us,latency_p99_us,latency_p999_us,latency_max_us,setup_p50_us,server_cpu_s,cpu_us_per_event,rss_idle_bytes,rss_max_bytes,rss_per_connection_bytes,connections_open,slow_consumer_drops");
     class_columns(&mut out, &ByteClass::TLS);
-    out.push_str(",tls\n");
+    out.push_str(",tls");
+    class_columns(&mut out, &later);
+    out.push_str(",http,coding\n");
     let class_values =
         |out: &mut String, p: &pushbench_protocol::results::PhaseResult, classes: &[ByteClass]| {
             for ledger in [&p.traffic.sent, &p.traffic.received] {
@@ -172,7 +181,7 @@ pub fn csv(result: &RunResult) -> String {
             p.connections.opened,
             p.connections.failed
         );
-        class_values(&mut out, p, &ByteClass::PLAINTEXT);
+        class_values(&mut out, p, &ByteClass::CLASSIC);
         let (l, s, d) = (&p.latency_us, &p.server, &p.derived);
         let _ = write!(
             out,
@@ -195,7 +204,9 @@ pub fn csv(result: &RunResult) -> String {
             s.slow_consumer_drops
         );
         class_values(&mut out, p, &ByteClass::TLS);
-        let _ = writeln!(out, ",{}", p.tls);
+        let _ = write!(out, ",{}", p.tls);
+        class_values(&mut out, p, &later);
+        let _ = writeln!(out, ",{},{}", p.http, p.coding);
     }
     out
 }

@@ -42,14 +42,28 @@ impl ByteClass {
     /// The classes of the HTTP and WebSocket bytes themselves (above TLS,
     /// when there is TLS): what the wire [`Classifier`](crate::Classifier)
     /// books.
-    pub const PLAINTEXT: [ByteClass; 7] = [
+    pub const PLAINTEXT: [ByteClass; 7] = {
+        let mut all = [ByteClass::H2Frames; 7];
+        let mut i = 0;
+        while i < ByteClass::CLASSIC.len() {
+            all[i] = ByteClass::CLASSIC[i];
+            i += 1;
+        }
+        all
+    };
+
+    /// The first six of [`ByteClass::PLAINTEXT`]: the classes every
+    /// HTTP/1.1 and WebSocket exchange is split into. Classes added later
+    /// (HTTP/2's frame headers, ...) are only where their protocol is, so
+    /// a trace shows them only when used and the CSV appends them after
+    /// the older columns.
+    pub const CLASSIC: [ByteClass; 6] = [
         ByteClass::Handshake,
         ByteClass::RequestHeaders,
         ByteClass::ResponseHeaders,
         ByteClass::Framing,
         ByteClass::Payload,
         ByteClass::Control,
-        ByteClass::H2Frames,
     ];
 
     /// The classes of what TLS adds below the plaintext.

@@ -171,9 +171,13 @@ fn write_totals(out: &mut String, heading: &TraceHeading, segments: &[WireSegmen
         "\n{:<18}{:>10}{:>10}{:>10}",
         "bytes by class", "sent", "received", "total"
     );
-    // A trace is a plaintext exchange: the TLS classes are always empty.
+    // A trace is a plaintext exchange: the TLS classes are always empty,
+    // and classes newer than the classic six are shown when used.
     for class in ByteClass::PLAINTEXT {
         let (s, r) = (sent.get(class), received.get(class));
+        if s + r == 0 && !ByteClass::CLASSIC.contains(&class) {
+            continue;
+        }
         let _ = writeln!(out, "{:<18}{s:>10}{r:>10}{:>10}", class.name(), s + r);
     }
     let total = sent.total() + received.total();

@@ -121,8 +121,9 @@ pub fn app(state: AppState) -> Router {
         .route("/longpoll", get(poll::long_poll))
         .route("/stream", get(stream::http_stream))
         .route("/sse", get(stream::server_sent_events))
-        .route("/ws", get(ws::websocket))
-        .route("/echo", get(ws::echo))
+        // GET: the HTTP/1.1 upgrade; CONNECT: WebSocket over HTTP/2 (RFC 8441).
+        .route("/ws", get(ws::websocket).connect(ws::websocket))
+        .route("/echo", get(ws::echo).connect(ws::echo))
         .route("/publish", post(control::publish))
         .route("/stats", get(control::stats_json))
         .fallback(control::not_found)
@@ -143,11 +144,16 @@ pub fn app(state: AppState) -> Router {
 
 /// Tags each connection with the route it first serves and the client's
 /// label (for `/stats`), and refuses push requests past the connection limit.
-async fn track_connection(State(state): State<AppState>, request: Request, next: Next) -> Response {
+async fn track_connection(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     // hyper does not check Host; RFC 9112 wants a 400 without exactly one.
     if let Err(err) = params::host(request.version(), request.headers()) {
         return err.into_response();
     }
+    params::host_from_authority(&mut request);
     let route = Route::for_path(request.uri().path());
     if let Some(ConnectInfo(Conn(conn))) = request.extensions().get::<ConnectInfo<Conn>>() {
         let first = conn.tag(route);

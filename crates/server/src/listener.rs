@@ -62,6 +62,7 @@ pub struct ConnCounters {
     capturing_response: AtomicBool,
     heads: Mutex<HeadCapture>,
     tls: AtomicBool,
+    http2: AtomicBool,
 }
 
 impl ConnCounters {
@@ -76,6 +77,7 @@ impl ConnCounters {
             capturing_response: AtomicBool::new(false),
             heads: Mutex::new(HeadCapture::default()),
             tls: AtomicBool::new(false),
+            http2: AtomicBool::new(false),
         }
     }
 
@@ -133,6 +135,20 @@ impl ConnCounters {
         self.tls.load(Ordering::Relaxed)
     }
 
+    /// Marks the connection as HTTP/2: its bytes are binary frames, so no
+    /// head is captured from them (`/stats?client=ID` then shows counts
+    /// without heads, as for TLS).
+    pub fn set_http2(&self) {
+        self.http2.store(true, Ordering::Relaxed);
+        self.capturing_request.store(false, Ordering::Relaxed);
+        *self.heads() = HeadCapture::default();
+    }
+
+    /// Whether the connection speaks HTTP/2.
+    pub fn is_http2(&self) -> bool {
+        self.http2.load(Ordering::Relaxed)
+    }
+
     /// The label a client gave this connection.
     pub fn client(&self) -> Option<String> {
         self.label.lock().unwrap_or_else(|e| e.into_inner()).clone()
@@ -153,6 +169,7 @@ impl ConnCounters {
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         if self.capturing_response.load(Ordering::Relaxed)
             && !self.is_tls()
+            && !self.is_http2()
             && capture_head(&mut self.heads().response, bytes)
         {
             self.capturing_response.store(false, Ordering::Relaxed);
@@ -193,6 +210,9 @@ pub struct ConnSnapshot {
     /// Whether it speaks TLS (absent when not).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub tls: bool,
+    /// Whether it speaks HTTP/2 (absent when not).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub http2: bool,
     /// The label a client gave it (`?client=ID`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,
@@ -213,6 +233,7 @@ impl ConnCounters {
             bytes_written: self.bytes_written.load(Ordering::Relaxed),
             open,
             tls: self.is_tls(),
+            http2: self.is_http2(),
             client: self.client(),
             request_head: None,
             response_head: None,

@@ -1,5 +1,6 @@
-//! The accept loop: hyper's HTTP/1.1 connection driver with the limits axum's
-//! own `serve` does not expose (a header read timeout against slowloris, a
+//! The accept loop: hyper's HTTP/1.1 and HTTP/2 connection drivers (the
+//! version told by ALPN over TLS, by the connection preface in the clear)
+//! with the limits axum's own `serve` does not expose (a header read timeout against slowloris, a
 //! cap on header size), graceful shutdown that includes upgraded WebSocket
 //! connections, and connection errors counted by kind for `/stats`.
 
@@ -11,12 +12,12 @@ use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::serve::Listener;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper::server::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tower::ServiceExt;
 
 use crate::AppState;
-use crate::listener::{Conn, CountingListener, ServerIo};
+use crate::listener::{Conn, ConnCounters, CountingListener, ServerIo};
 use crate::live::stopped;
 
 /// Serves `router` on `listener` until the state's shutdown flag flips, then
@@ -28,26 +29,21 @@ pub async fn serve(mut listener: CountingListener, router: Router, state: AppSta
             accepted = listener.accept() => accepted,
             () = stopped(&mut shutdown) => return,
         };
-        let conn = Conn(Arc::clone(io.tally().counters()));
+        let counters = Arc::clone(io.tally().counters());
+        let conn = Conn(Arc::clone(&counters));
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(conn.clone()));
             router.clone().oneshot(request)
         });
-        let mut builder = http1::Builder::new();
-        builder
-            .timer(TokioTimer::new())
-            .header_read_timeout(state.config.header_timeout)
-            .max_buf_size(state.config.max_header_bytes);
         let state = state.clone();
         tokio::spawn(async move {
-            let result = match state.config.tls.clone() {
-                Some(tls) => match open_tls(io, tls, &state).await {
-                    Some(Opened::Tls(io)) => drive(*io, builder, service, &state).await,
-                    Some(Opened::Plain(io)) => drive(io, builder, service, &state).await,
-                    None => return,
-                },
-                None => drive(io, builder, service, &state).await,
+            let Some(opened) = open(io, &state).await else {
+                return;
+            };
+            let result = match opened {
+                Opened::Tls(io, version) => drive(*io, version, service, &counters, &state).await,
+                Opened::Plain(io, version) => drive(io, version, service, &counters, &state).await,
             };
             if let Err(err) = result {
                 state.counters.connection_error(&err);
@@ -56,33 +52,87 @@ pub async fn serve(mut listener: CountingListener, router: Router, state: AppSta
     }
 }
 
-/// A connection of a `--tls` server after its first byte was seen.
-enum Opened {
-    /// It opened with a TLS handshake, now done.
-    Tls(Box<tokio_rustls::server::TlsStream<ServerIo>>),
-    /// It opened with something else: plaintext HTTP.
-    Plain(ServerIo),
+/// The HTTP version a connection speaks, told before hyper sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Version {
+    Http1,
+    Http2,
 }
 
-/// Peeks at a connection's first byte (within the header timeout, as for
-/// a request head): a TLS ClientHello ([`crate::tls::FIRST_TLS_BYTE`]) is
-/// answered with the handshake, anything else is served as plaintext HTTP.
-/// One port thus serves both, so a run that compares plaintext with TLS
-/// measures one server process (same hub, same baseline memory), and the
-/// load generator's control calls stay plaintext. `None` when the client
-/// left or stalled, or the handshake failed: the connection is dropped.
-/// The peek reads nothing, so the counting below sees every byte once;
-/// with TLS it counts the ciphertext (what crossed the socket).
-async fn open_tls(
-    io: ServerIo,
-    tls: Arc<rustls::ServerConfig>,
-    state: &AppState,
-) -> Option<Opened> {
+/// A connection after its first bytes were seen.
+enum Opened {
+    /// It opened with a TLS handshake, now done; ALPN chose the version.
+    Tls(Box<tokio_rustls::server::TlsStream<ServerIo>>, Version),
+    /// Plaintext HTTP/1.1, or HTTP/2 with prior knowledge (h2c).
+    Plain(ServerIo, Version),
+}
+
+/// What a connection's first bytes say it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sniffed {
+    /// A TLS ClientHello ([`crate::tls::FIRST_TLS_BYTE`]).
+    Tls,
+    /// The start of the HTTP/2 connection preface, `PRI`.
+    Http2,
+    /// Anything else: HTTP/1.1 (hyper answers what is not).
+    Http1,
+}
+
+/// The start of the HTTP/2 client connection preface
+/// (`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`). No HTTP/1.1 method is `PRI`,
+/// so three bytes tell an h2c client from an HTTP/1.1 one.
+const H2_PREFACE_START: &[u8] = b"PRI";
+
+/// Tells what the first bytes of a connection are, from as many as have
+/// arrived: `None` while they could still be either.
+fn sniff(first: &[u8], tls_enabled: bool) -> Option<Sniffed> {
+    match first {
+        [] => None,
+        [b, ..] if tls_enabled && *b == crate::tls::FIRST_TLS_BYTE => Some(Sniffed::Tls),
+        _ if first.len() >= H2_PREFACE_START.len() => {
+            Some(if first.starts_with(H2_PREFACE_START) {
+                Sniffed::Http2
+            } else {
+                Sniffed::Http1
+            })
+        }
+        _ if H2_PREFACE_START.starts_with(first) => None,
+        _ => Some(Sniffed::Http1),
+    }
+}
+
+/// Peeks at a connection's first bytes (within the header timeout, as for
+/// a request head) and opens it accordingly: a TLS ClientHello (on a
+/// `--tls` server) is answered with the handshake and ALPN picks HTTP/2 or
+/// HTTP/1.1; in the clear, the HTTP/2 preface means h2c with prior
+/// knowledge and anything else HTTP/1.1. One port thus serves all four, so
+/// a run that compares them measures one server process (same hub, same
+/// baseline memory), and the load generator's control calls stay plaintext
+/// HTTP/1.1. `None` when the client left or stalled, or the handshake
+/// failed: the connection is dropped. The peek reads nothing, so the
+/// counting below sees every byte once; with TLS it counts the ciphertext
+/// (what crossed the socket).
+async fn open(io: ServerIo, state: &AppState) -> Option<Opened> {
     let timeout = state.config.header_timeout;
-    let mut first = [0u8; 1];
-    let peeked = tokio::time::timeout(timeout, io.get_ref().get_ref().peek(&mut first)).await;
-    match peeked {
-        Ok(Ok(1)) => {}
+    let tls = state.config.tls.clone();
+    let sniffed = tokio::time::timeout(timeout, async {
+        let mut first = [0u8; 3];
+        loop {
+            let n = io.get_ref().get_ref().peek(&mut first).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            if let Some(sniffed) = sniff(&first[..n], tls.is_some()) {
+                return Some(sniffed);
+            }
+            // A client that sent part of "PRI" and paused: look again
+            // shortly (a peek of the same bytes returns at once).
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    let sniffed = match sniffed {
+        Ok(Some(s)) => s,
         // Silent for the header timeout: what hyper counts as one in the clear.
         Err(_) => {
             state
@@ -91,17 +141,30 @@ async fn open_tls(
                 .fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        Ok(_) => return None,
-    }
-    if first[0] != crate::tls::FIRST_TLS_BYTE {
-        return Some(Opened::Plain(io));
-    }
+        Ok(None) => return None,
+    };
+    let tls = match (sniffed, tls) {
+        (Sniffed::Tls, Some(tls)) => tls,
+        (Sniffed::Http2, _) => {
+            io.tally().counters().set_http2();
+            return Some(Opened::Plain(io, Version::Http2));
+        }
+        _ => return Some(Opened::Plain(io, Version::Http1)),
+    };
     // The raw capture would hold ciphertext: heads of TLS connections
     // are not kept.
     io.tally().counters().set_tls();
     let accept = tokio_rustls::TlsAcceptor::from(tls).accept(io);
     match tokio::time::timeout(timeout, accept).await {
-        Ok(Ok(stream)) => Some(Opened::Tls(Box::new(stream))),
+        Ok(Ok(stream)) => {
+            let version = if stream.get_ref().1.alpn_protocol() == Some(crate::tls::ALPN_H2) {
+                stream.get_ref().0.tally().counters().set_http2();
+                Version::Http2
+            } else {
+                Version::Http1
+            };
+            Some(Opened::Tls(Box::new(stream), version))
+        }
         // A failed or stalled handshake is a connection error like a
         // reset: `/stats` counts it there.
         Ok(Err(_)) | Err(_) => {
@@ -114,11 +177,19 @@ async fn open_tls(
     }
 }
 
+/// The HTTP/2 frames a client must have sent before the header timeout:
+/// the 24-byte preface and a SETTINGS frame header. hyper's HTTP/2 server
+/// has no timeout for the preface, so without this a client that sends
+/// `PRI` and stalls would hold its connection for ever (the HTTP/2 form of
+/// slowloris).
+const H2_OPENING_BYTES: u64 = 24 + 9;
+
 /// Serves one connection with hyper until it ends or the server shuts down.
 async fn drive<I, S>(
     io: I,
-    builder: http1::Builder,
+    version: Version,
     service: S,
+    counters: &ConnCounters,
     state: &AppState,
 ) -> Result<(), hyper::Error>
 where
@@ -130,19 +201,67 @@ where
     <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let connection = builder
-        .serve_connection(TokioIo::new(io), service)
-        .with_upgrades();
-    let mut connection = std::pin::pin!(connection);
     let mut shutdown = state.shutdown.clone();
-    tokio::select! {
-        result = connection.as_mut() => result,
-        () = stopped(&mut shutdown) => {
-            connection.as_mut().graceful_shutdown();
-            connection.await
+    let config = &state.config;
+    match version {
+        Version::Http1 => {
+            let mut builder = http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(config.header_timeout)
+                .max_buf_size(config.max_header_bytes);
+            let connection = builder
+                .serve_connection(TokioIo::new(io), service)
+                .with_upgrades();
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                result = connection.as_mut() => result,
+                () = stopped(&mut shutdown) => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            }
+        }
+        Version::Http2 => {
+            let mut builder = http2::Builder::new(TokioExecutor::new());
+            builder
+                .timer(TokioTimer::new())
+                // WebSocket over HTTP/2 (RFC 8441): announce
+                // SETTINGS_ENABLE_CONNECT_PROTOCOL so clients may send an
+                // extended CONNECT with `:protocol websocket` to `/ws`.
+                .enable_connect_protocol()
+                .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX))
+                .max_concurrent_streams(H2_MAX_STREAMS);
+            let connection = builder.serve_connection(TokioIo::new(io), service);
+            let mut connection = std::pin::pin!(connection);
+            let opening = tokio::time::sleep(config.header_timeout);
+            let mut opening = std::pin::pin!(opening);
+            let mut opened = false;
+            loop {
+                tokio::select! {
+                    result = connection.as_mut() => return result,
+                    () = stopped(&mut shutdown) => {
+                        connection.as_mut().graceful_shutdown();
+                        return connection.await;
+                    }
+                    () = opening.as_mut(), if !opened => {
+                        if counters.bytes_read.load(Ordering::Relaxed) < H2_OPENING_BYTES {
+                            state.counters.header_timeouts.fetch_add(1, Ordering::Relaxed);
+                            return Ok(());
+                        }
+                        opened = true;
+                    }
+                }
+            }
         }
     }
 }
+
+/// Streams one HTTP/2 connection may have open at once (SETTINGS_MAX_
+/// CONCURRENT_STREAMS): hyper's default is 200; a load generator that
+/// puts many clients on one connection (`run --h2-streams`) may need more,
+/// and 1,000 still bounds what one connection can make the server hold.
+pub const H2_MAX_STREAMS: u32 = 1000;
 
 /// Waits until every connection, upgraded ones included, has closed, or
 /// `grace` passes.
@@ -150,5 +269,32 @@ pub async fn drain(state: &AppState, grace: Duration) {
     let deadline = tokio::time::Instant::now() + grace;
     while state.registry.open_count() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_bytes_tell_tls_h2c_and_http1_apart() {
+        let tls = [crate::tls::FIRST_TLS_BYTE, 3, 1];
+        for (first, tls_enabled, expected) in [
+            (&b""[..], true, None),
+            (&tls[..1], true, Some(Sniffed::Tls)),
+            // Without --tls a ClientHello is just bytes hyper refuses.
+            (&tls[..], false, Some(Sniffed::Http1)),
+            (b"P", true, None),
+            (b"PR", false, None),
+            (b"PRI", false, Some(Sniffed::Http2)),
+            (b"PRI * HTTP/2.0", true, Some(Sniffed::Http2)),
+            (b"POS", false, Some(Sniffed::Http1)),
+            (b"PUT", false, Some(Sniffed::Http1)),
+            (b"PA", false, Some(Sniffed::Http1)),
+            (b"GET", true, Some(Sniffed::Http1)),
+            (b"G", false, Some(Sniffed::Http1)),
+        ] {
+            assert_eq!(sniff(first, tls_enabled), expected, "{first:?}");
+        }
     }
 }

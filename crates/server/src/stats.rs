@@ -118,7 +118,7 @@ impl Counters {
     pub fn connection_error(&self, err: &hyper::Error) {
         let counter = if err.is_timeout() {
             &self.header_timeouts
-        } else if err.is_parse() || err.is_parse_too_large() {
+        } else if err.is_parse() || err.is_parse_too_large() || is_http2_violation(err) {
             &self.malformed_requests
         } else if is_timed_out(err) {
             &self.send_timeouts
@@ -132,6 +132,20 @@ impl Counters {
     pub fn delivered(&self, route: Route, n: u64) {
         self.events_delivered[route.index_usize()].fetch_add(n, Ordering::Relaxed);
     }
+}
+
+/// Whether an HTTP/2 connection ended because the client broke the
+/// protocol: h2 noticed it and sent a GOAWAY or RST_STREAM (not one the
+/// client sent, not an I/O error): the HTTP/2 form of a malformed request.
+fn is_http2_violation(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(err);
+    while let Some(e) = source {
+        if let Some(h2) = e.downcast_ref::<h2::Error>() {
+            return h2.is_library();
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// Whether an error was caused by an I/O timeout somewhere in its chain.

@@ -5,9 +5,11 @@
 //! Both ends live here, beside [`crate::counting`], because they must agree:
 //! the load generator's byte classes assume TLS 1.3 records
 //! (`pushbench_protocol::tls`), so the server offers and the client accepts
-//! only TLS 1.3, which is also what every current browser negotiates. Both
-//! offer ALPN `http/1.1`, as a browser does for an HTTP/1.1 server, so the
-//! handshake has a browser's shape.
+//! only TLS 1.3, which is also what every current browser negotiates. The
+//! server offers ALPN `h2` and `http/1.1` (in that order of preference, as
+//! nginx and the others do); a client offers the one HTTP version its
+//! phase speaks, so the handshake has a browser's shape and the version is
+//! the phase's choice.
 //!
 //! The client trusts exactly one certificate, the server's own (pinned as
 //! the only trust anchor): there is no "accept anything" mode.
@@ -24,8 +26,10 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Serve
 /// client from a plaintext one by peeking at one byte.
 pub const FIRST_TLS_BYTE: u8 = 0x16;
 
-/// ALPN protocol both ends offer.
+/// ALPN id of HTTP/1.1.
 pub const ALPN_HTTP1: &[u8] = b"http/1.1";
+/// ALPN id of HTTP/2 over TLS.
+pub const ALPN_H2: &[u8] = b"h2";
 
 /// Why TLS could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +98,7 @@ impl TlsIdentity {
                 vec![self.cert.clone()],
                 PrivateKeyDer::Pkcs8(self.key.clone_key()),
             )?;
-        config.alpn_protocols = vec![ALPN_HTTP1.to_vec()];
+        config.alpn_protocols = vec![ALPN_H2.to_vec(), ALPN_HTTP1.to_vec()];
         Ok(Arc::new(config))
     }
 }
@@ -170,9 +174,14 @@ mod tests {
         assert_eq!(identity.fingerprint().len(), 95);
         assert!(!format!("{identity:?}").contains("key:"));
         let server = identity.server_config().expect("server config");
-        assert_eq!(server.alpn_protocols, vec![ALPN_HTTP1.to_vec()]);
-        client_config(&identity.cert, pushbench_protocol::HttpVersion::Http1)
-            .expect("client config");
+        assert_eq!(
+            server.alpn_protocols,
+            vec![ALPN_H2.to_vec(), ALPN_HTTP1.to_vec()]
+        );
+        for http in pushbench_protocol::HttpVersion::ALL {
+            let client = client_config(&identity.cert, http).expect("client config");
+            assert_eq!(client.alpn_protocols, vec![http.alpn().to_vec()]);
+        }
         let other = TlsIdentity::self_signed().expect("another");
         assert_ne!(identity.fingerprint(), other.fingerprint());
     }

@@ -14,45 +14,17 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { writeFileSync, readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import WebSocket, { Sender } from 'ws';
+
+import { startServer, withTimeout } from './pushbench.mjs';
 
 const TIMEOUT_MS = 5000;
 const MAX_PAYLOAD = 131072;
 const SIZES = [0, 125, 126, 127, 65535, 65536];
 const OP = { CONT: 0, TEXT: 1, BINARY: 2, CLOSE: 8, PING: 9, PONG: 10 };
-
-// --- the server -------------------------------------------------------------
-
-async function startServer(...args) {
-  const bin = process.env.PUSHBENCH_BIN;
-  if (!bin) throw new Error('set PUSHBENCH_BIN to the pushbench binary');
-  const child = spawn(bin, ['serve', '--addr', '127.0.0.1:0', ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout });
-  const first = await withTimeout(once(lines, 'line'), 20000, 'pushbench serve to print its address');
-  const prefix = 'pushbench listening on http://';
-  assert.ok(first[0].startsWith(prefix), `unexpected first line: ${first[0]}`);
-  const addr = first[0].slice(prefix.length);
-  return {
-    child,
-    url: (path) => `ws://${addr}${path}`,
-    terminate: () => child.exitCode === null && child.kill('SIGTERM'),
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
-      const [code] = await once(child, 'exit');
-      clearTimeout(timer);
-      return code;
-    },
-  };
-}
 
 let server;
 before(async () => {
@@ -66,14 +38,6 @@ after(async () => {
 });
 
 // --- helpers ---------------------------------------------------------------------
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** A client connection with an inbox, so no message or close is missed. */
 class Peer {

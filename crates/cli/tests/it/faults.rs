@@ -6,7 +6,7 @@
 //! line once its assertions passed.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,7 +22,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::support::{pushbench, reliability, start_serve, try_serve_at};
+use crate::support::{pushbench, reliability, scratch, start_serve, try_serve_at};
 
 /// The four transports whose clients hold a connection open.
 const LIVE: [Transport; 4] = [
@@ -367,14 +367,6 @@ async fn half_the_clients_vanish_abruptly_and_the_rest_miss_nothing() {
             VANISHERS * LIVE.len()
         ),
     );
-}
-
-/// A fresh, empty folder for one test's files.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("pushbench-faults-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch folder");
-    dir
 }
 
 /// Waits for a child to exit (up to `within`); its status and output.

@@ -4,20 +4,11 @@
 //! profiles), and header files that would break the framing refused with
 //! the file and line named.
 
-use std::path::PathBuf;
-
 use clap::Parser;
 use pushbench_cli::{Cli, Command as Sub};
 use pushbench_protocol::HeaderProfile;
 
-use crate::support::{pushbench, quick_run, reliability};
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("pushbench-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
-}
+use crate::support::{pushbench, quick_run, reliability, scratch};
 
 fn trace(extra: &[&str]) -> String {
     let cli = Cli::parse_from(["pushbench", "trace", "--events", "1"].iter().chain(extra));

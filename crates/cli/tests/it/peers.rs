@@ -1,24 +1,72 @@
 //! The system `curl`, a client nobody here wrote, against `pushbench serve`:
 //! poll, long poll (held, then answered), HTTP streaming (`curl -N`), SSE
-//! resumed with `Last-Event-ID`, and a 400's JSON body.
+//! resumed with `Last-Event-ID`, and a 400's JSON body, each over HTTP/1.1,
+//! HTTP/2 in the clear with prior knowledge (h2c) and HTTP/2 over TLS
+//! chosen by ALPN (curl trusting the certificate the server wrote out).
 //!
 //! Every curl runs with `--max-time`, so no test can hang on the server.
 //! Without curl the tests are skipped with a note, except under CI (env `CI`
 //! set), where a missing curl is a failure.
 
+use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use std::io::{BufRead, BufReader};
 
 use serde_json::Value;
 
-use crate::support::start_serve;
+use crate::support::{scratch, start_serve};
+
+/// How curl speaks to the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Http {
+    /// HTTP/1.1 in the clear.
+    H1,
+    /// HTTP/2 in the clear, prior knowledge (no upgrade dance).
+    H2c,
+    /// HTTP/2 over TLS, negotiated by ALPN.
+    H2Tls,
+}
+
+/// Every way, in test order.
+const EVERY_HTTP: [Http; 3] = [Http::H1, Http::H2c, Http::H2Tls];
+
+impl Http {
+    /// The status line curl prints for `code` (`reason` over HTTP/1.1).
+    fn status_line(self, code: u16, reason: &str) -> String {
+        match self {
+            Http::H1 => format!("HTTP/1.1 {code} {reason}"),
+            Http::H2c | Http::H2Tls => format!("HTTP/2 {code}"),
+        }
+    }
+}
 
 /// A `pushbench serve` process, killed when dropped.
 struct Server {
     child: Child,
     base: String,
+    http: Http,
+    /// The certificate a TLS server wrote out, for curl to trust.
+    cert: Option<PathBuf>,
+}
+
+impl Server {
+    /// `curl -sS --max-time 20`, speaking this server's HTTP, then ARGS.
+    fn curl(&self, args: &[&str]) -> Command {
+        let mut cmd = curl(&[]);
+        match self.http {
+            Http::H1 => cmd.arg("--http1.1"),
+            Http::H2c => cmd.arg("--http2-prior-knowledge"),
+            Http::H2Tls => cmd.arg("--http2"),
+        };
+        if let Some(dir) = &self.cert {
+            cmd.arg("--cacert").arg(dir.join("cert.pem"));
+        }
+        cmd.args(args);
+        cmd
+    }
 }
 
 impl Drop for Server {
@@ -30,11 +78,23 @@ impl Drop for Server {
 
 /// A server without a generator: every event comes from `publish`, so the
 /// tests know each one exactly.
-fn serve() -> Server {
-    let (child, addr) = start_serve(&["--rate", "0"], Stdio::inherit());
+fn serve(http: Http) -> Server {
+    static SERVERS: AtomicUsize = AtomicUsize::new(0);
+    let cert = (http == Http::H2Tls)
+        .then(|| scratch(&format!("curl-{}", SERVERS.fetch_add(1, Ordering::Relaxed))));
+    let mut args = vec!["--rate".to_owned(), "0".to_owned()];
+    if let Some(dir) = &cert {
+        args.extend(["--tls".to_owned(), "--tls-cert-out".to_owned()]);
+        args.push(dir.join("cert.pem").display().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (child, addr) = start_serve(&args, Stdio::inherit());
+    let scheme = if cert.is_some() { "https" } else { "http" };
     Server {
         child,
-        base: format!("http://{addr}"),
+        base: format!("{scheme}://{addr}"),
+        http,
+        cert,
     }
 }
 
@@ -74,7 +134,7 @@ fn run(mut cmd: Command) -> Output {
 
 /// Publishes `payload` on topic `peers` with curl; its seq.
 fn publish(server: &Server, payload: &str) -> u64 {
-    let out = run(curl(&[
+    let out = run(server.curl(&[
         "-X",
         "POST",
         "--data-binary",
@@ -98,7 +158,7 @@ impl Response {
         let text = String::from_utf8(raw.to_vec()).expect("UTF-8 response");
         let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
         let mut lines = head.split("\r\n");
-        let status_line = lines.next().unwrap_or_default().to_owned();
+        let status_line = lines.next().unwrap_or_default().trim_end().to_owned();
         Response {
             status_line,
             headers: lines.filter_map(header).collect(),
@@ -140,7 +200,7 @@ fn assert_event(event: &Value, seq: u64, payload: &str) {
 
 /// The events of `/poll?since=0`, as the reference for the live transports.
 fn poll_events(server: &Server) -> Vec<Value> {
-    let out = run(curl(&[&format!("{}/poll?since=0", server.base)]));
+    let out = run(server.curl(&[&format!("{}/poll?since=0", server.base)]));
     let body: Value = serde_json::from_slice(&out.stdout).expect("poll JSON");
     body["events"].as_array().expect("events").clone()
 }
@@ -152,15 +212,16 @@ struct LiveBody {
 }
 
 impl LiveBody {
-    fn start(args: &[&str]) -> (LiveBody, Vec<(String, String)>, String) {
-        let mut curl = curl(args)
+    fn start(server: &Server, args: &[&str]) -> (LiveBody, Vec<(String, String)>, String) {
+        let mut curl = server
+            .curl(args)
             .args(["-N", "-i"])
             .stdout(Stdio::piped())
             .spawn()
             .expect("start curl");
         let lines = BufReader::new(curl.stdout.take().expect("stdout"));
         let mut live = LiveBody { curl, lines };
-        let status_line = live.line();
+        let status_line = live.line().trim_end().to_owned();
         let mut headers = Vec::new();
         for _ in 0..50 {
             let line = live.line();
@@ -194,13 +255,18 @@ fn curl_short_poll_returns_exactly_the_published_events() {
     if !curl_available() {
         return;
     }
-    let server = serve();
-    for (i, payload) in ["one", "two", "three"].into_iter().enumerate() {
-        assert_eq!(publish(&server, payload), i as u64 + 1);
+    for http in EVERY_HTTP {
+        short_poll(&serve(http));
     }
-    let out = run(curl(&["-i", &format!("{}/poll?since=1", server.base)]));
+}
+
+fn short_poll(server: &Server) {
+    for (i, payload) in ["one", "two", "three"].into_iter().enumerate() {
+        assert_eq!(publish(server, payload), i as u64 + 1);
+    }
+    let out = run(server.curl(&["-i", &format!("{}/poll?since=1", server.base)]));
     let response = Response::parse(&out.stdout);
-    assert_eq!(response.status_line, "HTTP/1.1 200 OK");
+    assert_eq!(response.status_line, server.http.status_line(200, "OK"));
     assert_eq!(response.header("content-type"), Some("application/json"));
     assert_eq!(
         response.header("content-length"),
@@ -215,8 +281,9 @@ fn curl_short_poll_returns_exactly_the_published_events() {
     assert_eq!(body["gap"], Value::Null);
 
     // Nothing after the last seq: an empty answer at once.
-    let empty =
-        Response::parse(&run(curl(&["-i", &format!("{}/poll?since=3", server.base)])).stdout);
+    let empty = Response::parse(
+        &run(server.curl(&["-i", &format!("{}/poll?since=3", server.base)])).stdout,
+    );
     assert_eq!(
         empty.body, r#"{"events":[],"next":3,"gap":null}"#,
         "{empty:?}"
@@ -228,24 +295,30 @@ fn curl_long_poll_is_held_until_an_event_then_answered_with_it() {
     if !curl_available() {
         return;
     }
-    let server = serve();
-    publish(&server, "before");
+    for http in EVERY_HTTP {
+        long_poll_held(&serve(http));
+    }
+}
+
+fn long_poll_held(server: &Server) {
+    publish(server, "before");
     let started = Instant::now();
-    let held = curl(&[
-        "-i",
-        &format!("{}/longpoll?since=1&timeout=15", server.base),
-    ])
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("start curl");
+    let held = server
+        .curl(&[
+            "-i",
+            &format!("{}/longpoll?since=1&timeout=15", server.base),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start curl");
     let mut held = KillOnDrop(Some(held));
     std::thread::sleep(Duration::from_millis(500));
     assert!(
         held.child().try_wait().expect("poll curl").is_none(),
         "the long poll is held while nothing is published"
     );
-    assert_eq!(publish(&server, "awaited"), 2);
+    assert_eq!(publish(server, "awaited"), 2);
     let out = held.take().wait_with_output().expect("wait for curl");
     let elapsed = started.elapsed();
     assert!(
@@ -258,7 +331,7 @@ fn curl_long_poll_is_held_until_an_event_then_answered_with_it() {
         "answered on the event, not on the timeout: {elapsed:?}"
     );
     let response = Response::parse(&out.stdout);
-    assert_eq!(response.status_line, "HTTP/1.1 200 OK");
+    assert_eq!(response.status_line, server.http.status_line(200, "OK"));
     assert_eq!(response.header("content-type"), Some("application/json"));
     let body = response.json();
     let events = body["events"].as_array().expect("events");
@@ -272,19 +345,21 @@ fn curl_long_poll_times_out_with_an_empty_answer() {
     if !curl_available() {
         return;
     }
-    let server = serve();
+    for http in EVERY_HTTP {
+        long_poll_timeout(&serve(http));
+    }
+}
+
+fn long_poll_timeout(server: &Server) {
     let started = Instant::now();
-    let out = run(curl(&[
-        "-i",
-        &format!("{}/longpoll?since=0&timeout=1", server.base),
-    ]));
+    let out = run(server.curl(&["-i", &format!("{}/longpoll?since=0&timeout=1", server.base)]));
     let elapsed = started.elapsed();
     assert!(
         elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(10),
         "held for the 1 s timeout: {elapsed:?}"
     );
     let response = Response::parse(&out.stdout);
-    assert_eq!(response.status_line, "HTTP/1.1 200 OK");
+    assert_eq!(response.status_line, server.http.status_line(200, "OK"));
     assert_eq!(response.body, r#"{"events":[],"next":0,"gap":null}"#);
 }
 
@@ -315,27 +390,34 @@ fn curl_streams_ndjson_lines_live_in_chunked_encoding() {
     if !curl_available() {
         return;
     }
-    let server = serve();
-    publish(&server, "one");
-    publish(&server, "two");
+    for http in EVERY_HTTP {
+        stream_lines(&serve(http));
+    }
+}
+
+fn stream_lines(server: &Server) {
+    publish(server, "one");
+    publish(server, "two");
     let (mut live, headers, status_line) =
-        LiveBody::start(&[&format!("{}/stream?since=0", server.base)]);
-    assert_eq!(status_line, "HTTP/1.1 200 OK");
+        LiveBody::start(server, &[&format!("{}/stream?since=0", server.base)]);
+    assert_eq!(status_line, server.http.status_line(200, "OK"));
     assert_eq!(
         find_header(&headers, "content-type"),
         Some("application/x-ndjson")
     );
-    assert_eq!(find_header(&headers, "transfer-encoding"), Some("chunked"));
+    // HTTP/2 has no chunked coding: its DATA frames delimit the body.
+    let chunked = (server.http == Http::H1).then_some("chunked");
+    assert_eq!(find_header(&headers, "transfer-encoding"), chunked);
     assert_eq!(find_header(&headers, "cache-control"), Some("no-cache"));
     // Two from the backlog, then two published while curl is connected.
     let mut lines = vec![live.line(), live.line()];
-    publish(&server, "three");
-    publish(&server, "four");
+    publish(server, "three");
+    publish(server, "four");
     lines.push(live.line());
     lines.push(live.line());
     drop(live);
 
-    let reference = poll_events(&server);
+    let reference = poll_events(server);
     assert_eq!(reference.len(), 4);
     for (i, (line, payload)) in lines
         .iter()
@@ -356,13 +438,20 @@ fn curl_sse_resumes_after_last_event_id() {
     if !curl_available() {
         return;
     }
-    let server = serve();
-    for payload in ["one", "two", "three"] {
-        publish(&server, payload);
+    for http in EVERY_HTTP {
+        sse_resumes(&serve(http));
     }
-    let (mut live, headers, status_line) =
-        LiveBody::start(&["-H", "Last-Event-ID: 1", &format!("{}/sse", server.base)]);
-    assert_eq!(status_line, "HTTP/1.1 200 OK");
+}
+
+fn sse_resumes(server: &Server) {
+    for payload in ["one", "two", "three"] {
+        publish(server, payload);
+    }
+    let (mut live, headers, status_line) = LiveBody::start(
+        server,
+        &["-H", "Last-Event-ID: 1", &format!("{}/sse", server.base)],
+    );
+    assert_eq!(status_line, server.http.status_line(200, "OK"));
     assert_eq!(
         find_header(&headers, "content-type"),
         Some("text/event-stream")
@@ -371,7 +460,7 @@ fn curl_sse_resumes_after_last_event_id() {
     let mut records = Vec::new();
     for i in 0..3 {
         if i == 2 {
-            publish(&server, "four");
+            publish(server, "four");
         }
         let id = live.line();
         let data = live.line();
@@ -380,7 +469,7 @@ fn curl_sse_resumes_after_last_event_id() {
     }
     drop(live);
 
-    let reference = poll_events(&server);
+    let reference = poll_events(server);
     for ((id, data, blank), seq) in records.iter().zip([2u64, 3, 4]) {
         assert_eq!(id, &format!("id: {seq}"));
         assert_eq!(blank, "", "an empty line ends each event");
@@ -400,7 +489,12 @@ fn curl_gets_400_with_a_json_body_naming_the_parameter() {
     if !curl_available() {
         return;
     }
-    let server = serve();
+    for http in EVERY_HTTP {
+        bad_parameters(&serve(http));
+    }
+}
+
+fn bad_parameters(server: &Server) {
     for (path, extra, parameter) in [
         ("/poll?since=abc", None, "since"),
         ("/longpoll?timeout=soon", None, "timeout"),
@@ -408,13 +502,17 @@ fn curl_gets_400_with_a_json_body_naming_the_parameter() {
         ("/sse", Some("Last-Event-ID: x"), "Last-Event-ID"),
     ] {
         let url = format!("{}{path}", server.base);
-        let mut args = vec!["--http1.1", "-i"];
+        let mut args = vec!["-i"];
         if let Some(h) = extra {
             args.extend(["-H", h]);
         }
         args.push(&url);
-        let response = Response::parse(&run(curl(&args)).stdout);
-        assert_eq!(response.status_line, "HTTP/1.1 400 Bad Request", "{path}");
+        let response = Response::parse(&run(server.curl(&args)).stdout);
+        assert_eq!(
+            response.status_line,
+            server.http.status_line(400, "Bad Request"),
+            "{path}"
+        );
         assert_eq!(
             response.header("content-type"),
             Some("application/json"),

@@ -31,7 +31,11 @@ pub fn try_serve_at(addr: &str, extra: &[&str], stderr: Stdio) -> Result<(Child,
     BufReader::new(stdout)
         .read_line(&mut line)
         .expect("first line");
-    match line.trim().strip_prefix("pushbench listening on http://") {
+    let url = line.trim().strip_prefix("pushbench listening on ");
+    match url.and_then(|u| {
+        u.strip_prefix("http://")
+            .or_else(|| u.strip_prefix("https://"))
+    }) {
         Some(addr) => Ok((child, addr.to_owned())),
         None => {
             let _ = child.kill();
@@ -101,4 +105,13 @@ pub fn quick_run(args: &[&str], dir: &std::path::Path) -> (String, pushbench_pro
     let results = std::fs::read(dir.join("results.json")).expect("results.json");
     let result = serde_json::from_slice(&results).expect("results");
     (String::from_utf8_lossy(&out.stdout).into_owned(), result)
+}
+
+/// A fresh scratch folder for one test, under the system's temp dir, named
+/// by the process and `name` (unique per test).
+pub fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("pushbench-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
 }

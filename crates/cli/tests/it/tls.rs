@@ -3,17 +3,9 @@
 //! child server.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::Stdio;
 
-use crate::support::{pushbench, quick_run};
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("pushbench-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
-}
+use crate::support::{pushbench, quick_run, scratch};
 
 #[test]
 fn serve_tls_prints_an_https_url_and_the_certificate_it_wrote() {

@@ -265,9 +265,11 @@ fn http_cases(max_payload: usize) -> Vec<HttpCase> {
             b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03".to_vec(),
             400,
         ),
+        // `PRI` opens HTTP/2 with prior knowledge; a `PRI` line that is not
+        // the whole preface is neither HTTP/1.1 nor HTTP/2.
         case(
-            "HTTP/2 preface on an HTTP/1.1 server",
-            "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+            "PRI request line that is not the HTTP/2 preface",
+            "PRI /poll HTTP/1.1\r\nHost: test\r\n\r\n",
             0,
         ),
         case("URI longer than the head limit", huge_uri, 431),
@@ -454,6 +456,125 @@ fn http_cases(max_payload: usize) -> Vec<HttpCase> {
             200,
         ),
     ]
+}
+
+/// HTTP/2 frame types and error codes the cases below name (RFC 9113).
+const H2_GOAWAY: u8 = 0x7;
+const H2_PROTOCOL_ERROR: u32 = 0x1;
+const H2_FRAME_SIZE_ERROR: u32 = 0x6;
+
+/// One HTTP/2 frame: a 9-byte header, then `payload`.
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(payload.len()).expect("frame length");
+    let mut frame = len.to_be_bytes()[1..].to_vec();
+    frame.extend([kind, flags]);
+    frame.extend(stream.to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// Reads a connection's frames until a GOAWAY; its error code, or `None`
+/// if the connection closed (or stalled 5 s) without one.
+async fn goaway_code(client: &mut Client) -> Option<u32> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        while buf.len() >= 9 {
+            let len = usize::from(buf[0]) << 16 | usize::from(buf[1]) << 8 | usize::from(buf[2]);
+            if buf.len() < 9 + len {
+                break;
+            }
+            let frame: Vec<u8> = buf.drain(..9 + len).collect();
+            if frame[3] == H2_GOAWAY && len >= 8 {
+                return Some(u32::from_be_bytes(frame[13..17].try_into().ok()?));
+            }
+        }
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            tokio::io::AsyncReadExt::read(&mut client.stream, &mut chunk),
+        )
+        .await;
+        match read {
+            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+            _ => return None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn malformed_http2_gets_a_goaway_naming_the_error_and_the_server_stays_up() {
+    let server = spawn_server(quiet()).await;
+    let addr = server.local_addr();
+    let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let settings = h2_frame(0x4, 0, 0, &[]);
+    // `:method GET` (static index 2), then index 70: past the 61 entries
+    // of the static table, with the dynamic table still empty.
+    let bad_hpack = [0x82, 0x80 | 70];
+    let cases: Vec<(&str, Vec<u8>, u32)> = vec![
+        (
+            "a DATA frame over SETTINGS_MAX_FRAME_SIZE (16,384)",
+            h2_frame(0x0, 0, 1, &[0; 20_000]),
+            H2_FRAME_SIZE_ERROR,
+        ),
+        // RFC 9113 (6.5, 6.7) asks for FRAME_SIZE_ERROR on these two; h2
+        // 0.4.20, which hyper serves HTTP/2 with, sends PROTOCOL_ERROR.
+        (
+            "SETTINGS whose length is not a multiple of 6 (h2 says PROTOCOL_ERROR, RFC 9113 FRAME_SIZE_ERROR)",
+            h2_frame(0x4, 0, 0, &[0; 5]),
+            H2_PROTOCOL_ERROR,
+        ),
+        (
+            "PING of 7 bytes (h2 says PROTOCOL_ERROR, RFC 9113 FRAME_SIZE_ERROR)",
+            h2_frame(0x6, 0, 0, &[0; 7]),
+            H2_PROTOCOL_ERROR,
+        ),
+        (
+            "DATA on stream 0",
+            h2_frame(0x0, 0, 0, b"x"),
+            H2_PROTOCOL_ERROR,
+        ),
+        (
+            "HEADERS on an even (server) stream id",
+            h2_frame(0x1, 0x4 | 0x1, 2, &[0x82]),
+            H2_PROTOCOL_ERROR,
+        ),
+        (
+            "connection WINDOW_UPDATE of 0",
+            h2_frame(0x8, 0, 0, &[0; 4]),
+            H2_PROTOCOL_ERROR,
+        ),
+        // RFC 9113 (4.3) asks for COMPRESSION_ERROR; h2 0.4.20 maps every
+        // HPACK decoding error to PROTOCOL_ERROR.
+        (
+            "HEADERS with an HPACK index past both tables (h2 says PROTOCOL_ERROR, RFC 9113 COMPRESSION_ERROR)",
+            h2_frame(0x1, 0x4 | 0x1, 1, &bad_hpack),
+            H2_PROTOCOL_ERROR,
+        ),
+        (
+            "HTTP/1.1 text after the preface",
+            b"GET /poll HTTP/1.1\r\nHost: test\r\n\r\n".to_vec(),
+            H2_FRAME_SIZE_ERROR,
+        ),
+    ];
+    for (name, bad, expected) in cases {
+        let mut client = Client::connect(addr).await;
+        let mut bytes = preface.to_vec();
+        bytes.extend_from_slice(&settings);
+        bytes.extend_from_slice(&bad);
+        let _ = tokio::io::AsyncWriteExt::write_all(&mut client.stream, &bytes).await;
+        assert_eq!(goaway_code(&mut client).await, Some(expected), "{name}");
+        assert!(
+            closes_soon(&mut client).await,
+            "{name}: the connection closes"
+        );
+        assert_eq!(get(addr, "/poll").await.status, 200, "{name}: server up");
+        reliability(
+            "input/http2",
+            name,
+            &format!("GOAWAY with error {expected:#x}, closed, server up"),
+        );
+    }
+    server.shutdown().await.expect("shutdown");
 }
 
 /// Reads until the peer closes (or resets); false when it keeps the

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use pushbench_server::ServerConfig;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::*;
 use crate::websocket::{close_code, frame, raw_ws};
@@ -46,6 +46,52 @@ async fn a_slowloris_client_is_cut_at_the_header_timeout_and_counted() {
         "slowloris: a request head a byte every 500 ms (paused time)",
         "closed by the 10 s header timeout (between 10 and 30 s), counted in header_timeouts",
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_http2_client_that_stalls_in_its_preface_is_cut_at_the_header_timeout() {
+    let server = spawn_server(ServerConfig {
+        header_timeout: Duration::from_secs(10),
+        ..quiet()
+    })
+    .await;
+    // "PR" could still be HTTP/2's "PRI" or an HTTP/1.1 method: the server
+    // waits to tell; "PRI * HTTP/2.0\r\n" is HTTP/2 without its SETTINGS.
+    let cases: [(&str, &[u8]); 2] = [
+        ("two bytes of the preface", b"PR"),
+        (
+            "the preface's first line, no SETTINGS",
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        ),
+    ];
+    for (i, (case, sent)) in cases.into_iter().enumerate() {
+        let mut slow = patient(server.local_addr()).await;
+        let started = tokio::time::Instant::now();
+        slow.stream.write_all(sent).await.expect("write");
+        // Closed with the bytes unread (only peeked), the socket resets
+        // rather than ends: either way the connection is gone.
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = slow.stream.read(&mut buf).await
+            && n > 0
+        {}
+        let held = started.elapsed();
+        assert!(
+            held >= Duration::from_secs(10) && held < Duration::from_secs(30),
+            "{case}: {held:?}"
+        );
+        let stats = patient(server.local_addr())
+            .await
+            .request("GET", "/stats")
+            .await
+            .json();
+        assert_eq!(stats["header_timeouts"], i + 1, "{case}: {stats}");
+        reliability(
+            "fault/slow-client",
+            &format!("HTTP/2 slowloris: {case}, then silence (paused time)"),
+            "closed by the 10 s header timeout, counted in header_timeouts",
+        );
+    }
+    server.shutdown().await.expect("shutdown");
 }
 
 #[tokio::test(start_paused = true)]
