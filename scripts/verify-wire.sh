@@ -8,6 +8,9 @@
 # Usage: scripts/verify-wire.sh [OUT_DIR]
 #   env PUSHBENCH   the pushbench binary (default: cargo build --release one)
 #   env CLIENTS, RATE, DURATION, PAYLOAD   the run (defaults 5, 20, 3, 128)
+#   env H2_TRANSPORTS   transports of a second, plaintext HTTP/2 run (h2c;
+#                       default short-poll; empty: none), compared as
+#                       `TRANSPORT/h2`
 # Writes OUT_DIR/{capture.pcapng,wire.jsonl,results.json,comparison.md,
 # comparison.json}; prints comparison.md. Exit 0: every byte matches;
 # 1: a mismatch; 77: capture not possible here (no tshark, not permitted).
@@ -20,6 +23,7 @@ clients=${CLIENTS:-5}
 rate=${RATE:-20}
 duration=${DURATION:-3}
 payload=${PAYLOAD:-128}
+h2_transports=${H2_TRANSPORTS-short-poll}
 
 if ! command -v tshark >/dev/null; then
   echo "verify-wire: tshark is not installed (Debian package tshark)" >&2
@@ -63,6 +67,13 @@ sleep 1
   --clients "$clients" --duration "$duration" --warmup 0.5 --ramp-up 0.2 \
   --out "$out" --no-report --wire-log "$out/wire.jsonl" >"$out/run.stdout" 2>"$out/run.stderr" \
   || { echo "verify-wire: the run failed:" >&2; cat "$out/run.stderr" >&2; exit 1; }
+if [ -n "$h2_transports" ]; then
+  "$PUSHBENCH" run --target "$url" --transports "$h2_transports" --http 2 \
+    --clients "$clients" --duration "$duration" --warmup 0.5 --ramp-up 0.2 \
+    --out "$out/h2" --no-report --wire-log "$out/wire-h2.jsonl" >"$out/run-h2.stdout" 2>"$out/run-h2.stderr" \
+    || { echo "verify-wire: the HTTP/2 run failed:" >&2; cat "$out/run-h2.stderr" >&2; exit 1; }
+  cat "$out/wire-h2.jsonl" >>"$out/wire.jsonl"
+fi
 
 # Let the last FINs land in the capture and dumpcap write them (it can lag
 # on a busy machine): wait until the file stops growing, then stop it.
@@ -84,6 +95,10 @@ python3 - "$out" "$port" <<'PY'
 import collections, json, sys
 out, port = sys.argv[1], int(sys.argv[2])
 conns = [json.loads(l) for l in open(f"{out}/wire.jsonl")]
+# An HTTP/2 connection is its own row: TRANSPORT/h2.
+for c in conns:
+    if c.get("http") == "2":
+        c["kind"] += "/h2"
 lport = lambda c: int(c["local"].rsplit(":", 1)[1])
 # Per captured TCP conversation (tshark's tcp.stream, split at each new SYN,
 # so a client port the kernel reuses is two conversations): client port and,
@@ -117,7 +132,8 @@ for i, c in enumerate(conns):
         cands.remove(match)
         cap[(i, "sent")], cap[(i, "received")] = match["sent"], match["received"]
 unknown = sorted(st["port"] for sts in free.values() for st in sts)
-kinds = ["short-poll", "long-poll", "stream", "sse", "ws", "control"]
+base = ["short-poll", "long-poll", "stream", "sse", "ws"]
+kinds = base + [f"{k}/h2" for k in base] + ["control"]
 rows, ok = [], not unknown
 for kind in kinds:
     mine = [(i, c) for i, c in enumerate(conns) if c["kind"] == kind]

@@ -461,7 +461,7 @@ pub(crate) async fn close(
 
 /// Reads (and so counts) until the server's end of the stream, for at
 /// most [`CLOSE_GRACE`].
-async fn read_to_end(conn: &mut Conn) {
+pub(crate) async fn read_to_end(conn: &mut Conn) {
     let mut buf = [0u8; 4096];
     let _ = tokio::time::timeout(CLOSE_GRACE, async {
         while let Ok(n) = conn.read(&mut buf).await {

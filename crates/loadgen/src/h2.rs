@@ -47,7 +47,7 @@ use tokio::sync::watch;
 use crate::backoff::Backoff;
 use crate::client::{
     CLOSE_GRACE, ClientReport, ClientSpec, Conn, Schedule, Session, SessionEnd, close, connect,
-    record_setup_time, ws_config,
+    read_to_end, record_setup_time, ws_config,
 };
 use crate::meter::{ConnectionTotals, Meter, Note, PhaseRecorder, lock};
 use crate::tracker::SeqTracker;
@@ -263,6 +263,13 @@ async fn keep(
         let segments = match Arc::try_unwrap(shared) {
             Ok(conn) => {
                 let mut conn: Conn = conn.into_inner().unwrap_or_else(|p| p.into_inner());
+                if end.is_none() {
+                    // The server answers the client's GOAWAY with its own
+                    // and closes: read that first, so the segment counts
+                    // (read next) lack only the client's FIN and its ACK,
+                    // as over HTTP/1.1.
+                    read_to_end(&mut conn).await;
+                }
                 close(&mut conn, spec, &meter).await
             }
             Err(_) => None,
@@ -558,10 +565,9 @@ async fn websocket(
         Some(ws_config()),
     )
     .await;
-    match session.ws_messages(&mut ws, stop).await {
-        SessionEnd::Failed(kind) if kind.contains("closed") => End::Lost(kind),
-        end => End::Session(end),
-    }
+    // A WebSocket that ends is its stream's end; a lost connection shows
+    // at the next stream's `ready`.
+    End::Session(session.ws_messages(&mut ws, stop).await)
 }
 
 impl ClientSpec {

@@ -3,7 +3,8 @@
 //! capture's TCP payload bytes must equal the sockets' counts to the byte,
 //! per transport and direction, and its packets and header bytes must match
 //! the `tcp_ip` estimate (up to the teardown segments sent after TCP_INFO
-//! is read, each exactly 52 bytes of header).
+//! is read, each exactly 52 bytes of header). A second run polls over
+//! h2c (HTTP/2, plaintext), its connections compared the same way.
 //!
 //! Without tshark or capture rights the test is skipped with a note, except
 //! under CI (env `CI` set), where that is a failure.
@@ -46,7 +47,14 @@ fn a_packet_capture_agrees_with_the_socket_counts_to_the_byte() {
     .expect("comparison json");
     assert_eq!(comparison["ok"], true, "{stdout}");
     let rows = comparison["rows"].as_array().expect("rows");
-    for transport in ["short-poll", "long-poll", "stream", "sse", "ws"] {
+    for transport in [
+        "short-poll",
+        "long-poll",
+        "stream",
+        "sse",
+        "ws",
+        "short-poll/h2",
+    ] {
         for direction in ["sent", "received"] {
             let row = rows
                 .iter()
