@@ -157,7 +157,7 @@ pub async fn run_client(
         &mut report,
         stop.clone(),
     );
-    if id % per_connection == 0 {
+    if id.is_multiple_of(per_connection) {
         let (kept, ()) = tokio::join!(keep(&spec, id, &recorder, &group, stop), client);
         report.connections = kept.connections;
         report.opened = kept.opened;

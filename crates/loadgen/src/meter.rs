@@ -234,7 +234,7 @@ pub enum Note {
 #[derive(Debug)]
 enum AnyClassifier {
     Http1(Classifier),
-    Http2(Box<H2Classifier>),
+    Http2(H2Classifier),
 }
 
 impl AnyClassifier {
@@ -370,7 +370,7 @@ impl Meter {
                 SetupScan::Http1([HeadScan::default(); 2]),
             ),
             HttpVersion::Http2 => (
-                AnyClassifier::Http2(Box::new(H2Classifier::new(transport))),
+                AnyClassifier::Http2(H2Classifier::new(transport)),
                 SetupScan::Http2(Box::new([H2SetupScan::client(), H2SetupScan::server()])),
             ),
         };

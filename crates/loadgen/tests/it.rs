@@ -687,11 +687,7 @@ async fn a_client_pinning_another_certificate_is_refused_with_a_clear_error() {
     assert!(server.url.starts_with("https://"), "{}", server.url);
     let stranger = pushbench_server::tls::TlsIdentity::self_signed().expect("certificate");
     server.tls = Some(
-        pushbench_server::tls::client_config(
-            &stranger.cert,
-            pushbench_protocol::HttpVersion::Http1,
-        )
-        .expect("config"),
+        pushbench_server::tls::client_config(&stranger.cert, HttpVersion::Http1).expect("config"),
     );
     let control = ControlClient::new(server.addr);
     let outcome = run_phase(
