@@ -290,43 +290,26 @@ pub async fn run_client(
     };
     let mut cursor = spec.start_cursor;
     let mut backoff = Backoff::new(spec.give_up_after, id);
-    // Waits before the next attempt; false when the client should stop
-    // (the runner said so, or it has been failing for too long).
-    let wait = async |backoff: &mut Backoff, stop: &mut watch::Receiver<bool>| {
-        let Some(delay) = backoff.failed(Instant::now()) else {
-            recorder.error(id, "gave up reconnecting");
-            return false;
-        };
-        tokio::select! {
-            _ = stop.changed() => false,
-            () = tokio::time::sleep(delay) => true,
-        }
-    };
     while !*stop.borrow() {
         let meter = Meter::with_tls(spec.transport, recorder.clone(), id, spec.tls.is_some());
         let started = Instant::now();
-        let conn = tokio::select! {
-            _ = stop.changed() => break,
-            conn = connect(&spec, id, meter.clone()) => conn,
+        let (opened, failed) = (&mut report.opened, &mut report.failed);
+        let (mut conn, local) = match attempt(
+            &spec,
+            id,
+            &meter,
+            &recorder,
+            &mut backoff,
+            &mut stop,
+            opened,
+            failed,
+        )
+        .await
+        {
+            Attempt::Stop => break,
+            Attempt::Retry => continue,
+            Attempt::Open(conn, local) => (conn, local),
         };
-        let conn = match conn {
-            Ok(conn) => conn,
-            Err(kind) => {
-                report.failed += 1;
-                recorder.error(id, kind);
-                if wait(&mut backoff, &mut stop).await {
-                    continue;
-                }
-                break;
-            }
-        };
-        let mut conn = conn;
-        let local = conn
-            .get_ref()
-            .tcp()
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-        report.opened += 1;
         let mut session = Session {
             spec: &spec,
             id,
@@ -359,7 +342,7 @@ pub async fn run_client(
             SessionEnd::Stopped => break,
             SessionEnd::Failed(kind) => {
                 recorder.error(id, kind);
-                if !wait(&mut backoff, &mut stop).await {
+                if !backoff_wait(&mut backoff, &mut stop, &recorder, id).await {
                     break;
                 }
             }
@@ -368,7 +351,75 @@ pub async fn run_client(
     report
 }
 
-pub(crate) async fn connect(spec: &ClientSpec, id: usize, meter: Meter) -> Result<Conn, String> {
+/// Waits out a failure's backoff; false when the client should stop (the
+/// runner said so, or it has been failing for too long).
+pub(crate) async fn backoff_wait(
+    backoff: &mut Backoff,
+    stop: &mut watch::Receiver<bool>,
+    recorder: &PhaseRecorder,
+    id: usize,
+) -> bool {
+    let Some(delay) = backoff.failed(Instant::now()) else {
+        recorder.error(id, "gave up reconnecting");
+        return false;
+    };
+    tokio::select! {
+        _ = stop.changed() => false,
+        () = tokio::time::sleep(delay) => true,
+    }
+}
+
+/// What one connection attempt gave.
+pub(crate) enum Attempt {
+    /// Stop: told to, or failing for too long.
+    Stop,
+    /// It failed; the backoff has been waited out.
+    Retry,
+    /// A connection, and its local address.
+    Open(Conn, SocketAddr),
+}
+
+/// One connection attempt of client `id` counted by `meter`: connects
+/// (unless `stop` comes first) and counts it in `opened` or `failed`; a
+/// failure is recorded and its backoff waited out.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn attempt(
+    spec: &ClientSpec,
+    id: usize,
+    meter: &Meter,
+    recorder: &PhaseRecorder,
+    backoff: &mut Backoff,
+    stop: &mut watch::Receiver<bool>,
+    opened: &mut u64,
+    failed: &mut u64,
+) -> Attempt {
+    let conn = tokio::select! {
+        _ = stop.changed() => return Attempt::Stop,
+        conn = connect(spec, id, meter.clone()) => conn,
+    };
+    match conn {
+        Ok(conn) => {
+            *opened += 1;
+            let local = conn
+                .get_ref()
+                .tcp()
+                .local_addr()
+                .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+            Attempt::Open(conn, local)
+        }
+        Err(kind) => {
+            *failed += 1;
+            recorder.error(id, kind);
+            if backoff_wait(backoff, stop, recorder, id).await {
+                Attempt::Retry
+            } else {
+                Attempt::Stop
+            }
+        }
+    }
+}
+
+async fn connect(spec: &ClientSpec, id: usize, meter: Meter) -> Result<Conn, String> {
     let socket = if spec.server.is_ipv4() {
         TcpSocket::new_v4()
     } else {

@@ -46,8 +46,8 @@ use tokio::sync::watch;
 
 use crate::backoff::Backoff;
 use crate::client::{
-    CLOSE_GRACE, ClientReport, ClientSpec, Conn, Schedule, Session, SessionEnd, close, connect,
-    read_to_end, record_setup_time, ws_config,
+    Attempt, CLOSE_GRACE, ClientReport, ClientSpec, Conn, Schedule, Session, SessionEnd, attempt,
+    backoff_wait, close, read_to_end, record_setup_time, ws_config,
 };
 use crate::meter::{ConnectionTotals, Meter, Note, PhaseRecorder, lock};
 use crate::tracker::SeqTracker;
@@ -168,24 +168,6 @@ pub async fn run_client(
     report
 }
 
-/// Waits out a failure's backoff; false when the client should stop (told
-/// to, or failing for too long).
-async fn backoff_wait(
-    backoff: &mut Backoff,
-    stop: &mut watch::Receiver<bool>,
-    recorder: &PhaseRecorder,
-    id: usize,
-) -> bool {
-    let Some(delay) = backoff.failed(Instant::now()) else {
-        recorder.error(id, "gave up reconnecting");
-        return false;
-    };
-    tokio::select! {
-        _ = stop.changed() => false,
-        () = tokio::time::sleep(delay) => true,
-    }
-}
-
 /// Keeps a group's connection open until `stop`: connects, shakes hands,
 /// publishes it, and when it fails closes it, books it and reconnects.
 async fn keep(
@@ -207,27 +189,23 @@ async fn keep(
             spec.tls.is_some(),
         );
         let started = Instant::now();
-        let conn = tokio::select! {
-            _ = stop.changed() => break,
-            conn = connect(spec, id, meter.clone()) => conn,
+        let (opened, failed) = (&mut kept.opened, &mut kept.failed);
+        let (conn, local) = match attempt(
+            spec,
+            id,
+            &meter,
+            recorder,
+            &mut backoff,
+            &mut stop,
+            opened,
+            failed,
+        )
+        .await
+        {
+            Attempt::Stop => break,
+            Attempt::Retry => continue,
+            Attempt::Open(conn, local) => (conn, local),
         };
-        let conn = match conn {
-            Ok(conn) => conn,
-            Err(kind) => {
-                kept.failed += 1;
-                recorder.error(id, kind);
-                if backoff_wait(&mut backoff, &mut stop, recorder, id).await {
-                    continue;
-                }
-                break;
-            }
-        };
-        let local = conn
-            .get_ref()
-            .tcp()
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-        kept.opened += 1;
         let shared = Arc::new(Mutex::new(conn));
         let end = match h2::client::Builder::new()
             .handshake::<_, Bytes>(H2Io(Arc::clone(&shared)))
@@ -404,15 +382,34 @@ fn failed(kind: impl Into<String>) -> End {
     End::Session(SessionEnd::Failed(kind.into()))
 }
 
-/// Waits for a stream slot on `send` (or `stop`).
-async fn ready(
+/// Opens a stream for `request` (a GET ends the request side at once, a
+/// CONNECT keeps it open) once `send` has a slot, makes it the session's,
+/// and waits for the response head, giving up on `stop` if
+/// `stoppable`.
+async fn open_stream(
+    session: &mut Session<'_>,
     send: &SendRequest<Bytes>,
+    request: http::Request<()>,
+    stoppable: bool,
     stop: &mut watch::Receiver<bool>,
-) -> Result<SendRequest<Bytes>, End> {
-    tokio::select! {
-        _ = stop.changed() => Err(End::Session(SessionEnd::Stopped)),
-        ready = send.clone().ready() => ready.map_err(|e| h2_end(&e)),
-    }
+) -> Result<(http::Response<RecvStream>, SendStream<Bytes>), End> {
+    let stopped = || End::Session(SessionEnd::Stopped);
+    let mut send = tokio::select! {
+        _ = stop.changed() => return Err(stopped()),
+        ready = send.clone().ready() => ready.map_err(|e| h2_end(&e))?,
+    };
+    let get = request.method() == http::Method::GET;
+    let (response, upstream) = send.send_request(request, get).map_err(|e| h2_end(&e))?;
+    session.stream = response.stream_id().into();
+    let response = if stoppable {
+        tokio::select! {
+            _ = stop.changed() => return Err(stopped()),
+            response = response => response,
+        }
+    } else {
+        response.await
+    };
+    Ok((response.map_err(|e| h2_end(&e))?, upstream))
 }
 
 /// One client's requests on one connection until it stops or fails.
@@ -447,26 +444,9 @@ async fn stream_session(
             Ok(request) => request,
             Err(e) => return failed(format!("request: {e}")),
         };
-        let mut send = match ready(send, stop).await {
-            Ok(send) => send,
+        let (response, _) = match open_stream(session, send, request, !polling, stop).await {
+            Ok(opened) => opened,
             Err(end) => return end,
-        };
-        let response = match send.send_request(request, true) {
-            Ok((response, _)) => response,
-            Err(e) => return h2_end(&e),
-        };
-        session.stream = response.stream_id().into();
-        let response = if polling {
-            response.await
-        } else {
-            tokio::select! {
-                _ = stop.changed() => return End::Session(SessionEnd::Stopped),
-                response = response => response,
-            }
-        };
-        let response = match response {
-            Ok(response) => response,
-            Err(e) => return h2_end(&e),
         };
         let status = response.status();
         let mut body = response.into_body();
@@ -524,22 +504,9 @@ async fn websocket(
         Ok(request) => request,
         Err(e) => return failed(format!("ws request: {e}")),
     };
-    let mut send = match ready(send, stop).await {
-        Ok(send) => send,
+    let (response, upstream) = match open_stream(session, send, request, true, stop).await {
+        Ok(opened) => opened,
         Err(end) => return end,
-    };
-    let (response, upstream) = match send.send_request(request, false) {
-        Ok(pair) => pair,
-        Err(e) => return h2_end(&e),
-    };
-    session.stream = response.stream_id().into();
-    let response = tokio::select! {
-        _ = stop.changed() => return End::Session(SessionEnd::Stopped),
-        response = response => response,
-    };
-    let response = match response {
-        Ok(response) => response,
-        Err(e) => return h2_end(&e),
     };
     if !response.status().is_success() {
         session.drain();

@@ -300,7 +300,8 @@ struct TlsTally {
     bodies: [u64; 2],
     /// Plaintext bytes the tally above TLS counted, sent and received.
     plaintext: [u64; 2],
-    /// The socket under TLS read the server's end of the stream.
+    /// The server closed: the socket under TLS read its end of the
+    /// stream, or TLS its `close_notify` (the plaintext's end).
     peer_closed: bool,
 }
 
@@ -409,8 +410,12 @@ impl Meter {
                 tls,
             } = &mut *state;
             match (tls, direction) {
-                // Over TLS the socket is counted below; this is plaintext.
-                (Some(tls), _) => tls.plaintext[index(direction)] += bytes.len() as u64,
+                // Over TLS the socket is counted below; this is plaintext,
+                // and a read of nothing its end (the server's close_notify).
+                (Some(tls), _) => {
+                    tls.plaintext[index(direction)] += bytes.len() as u64;
+                    tls.peer_closed |= bytes.is_empty() && direction == Direction::Received;
+                }
                 (None, Direction::Sent) => socket.0 += bytes.len() as u64,
                 (None, Direction::Received) => socket.1 += bytes.len() as u64,
             }
@@ -453,8 +458,9 @@ impl Meter {
         }
     }
 
-    /// True once the socket under TLS has read the server's end of the
-    /// stream (false for a plaintext meter).
+    /// True once the server has closed a TLS connection: the socket under
+    /// TLS read its end of the stream, or TLS its `close_notify` (false
+    /// for a plaintext meter).
     pub fn peer_closed_under_tls(&self) -> bool {
         lock(&self.state)
             .tls
