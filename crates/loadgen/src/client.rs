@@ -5,7 +5,8 @@
 //! the stream ends, hand every decoded message to the [`SeqTracker`] and the
 //! latency histogram, then either ask again on the same connection (per the
 //! schedule) or reconnect after an error. What differs per transport is
-//! data: the request target and the schedule.
+//! data: the request target and the schedule. A client that speaks HTTP/2
+//! runs the same steps on a stream of a shared connection ([`crate::h2`]).
 
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;

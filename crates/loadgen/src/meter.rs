@@ -534,9 +534,13 @@ impl Meter {
         if state.notes.iter().all(|(s, _)| *s != stream) {
             return Vec::new();
         }
-        let (mine, others): (Vec<_>, Vec<_>) = std::mem::take(&mut state.notes)
-            .into_iter()
-            .partition(|(s, _)| *s == stream);
+        // Over HTTP/1.1 (and on an HTTP/2 connection of one client) every
+        // note is the caller's: no partition needed.
+        let notes = std::mem::take(&mut state.notes);
+        if notes.iter().all(|(s, _)| *s == stream) {
+            return notes.into_iter().map(|(_, note)| note).collect();
+        }
+        let (mine, others): (Vec<_>, Vec<_>) = notes.into_iter().partition(|(s, _)| *s == stream);
         state.notes = others;
         mine.into_iter().map(|(_, note)| note).collect()
     }
