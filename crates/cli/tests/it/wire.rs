@@ -1,5 +1,6 @@
-//! Ground truth: a short run of every transport against a `pushbench serve`
-//! child while tshark captures its port (`scripts/verify-wire.sh`), then the
+//! Ground truth: a short run of every transport, in the clear and over TLS,
+//! against a `pushbench serve --tls` child while tshark captures its port
+//! (`scripts/verify-wire.sh`), then the
 //! capture's TCP payload bytes must equal the sockets' counts to the byte,
 //! per transport and direction, and its packets and header bytes must match
 //! the `tcp_ip` estimate (up to the teardown segments sent after TCP_INFO
@@ -47,11 +48,17 @@ fn a_packet_capture_agrees_with_the_socket_counts_to_the_byte() {
     assert_eq!(comparison["ok"], true, "{stdout}");
     let rows = comparison["rows"].as_array().expect("rows");
     for transport in ["short-poll", "long-poll", "stream", "sse", "ws"] {
-        for direction in ["sent", "received"] {
+        for (variant, direction) in [
+            ("", "sent"),
+            ("", "received"),
+            (" tls", "sent"),
+            (" tls", "received"),
+        ] {
+            let kind = format!("{transport}{variant}");
             let row = rows
                 .iter()
-                .find(|r| r["kind"] == transport && r["direction"] == direction)
-                .unwrap_or_else(|| panic!("no row for {transport} {direction}:\n{stdout}"));
+                .find(|r| r["kind"] == kind.as_str() && r["direction"] == direction)
+                .unwrap_or_else(|| panic!("no row for {kind} {direction}:\n{stdout}"));
             assert!(row["socket_bytes"].as_u64() > Some(0), "{row}");
             assert_eq!(row["socket_bytes"], row["capture_bytes"], "{row}");
         }
