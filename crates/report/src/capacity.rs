@@ -5,7 +5,8 @@
 use pushbench_protocol::RunResult;
 use pushbench_protocol::results::PhaseResult;
 
-use crate::figures::{format_count, format_rate, format_us, phase_label};
+use crate::figures::{format_count, format_rate, format_us};
+use crate::variant::phase_label;
 use crate::table::Table;
 
 /// One row per transport searched: the highest sustained rate, the first

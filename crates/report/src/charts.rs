@@ -17,10 +17,11 @@ use pushbench_protocol::{ByteClass, RunResult, Transport};
 
 use crate::ReportError;
 use crate::figures::{
-    ClassBytes, classes_in, format_bytes, format_count, format_rate,
-    measured_bandwidth_at_one_event_per_second, per_event_by_class, phase_label,
+    ClassBytes, ClassicBar, ClassicGroup, classes_in, classic_groups, format_bytes, format_count,
+    format_rate, measured_bandwidth_at_one_event_per_second, per_event_by_class, primary_phases,
     transport_bytes_per_event, transports_in,
 };
+use crate::variant::{phase_label, variant_label};
 use crate::model::{CLASSIC_CLIENTS, CLASSIC_HEADER_BYTES};
 
 /// The font family every chart asks for; [`register_fonts`] backs it with
@@ -669,9 +670,7 @@ impl BandwidthVsClients {
                 .into_iter()
                 .filter_map(|t| transport_bytes_per_event(result, t).map(|b| (t, b)))
                 .collect(),
-            measured: result
-                .phases
-                .iter()
+            measured: primary_phases(result)
                 .filter_map(|p| {
                     measured_bandwidth_at_one_event_per_second(p)
                         .map(|bw| (p.transport, f64::from(p.clients.max(1)), bw))
@@ -690,7 +689,8 @@ impl Chart for BandwidthVsClients {
         "Bandwidth versus clients at one event per second per client: lines are the \
          measured bytes per event × clients (squares at the classic 1,000 / 10,000 / 100,000), \
          dots are the phases this run measured, normalised to one event per second; \
-         dashed, the classic model (871 B of poll headers against a 2 B WebSocket frame)."
+         dashed, the classic model (871 B of poll headers against a 2 B WebSocket frame); \
+         when the run compared variants, the first variant's phases."
             .into()
     }
 
@@ -794,14 +794,27 @@ impl LatencyVsRate {
         let mut clients: Vec<u32> = result.phases.iter().map(|p| p.clients).collect();
         clients.sort_unstable();
         clients.dedup();
+        // One line per transport, client count and variant: the rates are
+        // its points, and nothing else may differ along a line.
+        let mut lines: Vec<(Transport, u32, String)> = result
+            .phases
+            .iter()
+            .map(|p| (p.transport, p.clients, variant_label(result, p)))
+            .collect();
+        lines.sort();
+        lines.dedup();
         let mut series = Vec::new();
         for transport in transports_in(result) {
-            for (rank, &n) in clients.iter().enumerate() {
+            let of_transport = lines.iter().filter(|l| l.0 == transport);
+            for (rank, (_, n, variant)) in of_transport.enumerate() {
                 let mut points: Vec<(f64, f64, f64)> = result
                     .phases
                     .iter()
                     .filter(|p| {
-                        p.transport == transport && p.clients == n && p.latency_us.count > 0
+                        p.transport == transport
+                            && p.clients == *n
+                            && variant_label(result, p) == *variant
+                            && p.latency_us.count > 0
                     })
                     .map(|p| {
                         (
@@ -815,11 +828,14 @@ impl LatencyVsRate {
                     continue;
                 }
                 points.sort_by(|a, b| a.0.total_cmp(&b.0));
-                let name = if clients.len() > 1 {
-                    format!("{} {n}c", transport.name())
-                } else {
-                    transport.name().to_owned()
-                };
+                let mut name = transport.name().to_owned();
+                if clients.len() > 1 {
+                    name.push_str(&format!(" {n}c"));
+                }
+                if !variant.is_empty() {
+                    name.push(' ');
+                    name.push_str(variant);
+                }
                 series.push((name, shade(transport_color(transport), rank), points));
             }
         }
@@ -1007,6 +1023,193 @@ impl Chart for CapacityChart {
                         .map(|p| Cross::new((p.0, pick(p)), 6, color.stroke_width(2))),
                 )?;
             }
+        }
+        Ok(())
+    }
+}
+
+/// The classic argument, measured: per variant (HTTP/1.1 or HTTP/2,
+/// plaintext or TLS, identity or a content coding, minimal or browser
+/// headers), the header bytes (left) and all bytes (right) per delivered
+/// event of short and long polling against SSE and WebSocket, one row of
+/// bars per variant; a panel whose values span more than [`LOG_SPAN`] is
+/// drawn on a log axis.
+#[derive(Debug)]
+pub struct ClassicArgument {
+    groups: Vec<ClassicGroup>,
+    transports: Vec<Transport>,
+}
+
+/// The largest ratio of a panel's largest to its smallest positive value
+/// that a linear axis shows well: beyond it the small bars (an HPACK-coded
+/// head, a WebSocket frame) would be invisible slivers beside an
+/// HTTP/1.1 browser head.
+pub const LOG_SPAN: f64 = 30.0;
+
+impl ClassicArgument {
+    /// The chart for `result`, or `None` when the run measured none of the
+    /// transports the argument compares (or they delivered nothing).
+    pub fn new(result: &RunResult) -> Option<Self> {
+        let groups: Vec<ClassicGroup> = classic_groups(result)
+            .into_iter()
+            .filter(|g| !g.bars.is_empty())
+            .collect();
+        let transports: Vec<Transport> = crate::figures::CLASSIC_TRANSPORTS
+            .into_iter()
+            .filter(|t| groups.iter().any(|g| g.bar(*t).is_some()))
+            .collect();
+        (!groups.is_empty()).then_some(ClassicArgument { groups, transports })
+    }
+
+    /// The group labels, top to bottom.
+    pub fn labels(&self) -> Vec<String> {
+        self.groups.iter().map(|g| g.label.clone()).collect()
+    }
+
+    /// Whether the panel of `pick` is drawn on a log axis.
+    fn is_log(&self, pick: fn(&ClassicBar) -> f64) -> bool {
+        let values = self.groups.iter().flat_map(|g| g.bars.iter().map(pick));
+        let (lo, hi) = values
+            .filter(|v| *v > 0.0)
+            .fold((f64::INFINITY, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        lo.is_finite() && hi / lo > LOG_SPAN
+    }
+}
+
+impl Chart for ClassicArgument {
+    fn stem(&self) -> &'static str {
+        "classic_argument"
+    }
+
+    fn size(&self) -> (u32, u32) {
+        let rows = self.groups.len() * self.transports.len().max(1);
+        (1200, (260 + 22 * rows as u32 + 18 * self.groups.len() as u32).max(620))
+    }
+
+    fn caption(&self) -> String {
+        let scale = |log: bool| if log { "log scale" } else { "linear" };
+        format!(
+            "How much of the classic argument (a poll costs hundreds of header bytes, a \
+             WebSocket frame two) survives HTTP/2 and header compression: per variant, the \
+             request + response header bytes per delivered event (left, {}; over HTTP/2 the \
+             HPACK blocks) and all bytes per delivered event (right, {}) of short and long \
+             polling against SSE and WebSocket, both directions; the dashed line is the \
+             classic 871 header bytes per poll. SSE and WebSocket pay their heads once per \
+             connection, outside the measured window (the setup column of the tables).",
+            scale(self.is_log(|b| b.header_bytes)),
+            scale(self.is_log(|b| b.bytes))
+        )
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        let legend: Vec<_> = self
+            .transports
+            .iter()
+            .map(|&t| (t.name().to_owned(), transport_color(t), LegendMark::Box))
+            .chain([(
+                "classic: 871 B of headers per poll".to_owned(),
+                CLASSIC_GREY,
+                LegendMark::Dashed,
+            )])
+            .collect();
+        let body = frame(
+            root,
+            "The classic argument under HTTP/2 and header compression",
+            &legend,
+        )?;
+        let panels = body.split_evenly((1, 2));
+        let specs: [(&str, fn(&ClassicBar) -> f64, Option<f64>); 2] = [
+            (
+                "request + response header bytes per event",
+                |b| b.header_bytes,
+                Some(CLASSIC_HEADER_BYTES as f64),
+            ),
+            ("all bytes per event", |b| b.bytes, None),
+        ];
+        for (panel, (title, pick, reference)) in panels.iter().zip(specs) {
+            let values = self
+                .groups
+                .iter()
+                .flat_map(|g| g.bars.iter().map(pick))
+                .chain(reference);
+            if self.is_log(pick) {
+                let (lo, hi) = log_bounds(values);
+                let x = (lo..hi).log_scale();
+                self.panel(panel, title, x, lo, pick, reference)?;
+            } else {
+                let hi = values.fold(1.0, f64::max) * 1.18;
+                self.panel(panel, title, 0f64..hi, 0.0, pick, reference)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ClassicArgument {
+    /// One panel: a row per group, in it a bar per transport, the value at
+    /// each bar's end, the classic reference as a dashed line.
+    fn panel<DB: DrawingBackend, X>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        title: &str,
+        x: X,
+        base: f64,
+        pick: fn(&ClassicBar) -> f64,
+        reference: Option<f64>,
+    ) -> DrawResult<DB>
+    where
+        X: plotters::coord::ranged1d::AsRangedCoord<Value = f64>,
+        X::CoordDescType: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
+    {
+        let labels = self.labels();
+        let n = self.groups.len().max(1);
+        let mut chart = ChartBuilder::on(area)
+            .caption(title, label_font())
+            .margin(10)
+            .margin_right(40)
+            .x_label_area_size(44)
+            .y_label_area_size(label_area_width(&labels))
+            .build_cartesian_2d(x, bar_axis(n))?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_label_formatter(&|y| label_at(&labels, *y))
+            .y_label_style(label_font())
+            .x_label_style(small_font())
+            .x_label_formatter(&|b| trim(*b))
+            .x_desc("bytes per delivered event, both directions")
+            .axis_desc_style(label_font())
+            .draw()?;
+        let slots = self.transports.len().max(1) as f64;
+        let height = 0.8 / slots;
+        for (i, group) in self.groups.iter().enumerate() {
+            for (k, transport) in self.transports.iter().enumerate() {
+                let Some(bar) = group.bar(*transport) else {
+                    continue;
+                };
+                let value = pick(bar);
+                let top = i as f64 - 0.4 + height * k as f64;
+                let (y0, y1) = (top + height * 0.1, top + height * 0.9);
+                if value > base {
+                    chart.draw_series(std::iter::once(Rectangle::new(
+                        [(base, y0), (value, y1)],
+                        transport_color(*transport).filled(),
+                    )))?;
+                }
+                chart.draw_series(std::iter::once(Text::new(
+                    format!("{value:.0}"),
+                    (value.max(base) * 1.01 + 1e-9, y0),
+                    small_font(),
+                )))?;
+            }
+        }
+        if let Some(r) = reference {
+            chart.draw_series(DashedLineSeries::new(
+                [(r, -0.5), (r, n as f64 - 0.5)],
+                8,
+                6,
+                CLASSIC_GREY.stroke_width(2),
+            ))?;
         }
         Ok(())
     }

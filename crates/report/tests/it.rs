@@ -110,6 +110,7 @@ fn report_writes_valid_charts_and_documents_naming_every_transport() {
         "overhead",
         "latency_percentiles",
         "bandwidth_vs_clients",
+        "classic_argument",
     ] {
         let svg = dir.join(format!("{stem}.svg"));
         let png = dir.join(format!("{stem}.png"));
@@ -137,8 +138,8 @@ fn report_writes_valid_charts_and_documents_naming_every_transport() {
     }
     assert!(!markdown.contains("WARNING"), "a clean run has no warning");
     // Self-contained: the charts are inline and the HTML is well formed enough
-    // to carry four <svg> roots.
-    assert_eq!(html.matches("<svg").count(), 4);
+    // to carry five <svg> roots.
+    assert_eq!(html.matches("<svg").count(), 5);
     assert!(
         html.contains("871.0 kB/s"),
         "the classic table is in the report"
