@@ -21,8 +21,8 @@ use crate::figures::{
     format_rate, measured_bandwidth_at_one_event_per_second, per_event_by_class, primary_phases,
     transport_bytes_per_event, transports_in,
 };
-use crate::variant::{phase_label, variant_label};
 use crate::model::{CLASSIC_CLIENTS, CLASSIC_HEADER_BYTES};
+use crate::variant::{phase_label, variant_label};
 
 /// The font family every chart asks for; [`register_fonts`] backs it with
 /// DejaVu Sans, embedded, so charts render the same on a bare machine.
@@ -1071,7 +1071,9 @@ impl ClassicArgument {
         let values = self.groups.iter().flat_map(|g| g.bars.iter().map(pick));
         let (lo, hi) = values
             .filter(|v| *v > 0.0)
-            .fold((f64::INFINITY, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+            .fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            });
         lo.is_finite() && hi / lo > LOG_SPAN
     }
 }
@@ -1083,7 +1085,10 @@ impl Chart for ClassicArgument {
 
     fn size(&self) -> (u32, u32) {
         let rows = self.groups.len() * self.transports.len().max(1);
-        (1200, (260 + 22 * rows as u32 + 18 * self.groups.len() as u32).max(620))
+        (
+            1200,
+            (260 + 22 * rows as u32 + 18 * self.groups.len() as u32).max(620),
+        )
     }
 
     fn caption(&self) -> String {

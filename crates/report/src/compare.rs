@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use pushbench_protocol::RunResult;
 use pushbench_protocol::results::PhaseResult;
 
-use crate::variant::phase_key;
 use crate::table::{Align, Table};
+use crate::variant::phase_key;
 
 /// One figure compared, read from a phase.
 #[derive(Clone, Copy, Debug)]

@@ -15,8 +15,8 @@ use crate::figures::{
 };
 use crate::model::{self, CLASSIC_CLIENTS, ModelInput};
 use crate::summary::{summary_table, variant_table, warnings};
-use crate::variant::varying_in;
 use crate::table::{Table, escape_html};
+use crate::variant::varying_in;
 
 /// One chart as the reports show it.
 #[derive(Clone, Debug)]
@@ -261,7 +261,11 @@ fn variants_title(result: &RunResult) -> String {
         [only] => only.section.to_owned(),
         _ => format!(
             "Variants: {}",
-            varying.iter().map(|d| d.noun).collect::<Vec<_>>().join(", ")
+            varying
+                .iter()
+                .map(|d| d.noun)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
@@ -269,9 +273,8 @@ fn variants_title(result: &RunResult) -> String {
 /// The variant section's explanation: what the table shows, then one
 /// paragraph per dimension compared.
 fn variants_text(result: &RunResult) -> String {
-    let mut text = vec![
-        "What each variant costs per delivered event, by class, both directions.".to_owned(),
-    ];
+    let mut text =
+        vec!["What each variant costs per delivered event, by class, both directions.".to_owned()];
     text.extend(
         varying_in(result)
             .iter()

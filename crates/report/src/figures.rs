@@ -150,8 +150,10 @@ pub fn classic_groups(result: &RunResult) -> Vec<ClassicGroup> {
             let bars = CLASSIC_TRANSPORTS
                 .into_iter()
                 .filter_map(|transport| {
-                    let of: Vec<&&PhaseResult> =
-                        members.iter().filter(|p| p.transport == transport).collect();
+                    let of: Vec<&&PhaseResult> = members
+                        .iter()
+                        .filter(|p| p.transport == transport)
+                        .collect();
                     let delivered: u64 = of.iter().map(|p| p.events.delivered).sum();
                     if delivered == 0 {
                         return None;

@@ -7,8 +7,8 @@ use crate::figures::{
     classes_in, format_bytes, format_count, format_us, per_event_by_class, phase_has_losses,
     transports_in,
 };
-use crate::variant::{constant_in, phase_label, varying_in};
 use crate::table::Table;
+use crate::variant::{constant_in, phase_label, varying_in};
 
 /// One row per phase: bytes per event each way, overhead, latency
 /// percentiles, delivery counts, server cost.

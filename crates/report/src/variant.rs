@@ -48,7 +48,7 @@ impl Dimension {
 }
 
 const HTTP_TEXT: &str = "`h1` is HTTP/1.1, `h2` HTTP/2 (cleartext with prior knowledge, or \
-     by ALPN over TLS), all of a client's requests on one connection. Over HTTP/2 the header \
+     by ALPN over TLS), a client's requests as streams of one connection. Over HTTP/2 the header \
      classes hold the HPACK output (a repeated header costs an index byte or two), `h2_frames` \
      the 9-byte header of each HEADERS, CONTINUATION and DATA frame, `handshake` the \
      connection preface and the first SETTINGS each way, and the connection's other frames \
@@ -86,7 +86,12 @@ pub const DIMENSIONS: [Dimension; 4] = [
             .to_owned()
         },
         baseline: |p| p.http == HttpVersion::default(),
-        rank: |p| HttpVersion::ALL.iter().position(|v| *v == p.http).unwrap_or(0),
+        rank: |p| {
+            HttpVersion::ALL
+                .iter()
+                .position(|v| *v == p.http)
+                .unwrap_or(0)
+        },
     },
     Dimension {
         column: "tls",
@@ -165,9 +170,7 @@ pub fn constant_in(result: &RunResult) -> Vec<Dimension> {
     let varying: Vec<&str> = varying_in(result).iter().map(|d| d.column).collect();
     DIMENSIONS
         .into_iter()
-        .filter(|d| {
-            !varying.contains(&d.column) && result.phases.iter().any(|p| !d.is_baseline(p))
-        })
+        .filter(|d| !varying.contains(&d.column) && result.phases.iter().any(|p| !d.is_baseline(p)))
         .collect()
 }
 
