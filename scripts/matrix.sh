@@ -6,7 +6,8 @@
 # the transports whose bodies are coded) in br/. Writes
 # bench-results/<UTC date>-matrix/ with results.json, the report, every
 # chart (the classic-argument chart among them) and a README naming the
-# commands, machine, load and versions. Some 9 minutes on 2 cores.
+# commands, machine, load and versions. About 8 minutes on 2 cores
+# (88 phases of 5.5 s), plus the release build.
 #
 # Usage: scripts/matrix.sh [extra `pushbench run` flags, applied to both runs...]
 #   env FORCE=1      replace an existing folder of the same name
@@ -88,7 +89,8 @@ The scenario that ran is [scenario.toml](scenario.toml) (from
 [scripts/matrix.toml](../../scripts/matrix.toml)): every transport at 20
 clients and 20 events/s of 128-byte payloads, short polls every 50 ms,
 against an embedded \`pushbench serve\` child on a loopback port, in every
-combination of its \`http\`, \`tls\`, \`coding\` and \`headers\`.
+combination of its \`http\`, \`tls\`, \`coding\` and \`headers\`; the
+flags after it in the commands above override it.
 ${left_out_md} ${br_md} How to read it: [docs/matrix.md](../../docs/matrix.md).
 
 $(bench_machine_md)

@@ -591,3 +591,45 @@ fn an_all_http2_run_says_so_in_a_column() {
         "labels stay short"
     );
 }
+
+#[test]
+fn header_bytes_that_span_decades_get_a_log_axis() {
+    use pushbench_report::charts::{Chart, ClassicArgument};
+    // HTTP/2 polls whose HPACK blocks shrank to 4 bytes per event beside
+    // the HTTP/1.1 ones of the fixture (33 and 179): a linear axis would
+    // hide them.
+    let mut result = fixture();
+    let h2: Vec<_> = result
+        .phases
+        .iter()
+        .map(|p| {
+            let mut p = p.clone();
+            p.http = pushbench_protocol::HttpVersion::Http2;
+            if p.traffic.sent.request_headers > 0 {
+                p.traffic.sent.request_headers = 3 * p.events.delivered;
+                p.traffic.received.response_headers = p.events.delivered;
+            }
+            p
+        })
+        .collect();
+    result.phases.extend(h2);
+    let chart = ClassicArgument::new(&result).expect("a chart");
+    assert_eq!(chart.labels(), ["h1", "h2"]);
+    assert!(
+        chart.caption().contains("left, log scale"),
+        "{}",
+        chart.caption()
+    );
+    assert!(
+        chart.caption().contains("right, linear"),
+        "{}",
+        chart.caption()
+    );
+    let dir = scratch("classic-log");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    pushbench_report::charts::register_fonts().expect("fonts");
+    let [svg, png] = pushbench_report::charts::render(&chart, &dir).expect("render");
+    assert_valid_svg(&svg);
+    assert_valid_png(&png);
+    let _ = std::fs::remove_dir_all(&dir);
+}
