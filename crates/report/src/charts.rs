@@ -340,36 +340,83 @@ fn bar_chart_height(bars: usize) -> u32 {
     (240 + 40 * bars as u32).max(620)
 }
 
+/// The frame of a horizontal bar chart: what differs between the charts
+/// that have one.
+struct BarFrame<'s> {
+    /// A caption above the plot, if any.
+    caption: Option<&'s str>,
+    /// Room right of the plot for the value written after the longest bar.
+    margin_right: u32,
+    /// The category labels, bar 0 at the top.
+    labels: &'s [String],
+    /// Their style.
+    label_style: TextStyle<'static>,
+    /// The value axis' description and tick labels.
+    x_desc: &'s str,
+    x_format: &'s dyn Fn(&f64) -> String,
+}
+
+/// A horizontal bar chart with value axis `X`, as [`bar_chart`] builds it.
+type BarChart<'a, DB, X> = ChartContext<'a, DB, Cartesian2d<X, BarAxis>>;
+
+/// Builds a horizontal bar chart on `area` with `x` as its value axis and
+/// one category per label, mesh and axes drawn; the caller draws the bars.
+fn bar_chart<'a, DB: DrawingBackend, X>(
+    area: &'a DrawingArea<DB, Shift>,
+    spec: &BarFrame<'_>,
+    x: X,
+) -> Result<BarChart<'a, DB, X::CoordDescType>, DrawingAreaErrorKind<DB::ErrorType>>
+where
+    X: plotters::coord::ranged1d::AsRangedCoord<Value = f64>,
+    X::CoordDescType: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
+{
+    let mut builder = ChartBuilder::on(area);
+    if let Some(caption) = spec.caption {
+        builder.caption(caption, label_font());
+    }
+    let mut chart = builder
+        .margin(10)
+        .margin_right(spec.margin_right)
+        .x_label_area_size(44)
+        .y_label_area_size(label_area_width(spec.labels))
+        .build_cartesian_2d(x, bar_axis(spec.labels.len().max(1)))?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_label_formatter(&|y| label_at(spec.labels, *y))
+        .y_label_style(spec.label_style.clone())
+        .x_label_style(small_font())
+        .x_label_formatter(spec.x_format)
+        .x_desc(spec.x_desc)
+        .axis_desc_style(label_font())
+        .draw()?;
+    Ok(chart)
+}
+
 fn stacked_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     title: &str,
     labels: &[String],
     rows: &[ClassBytes],
 ) -> DrawResult<DB> {
-    let n = rows.len().max(1);
     let right = rows
         .iter()
         .map(|r| r.iter().sum::<f64>())
         .fold(0.0, f64::max)
         .max(1.0)
         * 1.18;
-    let mut chart = ChartBuilder::on(area)
-        .caption(title, label_font())
-        .margin(10)
-        .margin_right(24)
-        .x_label_area_size(44)
-        .y_label_area_size(label_area_width(labels))
-        .build_cartesian_2d(0f64..right, bar_axis(n))?;
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .y_label_formatter(&|y| label_at(labels, *y))
-        .y_label_style(label_font())
-        .x_label_style(small_font())
-        .x_label_formatter(&|b| format!("{b:.0}"))
-        .x_desc("bytes per delivered event")
-        .axis_desc_style(label_font())
-        .draw()?;
+    let mut chart = bar_chart(
+        area,
+        &BarFrame {
+            caption: Some(title),
+            margin_right: 24,
+            labels,
+            label_style: label_font(),
+            x_desc: "bytes per delivered event",
+            x_format: &|b| format!("{b:.0}"),
+        },
+        0f64..right,
+    )?;
     for (k, class) in ByteClass::ALL.into_iter().enumerate() {
         let color = class_color(class);
         chart.draw_series(
@@ -448,21 +495,18 @@ impl Chart for Overhead {
         let labels: Vec<String> = self.bars.iter().map(|b| b.0.clone()).collect();
         let n = self.bars.len().max(1);
         let right = self.bars.iter().map(|b| b.2).fold(1.0, f64::max) * 1.15;
-        let mut chart = ChartBuilder::on(&body)
-            .margin(10)
-            .margin_right(30)
-            .x_label_area_size(44)
-            .y_label_area_size(label_area_width(&labels))
-            .build_cartesian_2d(0f64..right, bar_axis(n))?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_label_formatter(&|y| label_at(&labels, *y))
-            .y_label_style(label_font())
-            .x_label_style(small_font())
-            .x_desc("wire bytes / payload bytes (1 = payload alone)")
-            .axis_desc_style(label_font())
-            .draw()?;
+        let mut chart = bar_chart(
+            &body,
+            &BarFrame {
+                caption: None,
+                margin_right: 30,
+                labels: &labels,
+                label_style: label_font(),
+                x_desc: "wire bytes / payload bytes (1 = payload alone)",
+                x_format: &|x| trim(*x),
+            },
+            0f64..right,
+        )?;
         chart.draw_series(self.bars.iter().enumerate().map(|(i, (_, color, ratio))| {
             let y = i as f64;
             Rectangle::new([(0.0, y - 0.32), (*ratio, y + 0.32)], color.filled())
@@ -1046,6 +1090,9 @@ pub struct ClassicArgument {
 /// HTTP/1.1 browser head.
 pub const LOG_SPAN: f64 = 30.0;
 
+/// Which figure of a bar a panel of [`ClassicArgument`] draws.
+type BarPick = fn(&ClassicBar) -> f64;
+
 impl ClassicArgument {
     /// The chart for `result`, or `None` when the run measured none of the
     /// transports the argument compares (or they delivered nothing).
@@ -1067,7 +1114,7 @@ impl ClassicArgument {
     }
 
     /// Whether the panel of `pick` is drawn on a log axis.
-    fn is_log(&self, pick: fn(&ClassicBar) -> f64) -> bool {
+    fn is_log(&self, pick: BarPick) -> bool {
         let values = self.groups.iter().flat_map(|g| g.bars.iter().map(pick));
         let (lo, hi) = values
             .filter(|v| *v > 0.0)
@@ -1123,7 +1170,7 @@ impl Chart for ClassicArgument {
             &legend,
         )?;
         let panels = body.split_evenly((1, 2));
-        let specs: [(&str, fn(&ClassicBar) -> f64, Option<f64>); 2] = [
+        let specs: [(&str, BarPick, Option<f64>); 2] = [
             (
                 "request + response header bytes per event",
                 |b| b.header_bytes,
@@ -1159,7 +1206,7 @@ impl ClassicArgument {
         title: &str,
         x: X,
         base: f64,
-        pick: fn(&ClassicBar) -> f64,
+        pick: BarPick,
         reference: Option<f64>,
     ) -> DrawResult<DB>
     where
@@ -1168,23 +1215,18 @@ impl ClassicArgument {
     {
         let labels = self.labels();
         let n = self.groups.len().max(1);
-        let mut chart = ChartBuilder::on(area)
-            .caption(title, label_font())
-            .margin(10)
-            .margin_right(40)
-            .x_label_area_size(44)
-            .y_label_area_size(label_area_width(&labels))
-            .build_cartesian_2d(x, bar_axis(n))?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_label_formatter(&|y| label_at(&labels, *y))
-            .y_label_style(label_font())
-            .x_label_style(small_font())
-            .x_label_formatter(&|b| trim(*b))
-            .x_desc("bytes per delivered event, both directions")
-            .axis_desc_style(label_font())
-            .draw()?;
+        let mut chart = bar_chart(
+            area,
+            &BarFrame {
+                caption: Some(title),
+                margin_right: 40,
+                labels: &labels,
+                label_style: label_font(),
+                x_desc: "bytes per delivered event, both directions",
+                x_format: &|b| trim(*b),
+            },
+            x,
+        )?;
         let slots = self.transports.len().max(1) as f64;
         let height = 0.8 / slots;
         for (i, group) in self.groups.iter().enumerate() {
@@ -1266,22 +1308,18 @@ impl Chart for PeersChart {
                 .flat_map(|b| [b.1.max(1e-2), b.2.unwrap_or(1.0)])
                 .chain([1.0]),
         );
-        let mut chart = ChartBuilder::on(&body)
-            .margin(10)
-            .margin_right(40)
-            .x_label_area_size(44)
-            .y_label_area_size(label_area_width(&labels))
-            .build_cartesian_2d((lo..hi).log_scale(), bar_axis(n))?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_label_formatter(&|y| label_at(&labels, *y))
-            .y_label_style(small_font())
-            .x_label_style(small_font())
-            .x_label_formatter(&|x| format!("{}×", trim(*x)))
-            .x_desc("ratio (log scale)")
-            .axis_desc_style(label_font())
-            .draw()?;
+        let mut chart = bar_chart(
+            &body,
+            &BarFrame {
+                caption: None,
+                margin_right: 40,
+                labels: &labels,
+                label_style: small_font(),
+                x_desc: "ratio (log scale)",
+                x_format: &|x| format!("{}×", trim(*x)),
+            },
+            (lo..hi).log_scale(),
+        )?;
         chart.draw_series(self.bars.iter().enumerate().map(|(i, (_, ratio, goal))| {
             let y = i as f64;
             // Green: goal met; red: missed; blue: no goal, for information.

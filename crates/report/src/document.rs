@@ -320,6 +320,26 @@ impl Report<'_> {
         )
     }
 
+    /// The sections after the summary that only some runs have, in order:
+    /// (title, explanation, table).
+    fn table_sections(&self) -> Vec<(String, String, Table)> {
+        let r = self.result;
+        [
+            variant_table(r).map(|t| (variants_title(r), variants_text(r), t)),
+            classic_argument_table(r).map(|t| {
+                (
+                    "The classic argument, measured".to_owned(),
+                    CLASSIC_ARGUMENT_TEXT.to_owned(),
+                    t,
+                )
+            }),
+            capacity_table(r).map(|t| ("Capacity".to_owned(), CAPACITY_TEXT.to_owned(), t)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
     /// The Markdown report; charts are linked as the SVG files beside it.
     pub fn markdown(&self) -> String {
         let mut out = String::new();
@@ -342,28 +362,8 @@ impl Report<'_> {
             "Bytes per event count both directions of every connection, divided by the \
              events delivered; latency is event creation to client receipt.\n"
         );
-        if let Some(variants) = variant_table(self.result) {
-            let _ = writeln!(
-                out,
-                "## {}\n\n{}\n\n{}",
-                variants_title(self.result),
-                variants_text(self.result),
-                variants.to_markdown()
-            );
-        }
-        if let Some(classic) = classic_argument_table(self.result) {
-            let _ = writeln!(
-                out,
-                "## The classic argument, measured\n\n{CLASSIC_ARGUMENT_TEXT}\n\n{}",
-                classic.to_markdown()
-            );
-        }
-        if let Some(capacity) = capacity_table(self.result) {
-            let _ = writeln!(
-                out,
-                "## Capacity\n\n{CAPACITY_TEXT}\n\n{}",
-                capacity.to_markdown()
-            );
+        for (title, text, table) in self.table_sections() {
+            let _ = writeln!(out, "## {title}\n\n{text}\n\n{}", table.to_markdown());
         }
         let _ = writeln!(
             out,
@@ -448,29 +448,13 @@ impl Report<'_> {
              client receipt.</p>\n",
             summary_table(self.result).to_html()
         );
-        if let Some(variants) = variant_table(self.result) {
+        for (title, text, table) in self.table_sections() {
             let _ = write!(
                 out,
                 "<h2>{}</h2>\n<p>{}</p>\n{}",
-                variants_title(self.result),
-                escape_html(&variants_text(self.result)),
-                variants.to_html()
-            );
-        }
-        if let Some(classic) = classic_argument_table(self.result) {
-            let _ = write!(
-                out,
-                "<h2>The classic argument, measured</h2>\n<p>{}</p>\n{}",
-                escape_html(CLASSIC_ARGUMENT_TEXT),
-                classic.to_html()
-            );
-        }
-        if let Some(capacity) = capacity_table(self.result) {
-            let _ = write!(
-                out,
-                "<h2>Capacity</h2>\n<p>{}</p>\n{}",
-                escape_html(CAPACITY_TEXT),
-                capacity.to_html()
+                escape_html(&title),
+                escape_html(&text),
+                table.to_html()
             );
         }
         let _ = write!(

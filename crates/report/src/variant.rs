@@ -71,6 +71,11 @@ const HEADERS_TEXT: &str = "`minimal` is the smallest valid request, `browser` C
      pays the request and response heads on every exchange; the persistent transports pay \
      them once per connection (setup B/conn), outside the measured window.";
 
+/// Where `value` is in `all` (the protocol's order of a dimension's values).
+fn index_in<T: PartialEq>(all: &[T], value: &T) -> usize {
+    all.iter().position(|v| v == value).unwrap_or(0)
+}
+
 /// The dimensions in the order labels name them (`sse h2 tls gzip browser`).
 pub const DIMENSIONS: [Dimension; 4] = [
     Dimension {
@@ -86,12 +91,7 @@ pub const DIMENSIONS: [Dimension; 4] = [
             .to_owned()
         },
         baseline: |p| p.http == HttpVersion::default(),
-        rank: |p| {
-            HttpVersion::ALL
-                .iter()
-                .position(|v| *v == p.http)
-                .unwrap_or(0)
-        },
+        rank: |p| index_in(&HttpVersion::ALL, &p.http),
     },
     Dimension {
         column: "tls",
@@ -109,12 +109,7 @@ pub const DIMENSIONS: [Dimension; 4] = [
         explanation: CODING_TEXT,
         value: |p| p.coding.name().to_owned(),
         baseline: |p| p.coding == ContentCoding::default(),
-        rank: |p| {
-            ContentCoding::ALL
-                .iter()
-                .position(|c| *c == p.coding)
-                .unwrap_or(0)
-        },
+        rank: |p| index_in(&ContentCoding::ALL, &p.coding),
     },
     Dimension {
         column: "headers",

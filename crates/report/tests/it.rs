@@ -234,23 +234,33 @@ fn compare_flags_a_regression_over_the_threshold() {
 /// The fixture with every phase measured twice, the second time with the
 /// browser header profile (its request heads 600 bytes larger per event).
 fn with_two_profiles() -> RunResult {
-    let mut result = fixture();
-    let browser: Vec<_> = result
-        .phases
-        .iter()
-        .map(|p| {
-            let mut p = p.clone();
-            p.headers = pushbench_protocol::HeaderProfile::BROWSER;
-            p.traffic.sent.request_headers += 600 * p.events.delivered;
-            p.derived.bytes_per_event += 600.0;
-            p
-        })
-        .collect();
-    result.phases.extend(browser);
+    let mut result = with_second_variant(|p| {
+        p.headers = pushbench_protocol::HeaderProfile::BROWSER;
+        p.traffic.sent.request_headers += 600 * p.events.delivered;
+        p.derived.bytes_per_event += 600.0;
+    });
     result.scenario.headers = vec![
         pushbench_protocol::HeaderProfile::Minimal,
         pushbench_protocol::HeaderProfile::BROWSER,
     ];
+    result
+}
+
+/// The fixture with every phase measured again, as `change` makes it.
+fn with_second_variant(
+    change: impl Fn(&mut pushbench_protocol::results::PhaseResult),
+) -> RunResult {
+    let mut result = fixture();
+    let second: Vec<_> = result
+        .phases
+        .iter()
+        .map(|p| {
+            let mut p = p.clone();
+            change(&mut p);
+            p
+        })
+        .collect();
+    result.phases.extend(second);
     result
 }
 
@@ -307,22 +317,14 @@ fn header_profiles_get_a_column_labels_and_a_comparison_table() {
 /// plaintext plus a handshake per connection and 22 bytes of record
 /// overhead per event each way.
 fn with_tls() -> RunResult {
-    let mut result = fixture();
-    let tls: Vec<_> = result
-        .phases
-        .iter()
-        .map(|p| {
-            let mut p = p.clone();
-            p.tls = true;
-            p.traffic.sent.tls_records += 22 * p.events.delivered;
-            p.traffic.received.tls_records += 22 * p.events.delivered;
-            p.setup_traffic.sent.tls_handshake += 400 * p.connections.opened;
-            p.setup_traffic.received.tls_handshake += 1_200 * p.connections.opened;
-            p.derived.bytes_per_event += 44.0;
-            p
-        })
-        .collect();
-    result.phases.extend(tls);
+    let mut result = with_second_variant(|p| {
+        p.tls = true;
+        p.traffic.sent.tls_records += 22 * p.events.delivered;
+        p.traffic.received.tls_records += 22 * p.events.delivered;
+        p.setup_traffic.sent.tls_handshake += 400 * p.connections.opened;
+        p.setup_traffic.received.tls_handshake += 1_200 * p.connections.opened;
+        p.derived.bytes_per_event += 44.0;
+    });
     result.scenario.tls = vec![false, true];
     result
 }
@@ -598,21 +600,13 @@ fn header_bytes_that_span_decades_get_a_log_axis() {
     // HTTP/2 polls whose HPACK blocks shrank to 4 bytes per event beside
     // the HTTP/1.1 ones of the fixture (33 and 179): a linear axis would
     // hide them.
-    let mut result = fixture();
-    let h2: Vec<_> = result
-        .phases
-        .iter()
-        .map(|p| {
-            let mut p = p.clone();
-            p.http = pushbench_protocol::HttpVersion::Http2;
-            if p.traffic.sent.request_headers > 0 {
-                p.traffic.sent.request_headers = 3 * p.events.delivered;
-                p.traffic.received.response_headers = p.events.delivered;
-            }
-            p
-        })
-        .collect();
-    result.phases.extend(h2);
+    let result = with_second_variant(|p| {
+        p.http = pushbench_protocol::HttpVersion::Http2;
+        if p.traffic.sent.request_headers > 0 {
+            p.traffic.sent.request_headers = 3 * p.events.delivered;
+            p.traffic.received.response_headers = p.events.delivered;
+        }
+    });
     let chart = ClassicArgument::new(&result).expect("a chart");
     assert_eq!(chart.labels(), ["h1", "h2"]);
     assert!(
