@@ -13,6 +13,7 @@ use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
+use pushbench_protocol::results::PhaseResult;
 use pushbench_protocol::{ByteClass, RunResult, Transport};
 
 use crate::ReportError;
@@ -481,7 +482,8 @@ impl Chart for Overhead {
     }
 
     fn size(&self) -> (u32, u32) {
-        (1100, bar_chart_height(self.bars.len()).min(900))
+        // Narrower bars than the stacked chart's: one number each.
+        (1100, (200 + 24 * self.bars.len() as u32).max(620))
     }
 
     fn caption(&self) -> String {
@@ -565,16 +567,67 @@ fn as_fraction(percentile: f64, in_percent: bool) -> f64 {
 pub struct LatencyDistribution {
     series: Vec<Series<(f64, f64)>>,
     x_max: f64,
+    /// The variant drawn alone when the run had too many phases to draw.
+    only: Option<String>,
+}
+
+/// Most lines a line chart draws, one per phase (or per phase sweep):
+/// beyond it the legend outgrows the plot and the lines cannot be told
+/// apart. A run with more (a matrix) draws its first variant's phases
+/// only, and the caption says so; the tables have every phase.
+pub const MAX_LINES: usize = 15;
+
+/// The phases a line chart with one line per `line_of` value draws, and the
+/// variant it was cut to when there were more than [`MAX_LINES`] lines.
+fn line_phases<'r, K: Ord>(
+    result: &'r RunResult,
+    line_of: impl Fn(&PhaseResult) -> K,
+) -> (Vec<(usize, &'r PhaseResult)>, Option<String>) {
+    let all: Vec<(usize, &PhaseResult)> = result.phases.iter().enumerate().collect();
+    let mut lines: Vec<K> = all.iter().map(|(_, p)| line_of(p)).collect();
+    lines.sort();
+    lines.dedup();
+    if lines.len() <= MAX_LINES {
+        return (all, None);
+    }
+    let Some(first) = result.phases.first() else {
+        return (all, None);
+    };
+    let primary = crate::variant::variant_of(first);
+    let name = variant_label(result, first);
+    let kept = all
+        .into_iter()
+        .filter(|(_, p)| crate::variant::variant_of(p) == primary)
+        .collect();
+    (kept, Some(name))
+}
+
+/// The caption's note when a line chart drew one variant of many.
+fn only_note(only: &Option<String>) -> String {
+    only.as_ref().map_or(String::new(), |variant| {
+        format!(
+            " This run has more than {MAX_LINES} lines to draw: only its first variant's \
+             phases ({variant}) are drawn; the tables have every phase."
+        )
+    })
+}
+
+/// The height of a chart of the usual size whose legend (at the usual
+/// width) needs `legend`'s rows: 26 pixels more for each beyond two.
+fn height_for_legend(legend: &[(String, RGBColor, LegendMark)]) -> u32 {
+    let rows = legend_rows(legend, 1100 - 100).len() as u32;
+    620 + 26 * rows.saturating_sub(2)
 }
 
 impl LatencyDistribution {
     /// The chart for `result`; phases without a distribution are left out.
     pub fn new(result: &RunResult) -> Self {
         let mut largest_finite: f64 = 1.0;
-        let mut series: Vec<Series<(f64, f64)>> = result
-            .phases
-            .iter()
-            .enumerate()
+        let (phases, only) = line_phases(result, |p| {
+            (!p.latency_us.distribution.is_empty()).then(|| phase_label(result, p))
+        });
+        let mut series: Vec<Series<(f64, f64)>> = phases
+            .into_iter()
             .filter(|(_, p)| !p.latency_us.distribution.is_empty())
             .map(|(i, p)| {
                 let dist = &p.latency_us.distribution;
@@ -608,7 +661,11 @@ impl LatencyDistribution {
                 point.0 = point.0.min(x_max);
             }
         }
-        LatencyDistribution { series, x_max }
+        LatencyDistribution {
+            series,
+            x_max,
+            only,
+        }
     }
 }
 
@@ -617,10 +674,16 @@ impl Chart for LatencyDistribution {
         "latency_percentiles"
     }
 
+    fn size(&self) -> (u32, u32) {
+        (1100, height_for_legend(&line_legend(&self.series)))
+    }
+
     fn caption(&self) -> String {
-        "Latency (event creation to client receipt) by percentile, HdrHistogram style: \
-         the percentile axis is logarithmic toward 99.999%."
-            .into()
+        format!(
+            "Latency (event creation to client receipt) by percentile, HdrHistogram style: \
+             the percentile axis is logarithmic toward 99.999%.{}",
+            only_note(&self.only)
+        )
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
@@ -824,6 +887,8 @@ impl Chart for BandwidthVsClients {
 pub struct LatencyVsRate {
     series: Vec<Series<(f64, f64, f64)>>,
     rates: Vec<f64>,
+    /// The variant drawn alone when the run had too many lines to draw.
+    only: Option<String>,
 }
 
 impl LatencyVsRate {
@@ -840,20 +905,19 @@ impl LatencyVsRate {
         clients.dedup();
         // One line per transport, client count and variant: the rates are
         // its points, and nothing else may differ along a line.
-        let mut lines: Vec<(Transport, u32, String)> = result
-            .phases
-            .iter()
-            .map(|p| (p.transport, p.clients, variant_label(result, p)))
-            .collect();
+        let line_of = |p: &PhaseResult| (p.transport, p.clients, variant_label(result, p));
+        let (phases, only) = line_phases(result, line_of);
+        let mut lines: Vec<(Transport, u32, String)> =
+            phases.iter().map(|(_, p)| line_of(p)).collect();
         lines.sort();
         lines.dedup();
         let mut series = Vec::new();
         for transport in transports_in(result) {
             let of_transport = lines.iter().filter(|l| l.0 == transport);
             for (rank, (_, n, variant)) in of_transport.enumerate() {
-                let mut points: Vec<(f64, f64, f64)> = result
-                    .phases
+                let mut points: Vec<(f64, f64, f64)> = phases
                     .iter()
+                    .map(|(_, p)| *p)
                     .filter(|p| {
                         p.transport == transport
                             && p.clients == *n
@@ -883,7 +947,11 @@ impl LatencyVsRate {
                 series.push((name, shade(transport_color(transport), rank), points));
             }
         }
-        Some(LatencyVsRate { series, rates })
+        Some(LatencyVsRate {
+            series,
+            rates,
+            only,
+        })
     }
 }
 
@@ -892,8 +960,15 @@ impl Chart for LatencyVsRate {
         "latency_vs_rate"
     }
 
+    fn size(&self) -> (u32, u32) {
+        (1100, height_for_legend(&line_legend(&self.series)))
+    }
+
     fn caption(&self) -> String {
-        "Latency versus event rate: p50 (left) and p99 (right) per transport.".into()
+        format!(
+            "Latency versus event rate: p50 (left) and p99 (right) per transport.{}",
+            only_note(&self.only)
+        )
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {

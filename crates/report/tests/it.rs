@@ -484,6 +484,14 @@ fn a_matrix_run_names_each_variant_once_in_every_table_and_chart() {
         "{md}"
     );
     assert!(md.contains("## The classic argument, measured"), "{md}");
+    // 80 latency lines would bury the plot under their legend.
+    assert!(
+        md.contains("only its first variant's phases (h1 plain identity minimal)"),
+        "{md}"
+    );
+    let latency = std::fs::read_to_string(dir.join("latency_percentiles.svg")).expect("svg");
+    assert!(latency.contains("ws h1 plain identity minimal"));
+    assert!(!latency.contains("ws h2 tls gzip browser"));
     let classic = pushbench_report::document::classic_argument_table(&result).expect("table");
     // 16 variants, a short- and a long-poll row each.
     assert_eq!(classic.rows.len(), 32);
