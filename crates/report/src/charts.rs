@@ -579,10 +579,10 @@ pub const MAX_LINES: usize = 15;
 
 /// The phases a line chart with one line per `line_of` value draws, and the
 /// variant it was cut to when there were more than [`MAX_LINES`] lines.
-fn line_phases<'r, K: Ord>(
-    result: &'r RunResult,
+fn line_phases<K: Ord>(
+    result: &RunResult,
     line_of: impl Fn(&PhaseResult) -> K,
-) -> (Vec<(usize, &'r PhaseResult)>, Option<String>) {
+) -> (Vec<(usize, &PhaseResult)>, Option<String>) {
     let all: Vec<(usize, &PhaseResult)> = result.phases.iter().enumerate().collect();
     let mut lines: Vec<K> = all.iter().map(|(_, p)| line_of(p)).collect();
     lines.sort();
