@@ -5,12 +5,16 @@
 # counts (they must be equal to the byte), and the capture's packets and
 # IP+TCP header bytes with the `tcp_ip` estimate from TCP_INFO.
 #
+# Every transport runs in the clear and over TLS (the server is a `serve
+# --tls`, whose port answers both; the run pins the certificate it wrote
+# out), and over HTTP/1.1 and HTTP/2 when this pushbench speaks it; the
+# table has a row pair per transport and variant.
+#
 # Usage: scripts/verify-wire.sh [OUT_DIR]
 #   env PUSHBENCH   the pushbench binary (default: cargo build --release one)
 #   env CLIENTS, RATE, DURATION, PAYLOAD   the run (defaults 5, 20, 3, 128)
-#   env H2_TRANSPORTS   transports of a second, plaintext HTTP/2 run (h2c;
-#                       default short-poll; empty: none), compared as
-#                       `TRANSPORT/h2`
+#   env TLS         the run's --tls (default off,on)
+#   env HTTP        the run's --http (default 1.1,2 when `run` has --http)
 # Writes OUT_DIR/{capture.pcapng,wire.jsonl,results.json,comparison.md,
 # comparison.json}; prints comparison.md. Exit 0: every byte matches;
 # 1: a mismatch; 77: capture not possible here (no tshark, not permitted).
@@ -23,7 +27,7 @@ clients=${CLIENTS:-5}
 rate=${RATE:-20}
 duration=${DURATION:-3}
 payload=${PAYLOAD:-128}
-h2_transports=${H2_TRANSPORTS-short-poll}
+tls=${TLS:-off,on}
 
 if ! command -v tshark >/dev/null; then
   echo "verify-wire: tshark is not installed (Debian package tshark)" >&2
@@ -39,7 +43,14 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 # The server, on an ephemeral port; its first stdout line names it.
-coproc SERVER { exec "$PUSHBENCH" serve --addr 127.0.0.1:0 --rate "$rate" --payload "$payload" 2>"$out/server.stderr"; }
+if [ -z "${HTTP+set}" ] && "$PUSHBENCH" run --help | grep -q -- '--http '; then
+  HTTP=1.1,2
+fi
+http_args=()
+[ -n "${HTTP:-}" ] && http_args=(--http "$HTTP")
+
+coproc SERVER { exec "$PUSHBENCH" serve --addr 127.0.0.1:0 --rate "$rate" --payload "$payload" \
+  --tls --tls-cert-out "$out/cert.pem" 2>"$out/server.stderr"; }
 pids+=("$SERVER_PID")
 read -r -t 15 line <&"${SERVER[0]}"
 url=${line#pushbench listening on }
@@ -65,15 +76,9 @@ sleep 1
 
 "$PUSHBENCH" run --target "$url" --transports short-poll,long-poll,stream,sse,ws \
   --clients "$clients" --duration "$duration" --warmup 0.5 --ramp-up 0.2 \
+  --tls "$tls" --target-cert "$out/cert.pem" "${http_args[@]}" \
   --out "$out" --no-report --wire-log "$out/wire.jsonl" >"$out/run.stdout" 2>"$out/run.stderr" \
   || { echo "verify-wire: the run failed:" >&2; cat "$out/run.stderr" >&2; exit 1; }
-if [ -n "$h2_transports" ]; then
-  "$PUSHBENCH" run --target "$url" --transports "$h2_transports" --http 2 \
-    --clients "$clients" --duration "$duration" --warmup 0.5 --ramp-up 0.2 \
-    --out "$out/h2" --no-report --wire-log "$out/wire-h2.jsonl" >"$out/run-h2.stdout" 2>"$out/run-h2.stderr" \
-    || { echo "verify-wire: the HTTP/2 run failed:" >&2; cat "$out/run-h2.stderr" >&2; exit 1; }
-  cat "$out/wire-h2.jsonl" >>"$out/wire.jsonl"
-fi
 
 # Let the last FINs land in the capture and dumpcap write them (it can lag
 # on a busy machine): wait until the file stops growing, then stop it.
@@ -95,10 +100,16 @@ python3 - "$out" "$port" <<'PY'
 import collections, json, sys
 out, port = sys.argv[1], int(sys.argv[2])
 conns = [json.loads(l) for l in open(f"{out}/wire.jsonl")]
-# An HTTP/2 connection is its own row: TRANSPORT/h2.
+# Each connection's variant, from its phase in results.json (phase 0: the
+# runner's own control calls).
+phases = json.load(open(f"{out}/results.json"))["phases"]
+def variant(c):
+    if c["phase"] == 0:
+        return c["kind"]
+    p = phases[c["phase"] - 1]
+    return c["kind"] + (" h2" if p.get("http") == "2" else "") + (" tls" if p.get("tls") else "")
 for c in conns:
-    if c.get("http") == "2":
-        c["kind"] += "/h2"
+    c["variant"] = variant(c)
 lport = lambda c: int(c["local"].rsplit(":", 1)[1])
 # Per captured TCP conversation (tshark's tcp.stream, split at each new SYN,
 # so a client port the kernel reuses is two conversations): client port and,
@@ -132,11 +143,12 @@ for i, c in enumerate(conns):
         cands.remove(match)
         cap[(i, "sent")], cap[(i, "received")] = match["sent"], match["received"]
 unknown = sorted(st["port"] for sts in free.values() for st in sts)
-base = ["short-poll", "long-poll", "stream", "sse", "ws"]
-kinds = base + [f"{k}/h2" for k in base] + ["control"]
+order = ["short-poll", "long-poll", "stream", "sse", "ws", "control"]
+kinds = sorted({c["variant"] for c in conns},
+               key=lambda v: (order.index(v.split()[0]) if v.split()[0] in order else 99, v))
 rows, ok = [], not unknown
 for kind in kinds:
-    mine = [(i, c) for i, c in enumerate(conns) if c["kind"] == kind]
+    mine = [(i, c) for i, c in enumerate(conns) if c["variant"] == kind]
     if not mine:
         continue
     for d, seg in (("sent", "segs_out"), ("received", "segs_in")):
@@ -156,9 +168,14 @@ for kind in kinds:
             # teardown's FIN/ACK segments (at most 2 per connection and
             # direction) are the only packets it may lack; and every
             # segment's IP+TCP header is what tcp_ip_header_bytes says.
+            # Over TLS the client's close_notify (and the ACK of the
+            # server's) also follow the read: up to 4.
             teardown = cpk - segs
-            ok &= 0 <= teardown <= 2 * len(mine)
-            ok &= chb - est == 52 * teardown
+            ok &= 0 <= teardown <= (4 if kind.endswith(" tls") else 2) * len(mine)
+            # Each teardown segment's header is 52 bytes, or 64 with a
+            # SACK block (seen when a TLS client's close_notify crosses the
+            # server's FIN); the segments TCP_INFO counted match exactly.
+            ok &= 52 * teardown <= chb - est <= 64 * teardown
         rows.append(dict(kind=kind, direction=d, connections=len(mine), socket_bytes=sock,
                          capture_bytes=cb, equal=equal, capture_packets=cpk, retransmitted_bytes=retx, tcp_info_segments=segs,
                          capture_header_bytes=chb, tcp_ip_estimate=est))
@@ -174,8 +191,9 @@ if unknown:
     md.append(f"\ncapture has {len(unknown)} conversation(s) not in the wire log: ports {unknown[:10]}")
 open(f"{out}/comparison.md", "w").write("\n".join(md) + "\n")
 json.dump(dict(ok=ok, unknown_ports=unknown, rows=rows), open(f"{out}/comparison.json", "w"), indent=1)
-md += ["", "Packets the capture has beyond TCP_INFO's segments are the teardown (FIN and its ACKs, sent after the",
-       "counters are read); the header bytes differ by exactly 52 per such packet."]
+md += ["", "Packets the capture has beyond TCP_INFO's segments are the teardown (FIN and its ACKs, and over TLS",
+       "the close_notify records, sent after the counters are read); the header bytes differ by 52 per such packet",
+       "(64 for one carrying a SACK block)."]
 print("\n".join(md))
 print("\nverify-wire:", "every byte matches" if ok else "MISMATCH", f"({out})")
 sys.exit(0 if ok else 1)

@@ -3,7 +3,9 @@
 # versions sections. Source it from the repository root.
 #
 #   bench_prepare LABEL   sets $out (refusing to replace it unless FORCE=1)
-#                         and $exe (the release binary, built first)
+#                         and $exe (the release binary, built first);
+#                         env BENCH_ROOT puts the folder elsewhere than
+#                         bench-results/ (a smoke run's scratch folder)
 #   bench_start / bench_finish
 #                         record the time and load average around the run
 #   bench_machine_md      prints the "## Machine" and "## Versions" sections
@@ -12,7 +14,7 @@
 #   bench_command_md ...  prints the README's "Made by" paragraph
 
 bench_prepare() {
-  out=bench-results/$(date -u +%F)-$1
+  out=${BENCH_ROOT:-bench-results}/$(date -u +%F)-$1
   if [ -e "$out" ]; then
     if [ "${FORCE:-}" != 1 ]; then
       echo "$0: $out exists (FORCE=1 replaces it)" >&2

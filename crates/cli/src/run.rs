@@ -91,6 +91,10 @@ pub struct Args {
     /// Measure a running server (http://host:port) instead of starting one.
     #[arg(long, value_name = "URL", value_parser = parse_target)]
     pub target: Option<String>,
+    /// The certificate (PEM) of a --target started with `serve --tls
+    /// --tls-cert-out FILE`: its TLS phases pin it.
+    #[arg(long, value_name = "FILE")]
+    pub target_cert: Option<PathBuf>,
     /// The `pushbench` executable to start as the server (default: this one).
     #[arg(long, value_name = "PATH", value_parser = parse_server_exe)]
     pub server_exe: Option<PathBuf>,
@@ -198,6 +202,9 @@ impl Args {
         }
         if self.target.is_some() {
             s.target = self.target.clone();
+        }
+        if let Some(cert) = &self.target_cert {
+            s.target_cert = Some(cert.display().to_string());
         }
         scenario::validate(&s)?;
         // Header files are read now, so a bad one fails before any server starts.

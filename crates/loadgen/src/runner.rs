@@ -134,9 +134,7 @@ pub struct ConnectionRecord {
     pub phase: usize,
     /// The transport's name, or `control` for the runner's own calls.
     pub kind: String,
-    /// The HTTP version the connection spoke (control calls: 1.1).
-    #[serde(default)]
-    pub http: HttpVersion,
+
     /// The client's address.
     pub local: std::net::SocketAddr,
     /// The server's address.
@@ -164,7 +162,6 @@ impl ConnectionRecord {
     pub fn client(
         phase: usize,
         transport: Transport,
-        http: HttpVersion,
         local: std::net::SocketAddr,
         server: std::net::SocketAddr,
         totals: &ConnectionTotals,
@@ -172,7 +169,6 @@ impl ConnectionRecord {
         ConnectionRecord {
             phase,
             kind: transport.name().to_owned(),
-            http,
             local,
             server,
             socket_sent: totals.socket_sent,
@@ -190,7 +186,6 @@ impl ConnectionRecord {
         ConnectionRecord {
             phase: 0,
             kind: "control".to_owned(),
-            http: HttpVersion::Http1,
             local: c.local,
             server,
             socket_sent: c.sent,
@@ -365,7 +360,6 @@ pub async fn run_scenario(
                                 ConnectionRecord::client(
                                     number,
                                     transport,
-                                    variant.http,
                                     *local,
                                     server.addr,
                                     totals,

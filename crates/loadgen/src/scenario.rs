@@ -141,12 +141,12 @@ pub fn validate(s: &Scenario) -> Result<()> {
     if s.tls.is_empty() {
         return bad("tls", "say false, true or [false, true]", &s.tls);
     }
-    if s.target.is_some() && s.tls.contains(&true) {
-        // The load generator pins the certificate of a server it started;
-        // a --target server's certificate has no way in yet.
+    if s.target.is_some() && s.tls.contains(&true) && s.target_cert.is_none() {
+        // The clients pin the server's certificate: the run's own server's,
+        // or the one a `target` wrote out.
         return bad(
             "tls",
-            "TLS phases need a server the run starts (no `target`)",
+            "TLS phases against a `target` need its certificate (`target_cert`, --target-cert)",
             &s.tls,
         );
     }
@@ -171,6 +171,13 @@ pub fn validate(s: &Scenario) -> Result<()> {
             "more than 1 client per connection needs HTTP/2 (`http = \"2\"`); \
              over HTTP/1.1 a connection carries one client",
             &s.h2_streams,
+        );
+    }
+    if s.target_cert.is_some() && s.target.is_none() {
+        return bad(
+            "target_cert",
+            "is the certificate of a `target`; the run's own server makes its own",
+            &s.target_cert,
         );
     }
     Ok(())
@@ -324,6 +331,21 @@ mod tests {
         crate::reliability(
             "input/scenario",
             "tls = true with a target (no certificate to pin)",
+            "refused, names the key",
+        );
+        let pinned = Scenario {
+            target_cert: Some("cert.pem".into()),
+            ..s
+        };
+        assert!(validate(&pinned).is_ok());
+        let s = Scenario {
+            target_cert: Some("cert.pem".into()),
+            ..Scenario::default()
+        };
+        assert!(validate(&s).is_err_and(|e| e.to_string().contains("target_cert")));
+        crate::reliability(
+            "input/scenario",
+            "target_cert without a target",
             "refused, names the key",
         );
     }

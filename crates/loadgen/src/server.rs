@@ -6,7 +6,7 @@
 //! tests use an in-process server.
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -122,11 +122,27 @@ impl ServerSource {
         match self {
             ServerSource::Target(url) => {
                 let addr = parse_url(url)?;
+                // A `serve --tls` port answers plaintext too, so the control
+                // calls stay plaintext; the TLS phases pin its certificate.
+                let tls = match &scenario.target_cert {
+                    Some(path) if tls => {
+                        let cert = pushbench_server::tls::read_pem_certificate(Path::new(path))
+                            .map_err(|e| Error::Scenario(format!("target_cert `{path}`: {e}")))?;
+                        Some(
+                            pushbench_server::tls::client_config(
+                                &cert,
+                                pushbench_protocol::HttpVersion::Http1,
+                            )
+                            .map_err(tls_error)?,
+                        )
+                    }
+                    _ => None,
+                };
                 Ok(ServerHandle {
                     addr,
                     url: format!("http://{addr}"),
                     outage_grace: crate::backoff::DEFAULT_GIVE_UP,
-                    tls: None,
+                    tls,
                     kind: HandleKind::External,
                 })
             }
@@ -329,12 +345,14 @@ impl ServerHandle {
     }
 }
 
-/// `http://host:port[/]` to a socket address.
+/// `http://host:port[/]` (or `https://`, a `serve --tls` port, which
+/// answers both) to a socket address.
 pub fn parse_url(url: &str) -> Result<SocketAddr> {
     let bad = |why: &str| Error::Scenario(format!("target `{url}`: {why}"));
     let rest = url
         .strip_prefix("http://")
-        .ok_or_else(|| bad("must start with http://"))?;
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| bad("must start with http:// or https://"))?;
     let hostport = rest.trim_end_matches('/');
     if hostport.contains('/') {
         return Err(bad("must be http://host:port with no path"));
@@ -360,7 +378,11 @@ mod tests {
             parse_url("http://127.0.0.1:8080/").ok(),
             Some(SocketAddr::from(([127, 0, 0, 1], 8080)))
         );
-        assert!(parse_url("https://x:1").is_err());
+        assert_eq!(
+            parse_url("https://127.0.0.1:8443").ok(),
+            Some(SocketAddr::from(([127, 0, 0, 1], 8443)))
+        );
+        assert!(parse_url("ftp://127.0.0.1:1").is_err());
         assert!(parse_url("http://127.0.0.1:8080/stats").is_err());
     }
 }

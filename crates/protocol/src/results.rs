@@ -141,6 +141,11 @@ pub struct Scenario {
     pub ws_binary: bool,
     /// A running server to measure instead of starting one (`http://host:port`).
     pub target: Option<String>,
+    /// The certificate (PEM file) a `target` that serves TLS presents
+    /// (`serve --tls --tls-cert-out FILE`): the clients of its TLS phases
+    /// pin it. Absent in older results and when not given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_cert: Option<String>,
     /// Request header profiles, one phase each (per transport, client count
     /// and rate): `minimal`, `browser`, `browser:N` (an N-byte cookie) or a
     /// header file. A scenario file may name one (`headers = "browser"`) or
@@ -262,6 +267,7 @@ impl Default for Scenario {
             longpoll_timeout_s: 30,
             ws_binary: false,
             target: None,
+            target_cert: None,
             headers: vec![HeaderProfile::Minimal],
             response_headers: HeaderProfile::Minimal,
             source_addresses: 0,

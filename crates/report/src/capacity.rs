@@ -5,8 +5,9 @@
 use pushbench_protocol::RunResult;
 use pushbench_protocol::results::PhaseResult;
 
-use crate::figures::{format_count, format_rate, format_us, phase_label};
+use crate::figures::{format_count, format_rate, format_us};
 use crate::table::Table;
+use crate::variant::phase_label;
 
 /// One row per transport searched: the highest sustained rate, the first
 /// rate that broke a criterion and why, and the latency at each load

@@ -13,15 +13,17 @@ use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
+use pushbench_protocol::results::PhaseResult;
 use pushbench_protocol::{ByteClass, RunResult, Transport};
 
 use crate::ReportError;
 use crate::figures::{
-    ClassBytes, classes_in, format_bytes, format_count, format_rate,
-    measured_bandwidth_at_one_event_per_second, per_event_by_class, phase_label,
+    ClassBytes, ClassicBar, ClassicGroup, classes_in, classic_groups, format_bytes, format_count,
+    format_rate, measured_bandwidth_at_one_event_per_second, per_event_by_class, primary_phases,
     transport_bytes_per_event, transports_in,
 };
 use crate::model::{CLASSIC_CLIENTS, CLASSIC_HEADER_BYTES};
+use crate::variant::{phase_label, variant_label};
 
 /// The font family every chart asks for; [`register_fonts`] backs it with
 /// DejaVu Sans, embedded, so charts render the same on a bare machine.
@@ -339,36 +341,83 @@ fn bar_chart_height(bars: usize) -> u32 {
     (240 + 40 * bars as u32).max(620)
 }
 
+/// The frame of a horizontal bar chart: what differs between the charts
+/// that have one.
+struct BarFrame<'s> {
+    /// A caption above the plot, if any.
+    caption: Option<&'s str>,
+    /// Room right of the plot for the value written after the longest bar.
+    margin_right: u32,
+    /// The category labels, bar 0 at the top.
+    labels: &'s [String],
+    /// Their style.
+    label_style: TextStyle<'static>,
+    /// The value axis' description and tick labels.
+    x_desc: &'s str,
+    x_format: &'s dyn Fn(&f64) -> String,
+}
+
+/// A horizontal bar chart with value axis `X`, as [`bar_chart`] builds it.
+type BarChart<'a, DB, X> = ChartContext<'a, DB, Cartesian2d<X, BarAxis>>;
+
+/// Builds a horizontal bar chart on `area` with `x` as its value axis and
+/// one category per label, mesh and axes drawn; the caller draws the bars.
+fn bar_chart<'a, DB: DrawingBackend, X>(
+    area: &'a DrawingArea<DB, Shift>,
+    spec: &BarFrame<'_>,
+    x: X,
+) -> Result<BarChart<'a, DB, X::CoordDescType>, DrawingAreaErrorKind<DB::ErrorType>>
+where
+    X: plotters::coord::ranged1d::AsRangedCoord<Value = f64>,
+    X::CoordDescType: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
+{
+    let mut builder = ChartBuilder::on(area);
+    if let Some(caption) = spec.caption {
+        builder.caption(caption, label_font());
+    }
+    let mut chart = builder
+        .margin(10)
+        .margin_right(spec.margin_right)
+        .x_label_area_size(44)
+        .y_label_area_size(label_area_width(spec.labels))
+        .build_cartesian_2d(x, bar_axis(spec.labels.len().max(1)))?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_label_formatter(&|y| label_at(spec.labels, *y))
+        .y_label_style(spec.label_style.clone())
+        .x_label_style(small_font())
+        .x_label_formatter(spec.x_format)
+        .x_desc(spec.x_desc)
+        .axis_desc_style(label_font())
+        .draw()?;
+    Ok(chart)
+}
+
 fn stacked_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     title: &str,
     labels: &[String],
     rows: &[ClassBytes],
 ) -> DrawResult<DB> {
-    let n = rows.len().max(1);
     let right = rows
         .iter()
         .map(|r| r.iter().sum::<f64>())
         .fold(0.0, f64::max)
         .max(1.0)
         * 1.18;
-    let mut chart = ChartBuilder::on(area)
-        .caption(title, label_font())
-        .margin(10)
-        .margin_right(24)
-        .x_label_area_size(44)
-        .y_label_area_size(label_area_width(labels))
-        .build_cartesian_2d(0f64..right, bar_axis(n))?;
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .y_label_formatter(&|y| label_at(labels, *y))
-        .y_label_style(label_font())
-        .x_label_style(small_font())
-        .x_label_formatter(&|b| format!("{b:.0}"))
-        .x_desc("bytes per delivered event")
-        .axis_desc_style(label_font())
-        .draw()?;
+    let mut chart = bar_chart(
+        area,
+        &BarFrame {
+            caption: Some(title),
+            margin_right: 24,
+            labels,
+            label_style: label_font(),
+            x_desc: "bytes per delivered event",
+            x_format: &|b| format!("{b:.0}"),
+        },
+        0f64..right,
+    )?;
     for (k, class) in ByteClass::ALL.into_iter().enumerate() {
         let color = class_color(class);
         chart.draw_series(
@@ -433,7 +482,8 @@ impl Chart for Overhead {
     }
 
     fn size(&self) -> (u32, u32) {
-        (1100, bar_chart_height(self.bars.len()).min(900))
+        // Narrower bars than the stacked chart's: one number each.
+        (1100, (200 + 24 * self.bars.len() as u32).max(620))
     }
 
     fn caption(&self) -> String {
@@ -447,21 +497,18 @@ impl Chart for Overhead {
         let labels: Vec<String> = self.bars.iter().map(|b| b.0.clone()).collect();
         let n = self.bars.len().max(1);
         let right = self.bars.iter().map(|b| b.2).fold(1.0, f64::max) * 1.15;
-        let mut chart = ChartBuilder::on(&body)
-            .margin(10)
-            .margin_right(30)
-            .x_label_area_size(44)
-            .y_label_area_size(label_area_width(&labels))
-            .build_cartesian_2d(0f64..right, bar_axis(n))?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_label_formatter(&|y| label_at(&labels, *y))
-            .y_label_style(label_font())
-            .x_label_style(small_font())
-            .x_desc("wire bytes / payload bytes (1 = payload alone)")
-            .axis_desc_style(label_font())
-            .draw()?;
+        let mut chart = bar_chart(
+            &body,
+            &BarFrame {
+                caption: None,
+                margin_right: 30,
+                labels: &labels,
+                label_style: label_font(),
+                x_desc: "wire bytes / payload bytes (1 = payload alone)",
+                x_format: &|x| trim(*x),
+            },
+            0f64..right,
+        )?;
         chart.draw_series(self.bars.iter().enumerate().map(|(i, (_, color, ratio))| {
             let y = i as f64;
             Rectangle::new([(0.0, y - 0.32), (*ratio, y + 0.32)], color.filled())
@@ -520,16 +567,67 @@ fn as_fraction(percentile: f64, in_percent: bool) -> f64 {
 pub struct LatencyDistribution {
     series: Vec<Series<(f64, f64)>>,
     x_max: f64,
+    /// The variant drawn alone when the run had too many phases to draw.
+    only: Option<String>,
+}
+
+/// Most lines a line chart draws, one per phase (or per phase sweep):
+/// beyond it the legend outgrows the plot and the lines cannot be told
+/// apart. A run with more (a matrix) draws its first variant's phases
+/// only, and the caption says so; the tables have every phase.
+pub const MAX_LINES: usize = 15;
+
+/// The phases a line chart with one line per `line_of` value draws, and the
+/// variant it was cut to when there were more than [`MAX_LINES`] lines.
+fn line_phases<K: Ord>(
+    result: &RunResult,
+    line_of: impl Fn(&PhaseResult) -> K,
+) -> (Vec<(usize, &PhaseResult)>, Option<String>) {
+    let all: Vec<(usize, &PhaseResult)> = result.phases.iter().enumerate().collect();
+    let mut lines: Vec<K> = all.iter().map(|(_, p)| line_of(p)).collect();
+    lines.sort();
+    lines.dedup();
+    if lines.len() <= MAX_LINES {
+        return (all, None);
+    }
+    let Some(first) = result.phases.first() else {
+        return (all, None);
+    };
+    let primary = crate::variant::variant_of(first);
+    let name = variant_label(result, first);
+    let kept = all
+        .into_iter()
+        .filter(|(_, p)| crate::variant::variant_of(p) == primary)
+        .collect();
+    (kept, Some(name))
+}
+
+/// The caption's note when a line chart drew one variant of many.
+fn only_note(only: &Option<String>) -> String {
+    only.as_ref().map_or(String::new(), |variant| {
+        format!(
+            " This run has more than {MAX_LINES} lines to draw: only its first variant's \
+             phases ({variant}) are drawn; the tables have every phase."
+        )
+    })
+}
+
+/// The height of a chart of the usual size whose legend (at the usual
+/// width) needs `legend`'s rows: 26 pixels more for each beyond two.
+fn height_for_legend(legend: &[(String, RGBColor, LegendMark)]) -> u32 {
+    let rows = legend_rows(legend, 1100 - 100).len() as u32;
+    620 + 26 * rows.saturating_sub(2)
 }
 
 impl LatencyDistribution {
     /// The chart for `result`; phases without a distribution are left out.
     pub fn new(result: &RunResult) -> Self {
         let mut largest_finite: f64 = 1.0;
-        let mut series: Vec<Series<(f64, f64)>> = result
-            .phases
-            .iter()
-            .enumerate()
+        let (phases, only) = line_phases(result, |p| {
+            (!p.latency_us.distribution.is_empty()).then(|| phase_label(result, p))
+        });
+        let mut series: Vec<Series<(f64, f64)>> = phases
+            .into_iter()
             .filter(|(_, p)| !p.latency_us.distribution.is_empty())
             .map(|(i, p)| {
                 let dist = &p.latency_us.distribution;
@@ -563,7 +661,11 @@ impl LatencyDistribution {
                 point.0 = point.0.min(x_max);
             }
         }
-        LatencyDistribution { series, x_max }
+        LatencyDistribution {
+            series,
+            x_max,
+            only,
+        }
     }
 }
 
@@ -572,10 +674,16 @@ impl Chart for LatencyDistribution {
         "latency_percentiles"
     }
 
+    fn size(&self) -> (u32, u32) {
+        (1100, height_for_legend(&line_legend(&self.series)))
+    }
+
     fn caption(&self) -> String {
-        "Latency (event creation to client receipt) by percentile, HdrHistogram style: \
-         the percentile axis is logarithmic toward 99.999%."
-            .into()
+        format!(
+            "Latency (event creation to client receipt) by percentile, HdrHistogram style: \
+             the percentile axis is logarithmic toward 99.999%.{}",
+            only_note(&self.only)
+        )
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
@@ -669,9 +777,7 @@ impl BandwidthVsClients {
                 .into_iter()
                 .filter_map(|t| transport_bytes_per_event(result, t).map(|b| (t, b)))
                 .collect(),
-            measured: result
-                .phases
-                .iter()
+            measured: primary_phases(result)
                 .filter_map(|p| {
                     measured_bandwidth_at_one_event_per_second(p)
                         .map(|bw| (p.transport, f64::from(p.clients.max(1)), bw))
@@ -690,7 +796,8 @@ impl Chart for BandwidthVsClients {
         "Bandwidth versus clients at one event per second per client: lines are the \
          measured bytes per event × clients (squares at the classic 1,000 / 10,000 / 100,000), \
          dots are the phases this run measured, normalised to one event per second; \
-         dashed, the classic model (871 B of poll headers against a 2 B WebSocket frame)."
+         dashed, the classic model (871 B of poll headers against a 2 B WebSocket frame); \
+         when the run compared variants, the first variant's phases."
             .into()
     }
 
@@ -780,6 +887,8 @@ impl Chart for BandwidthVsClients {
 pub struct LatencyVsRate {
     series: Vec<Series<(f64, f64, f64)>>,
     rates: Vec<f64>,
+    /// The variant drawn alone when the run had too many lines to draw.
+    only: Option<String>,
 }
 
 impl LatencyVsRate {
@@ -794,14 +903,26 @@ impl LatencyVsRate {
         let mut clients: Vec<u32> = result.phases.iter().map(|p| p.clients).collect();
         clients.sort_unstable();
         clients.dedup();
+        // One line per transport, client count and variant: the rates are
+        // its points, and nothing else may differ along a line.
+        let line_of = |p: &PhaseResult| (p.transport, p.clients, variant_label(result, p));
+        let (phases, only) = line_phases(result, line_of);
+        let mut lines: Vec<(Transport, u32, String)> =
+            phases.iter().map(|(_, p)| line_of(p)).collect();
+        lines.sort();
+        lines.dedup();
         let mut series = Vec::new();
         for transport in transports_in(result) {
-            for (rank, &n) in clients.iter().enumerate() {
-                let mut points: Vec<(f64, f64, f64)> = result
-                    .phases
+            let of_transport = lines.iter().filter(|l| l.0 == transport);
+            for (rank, (_, n, variant)) in of_transport.enumerate() {
+                let mut points: Vec<(f64, f64, f64)> = phases
                     .iter()
+                    .map(|(_, p)| *p)
                     .filter(|p| {
-                        p.transport == transport && p.clients == n && p.latency_us.count > 0
+                        p.transport == transport
+                            && p.clients == *n
+                            && variant_label(result, p) == *variant
+                            && p.latency_us.count > 0
                     })
                     .map(|p| {
                         (
@@ -815,15 +936,22 @@ impl LatencyVsRate {
                     continue;
                 }
                 points.sort_by(|a, b| a.0.total_cmp(&b.0));
-                let name = if clients.len() > 1 {
-                    format!("{} {n}c", transport.name())
-                } else {
-                    transport.name().to_owned()
-                };
+                let mut name = transport.name().to_owned();
+                if clients.len() > 1 {
+                    name.push_str(&format!(" {n}c"));
+                }
+                if !variant.is_empty() {
+                    name.push(' ');
+                    name.push_str(variant);
+                }
                 series.push((name, shade(transport_color(transport), rank), points));
             }
         }
-        Some(LatencyVsRate { series, rates })
+        Some(LatencyVsRate {
+            series,
+            rates,
+            only,
+        })
     }
 }
 
@@ -832,8 +960,15 @@ impl Chart for LatencyVsRate {
         "latency_vs_rate"
     }
 
+    fn size(&self) -> (u32, u32) {
+        (1100, height_for_legend(&line_legend(&self.series)))
+    }
+
     fn caption(&self) -> String {
-        "Latency versus event rate: p50 (left) and p99 (right) per transport.".into()
+        format!(
+            "Latency versus event rate: p50 (left) and p99 (right) per transport.{}",
+            only_note(&self.only)
+        )
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
@@ -1012,6 +1147,196 @@ impl Chart for CapacityChart {
     }
 }
 
+/// The classic argument, measured: per variant (HTTP/1.1 or HTTP/2,
+/// plaintext or TLS, identity or a content coding, minimal or browser
+/// headers), the header bytes (left) and all bytes (right) per delivered
+/// event of short and long polling against SSE and WebSocket, one row of
+/// bars per variant; a panel whose values span more than [`LOG_SPAN`] is
+/// drawn on a log axis.
+#[derive(Debug)]
+pub struct ClassicArgument {
+    groups: Vec<ClassicGroup>,
+    transports: Vec<Transport>,
+}
+
+/// The largest ratio of a panel's largest to its smallest positive value
+/// that a linear axis shows well: beyond it the small bars (an HPACK-coded
+/// head, a WebSocket frame) would be invisible slivers beside an
+/// HTTP/1.1 browser head.
+pub const LOG_SPAN: f64 = 30.0;
+
+/// Which figure of a bar a panel of [`ClassicArgument`] draws.
+type BarPick = fn(&ClassicBar) -> f64;
+
+impl ClassicArgument {
+    /// The chart for `result`, or `None` when the run measured none of the
+    /// transports the argument compares (or they delivered nothing).
+    pub fn new(result: &RunResult) -> Option<Self> {
+        let groups: Vec<ClassicGroup> = classic_groups(result)
+            .into_iter()
+            .filter(|g| !g.bars.is_empty())
+            .collect();
+        let transports: Vec<Transport> = crate::figures::CLASSIC_TRANSPORTS
+            .into_iter()
+            .filter(|t| groups.iter().any(|g| g.bar(*t).is_some()))
+            .collect();
+        (!groups.is_empty()).then_some(ClassicArgument { groups, transports })
+    }
+
+    /// The group labels, top to bottom.
+    pub fn labels(&self) -> Vec<String> {
+        self.groups.iter().map(|g| g.label.clone()).collect()
+    }
+
+    /// Whether the panel of `pick` is drawn on a log axis.
+    fn is_log(&self, pick: BarPick) -> bool {
+        let values = self.groups.iter().flat_map(|g| g.bars.iter().map(pick));
+        let (lo, hi) = values
+            .filter(|v| *v > 0.0)
+            .fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            });
+        lo.is_finite() && hi / lo > LOG_SPAN
+    }
+}
+
+impl Chart for ClassicArgument {
+    fn stem(&self) -> &'static str {
+        "classic_argument"
+    }
+
+    fn size(&self) -> (u32, u32) {
+        let rows = self.groups.len() * self.transports.len().max(1);
+        (
+            1200,
+            (260 + 22 * rows as u32 + 18 * self.groups.len() as u32).max(620),
+        )
+    }
+
+    fn caption(&self) -> String {
+        let scale = |log: bool| if log { "log scale" } else { "linear" };
+        format!(
+            "How much of the classic argument (a poll costs hundreds of header bytes, a \
+             WebSocket frame two) survives HTTP/2 and header compression: per variant, the \
+             request + response header bytes per delivered event (left, {}; over HTTP/2 the \
+             HPACK blocks) and all bytes per delivered event (right, {}) of short and long \
+             polling against SSE and WebSocket, both directions; the dashed line is the \
+             classic 871 header bytes per poll. SSE and WebSocket pay their heads once per \
+             connection, outside the measured window (the setup column of the tables).",
+            scale(self.is_log(|b| b.header_bytes)),
+            scale(self.is_log(|b| b.bytes))
+        )
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        let legend: Vec<_> = self
+            .transports
+            .iter()
+            .map(|&t| (t.name().to_owned(), transport_color(t), LegendMark::Box))
+            .chain([(
+                "classic: 871 B of headers per poll".to_owned(),
+                CLASSIC_GREY,
+                LegendMark::Dashed,
+            )])
+            .collect();
+        let body = frame(
+            root,
+            "The classic argument under HTTP/2 and header compression",
+            &legend,
+        )?;
+        let panels = body.split_evenly((1, 2));
+        let specs: [(&str, BarPick, Option<f64>); 2] = [
+            (
+                "request + response header bytes per event",
+                |b| b.header_bytes,
+                Some(CLASSIC_HEADER_BYTES as f64),
+            ),
+            ("all bytes per event", |b| b.bytes, None),
+        ];
+        for (panel, (title, pick, reference)) in panels.iter().zip(specs) {
+            let values = self
+                .groups
+                .iter()
+                .flat_map(|g| g.bars.iter().map(pick))
+                .chain(reference);
+            if self.is_log(pick) {
+                let (lo, hi) = log_bounds(values);
+                let x = (lo..hi).log_scale();
+                self.panel(panel, title, x, lo, pick, reference)?;
+            } else {
+                let hi = values.fold(1.0, f64::max) * 1.18;
+                self.panel(panel, title, 0f64..hi, 0.0, pick, reference)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ClassicArgument {
+    /// One panel: a row per group, in it a bar per transport, the value at
+    /// each bar's end, the classic reference as a dashed line.
+    fn panel<DB: DrawingBackend, X>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        title: &str,
+        x: X,
+        base: f64,
+        pick: BarPick,
+        reference: Option<f64>,
+    ) -> DrawResult<DB>
+    where
+        X: plotters::coord::ranged1d::AsRangedCoord<Value = f64>,
+        X::CoordDescType: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
+    {
+        let labels = self.labels();
+        let n = self.groups.len().max(1);
+        let mut chart = bar_chart(
+            area,
+            &BarFrame {
+                caption: Some(title),
+                margin_right: 40,
+                labels: &labels,
+                label_style: label_font(),
+                x_desc: "bytes per delivered event, both directions",
+                x_format: &|b| trim(*b),
+            },
+            x,
+        )?;
+        let slots = self.transports.len().max(1) as f64;
+        let height = 0.8 / slots;
+        for (i, group) in self.groups.iter().enumerate() {
+            for (k, transport) in self.transports.iter().enumerate() {
+                let Some(bar) = group.bar(*transport) else {
+                    continue;
+                };
+                let value = pick(bar);
+                let top = i as f64 - 0.4 + height * k as f64;
+                let (y0, y1) = (top + height * 0.1, top + height * 0.9);
+                if value > base {
+                    chart.draw_series(std::iter::once(Rectangle::new(
+                        [(base, y0), (value, y1)],
+                        transport_color(*transport).filled(),
+                    )))?;
+                }
+                chart.draw_series(std::iter::once(Text::new(
+                    format!("{value:.0}"),
+                    (value.max(base) * 1.01 + 1e-9, y0),
+                    small_font(),
+                )))?;
+            }
+        }
+        if let Some(r) = reference {
+            chart.draw_series(DashedLineSeries::new(
+                [(r, -0.5), (r, n as f64 - 0.5)],
+                8,
+                6,
+                CLASSIC_GREY.stroke_width(2),
+            ))?;
+        }
+        Ok(())
+    }
+}
+
 /// `pushbench peers`: one bar per comparison, the ratio (above 1:
 /// pushbench better) on a log axis, with its goal marked.
 #[derive(Debug)]
@@ -1058,22 +1383,18 @@ impl Chart for PeersChart {
                 .flat_map(|b| [b.1.max(1e-2), b.2.unwrap_or(1.0)])
                 .chain([1.0]),
         );
-        let mut chart = ChartBuilder::on(&body)
-            .margin(10)
-            .margin_right(40)
-            .x_label_area_size(44)
-            .y_label_area_size(label_area_width(&labels))
-            .build_cartesian_2d((lo..hi).log_scale(), bar_axis(n))?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_label_formatter(&|y| label_at(&labels, *y))
-            .y_label_style(small_font())
-            .x_label_style(small_font())
-            .x_label_formatter(&|x| format!("{}×", trim(*x)))
-            .x_desc("ratio (log scale)")
-            .axis_desc_style(label_font())
-            .draw()?;
+        let mut chart = bar_chart(
+            &body,
+            &BarFrame {
+                caption: None,
+                margin_right: 40,
+                labels: &labels,
+                label_style: small_font(),
+                x_desc: "ratio (log scale)",
+                x_format: &|x| format!("{}×", trim(*x)),
+            },
+            (lo..hi).log_scale(),
+        )?;
         chart.draw_series(self.bars.iter().enumerate().map(|(i, (_, ratio, goal))| {
             let y = i as f64;
             // Green: goal met; red: missed; blue: no goal, for information.

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use pushbench_protocol::RunResult;
 use pushbench_protocol::results::PhaseResult;
 
-use crate::figures::phase_key;
 use crate::table::{Align, Table};
+use crate::variant::phase_key;
 
 /// One figure compared, read from a phase.
 #[derive(Clone, Copy, Debug)]
@@ -76,7 +76,8 @@ pub const FIGURES: [Figure; 10] = [
 /// One figure of one phase in both runs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Change {
-    /// The phase (`ws 50c@20/s`), matched by transport, clients and rate.
+    /// The phase (`ws 50c@20/s`, `sse 50c@20/s h2 tls gzip`), matched by
+    /// transport, clients, rate and variant (see [`phase_key`]).
     pub phase: String,
     /// The figure's name.
     pub figure: &'static str,
@@ -123,7 +124,8 @@ pub struct Comparison {
 }
 
 /// Compares run `b` against run `a`, matching phases by transport, client
-/// count and event rate.
+/// count, event rate and variant (HTTP version, TLS, content coding,
+/// header profile): an HTTP/2 phase is never compared with an HTTP/1.1 one.
 pub fn compare(a: &RunResult, b: &RunResult) -> Comparison {
     let index = |run: &RunResult| -> BTreeMap<String, usize> {
         run.phases

@@ -16,6 +16,7 @@ use crate::figures::{
 use crate::model::{self, CLASSIC_CLIENTS, ModelInput};
 use crate::summary::{summary_table, variant_table, warnings};
 use crate::table::{Table, escape_html};
+use crate::variant::varying_in;
 
 /// One chart as the reports show it.
 #[derive(Clone, Debug)]
@@ -67,6 +68,48 @@ pub fn classic_bandwidth_table(result: &RunResult) -> Table {
     table
 }
 
+/// The classic argument, measured per variant: for each polling transport
+/// its header bytes and all bytes per delivered event beside WebSocket's
+/// (the same variant and load), and the ratios; `None` when the run
+/// measured no polling.
+pub fn classic_argument_table(result: &RunResult) -> Option<Table> {
+    let groups = crate::figures::classic_groups(result);
+    let mut table = Table::new([
+        "variant",
+        "poll",
+        "poll headers B/ev",
+        "poll B/ev",
+        "ws B/ev",
+        "ws overhead B/ev",
+        "poll headers ÷ ws B/ev",
+        "poll ÷ ws B/ev",
+    ]);
+    table.align[1] = crate::table::Align::Left;
+    let ratio = |a: f64, b: Option<f64>| match b {
+        Some(b) if b > 0.0 => format!("{:.2}×", a / b),
+        _ => "–".to_owned(),
+    };
+    for group in &groups {
+        let ws = group.bar(Transport::Ws);
+        for poll in [Transport::ShortPoll, Transport::LongPoll] {
+            let Some(bar) = group.bar(poll) else {
+                continue;
+            };
+            table.push([
+                group.label.clone(),
+                poll.name().to_owned(),
+                format!("{:.1}", bar.header_bytes),
+                format!("{:.1}", bar.bytes),
+                ws.map_or("–".to_owned(), |w| format!("{:.1}", w.bytes)),
+                ws.map_or("–".to_owned(), |w| format!("{:.1}", w.overhead_bytes)),
+                ratio(bar.header_bytes, ws.map(|w| w.bytes)),
+                ratio(bar.bytes, ws.map(|w| w.bytes)),
+            ]);
+        }
+    }
+    (!table.rows.is_empty()).then_some(table)
+}
+
 /// The classic claim, from the model alone: 871 header bytes per poll
 /// against a 2-byte WebSocket frame, one event per second, no payload.
 pub fn classic_model_table() -> Table {
@@ -99,7 +142,7 @@ pub fn scenario_table(result: &RunResult) -> Table {
     let list = |items: Vec<String>| items.join(", ");
     let mut table = Table::new(["setting", "value"]);
     table.align[1] = crate::table::Align::Left;
-    let rows: [(&str, String); 14] = [
+    let rows: [(&str, String); 18] = [
         (
             "transports",
             list(s.transports.iter().map(|t| t.name().to_owned()).collect()),
@@ -133,6 +176,24 @@ pub fn scenario_table(result: &RunResult) -> Table {
             list(s.headers.iter().map(ToString::to_string).collect()),
         ),
         ("response headers", s.response_headers.to_string()),
+        (
+            "TLS",
+            list(
+                s.tls
+                    .iter()
+                    .map(|&t| if t { "on" } else { "off" }.to_owned())
+                    .collect(),
+            ),
+        ),
+        (
+            "HTTP versions",
+            list(s.http.iter().map(ToString::to_string).collect()),
+        ),
+        ("HTTP/2 streams per connection", s.h2_streams.to_string()),
+        (
+            "content codings",
+            list(s.coding.iter().map(ToString::to_string).collect()),
+        ),
         (
             "target",
             s.target
@@ -178,6 +239,12 @@ fn file_name(path: &Path) -> String {
 const CLASSIC_TEXT: &str = "The classic comparison: a poll carries about 871 bytes of \
 HTTP headers, a WebSocket frame 2 bytes of framing; at one event per second per client:";
 
+const CLASSIC_ARGUMENT_TEXT: &str = "The classic argument, measured: a poll's request and \
+response heads (over HTTP/2 the HPACK blocks) per delivered event, beside all bytes per \
+delivered event of the poll and of a WebSocket in the same variant and load (both directions; \
+ws overhead is every byte but the payload). The classic figures are 871 header bytes per poll \
+against 2 bytes of WebSocket framing; see docs/matrix.md for how to read the ratios.";
+
 const CAPACITY_TEXT: &str = "The highest event rate each transport sustained (doubling \
 from a start rate, then bisecting, one fresh server per rate): a phase held when it met every \
 criterion (nothing missed, duplicated, reordered or failed, at least 98 % of the window's events \
@@ -186,41 +253,42 @@ p99 under the bound), then latency measured at fractions of that rate. \
 Deliveries per second are events × clients. Search steps above the limit break the criteria by \
 design, so the warnings above leave them out.";
 
-const HEADER_PROFILES_TEXT: &str = "What each request header profile costs per delivered \
-     event, by class, both directions: `minimal` is the smallest valid request, `browser` \
-     Chromium's headers with a cookie (`browser:N`: of N bytes), a file name its header lines. \
-     Polling pays the request and response heads on every exchange; the persistent \
-     transports pay them once per connection (setup B/conn), outside the measured window.";
-
-const TLS_TEXT: &str = "What TLS costs per delivered event, by class, both directions: \
-     `tls_handshake` is every byte before the client's handshake completed (once per \
-     connection, in setup B/conn), `tls_records` each record's header, content type and AEAD \
-     tag plus the records that carry no data (session tickets, close_notify); the other \
-     classes are the same plaintext as without TLS (see docs/methodology.md).";
-
-/// The variant section's title: what the run compared.
-fn variants_title(result: &RunResult) -> &'static str {
-    let titles: Vec<&str> = crate::figures::varying_columns(result)
-        .into_iter()
-        .map(|(title, _)| title)
-        .collect();
-    match titles.as_slice() {
-        ["headers"] => "Header profiles",
-        ["tls"] => "Plaintext and TLS",
-        _ => "Header profiles and TLS",
+/// The variant section's title: the one dimension the run compared, or
+/// all of them.
+fn variants_title(result: &RunResult) -> String {
+    let varying = varying_in(result);
+    match varying.as_slice() {
+        [only] => only.section.to_owned(),
+        _ => format!(
+            "Variants: {}",
+            varying
+                .iter()
+                .map(|d| d.noun)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
-/// The variant section's explanation: one paragraph per dimension compared.
+/// The variant section's explanation: what the table shows, then one
+/// paragraph per dimension compared.
 fn variants_text(result: &RunResult) -> String {
-    crate::figures::varying_columns(result)
-        .into_iter()
-        .map(|(title, _)| match title {
-            "headers" => HEADER_PROFILES_TEXT,
-            _ => TLS_TEXT,
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut text =
+        vec!["What each variant costs per delivered event, by class, both directions.".to_owned()];
+    text.extend(
+        varying_in(result)
+            .iter()
+            .map(|d| format!("{}: {}", capitalised(d.noun), d.explanation)),
+    );
+    text.join(" ")
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 const CONNECTIONS_TEXT: &str = "Setup is the TCP connect (and, for WebSocket, the upgrade) of \
@@ -230,8 +298,8 @@ pace at which the server accepted them. Responses/s is the polling transports' r
 
 const MEASURED_TEXT: &str = "The same arithmetic with this run's measured bytes per \
 delivered event (both directions, every class: headers, framing, JSON envelope, payload, \
-control), at one event per second per client (when the run compared header profiles, \
-with the first profile's phases):";
+control), at one event per second per client (when the run compared variants, with the \
+first variant's phases):";
 
 impl Report<'_> {
     fn title(&self) -> String {
@@ -250,6 +318,26 @@ impl Report<'_> {
             transports.join(", "),
             self.result.pushbench_version
         )
+    }
+
+    /// The sections after the summary that only some runs have, in order:
+    /// (title, explanation, table).
+    fn table_sections(&self) -> Vec<(String, String, Table)> {
+        let r = self.result;
+        [
+            variant_table(r).map(|t| (variants_title(r), variants_text(r), t)),
+            classic_argument_table(r).map(|t| {
+                (
+                    "The classic argument, measured".to_owned(),
+                    CLASSIC_ARGUMENT_TEXT.to_owned(),
+                    t,
+                )
+            }),
+            capacity_table(r).map(|t| ("Capacity".to_owned(), CAPACITY_TEXT.to_owned(), t)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 
     /// The Markdown report; charts are linked as the SVG files beside it.
@@ -274,21 +362,8 @@ impl Report<'_> {
             "Bytes per event count both directions of every connection, divided by the \
              events delivered; latency is event creation to client receipt.\n"
         );
-        if let Some(variants) = variant_table(self.result) {
-            let _ = writeln!(
-                out,
-                "## {}\n\n{}\n\n{}",
-                variants_title(self.result),
-                variants_text(self.result),
-                variants.to_markdown()
-            );
-        }
-        if let Some(capacity) = capacity_table(self.result) {
-            let _ = writeln!(
-                out,
-                "## Capacity\n\n{CAPACITY_TEXT}\n\n{}",
-                capacity.to_markdown()
-            );
+        for (title, text, table) in self.table_sections() {
+            let _ = writeln!(out, "## {title}\n\n{text}\n\n{}", table.to_markdown());
         }
         let _ = writeln!(
             out,
@@ -373,21 +448,13 @@ impl Report<'_> {
              client receipt.</p>\n",
             summary_table(self.result).to_html()
         );
-        if let Some(variants) = variant_table(self.result) {
+        for (title, text, table) in self.table_sections() {
             let _ = write!(
                 out,
                 "<h2>{}</h2>\n<p>{}</p>\n{}",
-                variants_title(self.result),
-                escape_html(&variants_text(self.result)),
-                variants.to_html()
-            );
-        }
-        if let Some(capacity) = capacity_table(self.result) {
-            let _ = write!(
-                out,
-                "<h2>Capacity</h2>\n<p>{}</p>\n{}",
-                escape_html(CAPACITY_TEXT),
-                capacity.to_html()
+                escape_html(&title),
+                escape_html(&text),
+                table.to_html()
             );
         }
         let _ = write!(

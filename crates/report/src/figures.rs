@@ -4,125 +4,28 @@
 use pushbench_protocol::results::PhaseResult;
 use pushbench_protocol::{ByteClass, ByteLedger, RunResult, Transport};
 
+use crate::variant::variant_of;
+
 /// Bytes of one direction per delivered event, one entry per
 /// [`ByteClass::ALL`] class in that order.
 pub type ClassBytes = [f64; ByteClass::COUNT];
 
-/// What a phase varies besides transport and load, one entry per
-/// dimension, each as its label shows it: the header profile, then TLS
-/// (`tls` or `plain`). A new dimension is one more entry here, and the
-/// labels, keys and the variant table follow.
-fn variants(phase: &PhaseResult) -> [String; 2] {
-    [
-        phase.headers.to_string(),
-        if phase.tls { "tls" } else { "plain" }.to_owned(),
-    ]
-}
-
-/// Which variant dimensions (see [`variants`]) differ among `phases`.
-fn varying(phases: &[&PhaseResult]) -> [bool; 2] {
-    let mut out = [false; 2];
-    if let Some(first) = phases.first() {
-        let first = variants(first);
-        for phase in phases {
-            for (slot, (a, b)) in out.iter_mut().zip(first.iter().zip(variants(phase))) {
-                *slot |= *a != b;
-            }
-        }
-    }
-    out
-}
-
-/// A name for a phase that is unique within its run: the transport alone
-/// when the run measured it once, else with what tells its phases apart:
-/// clients and rate (`ws 50c@20/s`), the header profile (`ws browser`),
-/// TLS (`ws tls`, `ws plain`), or several (`ws 50c@20/s browser tls`).
-pub fn phase_label(result: &RunResult, phase: &PhaseResult) -> String {
-    let siblings: Vec<&PhaseResult> = result
-        .phases
-        .iter()
-        .filter(|p| p.transport == phase.transport)
-        .collect();
-    let mut label = phase.transport.name().to_owned();
-    if siblings.len() <= 1 {
-        return label;
-    }
-    let load_varies = siblings
-        .iter()
-        .any(|p| p.clients != phase.clients || p.rate != phase.rate);
-    let varies = varying(&siblings);
-    if load_varies || !varies.contains(&true) {
-        label.push_str(&format!(
-            " {}c@{}/s",
-            phase.clients,
-            format_rate(phase.rate)
-        ));
-    }
-    for (value, vary) in variants(phase).into_iter().zip(varies) {
-        if vary {
-            label.push_str(&format!(" {value}"));
-        }
-    }
-    label
-}
-
-/// A key that names the same phase in two runs: transport, clients, rate,
-/// the header profile unless it is `minimal` and `tls` when it spoke TLS
-/// (so keys of runs from before header profiles and TLS still match).
-pub fn phase_key(phase: &PhaseResult) -> String {
-    let mut key = format!(
-        "{} {}c@{}/s",
-        phase.transport.name(),
-        phase.clients,
-        format_rate(phase.rate)
-    );
-    if !phase.headers.is_minimal() {
-        key.push_str(&format!(" {}", phase.headers));
-    }
-    if phase.tls {
-        key.push_str(" tls");
-    }
-    key
-}
-
-/// True when some phase of the run sent other than minimal headers.
-pub fn has_header_profiles(result: &RunResult) -> bool {
-    result.phases.iter().any(|p| !p.headers.is_minimal())
-}
-
-/// True when some phase of the run spoke TLS.
-pub fn has_tls(result: &RunResult) -> bool {
-    result.phases.iter().any(|p| p.tls)
-}
-
-/// The classes a run's charts and tables show: the plaintext ones always,
-/// the TLS ones when a phase spoke TLS (a plaintext report keeps the
-/// columns and legend it always had).
+/// The classes a run's charts and tables show: those that booked a byte
+/// in some phase (window or setup, either direction), in [`ByteClass::ALL`]
+/// order. A plaintext HTTP/1.1 run thus keeps the columns and legend it
+/// always had, and a class a new protocol adds (TLS, HTTP/2 frames) shows
+/// up in exactly the runs that have it.
 pub fn classes_in(result: &RunResult) -> Vec<ByteClass> {
     ByteClass::ALL
         .into_iter()
-        .filter(|c| !c.is_tls() || has_tls(result))
+        .filter(|&c| {
+            result.phases.iter().any(|p| {
+                [&p.traffic, &p.setup_traffic]
+                    .iter()
+                    .any(|t| t.sent.get(c) + t.received.get(c) > 0)
+            })
+        })
         .collect()
-}
-
-/// The variant table's columns: (title, value of a phase) for each
-/// variant dimension that differs among the run's phases; empty when none
-/// does (then there is no variant table).
-pub fn varying_columns(result: &RunResult) -> Vec<(&'static str, usize)> {
-    let phases: Vec<&PhaseResult> = result.phases.iter().collect();
-    ["headers", "tls"]
-        .into_iter()
-        .enumerate()
-        .zip(varying(&phases))
-        .filter(|(_, vary)| *vary)
-        .map(|((i, title), _)| (title, i))
-        .collect()
-}
-
-/// The value of variant dimension `index` of `phase` (see
-/// [`varying_columns`]).
-pub fn variant_value(phase: &PhaseResult, index: usize) -> String {
-    variants(phase)[index].clone()
 }
 
 /// `ledger`'s bytes per class divided by `delivered` events (zeros when
@@ -141,20 +44,140 @@ pub fn per_event_by_class(ledger: &ByteLedger, delivered: u64) -> ClassBytes {
 /// All bytes (both directions) per delivered event of every phase of
 /// `transport` together, or `None` when the run has no such phase or none
 /// delivered anything.
-/// When the run compared header profiles or TLS, only the phases of its
-/// first variant count (mixing a browser's heads with minimal ones, or TLS
-/// with plaintext, would describe neither); the variant table shows the
-/// others.
+/// When the run compared variants (header profiles, TLS, HTTP versions,
+/// codings), only the phases of its first variant count (mixing a
+/// browser's heads with minimal ones, or TLS with plaintext, would
+/// describe neither); the variant table shows the others.
 pub fn transport_bytes_per_event(result: &RunResult, transport: Transport) -> Option<f64> {
-    let primary = result.phases.first().map(variants);
-    let (bytes, delivered) = result
-        .phases
-        .iter()
-        .filter(|p| p.transport == transport && Some(variants(p)) == primary)
+    let (bytes, delivered) = primary_phases(result)
+        .filter(|p| p.transport == transport)
         .fold((0u64, 0u64), |(b, d), p| {
             (b + p.traffic.total(), d + p.events.delivered)
         });
     (delivered > 0).then(|| bytes as f64 / delivered as f64)
+}
+
+/// The phases of the run's first variant (the first phase's): the ones
+/// figures that stand for a transport as a whole are taken from.
+pub fn primary_phases(result: &RunResult) -> impl Iterator<Item = &PhaseResult> {
+    let primary = result.phases.first().map(variant_of);
+    result
+        .phases
+        .iter()
+        .filter(move |p| Some(variant_of(p)) == primary)
+}
+
+/// The transports the classic argument sets against each other: polling
+/// (a request and a response per exchange) and the persistent SSE and
+/// WebSocket. HTTP streaming costs what SSE does, less the field names.
+pub const CLASSIC_TRANSPORTS: [Transport; 4] = [
+    Transport::ShortPoll,
+    Transport::LongPoll,
+    Transport::Sse,
+    Transport::Ws,
+];
+
+/// One transport's figures in one group of the classic comparison, per
+/// delivered event, both directions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClassicBar {
+    /// The transport.
+    pub transport: Transport,
+    /// Request plus response header bytes (over HTTP/2, the HPACK blocks).
+    pub header_bytes: f64,
+    /// Every byte.
+    pub bytes: f64,
+    /// Every byte but the payload.
+    pub overhead_bytes: f64,
+}
+
+/// One variant of the classic comparison (with its load, when the run
+/// swept clients or rates): the [`CLASSIC_TRANSPORTS`] it measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClassicGroup {
+    /// The variant's name in the dimensions the run varied (all of them
+    /// when it varied none), after the load when that varied.
+    pub label: String,
+    /// One bar per transport, in [`CLASSIC_TRANSPORTS`] order; a transport
+    /// the variant did not measure, or that delivered nothing, has none.
+    pub bars: Vec<ClassicBar>,
+}
+
+impl ClassicGroup {
+    /// The bar of `transport`, if the group has one.
+    pub fn bar(&self, transport: Transport) -> Option<&ClassicBar> {
+        self.bars.iter().find(|b| b.transport == transport)
+    }
+}
+
+/// The classic comparison of a run: one group per variant (and load), in
+/// matrix order (HTTP version, then TLS, coding, header profile, each from
+/// its baseline up; see [`crate::variant::variant_order`]). Phases of one
+/// transport in one group (a scenario that lists a value twice) are added
+/// together.
+pub fn classic_groups(result: &RunResult) -> Vec<ClassicGroup> {
+    use crate::variant::{DIMENSIONS, variant_name, variant_order, varying_in};
+    let phases: Vec<&PhaseResult> = result
+        .phases
+        .iter()
+        .filter(|p| CLASSIC_TRANSPORTS.contains(&p.transport))
+        .collect();
+    let load_varies = phases
+        .iter()
+        .any(|p| (p.clients, p.rate) != (phases[0].clients, phases[0].rate));
+    let mut dimensions = varying_in(result);
+    if dimensions.is_empty() {
+        dimensions = DIMENSIONS.to_vec();
+    }
+    let group_of = |p: &PhaseResult| (variant_order(p), p.clients, p.rate.to_bits());
+    let mut keys: Vec<_> = phases.iter().map(|p| group_of(p)).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .map(|key| {
+            let members: Vec<&PhaseResult> = phases
+                .iter()
+                .copied()
+                .filter(|p| group_of(p) == key)
+                .collect();
+            let first = members[0];
+            let mut label = variant_name(first, &dimensions);
+            if load_varies {
+                label = format!("{}c@{}/s {label}", first.clients, format_rate(first.rate))
+                    .trim_end()
+                    .to_owned();
+            }
+            let bars = CLASSIC_TRANSPORTS
+                .into_iter()
+                .filter_map(|transport| {
+                    let of: Vec<&&PhaseResult> = members
+                        .iter()
+                        .filter(|p| p.transport == transport)
+                        .collect();
+                    let delivered: u64 = of.iter().map(|p| p.events.delivered).sum();
+                    if delivered == 0 {
+                        return None;
+                    }
+                    let sum = |f: &dyn Fn(&PhaseResult) -> u64| -> f64 {
+                        of.iter().map(|p| f(p)).sum::<u64>() as f64 / delivered as f64
+                    };
+                    let both = |p: &PhaseResult, c: ByteClass| {
+                        p.traffic.sent.get(c) + p.traffic.received.get(c)
+                    };
+                    let bytes = sum(&|p| p.traffic.total());
+                    Some(ClassicBar {
+                        transport,
+                        header_bytes: sum(&|p| {
+                            both(p, ByteClass::RequestHeaders) + both(p, ByteClass::ResponseHeaders)
+                        }),
+                        bytes,
+                        overhead_bytes: bytes - sum(&|p| both(p, ByteClass::Payload)),
+                    })
+                })
+                .collect();
+            ClassicGroup { label, bars }
+        })
+        .collect()
 }
 
 /// The transports a run measured, in [`Transport::ALL`] order.

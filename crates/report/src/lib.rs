@@ -9,6 +9,9 @@
 //!
 //! # Layout
 //! - [`figures`]: per-phase figures and number formatting every output shares.
+//! - [`variant`]: the matrix's dimensions (HTTP version, TLS, content
+//!   coding, header profile) and the one function that names a phase's
+//!   variant, behind every label, variant column and comparison key.
 //! - [`table`]: [`Table`], rendered as aligned text, Markdown or HTML.
 //! - [`summary`]: the summary table, the warnings, [`terminal_summary`].
 //! - [`capacity`]: the capacity search's table, and the connection ramp
@@ -43,6 +46,7 @@ pub mod peers;
 pub mod summary;
 pub mod table;
 pub mod trace;
+pub mod variant;
 
 pub use compare::{Comparison, compare};
 pub use summary::{summary_table, terminal_summary, warnings};
@@ -128,47 +132,17 @@ pub fn results_file(path: &Path) -> PathBuf {
 pub fn write_report(result: &RunResult, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     create_dir(dir)?;
     charts::register_fonts()?;
-    let mut written = Vec::new();
-    let mut figures = Vec::new();
-    let mut add = |paths: [PathBuf; 2], caption: String, written: &mut Vec<PathBuf>| {
-        figures.push(document::Figure {
-            svg: paths[0].clone(),
-            png: paths[1].clone(),
-            caption,
-        });
-        written.extend(paths);
-    };
-    let chart = charts::BytesPerEvent::new(result);
-    add(
-        charts::render(&chart, dir)?,
-        charts::Chart::caption(&chart),
-        &mut written,
-    );
-    let chart = charts::Overhead::new(result);
-    add(
-        charts::render(&chart, dir)?,
-        charts::Chart::caption(&chart),
-        &mut written,
-    );
-    let chart = charts::LatencyDistribution::new(result);
-    add(
-        charts::render(&chart, dir)?,
-        charts::Chart::caption(&chart),
-        &mut written,
-    );
-    let chart = charts::BandwidthVsClients::new(result);
-    add(
-        charts::render(&chart, dir)?,
-        charts::Chart::caption(&chart),
-        &mut written,
-    );
+    let mut drawn = Drawn::default();
+    drawn.add(&charts::BytesPerEvent::new(result), dir)?;
+    drawn.add(&charts::Overhead::new(result), dir)?;
+    if let Some(chart) = charts::ClassicArgument::new(result) {
+        drawn.add(&chart, dir)?;
+    }
+    drawn.add(&charts::LatencyDistribution::new(result), dir)?;
+    drawn.add(&charts::BandwidthVsClients::new(result), dir)?;
     let skipped = match charts::LatencyVsRate::new(result) {
         Some(chart) => {
-            add(
-                charts::render(&chart, dir)?,
-                charts::Chart::caption(&chart),
-                &mut written,
-            );
+            drawn.add(&chart, dir)?;
             Vec::new()
         }
         None => vec![
@@ -178,12 +152,12 @@ pub fn write_report(result: &RunResult, dir: &Path) -> Result<Vec<PathBuf>, Repo
         ],
     };
     if let Some(chart) = charts::CapacityChart::new(result) {
-        add(
-            charts::render(&chart, dir)?,
-            charts::Chart::caption(&chart),
-            &mut written,
-        );
+        drawn.add(&chart, dir)?;
     }
+    let Drawn {
+        mut written,
+        figures,
+    } = drawn;
     let report = document::Report {
         result,
         figures: &figures,
@@ -196,6 +170,27 @@ pub fn write_report(result: &RunResult, dir: &Path) -> Result<Vec<PathBuf>, Repo
         written.push(write_file(&dir.join(name), text)?);
     }
     Ok(written)
+}
+
+/// The charts drawn so far: their files and their figures for the documents.
+#[derive(Default)]
+struct Drawn {
+    written: Vec<PathBuf>,
+    figures: Vec<document::Figure>,
+}
+
+impl Drawn {
+    /// Draws `chart` into `dir` (SVG and PNG) and keeps it for the documents.
+    fn add<C: charts::Chart>(&mut self, chart: &C, dir: &Path) -> Result<(), ReportError> {
+        let [svg, png] = charts::render(chart, dir)?;
+        self.figures.push(document::Figure {
+            svg: svg.clone(),
+            png: png.clone(),
+            caption: chart.caption(),
+        });
+        self.written.extend([svg, png]);
+        Ok(())
+    }
 }
 
 /// Writes `text` to `path`, naming the file in the error.

@@ -4,25 +4,20 @@
 use pushbench_protocol::{ByteClass, RunResult};
 
 use crate::figures::{
-    classes_in, format_bytes, format_count, format_us, has_header_profiles, per_event_by_class,
-    phase_has_losses, phase_label, transports_in, variant_value, varying_columns,
+    classes_in, format_bytes, format_count, format_us, per_event_by_class, phase_has_losses,
+    transports_in,
 };
 use crate::table::Table;
+use crate::variant::{constant_in, phase_label, varying_in};
 
 /// One row per phase: bytes per event each way, overhead, latency
 /// percentiles, delivery counts, server cost.
 pub fn summary_table(result: &RunResult) -> Table {
-    // The header profile gets a column only when a run used one profile
-    // other than minimal: minimal runs keep the table they always had, and
-    // when profiles vary, the phase labels name them already.
-    let distinct: std::collections::BTreeSet<String> = result
-        .phases
-        .iter()
-        .map(|p| p.headers.to_string())
-        .collect();
-    let profiles = has_header_profiles(result) && distinct.len() == 1;
-    // Likewise a run that spoke TLS in every phase says so in a column.
-    let all_tls = !result.phases.is_empty() && result.phases.iter().all(|p| p.tls);
+    // A dimension the whole run held at one value other than the baseline
+    // (browser headers throughout, TLS throughout, HTTP/2 throughout) gets
+    // a column, since no label names it; a baseline run keeps the table it
+    // always had, and dimensions that vary are in the phase labels.
+    let constant = constant_in(result);
     let mut titles = vec![
         "phase",
         "clients",
@@ -43,16 +38,12 @@ pub fn summary_table(result: &RunResult) -> Table {
         "CPU µs/ev",
         "RSS/conn",
     ];
-    if profiles {
-        titles.insert(HEADERS_COLUMN, "headers");
-    }
-    let tls_column = HEADERS_COLUMN + usize::from(profiles);
-    if all_tls {
-        titles.insert(tls_column, "tls");
+    for (k, dimension) in constant.iter().enumerate() {
+        titles.insert(VARIANT_COLUMNS + k, dimension.column);
     }
     let mut table = Table::new(titles);
-    if profiles {
-        table.align[HEADERS_COLUMN] = crate::table::Align::Left;
+    for k in 0..constant.len() {
+        table.align[VARIANT_COLUMNS + k] = crate::table::Align::Left;
     }
     for phase in &result.phases {
         let latency = &phase.latency_us;
@@ -79,32 +70,31 @@ pub fn summary_table(result: &RunResult) -> Table {
             format!("{:.1}", phase.server.cpu_us_per_event),
             format_bytes(phase.server.rss_per_connection_bytes),
         ];
-        if profiles {
-            row.insert(HEADERS_COLUMN, phase.headers.to_string());
-        }
-        if all_tls {
-            row.insert(tls_column, "on".to_owned());
+        for (k, dimension) in constant.iter().enumerate() {
+            row.insert(VARIANT_COLUMNS + k, dimension.value(phase));
         }
         table.push(row);
     }
     table
 }
 
-/// Where the summary shows the header profile (after the rate).
-const HEADERS_COLUMN: usize = 3;
+/// Where the summary and the variant table show variant columns (after
+/// the rate).
+const VARIANT_COLUMNS: usize = 3;
 
 /// Bytes per delivered event by class (both directions), one row per phase
 /// of every transport, so the variants of one transport (header profiles,
-/// plaintext and TLS) stand side by side, with a column for each dimension
-/// that varies; `None` unless the run compared variants.
+/// plaintext and TLS, HTTP versions, codings) stand side by side, with a
+/// column for each dimension that varies; `None` unless the run compared
+/// variants.
 pub fn variant_table(result: &RunResult) -> Option<Table> {
-    let columns = varying_columns(result);
+    let columns = varying_in(result);
     if columns.is_empty() {
         return None;
     }
     let classes = classes_in(result);
     let mut titles = vec!["transport".to_owned(), "clients".into(), "rate/s".into()];
-    titles.extend(columns.iter().map(|(title, _)| (*title).to_owned()));
+    titles.extend(columns.iter().map(|d| d.column.to_owned()));
     titles.extend(classes.iter().map(|c| c.name().to_owned()));
     titles.extend(["B/ev".to_owned(), "setup B/conn".to_owned()]);
     let mut table = Table::new(titles);
@@ -121,7 +111,7 @@ pub fn variant_table(result: &RunResult) -> Option<Table> {
                 format_count(u64::from(phase.clients)),
                 crate::figures::format_rate(phase.rate),
             ];
-            row.extend(columns.iter().map(|&(_, i)| variant_value(phase, i)));
+            row.extend(columns.iter().map(|d| d.value(phase)));
             row.extend(
                 ByteClass::ALL
                     .iter()
@@ -136,9 +126,6 @@ pub fn variant_table(result: &RunResult) -> Option<Table> {
     }
     Some(table)
 }
-
-/// Where the variant table's variant columns start (after the rate).
-const VARIANT_COLUMNS: usize = 3;
 
 /// Everything that makes a result untrustworthy or incomplete, one sentence
 /// each; empty when the run is clean.

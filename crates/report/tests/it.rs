@@ -110,6 +110,7 @@ fn report_writes_valid_charts_and_documents_naming_every_transport() {
         "overhead",
         "latency_percentiles",
         "bandwidth_vs_clients",
+        "classic_argument",
     ] {
         let svg = dir.join(format!("{stem}.svg"));
         let png = dir.join(format!("{stem}.png"));
@@ -137,8 +138,8 @@ fn report_writes_valid_charts_and_documents_naming_every_transport() {
     }
     assert!(!markdown.contains("WARNING"), "a clean run has no warning");
     // Self-contained: the charts are inline and the HTML is well formed enough
-    // to carry four <svg> roots.
-    assert_eq!(html.matches("<svg").count(), 4);
+    // to carry five <svg> roots.
+    assert_eq!(html.matches("<svg").count(), 5);
     assert!(
         html.contains("871.0 kB/s"),
         "the classic table is in the report"
@@ -233,23 +234,33 @@ fn compare_flags_a_regression_over_the_threshold() {
 /// The fixture with every phase measured twice, the second time with the
 /// browser header profile (its request heads 600 bytes larger per event).
 fn with_two_profiles() -> RunResult {
-    let mut result = fixture();
-    let browser: Vec<_> = result
-        .phases
-        .iter()
-        .map(|p| {
-            let mut p = p.clone();
-            p.headers = pushbench_protocol::HeaderProfile::BROWSER;
-            p.traffic.sent.request_headers += 600 * p.events.delivered;
-            p.derived.bytes_per_event += 600.0;
-            p
-        })
-        .collect();
-    result.phases.extend(browser);
+    let mut result = with_second_variant(|p| {
+        p.headers = pushbench_protocol::HeaderProfile::BROWSER;
+        p.traffic.sent.request_headers += 600 * p.events.delivered;
+        p.derived.bytes_per_event += 600.0;
+    });
     result.scenario.headers = vec![
         pushbench_protocol::HeaderProfile::Minimal,
         pushbench_protocol::HeaderProfile::BROWSER,
     ];
+    result
+}
+
+/// The fixture with every phase measured again, as `change` makes it.
+fn with_second_variant(
+    change: impl Fn(&mut pushbench_protocol::results::PhaseResult),
+) -> RunResult {
+    let mut result = fixture();
+    let second: Vec<_> = result
+        .phases
+        .iter()
+        .map(|p| {
+            let mut p = p.clone();
+            change(&mut p);
+            p
+        })
+        .collect();
+    result.phases.extend(second);
     result
 }
 
@@ -306,22 +317,14 @@ fn header_profiles_get_a_column_labels_and_a_comparison_table() {
 /// plaintext plus a handshake per connection and 22 bytes of record
 /// overhead per event each way.
 fn with_tls() -> RunResult {
-    let mut result = fixture();
-    let tls: Vec<_> = result
-        .phases
-        .iter()
-        .map(|p| {
-            let mut p = p.clone();
-            p.tls = true;
-            p.traffic.sent.tls_records += 22 * p.events.delivered;
-            p.traffic.received.tls_records += 22 * p.events.delivered;
-            p.setup_traffic.sent.tls_handshake += 400 * p.connections.opened;
-            p.setup_traffic.received.tls_handshake += 1_200 * p.connections.opened;
-            p.derived.bytes_per_event += 44.0;
-            p
-        })
-        .collect();
-    result.phases.extend(tls);
+    let mut result = with_second_variant(|p| {
+        p.tls = true;
+        p.traffic.sent.tls_records += 22 * p.events.delivered;
+        p.traffic.received.tls_records += 22 * p.events.delivered;
+        p.setup_traffic.sent.tls_handshake += 400 * p.connections.opened;
+        p.setup_traffic.received.tls_handshake += 1_200 * p.connections.opened;
+        p.derived.bytes_per_event += 44.0;
+    });
     result.scenario.tls = vec![false, true];
     result
 }
@@ -376,4 +379,259 @@ fn tls_phases_get_labels_tls_classes_and_a_comparison_table() {
     assert!(compare(&result, &result).is_unchanged());
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&plain_dir);
+}
+
+/// A synthetic matrix from the fixture: every phase again in each
+/// combination of HTTP version, TLS, content coding and header profile,
+/// with bytes that move the way each dimension moves them (browser heads
+/// 600 bytes larger per poll, HTTP/2 heads HPACK-coded to 40 bytes plus
+/// 18 bytes of frame headers, TLS 22 bytes of records each way, gzip a
+/// third off the received bodies).
+fn matrix() -> RunResult {
+    use pushbench_protocol::{ContentCoding, HeaderProfile, HttpVersion};
+    let base = fixture();
+    let mut result = base.clone();
+    result.phases.clear();
+    for http in HttpVersion::ALL {
+        for tls in [false, true] {
+            for coding in [ContentCoding::Identity, ContentCoding::Gzip] {
+                for headers in [HeaderProfile::Minimal, HeaderProfile::BROWSER] {
+                    for phase in &base.phases {
+                        let mut p = phase.clone();
+                        let delivered = p.events.delivered;
+                        let (sent, received) = (&mut p.traffic.sent, &mut p.traffic.received);
+                        let polls = sent.request_headers > 0;
+                        if polls && !headers.is_minimal() {
+                            sent.request_headers += 600 * delivered;
+                        }
+                        if http == HttpVersion::Http2 {
+                            if polls {
+                                sent.request_headers = 25 * delivered;
+                                received.response_headers = 15 * delivered;
+                            }
+                            received.h2_frames += 18 * delivered;
+                        }
+                        if tls {
+                            sent.tls_records += 22 * delivered;
+                            received.tls_records += 22 * delivered;
+                        }
+                        if coding == ContentCoding::Gzip && p.transport != Transport::Ws {
+                            received.payload -= received.payload / 3;
+                        }
+                        p.derived.bytes_per_event = p.traffic.total() as f64 / delivered as f64;
+                        (p.http, p.tls, p.coding, p.headers) = (http, tls, coding, headers.clone());
+                        result.phases.push(p);
+                    }
+                }
+            }
+        }
+    }
+    result.scenario.http = HttpVersion::ALL.to_vec();
+    result.scenario.tls = vec![false, true];
+    result.scenario.coding = vec![ContentCoding::Identity, ContentCoding::Gzip];
+    result.scenario.headers = vec![HeaderProfile::Minimal, HeaderProfile::BROWSER];
+    result
+}
+
+#[test]
+fn a_matrix_run_names_each_variant_once_in_every_table_and_chart() {
+    let result = matrix();
+    assert_eq!(result.phases.len(), 80);
+    let summary = terminal_summary(&result);
+    for label in [
+        "sse h2 tls gzip browser",
+        "sse h1 plain identity minimal",
+        "short-poll h2 plain gzip minimal",
+    ] {
+        assert!(summary.contains(label), "{label} missing:\n{summary}");
+    }
+    let labels: std::collections::BTreeSet<String> = result
+        .phases
+        .iter()
+        .map(|p| pushbench_report::variant::phase_label(&result, p))
+        .collect();
+    assert_eq!(labels.len(), 80, "every phase has its own label");
+    let table = pushbench_report::summary::variant_table(&result).expect("a variant table");
+    assert_eq!(&table.headers[3..7], ["http", "tls", "coding", "headers"]);
+    for class in ["h2_frames", "tls_records"] {
+        assert!(table.headers.iter().any(|h| h == class), "{class}");
+    }
+
+    let dir = scratch("matrix");
+    write_report(&result, &dir).expect("report");
+    let svg = std::fs::read_to_string(dir.join("classic_argument.svg")).expect("chart");
+    assert_valid_svg(&dir.join("classic_argument.svg"));
+    assert_valid_png(&dir.join("classic_argument.png"));
+    for label in [
+        "h1 plain identity minimal",
+        "h1 plain identity browser",
+        "h2 tls gzip browser",
+        "short-poll",
+        "long-poll",
+        "sse",
+        "ws",
+        "871",
+    ] {
+        assert!(svg.contains(label), "the chart lacks {label}");
+    }
+    // Groups in matrix order: HTTP/1.1 before HTTP/2, minimal before browser.
+    let first = svg.find("h1 plain identity minimal").expect("h1");
+    let last = svg.find("h2 tls gzip browser").expect("h2");
+    assert!(first < last);
+    let md = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
+    assert!(
+        md.contains("## Variants: HTTP version, TLS, content coding, header profile"),
+        "{md}"
+    );
+    assert!(md.contains("## The classic argument, measured"), "{md}");
+    // 80 latency lines would bury the plot under their legend.
+    assert!(
+        md.contains("only its first variant's phases (h1 plain identity minimal)"),
+        "{md}"
+    );
+    let latency = std::fs::read_to_string(dir.join("latency_percentiles.svg")).expect("svg");
+    assert!(latency.contains("ws h1 plain identity minimal"));
+    assert!(!latency.contains("ws h2 tls gzip browser"));
+    let classic = pushbench_report::document::classic_argument_table(&result).expect("table");
+    // 16 variants, a short- and a long-poll row each.
+    assert_eq!(classic.rows.len(), 32);
+    let row = classic
+        .rows
+        .iter()
+        .find(|r| r[0] == "h1 plain identity browser" && r[1] == "short-poll")
+        .expect("h1 browser short-poll row");
+    let headers: f64 = row[2].parse().expect("a number");
+    assert!(headers > 600.0, "{row:?}");
+    let row = classic
+        .rows
+        .iter()
+        .find(|r| r[0] == "h2 plain identity browser" && r[1] == "short-poll")
+        .expect("h2 browser short-poll row");
+    assert_eq!(row[2], "40.0", "{row:?}");
+    let html = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
+    assert!(html.contains("<h2>The classic argument, measured</h2>"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn compare_matches_phases_by_their_whole_variant() {
+    let result = matrix();
+    let comparison = compare(&result, &result);
+    assert!(comparison.is_unchanged(), "no two variants share a key");
+    assert_eq!(comparison.changes.len(), 80 * compare::FIGURES.len());
+    // An old run (no HTTP version, coding, TLS or profile) matches exactly
+    // the baseline phases of the matrix, under its old keys.
+    let old = fixture();
+    let comparison = compare(&old, &result);
+    assert!(
+        comparison.only_in_a.is_empty(),
+        "{:?}",
+        comparison.only_in_a
+    );
+    assert_eq!(comparison.only_in_b.len(), 75);
+    assert!(comparison.changes.iter().any(|c| c.phase == "ws 20c@20/s"));
+    assert!(
+        comparison
+            .only_in_b
+            .contains(&"sse 20c@20/s h2 tls gzip browser".to_owned()),
+        "{:?}",
+        comparison.only_in_b
+    );
+    // An HTTP/2 phase is never compared with an HTTP/1.1 one.
+    let mut h2 = old.clone();
+    for p in &mut h2.phases {
+        p.http = pushbench_protocol::HttpVersion::Http2;
+    }
+    let comparison = compare(&old, &h2);
+    assert!(comparison.changes.is_empty());
+    assert_eq!(comparison.only_in_a.len(), 5);
+}
+
+#[test]
+fn old_results_and_single_variant_runs_get_a_classic_chart() {
+    // The fixture predates header profiles, TLS, HTTP/2 and codings.
+    let text = std::fs::read_to_string(fixture_path()).expect("fixture");
+    for field in [
+        "\"http\"",
+        "\"coding\"",
+        "\"headers\"",
+        "\"tls\"",
+        "h2_frames",
+    ] {
+        assert!(!text.contains(field), "the fixture has {field}");
+    }
+    let result = fixture();
+    let dir = scratch("classic-old");
+    write_report(&result, &dir).expect("report");
+    let svg = std::fs::read_to_string(dir.join("classic_argument.svg")).expect("chart");
+    assert!(
+        svg.contains("h1 plain identity minimal"),
+        "the one variant is named in full"
+    );
+    let md = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
+    assert!(
+        md.contains("| h1 plain identity minimal | short-poll |"),
+        "{md}"
+    );
+    assert!(
+        !md.contains("h2_frames"),
+        "an HTTP/1.1 run has no HTTP/2 class"
+    );
+    // A run of one transport the argument does not compare has no chart.
+    let mut stream_only = fixture();
+    stream_only
+        .phases
+        .retain(|p| p.transport == Transport::Stream);
+    assert!(pushbench_report::charts::ClassicArgument::new(&stream_only).is_none());
+    assert!(pushbench_report::document::classic_argument_table(&stream_only).is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_all_http2_run_says_so_in_a_column() {
+    let mut result = fixture();
+    for p in &mut result.phases {
+        p.http = pushbench_protocol::HttpVersion::Http2;
+    }
+    let table = pushbench_report::summary::summary_table(&result);
+    assert_eq!(table.headers[3], "http");
+    assert!(table.rows.iter().all(|r| r[3] == "h2"));
+    assert!(
+        table.rows.iter().all(|r| !r[0].contains("h2")),
+        "labels stay short"
+    );
+}
+
+#[test]
+fn header_bytes_that_span_decades_get_a_log_axis() {
+    use pushbench_report::charts::{Chart, ClassicArgument};
+    // HTTP/2 polls whose HPACK blocks shrank to 4 bytes per event beside
+    // the HTTP/1.1 ones of the fixture (33 and 179): a linear axis would
+    // hide them.
+    let result = with_second_variant(|p| {
+        p.http = pushbench_protocol::HttpVersion::Http2;
+        if p.traffic.sent.request_headers > 0 {
+            p.traffic.sent.request_headers = 3 * p.events.delivered;
+            p.traffic.received.response_headers = p.events.delivered;
+        }
+    });
+    let chart = ClassicArgument::new(&result).expect("a chart");
+    assert_eq!(chart.labels(), ["h1", "h2"]);
+    assert!(
+        chart.caption().contains("left, log scale"),
+        "{}",
+        chart.caption()
+    );
+    assert!(
+        chart.caption().contains("right, linear"),
+        "{}",
+        chart.caption()
+    );
+    let dir = scratch("classic-log");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    pushbench_report::charts::register_fonts().expect("fonts");
+    let [svg, png] = pushbench_report::charts::render(&chart, &dir).expect("render");
+    assert_valid_svg(&svg);
+    assert_valid_png(&png);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,10 +1,10 @@
-//! Ground truth: a short run of every transport against a `pushbench serve`
-//! child while tshark captures its port (`scripts/verify-wire.sh`), then the
-//! capture's TCP payload bytes must equal the sockets' counts to the byte,
+//! Ground truth: a short run of every transport, in the clear and over TLS,
+//! over HTTP/1.1 and HTTP/2, against a `pushbench serve --tls` child while
+//! tshark captures its port (`scripts/verify-wire.sh`), then the capture's
+//! TCP payload bytes must equal the sockets' counts to the byte,
 //! per transport and direction, and its packets and header bytes must match
 //! the `tcp_ip` estimate (up to the teardown segments sent after TCP_INFO
-//! is read, each exactly 52 bytes of header). A second run polls over
-//! h2c (HTTP/2, plaintext), its connections compared the same way.
+//! is read, each exactly 52 bytes of header).
 //!
 //! Without tshark or capture rights the test is skipped with a note, except
 //! under CI (env `CI` set), where that is a failure.
@@ -47,19 +47,22 @@ fn a_packet_capture_agrees_with_the_socket_counts_to_the_byte() {
     .expect("comparison json");
     assert_eq!(comparison["ok"], true, "{stdout}");
     let rows = comparison["rows"].as_array().expect("rows");
-    for transport in [
-        "short-poll",
-        "long-poll",
-        "stream",
-        "sse",
-        "ws",
-        "short-poll/h2",
-    ] {
-        for direction in ["sent", "received"] {
+    for transport in ["short-poll", "long-poll", "stream", "sse", "ws"] {
+        for (variant, direction) in [
+            ("", "sent"),
+            ("", "received"),
+            (" tls", "sent"),
+            (" tls", "received"),
+            (" h2", "sent"),
+            (" h2", "received"),
+            (" h2 tls", "sent"),
+            (" h2 tls", "received"),
+        ] {
+            let kind = format!("{transport}{variant}");
             let row = rows
                 .iter()
-                .find(|r| r["kind"] == transport && r["direction"] == direction)
-                .unwrap_or_else(|| panic!("no row for {transport} {direction}:\n{stdout}"));
+                .find(|r| r["kind"] == kind.as_str() && r["direction"] == direction)
+                .unwrap_or_else(|| panic!("no row for {kind} {direction}:\n{stdout}"));
             assert!(row["socket_bytes"].as_u64() > Some(0), "{row}");
             assert_eq!(row["socket_bytes"], row["capture_bytes"], "{row}");
         }
