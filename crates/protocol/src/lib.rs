@@ -31,6 +31,7 @@
 
 pub mod event;
 pub mod framing;
+pub mod h2;
 pub mod headers;
 pub mod ledger;
 pub mod peers;
@@ -43,6 +44,7 @@ pub mod wire;
 pub use event::{
     DecodeError, Event, Gap, Received, decode_binary, decode_json, gap_json, now_us, payload_for,
 };
+pub use h2::H2Classifier;
 pub use headers::HeaderProfile;
 pub use ledger::{ByteClass, ByteLedger, Traffic};
 pub use results::{RESULTS_VERSION, RunResult, Scenario};

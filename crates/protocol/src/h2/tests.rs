@@ -1,0 +1,2 @@
+//! Tests of the HTTP/2 classifier.
+use super::*;
