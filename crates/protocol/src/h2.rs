@@ -682,15 +682,7 @@ impl H2Classifier {
                 }
                 Ok(())
             }
-            FrameBody::Block(buf) => self.end_block_frame(
-                d,
-                &frame.header,
-                frame.kind,
-                frame.flags,
-                frame.stream,
-                buf,
-                sink,
-            ),
+            FrameBody::Block(_) => self.end_block_frame(d, frame, sink),
             FrameBody::Settings { .. } => Ok(()),
             FrameBody::Control => {
                 if frame.kind == RST_STREAM {
@@ -701,20 +693,27 @@ impl H2Classifier {
         }
     }
 
-    /// A HEADERS, CONTINUATION or PUSH_PROMISE frame is complete (`buf` is
-    /// its payload): books its own fields, keeps its fragment, and decodes
-    /// the block once it is whole.
-    #[allow(clippy::too_many_arguments)]
+    /// A HEADERS, CONTINUATION or PUSH_PROMISE frame is complete: books its
+    /// own fields, keeps its fragment, and decodes the block once it is
+    /// whole.
     fn end_block_frame<F: FnMut(u32, WireEvent<'_>)>(
         &mut self,
         d: usize,
-        header: &[u8; FRAME_HEADER_LEN],
-        kind: u8,
-        flags: u8,
-        stream: u32,
-        buf: Vec<u8>,
+        frame: Frame,
         sink: &mut F,
     ) -> Result<(), WireError> {
+        let Frame {
+            header,
+            kind,
+            flags,
+            stream,
+            body: FrameBody::Block(buf),
+            ..
+        } = frame
+        else {
+            return Ok(());
+        };
+        let header = &header;
         let dir = self.sides[d].direction;
         let mut start = 0usize;
         let mut pad = 0usize;

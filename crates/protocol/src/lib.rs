@@ -12,6 +12,9 @@
 //!   into payload and envelope.
 //! - [`framing`]: pure framing lengths (`ws_header_len`, `chunk_framing_len`,
 //!   `sse_field_overhead`) that the classifiers and the docs rely on.
+//! - [`h2`]: [`H2Classifier`], the HTTP/2 counterpart of the wire
+//!   classifier: frames, HPACK-decoded header blocks and many streams per
+//!   connection, each DATA body handed to [`wire`]'s body parsers.
 //! - [`headers`]: [`HeaderProfile`] (`minimal`, `browser`, a header
 //!   file), the header-file format and the rules that keep a profile from
 //!   breaking the framing.

@@ -802,7 +802,11 @@ fn a_direction_ended_mid_frame_books_the_rest_as_control() {
 /// the error as control, checked by the callers).
 fn check_error(case: &str, script: &[(Direction, Vec<u8>)], expected: &WireError) -> Outcome {
     let got = check_broken(Transport::Sse, script);
-    assert_eq!(&got.errors, &[expected.clone()], "{case}");
+    assert_eq!(
+        got.errors.as_slice(),
+        std::slice::from_ref(expected),
+        "{case}"
+    );
     got
 }
 
