@@ -24,6 +24,7 @@ use pushbench_protocol::wire::{Direction, WireError, WireEvent};
 use pushbench_protocol::{ByteClass, Received, Transport};
 
 use crate::script::{self, Read};
+use crate::wire::{index, payload_len};
 
 /// What one classification produced.
 #[derive(Debug, Default, PartialEq)]
@@ -37,13 +38,6 @@ struct Outcome {
     malformed: Vec<(u32, Direction, &'static str)>,
     /// Per direction, the first error `feed` returned.
     errors: [Option<WireError>; 2],
-}
-
-fn index(direction: Direction) -> usize {
-    match direction {
-        Direction::Sent => 0,
-        Direction::Received => 1,
-    }
 }
 
 const TRANSPORTS: [Transport; 5] = [
@@ -148,15 +142,7 @@ pub fn check(data: &[u8]) {
         .filter(|(class, _)| *class == ByteClass::Payload)
         .map(|(_, b)| b.len())
         .sum();
-    let payload_decoded: usize = whole
-        .messages
-        .values()
-        .flatten()
-        .map(|m| match m {
-            Received::Event { payload_len, .. } => *payload_len,
-            Received::Gap(_) => 0,
-        })
-        .sum();
+    let payload_decoded = payload_len(whole.messages.values().flatten());
     assert_eq!(
         payload_booked, payload_decoded,
         "{transport:?}: received payload bytes booked != payload of the decoded events"

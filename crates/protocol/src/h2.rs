@@ -368,7 +368,16 @@ impl H2Classifier {
         let d = index(direction);
         let mut error = None;
         while !bytes.is_empty() {
-            match self.step(d, bytes, sink) {
+            let step = self.step(d, bytes, sink).and_then(|n| {
+                // What the streams hold back is bounded like one message,
+                // whatever the frames (empty DATA frames included).
+                if self.held > MAX_MESSAGE as u64 {
+                    Err((n, WireError::TooLarge(self.held)))
+                } else {
+                    Ok(n)
+                }
+            });
+            match step {
                 Ok(n) => bytes = &bytes[n..],
                 Err((n, e)) => {
                     self.flush_side(d, sink);
@@ -950,11 +959,7 @@ impl H2Classifier {
                 Half::Head | Half::Ended => em.bytes(dir, ByteClass::Control, data),
             }
             Ok(())
-        })?;
-        if self.held > MAX_MESSAGE as u64 {
-            return Err(WireError::TooLarge(self.held));
-        }
-        Ok(())
+        })
     }
 
     /// END_STREAM in direction `d` on stream `id`.

@@ -1425,4 +1425,4 @@ impl FrameParser {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

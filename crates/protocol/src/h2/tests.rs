@@ -8,7 +8,8 @@ use loona_hpack::Encoder;
 
 use super::*;
 use crate::wire::Classifier;
-use crate::{ByteLedger, Event, Gap, Received, decode_json, gap_json, payload_for};
+use crate::wire::tests::{event, received};
+use crate::{ByteLedger, Gap, Received, gap_json};
 
 use ByteClass::{Control, Framing, H2Frames, Handshake, Payload, RequestHeaders, ResponseHeaders};
 use Direction::{Received as In, Sent as Out};
@@ -184,6 +185,21 @@ impl Hpack {
         )
     }
 
+    /// An extended CONNECT for a WebSocket (RFC 8441).
+    fn connect(&mut self, path: &str) -> Vec<u8> {
+        self.block(
+            Out,
+            &[
+                (":method", "CONNECT"),
+                (":protocol", "websocket"),
+                (":scheme", "http"),
+                (":path", path),
+                (":authority", "127.0.0.1"),
+                ("sec-websocket-version", "13"),
+            ],
+        )
+    }
+
     fn response(&mut self, status: &str, content_type: &str) -> Vec<u8> {
         self.block(In, &[(":status", status), ("content-type", content_type)])
     }
@@ -213,19 +229,6 @@ fn handshake() -> Vec<(Direction, Vec<u8>)> {
 const HANDSHAKE_SENT: u64 = 24 + 9 + 12;
 const HANDSHAKE_RECEIVED: u64 = 9 + 6;
 const HANDSHAKE_ACK: u64 = 9;
-
-fn event(seq: u64) -> Event {
-    Event {
-        seq,
-        topic: "t0".into(),
-        created_us: 1_700_000_000_000_000 + seq,
-        payload: payload_for(seq, 8),
-    }
-}
-
-fn received(seq: u64) -> Received {
-    decode_json(event(seq).to_json().as_bytes()).expect("decode")
-}
 
 /// The classes the HTTP/1.1 classifier gives `body` as a fixed-length 200
 /// answer of `transport`, head excluded: the classes the same bytes must
@@ -637,17 +640,7 @@ fn ws_server_frame(opcode: u8, body: &[u8]) -> Vec<u8> {
 fn websocket_over_extended_connect_books_like_http1_websocket() {
     let mut hpack = Hpack::new();
     let mut script = handshake();
-    let connect = hpack.block(
-        Out,
-        &[
-            (":method", "CONNECT"),
-            (":protocol", "websocket"),
-            (":scheme", "http"),
-            (":path", "/ws?since=0"),
-            (":authority", "127.0.0.1"),
-            ("sec-websocket-version", "13"),
-        ],
-    );
+    let connect = hpack.connect("/ws?since=0");
     script.push((Out, frame(HEADERS, FLAG_END_HEADERS, 1, &connect)));
     let answer = hpack.block(In, &[(":status", "200")]);
     let text = event(1).to_json();
@@ -699,14 +692,7 @@ fn websocket_over_extended_connect_books_like_http1_websocket() {
 fn websocket_refused_answer_is_response_headers_and_opaque_body() {
     let mut hpack = Hpack::new();
     let mut script = handshake();
-    let connect = hpack.block(
-        Out,
-        &[
-            (":method", "CONNECT"),
-            (":protocol", "websocket"),
-            (":path", "/ws"),
-        ],
-    );
+    let connect = hpack.connect("/ws");
     script.push((Out, frame(HEADERS, FLAG_END_HEADERS, 1, &connect)));
     let answer = hpack.response("400", "application/json");
     let mut response = frame(HEADERS, FLAG_END_HEADERS, 1, &answer);
@@ -1022,4 +1008,41 @@ fn held_poll_bytes_are_bounded() {
         panic!("no TooLarge error: {error:?}");
     };
     passed("poll answer over 16 MiB in DATA frames", &error);
+}
+
+#[test]
+fn endless_empty_data_frames_on_a_poll_stream_are_bounded() {
+    let mut classifier = H2Classifier::new(Transport::ShortPoll);
+    let mut hpack = Hpack::new();
+    let mut booked = 0u64;
+    let mut sink = |_: u32, e: WireEvent<'_>| {
+        if let WireEvent::Bytes { bytes, .. } = e {
+            booked += bytes.len() as u64;
+        }
+    };
+    let mut fed = 0u64;
+    let request = frame(HEADERS, FLAG_END_HEADERS, 1, &hpack.request("/poll"));
+    let mut script = handshake();
+    script.push((Out, request));
+    for (d, bytes) in script {
+        fed += bytes.len() as u64;
+        classifier.feed(d, &bytes, &mut sink).expect("stream");
+    }
+    // 1,000 empty DATA frames per feed; held, each frame header waits for
+    // the stream's end.
+    let empties = frame(DATA, 0, 1, &[]).repeat(1000);
+    let mut error = None;
+    for _ in 0..(MAX_MESSAGE / empties.len() + 10) {
+        fed += empties.len() as u64;
+        if let Err(e) = classifier.feed(Out, &empties, &mut sink) {
+            error = Some(e);
+            break;
+        }
+    }
+    classifier.finish(&mut sink);
+    assert_eq!(booked, fed);
+    let Some(error @ WireError::TooLarge(_)) = error else {
+        panic!("no TooLarge error: {error:?}");
+    };
+    passed("endless empty DATA frames on a poll stream", &error);
 }
