@@ -105,13 +105,7 @@ pub fn check(data: &[u8]) {
     let reads = script::reads(data);
     let split = classify(transport, reads.iter().copied());
     let joined = script::joined(&reads);
-    let whole = classify(
-        transport,
-        joined.iter().map(|(direction, bytes)| Read {
-            direction: *direction,
-            bytes,
-        }),
-    );
+    let whole = classify(transport, script::as_reads(&joined));
 
     for direction in [Direction::Sent, Direction::Received] {
         let fed = script::stream(&reads, direction);

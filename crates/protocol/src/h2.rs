@@ -235,8 +235,6 @@ struct Stream {
     order: WireOrder,
     /// A poll stream is held until its end.
     hold: bool,
-    /// Bytes fed to this stream and not yet booked.
-    held: u64,
     state: StreamState,
 }
 
@@ -301,8 +299,8 @@ fn book<S: FnMut(u32, WireEvent<'_>)>(
 }
 
 /// Runs `op` with an emitter over stream `id`'s exchange, and keeps the
-/// count of bytes held back: `routed` bytes went in, what the sink saw came
-/// out.
+/// count of bytes the streams hold back (`held`): `routed` bytes went in,
+/// what the sink saw came out.
 fn on_stream<S: FnMut(u32, WireEvent<'_>), R>(
     sink: &mut S,
     id: u32,
@@ -328,9 +326,7 @@ fn on_stream<S: FnMut(u32, WireEvent<'_>), R>(
     } = stream;
     let mut em = Emitter::new(&mut dyn_sink, exchange, *hold, order);
     let result = op(state, &mut em);
-    let routed = routed as u64;
-    stream.held = (stream.held + routed).saturating_sub(emitted);
-    *held = (*held + routed).saturating_sub(emitted);
+    *held = (*held + routed as u64).saturating_sub(emitted);
     result
 }
 
@@ -368,20 +364,27 @@ impl H2Classifier {
         let d = index(direction);
         let mut error = None;
         while !bytes.is_empty() {
-            let step = self.step(d, bytes, sink).and_then(|n| {
-                // What the streams hold back is bounded like one message,
-                // whatever the frames (empty DATA frames included).
-                if self.held > MAX_MESSAGE as u64 {
-                    Err((n, WireError::TooLarge(self.held)))
-                } else {
-                    Ok(n)
-                }
-            });
+            let mut step = self.step(d, bytes, sink);
+            // What the streams hold back is bounded like one message,
+            // whatever the frames (empty DATA frames included); past it the
+            // held streams go out with the classes they have so far.
+            if let Ok(n) = step
+                && self.held > MAX_MESSAGE as u64
+            {
+                let held = self.held;
+                self.release_held(sink);
+                step = Err((n, WireError::TooLarge(held)));
+            }
             match step {
                 Ok(n) => bytes = &bytes[n..],
                 Err((n, e)) => {
                     self.flush_side(d, sink);
                     self.sides[d].read = Read::Broken;
+                    // A body parser's own limit may have struck first; the
+                    // flushed bytes must not trip the bound again.
+                    if self.held > MAX_MESSAGE as u64 {
+                        self.release_held(sink);
+                    }
                     bytes = &bytes[n..];
                     error.get_or_insert(e);
                 }
@@ -405,6 +408,21 @@ impl H2Classifier {
                 on_stream(sink, id, &mut stream, &mut self.held, 0, |_, em| {
                     em.release(true)
                 });
+            }
+        }
+    }
+
+    /// Books every held poll stream with its provisional classes and stops
+    /// holding them.
+    fn release_held<F: FnMut(u32, WireEvent<'_>)>(&mut self, sink: &mut F) {
+        let mut ids: Vec<u32> = self.streams.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            if let Some(stream) = self.streams.get_mut(&id) {
+                on_stream(sink, id, stream, &mut self.held, 0, |_, em| {
+                    em.release(true)
+                });
+                stream.hold = false;
             }
         }
     }
@@ -797,7 +815,6 @@ impl H2Classifier {
             exchange: Exchange::default(),
             order: WireOrder::default(),
             hold: matches!(self.transport, Transport::ShortPoll | Transport::LongPoll),
-            held: 0,
             state: StreamState {
                 ws: false,
                 // A stream the server opens (a pushed one) has no request.

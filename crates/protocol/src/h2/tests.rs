@@ -189,6 +189,12 @@ impl Hpack {
         )
     }
 
+    /// A GET's HEADERS frame (END_STREAM: no body) on stream `id`.
+    fn get(&mut self, id: u32, path: &str) -> Vec<u8> {
+        let block = self.request(path);
+        frame(HEADERS, FLAG_END_HEADERS | FLAG_END_STREAM, id, &block)
+    }
+
     /// An extended CONNECT for a WebSocket (RFC 8441).
     fn connect(&mut self, path: &str) -> Vec<u8> {
         self.block(
@@ -463,15 +469,7 @@ fn sse_over_data_split_across_frames_matches_http1() {
     let mut hpack = Hpack::new();
     let body = sse_body(&[1, 2, 3]);
     let mut script = handshake();
-    script.push((
-        Out,
-        frame(
-            HEADERS,
-            FLAG_END_HEADERS | FLAG_END_STREAM,
-            1,
-            &hpack.request("/sse"),
-        ),
-    ));
+    script.push((Out, hpack.get(1, "/sse")));
     let answer = hpack.response("200", "text/event-stream");
     let mut response = frame(HEADERS, FLAG_END_HEADERS, 1, &answer);
     // Cuts mid-line, mid-payload and at a block boundary.
@@ -506,15 +504,7 @@ fn two_interleaved_sse_streams_keep_their_own_events() {
     let mut script = handshake();
     let bodies = [sse_body(&[1, 2]), sse_body(&[5, 6, 7])];
     for id in [1, 3] {
-        script.push((
-            Out,
-            frame(
-                HEADERS,
-                FLAG_END_HEADERS | FLAG_END_STREAM,
-                id,
-                &hpack.request("/sse"),
-            ),
-        ));
+        script.push((Out, hpack.get(id, "/sse")));
     }
     let mut response = Vec::new();
     for id in [1, 3] {
@@ -591,15 +581,7 @@ fn reset_long_poll_is_control_and_reset_stream_books_its_partial_event() {
     // An SSE stream reset by the server mid-event.
     let mut hpack = Hpack::new();
     let mut script = handshake();
-    script.push((
-        Out,
-        frame(
-            HEADERS,
-            FLAG_END_HEADERS | FLAG_END_STREAM,
-            1,
-            &hpack.request("/sse"),
-        ),
-    ));
+    script.push((Out, hpack.get(1, "/sse")));
     let answer = hpack.response("200", "text/event-stream");
     let body = sse_body(&[1]);
     let cut = body.find("data: {").expect("event") + 10;
@@ -712,15 +694,7 @@ fn websocket_refused_answer_is_response_headers_and_opaque_body() {
 fn trailers_and_push_promise_are_control() {
     let mut hpack = Hpack::new();
     let mut script = handshake();
-    script.push((
-        Out,
-        frame(
-            HEADERS,
-            FLAG_END_HEADERS | FLAG_END_STREAM,
-            1,
-            &hpack.request("/stream"),
-        ),
-    ));
+    script.push((Out, hpack.get(1, "/stream")));
     let answer = hpack.response("200", "application/x-ndjson");
     let line = format!("{}\n", event(1).to_json());
     let mut response = frame(HEADERS, FLAG_END_HEADERS, 1, &answer);
@@ -771,12 +745,7 @@ fn request_body_is_payload() {
 fn a_direction_ended_mid_frame_books_the_rest_as_control() {
     let mut hpack = Hpack::new();
     let mut script = handshake();
-    let request = frame(
-        HEADERS,
-        FLAG_END_HEADERS | FLAG_END_STREAM,
-        1,
-        &hpack.request("/sse"),
-    );
+    let request = hpack.get(1, "/sse");
     // A HEADERS frame cut short, then a frame header cut short.
     script.push((Out, request[..request.len() - 2].to_vec()));
     script.push((In, frame(PING, 0, 0, &[0; 8])[..5].to_vec()));
@@ -964,12 +933,17 @@ fn too_many_open_streams_is_an_error() {
     passed("more than 4096 open streams", &got.errors[0]);
 }
 
-#[test]
-fn held_poll_bytes_are_bounded() {
-    // Endless empty DATA frames on a poll stream that never ends: the held
-    // bytes hit the limit instead of growing without bound.
-    let mut classifier = H2Classifier::new(Transport::LongPoll);
-    let mut hpack = Hpack::new();
+/// Feeds `script`, then `chunk` in `direction` until an error (at most
+/// past [`MAX_MESSAGE`]), then `chunk` once more both ways (it must be
+/// booked without a second error), and finishes: every byte must be booked.
+/// Returns the error.
+fn feed_until_the_bound(
+    transport: Transport,
+    script: Vec<(Direction, Vec<u8>)>,
+    direction: Direction,
+    chunk: &[u8],
+) -> WireError {
+    let mut classifier = H2Classifier::new(transport);
     let mut booked = 0u64;
     let mut sink = |_: u32, e: WireEvent<'_>| {
         if let WireEvent::Bytes { bytes, .. } = e {
@@ -977,76 +951,53 @@ fn held_poll_bytes_are_bounded() {
         }
     };
     let mut fed = 0u64;
-    for (d, bytes) in handshake() {
+    for (d, bytes) in script {
         fed += bytes.len() as u64;
-        classifier.feed(d, &bytes, &mut sink).expect("handshake");
+        classifier.feed(d, &bytes, &mut sink).expect("the exchange");
     }
-    let request = frame(
-        HEADERS,
-        FLAG_END_HEADERS | FLAG_END_STREAM,
-        1,
-        &hpack.request("/longpoll"),
-    );
-    let answer = frame(
-        HEADERS,
-        FLAG_END_HEADERS,
-        1,
-        &hpack.response("200", "application/json"),
-    );
-    for (d, bytes) in [(Out, request), (In, answer)] {
-        fed += bytes.len() as u64;
-        classifier.feed(d, &bytes, &mut sink).expect("stream");
-    }
-    let chunk = frame(DATA, 0, 1, &vec![b' '; 16_000]);
     let mut error = None;
-    for _ in 0..(MAX_MESSAGE / 16_000 + 10) {
+    for _ in 0..(MAX_MESSAGE / chunk.len() + 10) {
         fed += chunk.len() as u64;
-        if let Err(e) = classifier.feed(In, &chunk, &mut sink) {
+        if let Err(e) = classifier.feed(direction, chunk, &mut sink) {
             error = Some(e);
             break;
         }
     }
+    for d in [In, Out] {
+        fed += chunk.len() as u64;
+        assert_eq!(classifier.feed(d, chunk, &mut sink), Ok(()), "{d:?}");
+    }
     classifier.finish(&mut sink);
     assert_eq!(booked, fed);
-    let Some(error @ WireError::TooLarge(_)) = error else {
-        panic!("no TooLarge error: {error:?}");
-    };
+    error.expect("the bound struck")
+}
+
+#[test]
+fn held_poll_answer_is_bounded() {
+    let mut hpack = Hpack::new();
+    let mut script = handshake();
+    let request = hpack.request("/longpoll");
+    script.push((
+        Out,
+        frame(HEADERS, FLAG_END_HEADERS | FLAG_END_STREAM, 1, &request),
+    ));
+    let answer = hpack.response("200", "application/json");
+    script.push((In, frame(HEADERS, FLAG_END_HEADERS, 1, &answer)));
+    let chunk = frame(DATA, 0, 1, &vec![b' '; 16_000]);
+    let error = feed_until_the_bound(Transport::LongPoll, script, In, &chunk);
+    assert!(matches!(error, WireError::TooLarge(_)), "{error:?}");
     passed("poll answer over 16 MiB in DATA frames", &error);
 }
 
 #[test]
 fn endless_empty_data_frames_on_a_poll_stream_are_bounded() {
-    let mut classifier = H2Classifier::new(Transport::ShortPoll);
     let mut hpack = Hpack::new();
-    let mut booked = 0u64;
-    let mut sink = |_: u32, e: WireEvent<'_>| {
-        if let WireEvent::Bytes { bytes, .. } = e {
-            booked += bytes.len() as u64;
-        }
-    };
-    let mut fed = 0u64;
-    let request = frame(HEADERS, FLAG_END_HEADERS, 1, &hpack.request("/poll"));
     let mut script = handshake();
-    script.push((Out, request));
-    for (d, bytes) in script {
-        fed += bytes.len() as u64;
-        classifier.feed(d, &bytes, &mut sink).expect("stream");
-    }
-    // 1,000 empty DATA frames per feed; held, each frame header waits for
-    // the stream's end.
+    let request = hpack.request("/poll");
+    script.push((Out, frame(HEADERS, FLAG_END_HEADERS, 1, &request)));
+    // 1,000 empty DATA frames per feed: held, as the stream has not ended.
     let empties = frame(DATA, 0, 1, &[]).repeat(1000);
-    let mut error = None;
-    for _ in 0..(MAX_MESSAGE / empties.len() + 10) {
-        fed += empties.len() as u64;
-        if let Err(e) = classifier.feed(Out, &empties, &mut sink) {
-            error = Some(e);
-            break;
-        }
-    }
-    classifier.finish(&mut sink);
-    assert_eq!(booked, fed);
-    let Some(error @ WireError::TooLarge(_)) = error else {
-        panic!("no TooLarge error: {error:?}");
-    };
+    let error = feed_until_the_bound(Transport::ShortPoll, script, Out, &empties);
+    assert!(matches!(error, WireError::TooLarge(_)), "{error:?}");
     passed("endless empty DATA frames on a poll stream", &error);
 }
