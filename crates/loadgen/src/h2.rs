@@ -300,26 +300,40 @@ async fn streams(
     let mut backoff = Backoff::new(spec.give_up_after, id);
     let mut cursor = spec.start_cursor;
     let mut first = true;
-    // The generation of the last connection this client saw fail.
+    // The keeper says so itself when it gives up.
+    let keeper = id.is_multiple_of(spec.h2_streams.max(1) as usize);
+    // The generation of the last connection this client saw fail, skipped
+    // until a newer one is up or, should the keeper still hold it (an error
+    // taken for the connection's that was only the stream's), until
+    // `retry_at`, the client's own backoff.
     let mut lost = 0;
+    let mut retry_at: Option<tokio::time::Instant> = None;
     loop {
         let up = loop {
             let link = links.borrow_and_update().clone();
             match link {
                 Link::Up(up) if up.generation > lost => break up,
                 Link::Closed => {
-                    if !*stop.borrow() {
+                    if !*stop.borrow() && !keeper {
                         recorder.error(id, "gave up reconnecting");
                     }
                     return;
                 }
                 _ => {}
             }
+            let retry = async {
+                match retry_at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = stop.changed() => return,
                 changed = links.changed() => if changed.is_err() { return },
+                () = retry => (lost, retry_at) = (0, None),
             }
         };
+        retry_at = None;
         let mut session = Session {
             spec,
             id,
@@ -342,6 +356,11 @@ async fn streams(
             End::Lost(kind) => {
                 recorder.error(id, kind);
                 lost = up.generation;
+                let Some(delay) = backoff.failed(Instant::now()) else {
+                    recorder.error(id, "gave up reconnecting");
+                    return;
+                };
+                retry_at = Some(tokio::time::Instant::now() + delay);
             }
             End::Session(SessionEnd::Failed(kind)) => {
                 recorder.error(id, kind);

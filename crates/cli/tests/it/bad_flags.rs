@@ -194,7 +194,7 @@ const CASES: &[(&[&str], &str, &str)] = &[
     (&["run", "--h2-streams", "5"], "h2_streams", "needs HTTP/2"),
     (&["run", "--http", "2,2"], "http", "each version once"),
     // The guard adds a --target, whose certificate cannot be pinned.
-    (&["run", "--tls", "on"], "tls", "a server the run starts"),
+    (&["run", "--tls", "on"], "tls", "need its certificate"),
     (
         &["serve", "--tls-cert-out", "cert.pem"],
         "--tls-cert-out",
