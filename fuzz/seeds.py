@@ -121,6 +121,133 @@ def event_json(seq, payload=b"BCDEFGHIJKLMNOPQ"):
     )
 
 
+# HTTP/2 (the h2_classifier target): frames built by hand, header blocks
+# from HPACK's static table and literals (RFC 7541), so no encoder is
+# needed; the first input byte picks the transport (fuzz/src/h2.rs).
+H2_TRANSPORT = {"short_poll": 0, "long_poll": 1, "stream": 2, "sse": 3, "ws": 4}
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+DATA, HEADERS, RST_STREAM, SETTINGS, PING, WINDOW_UPDATE = 0, 1, 3, 4, 6, 8
+END_STREAM, END_HEADERS, PADDED = 0x1, 0x4, 0x8
+
+
+def h2_frame(kind, flags, stream, payload=b""):
+    return len(payload).to_bytes(3, "big") + bytes([kind, flags]) + stream.to_bytes(4, "big") + payload
+
+
+def hpack_literal(index, value):
+    """A literal field with incremental indexing, name from static `index`."""
+    return bytes([0x40 | index, len(value)]) + value
+
+
+def hpack_new(name, value):
+    return b"\x40" + bytes([len(name)]) + name + bytes([len(value)]) + value
+
+
+def h2_request(path):
+    # :method GET, :scheme http, :path, :authority.
+    return b"\x82\x86" + hpack_literal(4, path) + hpack_literal(1, b"127.0.0.1")
+
+
+def h2_response(content_type):
+    # :status 200, content-type (static index 31).
+    return b"\x88" + hpack_literal(31, content_type)
+
+
+def h2_open():
+    client = PREFACE + h2_frame(SETTINGS, 0, 0, b"\x00\x02\x00\x00\x00\x00")
+    server = h2_frame(SETTINGS, 0, 0, b"\x00\x03\x00\x00\x00\x64") + h2_frame(SETTINGS, 1, 0)
+    return [(SENT, client), (RECEIVED, server), (SENT, h2_frame(SETTINGS, 1, 0))]
+
+
+def write_h2(name, transport, reads):
+    write("h2_classifier", name, bytes([H2_TRANSPORT[transport]]) + encode(reads))
+
+
+def h2_seeds(gap):
+    get = h2_frame(HEADERS, END_HEADERS | END_STREAM, 1, h2_request(b"/sse"))
+    sse = b": keep-alive\n\nid: 10\ndata: " + event_json(10) + b"\n\ndata: " + gap + b"\n\n"
+    write_h2(
+        "sse",
+        "sse",
+        h2_open()
+        + [
+            (SENT, get),
+            (
+                RECEIVED,
+                h2_frame(HEADERS, END_HEADERS, 1, h2_response(b"text/event-stream"))
+                + h2_frame(DATA, 0, 1, sse[:40])
+                + h2_frame(DATA, 0, 1, sse[40:])
+                + h2_frame(DATA, END_STREAM, 1),
+            ),
+            (SENT, h2_frame(WINDOW_UPDATE, 0, 0, b"\x00\x00\x10\x00") + h2_frame(PING, 0, 0, b"\x00" * 8)),
+        ],
+    )
+    lines = event_json(1) + b"\n" + event_json(2) + b"\n"
+    padded = bytes([4]) + lines + b"\x00" * 4
+    write_h2(
+        "stream-padded",
+        "stream",
+        h2_open()
+        + [
+            (SENT, h2_frame(HEADERS, END_HEADERS | END_STREAM, 1, h2_request(b"/stream"))),
+            (
+                RECEIVED,
+                h2_frame(HEADERS, END_HEADERS, 1, h2_response(b"application/x-ndjson"))
+                + h2_frame(DATA, PADDED | END_STREAM, 1, padded),
+            ),
+        ],
+    )
+    full = b'{"events":[' + event_json(3) + b'],"next":3,"gap":null}'
+    empty = b'{"events":[],"next":3,"gap":null}'
+    block = h2_request(b"/poll?since=2")
+    # The second request reuses the dynamic table: index 62 is the
+    # authority, 63 the path the first request added.
+    again = b"\x82\x86\xbf\xbe"
+    write_h2(
+        "short-poll",
+        "short_poll",
+        h2_open()
+        + [
+            (SENT, h2_frame(HEADERS, END_HEADERS | END_STREAM, 1, block)),
+            (SENT, h2_frame(HEADERS, END_HEADERS | END_STREAM, 3, again)),
+            (
+                RECEIVED,
+                h2_frame(HEADERS, END_HEADERS, 3, h2_response(b"application/json"))
+                + h2_frame(HEADERS, END_HEADERS, 1, b"\x88\xbe")
+                + h2_frame(DATA, 0, 1, full[:30])
+                + h2_frame(DATA, END_STREAM, 3, empty)
+                + h2_frame(DATA, END_STREAM, 1, full[30:]),
+            ),
+        ],
+    )
+    write_h2(
+        "long-poll-reset",
+        "long_poll",
+        h2_open()
+        + [
+            (SENT, h2_frame(HEADERS, END_HEADERS | END_STREAM, 1, h2_request(b"/longpoll?since=3&timeout=30"))),
+            (SENT, h2_frame(RST_STREAM, 0, 1, b"\x00\x00\x00\x08")),
+        ],
+    )
+    connect = b"\x02\x07CONNECT" + hpack_new(b":protocol", b"websocket") + b"\x86" + hpack_literal(4, b"/ws")
+    text = event_json(5)
+    write_h2(
+        "ws",
+        "ws",
+        h2_open()
+        + [
+            (SENT, h2_frame(HEADERS, END_HEADERS, 1, connect)),
+            (
+                RECEIVED,
+                h2_frame(HEADERS, END_HEADERS, 1, b"\x88")
+                + h2_frame(DATA, 0, 1, bytes([0x81, 126, 0, len(text)]) + text + b"\x89\x00"),
+            ),
+            (SENT, h2_frame(DATA, END_STREAM, 1, b"\x8a\x80\x01\x02\x03\x04\x88\x80\x00\x00\x00\x00")),
+            (RECEIVED, h2_frame(DATA, END_STREAM, 1, b"\x88\x00")),
+        ],
+    )
+
+
 def main():
     for trace in sorted(GOLDEN.glob("trace-*.txt")):
         target = "wire_" + trace.stem.removeprefix("trace-").replace("-", "_")
@@ -193,6 +320,8 @@ def main():
             ]
         ),
     )
+
+    h2_seeds(gap)
 
     event = event_json(42)
     write("event_codec", "json", event)

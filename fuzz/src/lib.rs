@@ -10,6 +10,9 @@
 //! - [`wire`]: the wire classifier of one transport, both directions: every
 //!   byte booked exactly once, the same classes whatever the read
 //!   boundaries, and the payload bytes equal to the decoded events' payloads.
+//! - [`h2`]: the HTTP/2 wire classifier, any transport: every byte booked
+//!   exactly once, the same classes per stream whatever the read
+//!   boundaries, and the payload bytes equal to the decoded events' payloads.
 //! - [`event`]: the event codec (JSON and binary), decoding and round trips.
 //! - [`control`]: the load generator's control connections: the control
 //!   classifier and the parser of `/stats` and `/publish` answers.
@@ -18,6 +21,7 @@
 
 pub mod control;
 pub mod event;
+pub mod h2;
 pub mod query;
 pub mod script;
 pub mod wire;

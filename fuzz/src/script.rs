@@ -59,6 +59,14 @@ pub fn joined(reads: &[Read<'_>]) -> Vec<(Direction, Vec<u8>)> {
     out
 }
 
+/// The feeds of [`joined`] as reads.
+pub fn as_reads(joined: &[(Direction, Vec<u8>)]) -> impl Iterator<Item = Read<'_>> {
+    joined.iter().map(|(direction, bytes)| Read {
+        direction: *direction,
+        bytes,
+    })
+}
+
 /// Every byte of one direction, in order.
 pub fn stream(reads: &[Read<'_>], direction: Direction) -> Vec<u8> {
     reads

@@ -29,7 +29,8 @@ struct Outcome {
     errors: [Option<WireError>; 2],
 }
 
-fn index(direction: Direction) -> usize {
+/// A direction's slot in per-direction arrays: sent 0, received 1.
+pub fn index(direction: Direction) -> usize {
     match direction {
         Direction::Sent => 0,
         Direction::Received => 1,
@@ -72,13 +73,7 @@ pub fn check(transport: Transport, data: &[u8]) {
     let reads = script::reads(data);
     let split = classify(transport, reads.iter().copied());
     let joined = script::joined(&reads);
-    let whole = classify(
-        transport,
-        joined.iter().map(|(direction, bytes)| Read {
-            direction: *direction,
-            bytes,
-        }),
-    );
+    let whole = classify(transport, script::as_reads(&joined));
 
     for direction in [Direction::Sent, Direction::Received] {
         let fed = script::stream(&reads, direction);
@@ -107,16 +102,20 @@ pub fn check(transport: Transport, data: &[u8]) {
         .filter(|(class, _)| *class == ByteClass::Payload)
         .map(|(_, b)| b.len())
         .sum();
-    let payload_decoded: usize = whole
-        .messages
-        .iter()
-        .map(|m| match m {
-            Received::Event { payload_len, .. } => *payload_len,
-            Received::Gap(_) => 0,
-        })
-        .sum();
+    let payload_decoded = payload_len(&whole.messages);
     assert_eq!(
         payload_booked, payload_decoded,
         "{transport:?}: received payload bytes booked != payload of the decoded events"
     );
+}
+
+/// The payload bytes of the events among `messages`.
+pub fn payload_len<'a>(messages: impl IntoIterator<Item = &'a Received>) -> usize {
+    messages
+        .into_iter()
+        .map(|m| match m {
+            Received::Event { payload_len, .. } => *payload_len,
+            Received::Gap(_) => 0,
+        })
+        .sum()
 }

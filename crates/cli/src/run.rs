@@ -14,7 +14,7 @@ use pushbench_loadgen::scenario::{
 };
 use pushbench_loadgen::threshold::{Threshold, violations};
 use pushbench_loadgen::{ServerSource, machine, output, scenario};
-use pushbench_protocol::{HeaderProfile, Scenario, Transport};
+use pushbench_protocol::{HeaderProfile, HttpVersion, Scenario, Transport};
 
 use crate::flags::{above_zero, decimal, whole};
 
@@ -78,6 +78,16 @@ pub struct Args {
     /// server gets a self-signed certificate, which the clients pin.
     #[arg(long, value_delimiter = ',', value_name = "off|on", value_parser = parse_tls, num_args = 0..=1, default_missing_value = "on")]
     pub tls: Option<Vec<bool>>,
+    /// HTTP versions, one phase each (comma-separated to sweep): `1.1`,
+    /// `2` (h2c with prior knowledge in plaintext, ALPN `h2` over TLS,
+    /// WebSocket by extended CONNECT), `1.1,2`.
+    #[arg(long, value_delimiter = ',', value_name = "1.1|2", value_parser = parse_http)]
+    pub http: Option<Vec<HttpVersion>>,
+    /// HTTP/2 clients per connection, each on its own stream (clients
+    /// 0..K share the first connection, and so on); HTTP/1.1 phases keep
+    /// one client per connection.
+    #[arg(long, value_name = "K", value_parser = whole::<u32>(1, pushbench_loadgen::h2::MAX_H2_STREAMS.into()), allow_negative_numbers = true)]
+    pub h2_streams: Option<u32>,
     /// Measure a running server (http://host:port) instead of starting one.
     #[arg(long, value_name = "URL", value_parser = parse_target)]
     pub target: Option<String>,
@@ -131,6 +141,12 @@ fn parse_tls(raw: &str) -> Result<bool, String> {
     }
 }
 
+/// An `--http` value.
+fn parse_http(raw: &str) -> Result<HttpVersion, String> {
+    raw.parse::<HttpVersion>()
+        .map_err(|_| format!("expected `1.1` or `2` (or `1.1,2` to compare), got `{raw}`"))
+}
+
 /// A `--server-exe`: an existing file (whether it runs shows when it starts).
 fn parse_server_exe(raw: &str) -> Result<PathBuf, String> {
     let path = PathBuf::from(raw);
@@ -179,6 +195,8 @@ impl Args {
         set!(response_headers => response_headers);
         set!(source_addresses => source_addresses);
         set!(tls => tls);
+        set!(http => http);
+        set!(h2_streams => h2_streams);
         if self.ws_binary {
             s.ws_binary = true;
         }
@@ -394,8 +412,13 @@ fn progress_line(p: &Progress) -> String {
         h => format!(" {h} headers"),
     };
     let tls = if p.tls { " tls" } else { "" };
+    let h2 = match (p.http, p.h2_streams) {
+        (HttpVersion::Http1, _) => String::new(),
+        (HttpVersion::Http2, 0 | 1) => " h2".to_owned(),
+        (HttpVersion::Http2, k) => format!(" h2 x{k} streams"),
+    };
     format!(
-        "[{}/{}] {:<10} {:>5} clients {:>6} ev/s{headers}{tls}  {:<10}",
+        "[{}/{}] {:<10} {:>5} clients {:>6} ev/s{headers}{tls}{h2}  {:<10}",
         p.phase,
         p.phases,
         p.transport.name(),
@@ -499,5 +522,35 @@ mod tests {
         assert_eq!(tls(&["--tls=on"]), vec![true]);
         let err = Args::try_parse_from(["run", "--tls", "maybe"]).expect_err("bad value");
         assert!(err.to_string().contains("--tls"), "{err}");
+    }
+
+    #[test]
+    fn http_takes_a_version_or_a_sweep_and_h2_streams_a_count() {
+        let s = |argv: &[&str]| args(argv).scenario().expect("scenario");
+        assert_eq!(s(&[]).http, vec![HttpVersion::Http1]);
+        assert_eq!(s(&["--http", "2"]).http, vec![HttpVersion::Http2]);
+        let sweep = s(&["--http", "1.1,2", "--h2-streams", "10"]);
+        assert_eq!(sweep.http, HttpVersion::ALL.to_vec());
+        assert_eq!(sweep.h2_streams, 10);
+        let line = progress_line(&Progress {
+            phase: 2,
+            phases: 4,
+            transport: Transport::Sse,
+            clients: 20,
+            rate: 10.0,
+            headers: HeaderProfile::Minimal,
+            tls: true,
+            http: HttpVersion::Http2,
+            h2_streams: 10,
+            coding: pushbench_protocol::ContentCoding::Identity,
+            stage: "measuring",
+            stage_elapsed_s: 0.0,
+            stage_length_s: 1.0,
+        });
+        assert!(line.contains(" tls h2 x10 streams "), "{line}");
+        let err = args(&["--h2-streams", "5", "--http", "1.1"])
+            .scenario()
+            .expect_err("streams over HTTP/1.1");
+        assert!(format!("{err:#}").contains("h2_streams"), "{err:#}");
     }
 }

@@ -5,7 +5,8 @@
 //! the stream ends, hand every decoded message to the [`SeqTracker`] and the
 //! latency histogram, then either ask again on the same connection (per the
 //! schedule) or reconnect after an error. What differs per transport is
-//! data: the request target and the schedule.
+//! data: the request target and the schedule. A client that speaks HTTP/2
+//! runs the same steps on a stream of a shared connection ([`crate::h2`]).
 
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -155,9 +156,8 @@ impl ClientSpec {
         let url = format!("{scheme}://{}{}", self.server, self.target(cursor));
         let mut request = url.into_client_request()?;
         for (name, value) in &self.headers {
-            let name =
-                HeaderName::from_bytes(name.as_bytes()).map_err(tungstenite::http::Error::from)?;
-            let value = HeaderValue::from_str(value).map_err(tungstenite::http::Error::from)?;
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(http::Error::from)?;
+            let value = HeaderValue::from_str(value).map_err(http::Error::from)?;
             request.headers_mut().append(name, value);
         }
         Ok(request)
@@ -181,7 +181,7 @@ pub struct ClientReport {
 }
 
 /// Why a session ended.
-enum SessionEnd {
+pub(crate) enum SessionEnd {
     /// The runner said stop.
     Stopped,
     /// An error of this kind; reconnect.
@@ -189,7 +189,7 @@ enum SessionEnd {
 }
 
 /// A client connection: the meter above whatever carries the HTTP bytes.
-type Conn = CountingStream<Wire, Meter>;
+pub(crate) type Conn = CountingStream<Wire, Meter>;
 
 /// What carries a connection's HTTP bytes: the TCP socket itself, or TLS
 /// over it, with the socket under TLS counted by the meter's
@@ -282,49 +282,35 @@ pub async fn run_client(
     progress: Arc<AtomicU64>,
     mut stop: watch::Receiver<bool>,
 ) -> ClientReport {
+    if spec.http == HttpVersion::Http2 {
+        return crate::h2::run_client(spec, id, recorder, progress, stop).await;
+    }
     let mut report = ClientReport {
         tracker: SeqTracker::new(spec.start_cursor),
         ..ClientReport::default()
     };
     let mut cursor = spec.start_cursor;
     let mut backoff = Backoff::new(spec.give_up_after, id);
-    // Waits before the next attempt; false when the client should stop
-    // (the runner said so, or it has been failing for too long).
-    let wait = async |backoff: &mut Backoff, stop: &mut watch::Receiver<bool>| {
-        let Some(delay) = backoff.failed(Instant::now()) else {
-            recorder.error(id, "gave up reconnecting");
-            return false;
-        };
-        tokio::select! {
-            _ = stop.changed() => false,
-            () = tokio::time::sleep(delay) => true,
-        }
-    };
     while !*stop.borrow() {
         let meter = Meter::with_tls(spec.transport, recorder.clone(), id, spec.tls.is_some());
         let started = Instant::now();
-        let conn = tokio::select! {
-            _ = stop.changed() => break,
-            conn = connect(&spec, id, meter.clone()) => conn,
+        let (opened, failed) = (&mut report.opened, &mut report.failed);
+        let (mut conn, local) = match attempt(
+            &spec,
+            id,
+            &meter,
+            &recorder,
+            &mut backoff,
+            &mut stop,
+            opened,
+            failed,
+        )
+        .await
+        {
+            Attempt::Stop => break,
+            Attempt::Retry => continue,
+            Attempt::Open(conn, local) => (conn, local),
         };
-        let conn = match conn {
-            Ok(conn) => conn,
-            Err(kind) => {
-                report.failed += 1;
-                recorder.error(id, kind);
-                if wait(&mut backoff, &mut stop).await {
-                    continue;
-                }
-                break;
-            }
-        };
-        let mut conn = conn;
-        let local = conn
-            .get_ref()
-            .tcp()
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-        report.opened += 1;
         let mut session = Session {
             spec: &spec,
             id,
@@ -334,6 +320,7 @@ pub async fn run_client(
             progress: &progress,
             cursor: &mut cursor,
             answered: false,
+            stream: 0,
         };
         let end = match spec.transport {
             Transport::Ws => session.websocket(&mut conn, started, &mut stop).await,
@@ -356,13 +343,81 @@ pub async fn run_client(
             SessionEnd::Stopped => break,
             SessionEnd::Failed(kind) => {
                 recorder.error(id, kind);
-                if !wait(&mut backoff, &mut stop).await {
+                if !backoff_wait(&mut backoff, &mut stop, &recorder, id).await {
                     break;
                 }
             }
         }
     }
     report
+}
+
+/// Waits out a failure's backoff; false when the client should stop (the
+/// runner said so, or it has been failing for too long).
+pub(crate) async fn backoff_wait(
+    backoff: &mut Backoff,
+    stop: &mut watch::Receiver<bool>,
+    recorder: &PhaseRecorder,
+    id: usize,
+) -> bool {
+    let Some(delay) = backoff.failed(Instant::now()) else {
+        recorder.error(id, "gave up reconnecting");
+        return false;
+    };
+    tokio::select! {
+        _ = stop.changed() => false,
+        () = tokio::time::sleep(delay) => true,
+    }
+}
+
+/// What one connection attempt gave.
+pub(crate) enum Attempt {
+    /// Stop: told to, or failing for too long.
+    Stop,
+    /// It failed; the backoff has been waited out.
+    Retry,
+    /// A connection, and its local address.
+    Open(Conn, SocketAddr),
+}
+
+/// One connection attempt of client `id` counted by `meter`: connects
+/// (unless `stop` comes first) and counts it in `opened` or `failed`; a
+/// failure is recorded and its backoff waited out.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn attempt(
+    spec: &ClientSpec,
+    id: usize,
+    meter: &Meter,
+    recorder: &PhaseRecorder,
+    backoff: &mut Backoff,
+    stop: &mut watch::Receiver<bool>,
+    opened: &mut u64,
+    failed: &mut u64,
+) -> Attempt {
+    let conn = tokio::select! {
+        _ = stop.changed() => return Attempt::Stop,
+        conn = connect(spec, id, meter.clone()) => conn,
+    };
+    match conn {
+        Ok(conn) => {
+            *opened += 1;
+            let local = conn
+                .get_ref()
+                .tcp()
+                .local_addr()
+                .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+            Attempt::Open(conn, local)
+        }
+        Err(kind) => {
+            *failed += 1;
+            recorder.error(id, kind);
+            if backoff_wait(backoff, stop, recorder, id).await {
+                Attempt::Retry
+            } else {
+                Attempt::Stop
+            }
+        }
+    }
 }
 
 async fn connect(spec: &ClientSpec, id: usize, meter: Meter) -> Result<Conn, String> {
@@ -435,8 +490,9 @@ pub const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// the client and never by the server (a plaintext FIN carries no bytes).
 /// A WebSocket server closes first by the protocol (after the close
 /// handshake), so a WebSocket client over TLS waits for that before
-/// deciding.
-async fn close(
+/// deciding; over HTTP/2 the WebSocket is one stream and the connection
+/// stays the client's to close.
+pub(crate) async fn close(
     conn: &mut Conn,
     spec: &ClientSpec,
     meter: &Meter,
@@ -445,7 +501,7 @@ async fn close(
     let peer = conn.get_ref().tcp().peer_addr().unwrap_or(spec.server);
     let segments = crate::tcpinfo::segments(local, peer).ok();
     let tls = spec.tls.is_some();
-    if tls && spec.transport == Transport::Ws {
+    if tls && spec.transport == Transport::Ws && spec.http == HttpVersion::Http1 {
         read_to_end(conn).await;
     }
     if !(tls && meter.peer_closed_under_tls()) {
@@ -457,7 +513,7 @@ async fn close(
 
 /// Reads (and so counts) until the server's end of the stream, for at
 /// most [`CLOSE_GRACE`].
-async fn read_to_end(conn: &mut Conn) {
+pub(crate) async fn read_to_end(conn: &mut Conn) {
     let mut buf = [0u8; 4096];
     let _ = tokio::time::timeout(CLOSE_GRACE, async {
         while let Ok(n) = conn.read(&mut buf).await {
@@ -469,50 +525,60 @@ async fn read_to_end(conn: &mut Conn) {
     .await;
 }
 
-fn io_kind(what: &str, e: &std::io::Error) -> String {
+/// Records a connection's setup time (from `started`) in client `id`'s shard.
+pub(crate) fn record_setup_time(recorder: &PhaseRecorder, id: usize, started: Instant) {
+    let us = u64::try_from(started.elapsed().as_micros())
+        .unwrap_or(u64::MAX)
+        .clamp(1, MAX_LATENCY_US);
+    let _ = recorder.shard(id).setup.record(us);
+}
+
+pub(crate) fn io_kind(what: &str, e: &std::io::Error) -> String {
     match e.raw_os_error() {
         Some(24) => format!("{what}: too many open files"),
         _ => format!("{what}: {:?}", e.kind()),
     }
 }
 
-struct Session<'a> {
-    spec: &'a ClientSpec,
-    id: usize,
-    recorder: &'a PhaseRecorder,
-    meter: &'a Meter,
-    report: &'a mut ClientReport,
-    progress: &'a AtomicU64,
-    cursor: &'a mut u64,
+/// One client's view of one connection (HTTP/1.1) or of its streams on
+/// a shared one (HTTP/2).
+pub(crate) struct Session<'a> {
+    pub(crate) spec: &'a ClientSpec,
+    pub(crate) id: usize,
+    pub(crate) recorder: &'a PhaseRecorder,
+    pub(crate) meter: &'a Meter,
+    pub(crate) report: &'a mut ClientReport,
+    pub(crate) progress: &'a AtomicU64,
+    pub(crate) cursor: &'a mut u64,
     /// The server gave a good answer (a 2xx head or the 101 upgrade) on
     /// this connection: the next failure starts the backoff over.
-    answered: bool,
+    pub(crate) answered: bool,
+    /// The HTTP/2 stream whose notes are this client's (0 over HTTP/1.1,
+    /// where every note is).
+    pub(crate) stream: u32,
 }
 
 /// What the notes of one read amounted to.
 #[derive(Default)]
-struct Drained {
+pub(crate) struct Drained {
     /// A response ended with this status.
-    ended: Option<u16>,
+    pub(crate) ended: Option<u16>,
     /// A response head with an error status.
-    bad_status: Option<u16>,
+    pub(crate) bad_status: Option<u16>,
 }
 
 impl Session<'_> {
     fn record_setup(&self, started: Instant) {
-        let us = u64::try_from(started.elapsed().as_micros())
-            .unwrap_or(u64::MAX)
-            .clamp(1, MAX_LATENCY_US);
-        let _ = self.recorder.shard(self.id).setup.record(us);
+        record_setup_time(self.recorder, self.id, started);
         if self.report.opened == 1 {
             self.recorder.first_session_opened();
         }
     }
 
     /// Hands the meter's decoded messages to the tracker and the histogram.
-    fn drain(&mut self) -> Drained {
+    pub(crate) fn drain(&mut self) -> Drained {
         let mut drained = Drained::default();
-        let notes = self.meter.take_notes();
+        let notes = self.meter.take_notes_for(self.stream);
         if notes.is_empty() {
             return drained;
         }
@@ -637,6 +703,19 @@ impl Session<'_> {
         };
         self.record_setup(started);
         self.drain();
+        self.ws_messages(&mut ws, stop).await
+    }
+
+    /// Reads a WebSocket's messages until `stop` (then closes it properly)
+    /// or an error; the events come from the meter's notes.
+    pub(crate) async fn ws_messages<S>(
+        &mut self,
+        ws: &mut tokio_tungstenite::WebSocketStream<S>,
+        stop: &mut watch::Receiver<bool>,
+    ) -> SessionEnd
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
         loop {
             let message = tokio::select! {
                 _ = stop.changed() => {

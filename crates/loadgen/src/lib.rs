@@ -19,7 +19,9 @@
 //!   out of order.
 //! - [`client`]: the one client loop, parameterised by transport and
 //!   [`client::Schedule`], over plain TCP or TLS ([`client::Wire`]);
-//!   [`backoff`] is its reconnect policy.
+//!   [`backoff`] is its reconnect policy. [`h2`] runs the same clients
+//!   over HTTP/2: a connection shared by a group of clients, a stream
+//!   each, WebSocket by extended CONNECT.
 //! - [`headers`]: the request header profiles (`minimal`, Chromium's
 //!   `browser` heads, a header file) per transport.
 //! - [`control`]: the runner's own HTTP calls (`/stats`, `/publish`) on
@@ -48,6 +50,7 @@ pub mod backoff;
 pub mod capacity;
 pub mod client;
 pub mod control;
+pub mod h2;
 pub mod headers;
 pub mod machine;
 pub mod meter;

@@ -25,6 +25,21 @@
 //!   plaintext that came out, booked as `tls_records` when the connection
 //!   ends (so a ticket sent before the window shows in a window only if its
 //!   connection also ended in it).
+//!
+//! # Over HTTP/2
+//! An HTTP/2 connection's meter holds the HTTP/2 classifier
+//! ([`H2Classifier`]) instead of the HTTP/1.1 one; it sees the raw frames
+//! (above TLS when TLS) and books them by the HTTP/2 rule (frame headers
+//! `h2_frames`, HPACK blocks as headers, DATA payloads through the
+//! transport's body parser, other frames `control`). Several clients may
+//! share the connection, one stream each: every note carries the stream it
+//! came from and each client takes its own ([`Meter::take_notes_for`]);
+//! the connection's bytes are booked once, into the shard of the client
+//! that opened it. The setup ([`ConnectionTotals::setup`]) is found on the
+//! raw frames by [`H2SetupScan`]: each way, everything up to and including
+//! the first HEADERS frame (with its CONTINUATIONs): the client's preface,
+//! both SETTINGS frames, their ACKs and WINDOW_UPDATEs sent before it, the
+//! first request's HEADERS and the first response's HEADERS.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -32,11 +47,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use hdrhistogram::Histogram;
+use pushbench_protocol::h2::H2Classifier;
 use pushbench_protocol::ledger::tcp_ip_header_bytes;
 use pushbench_protocol::tls::{RecordPart, RecordScanner};
 use pushbench_protocol::{
-    ByteClass, ByteLedger, Classifier, Direction, Received, Traffic, Transport, WireError,
-    WireEvent, now_us,
+    ByteClass, ByteLedger, Classifier, Direction, HttpVersion, Received, Traffic, Transport,
+    WireError, WireEvent, now_us,
 };
 use pushbench_server::counting::Tally;
 
@@ -103,6 +119,8 @@ pub struct PhaseRecorder {
     first_sessions: AtomicU64,
     /// Microseconds after `started` when the latest first session opened.
     last_first_session_us: AtomicU64,
+    /// The phase's shared HTTP/2 connections (`h2_streams` clients each).
+    h2_groups: crate::h2::Groups,
 }
 
 impl Default for PhaseRecorder {
@@ -113,6 +131,7 @@ impl Default for PhaseRecorder {
             started: Instant::now(),
             first_sessions: AtomicU64::new(0),
             last_first_session_us: AtomicU64::new(0),
+            h2_groups: crate::h2::Groups::default(),
         }
     }
 }
@@ -165,6 +184,12 @@ impl PhaseRecorder {
         self.last_first_session_us.fetch_max(us, Ordering::Relaxed);
     }
 
+    /// The shared HTTP/2 connection of group `index` (clients
+    /// `index * h2_streams ..`), made on first use.
+    pub fn h2_group(&self, index: usize) -> Arc<crate::h2::Group> {
+        self.h2_groups.get(index)
+    }
+
     /// The connection ramp so far.
     pub fn ramp(&self) -> Ramp {
         Ramp {
@@ -205,9 +230,47 @@ pub enum Note {
     Malformed(&'static str),
 }
 
+/// The classifier of a connection's HTTP version.
+#[derive(Debug)]
+enum AnyClassifier {
+    Http1(Classifier),
+    Http2(H2Classifier),
+}
+
+impl AnyClassifier {
+    /// Feeds bytes; `sink` gets each event with its stream (0 over HTTP/1.1).
+    fn feed(
+        &mut self,
+        direction: Direction,
+        bytes: &[u8],
+        sink: &mut dyn FnMut(u32, WireEvent<'_>),
+    ) -> Result<(), WireError> {
+        match self {
+            AnyClassifier::Http1(c) => c.feed(direction, bytes, &mut |e| sink(0, e)),
+            AnyClassifier::Http2(c) => c.feed(direction, bytes, &mut |id, e| sink(id, e)),
+        }
+    }
+
+    fn finish(&mut self, sink: &mut dyn FnMut(u32, WireEvent<'_>)) {
+        match self {
+            AnyClassifier::Http1(c) => c.finish(&mut |e| sink(0, e)),
+            AnyClassifier::Http2(c) => c.finish(&mut |id, e| sink(id, e)),
+        }
+    }
+}
+
+/// Where a connection's setup ends, each way.
+#[derive(Debug)]
+enum SetupScan {
+    /// HTTP/1.1: the first head (sent, received).
+    Http1([HeadScan; 2]),
+    /// HTTP/2: up to the first HEADERS frame (sent, received).
+    Http2(Box<[H2SetupScan; 2]>),
+}
+
 #[derive(Debug)]
 struct MeterState {
-    classifier: Classifier,
+    classifier: AnyClassifier,
     /// Raw socket counts, (sent, received).
     socket: (u64, u64),
     /// Every byte of this connection by class.
@@ -217,9 +280,10 @@ struct MeterState {
     /// The connection's setup: its bytes up to and including the first
     /// response head (the first request or upgrade, and its answer's head).
     setup: Traffic,
-    /// Scanners for the end of the first head each way: sent, received.
-    heads: [HeadScan; 2],
-    notes: Vec<Note>,
+    /// Scanners for the end of the setup each way.
+    heads: SetupScan,
+    /// Notes with the stream they came from (0 over HTTP/1.1).
+    notes: Vec<(u32, Note)>,
     error: Option<WireError>,
     /// Present on a TLS connection: what the tally below TLS keeps.
     tls: Option<TlsTally>,
@@ -236,7 +300,8 @@ struct TlsTally {
     bodies: [u64; 2],
     /// Plaintext bytes the tally above TLS counted, sent and received.
     plaintext: [u64; 2],
-    /// The socket under TLS read the server's end of the stream.
+    /// The server closed: the socket under TLS read its end of the
+    /// stream, or TLS its `close_notify` (the plaintext's end).
     peer_closed: bool,
 }
 
@@ -288,15 +353,37 @@ impl Meter {
         client_id: usize,
         tls: bool,
     ) -> Self {
+        Self::speaking(transport, HttpVersion::Http1, recorder, client_id, tls)
+    }
+
+    /// [`Meter::with_tls`] for a connection that speaks `http` (see the
+    /// module's "Over HTTP/2").
+    pub fn speaking(
+        transport: Transport,
+        http: HttpVersion,
+        recorder: Arc<PhaseRecorder>,
+        client_id: usize,
+        tls: bool,
+    ) -> Self {
+        let (classifier, heads) = match http {
+            HttpVersion::Http1 => (
+                AnyClassifier::Http1(Classifier::new(transport)),
+                SetupScan::Http1([HeadScan::default(); 2]),
+            ),
+            HttpVersion::Http2 => (
+                AnyClassifier::Http2(H2Classifier::new(transport)),
+                SetupScan::Http2(Box::new([H2SetupScan::client(), H2SetupScan::server()])),
+            ),
+        };
         Meter {
             transport,
             state: Arc::new(Mutex::new(MeterState {
-                classifier: Classifier::new(transport),
+                classifier,
                 socket: (0, 0),
                 traffic: Traffic::default(),
                 windowed: Traffic::default(),
                 setup: Traffic::default(),
-                heads: [HeadScan::default(); 2],
+                heads,
                 notes: Vec::new(),
                 error: None,
                 tls: tls.then(TlsTally::default),
@@ -323,26 +410,30 @@ impl Meter {
                 tls,
             } = &mut *state;
             match (tls, direction) {
-                // Over TLS the socket is counted below; this is plaintext.
-                (Some(tls), _) => tls.plaintext[index(direction)] += bytes.len() as u64,
+                // Over TLS the socket is counted below; this is plaintext,
+                // and a read of nothing its end (the server's close_notify).
+                (Some(tls), _) => {
+                    tls.plaintext[index(direction)] += bytes.len() as u64;
+                    tls.peer_closed |= bytes.is_empty() && direction == Direction::Received;
+                }
                 (None, Direction::Sent) => socket.0 += bytes.len() as u64,
                 (None, Direction::Received) => socket.1 += bytes.len() as u64,
             }
-            let (scan, class, ledger) = match direction {
-                Direction::Sent => (&mut heads[0], ByteClass::RequestHeaders, &mut setup.sent),
-                Direction::Received => (
-                    &mut heads[1],
-                    ByteClass::ResponseHeaders,
-                    &mut setup.received,
-                ),
+            let (class, ledger) = match direction {
+                Direction::Sent => (ByteClass::RequestHeaders, &mut setup.sent),
+                Direction::Received => (ByteClass::ResponseHeaders, &mut setup.received),
             };
             let class = if self.transport == Transport::Ws {
                 ByteClass::Handshake
             } else {
                 class
             };
-            ledger.add(class, scan.feed(bytes));
-            let mut sink = |e: WireEvent<'_>| book(e, at, traffic, &mut delta, notes);
+            match heads {
+                SetupScan::Http1(scans) => ledger.add(class, scans[index(direction)].feed(bytes)),
+                SetupScan::Http2(scans) => scans[index(direction)].feed(bytes, class, ledger),
+            }
+            let mut sink =
+                |stream: u32, e: WireEvent<'_>| book(stream, e, at, traffic, &mut delta, notes);
             if let Err(e) = classifier.feed(direction, bytes, &mut sink) {
                 error.get_or_insert(e);
             }
@@ -367,8 +458,9 @@ impl Meter {
         }
     }
 
-    /// True once the socket under TLS has read the server's end of the
-    /// stream (false for a plaintext meter).
+    /// True once the server has closed a TLS connection: the socket under
+    /// TLS read its end of the stream, or TLS its `close_notify` (false
+    /// for a plaintext meter).
     pub fn peer_closed_under_tls(&self) -> bool {
         lock(&self.state)
             .tls
@@ -430,6 +522,27 @@ impl Meter {
     /// Takes the messages and response boundaries decoded so far.
     pub fn take_notes(&self) -> Vec<Note> {
         std::mem::take(&mut lock(&self.state).notes)
+            .into_iter()
+            .map(|(_, note)| note)
+            .collect()
+    }
+
+    /// Takes the notes of HTTP/2 stream `stream` decoded so far (0: the
+    /// connection's own), leaving the other streams' for their clients.
+    pub fn take_notes_for(&self, stream: u32) -> Vec<Note> {
+        let mut state = lock(&self.state);
+        if state.notes.iter().all(|(s, _)| *s != stream) {
+            return Vec::new();
+        }
+        // Over HTTP/1.1 (and on an HTTP/2 connection of one client) every
+        // note is the caller's: no partition needed.
+        let notes = std::mem::take(&mut state.notes);
+        if notes.iter().all(|(s, _)| *s == stream) {
+            return notes.into_iter().map(|(_, note)| note).collect();
+        }
+        let (mine, others): (Vec<_>, Vec<_>) = notes.into_iter().partition(|(s, _)| *s == stream);
+        state.notes = others;
+        mine.into_iter().map(|(_, note)| note).collect()
     }
 
     /// The first protocol error the classifier met, if any.
@@ -454,7 +567,9 @@ impl Meter {
             ..
         } = &mut *state;
         let at = now_us();
-        classifier.finish(&mut |e: WireEvent<'_>| book(e, at, traffic, &mut delta, notes));
+        classifier.finish(&mut |stream: u32, e: WireEvent<'_>| {
+            book(stream, e, at, traffic, &mut delta, notes)
+        });
         if let Some(tls) = tls {
             // Record bodies that gave no plaintext: tickets, close_notify.
             for direction in [Direction::Sent, Direction::Received] {
@@ -546,12 +661,159 @@ impl HeadScan {
     }
 }
 
+/// The HTTP/2 frame types and flags the setup scan looks at (RFC 9113).
+const H2_HEADERS: u8 = 0x1;
+const H2_SETTINGS: u8 = 0x4;
+const H2_CONTINUATION: u8 = 0x9;
+const H2_ACK: u8 = 0x1;
+const H2_END_HEADERS: u8 = 0x4;
+const H2_PADDED: u8 = 0x8;
+const H2_PRIORITY: u8 = 0x20;
+
+/// Finds an HTTP/2 connection's setup in one direction of its raw bytes:
+/// everything up to and including the first HEADERS frame and its
+/// CONTINUATIONs (the HTTP/1.1 analog is the first head), booked by the
+/// HTTP/2 byte-class rule: the client's preface and the first SETTINGS
+/// frame `handshake`; other frames before the HEADERS (SETTINGS ACK,
+/// WINDOW_UPDATE) `control`; the HEADERS frame's 9-byte header, pad-length
+/// byte, priority fields and padding `h2_frames`; its header block the
+/// headers class (`handshake` for an extended CONNECT). Like [`HeadScan`]
+/// it reads the bytes themselves, so it does not depend on how the
+/// classifier books an exchange (an empty poll is control as a whole).
+#[derive(Clone, Debug)]
+pub struct H2SetupScan {
+    /// Preface bytes still to come (24 from the client, 0 from the server).
+    preface: usize,
+    /// The current frame's header, as far as read.
+    header: [u8; 9],
+    header_len: usize,
+    /// The current frame's body still to come: (class, bytes) in order.
+    body: Vec<(ByteClass, usize)>,
+    /// The next body byte is a HEADERS frame's pad length.
+    pad_length_next: bool,
+    /// The current frame is the last of the first header block.
+    ends_setup: bool,
+    settings_seen: bool,
+    done: bool,
+}
+
+impl H2SetupScan {
+    /// The scan of what the client sends (it starts with the preface).
+    pub fn client() -> Self {
+        H2SetupScan {
+            preface: pushbench_protocol::h2::PREFACE.len(),
+            ..Self::server()
+        }
+    }
+
+    /// The scan of what the server sends.
+    pub fn server() -> Self {
+        H2SetupScan {
+            preface: 0,
+            header: [0; 9],
+            header_len: 0,
+            body: Vec::new(),
+            pad_length_next: false,
+            ends_setup: false,
+            settings_seen: false,
+            done: false,
+        }
+    }
+
+    /// Whether the setup has been read in full.
+    pub fn done(&self) -> bool {
+        self.done
+    }
+
+    /// Feeds bytes, booking those of the setup into `ledger`; `headers` is
+    /// the class of the header block.
+    pub fn feed(&mut self, mut bytes: &[u8], headers: ByteClass, ledger: &mut ByteLedger) {
+        while !self.done && !bytes.is_empty() {
+            if self.preface > 0 {
+                let n = self.preface.min(bytes.len());
+                ledger.add(ByteClass::Handshake, n as u64);
+                self.preface -= n;
+                bytes = &bytes[n..];
+                continue;
+            }
+            if self.pad_length_next {
+                // The block shrinks by the padding, which follows it.
+                self.pad_length_next = false;
+                let pad = usize::from(bytes[0]);
+                if let Some((_, block)) = self.body.iter_mut().find(|(c, _)| *c == headers) {
+                    let pad = pad.min(*block);
+                    *block -= pad;
+                    self.body.push((ByteClass::H2Frames, pad));
+                }
+            }
+            if let Some((class, left)) = self.body.first_mut() {
+                let n = (*left).min(bytes.len());
+                ledger.add(*class, n as u64);
+                *left -= n;
+                bytes = &bytes[n..];
+                if *left == 0 {
+                    self.body.remove(0);
+                }
+            } else {
+                let n = (9 - self.header_len).min(bytes.len());
+                self.header[self.header_len..self.header_len + n].copy_from_slice(&bytes[..n]);
+                self.header_len += n;
+                bytes = &bytes[n..];
+                if self.header_len < 9 {
+                    continue;
+                }
+                self.header_len = 0;
+                let class = self.frame_started(headers);
+                ledger.add(class, 9);
+            }
+            self.body.retain(|(_, n)| *n > 0);
+            if self.body.is_empty() && self.header_len == 0 && self.ends_setup {
+                self.done = true;
+            }
+        }
+    }
+
+    /// A frame header was read: plans its body, returns the header's class.
+    fn frame_started(&mut self, headers: ByteClass) -> ByteClass {
+        let h = self.header;
+        let len = (usize::from(h[0]) << 16) | (usize::from(h[1]) << 8) | usize::from(h[2]);
+        let (kind, flags) = (h[3], h[4]);
+        self.body.clear();
+        match kind {
+            H2_SETTINGS if !self.settings_seen && flags & H2_ACK == 0 => {
+                self.settings_seen = true;
+                self.body.push((ByteClass::Handshake, len));
+                ByteClass::Handshake
+            }
+            H2_HEADERS | H2_CONTINUATION => {
+                self.ends_setup = flags & H2_END_HEADERS != 0;
+                let padded = kind == H2_HEADERS && flags & H2_PADDED != 0;
+                let priority = if kind == H2_HEADERS && flags & H2_PRIORITY != 0 {
+                    5
+                } else {
+                    0
+                };
+                let fixed = (usize::from(padded) + priority).min(len);
+                self.pad_length_next = padded && len > 0;
+                self.body.push((ByteClass::H2Frames, fixed));
+                self.body.push((headers, len - fixed));
+                ByteClass::H2Frames
+            }
+            _ => {
+                self.body.push((ByteClass::Control, len));
+                ByteClass::Control
+            }
+        }
+    }
+}
+
 fn book(
+    stream: u32,
     e: WireEvent<'_>,
     at: u64,
     traffic: &mut Traffic,
     delta: &mut Traffic,
-    notes: &mut Vec<Note>,
+    notes: &mut Vec<(u32, Note)>,
 ) {
     match e {
         WireEvent::Bytes {
@@ -562,10 +824,12 @@ fn book(
             ledger(traffic, direction).add(class, bytes.len() as u64);
             ledger(delta, direction).add(class, bytes.len() as u64);
         }
-        WireEvent::Message(m) => notes.push(Note::Message(m, at)),
-        WireEvent::ResponseHead { status } => notes.push(Note::ResponseHead(status)),
-        WireEvent::ResponseEnd { status, next } => notes.push(Note::ResponseEnd(status, next)),
-        WireEvent::Malformed { reason, .. } => notes.push(Note::Malformed(reason)),
+        WireEvent::Message(m) => notes.push((stream, Note::Message(m, at))),
+        WireEvent::ResponseHead { status } => notes.push((stream, Note::ResponseHead(status))),
+        WireEvent::ResponseEnd { status, next } => {
+            notes.push((stream, Note::ResponseEnd(status, next)))
+        }
+        WireEvent::Malformed { reason, .. } => notes.push((stream, Note::Malformed(reason))),
     }
 }
 
@@ -610,6 +874,61 @@ mod tests {
         let counted: u64 = head.iter().map(|b| split.feed(&[*b])).sum();
         assert_eq!(counted, head.len() as u64);
         assert_eq!(split.feed(b"more"), 0);
+    }
+
+    fn frame(kind: u8, flags: u8, body: &[u8]) -> Vec<u8> {
+        let len = body.len() as u32;
+        let mut f = len.to_be_bytes()[1..].to_vec();
+        f.extend([kind, flags, 0, 0, 0, 1]);
+        f.extend_from_slice(body);
+        f
+    }
+
+    #[test]
+    fn the_h2_setup_ends_with_the_first_header_block_in_any_split() {
+        // Preface, SETTINGS (6 bytes), WINDOW_UPDATE, HEADERS without
+        // END_HEADERS, CONTINUATION with it, then a DATA frame after.
+        let sent = [
+            pushbench_protocol::h2::PREFACE.to_vec(),
+            frame(H2_SETTINGS, 0, &[0; 6]),
+            frame(0x8, 0, &[0, 0, 1, 0]),
+            frame(H2_HEADERS, 0, &[1; 10]),
+            frame(H2_CONTINUATION, H2_END_HEADERS, &[2; 5]),
+            frame(0x0, 0x1, b"after"),
+        ]
+        .concat();
+        for chunk in [sent.len(), 1, 7] {
+            let mut ledger = ByteLedger::default();
+            let mut scan = H2SetupScan::client();
+            for piece in sent.chunks(chunk) {
+                scan.feed(piece, ByteClass::RequestHeaders, &mut ledger);
+            }
+            assert!(scan.done());
+            assert_eq!(ledger.get(ByteClass::Handshake), 24 + 9 + 6, "{chunk}");
+            assert_eq!(ledger.get(ByteClass::Control), 9 + 4);
+            assert_eq!(ledger.get(ByteClass::H2Frames), 18);
+            assert_eq!(ledger.get(ByteClass::RequestHeaders), 15);
+            assert_eq!(ledger.total(), (sent.len() - 9 - 5) as u64);
+        }
+        // A server's padded HEADERS: the pad-length byte and padding are
+        // frame overhead; a SETTINGS ACK before it is control.
+        let mut padded = vec![3];
+        padded.extend([7; 4]);
+        padded.extend([0; 3]);
+        let received = [
+            frame(H2_SETTINGS, 0, &[]),
+            frame(H2_SETTINGS, H2_ACK, &[]),
+            frame(H2_HEADERS, H2_END_HEADERS | H2_PADDED, &padded),
+        ]
+        .concat();
+        let mut ledger = ByteLedger::default();
+        let mut scan = H2SetupScan::server();
+        scan.feed(&received, ByteClass::ResponseHeaders, &mut ledger);
+        assert!(scan.done());
+        assert_eq!(ledger.get(ByteClass::Handshake), 9);
+        assert_eq!(ledger.get(ByteClass::Control), 9);
+        assert_eq!(ledger.get(ByteClass::H2Frames), 9 + 1 + 3);
+        assert_eq!(ledger.get(ByteClass::ResponseHeaders), 4);
     }
 
     fn record(content_type: u8, content: usize) -> Vec<u8> {

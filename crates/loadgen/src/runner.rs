@@ -83,6 +83,8 @@ pub struct Progress {
     pub tls: bool,
     /// Its HTTP version.
     pub http: HttpVersion,
+    /// HTTP/2: clients per connection (1 over HTTP/1.1).
+    pub h2_streams: u32,
     /// The content coding its clients ask for.
     pub coding: ContentCoding,
     /// `connecting`, `warm-up`, `measuring`, `draining` or `done`.
@@ -132,6 +134,7 @@ pub struct ConnectionRecord {
     pub phase: usize,
     /// The transport's name, or `control` for the runner's own calls.
     pub kind: String,
+
     /// The client's address.
     pub local: std::net::SocketAddr,
     /// The server's address.
@@ -203,6 +206,15 @@ impl ConnectionRecord {
 pub fn files_needed(scenario: &Scenario, in_process: bool) -> u64 {
     let clients = u64::from(scenario.clients.iter().copied().max().unwrap_or(0));
     clients * if in_process { 2 } else { 1 } + 64
+}
+
+/// Clients per connection of a phase that speaks `http`: the scenario's
+/// `h2_streams` over HTTP/2, 1 over HTTP/1.1.
+pub fn h2_streams(s: &Scenario, http: HttpVersion) -> u32 {
+    match http {
+        HttpVersion::Http1 => 1,
+        HttpVersion::Http2 => s.h2_streams.max(1),
+    }
 }
 
 fn phases_of(s: &Scenario) -> usize {
@@ -317,6 +329,7 @@ pub async fn run_scenario(
                         headers: variant.headers.clone(),
                         tls: variant.tls,
                         http: variant.http,
+                        h2_streams: h2_streams(&scenario, variant.http),
                         coding: variant.coding,
                         stage: "connecting",
                         stage_elapsed_s: 0.0,
@@ -499,7 +512,7 @@ pub async fn run_phase(
     } = phase;
     let tls = match (tls, &server.tls) {
         (false, _) => None,
-        (true, Some(config)) => Some(Arc::clone(config)),
+        (true, Some(config)) => Some(pushbench_server::tls::offering(config, http)),
         (true, None) => {
             return Err(Error::Scenario(format!(
                 "a TLS phase needs a server started with TLS; {} was not",
@@ -526,7 +539,7 @@ pub async fn run_phase(
         tls,
         http,
         coding,
-        h2_streams: s.h2_streams,
+        h2_streams: h2_streams(s, http),
     });
     let recorder = Arc::new(PhaseRecorder::default());
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use pushbench_protocol::Scenario;
+use pushbench_protocol::{HttpVersion, Scenario};
 
 use crate::{Error, Result};
 
@@ -150,6 +150,29 @@ pub fn validate(s: &Scenario) -> Result<()> {
             &s.tls,
         );
     }
+    if s.http.is_empty() || (1..s.http.len()).any(|i| s.http[..i].contains(&s.http[i])) {
+        return bad(
+            "http",
+            "say \"1.1\", \"2\" or [\"1.1\", \"2\"], each version once",
+            &names(&s.http),
+        );
+    }
+    let max_streams = crate::h2::MAX_H2_STREAMS;
+    if !(1..=max_streams).contains(&s.h2_streams) {
+        return bad(
+            "h2_streams",
+            &format!("clients per HTTP/2 connection must be from 1 to {max_streams}"),
+            &s.h2_streams,
+        );
+    }
+    if s.h2_streams > 1 && !s.http.contains(&HttpVersion::Http2) {
+        return bad(
+            "h2_streams",
+            "more than 1 client per connection needs HTTP/2 (`http = \"2\"`); \
+             over HTTP/1.1 a connection carries one client",
+            &s.h2_streams,
+        );
+    }
     if s.target_cert.is_some() && s.target.is_none() {
         return bad(
             "target_cert",
@@ -158,6 +181,11 @@ pub fn validate(s: &Scenario) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The versions' names, for a message.
+fn names(versions: &[HttpVersion]) -> Vec<&'static str> {
+    versions.iter().map(|v| v.name()).collect()
 }
 
 #[cfg(test)]
@@ -234,6 +262,13 @@ mod tests {
         ("target = 5", "target"),
         ("tls = \"yes\"", "tls"),
         ("tls = []", "tls"),
+        ("http = \"3\"", "http"),
+        ("http = []", "http"),
+        ("http = [\"2\", \"2\"]", "http"),
+        ("h2_streams = 0", "h2_streams"),
+        ("h2_streams = 101\nhttp = \"2\"", "h2_streams"),
+        ("h2_streams = 5", "h2_streams"),
+        ("h2_streams = 5\nhttp = \"1.1\"", "h2_streams"),
     ];
 
     #[test]
@@ -261,6 +296,12 @@ mod tests {
         );
         let s = parse(&text).expect("parse");
         assert!(validate(&s).is_ok(), "{text}");
+        let s = parse(&format!(
+            "http = [\"1.1\", \"2\"]\nh2_streams = {}\ntarget = \"http://127.0.0.1:8080/\"\n",
+            crate::h2::MAX_H2_STREAMS
+        ))
+        .expect("parse");
+        assert!(validate(&s).is_ok(), "{s:?}");
     }
 
     #[test]

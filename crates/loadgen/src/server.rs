@@ -81,7 +81,8 @@ pub struct ServerHandle {
     /// given up on at once: nobody restarts it.
     pub outage_grace: Duration,
     /// For TLS phases: the client configuration that pins this server's
-    /// certificate. `None` when the server was started without TLS (the
+    /// certificate (offering HTTP/1.1; a phase offers its own version,
+    /// [`pushbench_server::tls::offering`]). `None` when the server was started without TLS (the
     /// scenario has no TLS phase). The server also answers plaintext on
     /// the same port (`serve --tls`), which the control calls use.
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
@@ -127,7 +128,13 @@ impl ServerSource {
                     Some(path) if tls => {
                         let cert = pushbench_server::tls::read_pem_certificate(Path::new(path))
                             .map_err(|e| Error::Scenario(format!("target_cert `{path}`: {e}")))?;
-                        Some(pushbench_server::tls::client_config(&cert).map_err(tls_error)?)
+                        Some(
+                            pushbench_server::tls::client_config(
+                                &cert,
+                                pushbench_protocol::HttpVersion::Http1,
+                            )
+                            .map_err(tls_error)?,
+                        )
                     }
                     _ => None,
                 };
@@ -171,7 +178,11 @@ impl ServerSource {
                     outage_grace: crate::backoff::DEFAULT_GIVE_UP,
                     tls: match &identity {
                         Some(id) => Some(
-                            pushbench_server::tls::client_config(&id.cert).map_err(tls_error)?,
+                            pushbench_server::tls::client_config(
+                                &id.cert,
+                                pushbench_protocol::HttpVersion::Http1,
+                            )
+                            .map_err(tls_error)?,
                         ),
                         None => None,
                     },
@@ -271,7 +282,13 @@ impl ServerSource {
                                 stderr.describe()
                             ))
                         })?;
-                        Some(pushbench_server::tls::client_config(&cert).map_err(tls_error)?)
+                        Some(
+                            pushbench_server::tls::client_config(
+                                &cert,
+                                pushbench_protocol::HttpVersion::Http1,
+                            )
+                            .map_err(tls_error)?,
+                        )
                     }
                     None => None,
                 };

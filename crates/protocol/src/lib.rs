@@ -12,6 +12,9 @@
 //!   into payload and envelope.
 //! - [`framing`]: pure framing lengths (`ws_header_len`, `chunk_framing_len`,
 //!   `sse_field_overhead`) that the classifiers and the docs rely on.
+//! - [`h2`]: [`H2Classifier`], the HTTP/2 counterpart of the wire
+//!   classifier: frames, HPACK-decoded header blocks and many streams per
+//!   connection, each DATA body handed to [`wire`]'s body parsers.
 //! - [`headers`]: [`HeaderProfile`] (`minimal`, `browser`, a header
 //!   file), the header-file format and the rules that keep a profile from
 //!   breaking the framing.
@@ -31,6 +34,7 @@
 
 pub mod event;
 pub mod framing;
+pub mod h2;
 pub mod headers;
 pub mod ledger;
 pub mod peers;
@@ -43,6 +47,7 @@ pub mod wire;
 pub use event::{
     DecodeError, Event, Gap, Received, decode_binary, decode_json, gap_json, now_us, payload_for,
 };
+pub use h2::H2Classifier;
 pub use headers::HeaderProfile;
 pub use ledger::{ByteClass, ByteLedger, Traffic};
 pub use results::{RESULTS_VERSION, RunResult, Scenario};

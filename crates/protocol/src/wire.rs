@@ -138,6 +138,26 @@ pub enum WireError {
     /// A body, line or frame over [`MAX_MESSAGE`].
     #[error("message of {0} bytes is over the {MAX_MESSAGE}-byte classifier limit")]
     TooLarge(u64),
+    /// HTTP/2: the client's first bytes are not the connection preface.
+    #[error("not the HTTP/2 connection preface")]
+    BadPreface,
+    /// HTTP/2: a frame longer than the receiver's `SETTINGS_MAX_FRAME_SIZE`.
+    #[error("HTTP/2 frame of {len} bytes is over the peer's maximum of {max}")]
+    FrameTooLarge {
+        /// The frame's payload length.
+        len: u32,
+        /// The largest frame the receiver advertised.
+        max: u32,
+    },
+    /// HTTP/2: a frame that breaks the framing rules (RFC 9113 section 4, 6).
+    #[error("malformed HTTP/2 frame: {0}")]
+    BadFrame(&'static str),
+    /// HTTP/2: a header block HPACK cannot decode (RFC 7541).
+    #[error("HPACK decoding failed: {0}")]
+    Hpack(String),
+    /// HTTP/2: more open streams than the classifier tracks.
+    #[error("more than {0} open HTTP/2 streams")]
+    TooManyStreams(usize),
 }
 
 /// Classifies one connection's bytes in both directions. See the module docs.
@@ -154,7 +174,7 @@ pub struct Classifier {
 
 /// Bytes of a poll exchange whose class depends on its answer.
 #[derive(Debug, Default)]
-struct Exchange {
+pub(crate) struct Exchange {
     segments: Vec<(Direction, ByteClass, Vec<u8>)>,
     delivered: bool,
 }
@@ -266,7 +286,7 @@ impl ControlClassifier {
 /// it are booked, and a body segment it arrived inside is split around it.
 /// Body offsets count the bytes handed to the body parser.
 #[derive(Debug, Default)]
-struct WireOrder {
+pub(crate) struct WireOrder {
     /// Body bytes handed to the body parser so far.
     fed: u64,
     /// Body bytes it has booked.
@@ -279,16 +299,32 @@ struct WireOrder {
 }
 
 /// Routes segments to the sink, or into the held poll exchange.
-struct Emitter<'s, F> {
+pub(crate) struct Emitter<'s, F> {
     sink: &'s mut F,
     exchange: &'s mut Exchange,
     hold: bool,
     order: &'s mut WireOrder,
 }
 
-impl<F: FnMut(WireEvent<'_>)> Emitter<'_, F> {
+impl<'s, F: FnMut(WireEvent<'_>)> Emitter<'s, F> {
+    /// An emitter over one exchange's state (the HTTP/2 classifier keeps
+    /// one per stream).
+    pub(crate) fn new(
+        sink: &'s mut F,
+        exchange: &'s mut Exchange,
+        hold: bool,
+        order: &'s mut WireOrder,
+    ) -> Self {
+        Emitter {
+            sink,
+            exchange,
+            hold,
+            order,
+        }
+    }
+
     /// Books `bytes`, in wire order (see [`WireOrder`]).
-    fn bytes(&mut self, direction: Direction, class: ByteClass, bytes: &[u8]) {
+    pub(crate) fn bytes(&mut self, direction: Direction, class: ByteClass, bytes: &[u8]) {
         if bytes.is_empty() {
             return;
         }
@@ -384,21 +420,21 @@ impl<F: FnMut(WireEvent<'_>)> Emitter<'_, F> {
         self.bytes(direction, ByteClass::Framing, &bytes[payload.end..]);
     }
 
-    fn message(&mut self, received: Received) {
+    pub(crate) fn message(&mut self, received: Received) {
         if matches!(received, Received::Event { .. }) {
             self.exchange.delivered = true;
         }
         (self.sink)(WireEvent::Message(received));
     }
 
-    fn event(&mut self, event: WireEvent<'_>) {
+    pub(crate) fn event(&mut self, event: WireEvent<'_>) {
         (self.sink)(event);
     }
 
     /// Emits the held exchange. An answer that delivered no event turns the
     /// whole exchange into control; at connection end (`unanswered`) the
     /// provisional classes stay.
-    fn release(&mut self, unanswered: bool) {
+    pub(crate) fn release(&mut self, unanswered: bool) {
         let empty = !unanswered && !self.exchange.delivered;
         for (direction, class, bytes) in self.exchange.segments.drain(..) {
             let class = if empty { ByteClass::Control } else { class };
@@ -771,16 +807,8 @@ impl ResponseParser {
             .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
         em.bytes(DIR, ByteClass::ResponseHeaders, &head);
         em.event(WireEvent::ResponseHead { status });
-        self.content = if (200..300).contains(&status) {
-            match self.transport {
-                Transport::ShortPoll | Transport::LongPoll => Content::Poll(Vec::new()),
-                Transport::Stream => Content::Ndjson(Vec::new()),
-                Transport::Sse => Content::Sse(SseParser::default()),
-                Transport::Ws => Content::Opaque,
-            }
-        } else {
-            Content::Opaque
-        };
+        self.content =
+            Content::for_response(self.transport, status, header(&head, "content-encoding"));
         if (100..200).contains(&status) || status == 204 || status == 304 {
             self.end_response(em);
         } else if chunked {
@@ -803,14 +831,12 @@ impl ResponseParser {
         bytes: &[u8],
         em: &mut Emitter<'_, F>,
     ) -> Result<(), WireError> {
-        em.order.fed += bytes.len() as u64;
-        em.in_body(|em| self.content.feed(bytes, em))
+        self.content.feed_body(bytes, em)
     }
 
     fn end_response<F: FnMut(WireEvent<'_>)>(&mut self, em: &mut Emitter<'_, F>) {
         let content = std::mem::replace(&mut self.content, Content::Opaque);
-        let next = em.in_body(|em| content.end(em));
-        em.end_body();
+        let next = content.end_body(em);
         self.state = ResponseState::Head(Vec::new());
         em.release(false);
         em.event(WireEvent::ResponseEnd {
@@ -826,8 +852,7 @@ impl ResponseParser {
         // chunk-size line), so it is booked first: segments stay in wire
         // order.
         let content = std::mem::replace(&mut self.content, Content::Opaque);
-        em.in_body(|em| content.flush_partial(em));
-        em.end_body();
+        content.flush_body(em);
         match &mut self.state {
             ResponseState::Head(buf) => em.bytes(DIR, ByteClass::Control, &std::mem::take(buf)),
             ResponseState::Chunked(
@@ -856,7 +881,7 @@ fn parse_status(head: &[u8]) -> Result<u16, WireError> {
 
 /// What a response body carries, by transport and status.
 #[derive(Debug)]
-enum Content {
+pub(crate) enum Content {
     /// A poll answer, buffered whole.
     Poll(Vec<u8>),
     /// NDJSON: the current line.
@@ -868,6 +893,51 @@ enum Content {
 }
 
 impl Content {
+    /// The body parser of a response with `status` on a `transport`
+    /// connection, over HTTP/1.1 or HTTP/2 alike: a 2xx answer carries the
+    /// transport's events, anything else is opaque (control).
+    /// `content_encoding` is the response's `content-encoding` value.
+    pub(crate) fn for_response(
+        transport: Transport,
+        status: u16,
+        _content_encoding: Option<&str>,
+    ) -> Content {
+        if (200..300).contains(&status) {
+            match transport {
+                Transport::ShortPoll | Transport::LongPoll => Content::Poll(Vec::new()),
+                Transport::Stream => Content::Ndjson(Vec::new()),
+                Transport::Sse => Content::Sse(SseParser::default()),
+                Transport::Ws => Content::Opaque,
+            }
+        } else {
+            Content::Opaque
+        }
+    }
+
+    /// Hands body bytes (as the response framing delivered them) to the
+    /// body parser; the one entry point of the HTTP/1.1 and HTTP/2 paths.
+    pub(crate) fn feed_body<F: FnMut(WireEvent<'_>)>(
+        &mut self,
+        bytes: &[u8],
+        em: &mut Emitter<'_, F>,
+    ) -> Result<(), WireError> {
+        em.order.fed += bytes.len() as u64;
+        em.in_body(|em| self.feed(bytes, em))
+    }
+
+    /// The body ended; returns the poll cursor of a poll answer.
+    pub(crate) fn end_body<F: FnMut(WireEvent<'_>)>(self, em: &mut Emitter<'_, F>) -> Option<u64> {
+        let next = em.in_body(|em| self.end(em));
+        em.end_body();
+        next
+    }
+
+    /// The body was cut short: books what the parser holds as control.
+    pub(crate) fn flush_body<F: FnMut(WireEvent<'_>)>(self, em: &mut Emitter<'_, F>) {
+        em.in_body(|em| self.flush_partial(em));
+        em.end_body();
+    }
+
     fn feed<F: FnMut(WireEvent<'_>)>(
         &mut self,
         bytes: &[u8],
@@ -1037,7 +1107,7 @@ fn classify_poll_body<F: FnMut(WireEvent<'_>)>(
 // Server-Sent Events.
 
 #[derive(Debug, Default)]
-struct SseParser {
+pub(crate) struct SseParser {
     /// The line being read, terminator included once complete.
     line: Vec<u8>,
     /// The lines of the current event block (terminators included).
@@ -1167,7 +1237,7 @@ impl SseParser {
 // WebSocket frames (RFC 6455 section 5.2).
 
 #[derive(Debug)]
-struct FrameParser {
+pub(crate) struct FrameParser {
     direction: Direction,
     /// Header bytes so far (2 to 14).
     header: Vec<u8>,
@@ -1187,7 +1257,7 @@ struct FrameBody {
 }
 
 impl FrameParser {
-    fn new(direction: Direction) -> Self {
+    pub(crate) fn new(direction: Direction) -> Self {
         FrameParser {
             direction,
             header: Vec::with_capacity(14),
@@ -1207,7 +1277,11 @@ impl FrameParser {
         Some(2 + ext + if b1 & 0x80 != 0 { 4 } else { 0 })
     }
 
-    fn feed<F: FnMut(WireEvent<'_>)>(&mut self, mut bytes: &[u8], em: &mut Emitter<'_, F>) {
+    pub(crate) fn feed<F: FnMut(WireEvent<'_>)>(
+        &mut self,
+        mut bytes: &[u8],
+        em: &mut Emitter<'_, F>,
+    ) {
         while !bytes.is_empty() {
             match &mut self.body {
                 None => {
@@ -1335,7 +1409,7 @@ impl FrameParser {
         }
     }
 
-    fn flush_partial<F: FnMut(WireEvent<'_>)>(&mut self, em: &mut Emitter<'_, F>) {
+    pub(crate) fn flush_partial<F: FnMut(WireEvent<'_>)>(&mut self, em: &mut Emitter<'_, F>) {
         em.bytes(
             self.direction,
             ByteClass::Control,
@@ -1351,4 +1425,4 @@ impl FrameParser {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -115,7 +115,7 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 /// A client configuration that trusts `pinned` and nothing else (TLS 1.3
-/// only, ALPN `http/1.1`). A server presenting any other certificate fails
+/// only, offering `http` alone by ALPN: `http/1.1` or `h2`). A server presenting any other certificate fails
 /// the handshake with rustls' "invalid peer certificate" error.
 ///
 /// Session resumption is off: every load-generator client stands for a
@@ -123,16 +123,29 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 /// was given (one configuration serves them all), and every connection
 /// pays the full handshake of a first visit. The server still sends its
 /// tickets, as a real one does; they are counted as records.
-pub fn client_config(pinned: &CertificateDer<'_>) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+pub fn client_config(
+    pinned: &CertificateDer<'_>,
+    http: pushbench_protocol::HttpVersion,
+) -> Result<Arc<rustls::ClientConfig>, TlsError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(pinned.clone().into_owned())?;
     let mut config = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    config.alpn_protocols = vec![ALPN_HTTP1.to_vec()];
     config.resumption = rustls::client::Resumption::disabled();
-    Ok(Arc::new(config))
+    Ok(offering(&config, http))
+}
+
+/// `config` offering `http` alone by ALPN: a client speaks the version its
+/// phase measures, never what the server would prefer.
+pub fn offering(
+    config: &rustls::ClientConfig,
+    http: pushbench_protocol::HttpVersion,
+) -> Arc<rustls::ClientConfig> {
+    let mut config = config.clone();
+    config.alpn_protocols = vec![http.alpn().to_vec()];
+    Arc::new(config)
 }
 
 /// The name a client checks the certificate against: the server's IP
@@ -165,7 +178,10 @@ mod tests {
             server.alpn_protocols,
             vec![ALPN_H2.to_vec(), ALPN_HTTP1.to_vec()]
         );
-        client_config(&identity.cert).expect("client config");
+        for http in pushbench_protocol::HttpVersion::ALL {
+            let client = client_config(&identity.cert, http).expect("client config");
+            assert_eq!(client.alpn_protocols, vec![http.alpn().to_vec()]);
+        }
         let other = TlsIdentity::self_signed().expect("another");
         assert_ne!(identity.fingerprint(), other.fingerprint());
     }

@@ -184,8 +184,17 @@ const CASES: &[(&[&str], &str, &str)] = &[
         "short-poll, long-poll, stream, sse, ws",
     ),
     (&["run", "--tls", "maybe"], "--tls", "`on` or `off`"),
+    (&["run", "--http", "3"], "--http", "`1.1` or `2`"),
+    (&["run", "--http", "1.1,3"], "--http", "`1.1` or `2`"),
+    (
+        &["run", "--h2-streams", "0"],
+        "--h2-streams",
+        "from 1 to 100",
+    ),
+    (&["run", "--h2-streams", "5"], "h2_streams", "needs HTTP/2"),
+    (&["run", "--http", "2,2"], "http", "each version once"),
     // The guard adds a --target, whose certificate cannot be pinned.
-    (&["run", "--tls", "on"], "tls", "a server the run starts"),
+    (&["run", "--tls", "on"], "tls", "need its certificate"),
     (
         &["serve", "--tls-cert-out", "cert.pem"],
         "--tls-cert-out",
@@ -475,6 +484,7 @@ fn a_bad_scenario_file_is_refused_naming_the_file_and_the_key() {
         ("clients = [5]\nclientz = [1]\n", "clientz"),
         ("duration_s = -1.0\n", "duration_s"),
         ("longpoll_timeout_s = 600\n", "longpoll_timeout_s"),
+        ("http = \"1.1\"\nh2_streams = 5\n", "h2_streams"),
     ] {
         std::fs::write(&file, text).expect("write");
         let out = dir.join("out").to_string_lossy().into_owned();

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use pushbench_loadgen::client::{ClientReport, ClientSpec, Schedule, run_client};
 use pushbench_loadgen::control::ControlClient;
 use pushbench_loadgen::meter::PhaseRecorder;
-use pushbench_protocol::Transport;
+use pushbench_protocol::{HttpVersion, Transport};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -143,6 +143,18 @@ impl Crowd {
         per_kind: usize,
         give_up_after: Duration,
     ) -> Crowd {
+        Self::start_on(addr, kinds, per_kind, give_up_after, HttpVersion::Http1)
+    }
+
+    /// [`Crowd::start`] speaking `http`; over HTTP/2 each kind's clients
+    /// share one connection.
+    fn start_on(
+        addr: SocketAddr,
+        kinds: &[Transport],
+        per_kind: usize,
+        give_up_after: Duration,
+        http: HttpVersion,
+    ) -> Crowd {
         let recorder = Arc::new(PhaseRecorder::default());
         recorder.set_measuring(true);
         let (stop, stop_rx) = watch::channel(false);
@@ -161,9 +173,12 @@ impl Crowd {
                 headers: pushbench_loadgen::headers::RequestProfile::Minimal
                     .headers(transport, addr),
                 tls: None,
-                http: pushbench_protocol::HttpVersion::Http1,
+                http,
                 coding: pushbench_protocol::ContentCoding::Identity,
-                h2_streams: 1,
+                h2_streams: match http {
+                    HttpVersion::Http1 => 1,
+                    HttpVersion::Http2 => per_kind as u32,
+                },
             });
             for _ in 0..per_kind {
                 let progress = Arc::new(AtomicU64::new(0));
@@ -547,7 +562,18 @@ async fn a_child_server_killed_mid_run_ends_the_run_with_a_named_error_and_parti
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_of_every_kind_resume_across_a_killed_and_restarted_server() {
-    let dir = scratch("restart");
+    resume_across_a_restart(HttpVersion::Http1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h2_clients_sharing_a_connection_resume_across_a_killed_and_restarted_server() {
+    resume_across_a_restart(HttpVersion::Http2).await;
+}
+
+/// Three clients of every kind speaking `http` (over HTTP/2 on one shared
+/// connection per kind) across a SIGKILLed and restarted server.
+async fn resume_across_a_restart(http: HttpVersion) {
+    let dir = scratch(&format!("restart-{}", http.name()));
     let journal = dir.join("events.ndjson");
     let journal = journal.to_str().expect("UTF-8 path");
     let serve_args = ["--rate", "0", "--journal", journal];
@@ -555,11 +581,22 @@ async fn clients_of_every_kind_resume_across_a_killed_and_restarted_server() {
     let addr = server.addr;
     let control = ControlClient::new(addr);
     let kinds = Transport::ALL;
-    let crowd = Crowd::start(addr, &kinds, 3, Duration::from_secs(10));
-    wait_for(addr, Duration::from_secs(10), "clients connected", |s| {
-        LIVE.iter().all(|&t| open(s, t) == 3)
-    })
-    .await;
+    let crowd = Crowd::start_on(addr, &kinds, 3, Duration::from_secs(10), http);
+    match http {
+        HttpVersion::Http1 => {
+            wait_for(addr, Duration::from_secs(10), "clients connected", |s| {
+                LIVE.iter().all(|&t| open(s, t) == 3)
+            })
+            .await;
+        }
+        HttpVersion::Http2 => {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while crowd.recorder.ramp().first_sessions < 3 * kinds.len() as u64 {
+                assert!(Instant::now() < deadline, "h2 clients connected");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
     publish(&control, 30, 64).await;
     // Kill mid-stream: right after a burst, before every client read it.
     let before_kill = publish(&control, 20, 64).await;
@@ -575,14 +612,19 @@ async fn clients_of_every_kind_resume_across_a_killed_and_restarted_server() {
     assert_no_loss(&reports, last);
     for transport in kinds {
         let of_kind: Vec<_> = reports.iter().filter(|(t, _)| *t == transport).collect();
+        // Over HTTP/2 the kind's first client keeps the shared connection.
+        let (keepers, over) = match http {
+            HttpVersion::Http1 => (&of_kind[..], ""),
+            HttpVersion::Http2 => (&of_kind[..1], " on one shared HTTP/2 connection"),
+        };
         assert!(
-            of_kind.iter().all(|(_, r)| r.opened >= 2),
-            "{transport}: every client reconnected"
+            keepers.iter().all(|(_, r)| r.opened >= 2),
+            "{transport}: every connection reopened"
         );
         reliability(
             "fault/server-restart",
             &format!(
-                "{transport} clients across a SIGKILL and a restart on the same port with --journal"
+                "{transport} clients{over} across a SIGKILL and a restart on the same port with --journal"
             ),
             &format!(
                 "reconnected with backoff and resumed from ?since=CURSOR: seqs 1-{last}, 0 missed, 0 duplicated"

@@ -1,7 +1,7 @@
 //! Ground truth: a short run of every transport, in the clear and over TLS,
-//! against a `pushbench serve --tls` child while tshark captures its port
-//! (`scripts/verify-wire.sh`), then the
-//! capture's TCP payload bytes must equal the sockets' counts to the byte,
+//! over HTTP/1.1 and HTTP/2, against a `pushbench serve --tls` child while
+//! tshark captures its port (`scripts/verify-wire.sh`), then the capture's
+//! TCP payload bytes must equal the sockets' counts to the byte,
 //! per transport and direction, and its packets and header bytes must match
 //! the `tcp_ip` estimate (up to the teardown segments sent after TCP_INFO
 //! is read, each exactly 52 bytes of header).
@@ -53,6 +53,10 @@ fn a_packet_capture_agrees_with_the_socket_counts_to_the_byte() {
             ("", "received"),
             (" tls", "sent"),
             (" tls", "received"),
+            (" h2", "sent"),
+            (" h2", "received"),
+            (" h2 tls", "sent"),
+            (" h2 tls", "received"),
         ] {
             let kind = format!("{transport}{variant}");
             let row = rows

@@ -98,7 +98,9 @@ fn seg(
     (direction, class, bytes.as_ref().to_vec())
 }
 
-fn event(seq: u64) -> Event {
+/// Event `seq` of topic `t0` with an 8-byte payload (the HTTP/2 tests use
+/// it too).
+pub(crate) fn event(seq: u64) -> Event {
     Event {
         seq,
         topic: "t0".into(),
@@ -107,7 +109,8 @@ fn event(seq: u64) -> Event {
     }
 }
 
-fn received(seq: u64) -> Received {
+/// [`event`] as the classifier decodes it.
+pub(crate) fn received(seq: u64) -> Received {
     decode_json(event(seq).to_json().as_bytes()).expect("decode")
 }
 

@@ -25,8 +25,9 @@ async fn one_port_serves_https_and_plaintext_and_counts_the_ciphertext() {
     server.publish("t0", "hello");
 
     let tcp = TcpStream::connect(addr).await.expect("connect");
-    let connector =
-        tokio_rustls::TlsConnector::from(client_config(&identity.cert).expect("config"));
+    let connector = tokio_rustls::TlsConnector::from(
+        client_config(&identity.cert, pushbench_protocol::HttpVersion::Http1).expect("config"),
+    );
     let mut tls = connector
         .connect(server_name(addr.ip()), tcp)
         .await
@@ -72,7 +73,7 @@ async fn a_client_pinning_another_certificate_or_sending_junk_is_cut_off() {
 
     let stranger = TlsIdentity::self_signed().expect("another certificate");
     let connector = tokio_rustls::TlsConnector::from(Arc::clone(
-        &client_config(&stranger.cert).expect("config"),
+        &client_config(&stranger.cert, pushbench_protocol::HttpVersion::Http1).expect("config"),
     ));
     let tcp = TcpStream::connect(addr).await.expect("connect");
     let err = connector
