@@ -46,7 +46,7 @@ for cookie in (256, 0):
     p = json.load(open(f"{out}/pushbench-cookie-{cookie}/results.json"))["phases"][0]
     polls = p["connections"]["responses"]
     total = lambda d: sum(v for k, v in p["traffic"][d].items() if k != "tcp_ip")
-    print(f"| pushbench (h2 {p.get('http')}, tls) | {cookie} | {polls} | {total('sent') / polls:.1f} | {total('received') / polls:.1f} |")
+    print(f"| pushbench's HTTP/2 client | {cookie} | {polls} | {total('sent') / polls:.1f} | {total('received') / polls:.1f} |")
 PY
 
 cat >"$out/README.md" <<EOT
