@@ -512,7 +512,7 @@ impl Meter {
 
     /// Books `delta` into the phase's window if it is open; says whether it did.
     fn book_window(&self, delta: &Traffic) -> bool {
-        if delta.total() > 0 && self.recorder.measuring() {
+        if (delta.total() > 0 || !delta.decoded.is_empty()) && self.recorder.measuring() {
             self.recorder.shard(self.shard).traffic.merge(delta);
             return true;
         }
@@ -823,6 +823,10 @@ fn book(
         } => {
             ledger(traffic, direction).add(class, bytes.len() as u64);
             ledger(delta, direction).add(class, bytes.len() as u64);
+        }
+        WireEvent::Decoded { class, bytes } => {
+            traffic.decoded.add(class, bytes.len() as u64);
+            delta.decoded.add(class, bytes.len() as u64);
         }
         WireEvent::Message(m) => notes.push((stream, Note::Message(m, at))),
         WireEvent::ResponseHead { status } => notes.push((stream, Note::ResponseHead(status))),

@@ -436,7 +436,13 @@ impl<'s, F: FnMut(WireEvent<'_>)> Emitter<'s, F> {
     /// Adds a segment to the held exchange, merged with the previous one
     /// when it continues it, so a byte-at-a-time feed yields the same
     /// segments as one big feed.
-    fn hold_segment(&mut self, direction: Direction, class: ByteClass, decoded: bool, bytes: &[u8]) {
+    fn hold_segment(
+        &mut self,
+        direction: Direction,
+        class: ByteClass,
+        decoded: bool,
+        bytes: &[u8],
+    ) {
         if let Some((d, c, k, v)) = self.exchange.segments.last_mut()
             && *d == direction
             && *c == class

@@ -674,7 +674,9 @@ fn coded_chunked_with(
 
 #[test]
 fn coded_streams_book_compressed_bytes_and_decode_the_events() {
-    let lines: Vec<String> = (1..=5).map(|s| format!("{}\n", event(s).to_json())).collect();
+    let lines: Vec<String> = (1..=5)
+        .map(|s| format!("{}\n", event(s).to_json()))
+        .collect();
     let blocks: Vec<String> = (1..=5)
         .map(|s| format!("id: {s}\ndata: {}\n\n", event(s).to_json()))
         .collect();
@@ -683,7 +685,9 @@ fn coded_streams_book_compressed_bytes_and_decode_the_events() {
             (Transport::Stream, &lines, "/stream", "application/x-ndjson"),
             (Transport::Sse, &blocks, "/sse", "text/event-stream"),
         ] {
-            let req = format!("GET {path}?since=0 HTTP/1.1\r\nhost: x\r\naccept-encoding: {coding}\r\n\r\n");
+            let req = format!(
+                "GET {path}?since=0 HTTP/1.1\r\nhost: x\r\naccept-encoding: {coding}\r\n\r\n"
+            );
             let (head, wire) = coded_chunked(coding, content_type, items);
             let got = check(transport, &[(Out, req.clone().into()), (In, wire.clone())]);
             // The identity body of the same items, for its classes.
@@ -705,7 +709,11 @@ fn coded_streams_book_compressed_bytes_and_decode_the_events() {
                 ],
             );
             let what = format!("{coding} {transport}");
-            assert_eq!(got.messages, (1..=5).map(received).collect::<Vec<_>>(), "{what}");
+            assert_eq!(
+                got.messages,
+                (1..=5).map(received).collect::<Vec<_>>(),
+                "{what}"
+            );
             assert_eq!(got.malformed, 0, "{what}");
             assert_eq!(wire_total(&got, ResponseHeaders), head.len(), "{what}");
             // No wire byte is payload or envelope framing: chunk lines and
@@ -722,9 +730,15 @@ fn coded_streams_book_compressed_bytes_and_decode_the_events() {
                     .map(|(_, _, b)| b.len())
                     .sum::<usize>()
             };
-            assert_eq!(decoded_total(&got, Payload), wire_total(&plain, Payload), "{what}");
             assert_eq!(
-                decoded_total(&got, Payload) + decoded_total(&got, Framing) + decoded_total(&got, Control),
+                decoded_total(&got, Payload),
+                wire_total(&plain, Payload),
+                "{what}"
+            );
+            assert_eq!(
+                decoded_total(&got, Payload)
+                    + decoded_total(&got, Framing)
+                    + decoded_total(&got, Control),
                 items.iter().map(String::len).sum::<usize>(),
                 "{what}"
             );
@@ -736,7 +750,10 @@ fn coded_streams_book_compressed_bytes_and_decode_the_events() {
 
 #[test]
 fn coded_polls_are_decoded_and_an_empty_one_is_control_in_both_ledgers() {
-    let full = format!(r#"{{"events":[{}],"next":1,"gap":null}}"#, event(1).to_json());
+    let full = format!(
+        r#"{{"events":[{}],"next":1,"gap":null}}"#,
+        event(1).to_json()
+    );
     let empty = r#"{"events":[],"next":1,"gap":null}"#.to_owned();
     for coding in [ContentCoding::Gzip, ContentCoding::Br] {
         let req = "GET /poll?since=0 HTTP/1.1\r\nhost: x\r\n\r\n";
@@ -761,7 +778,10 @@ fn coded_polls_are_decoded_and_an_empty_one_is_control_in_both_ledgers() {
             vec![
                 (Framing, format!("{{\"events\":[{a}").into_bytes()),
                 (Payload, p.into_bytes()),
-                (Framing, format!("{z}],\"next\":1,\"gap\":null}}").into_bytes()),
+                (
+                    Framing,
+                    format!("{z}],\"next\":1,\"gap\":null}}").into_bytes()
+                ),
                 (Control, empty.clone().into_bytes()),
             ],
             "{coding}"
@@ -787,17 +807,23 @@ fn coded_polls_are_decoded_and_an_empty_one_is_control_in_both_ledgers() {
 #[test]
 fn corrupt_or_unknown_codings_are_control_and_never_panic() {
     let req = "GET /stream?since=0 HTTP/1.1\r\nhost: x\r\n\r\n";
-    let lines = vec![format!("{}\n", event(1).to_json()), format!("{}\n", event(2).to_json())];
+    let lines = vec![
+        format!("{}\n", event(1).to_json()),
+        format!("{}\n", event(2).to_json()),
+    ];
     let (_, good) = coded_chunked(ContentCoding::Gzip, "application/x-ndjson", &lines);
     // Corrupt the second event's compressed chunk: the first still decodes.
-    let (_, corrupt) = coded_chunked_with(ContentCoding::Gzip, "application/x-ndjson", &lines, |c| {
-        for b in c[1].iter_mut() {
-            *b ^= 0x55;
-        }
-    });
+    let (_, corrupt) =
+        coded_chunked_with(ContentCoding::Gzip, "application/x-ndjson", &lines, |c| {
+            for b in c[1].iter_mut() {
+                *b ^= 0x55;
+            }
+        });
     let got = check_sums(Transport::Stream, &[(Out, req.into()), (In, corrupt)]);
     assert!(
-        got.errors.iter().any(|e| matches!(e, WireError::BadCoding(_))),
+        got.errors
+            .iter()
+            .any(|e| matches!(e, WireError::BadCoding(_))),
         "{:?}",
         got.errors
     );
@@ -833,9 +859,17 @@ fn corrupt_or_unknown_codings_are_control_and_never_panic() {
 #[test]
 fn coded_bodies_in_any_split_add_up_to_the_bytes_fed() {
     // Every split point of one coded poll answer and one coded stream.
-    let body = format!(r#"{{"events":[{},{}],"next":2,"gap":null}}"#, event(1).to_json(), event(2).to_json());
+    let body = format!(
+        r#"{{"events":[{},{}],"next":2,"gap":null}}"#,
+        event(1).to_json(),
+        event(2).to_json()
+    );
     let coded = encode_whole(ContentCoding::Br, body.as_bytes()).expect("encode");
-    let mut answer = response_head(&format!("content-encoding: br\r\ncontent-length: {}\r\n", coded.len())).into_bytes();
+    let mut answer = response_head(&format!(
+        "content-encoding: br\r\ncontent-length: {}\r\n",
+        coded.len()
+    ))
+    .into_bytes();
     answer.extend_from_slice(&coded);
     let (_, stream) = coded_chunked(
         ContentCoding::Gzip,
