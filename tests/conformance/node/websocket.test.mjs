@@ -297,6 +297,36 @@ for (const path of ['/echo', '/ws']) {
   }
 }
 
+conformance(
+  'test_permessage_deflate_offer_declined',
+  'permessage-deflate offered and declined: no extension, frames uncompressed',
+  async (observe) => {
+    // ws offers `permessage-deflate; client_max_window_bits` by default;
+    // pushbench negotiates no extension, so the 101 carries none and the
+    // events arrive as plain frames (ws fails a frame with RSV1 set).
+    const ws = new WebSocket(server.url('/ws'), { perMessageDeflate: true, maxPayload: 0 });
+    let answered;
+    ws.once('upgrade', (res) => {
+      answered = res.headers['sec-websocket-extensions'];
+    });
+    const peer = new Peer(ws);
+    await withTimeout(
+      new Promise((resolve, reject) => {
+        ws.once('open', resolve);
+        ws.once('error', reject);
+      }),
+      TIMEOUT_MS,
+      'the upgrade of /ws',
+    );
+    const event = JSON.parse((await peer.next()).data.toString());
+    observe(`answered ${answered ?? 'no extension'}, ws.extensions ${JSON.stringify(ws.extensions)}, event uncompressed`);
+    assert.equal(answered, undefined);
+    assert.equal(ws.extensions, '');
+    assert.ok(event.seq > 0);
+    ws.close();
+  },
+);
+
 conformance('test_server_shutdown', 'close 1001 on both /echo and /ws, exit 0', async (observe) => {
   const own = await startServer('--rate', '20');
   try {
