@@ -86,8 +86,10 @@ class Peer {
   }
 }
 
-async function open(url) {
-  const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 0 });
+/** An open connection; `onUpgrade` sees the server's 101 response. */
+async function open(url, { perMessageDeflate = false, onUpgrade } = {}) {
+  const ws = new WebSocket(url, { perMessageDeflate, maxPayload: 0 });
+  if (onUpgrade) ws.once('upgrade', onUpgrade);
   const peer = new Peer(ws);
   await withTimeout(
     new Promise((resolve, reject) => {
@@ -304,20 +306,14 @@ conformance(
     // ws offers `permessage-deflate; client_max_window_bits` by default;
     // pushbench negotiates no extension, so the 101 carries none and the
     // events arrive as plain frames (ws fails a frame with RSV1 set).
-    const ws = new WebSocket(server.url('/ws'), { perMessageDeflate: true, maxPayload: 0 });
     let answered;
-    ws.once('upgrade', (res) => {
-      answered = res.headers['sec-websocket-extensions'];
+    const peer = await open(server.url('/ws'), {
+      perMessageDeflate: true,
+      onUpgrade: (res) => {
+        answered = res.headers['sec-websocket-extensions'];
+      },
     });
-    const peer = new Peer(ws);
-    await withTimeout(
-      new Promise((resolve, reject) => {
-        ws.once('open', resolve);
-        ws.once('error', reject);
-      }),
-      TIMEOUT_MS,
-      'the upgrade of /ws',
-    );
+    const { ws } = peer;
     const event = JSON.parse((await peer.next()).data.toString());
     observe(`answered ${answered ?? 'no extension'}, ws.extensions ${JSON.stringify(ws.extensions)}, event uncompressed`);
     assert.equal(answered, undefined);
