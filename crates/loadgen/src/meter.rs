@@ -5,6 +5,12 @@
 //! by class as they cross the socket and decoded messages are stamped with
 //! the time their last byte was read (the receipt time for latency).
 //!
+//! Content-coded bodies (gzip, br) are booked twice, in two ledgers: their
+//! wire bytes as `compressed` in the classes (which still add up to the
+//! socket count), and the classes of what they decode to in
+//! [`Traffic::decoded`], which the classifier reports as
+//! [`WireEvent::Decoded`] and which no total includes.
+//!
 //! # Over TLS
 //! A TLS connection has two tallies: the [`Meter`] itself sits above TLS
 //! (it sees the plaintext, which the classifier books into the plaintext

@@ -556,7 +556,11 @@ fn curl_compressed_decodes_coded_polls_and_a_live_sse_stream() {
             }
             args.push(&url);
             let response = Response::parse(&run(server.curl(&args)).stdout);
-            assert_eq!(response.header("content-encoding"), Some(coding), "{http:?}");
+            assert_eq!(
+                response.header("content-encoding"),
+                Some(coding),
+                "{http:?}"
+            );
             assert_eq!(response.header("vary"), Some("accept-encoding"), "{http:?}");
             assert_eq!(
                 response.json()["events"].as_array().expect("events"),
