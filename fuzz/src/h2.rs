@@ -26,7 +26,7 @@ use pushbench_protocol::wire::{Direction, WireError, WireEvent};
 use pushbench_protocol::{ByteClass, Received, Transport};
 
 use crate::script::{self, Read};
-use crate::wire::{index, payload_len};
+use crate::wire::{index, payload_len, undecodable};
 
 /// What one classification produced.
 #[derive(Debug, Default, PartialEq)]
@@ -135,12 +135,7 @@ pub fn check(data: &[u8]) {
             "{transport:?} {direction:?}: the bytes booked are not the bytes fed"
         );
     }
-    let undecodable = [&split, &whole].iter().any(|o| {
-        o.errors
-            .iter()
-            .any(|e| matches!(e, Some(WireError::BadCoding(_))))
-    });
-    if undecodable {
+    if undecodable(&split.errors) || undecodable(&whole.errors) {
         return;
     }
     assert_eq!(
