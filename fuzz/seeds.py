@@ -15,6 +15,7 @@ Run from anywhere: python3 fuzz/seeds.py (it rewrites the seed-* files only).
 
 import pathlib
 import re
+import zlib
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "crates/cli/tests/golden"
@@ -321,6 +322,37 @@ def main():
         ),
     )
 
+    # Content-coded bodies (gzip; Python has no Brotli): a stream with one
+    # sync flush per event, as `serve --compression` sends it, and a poll
+    # answer compressed whole.
+    gzip_stream = zlib.compressobj(1, zlib.DEFLATED, 31)
+    coded_chunks = b"".join(
+        chunk(gzip_stream.compress(event_json(seq) + b"\n") + gzip_stream.flush(zlib.Z_SYNC_FLUSH))
+        for seq in (1, 2)
+    ) + chunk(gzip_stream.flush())
+    coded_head = b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ntransfer-encoding: chunked\r\n\r\n"
+    write(
+        "wire_stream",
+        "gzip",
+        encode([(SENT, get), (RECEIVED, coded_head + coded_chunks + b"0\r\n\r\n")]),
+    )
+    poll_body = b'{"events":[%s],"next":3,"gap":null}' % event_json(3)
+    gzip_poll = zlib.compressobj(1, zlib.DEFLATED, 31)
+    coded_poll = gzip_poll.compress(poll_body) + gzip_poll.flush()
+    write(
+        "wire_short_poll",
+        "gzip",
+        encode(
+            [
+                (SENT, b"GET /poll?since=2 HTTP/1.1\r\nhost: h\r\naccept-encoding: gzip\r\n\r\n"),
+                (
+                    RECEIVED,
+                    b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: %d\r\n\r\n%s"
+                    % (len(coded_poll), coded_poll),
+                ),
+            ]
+        ),
+    )
     h2_seeds(gap)
 
     event = event_json(42)

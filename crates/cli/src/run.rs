@@ -14,7 +14,7 @@ use pushbench_loadgen::scenario::{
 };
 use pushbench_loadgen::threshold::{Threshold, violations};
 use pushbench_loadgen::{ServerSource, machine, output, scenario};
-use pushbench_protocol::{HeaderProfile, HttpVersion, Scenario, Transport};
+use pushbench_protocol::{ContentCoding, HeaderProfile, HttpVersion, Scenario, Transport};
 
 use crate::flags::{above_zero, decimal, whole};
 
@@ -88,6 +88,13 @@ pub struct Args {
     /// one client per connection.
     #[arg(long, value_name = "K", value_parser = whole::<u32>(1, pushbench_loadgen::h2::MAX_H2_STREAMS.into()), allow_negative_numbers = true)]
     pub h2_streams: Option<u32>,
+    /// Content codings the clients ask for, one phase each (comma-separated
+    /// to sweep): `identity` (or `off`), `gzip`, `br`, e.g.
+    /// `identity,gzip,br`. The started server compresses with the coded
+    /// ones; WebSocket phases run at identity only (its frames are never
+    /// coded: no permessage-deflate on this stack).
+    #[arg(long, value_delimiter = ',', value_name = "CODINGS", value_parser = parse_coding)]
+    pub compression: Option<Vec<ContentCoding>>,
     /// Measure a running server (http://host:port) instead of starting one.
     #[arg(long, value_name = "URL", value_parser = parse_target)]
     pub target: Option<String>,
@@ -147,6 +154,11 @@ fn parse_http(raw: &str) -> Result<HttpVersion, String> {
         .map_err(|_| format!("expected `1.1` or `2` (or `1.1,2` to compare), got `{raw}`"))
 }
 
+/// A `--compression` value.
+fn parse_coding(raw: &str) -> Result<ContentCoding, String> {
+    raw.parse::<ContentCoding>().map_err(|e| e.to_string())
+}
+
 /// A `--server-exe`: an existing file (whether it runs shows when it starts).
 fn parse_server_exe(raw: &str) -> Result<PathBuf, String> {
     let path = PathBuf::from(raw);
@@ -197,6 +209,7 @@ impl Args {
         set!(tls => tls);
         set!(http => http);
         set!(h2_streams => h2_streams);
+        set!(compression => coding);
         if self.ws_binary {
             s.ws_binary = true;
         }
@@ -417,8 +430,12 @@ fn progress_line(p: &Progress) -> String {
         (HttpVersion::Http2, 0 | 1) => " h2".to_owned(),
         (HttpVersion::Http2, k) => format!(" h2 x{k} streams"),
     };
+    let coding = match p.coding {
+        ContentCoding::Identity => String::new(),
+        c => format!(" {c}"),
+    };
     format!(
-        "[{}/{}] {:<10} {:>5} clients {:>6} ev/s{headers}{tls}{h2}  {:<10}",
+        "[{}/{}] {:<10} {:>5} clients {:>6} ev/s{headers}{tls}{h2}{coding}  {:<10}",
         p.phase,
         p.phases,
         p.transport.name(),
@@ -542,7 +559,7 @@ mod tests {
             tls: true,
             http: HttpVersion::Http2,
             h2_streams: 10,
-            coding: pushbench_protocol::ContentCoding::Identity,
+            coding: ContentCoding::Identity,
             stage: "measuring",
             stage_elapsed_s: 0.0,
             stage_length_s: 1.0,
@@ -552,5 +569,25 @@ mod tests {
             .scenario()
             .expect_err("streams over HTTP/1.1");
         assert!(format!("{err:#}").contains("h2_streams"), "{err:#}");
+    }
+
+    #[test]
+    fn compression_takes_codings_to_sweep() {
+        let coding = |argv: &[&str]| args(argv).scenario().expect("scenario").coding;
+        assert_eq!(coding(&[]), vec![ContentCoding::Identity]);
+        assert_eq!(
+            coding(&["--compression", "identity,gzip,br"]),
+            ContentCoding::ALL.to_vec()
+        );
+        assert_eq!(
+            coding(&["--compression", "off"]),
+            vec![ContentCoding::Identity]
+        );
+        let err = Args::try_parse_from(["run", "--compression", "zstd"]).expect_err("bad value");
+        assert!(err.to_string().contains("--compression"), "{err}");
+        let err = args(&["--compression", "gzip", "--transports", "ws"])
+            .scenario()
+            .expect_err("nothing to measure");
+        assert!(format!("{err:#}").contains("coding"), "{err:#}");
     }
 }

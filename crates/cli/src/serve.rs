@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
+use pushbench_protocol::ContentCoding;
 use pushbench_server::ServerConfig;
 
 use crate::flags::{above_zero, decimal, whole};
@@ -86,6 +87,13 @@ pub struct Args {
     /// port. The certificate's SHA-256 fingerprint is printed on stdout.
     #[arg(long)]
     pub tls: bool,
+    /// Content codings the push answers may be sent in (comma-separated:
+    /// `gzip`, `br`; `off` or `identity` for none, the default): each
+    /// request of /poll, /longpoll, /stream and /sse gets the one its
+    /// Accept-Encoding weights highest (Brotli on a tie), at gzip level 1
+    /// and Brotli quality 4, one flush per event on live bodies.
+    #[arg(long, value_delimiter = ',', value_name = "CODINGS", default_value = "off", value_parser = parse_coding)]
+    pub compression: Vec<ContentCoding>,
     /// Write the certificate (PEM) to FILE, for clients to pin it.
     #[arg(long, value_name = "FILE", requires = "tls")]
     pub tls_cert_out: Option<PathBuf>,
@@ -129,6 +137,11 @@ fn parse_origin(raw: &str) -> Result<String, String> {
     }
 }
 
+/// A `--compression` value: a coding name (`off` and `identity` mean none).
+fn parse_coding(raw: &str) -> Result<ContentCoding, String> {
+    raw.parse::<ContentCoding>().map_err(|e| e.to_string())
+}
+
 /// A `--publish-token`: an empty token would let every request through,
 /// and one with spaces or control characters cannot be sent in a header.
 fn parse_token(raw: &str) -> Result<String, String> {
@@ -165,6 +178,7 @@ impl Args {
             skip_every: self.skip_every,
             journal: self.journal.clone(),
             response_headers,
+            compression: pushbench_server::coding::enabled(&self.compression),
             ..ServerConfig::default()
         })
     }

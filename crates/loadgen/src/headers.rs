@@ -17,8 +17,8 @@
 
 use std::net::SocketAddr;
 
-use pushbench_protocol::Transport;
 use pushbench_protocol::headers::{self, HeaderProfile, cookie_value};
+use pushbench_protocol::{ContentCoding, Transport};
 
 /// The captured Chromium heads, one `## transport` section each.
 const CHROMIUM: &str = include_str!("headers/chromium.txt");
@@ -74,6 +74,51 @@ impl RequestProfile {
             }
         }
     }
+}
+
+/// `headers` (a profile's lines for `transport`) asking for `coding`.
+///
+/// - gzip or br: one `Accept-Encoding: <coding>` line, in place of the
+///   profile's own (at its position, under its spelling) or after the
+///   profile's lines: the phase measures that one coding, as a server would
+///   pick it for a browser that offers it first.
+/// - identity, when the run's server compresses (`server_compresses`: the
+///   scenario has a coded phase): the profile's own line says `identity`,
+///   so the identity phase is the uncompressed baseline; a profile without
+///   the line gets none, since a request without `Accept-Encoding` is
+///   answered uncoded (by pushbench, and by nginx, Apache and Caddy, which
+///   compress only on request), and the minimal request stays the one runs
+///   without compression send.
+/// - identity otherwise: the profile as it is, byte for byte.
+///
+/// WebSocket upgrades keep the profile's line: their frames are never
+/// content-coded (no permessage-deflate on this stack, see
+/// `docs/methodology.md`).
+pub fn with_coding(
+    mut headers: Vec<(String, String)>,
+    transport: Transport,
+    coding: ContentCoding,
+    server_compresses: bool,
+) -> Vec<(String, String)> {
+    if transport == Transport::Ws || (coding == ContentCoding::Identity && !server_compresses) {
+        return headers;
+    }
+    let is_accept = |name: &str| name.eq_ignore_ascii_case("accept-encoding");
+    match headers.iter().position(|(n, _)| is_accept(n)) {
+        Some(at) => {
+            headers[at].1 = coding.name().to_owned();
+            let mut index = 0;
+            headers.retain(|(n, _)| {
+                index += 1;
+                index - 1 == at || !is_accept(n)
+            });
+        }
+        None if coding != ContentCoding::Identity => {
+            headers.push(("accept-encoding".to_owned(), coding.name().to_owned()));
+        }
+        None => {}
+    }
+    headers
 }
 
 /// The captured head of `transport`: its header lines, request line dropped.
@@ -206,6 +251,70 @@ mod tests {
         let no_cookie =
             RequestProfile::Browser { cookie_bytes: 0 }.headers(Transport::Ws, server());
         assert!(!names(&no_cookie).contains(&"Cookie"));
+    }
+
+    #[test]
+    fn the_phase_coding_sets_accept_encoding() {
+        use ContentCoding::{Br, Gzip, Identity};
+        let browser = RequestProfile::BROWSER.headers(Transport::Sse, server());
+        let value = |h: &[(String, String)]| {
+            h.iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("accept-encoding"))
+                .map(|(n, v)| format!("{n}: {v}"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            value(&browser),
+            ["Accept-Encoding: gzip, deflate, br, zstd"]
+        );
+        let coded = with_coding(browser.clone(), Transport::Sse, Br, true);
+        assert_eq!(value(&coded), ["Accept-Encoding: br"]);
+        // In place: the other lines keep their order.
+        assert_eq!(names(&coded), names(&browser));
+        assert_eq!(
+            value(&with_coding(
+                browser.clone(),
+                Transport::Sse,
+                Identity,
+                true
+            )),
+            ["Accept-Encoding: identity"]
+        );
+        assert_eq!(
+            with_coding(browser.clone(), Transport::Sse, Identity, false),
+            browser
+        );
+        // The minimal profile: a line when coded, none for identity.
+        let minimal = RequestProfile::Minimal.headers(Transport::ShortPoll, server());
+        assert_eq!(
+            value(&with_coding(
+                minimal.clone(),
+                Transport::ShortPoll,
+                Gzip,
+                true
+            )),
+            ["accept-encoding: gzip"]
+        );
+        assert_eq!(
+            with_coding(minimal.clone(), Transport::ShortPoll, Identity, true),
+            minimal
+        );
+        // A file repeating the line: one is left.
+        let twice = vec![
+            ("Accept-Encoding".to_owned(), "gzip".to_owned()),
+            ("X-A".to_owned(), "1".to_owned()),
+            ("accept-encoding".to_owned(), "br".to_owned()),
+        ];
+        assert_eq!(
+            with_coding(twice, Transport::Stream, Gzip, true),
+            vec![
+                ("Accept-Encoding".to_owned(), "gzip".to_owned()),
+                ("X-A".to_owned(), "1".to_owned()),
+            ]
+        );
+        // WebSocket upgrades are never coded.
+        let ws = RequestProfile::BROWSER.headers(Transport::Ws, server());
+        assert_eq!(with_coding(ws.clone(), Transport::Ws, Gzip, true), ws);
     }
 
     #[test]

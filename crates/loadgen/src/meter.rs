@@ -5,6 +5,12 @@
 //! by class as they cross the socket and decoded messages are stamped with
 //! the time their last byte was read (the receipt time for latency).
 //!
+//! Content-coded bodies (gzip, br) are booked twice, in two ledgers: their
+//! wire bytes as `compressed` in the classes (which still add up to the
+//! socket count), and the classes of what they decode to in
+//! [`Traffic::decoded`], which the classifier reports as
+//! [`WireEvent::Decoded`] and which no total includes.
+//!
 //! # Over TLS
 //! A TLS connection has two tallies: the [`Meter`] itself sits above TLS
 //! (it sees the plaintext, which the classifier books into the plaintext
@@ -512,7 +518,7 @@ impl Meter {
 
     /// Books `delta` into the phase's window if it is open; says whether it did.
     fn book_window(&self, delta: &Traffic) -> bool {
-        if delta.total() > 0 && self.recorder.measuring() {
+        if (delta.total() > 0 || !delta.decoded.is_empty()) && self.recorder.measuring() {
             self.recorder.shard(self.shard).traffic.merge(delta);
             return true;
         }
@@ -823,6 +829,10 @@ fn book(
         } => {
             ledger(traffic, direction).add(class, bytes.len() as u64);
             ledger(delta, direction).add(class, bytes.len() as u64);
+        }
+        WireEvent::Decoded { class, bytes } => {
+            traffic.decoded.add(class, bytes.len() as u64);
+            delta.decoded.add(class, bytes.len() as u64);
         }
         WireEvent::Message(m) => notes.push((stream, Note::Message(m, at))),
         WireEvent::ResponseHead { status } => notes.push((stream, Note::ResponseHead(status))),

@@ -153,7 +153,10 @@ pub fn csv(result: &RunResult) -> String {
     class_columns(&mut out, &ByteClass::TLS);
     out.push_str(",tls");
     class_columns(&mut out, &later);
-    out.push_str(",http,coding\n");
+    // Content-coded phases: what the `compressed` bytes decoded to.
+    out.push_str(
+        ",http,coding,decoded_framing,decoded_payload,decoded_control,compression_ratio\n",
+    );
     let class_values =
         |out: &mut String, p: &pushbench_protocol::results::PhaseResult, classes: &[ByteClass]| {
             for ledger in [&p.traffic.sent, &p.traffic.received] {
@@ -206,7 +209,17 @@ pub fn csv(result: &RunResult) -> String {
         class_values(&mut out, p, &ByteClass::TLS);
         let _ = write!(out, ",{}", p.tls);
         class_values(&mut out, p, &later);
-        let _ = writeln!(out, ",{},{}", p.http, p.coding);
+        let decoded = &p.traffic.decoded;
+        let _ = writeln!(
+            out,
+            ",{},{},{},{},{},{:.4}",
+            p.http,
+            p.coding,
+            decoded.framing,
+            decoded.payload,
+            decoded.control,
+            d.compression_ratio
+        );
     }
     out
 }

@@ -141,6 +141,26 @@ pub fn validate(s: &Scenario) -> Result<()> {
     if s.tls.is_empty() {
         return bad("tls", "say false, true or [false, true]", &s.tls);
     }
+    if s.coding.is_empty() {
+        return bad(
+            "coding",
+            "say \"identity\", \"gzip\", \"br\" or a list",
+            &s.coding,
+        );
+    }
+    let measured = s.coding.iter().any(|&c| {
+        s.transports
+            .iter()
+            .any(|&t| crate::runner::coding_applies(t, c))
+    });
+    if !measured {
+        return bad(
+            "coding",
+            "WebSocket frames are never content-coded (no permessage-deflate on this stack), \
+             so ws alone needs \"identity\" among the codings",
+            &s.coding,
+        );
+    }
     if s.target.is_some() && s.tls.contains(&true) && s.target_cert.is_none() {
         // The clients pin the server's certificate: the run's own server's,
         // or the one a `target` wrote out.
@@ -269,6 +289,11 @@ mod tests {
         ("h2_streams = 101\nhttp = \"2\"", "h2_streams"),
         ("h2_streams = 5", "h2_streams"),
         ("h2_streams = 5\nhttp = \"1.1\"", "h2_streams"),
+        ("coding = []", "coding"),
+        ("coding = \"zstd\"", "zstd"),
+        ("coding = [\"gzip\", \"deflate\"]", "deflate"),
+        ("coding = 1", "coding"),
+        ("transports = [\"ws\"]\ncoding = \"br\"", "coding"),
     ];
 
     #[test]

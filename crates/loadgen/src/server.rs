@@ -161,6 +161,7 @@ impl ServerSource {
                     topics: scenario.topics,
                     ring: config.ring.max(ring_for(rate) as usize),
                     response_headers,
+                    compression: pushbench_server::coding::enabled(&scenario.coding),
                     tls: match &identity {
                         Some(id) => Some(id.server_config().map_err(tls_error)?),
                         None => config.tls.clone(),
@@ -199,6 +200,19 @@ impl ServerSource {
                 // The child writes its certificate where the run reads it
                 // from to pin it.
                 let cert_file = tls.then(cert_path);
+                // Named only when a phase is coded, like the header profile.
+                let codings = pushbench_server::coding::enabled(&scenario.coding);
+                let compression = match codings.is_empty() {
+                    true => Vec::new(),
+                    false => vec![
+                        "--compression".to_owned(),
+                        codings
+                            .iter()
+                            .map(|c| c.name())
+                            .collect::<Vec<_>>()
+                            .join(","),
+                    ],
+                };
                 let tls_args = match &cert_file {
                     Some(path) => vec![
                         "--tls".to_owned(),
@@ -214,6 +228,7 @@ impl ServerSource {
                     .args(["--topics", &scenario.topics.to_string()])
                     .args(["--ring", &ring_for(rate).to_string()])
                     .args(&response_headers)
+                    .args(&compression)
                     .args(&tls_args)
                     .args(extra_args)
                     .stdin(Stdio::null())

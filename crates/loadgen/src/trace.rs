@@ -208,7 +208,10 @@ fn owned(e: WireEvent<'_>) -> Owned {
         WireEvent::Message(Received::Event { .. }) => Owned::Event,
         WireEvent::ResponseHead { status } => Owned::Head(status),
         WireEvent::ResponseEnd { .. } => Owned::End,
-        WireEvent::Message(Received::Gap(_)) | WireEvent::Malformed { .. } => Owned::Other,
+        // A trace shows the wire; decoded bytes of a coded body are not on it.
+        WireEvent::Message(Received::Gap(_))
+        | WireEvent::Malformed { .. }
+        | WireEvent::Decoded { .. } => Owned::Other,
     }
 }
 

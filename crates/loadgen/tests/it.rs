@@ -74,6 +74,9 @@ struct Stack {
     clients: u32,
     /// HTTP/2 clients per connection.
     h2_streams: u32,
+    /// The content coding the clients ask for (and the server compresses
+    /// with).
+    coding: ContentCoding,
 }
 
 impl Stack {
@@ -83,6 +86,7 @@ impl Stack {
             http: HttpVersion::Http1,
             clients: 3,
             h2_streams: 1,
+            coding: ContentCoding::Identity,
         }
     }
 
@@ -110,12 +114,14 @@ async fn books_every_byte(
         http,
         clients,
         h2_streams,
+        coding,
     } = stack;
     let scenario = Scenario {
         response_headers,
         tls: vec![tls],
         http: vec![http],
         h2_streams,
+        coding: vec![coding],
         ..quick_scenario(transports.to_vec(), clients)
     };
     let profile = RequestProfile::resolve(&headers).expect("profile");
@@ -134,7 +140,7 @@ async fn books_every_byte(
                 headers: &profile,
                 tls,
                 http,
-                coding: ContentCoding::Identity,
+                coding,
             },
             &mut server,
             &control,
@@ -143,6 +149,7 @@ async fn books_every_byte(
                 headers: headers.clone(),
                 tls,
                 http,
+                coding,
                 ..label(transport, clients)
             },
             &mut |_| {},
@@ -161,7 +168,7 @@ async fn books_every_byte(
         assert_eq!(r.headers, headers);
         assert_eq!(r.tls, tls);
         assert_eq!(r.http, http);
-        assert!(r.traffic.received.payload > 0, "{transport}");
+        assert!(r.traffic.payload() > 0, "{transport}");
         assert_eq!(
             r.connections.first_sessions,
             u64::from(clients),
@@ -232,6 +239,50 @@ async fn every_transport_books_every_byte_and_matches_the_server() {
         Stack::http1(false),
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coded_phases_book_every_byte_and_match_the_server() {
+    // gzip on two transports over HTTP/1.1, Brotli on the other two over
+    // HTTP/2 (h2c): every HTTP transport, both codings, both versions.
+    for (coding, transports, stack) in [
+        (
+            ContentCoding::Gzip,
+            [Transport::ShortPoll, Transport::Stream],
+            Stack::http1(false),
+        ),
+        (
+            ContentCoding::Br,
+            [Transport::LongPoll, Transport::Sse],
+            Stack::http2(false),
+        ),
+    ] {
+        let results = books_every_byte(
+            &transports,
+            HeaderProfile::BROWSER,
+            HeaderProfile::Minimal,
+            Stack { coding, ..stack },
+        )
+        .await;
+        let validator = phase_validator();
+        for r in &results {
+            let t = r.transport;
+            assert_eq!(r.coding, coding);
+            let (received, decoded) = (&r.traffic.received, &r.traffic.decoded);
+            // Every event came in a coded body: nothing on the wire is
+            // payload, the payload is all in the decoded ledger.
+            assert!(received.compressed > 0, "{t} {coding}: {received:?}");
+            assert_eq!(received.payload, 0, "{t} {coding}: {received:?}");
+            assert_eq!(
+                decoded.payload,
+                64 * r.events.delivered,
+                "{t} {coding}: {decoded:?}"
+            );
+            assert!(r.derived.compression_ratio > 1.0, "{t}: {:?}", r.derived);
+            assert!(r.derived.overhead_ratio > 0.0, "{t}: {:?}", r.derived);
+            assert_valid(&validator, &serde_json::to_value(r).expect("json"));
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -26,6 +26,11 @@ pub enum ByteClass {
     /// CONTINUATION and DATA frame, whose contents go to the other classes:
     /// the HPACK block to the header classes, DATA to what it carries.
     H2Frames,
+    /// A content-coded (`Content-Encoding: gzip` or `br`) response body as
+    /// it crossed the wire: envelope, framing and payload compressed
+    /// together, which no byte of it can be split back into. What it
+    /// decodes to is booked beside it, in [`Traffic::decoded`].
+    Compressed,
     /// TLS: every byte that crossed the socket before the client's TLS
     /// handshake completed (ClientHello to the client's Finished, both ways).
     TlsHandshake,
@@ -37,26 +42,27 @@ pub enum ByteClass {
 
 impl ByteClass {
     /// How many classes there are.
-    pub const COUNT: usize = 9;
+    pub const COUNT: usize = 10;
 
     /// The classes of the HTTP and WebSocket bytes themselves (above TLS,
     /// when there is TLS): what the wire [`Classifier`](crate::Classifier)
     /// books.
-    pub const PLAINTEXT: [ByteClass; 7] = {
-        let mut all = [ByteClass::H2Frames; 7];
+    pub const PLAINTEXT: [ByteClass; 8] = {
+        let mut all = [ByteClass::H2Frames; 8];
         let mut i = 0;
         while i < ByteClass::CLASSIC.len() {
             all[i] = ByteClass::CLASSIC[i];
             i += 1;
         }
+        all[7] = ByteClass::Compressed;
         all
     };
 
     /// The first six of [`ByteClass::PLAINTEXT`]: the classes every
     /// HTTP/1.1 and WebSocket exchange is split into. Classes added later
-    /// (HTTP/2's frame headers, ...) are only where their protocol is, so
-    /// a trace shows them only when used and the CSV appends them after
-    /// the older columns.
+    /// (HTTP/2's frame headers, content-coded bodies) are only where their
+    /// protocol is, so a trace shows them only when used and the CSV
+    /// appends them after the older columns.
     pub const CLASSIC: [ByteClass; 6] = [
         ByteClass::Handshake,
         ByteClass::RequestHeaders,
@@ -100,6 +106,7 @@ impl ByteClass {
             ByteClass::Payload => "payload",
             ByteClass::Control => "control",
             ByteClass::H2Frames => "h2_frames",
+            ByteClass::Compressed => "compressed",
             ByteClass::TlsHandshake => "tls_handshake",
             ByteClass::TlsRecords => "tls_records",
         }
@@ -132,6 +139,10 @@ pub struct ByteLedger {
     /// out of HTTP/1.1 ones.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub h2_frames: u64,
+    /// See [`ByteClass::Compressed`]. Absent (0) in older results and left
+    /// out of identity ones.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub compressed: u64,
     /// See [`ByteClass::TlsHandshake`]. Absent (0) in older results and
     /// left out of plaintext ones, which thus read as they always did.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -188,6 +199,7 @@ impl ByteLedger {
             ByteClass::Payload => self.payload,
             ByteClass::Control => self.control,
             ByteClass::H2Frames => self.h2_frames,
+            ByteClass::Compressed => self.compressed,
             ByteClass::TlsHandshake => self.tls_handshake,
             ByteClass::TlsRecords => self.tls_records,
         }
@@ -202,6 +214,7 @@ impl ByteLedger {
             ByteClass::Payload => &mut self.payload,
             ByteClass::Control => &mut self.control,
             ByteClass::H2Frames => &mut self.h2_frames,
+            ByteClass::Compressed => &mut self.compressed,
             ByteClass::TlsHandshake => &mut self.tls_handshake,
             ByteClass::TlsRecords => &mut self.tls_records,
         }
@@ -219,6 +232,11 @@ impl ByteLedger {
         }
         self.tcp_ip += other.tcp_ip;
     }
+
+    /// True when nothing is booked (no class, no `tcp_ip`).
+    pub fn is_empty(&self) -> bool {
+        self.total() == 0 && self.tcp_ip == 0
+    }
 }
 
 /// Both directions of a connection, seen from the client.
@@ -228,6 +246,15 @@ pub struct Traffic {
     pub sent: ByteLedger,
     /// Server to client.
     pub received: ByteLedger,
+    /// The content-coded response bodies (`received.compressed`) decoded:
+    /// the classes the body parser gives the decoded bytes, exactly as it
+    /// would for the same body uncoded (`framing`, `payload`, `control`;
+    /// an empty poll's body is `control`, as on the wire). Not socket
+    /// bytes: beside the ledgers, never in [`Traffic::total`]; the
+    /// compression ratio is `decoded.total() / received.compressed`.
+    /// Absent (empty) in older results and identity ones.
+    #[serde(default, skip_serializing_if = "ByteLedger::is_empty")]
+    pub decoded: ByteLedger,
 }
 
 impl Traffic {
@@ -235,11 +262,20 @@ impl Traffic {
     pub fn merge(&mut self, other: &Traffic) {
         self.sent.merge(&other.sent);
         self.received.merge(&other.received);
+        self.decoded.merge(&other.decoded);
     }
 
     /// All bytes in both directions.
     pub fn total(&self) -> u64 {
         self.sent.total() + self.received.total()
+    }
+
+    /// Event payload bytes delivered or published, both directions: the
+    /// `payload` classes, plus the payload inside content-coded bodies
+    /// (whose wire bytes are `compressed`). The denominator of the overhead
+    /// ratio, so a coded phase compares with an identity one.
+    pub fn payload(&self) -> u64 {
+        self.sent.payload + self.received.payload + self.decoded.payload
     }
 }
 
@@ -256,10 +292,10 @@ mod tests {
         for (i, class) in ByteClass::ALL.into_iter().enumerate() {
             assert_eq!(ledger.get(class), 1 << i, "{}", class.name());
         }
-        assert_eq!(ledger.total(), 0b1_1111_1111);
+        assert_eq!(ledger.total(), 0b11_1111_1111);
         let mut twice = ledger;
         twice.merge(&ledger);
-        assert_eq!(twice.total(), 2 * 0b1_1111_1111);
+        assert_eq!(twice.total(), 2 * 0b11_1111_1111);
         assert_eq!(
             ByteClass::PLAINTEXT.len() + ByteClass::TLS.len(),
             ByteClass::ALL.len()

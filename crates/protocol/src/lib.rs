@@ -7,6 +7,9 @@
 //!
 //! # Layout
 //! - [`transport`]: [`Transport`], the five techniques and their contract names.
+//! - [`coding`]: gzip and Brotli bodies: the streaming [`coding::Encoder`]
+//!   (one flush per event) and [`coding::Decoder`] the classifier reads
+//!   `Content-Encoding` bodies with.
 //! - [`event`]: [`Event`], its JSON and binary encodings, gap markers, and
 //!   [`decode_json`]/[`decode_binary`], which also split a message's bytes
 //!   into payload and envelope.
@@ -32,6 +35,7 @@
 //!   generator counts with it and `pushbench trace` prints with it.
 #![deny(missing_docs)]
 
+pub mod coding;
 pub mod event;
 pub mod framing;
 pub mod h2;

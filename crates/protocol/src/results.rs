@@ -208,6 +208,10 @@ fn is_identity_only(v: &[ContentCoding]) -> bool {
     v == [ContentCoding::Identity]
 }
 
+fn is_zero_f64(x: &f64) -> bool {
+    *x == 0.0
+}
+
 fn is_one(n: &u32) -> bool {
     *n == 1
 }
@@ -439,8 +443,15 @@ pub struct Derived {
     pub sent_bytes_per_event: f64,
     /// Bytes received by clients per delivered event.
     pub received_bytes_per_event: f64,
-    /// All bytes divided by payload bytes.
+    /// All bytes divided by payload bytes (for content-coded phases the
+    /// payload decoded from the coded bodies, [`crate::Traffic::payload`],
+    /// so the ratio compares across codings and may be below 1).
     pub overhead_ratio: f64,
+    /// Content-coded phases: decoded body bytes per compressed body byte
+    /// (`traffic.decoded.total() / traffic.received.compressed`); 0 when
+    /// nothing was coded, and absent then and in older results.
+    #[serde(default, skip_serializing_if = "is_zero_f64")]
+    pub compression_ratio: f64,
     /// Delivered events per second, all clients.
     pub events_per_second: f64,
     /// `connections.responses` per measured second: the request rate of

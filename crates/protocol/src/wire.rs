@@ -51,6 +51,17 @@
 //!   exchange's bytes back until the answer is complete to decide this.
 //! - Bytes left unparsed when a connection ends, and every byte after a
 //!   protocol error, are `control`.
+//! - A content-coded body (`content-encoding: gzip` or `br`) of a response
+//!   that carries events: its wire bytes are `compressed` (envelope and
+//!   payload compressed together cannot be split byte by byte, and the
+//!   envelope compresses far better than the payload, so booking them as
+//!   either would misstate both); they are decoded in front of the body
+//!   parser, whose classes for the decoded bytes are reported as
+//!   [`WireEvent::Decoded`] (the load generator's `traffic.decoded`). An
+//!   empty poll stays `control` as a whole, in both. Bytes that fail to
+//!   decode are `control`, and so is everything after them; a coding the
+//!   classifier does not decode (`deflate`, `zstd`) makes the body
+//!   `control`.
 
 use std::collections::VecDeque;
 use std::ops::Range;
@@ -58,7 +69,8 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::{ByteClass, Gap, Received, Transport, decode_binary, decode_json};
+use crate::coding::{CodingError, DecodeFailure, Decoder};
+use crate::{ByteClass, ContentCoding, Gap, Received, Transport, decode_binary, decode_json};
 
 /// Longest HTTP head (status or request line plus headers) accepted; real
 /// heads are a few hundred bytes, so this only stops a runaway peer.
@@ -91,6 +103,17 @@ pub enum WireEvent<'a> {
         /// What they are for.
         class: ByteClass,
         /// The bytes themselves, as on the wire.
+        bytes: &'a [u8],
+    },
+    /// Bytes of a content-coded response body after decoding, with the
+    /// class the body parser gave them (as it would the same body uncoded).
+    /// Not wire bytes: the wire carried them as the `compressed` segments
+    /// of the same body, so these go to [`crate::Traffic::decoded`], beside
+    /// the socket count, never into it.
+    Decoded {
+        /// What the decoded bytes are for.
+        class: ByteClass,
+        /// The decoded bytes.
         bytes: &'a [u8],
     },
     /// An event or gap marker received from the server.
@@ -158,6 +181,9 @@ pub enum WireError {
     /// HTTP/2: more open streams than the classifier tracks.
     #[error("more than {0} open HTTP/2 streams")]
     TooManyStreams(usize),
+    /// A content-coded body that does not decode.
+    #[error("content-coded body: {0}")]
+    BadCoding(#[from] CodingError),
 }
 
 /// Classifies one connection's bytes in both directions. See the module docs.
@@ -175,7 +201,9 @@ pub struct Classifier {
 /// Bytes of a poll exchange whose class depends on its answer.
 #[derive(Debug, Default)]
 pub(crate) struct Exchange {
-    segments: Vec<(Direction, ByteClass, Vec<u8>)>,
+    /// Held segments: direction, class, whether they are decoded bytes of a
+    /// content-coded body ([`WireEvent::Decoded`]) rather than wire bytes.
+    segments: Vec<(Direction, ByteClass, bool, Vec<u8>)>,
     delivered: bool,
 }
 
@@ -293,6 +321,9 @@ pub(crate) struct WireOrder {
     booked: u64,
     /// Set while the body parser books, so its segments count as body.
     in_body: bool,
+    /// Set while the body parser books the decoded bytes of a content-coded
+    /// body: they are [`WireEvent::Decoded`], outside the wire order.
+    decoded: bool,
     /// Segments that arrived while body bytes were held: the body offset
     /// they follow, their class and bytes.
     waiting: VecDeque<(u64, ByteClass, Vec<u8>)>,
@@ -326,6 +357,10 @@ impl<'s, F: FnMut(WireEvent<'_>)> Emitter<'s, F> {
     /// Books `bytes`, in wire order (see [`WireOrder`]).
     pub(crate) fn bytes(&mut self, direction: Direction, class: ByteClass, bytes: &[u8]) {
         if bytes.is_empty() {
+            return;
+        }
+        if self.order.decoded {
+            self.book_decoded(direction, class, bytes);
             return;
         }
         if direction == Direction::Received {
@@ -380,6 +415,47 @@ impl<'s, F: FnMut(WireEvent<'_>)> Emitter<'s, F> {
         result
     }
 
+    /// Runs a body parser's step over decoded bytes of a content-coded
+    /// body: what it books is [`WireEvent::Decoded`].
+    fn in_decoded<R>(&mut self, step: impl FnOnce(&mut Self) -> R) -> R {
+        self.order.decoded = true;
+        let result = step(self);
+        self.order.decoded = false;
+        result
+    }
+
+    /// Books decoded bytes (held with a poll exchange, like wire bytes).
+    fn book_decoded(&mut self, direction: Direction, class: ByteClass, bytes: &[u8]) {
+        if self.hold {
+            self.hold_segment(direction, class, true, bytes);
+        } else {
+            (self.sink)(WireEvent::Decoded { class, bytes });
+        }
+    }
+
+    /// Adds a segment to the held exchange, merged with the previous one
+    /// when it continues it, so a byte-at-a-time feed yields the same
+    /// segments as one big feed.
+    fn hold_segment(
+        &mut self,
+        direction: Direction,
+        class: ByteClass,
+        decoded: bool,
+        bytes: &[u8],
+    ) {
+        if let Some((d, c, k, v)) = self.exchange.segments.last_mut()
+            && *d == direction
+            && *c == class
+            && *k == decoded
+        {
+            v.extend_from_slice(bytes);
+            return;
+        }
+        self.exchange
+            .segments
+            .push((direction, class, decoded, bytes.to_vec()));
+    }
+
     /// The body ended: nothing is held any more.
     fn end_body(&mut self) {
         self.release_waiting(u64::MAX);
@@ -391,18 +467,7 @@ impl<'s, F: FnMut(WireEvent<'_>)> Emitter<'s, F> {
             return;
         }
         if self.hold {
-            // Merge with the previous segment when it continues it, so a
-            // byte-at-a-time feed yields the same segments as one big feed.
-            if let Some((d, c, v)) = self.exchange.segments.last_mut()
-                && *d == direction
-                && *c == class
-            {
-                v.extend_from_slice(bytes);
-                return;
-            }
-            self.exchange
-                .segments
-                .push((direction, class, bytes.to_vec()));
+            self.hold_segment(direction, class, false, bytes);
         } else {
             (self.sink)(WireEvent::Bytes {
                 direction,
@@ -436,12 +501,19 @@ impl<'s, F: FnMut(WireEvent<'_>)> Emitter<'s, F> {
     /// provisional classes stay.
     pub(crate) fn release(&mut self, unanswered: bool) {
         let empty = !unanswered && !self.exchange.delivered;
-        for (direction, class, bytes) in self.exchange.segments.drain(..) {
+        for (direction, class, decoded, bytes) in self.exchange.segments.drain(..) {
             let class = if empty { ByteClass::Control } else { class };
-            (self.sink)(WireEvent::Bytes {
-                direction,
-                class,
-                bytes: &bytes,
+            (self.sink)(if decoded {
+                WireEvent::Decoded {
+                    class,
+                    bytes: &bytes,
+                }
+            } else {
+                WireEvent::Bytes {
+                    direction,
+                    class,
+                    bytes: &bytes,
+                }
             });
         }
         self.exchange.delivered = false;
@@ -890,19 +962,47 @@ pub(crate) enum Content {
     Sse(SseParser),
     /// An error body or anything else: control.
     Opaque,
+    /// A content-coded body: decoded, then parsed by the body parser inside.
+    Coded(Box<Coded>),
+}
+
+/// A content-coded body ([`Content::Coded`]): its wire bytes are
+/// `compressed` (they carry envelope, framing and payload compressed
+/// together, which cannot be told apart byte by byte); the decoded bytes go
+/// to `inner`, the parser of the same body uncoded, whose classes are
+/// booked as [`WireEvent::Decoded`]. Bytes that fail to decode are
+/// `control`, and so is everything after them.
+#[derive(Debug)]
+pub(crate) struct Coded {
+    decoder: Decoder,
+    inner: Content,
+}
+
+/// The coding of a `content-encoding` value the classifier decodes: `None`
+/// for identity, an error for anything else (`deflate`, `zstd`, stacked
+/// codings), whose body is then opaque.
+fn coding_of(value: &str) -> Result<ContentCoding, ()> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "" | "identity" => Ok(ContentCoding::Identity),
+        "gzip" | "x-gzip" => Ok(ContentCoding::Gzip),
+        "br" => Ok(ContentCoding::Br),
+        _ => Err(()),
+    }
 }
 
 impl Content {
     /// The body parser of a response with `status` on a `transport`
     /// connection, over HTTP/1.1 or HTTP/2 alike: a 2xx answer carries the
     /// transport's events, anything else is opaque (control).
-    /// `content_encoding` is the response's `content-encoding` value.
+    /// `content_encoding` is the response's `content-encoding` value: a
+    /// gzip or br body is decoded in front of the parser
+    /// ([`Content::Coded`]); one the classifier cannot decode is opaque.
     pub(crate) fn for_response(
         transport: Transport,
         status: u16,
-        _content_encoding: Option<&str>,
+        content_encoding: Option<&str>,
     ) -> Content {
-        if (200..300).contains(&status) {
+        let content = if (200..300).contains(&status) {
             match transport {
                 Transport::ShortPoll | Transport::LongPoll => Content::Poll(Vec::new()),
                 Transport::Stream => Content::Ndjson(Vec::new()),
@@ -911,6 +1011,21 @@ impl Content {
             }
         } else {
             Content::Opaque
+        };
+        if matches!(content, Content::Opaque) {
+            // Control as a whole, coded or not: nothing to decode it for.
+            return content;
+        }
+        match content_encoding.map(coding_of) {
+            None | Some(Ok(ContentCoding::Identity)) => content,
+            Some(Ok(coding)) => match Decoder::new(coding) {
+                Some(decoder) => Content::Coded(Box::new(Coded {
+                    decoder,
+                    inner: content,
+                })),
+                None => content,
+            },
+            Some(Err(())) => Content::Opaque,
         }
     }
 
@@ -922,19 +1037,60 @@ impl Content {
         em: &mut Emitter<'_, F>,
     ) -> Result<(), WireError> {
         em.order.fed += bytes.len() as u64;
-        em.in_body(|em| self.feed(bytes, em))
+        let Content::Coded(coded) = self else {
+            return em.in_body(|em| self.feed(bytes, em));
+        };
+        const DIR: Direction = Direction::Received;
+        let Coded { decoder, inner } = &mut **coded;
+        let decoded = decoder.feed(bytes, &mut |piece: &[u8]| {
+            em.in_decoded(|em| inner.feed(piece, em))
+        });
+        match decoded {
+            Ok(()) => {
+                em.in_body(|em| em.bytes(DIR, ByteClass::Compressed, bytes));
+                Ok(())
+            }
+            // The bytes decoded; what they decoded to broke the parser.
+            Err(DecodeFailure::Sink(e)) => {
+                em.in_body(|em| em.bytes(DIR, ByteClass::Compressed, bytes));
+                Err(e)
+            }
+            Err(DecodeFailure::Coding(e)) => {
+                em.in_body(|em| em.bytes(DIR, ByteClass::Control, bytes));
+                em.event(WireEvent::Malformed {
+                    direction: DIR,
+                    reason: "content-coded body does not decode",
+                });
+                Err(WireError::BadCoding(e))
+            }
+        }
     }
 
     /// The body ended; returns the poll cursor of a poll answer.
     pub(crate) fn end_body<F: FnMut(WireEvent<'_>)>(self, em: &mut Emitter<'_, F>) -> Option<u64> {
-        let next = em.in_body(|em| self.end(em));
+        let next = match self {
+            Content::Coded(coded) => {
+                let Coded { decoder, inner } = *coded;
+                if decoder.finish().is_err() {
+                    em.event(WireEvent::Malformed {
+                        direction: Direction::Received,
+                        reason: "content-coded body ended before its coded stream",
+                    });
+                }
+                em.in_decoded(|em| inner.end(em))
+            }
+            content => em.in_body(|em| content.end(em)),
+        };
         em.end_body();
         next
     }
 
     /// The body was cut short: books what the parser holds as control.
     pub(crate) fn flush_body<F: FnMut(WireEvent<'_>)>(self, em: &mut Emitter<'_, F>) {
-        em.in_body(|em| self.flush_partial(em));
+        match self {
+            Content::Coded(coded) => em.in_decoded(|em| coded.inner.flush_partial(em)),
+            content => em.in_body(|em| content.flush_partial(em)),
+        }
         em.end_body();
     }
 
@@ -965,6 +1121,9 @@ impl Content {
             }
             Content::Sse(sse) => sse.feed(bytes, em)?,
             Content::Opaque => em.bytes(Direction::Received, ByteClass::Control, bytes),
+            // Coded bodies enter through `feed_body`; a coded body inside
+            // one is not made by `for_response`.
+            Content::Coded(coded) => coded.inner.feed(bytes, em)?,
         }
         Ok(())
     }
@@ -991,6 +1150,7 @@ impl Content {
                 em.bytes(DIR, ByteClass::Control, &sse.line);
             }
             Content::Opaque => {}
+            Content::Coded(coded) => coded.inner.flush_partial(em),
         }
     }
 }

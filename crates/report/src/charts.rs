@@ -52,6 +52,8 @@ pub fn class_color(class: ByteClass) -> RGBColor {
         ByteClass::Payload => RGBColor(44, 160, 44),
         ByteClass::Control => RGBColor(127, 127, 127),
         ByteClass::H2Frames => RGBColor(140, 86, 75),
+        // Teal between framing's blue and payload's green: it is both.
+        ByteClass::Compressed => RGBColor(23, 160, 140),
         ByteClass::TlsHandshake => RGBColor(23, 190, 207),
         ByteClass::TlsRecords => RGBColor(188, 189, 34),
     }

@@ -286,7 +286,10 @@ mod tests {
             ..ByteLedger::default()
         };
         let per_event = per_event_by_class(&ledger, 10);
-        assert_eq!(per_event, [0.0, 0.0, 0.0, 2.0, 10.0, 0.0, 0.0, 0.0, 0.0]);
+        assert_eq!(
+            per_event,
+            [0.0, 0.0, 0.0, 2.0, 10.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        );
         assert_eq!(per_event_by_class(&ledger, 0), [0.0; ByteClass::COUNT]);
     }
 }

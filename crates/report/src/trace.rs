@@ -274,6 +274,8 @@ impl Layout {
             vec![row]
         } else if let Some(body) = state.body.filter(|_| state.frames) {
             vec![frame_body_row(segment, body, state.offset, style)]
+        } else if segment.class == ByteClass::Compressed {
+            vec![compressed_row(segment.bytes)]
         } else {
             text_rows(segment, transport, style, port)
         };
@@ -310,6 +312,7 @@ fn class_color(class: ByteClass) -> &'static str {
         ByteClass::Payload => "\x1b[32m",
         ByteClass::Control => "\x1b[31m",
         ByteClass::H2Frames => "\x1b[94m",
+        ByteClass::Compressed => "\x1b[96m",
         ByteClass::TlsHandshake | ByteClass::TlsRecords => "\x1b[90m",
     }
 }
@@ -330,6 +333,26 @@ pub fn escape(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+/// Bytes of a compressed run shown, in hex.
+const COMPRESSED_SHOWN: usize = 12;
+
+/// One row for a run of content-coded body bytes: binary, shown as the
+/// start of its hex.
+fn compressed_row(bytes: &[u8]) -> Row {
+    let shown = &bytes[..bytes.len().min(COMPRESSED_SHOWN)];
+    let more = if bytes.len() > COMPRESSED_SHOWN {
+        " …"
+    } else {
+        ""
+    };
+    Row {
+        bytes: bytes.len(),
+        class: ByteClass::Compressed,
+        text: format!("{}{more}", hex(shown)),
+        note: Some("content-coded body: envelope and payload compressed together".into()),
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -77,6 +77,11 @@ pub struct ServerConfig {
     /// served over it (https, wss); the others stay plaintext on the same
     /// port (see [`crate::serve`]). `None` serves plaintext only.
     pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    /// Content codings the push answers may be sent in (`serve
+    /// --compression gzip,br`), chosen per request by its `Accept-Encoding`
+    /// ([`crate::coding`]). Empty (the default) never compresses, so runs
+    /// without the flag measure exactly what they always did.
+    pub compression: Vec<pushbench_protocol::ContentCoding>,
 }
 
 impl Default for ServerConfig {
@@ -104,6 +109,7 @@ impl Default for ServerConfig {
             journal: None,
             response_headers: Vec::new(),
             tls: None,
+            compression: Vec::new(),
         }
     }
 }

@@ -60,6 +60,10 @@ pub enum AppError {
         /// The limit.
         limit: usize,
     },
+    /// The server failed at something that cannot fail on good input (a
+    /// compressor writing to memory): 500.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl AppError {
@@ -82,6 +86,7 @@ impl AppError {
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }

@@ -13,7 +13,9 @@
 //!   [`stream`] (HTTP streaming and SSE), [`ws`] (WebSocket and echo);
 //!   [`control`] holds publish, stats and the index page; [`guard`] the
 //!   Origin allow-list, publish token and publish rate limit; [`headers`]
-//!   the response header profile, added to every response by one middleware.
+//!   the response header profile, added to every response by one middleware;
+//!   [`coding`] compresses push answers (gzip, Brotli) for requests that
+//!   accept it, in another.
 //! - [`params`]: query and header parsing as plain functions; [`error`]:
 //!   [`AppError`], answered as JSON.
 //! - [`counting`], [`listener`], [`stats`]: socket-level byte counting per
@@ -25,6 +27,7 @@
 //! serves with the counting listener and runs the event generator.
 #![deny(missing_docs)]
 
+pub mod coding;
 pub mod config;
 pub mod control;
 pub mod counting;
@@ -115,7 +118,7 @@ impl AppState {
 
 /// The router: every transport, publish, stats and the index page.
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/", get(control::index))
         .route("/poll", get(poll::short_poll))
         .route("/longpoll", get(poll::long_poll))
@@ -138,8 +141,19 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::map_response_with_state(
             state.clone(),
             headers::add_profile,
+        ));
+    // Only with `--compression`, so a server without it does exactly the
+    // work it always did; outside the profile, so a profile's `vary` naming
+    // Accept-Encoding is seen and not repeated.
+    let router = if state.config.compression.is_empty() {
+        router
+    } else {
+        router.layer(middleware::from_fn_with_state(
+            state.clone(),
+            coding::compress,
         ))
-        .with_state(state)
+    };
+    router.with_state(state)
 }
 
 /// Tags each connection with the route it first serves and the client's

@@ -86,8 +86,10 @@ class Peer {
   }
 }
 
-async function open(url) {
-  const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 0 });
+/** An open connection; `onUpgrade` sees the server's 101 response. */
+async function open(url, { perMessageDeflate = false, onUpgrade } = {}) {
+  const ws = new WebSocket(url, { perMessageDeflate, maxPayload: 0 });
+  if (onUpgrade) ws.once('upgrade', onUpgrade);
   const peer = new Peer(ws);
   await withTimeout(
     new Promise((resolve, reject) => {
@@ -296,6 +298,30 @@ for (const path of ['/echo', '/ws']) {
     );
   }
 }
+
+conformance(
+  'test_permessage_deflate_offer_declined',
+  'permessage-deflate offered and declined: no extension, frames uncompressed',
+  async (observe) => {
+    // ws offers `permessage-deflate; client_max_window_bits` by default;
+    // pushbench negotiates no extension, so the 101 carries none and the
+    // events arrive as plain frames (ws fails a frame with RSV1 set).
+    let answered;
+    const peer = await open(server.url('/ws'), {
+      perMessageDeflate: true,
+      onUpgrade: (res) => {
+        answered = res.headers['sec-websocket-extensions'];
+      },
+    });
+    const { ws } = peer;
+    const event = JSON.parse((await peer.next()).data.toString());
+    observe(`answered ${answered ?? 'no extension'}, ws.extensions ${JSON.stringify(ws.extensions)}, event uncompressed`);
+    assert.equal(answered, undefined);
+    assert.equal(ws.extensions, '');
+    assert.ok(event.seq > 0);
+    ws.close();
+  },
+);
 
 conformance('test_server_shutdown', 'close 1001 on both /echo and /ws, exit 0', async (observe) => {
   const own = await startServer('--rate', '20');

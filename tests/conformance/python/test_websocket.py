@@ -192,6 +192,30 @@ def test_unsolicited_pong(server, observed):
     assert got == "still here"
 
 
+@pytest.mark.expect("permessage-deflate offered and declined: no extension, frames uncompressed")
+def test_permessage_deflate_offer_declined(server, observed):
+    # `websockets` offers permessage-deflate unless told not to; pushbench's
+    # stack (axum 0.8 on tungstenite 0.29) negotiates no extension, so the
+    # 101 must carry none and the events must arrive as plain frames (a
+    # frame with RSV1 set would fail the connection).
+    async def go():
+        async with connect(
+            server.url("/ws"), compression="deflate", max_size=None,
+            ping_interval=None, open_timeout=TIMEOUT, close_timeout=TIMEOUT,
+        ) as ws:
+            offered = ws.request.headers.get("Sec-WebSocket-Extensions")
+            answered = ws.response.headers.get("Sec-WebSocket-Extensions")
+            message = await asyncio.wait_for(ws.recv(), TIMEOUT)
+            return offered, answered, ws.protocol.extensions, message
+
+    offered, answered, extensions, message = run(go())
+    observed(f"offered {offered!r}, answered {answered!r}, event uncompressed")
+    assert offered is not None and "permessage-deflate" in offered
+    assert answered is None
+    assert extensions == []
+    assert json.loads(message)["seq"] > 0
+
+
 # --- close handshake -------------------------------------------------------------
 
 @pytest.mark.expect("server answers the close (same code, or 1000)")

@@ -193,6 +193,21 @@ const CASES: &[(&[&str], &str, &str)] = &[
     ),
     (&["run", "--h2-streams", "5"], "h2_streams", "needs HTTP/2"),
     (&["run", "--http", "2,2"], "http", "each version once"),
+    (
+        &["serve", "--compression", "zstd"],
+        "--compression",
+        "gzip or br",
+    ),
+    (
+        &["serve", "--compression", "gzip,"],
+        "--compression",
+        "gzip or br",
+    ),
+    (
+        &["run", "--compression", "deflate"],
+        "--compression",
+        "gzip or br",
+    ),
     // The guard adds a --target, whose certificate cannot be pinned.
     (&["run", "--tls", "on"], "tls", "need its certificate"),
     (

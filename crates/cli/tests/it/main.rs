@@ -2,6 +2,7 @@
 
 mod bad_flags;
 mod browser;
+mod coding;
 mod conformance;
 mod faults;
 mod headers;

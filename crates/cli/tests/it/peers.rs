@@ -2,7 +2,9 @@
 //! poll, long poll (held, then answered), HTTP streaming (`curl -N`), SSE
 //! resumed with `Last-Event-ID`, and a 400's JSON body, each over HTTP/1.1,
 //! HTTP/2 in the clear with prior knowledge (h2c) and HTTP/2 over TLS
-//! chosen by ALPN (curl trusting the certificate the server wrote out).
+//! chosen by ALPN (curl trusting the certificate the server wrote out); and
+//! `curl --compressed` decoding the gzip and Brotli answers of `serve
+//! --compression gzip,br`, polls and a live SSE stream, over each of them.
 //!
 //! Every curl runs with `--max-time`, so no test can hang on the server.
 //! Without curl the tests are skipped with a note, except under CI (env `CI`
@@ -79,6 +81,11 @@ impl Drop for Server {
 /// A server without a generator: every event comes from `publish`, so the
 /// tests know each one exactly.
 fn serve(http: Http) -> Server {
+    serve_with(http, &[])
+}
+
+/// [`serve`] with extra flags.
+fn serve_with(http: Http, extra: &[&str]) -> Server {
     static SERVERS: AtomicUsize = AtomicUsize::new(0);
     let cert = (http == Http::H2Tls)
         .then(|| scratch(&format!("curl-{}", SERVERS.fetch_add(1, Ordering::Relaxed))));
@@ -87,6 +94,7 @@ fn serve(http: Http) -> Server {
         args.extend(["--tls".to_owned(), "--tls-cert-out".to_owned()]);
         args.push(dir.join("cert.pem").display().to_string());
     }
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (child, addr) = start_serve(&args, Stdio::inherit());
     let scheme = if cert.is_some() { "https" } else { "http" };
@@ -525,5 +533,67 @@ fn bad_parameters(server: &Server) {
             body["error"].as_str().is_some_and(|e| !e.is_empty()),
             "{path}: {body}"
         );
+    }
+}
+
+#[test]
+fn curl_compressed_decodes_coded_polls_and_a_live_sse_stream() {
+    if !curl_available() {
+        return;
+    }
+    for http in EVERY_HTTP {
+        let server = serve_with(http, &["--compression", "gzip,br"]);
+        publish(&server, "one");
+        publish(&server, "two");
+        let reference = poll_events(&server);
+        // curl --compressed offers deflate, gzip, br and zstd; a header of
+        // our own narrows it to one coding, which curl still decodes.
+        for (accept, coding) in [(None, "br"), (Some("Accept-Encoding: gzip"), "gzip")] {
+            let url = format!("{}/poll?since=0", server.base);
+            let mut args = vec!["--compressed", "-i"];
+            if let Some(h) = accept {
+                args.extend(["-H", h]);
+            }
+            args.push(&url);
+            let response = Response::parse(&run(server.curl(&args)).stdout);
+            assert_eq!(
+                response.header("content-encoding"),
+                Some(coding),
+                "{http:?}"
+            );
+            assert_eq!(response.header("vary"), Some("accept-encoding"), "{http:?}");
+            assert_eq!(
+                response.json()["events"].as_array().expect("events"),
+                &reference,
+                "{http:?} {coding}"
+            );
+        }
+        // A live SSE body: curl decodes each event as its flush arrives,
+        // while the stream stays open.
+        for coding in ["gzip", "br"] {
+            let last = poll_events(&server).len() as u64;
+            let (mut live, headers, status_line) = LiveBody::start(
+                &server,
+                &[
+                    "--compressed",
+                    "-H",
+                    &format!("Accept-Encoding: {coding}"),
+                    &format!("{}/sse?since={}", server.base, last - 1),
+                ],
+            );
+            assert_eq!(status_line, http.status_line(200, "OK"));
+            assert_eq!(find_header(&headers, "content-encoding"), Some(coding));
+            // The backlog's last event, then one published while curl
+            // waits: it only shows if the server flushed the compressor.
+            assert_eq!(live.line(), format!("id: {last}"), "{http:?} {coding}");
+            live.line();
+            assert_eq!(live.line(), "");
+            let seq = publish(&server, &format!("live {coding}"));
+            assert_eq!(live.line(), format!("id: {seq}"), "{http:?} {coding}");
+            let data = live.line();
+            assert_eq!(live.line(), "");
+            let event: Value = serde_json::from_str(&data["data: ".len()..]).expect("JSON data");
+            assert_event(&event, seq, &format!("live {coding}"));
+        }
     }
 }
