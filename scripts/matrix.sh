@@ -3,7 +3,9 @@
 # version (1.1, 2), TLS (off, on), content coding (identity, gzip) and
 # request header profile (minimal, browser), from scripts/matrix.toml, then
 # br against gzip on the modern stack alone (HTTP/2, TLS, browser headers;
-# the transports whose bodies are coded) in br/. Writes
+# the transports whose bodies are coded) in br/, and 100 clients over
+# HTTP/2 with one and with ten clients per connection in streams-1/ and
+# streams-10/. Writes
 # bench-results/<UTC date>-matrix/ with results.json, the report, every
 # chart (the classic-argument chart among them) and a README naming the
 # commands, machine, load and versions. About 8 minutes on 2 cores
@@ -65,6 +67,35 @@ if has_flag compression; then
   br_md="[br/](br/report.md): gzip against br, \`${br_flags[*]}\` (its summary:
 [br/summary.txt](br/summary.txt), its charts and report beside it)."
 fi
+# Many streams on one connection: 100 clients over HTTP/2 and TLS, one
+# connection each and then ten clients per connection (`--h2-streams`), for
+# the transports that hold a stream open and for long polling.
+streams_md="Streams per connection were not measured: it needs \`--h2-streams\`."
+streams_commands=""
+streams_sections=""
+if has_flag h2-streams; then
+  main_out=$out
+  for k in 1 10; do
+    out=$main_out/streams-$k
+    mkdir -p "$out"
+    bench_run run --out "$out" --transports long-poll,sse,ws --http 2 --tls on \
+      --clients 100 --rate 20 --duration 4 --warmup 1 --h2-streams "$k" "$@"
+    streams_commands+="
+${exe} ${ran[*]}"
+  done
+  out=$main_out
+  streams_sections="## HTTP/2: a connection per client, then ten clients per connection
+
+### One stream per connection (streams-1/)
+$(bench_section "$out/streams-1/report.md" Summary)
+
+### Ten streams per connection (streams-10/)
+$(bench_section "$out/streams-10/report.md" Summary)
+"
+  streams_md="[streams-1/](streams-1/report.md) and [streams-10/](streams-10/report.md):
+100 clients over HTTP/2 and TLS, a connection each against ten clients per
+connection (\`--h2-streams 10\`)."
+fi
 started=$main_started
 load_before=$main_load_before
 
@@ -82,7 +113,7 @@ Made by \`scripts/matrix.sh${*:+ $*}\`, which ran (from the repository root):
 \`\`\`sh
 cargo build --release -p pushbench-cli
 ${exe} ${main_ran[*]}${br_command:+
-$br_command}
+$br_command}${streams_commands}
 \`\`\`
 
 The scenario that ran is [scenario.toml](scenario.toml) (from
@@ -91,7 +122,7 @@ clients and 20 events/s of 128-byte payloads, short polls every 50 ms,
 against an embedded \`pushbench serve\` child on a loopback port, in every
 combination of its \`http\`, \`tls\`, \`coding\` and \`headers\`; the
 flags after it in the commands above override it.
-${left_out_md} ${br_md} How to read it: [docs/matrix.md](../../docs/matrix.md).
+${left_out_md} ${br_md} ${streams_md} How to read it: [docs/matrix.md](../../docs/matrix.md).
 
 $(bench_machine_md)
 
@@ -103,6 +134,7 @@ $(bench_section "$out/report.md" "The classic argument, measured")
 ## Summary
 $(bench_section "$out/report.md" Summary)
 
+${streams_sections}
 Full report: [report.md](report.md), [report.html](report.html) (the
 variant table by class, every chart). Raw data: [results.json](results.json),
 [results.csv](results.csv), the HdrHistogram logs \`latency-*.hlog\`, the
