@@ -1224,7 +1224,9 @@ impl Chart for ClassicArgument {
              HPACK blocks) and all bytes per delivered event (right, {}) of short and long \
              polling against SSE and WebSocket, both directions; the dashed line is the \
              classic 871 header bytes per poll. SSE and WebSocket pay their heads once per \
-             connection, outside the measured window (the setup column of the tables).",
+             connection, outside the measured window (the setup column of the tables). \
+             WebSocket frames are not content-coded: a gzip or br row shows the same \
+             variant's WebSocket at identity.",
             scale(self.is_log(|b| b.header_bytes)),
             scale(self.is_log(|b| b.bytes))
         )

@@ -100,7 +100,10 @@ pub fn classic_argument_table(result: &RunResult) -> Option<Table> {
                 poll.name().to_owned(),
                 format!("{:.1}", bar.header_bytes),
                 format!("{:.1}", bar.bytes),
-                ws.map_or("–".to_owned(), |w| format!("{:.1}", w.bytes)),
+                ws.map_or("–".to_owned(), |w| {
+                    let identity = if w.from_identity { " (identity)" } else { "" };
+                    format!("{:.1}{identity}", w.bytes)
+                }),
                 ws.map_or("–".to_owned(), |w| format!("{:.1}", w.overhead_bytes)),
                 ratio(bar.header_bytes, ws.map(|w| w.bytes)),
                 ratio(bar.bytes, ws.map(|w| w.bytes)),
@@ -243,7 +246,7 @@ const CLASSIC_ARGUMENT_TEXT: &str = "The classic argument, measured: a poll's re
 response heads (over HTTP/2 the HPACK blocks) per delivered event, beside all bytes per \
 delivered event of the poll and of a WebSocket in the same variant and load (both directions; \
 ws overhead is every byte but the payload). The classic figures are 871 header bytes per poll \
-against 2 bytes of WebSocket framing; see docs/matrix.md for how to read the ratios.";
+against 2 bytes of WebSocket framing; see docs/matrix.md for how to read the ratios. WebSocket frames are not content-coded, so a gzip or br variant runs no WebSocket phase: its ws figures (marked identity) are the same variant's at identity.";
 
 const CAPACITY_TEXT: &str = "The highest event rate each transport sustained (doubling \
 from a start rate, then bisecting, one fresh server per rate): a phase held when it met every \

@@ -2,7 +2,7 @@
 //! nothing else (the report never re-measures), and how they are written.
 
 use pushbench_protocol::results::PhaseResult;
-use pushbench_protocol::{ByteClass, ByteLedger, RunResult, Transport};
+use pushbench_protocol::{ByteClass, ByteLedger, ContentCoding, RunResult, Transport};
 
 use crate::variant::variant_of;
 
@@ -89,6 +89,10 @@ pub struct ClassicBar {
     pub bytes: f64,
     /// Every byte but the payload.
     pub overhead_bytes: f64,
+    /// A WebSocket bar of a content-coded variant, taken from the same
+    /// variant at `identity`: WebSocket frames are not content-coded, so a
+    /// coded variant runs no WebSocket phase of its own.
+    pub from_identity: bool,
 }
 
 /// One variant of the classic comparison (with its load, when the run
@@ -147,37 +151,59 @@ pub fn classic_groups(result: &RunResult) -> Vec<ClassicGroup> {
                     .trim_end()
                     .to_owned();
             }
-            let bars = CLASSIC_TRANSPORTS
+            let mut bars: Vec<ClassicBar> = CLASSIC_TRANSPORTS
                 .into_iter()
-                .filter_map(|transport| {
-                    let of: Vec<&&PhaseResult> = members
-                        .iter()
-                        .filter(|p| p.transport == transport)
-                        .collect();
-                    let delivered: u64 = of.iter().map(|p| p.events.delivered).sum();
-                    if delivered == 0 {
-                        return None;
-                    }
-                    let sum = |f: &dyn Fn(&PhaseResult) -> u64| -> f64 {
-                        of.iter().map(|p| f(p)).sum::<u64>() as f64 / delivered as f64
-                    };
-                    let both = |p: &PhaseResult, c: ByteClass| {
-                        p.traffic.sent.get(c) + p.traffic.received.get(c)
-                    };
-                    let bytes = sum(&|p| p.traffic.total());
-                    Some(ClassicBar {
-                        transport,
-                        header_bytes: sum(&|p| {
-                            both(p, ByteClass::RequestHeaders) + both(p, ByteClass::ResponseHeaders)
-                        }),
-                        bytes,
-                        overhead_bytes: bytes - sum(&|p| both(p, ByteClass::Payload)),
-                    })
-                })
+                .filter_map(|transport| classic_bar(transport, &members))
                 .collect();
+            if first.coding != ContentCoding::Identity
+                && !bars.iter().any(|b| b.transport == Transport::Ws)
+            {
+                let identity = PhaseResult {
+                    coding: ContentCoding::Identity,
+                    ..first.clone()
+                };
+                let sibling: Vec<&PhaseResult> = phases
+                    .iter()
+                    .copied()
+                    .filter(|p| group_of(p) == group_of(&identity))
+                    .collect();
+                if let Some(ws) = classic_bar(Transport::Ws, &sibling) {
+                    bars.push(ClassicBar {
+                        from_identity: true,
+                        ..ws
+                    });
+                }
+            }
             ClassicGroup { label, bars }
         })
         .collect()
+}
+
+/// The figures of `transport` over `members` (one group's phases), per
+/// delivered event; `None` when it delivered nothing there.
+fn classic_bar(transport: Transport, members: &[&PhaseResult]) -> Option<ClassicBar> {
+    let of: Vec<&&PhaseResult> = members
+        .iter()
+        .filter(|p| p.transport == transport)
+        .collect();
+    let delivered: u64 = of.iter().map(|p| p.events.delivered).sum();
+    if delivered == 0 {
+        return None;
+    }
+    let sum = |f: &dyn Fn(&PhaseResult) -> u64| -> f64 {
+        of.iter().map(|p| f(p)).sum::<u64>() as f64 / delivered as f64
+    };
+    let both = |p: &PhaseResult, c: ByteClass| p.traffic.sent.get(c) + p.traffic.received.get(c);
+    let bytes = sum(&|p| p.traffic.total());
+    Some(ClassicBar {
+        transport,
+        header_bytes: sum(&|p| {
+            both(p, ByteClass::RequestHeaders) + both(p, ByteClass::ResponseHeaders)
+        }),
+        bytes,
+        overhead_bytes: bytes - sum(&|p| both(p, ByteClass::Payload)),
+        from_identity: false,
+    })
 }
 
 /// The transports a run measured, in [`Transport::ALL`] order.

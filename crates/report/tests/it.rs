@@ -635,3 +635,35 @@ fn header_bytes_that_span_decades_get_a_log_axis() {
     assert_valid_png(&png);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_coded_variant_without_websocket_borrows_its_identity_siblings() {
+    use pushbench_protocol::ContentCoding;
+    // As a real run: WebSocket frames are not content-coded, so coded
+    // variants have no WebSocket phase.
+    let mut result = matrix();
+    result
+        .phases
+        .retain(|p| !(p.transport == Transport::Ws && p.coding != ContentCoding::Identity));
+    let groups = pushbench_report::figures::classic_groups(&result);
+    let coded = groups
+        .iter()
+        .find(|g| g.label == "h2 tls gzip browser")
+        .expect("the coded group");
+    let ws = coded.bar(Transport::Ws).expect("a borrowed ws bar");
+    assert!(ws.from_identity);
+    let identity = groups
+        .iter()
+        .find(|g| g.label == "h2 tls identity browser")
+        .expect("the identity group");
+    let own = identity.bar(Transport::Ws).expect("its own ws bar");
+    assert!(!own.from_identity);
+    assert_eq!(ws.bytes, own.bytes);
+    let table = pushbench_report::document::classic_argument_table(&result).expect("table");
+    let row = table
+        .rows
+        .iter()
+        .find(|r| r[0] == "h2 tls gzip browser" && r[1] == "short-poll")
+        .expect("row");
+    assert!(row[4].ends_with("(identity)"), "{row:?}");
+}
