@@ -21,7 +21,7 @@
 //! # Groups
 //! With `h2_streams` K, clients `0..K` share one connection, `K..2K` the
 //! next, and so on ([`Group`]). The group's first client keeps the
-//! connection ([`keep`]): opens it, publishes it to the group, reopens it
+//! connection (`keep`): opens it, publishes it to the group, reopens it
 //! with [`Backoff`] when it fails, and books its bytes (into its own shard)
 //! and its [`ConnectionTotals`] once. Every client of the group, the first
 //! included, runs its own streams, tracker and report on the connection of

@@ -683,7 +683,7 @@ const H2_PRIORITY: u8 = 0x20;
 /// frame `handshake`; other frames before the HEADERS (SETTINGS ACK,
 /// WINDOW_UPDATE) `control`; the HEADERS frame's 9-byte header, pad-length
 /// byte, priority fields and padding `h2_frames`; its header block the
-/// headers class (`handshake` for an extended CONNECT). Like [`HeadScan`]
+/// headers class (`handshake` for an extended CONNECT). Like `HeadScan`
 /// it reads the bytes themselves, so it does not depend on how the
 /// classifier books an exchange (an empty poll is control as a whole).
 #[derive(Clone, Debug)]

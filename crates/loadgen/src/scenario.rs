@@ -307,7 +307,9 @@ mod tests {
                 },
             };
             assert!(message.contains(key), "{text}: {message}");
-            crate::reliability("input/scenario", text, "refused, names the key");
+            // One line per case: a two-key case's keys joined with "; ".
+            let case = text.replace('\n', "; ");
+            crate::reliability("input/scenario", &case, "refused, names the key");
         }
     }
 
