@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::Parser;
 use pushbench_loadgen::scenario::MAX_PAYLOAD;
 use pushbench_loadgen::trace::{TraceOptions, record};
-use pushbench_protocol::{HeaderProfile, Transport};
+use pushbench_protocol::{HeaderProfile, HttpVersion, Transport};
 
 use crate::flags::whole;
 use pushbench_report::trace::{TraceHeading, TraceStyle, WireSegment, render_trace};
@@ -44,6 +44,10 @@ pub struct Args {
     /// An extra request header after the profile's, `Name: value` (repeatable).
     #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
+    /// The HTTP version: `1.1`, or `2` (HTTP/2 with prior knowledge, its
+    /// frames annotated; WebSocket by extended CONNECT).
+    #[arg(long, value_name = "1.1|2", default_value = "1.1")]
+    pub http: HttpVersion,
     /// Give up if the exchange takes longer than this many seconds.
     #[arg(long, default_value_t = 30, value_parser = whole::<u64>(1, 3_600), allow_negative_numbers = true)]
     pub timeout: u64,
@@ -86,6 +90,7 @@ pub fn output(args: &Args, color: bool) -> anyhow::Result<String> {
         response_profile: args.response_headers.clone(),
         headers,
         timeout: Duration::from_secs(args.timeout),
+        http: args.http,
         ..TraceOptions::default()
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -110,6 +115,7 @@ pub fn output(args: &Args, color: bool) -> anyhow::Result<String> {
         embedded: trace.embedded,
         delivered: trace.delivered,
         requests: trace.requests,
+        http: trace.http,
     };
     Ok(render_trace(
         &heading,

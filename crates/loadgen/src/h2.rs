@@ -539,12 +539,7 @@ async fn websocket(
         session.recorder.first_session_opened();
     }
     session.drain();
-    let stream = H2Stream {
-        send: upstream,
-        recv: response.into_body(),
-        buffered: Bytes::new(),
-        ended: false,
-    };
+    let stream = H2Stream::new(upstream, response.into_body());
     let mut ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
         stream,
         tokio_tungstenite::tungstenite::protocol::Role::Client,
@@ -663,6 +658,19 @@ pub struct H2Stream {
     buffered: Bytes,
     /// END_STREAM sent.
     ended: bool,
+}
+
+impl H2Stream {
+    /// The stream of an answered extended CONNECT: `send` its request
+    /// side, `recv` its response body.
+    pub fn new(send: SendStream<Bytes>, recv: RecvStream) -> Self {
+        H2Stream {
+            send,
+            recv,
+            buffered: Bytes::new(),
+            ended: false,
+        }
+    }
 }
 
 fn h2_io_error(e: h2::Error) -> std::io::Error {

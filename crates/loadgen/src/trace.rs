@@ -24,10 +24,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
+use h2::client::SendRequest;
+use h2::{RecvStream, SendStream};
 use pushbench_protocol::{
-    ByteClass, Classifier, ContentCoding, Direction, HeaderProfile, HttpVersion, Received,
-    Transport, WireEvent,
+    ByteClass, Classifier, ContentCoding, Direction, H2Classifier, HeaderProfile, HttpVersion,
+    Received, Transport, WireEvent,
 };
 use pushbench_server::config::ServerConfig;
 use pushbench_server::counting::{CountingStream, Tally};
@@ -68,6 +71,8 @@ pub struct TraceOptions {
     pub poll_interval: Duration,
     /// The whole exchange must finish within this.
     pub timeout: Duration,
+    /// HTTP/1.1, or HTTP/2 with prior knowledge (h2c).
+    pub http: HttpVersion,
 }
 
 impl Default for TraceOptions {
@@ -82,6 +87,7 @@ impl Default for TraceOptions {
             response_profile: HeaderProfile::Minimal,
             poll_interval: Duration::from_millis(500),
             timeout: Duration::from_secs(30),
+            http: HttpVersion::Http1,
         }
     }
 }
@@ -116,11 +122,46 @@ pub struct Trace {
     pub socket: (u64, u64),
     /// Requests sent (polls, or the one streaming request or upgrade).
     pub requests: u64,
+    /// The HTTP version spoken.
+    pub http: HttpVersion,
+}
+
+/// The classifier of the trace's connection, by HTTP version. A trace is
+/// one client on one connection, so HTTP/2's stream ids are not needed:
+/// the connection's own frames and the client's stream come out in order.
+#[derive(Debug)]
+enum TraceClassifier {
+    Http1(Box<Classifier>),
+    Http2(Box<H2Classifier>),
+}
+
+impl TraceClassifier {
+    fn new(transport: Transport, http: HttpVersion) -> Self {
+        match http {
+            HttpVersion::Http1 => TraceClassifier::Http1(Box::new(Classifier::new(transport))),
+            HttpVersion::Http2 => TraceClassifier::Http2(Box::new(H2Classifier::new(transport))),
+        }
+    }
+
+    fn feed(&mut self, direction: Direction, bytes: &[u8], sink: &mut impl FnMut(WireEvent<'_>)) {
+        // A protocol error books the rest as control; the trace shows that.
+        let _ = match self {
+            TraceClassifier::Http1(c) => c.feed(direction, bytes, sink),
+            TraceClassifier::Http2(c) => c.feed(direction, bytes, &mut |_, e| sink(e)),
+        };
+    }
+
+    fn finish(&mut self, sink: &mut impl FnMut(WireEvent<'_>)) {
+        match self {
+            TraceClassifier::Http1(c) => c.finish(sink),
+            TraceClassifier::Http2(c) => c.finish(&mut |_, e| sink(e)),
+        }
+    }
 }
 
 #[derive(Debug)]
 struct Recording {
-    classifier: Classifier,
+    classifier: TraceClassifier,
     segments: Vec<Segment>,
     socket: (u64, u64),
     delivered: u64,
@@ -134,9 +175,9 @@ struct Recording {
 struct Recorder(Arc<Mutex<Recording>>);
 
 impl Recorder {
-    fn new(transport: Transport) -> Self {
+    fn new(transport: Transport, http: HttpVersion) -> Self {
         Recorder(Arc::new(Mutex::new(Recording {
-            classifier: Classifier::new(transport),
+            classifier: TraceClassifier::new(transport, http),
             segments: Vec::new(),
             socket: (0, 0),
             delivered: 0,
@@ -156,8 +197,7 @@ impl Recorder {
             Direction::Received => socket.1 += bytes.len() as u64,
         }
         let mut events = Vec::new();
-        // A protocol error books the rest as control; the trace shows that.
-        let _ = classifier.feed(direction, bytes, &mut |e| events.push(owned(e)));
+        classifier.feed(direction, bytes, &mut |e| events.push(owned(e)));
         for e in events {
             rec.note(e);
         }
@@ -303,13 +343,13 @@ pub async fn record(opts: &TraceOptions) -> Result<Trace> {
             .into_iter()
             .chain(opts.headers.iter().cloned())
             .collect(),
-        // `pushbench trace` shows plaintext HTTP/1.1 exchanges.
+        // `pushbench trace` shows plaintext exchanges.
         tls: None,
-        http: HttpVersion::Http1,
+        http: opts.http,
         coding: ContentCoding::Identity,
         h2_streams: 1,
     };
-    let recorder = Recorder::new(opts.transport);
+    let recorder = Recorder::new(opts.transport, opts.http);
     let tcp = TcpStream::connect(server)
         .await
         .map_err(|e| Error::io(format!("connecting to {server}"), e))?;
@@ -346,6 +386,7 @@ pub async fn record(opts: &TraceOptions) -> Result<Trace> {
         delivered: rec.delivered,
         socket: rec.socket,
         requests,
+        http: opts.http,
     })
 }
 
@@ -356,20 +397,54 @@ struct Exchange<'a> {
     recorder: &'a Recorder,
 }
 
+/// What carries the trace's requests: the counted connection itself over
+/// HTTP/1.1, or an h2 client on it (its connection driven by a task of its
+/// own) over HTTP/2, with the body of the latest response.
+enum Channel {
+    Http1(Conn),
+    Http2 {
+        send: SendRequest<Bytes>,
+        body: Option<RecvStream>,
+    },
+}
+
 impl Exchange<'_> {
+    fn server_error(&self, what: &str, e: &dyn std::fmt::Display) -> Error {
+        Error::Server {
+            url: format!("http://{}", self.spec.server),
+            message: format!("{what}: {e}"),
+        }
+    }
+
     /// Runs the exchange; returns how many requests it sent.
     async fn run(&self, conn: Conn, cursor: u64) -> Result<u64> {
-        match self.spec.transport {
-            Transport::ShortPoll | Transport::LongPoll => self.polls(conn, cursor).await,
-            Transport::Stream | Transport::Sse => self.stream(conn, cursor).await,
-            Transport::Ws => self.websocket(conn, cursor).await,
+        let (mut channel, driver) = match self.spec.http {
+            HttpVersion::Http1 => (Channel::Http1(conn), None),
+            HttpVersion::Http2 => {
+                let (send, connection) = h2::client::handshake(conn)
+                    .await
+                    .map_err(|e| self.server_error("HTTP/2 handshake", &e))?;
+                let driver = tokio::spawn(connection);
+                (Channel::Http2 { send, body: None }, Some(driver))
+            }
+        };
+        let requests = match self.spec.transport {
+            Transport::ShortPoll | Transport::LongPoll => self.polls(&mut channel, cursor).await,
+            Transport::Stream | Transport::Sse => self.stream(&mut channel, cursor).await,
+            Transport::Ws => self.websocket(channel, cursor).await,
+        };
+        if let Some(driver) = driver {
+            // With every handle and stream gone, h2 ends the connection
+            // (GOAWAY); its bytes belong to the trace.
+            let _ = tokio::time::timeout(Duration::from_secs(2), driver).await;
         }
+        requests
     }
 
     /// Reads until `done(delivered, ended, heads)` holds.
     async fn read_until(
         &self,
-        conn: &mut Conn,
+        channel: &mut Channel,
         done: impl Fn(u64, u64, u64) -> bool,
     ) -> Result<()> {
         let mut buf = vec![0u8; 8 * 1024];
@@ -378,26 +453,71 @@ impl Exchange<'_> {
             if done(delivered, ended, heads) {
                 return Ok(());
             }
-            let n = conn
-                .read(&mut buf)
-                .await
-                .map_err(|e| Error::io("reading the answer", e))?;
-            if n == 0 {
-                return Err(Error::Server {
-                    url: format!("http://{}", self.spec.server),
-                    message: "closed the connection".into(),
-                });
+            let more = match channel {
+                Channel::Http1(conn) => {
+                    conn.read(&mut buf)
+                        .await
+                        .map_err(|e| Error::io("reading the answer", e))?
+                        > 0
+                }
+                // The connection's task reads the socket (and so the
+                // recorder sees the bytes) before h2 hands the body here.
+                Channel::Http2 { body, .. } => match body.as_mut() {
+                    Some(body) => match body.data().await {
+                        Some(Ok(chunk)) => {
+                            let _ = body.flow_control().release_capacity(chunk.len());
+                            true
+                        }
+                        Some(Err(e)) => return Err(self.server_error("reading the answer", &e)),
+                        None => false,
+                    },
+                    None => false,
+                },
+            };
+            if !more {
+                // An HTTP/2 body ends with its stream; the classifier has
+                // seen the END_STREAM by then.
+                let (delivered, ended, heads) = self.recorder.progress()?;
+                if done(delivered, ended, heads) {
+                    return Ok(());
+                }
+                return Err(self.server_error("reading", &"closed the connection"));
             }
         }
     }
 
-    async fn send(&self, conn: &mut Conn, cursor: u64) -> Result<()> {
-        conn.write_all(self.spec.request(cursor).as_bytes())
-            .await
-            .map_err(|e| Error::io("sending the request", e))
+    async fn send(&self, channel: &mut Channel, cursor: u64) -> Result<()> {
+        match channel {
+            Channel::Http1(conn) => conn
+                .write_all(self.spec.request(cursor).as_bytes())
+                .await
+                .map_err(|e| Error::io("sending the request", e)),
+            Channel::Http2 { send, body } => {
+                let request = self
+                    .spec
+                    .h2_request(cursor)
+                    .map_err(|e| self.server_error("request", &e))?;
+                let response = self.h2_open(send, request).await?.0;
+                *body = Some(response.into_body());
+                Ok(())
+            }
+        }
     }
 
-    async fn polls(&self, mut conn: Conn, mut cursor: u64) -> Result<u64> {
+    /// Opens a stream for `request` and waits for its response head.
+    async fn h2_open(
+        &self,
+        send: &SendRequest<Bytes>,
+        request: http::Request<()>,
+    ) -> Result<(http::Response<RecvStream>, SendStream<Bytes>)> {
+        let h2_error = |e: h2::Error| self.server_error("HTTP/2", &e);
+        let mut send = send.clone().ready().await.map_err(h2_error)?;
+        let get = request.method() == http::Method::GET;
+        let (response, upstream) = send.send_request(request, get).map_err(h2_error)?;
+        Ok((response.await.map_err(h2_error)?, upstream))
+    }
+
+    async fn polls(&self, channel: &mut Channel, mut cursor: u64) -> Result<u64> {
         let embedded = matches!(self.source, Source::Embedded(..));
         let long = self.spec.transport == Transport::LongPoll;
         let mut requests = 0;
@@ -411,12 +531,18 @@ impl Exchange<'_> {
             if embedded && !long && !finished {
                 self.source.publish();
             }
-            self.send(&mut conn, cursor).await?;
-            requests += 1;
             if embedded && long {
-                self.source.publish();
+                // Over HTTP/2 the request goes out when its stream opens,
+                // and `send` returns with the answer's head, which a held
+                // poll gets only with the event: publish first, a moment
+                // after the request leaves. Over HTTP/1.1 `send` returns
+                // once the request is written.
+                self.send_then_publish(channel, cursor).await?;
+            } else {
+                self.send(channel, cursor).await?;
             }
-            self.read_until(&mut conn, |_, ended, _| ended >= requests)
+            requests += 1;
+            self.read_until(channel, |_, ended, _| ended >= requests)
                 .await?;
             cursor = self.spec.start_cursor + self.recorder.progress()?.0;
             if !embedded && !long && self.recorder.progress()?.0 < self.opts.events {
@@ -425,30 +551,86 @@ impl Exchange<'_> {
         }
     }
 
-    async fn stream(&self, mut conn: Conn, cursor: u64) -> Result<u64> {
-        self.send(&mut conn, cursor).await?;
-        self.read_until(&mut conn, |_, _, heads| heads >= 1).await?;
+    /// A held long poll against the embedded server: the request, then the
+    /// event it waits for.
+    async fn send_then_publish(&self, channel: &mut Channel, cursor: u64) -> Result<()> {
+        match channel {
+            Channel::Http1(_) => {
+                self.send(channel, cursor).await?;
+                self.source.publish();
+                Ok(())
+            }
+            Channel::Http2 { .. } => {
+                let publish = async {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    self.source.publish();
+                };
+                let (sent, ()) = tokio::join!(self.send(channel, cursor), publish);
+                sent
+            }
+        }
+    }
+
+    async fn stream(&self, channel: &mut Channel, cursor: u64) -> Result<u64> {
+        self.send(channel, cursor).await?;
+        self.read_until(channel, |_, _, heads| heads >= 1).await?;
         for i in 1..=self.opts.events {
             self.source.publish();
-            self.read_until(&mut conn, |delivered, _, _| delivered >= i)
+            self.read_until(channel, |delivered, _, _| delivered >= i)
                 .await?;
         }
         Ok(1)
     }
 
-    async fn websocket(&self, conn: Conn, cursor: u64) -> Result<u64> {
-        let url = format!("ws://{}{}", self.spec.server, self.spec.target(cursor));
-        let ws_error = |what: &str, e: &dyn std::fmt::Display| Error::Server {
-            url: url.clone(),
-            message: format!("{what}: {e}"),
-        };
-        let request = self
-            .spec
-            .ws_request(cursor)
-            .map_err(|e| ws_error("request", &e))?;
-        let (mut ws, _) = tokio_tungstenite::client_async(request, conn)
-            .await
-            .map_err(|e| ws_error("handshake", &e))?;
+    async fn websocket(&self, channel: Channel, cursor: u64) -> Result<u64> {
+        match channel {
+            Channel::Http1(conn) => {
+                let request = self
+                    .spec
+                    .ws_request(cursor)
+                    .map_err(|e| self.server_error("ws request", &e))?;
+                let (ws, _) = tokio_tungstenite::client_async(request, conn)
+                    .await
+                    .map_err(|e| self.server_error("ws handshake", &e))?;
+                self.ws_messages(ws).await
+            }
+            Channel::Http2 { send, .. } => {
+                let deadline = tokio::time::Instant::now() + crate::h2::EXTENDED_CONNECT_WAIT;
+                while !send.is_extended_connect_protocol_enabled() {
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(self.server_error(
+                            "ws over HTTP/2",
+                            &"the server does not enable extended CONNECT (RFC 8441)",
+                        ));
+                    }
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                let request = self
+                    .spec
+                    .h2_ws_request(cursor)
+                    .map_err(|e| self.server_error("ws request", &e))?;
+                let (response, upstream) = self.h2_open(&send, request).await?;
+                if !response.status().is_success() {
+                    return Err(self.server_error("ws handshake", &response.status()));
+                }
+                let stream = crate::h2::H2Stream::new(upstream, response.into_body());
+                let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+                    stream,
+                    tokio_tungstenite::tungstenite::protocol::Role::Client,
+                    None,
+                )
+                .await;
+                self.ws_messages(ws).await
+            }
+        }
+    }
+
+    /// The WebSocket part of the exchange, whatever carries it.
+    async fn ws_messages<S>(&self, mut ws: tokio_tungstenite::WebSocketStream<S>) -> Result<u64>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        let ws_error = |what: &str, e: &dyn std::fmt::Display| self.server_error(what, e);
         for i in 1..=self.opts.events {
             self.source.publish();
             while self.recorder.progress()?.0 < i {
@@ -486,8 +668,16 @@ mod tests {
 
     #[tokio::test]
     async fn every_transport_delivers_and_the_segments_add_up_to_the_socket() {
-        for transport in Transport::ALL {
-            let trace = record(&options(transport)).await.expect("trace");
+        for (transport, http) in Transport::ALL
+            .into_iter()
+            .flat_map(|t| HttpVersion::ALL.map(|h| (t, h)))
+        {
+            let options = TraceOptions {
+                http,
+                ..options(transport)
+            };
+            let trace = record(&options).await.expect("trace");
+            let transport = format!("{transport} over HTTP/{http}");
             assert_eq!(trace.delivered, 2, "{transport}");
             let sum = |d: Direction| {
                 trace
@@ -502,6 +692,11 @@ mod tests {
                 trace.socket,
                 "{transport}"
             );
+            let frames = trace
+                .segments
+                .iter()
+                .any(|s| s.class == ByteClass::H2Frames);
+            assert_eq!(frames, http == HttpVersion::Http2, "{transport}");
         }
     }
 

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
-use pushbench_protocol::{ByteClass, ByteLedger, Direction, Transport};
+use pushbench_protocol::{ByteClass, ByteLedger, Direction, HttpVersion, Transport};
 
 /// A run of bytes of one class in one direction, as the classifier booked it.
 #[derive(Clone, Copy, Debug)]
@@ -40,6 +40,8 @@ pub struct TraceHeading {
     pub delivered: u64,
     /// Requests the client sent.
     pub requests: u64,
+    /// The HTTP version spoken.
+    pub http: HttpVersion,
 }
 
 /// How to print.
@@ -70,9 +72,15 @@ pub fn render_trace(
     } else {
         heading.server.to_string()
     };
+    let http2 = heading.http == HttpVersion::Http2;
+    let (method, over) = match (http2, heading.transport) {
+        (true, Transport::Ws) => ("CONNECT", " over HTTP/2 (h2c, RFC 8441)"),
+        (true, _) => ("GET", " over HTTP/2 (h2c)"),
+        (false, _) => ("GET", ""),
+    };
     let _ = writeln!(
         out,
-        "pushbench trace: {}, GET {}, against {} server {server}",
+        "pushbench trace: {}, {method} {}{over}, against {} server {server}",
         heading.transport.title(),
         heading.transport.path(),
         if heading.embedded {
@@ -87,12 +95,14 @@ pub fn render_trace(
     );
     let mut layout = Layout {
         transport: heading.transport,
+        http2,
         style,
         port,
         sent: DirectionState::default(),
         received: DirectionState::default(),
     };
-    let merged = merge_runs(heading.transport, segments);
+    // Over HTTP/2 rows follow the frames, not WebSocket's own layout.
+    let merged = merge_runs(heading.transport == Transport::Ws && !http2, segments);
     let views: Vec<WireSegment<'_>> = merged
         .iter()
         .map(|(direction, class, bytes)| WireSegment {
@@ -123,7 +133,7 @@ pub fn render_trace(
         }
         start = end;
     }
-    if heading.transport.is_persistent() && heading.transport != Transport::Ws {
+    if heading.transport.is_persistent() && heading.transport != Transport::Ws && !http2 {
         let _ = writeln!(
             out,
             "\nThe client closes the TCP connection: no HTTP bytes (only a TCP FIN)."
@@ -138,15 +148,13 @@ pub fn render_trace(
 /// split the bytes. Not for WebSocket: a frame header is laid out from its
 /// own segment, which the classifier always emits whole.
 fn merge_runs<'a>(
-    transport: Transport,
+    websocket_frames: bool,
     segments: &[WireSegment<'a>],
 ) -> Vec<(Direction, ByteClass, Cow<'a, [u8]>)> {
     let mut out: Vec<(Direction, ByteClass, Cow<'a, [u8]>)> = Vec::with_capacity(segments.len());
     for s in segments {
         match out.last_mut() {
-            Some((d, c, bytes))
-                if transport != Transport::Ws && *d == s.direction && *c == s.class =>
-            {
+            Some((d, c, bytes)) if !websocket_frames && *d == s.direction && *c == s.class => {
                 bytes.to_mut().extend_from_slice(s.bytes);
             }
             _ => out.push((s.direction, s.class, Cow::Borrowed(s.bytes))),
@@ -247,6 +255,8 @@ struct Row {
 
 struct Layout {
     transport: Transport,
+    /// HTTP/2: binary frames around the bodies.
+    http2: bool,
     style: TraceStyle,
     port: u16,
     sent: DirectionState,
@@ -263,7 +273,9 @@ impl Layout {
             Direction::Received => &mut self.received,
         };
         let len = segment.bytes.len() as u64;
-        let rows = if state.frames && state.offset == state.next_frame {
+        let rows = if self.http2 && segment.class != ByteClass::Compressed {
+            h2_rows(segment, transport, style, port)
+        } else if state.frames && state.offset == state.next_frame {
             let (row, body, frame_len) = frame_header_row(segment, style);
             state.body = body.map(|kind| FrameBody {
                 start: state.offset + len,
@@ -333,6 +345,222 @@ pub fn escape(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+/// Bytes of a binary HTTP/2 run shown, in hex.
+const H2_SHOWN: usize = 16;
+
+/// HTTP/2 frame type names (RFC 9113 section 6).
+fn h2_frame_type(kind: u8) -> &'static str {
+    match kind {
+        0x0 => "DATA",
+        0x1 => "HEADERS",
+        0x2 => "PRIORITY",
+        0x3 => "RST_STREAM",
+        0x4 => "SETTINGS",
+        0x5 => "PUSH_PROMISE",
+        0x6 => "PING",
+        0x7 => "GOAWAY",
+        0x8 => "WINDOW_UPDATE",
+        0x9 => "CONTINUATION",
+        _ => "unknown type",
+    }
+}
+
+/// What a 9-byte frame header says: type, flags, stream, payload length.
+fn h2_header_note(header: &[u8]) -> String {
+    let len = usize::from(header[0]) << 16 | usize::from(header[1]) << 8 | usize::from(header[2]);
+    let (kind, flags) = (header[3], header[4]);
+    let stream = u32::from_be_bytes([header[5] & 0x7f, header[6], header[7], header[8]]);
+    let mut names = Vec::new();
+    for (bit, name, applies) in [
+        (
+            0x1,
+            if kind == 0x4 || kind == 0x6 {
+                "ACK"
+            } else {
+                "END_STREAM"
+            },
+            [0x0, 0x1, 0x4, 0x6].contains(&kind),
+        ),
+        (0x4, "END_HEADERS", [0x1, 0x5, 0x9].contains(&kind)),
+        (0x8, "PADDED", [0x0, 0x1, 0x5].contains(&kind)),
+        (0x20, "PRIORITY", kind == 0x1),
+    ] {
+        if applies && flags & bit != 0 {
+            names.push(name);
+        }
+    }
+    let flags = if names.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", names.join("|"))
+    };
+    format!(
+        "{} frame, {len} B, stream {stream}{flags}",
+        h2_frame_type(kind)
+    )
+}
+
+/// What a whole control frame's payload says, where it is short to say:
+/// SETTINGS entries, a WINDOW_UPDATE's increment, an error code.
+fn h2_payload_note(kind: u8, payload: &[u8]) -> Option<String> {
+    let u32_at = |i: usize| {
+        payload
+            .get(i..i + 4)
+            .map(|b| u32::from_be_bytes([b[0] & 0x7f, b[1], b[2], b[3]]))
+    };
+    match kind {
+        0x4 if payload.len().is_multiple_of(6) && !payload.is_empty() => Some(
+            payload
+                .chunks(6)
+                .map(|e| {
+                    let id = u16::from_be_bytes([e[0], e[1]]);
+                    let value = u32::from_be_bytes([e[2], e[3], e[4], e[5]]);
+                    let name = match id {
+                        0x1 => "HEADER_TABLE_SIZE",
+                        0x2 => "ENABLE_PUSH",
+                        0x3 => "MAX_CONCURRENT_STREAMS",
+                        0x4 => "INITIAL_WINDOW_SIZE",
+                        0x5 => "MAX_FRAME_SIZE",
+                        0x6 => "MAX_HEADER_LIST_SIZE",
+                        0x8 => "ENABLE_CONNECT_PROTOCOL",
+                        _ => "?",
+                    };
+                    format!("{name}={value}")
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        0x8 => u32_at(0).map(|n| format!("increment {n}")),
+        0x3 => u32_at(0).map(|n| format!("error {n:#x}")),
+        0x7 => u32_at(4).map(|n| format!("error {n:#x}")),
+        _ => None,
+    }
+}
+
+/// Splits `bytes` into whole HTTP/2 frames, if that is exactly what it is.
+fn whole_frames(bytes: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut frames = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        if rest.len() < 9 || rest[3] > 0x9 {
+            return None;
+        }
+        let len = usize::from(rest[0]) << 16 | usize::from(rest[1]) << 8 | usize::from(rest[2]);
+        let (frame, tail) = rest.split_at_checked(9 + len)?;
+        frames.push(frame);
+        rest = tail;
+    }
+    Some(frames)
+}
+
+fn hex_row(bytes: &[u8], class: ByteClass, note: Option<String>) -> Row {
+    let shown = &bytes[..bytes.len().min(H2_SHOWN)];
+    let more = if bytes.len() > H2_SHOWN { " …" } else { "" };
+    Row {
+        bytes: bytes.len(),
+        class,
+        text: format!("{}{more}", hex(shown)),
+        note,
+    }
+}
+
+/// Rows of one segment of an HTTP/2 connection: the preface as text, frame
+/// headers and whole control frames decoded, HPACK blocks in hex, and the
+/// DATA payload (the transport's body: JSON, SSE, WebSocket frames) as
+/// over HTTP/1.1.
+fn h2_rows(
+    segment: &WireSegment<'_>,
+    transport: Transport,
+    style: TraceStyle,
+    port: u16,
+) -> Vec<Row> {
+    use pushbench_protocol::h2::PREFACE;
+    let bytes = segment.bytes;
+    let class = segment.class;
+    if let Some(rest) = bytes.strip_prefix(PREFACE) {
+        let mut rows = vec![Row {
+            bytes: PREFACE.len(),
+            class,
+            text: escape(PREFACE),
+            note: Some("the client's connection preface".into()),
+        }];
+        rows.extend(h2_rows(
+            &WireSegment {
+                bytes: rest,
+                ..*segment
+            },
+            transport,
+            style,
+            port,
+        ));
+        return rows;
+    }
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    if class == ByteClass::H2Frames && bytes.len().is_multiple_of(9) {
+        return bytes
+            .chunks(9)
+            .map(|h| hex_row(h, class, Some(h2_header_note(h))))
+            .collect();
+    }
+    if matches!(class, ByteClass::Handshake | ByteClass::Control)
+        && let Some(frames) = whole_frames(bytes)
+    {
+        return frames
+            .into_iter()
+            .map(|f| {
+                let mut note = h2_header_note(&f[..9]);
+                if let Some(more) = h2_payload_note(f[3], &f[9..]) {
+                    note = format!("{note}: {more}");
+                }
+                hex_row(f, class, Some(note))
+            })
+            .collect();
+    }
+    let printable = |b: &u8| *b == b'\n' || *b == b'\r' || (0x20..0x7f).contains(b);
+    if bytes.iter().all(printable) {
+        return text_rows(segment, transport, style, port);
+    }
+    // A WebSocket frame's header before its text (DATA of an extended
+    // CONNECT): the header in hex, the rest as text.
+    let ws_header = (transport == Transport::Ws && class == ByteClass::Framing && bytes.len() >= 2)
+        .then(|| {
+            let extended = match bytes[1] & 0x7f {
+                126 => 2,
+                127 => 8,
+                _ => 0,
+            };
+            2 + extended + if bytes[1] & 0x80 != 0 { 4 } else { 0 }
+        })
+        .filter(|&n| n < bytes.len() && bytes[n..].iter().all(printable));
+    if let Some(n) = ws_header {
+        let (header, text) = bytes.split_at(n);
+        let mut rows = vec![hex_row(
+            header,
+            class,
+            Some("WebSocket frame header".into()),
+        )];
+        rows.extend(text_rows(
+            &WireSegment {
+                bytes: text,
+                ..*segment
+            },
+            transport,
+            style,
+            port,
+        ));
+        return rows;
+    }
+    let note = match class {
+        ByteClass::RequestHeaders | ByteClass::ResponseHeaders => Some("HPACK header block".into()),
+        ByteClass::Handshake => Some("HPACK block of the extended CONNECT or its answer".into()),
+        ByteClass::H2Frames => Some("frame header and padding".into()),
+        _ => None,
+    };
+    vec![hex_row(bytes, class, note)]
 }
 
 /// Bytes of a compressed run shown, in hex.
@@ -653,6 +881,42 @@ mod tests {
     }
 
     #[test]
+    fn http2_frames_are_named_and_their_settings_read() {
+        let headers = [0x00, 0x00, 0x1b, 0x01, 0x05, 0x00, 0x00, 0x00, 0x01];
+        assert_eq!(
+            h2_header_note(&headers),
+            "HEADERS frame, 27 B, stream 1 END_STREAM|END_HEADERS"
+        );
+        let ack = [0x00, 0x00, 0x00, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00];
+        assert_eq!(h2_header_note(&ack), "SETTINGS frame, 0 B, stream 0 ACK");
+        let settings = [
+            0x00, 0x03, 0x00, 0x00, 0x03, 0xe8, 0x00, 0x08, 0x00, 0x00, 0x00, 0x01,
+        ];
+        assert_eq!(
+            h2_payload_note(0x4, &settings).as_deref(),
+            Some("MAX_CONCURRENT_STREAMS=1000 ENABLE_CONNECT_PROTOCOL=1")
+        );
+        // Two whole frames split; a partial one is not taken for frames.
+        let two = [&ack[..], &[0, 0, 4, 8, 0, 0, 0, 0, 0, 0, 0, 0, 1][..]].concat();
+        assert_eq!(whole_frames(&two).map(|f| f.len()), Some(2));
+        assert_eq!(whole_frames(&two[..15]), None);
+        // The preface as text, then the SETTINGS frame decoded.
+        let preface = [&b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"[..], &ack[..]].concat();
+        let rows = h2_rows(
+            &seg(Direction::Sent, ByteClass::Handshake, &preface),
+            Transport::Sse,
+            TraceStyle::default(),
+            80,
+        );
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].bytes, 24);
+        assert_eq!(
+            rows[1].note.as_deref(),
+            Some("SETTINGS frame, 0 B, stream 0 ACK")
+        );
+    }
+
+    #[test]
     fn escapes_everything_but_printable_ascii() {
         assert_eq!(escape(b"a b\r\n\x00\x81\\"), "a b\\r\\n\\x00\\x81\\\\");
     }
@@ -665,6 +929,7 @@ mod tests {
             embedded: true,
             delivered: 0,
             requests: 1,
+            http: HttpVersion::Http1,
         };
         let body = [0x03 ^ 0x11, 0xe8 ^ 0x22];
         let header = [0x88, 0x82, 0x11, 0x22, 0x33, 0x44];
@@ -732,6 +997,7 @@ mod tests {
             embedded: true,
             delivered: 1,
             requests: 1,
+            http: HttpVersion::Http1,
         };
         let r = Direction::Received;
         let whole = [

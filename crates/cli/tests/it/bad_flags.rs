@@ -458,6 +458,7 @@ const CASES: &[(&[&str], &str, &str)] = &[
         "--target",
         "host:port",
     ),
+    (&["trace", "-t", "sse", "--http", "3"], "--http", "1.1 or 2"),
 ];
 
 #[test]
