@@ -63,10 +63,7 @@ fn classify<'a>(transport: Transport, feeds: impl IntoIterator<Item = Read<'a>>)
                 return;
             };
             let segments = out.segments.entry((stream, index(direction))).or_default();
-            match segments.last_mut() {
-                Some((c, v)) if *c == class => v.extend_from_slice(bytes),
-                _ => segments.push((class, bytes.to_vec())),
-            }
+            script::push_run(segments, class, bytes);
         }
         WireEvent::Message(received) => out.messages.entry(stream).or_default().push(received),
         WireEvent::ResponseHead { status } => out.heads.entry(stream).or_default().push(status),
@@ -77,11 +74,7 @@ fn classify<'a>(transport: Transport, feeds: impl IntoIterator<Item = Read<'a>>)
             out.malformed.push((stream, direction, reason))
         }
         WireEvent::Decoded { class, bytes } => {
-            let decoded = out.decoded.entry(stream).or_default();
-            match decoded.last_mut() {
-                Some((c, v)) if *c == class => v.extend_from_slice(bytes),
-                _ => decoded.push((class, bytes.to_vec())),
-            }
+            script::push_run(out.decoded.entry(stream).or_default(), class, bytes)
         }
     };
     for read in feeds {

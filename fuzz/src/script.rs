@@ -90,3 +90,12 @@ pub fn segment<'a>(event: &WireEvent<'a>) -> Option<(Direction, ByteClass, &'a [
     assert!(!bytes.is_empty(), "empty {class:?} segment ({direction:?})");
     Some((direction, class, bytes))
 }
+
+/// Appends `bytes` of `class` to `runs`, joining them to the last run when
+/// it has the same class: runs that do not depend on how reads were split.
+pub fn push_run(runs: &mut Vec<(ByteClass, Vec<u8>)>, class: ByteClass, bytes: &[u8]) {
+    match runs.last_mut() {
+        Some((c, v)) if *c == class => v.extend_from_slice(bytes),
+        _ => runs.push((class, bytes.to_vec())),
+    }
+}

@@ -61,16 +61,9 @@ fn classify<'a>(transport: Transport, feeds: impl IntoIterator<Item = Read<'a>>)
             let Some((direction, class, bytes)) = script::segment(&event) else {
                 return;
             };
-            let segments = &mut out.segments[index(direction)];
-            match segments.last_mut() {
-                Some((c, v)) if *c == class => v.extend_from_slice(bytes),
-                _ => segments.push((class, bytes.to_vec())),
-            }
+            script::push_run(&mut out.segments[index(direction)], class, bytes);
         }
-        WireEvent::Decoded { class, bytes } => match out.decoded.last_mut() {
-            Some((c, v)) if *c == class => v.extend_from_slice(bytes),
-            _ => out.decoded.push((class, bytes.to_vec())),
-        },
+        WireEvent::Decoded { class, bytes } => script::push_run(&mut out.decoded, class, bytes),
         WireEvent::Message(received) => out.messages.push(received),
         WireEvent::ResponseHead { status } => out.heads.push(status),
         WireEvent::ResponseEnd { status, next } => out.ends.push((status, next)),

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use h2::client::SendRequest;
+use h2::client::{ResponseFuture, SendRequest};
 use h2::{RecvStream, SendStream};
 use pushbench_protocol::{
     ByteClass, Classifier, ContentCoding, Direction, H2Classifier, HeaderProfile, HttpVersion,
@@ -399,11 +399,13 @@ struct Exchange<'a> {
 
 /// What carries the trace's requests: the counted connection itself over
 /// HTTP/1.1, or an h2 client on it (its connection driven by a task of its
-/// own) over HTTP/2, with the body of the latest response.
+/// own) over HTTP/2, with the latest request's answer: its head still to
+/// come, then its body.
 enum Channel {
     Http1(Conn),
     Http2 {
         send: SendRequest<Bytes>,
+        answer: Option<ResponseFuture>,
         body: Option<RecvStream>,
     },
 }
@@ -425,7 +427,12 @@ impl Exchange<'_> {
                     .await
                     .map_err(|e| self.server_error("HTTP/2 handshake", &e))?;
                 let driver = tokio::spawn(connection);
-                (Channel::Http2 { send, body: None }, Some(driver))
+                let channel = Channel::Http2 {
+                    send,
+                    answer: None,
+                    body: None,
+                };
+                (channel, Some(driver))
             }
         };
         let requests = match self.spec.transport {
@@ -462,6 +469,15 @@ impl Exchange<'_> {
                 }
                 // The connection's task reads the socket (and so the
                 // recorder sees the bytes) before h2 hands the body here.
+                Channel::Http2 { answer, body, .. } if answer.is_some() => {
+                    if let Some(answer) = answer.take() {
+                        let response = answer
+                            .await
+                            .map_err(|e| self.server_error("reading the answer", &e))?;
+                        *body = Some(response.into_body());
+                    }
+                    true
+                }
                 Channel::Http2 { body, .. } => match body.as_mut() {
                     Some(body) => match body.data().await {
                         Some(Ok(chunk)) => {
@@ -492,13 +508,18 @@ impl Exchange<'_> {
                 .write_all(self.spec.request(cursor).as_bytes())
                 .await
                 .map_err(|e| Error::io("sending the request", e)),
-            Channel::Http2 { send, body } => {
+            // The request is queued on its stream at once (h2's task
+            // writes it); its answer is awaited by `read_until`, as an
+            // HTTP/1.1 answer is read there.
+            Channel::Http2 { send, answer, body } => {
                 let request = self
                     .spec
                     .h2_request(cursor)
                     .map_err(|e| self.server_error("request", &e))?;
-                let response = self.h2_open(send, request).await?.0;
-                *body = Some(response.into_body());
+                let h2_error = |e: h2::Error| self.server_error("HTTP/2", &e);
+                let mut ready = send.clone().ready().await.map_err(h2_error)?;
+                *answer = Some(ready.send_request(request, true).map_err(h2_error)?.0);
+                *body = None;
                 Ok(())
             }
         }
@@ -531,42 +552,16 @@ impl Exchange<'_> {
             if embedded && !long && !finished {
                 self.source.publish();
             }
-            if embedded && long {
-                // Over HTTP/2 the request goes out when its stream opens,
-                // and `send` returns with the answer's head, which a held
-                // poll gets only with the event: publish first, a moment
-                // after the request leaves. Over HTTP/1.1 `send` returns
-                // once the request is written.
-                self.send_then_publish(channel, cursor).await?;
-            } else {
-                self.send(channel, cursor).await?;
-            }
+            self.send(channel, cursor).await?;
             requests += 1;
+            if embedded && long {
+                self.source.publish();
+            }
             self.read_until(channel, |_, ended, _| ended >= requests)
                 .await?;
             cursor = self.spec.start_cursor + self.recorder.progress()?.0;
             if !embedded && !long && self.recorder.progress()?.0 < self.opts.events {
                 tokio::time::sleep(self.opts.poll_interval).await;
-            }
-        }
-    }
-
-    /// A held long poll against the embedded server: the request, then the
-    /// event it waits for.
-    async fn send_then_publish(&self, channel: &mut Channel, cursor: u64) -> Result<()> {
-        match channel {
-            Channel::Http1(_) => {
-                self.send(channel, cursor).await?;
-                self.source.publish();
-                Ok(())
-            }
-            Channel::Http2 { .. } => {
-                let publish = async {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    self.source.publish();
-                };
-                let (sent, ()) = tokio::join!(self.send(channel, cursor), publish);
-                sent
             }
         }
     }

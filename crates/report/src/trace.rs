@@ -439,6 +439,11 @@ fn h2_payload_note(kind: u8, payload: &[u8]) -> Option<String> {
     }
 }
 
+/// A row of HTTP/2 binary bytes (the first [`H2_SHOWN`] in hex).
+fn hex_row(bytes: &[u8], class: ByteClass, note: Option<String>) -> Row {
+    hex_row_of(bytes, class, note, H2_SHOWN)
+}
+
 /// Splits `bytes` into whole HTTP/2 frames, if that is exactly what it is.
 fn whole_frames(bytes: &[u8]) -> Option<Vec<&[u8]>> {
     let mut frames = Vec::new();
@@ -455,9 +460,10 @@ fn whole_frames(bytes: &[u8]) -> Option<Vec<&[u8]>> {
     Some(frames)
 }
 
-fn hex_row(bytes: &[u8], class: ByteClass, note: Option<String>) -> Row {
-    let shown = &bytes[..bytes.len().min(H2_SHOWN)];
-    let more = if bytes.len() > H2_SHOWN { " …" } else { "" };
+/// One row of binary bytes: the first `shown` of them in hex.
+fn hex_row_of(bytes: &[u8], class: ByteClass, note: Option<String>, shown: usize) -> Row {
+    let more = if bytes.len() > shown { " …" } else { "" };
+    let shown = &bytes[..bytes.len().min(shown)];
     Row {
         bytes: bytes.len(),
         class,
@@ -569,18 +575,13 @@ const COMPRESSED_SHOWN: usize = 12;
 /// One row for a run of content-coded body bytes: binary, shown as the
 /// start of its hex.
 fn compressed_row(bytes: &[u8]) -> Row {
-    let shown = &bytes[..bytes.len().min(COMPRESSED_SHOWN)];
-    let more = if bytes.len() > COMPRESSED_SHOWN {
-        " …"
-    } else {
-        ""
-    };
-    Row {
-        bytes: bytes.len(),
-        class: ByteClass::Compressed,
-        text: format!("{}{more}", hex(shown)),
-        note: Some("content-coded body: envelope and payload compressed together".into()),
-    }
+    let note = "content-coded body: envelope and payload compressed together";
+    hex_row_of(
+        bytes,
+        ByteClass::Compressed,
+        Some(note.into()),
+        COMPRESSED_SHOWN,
+    )
 }
 
 fn hex(bytes: &[u8]) -> String {
