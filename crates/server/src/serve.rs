@@ -17,7 +17,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tower::ServiceExt;
 
 use crate::AppState;
-use crate::listener::{Conn, ConnCounters, CountingListener, ServerIo};
+use crate::listener::{Conn, CountingListener, ServerIo};
 use crate::live::stopped;
 
 /// Serves `router` on `listener` until the state's shutdown flag flips, then
@@ -29,8 +29,7 @@ pub async fn serve(mut listener: CountingListener, router: Router, state: AppSta
             accepted = listener.accept() => accepted,
             () = stopped(&mut shutdown) => return,
         };
-        let counters = Arc::clone(io.tally().counters());
-        let conn = Conn(Arc::clone(&counters));
+        let conn = Conn(Arc::clone(io.tally().counters()));
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(conn.clone()));
@@ -42,8 +41,8 @@ pub async fn serve(mut listener: CountingListener, router: Router, state: AppSta
                 return;
             };
             let result = match opened {
-                Opened::Tls(io, version) => drive(*io, version, service, &counters, &state).await,
-                Opened::Plain(io, version) => drive(io, version, service, &counters, &state).await,
+                Opened::Tls(io, version) => drive(*io, version, service, &state).await,
+                Opened::Plain(io, version) => drive(io, version, service, &state).await,
             };
             if let Err(err) = result {
                 state.counters.connection_error(&err);
@@ -180,16 +179,28 @@ async fn open(io: ServerIo, state: &AppState) -> Option<Opened> {
 /// The HTTP/2 frames a client must have sent before the header timeout:
 /// the 24-byte preface and a SETTINGS frame header. hyper's HTTP/2 server
 /// has no timeout for the preface, so without this a client that sends
-/// `PRI` and stalls would hold its connection for ever (the HTTP/2 form of
-/// slowloris).
+/// `PRI` (or completes a TLS handshake) and stalls would hold its
+/// connection for ever (the HTTP/2 form of slowloris).
 const H2_OPENING_BYTES: u64 = 24 + 9;
+
+/// Counts the bytes hyper reads: the HTTP/2 bytes themselves, above TLS
+/// when there is TLS (the connection's own counters count the socket).
+#[derive(Clone, Debug, Default)]
+struct ReadCount(Arc<std::sync::atomic::AtomicU64>);
+
+impl crate::counting::Tally for ReadCount {
+    fn on_read(&self, bytes: &[u8]) {
+        self.0.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    }
+
+    fn on_written(&self, _bytes: &[u8]) {}
+}
 
 /// Serves one connection with hyper until it ends or the server shuts down.
 async fn drive<I, S>(
     io: I,
     version: Version,
     service: S,
-    counters: &ConnCounters,
     state: &AppState,
 ) -> Result<(), hyper::Error>
 where
@@ -232,6 +243,8 @@ where
                 .enable_connect_protocol()
                 .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX))
                 .max_concurrent_streams(H2_MAX_STREAMS);
+            let read = ReadCount::default();
+            let io = crate::counting::CountingStream::new(io, read.clone());
             let connection = builder.serve_connection(TokioIo::new(io), service);
             let mut connection = std::pin::pin!(connection);
             let opening = tokio::time::sleep(config.header_timeout);
@@ -245,7 +258,7 @@ where
                         return connection.await;
                     }
                     () = opening.as_mut(), if !opened => {
-                        if counters.bytes_read.load(Ordering::Relaxed) < H2_OPENING_BYTES {
+                        if read.0.load(Ordering::Relaxed) < H2_OPENING_BYTES {
                             state.counters.header_timeouts.fetch_add(1, Ordering::Relaxed);
                             return Ok(());
                         }

@@ -116,3 +116,46 @@ async fn a_client_pinning_another_certificate_or_sending_junk_is_cut_off() {
     );
     server.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test]
+async fn an_http2_client_that_stalls_after_its_tls_handshake_is_cut_at_the_header_timeout() {
+    let identity = TlsIdentity::self_signed().expect("certificate");
+    let server = spawn_server(ServerConfig {
+        header_timeout: Duration::from_secs(1),
+        ..tls_config(&identity)
+    })
+    .await;
+    let addr = server.local_addr();
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let connector = tokio_rustls::TlsConnector::from(
+        client_config(&identity.cert, pushbench_protocol::HttpVersion::Http2).expect("config"),
+    );
+    let mut tls = connector
+        .connect(server_name(addr.ip()), tcp)
+        .await
+        .expect("handshake");
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    // No preface: the handshake's bytes do not count as HTTP/2's opening.
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 1024];
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Ok(n) = tls.read(&mut buf).await
+            && n > 0
+        {}
+    })
+    .await;
+    assert!(closed.is_ok(), "still open after 10 s");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    let stats = get(addr, "/stats").await.json();
+    assert_eq!(stats["header_timeouts"], 1, "{stats}");
+    server.shutdown().await.expect("shutdown");
+    reliability(
+        "fault/slow-client",
+        "HTTP/2 over TLS: handshake done, then no preface",
+        "closed by the header timeout, counted in header_timeouts",
+    );
+}
