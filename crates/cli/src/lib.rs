@@ -10,6 +10,7 @@
 //! - [`compare`]: `pushbench compare`, two runs side by side.
 //! - [`model`]: `pushbench model`, the analytic bandwidth per technique.
 //! - [`trace`]: `pushbench trace`, one exchange's bytes annotated by class.
+//! - [`logging`]: the `tracing` subscriber (`RUST_LOG`, default `info`).
 //! - [`flags`]: value parsers for numeric flags, whose messages say what
 //!   is allowed.
 //!
@@ -23,6 +24,7 @@ use clap::{Parser, Subcommand};
 pub mod capacity;
 pub mod compare;
 pub mod flags;
+pub mod logging;
 pub mod model;
 pub mod peers;
 pub mod report;
@@ -92,6 +94,7 @@ pub fn raise_open_files_limit() -> u64 {
 
 /// Runs `cli`, prints an error with its causes, and maps it to an exit code.
 pub fn main_with(cli: Cli) -> ExitCode {
+    logging::init();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

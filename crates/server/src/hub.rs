@@ -211,8 +211,8 @@ impl Hub {
         if let Err(err) = result
             && self.journal_errors.fetch_add(1, Ordering::Relaxed) == 0
         {
-            eprintln!(
-                "pushbench: warning: writing the journal {} failed: {err}; \
+            tracing::warn!(
+                "writing the journal {} failed: {err}; \
                  events are still served but would not survive a restart",
                 journal.path().display()
             );

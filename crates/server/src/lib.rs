@@ -198,6 +198,10 @@ async fn track_connection(
     }
     let limit = state.config.max_connections;
     if route != Route::Other && state.registry.open_count() > limit {
+        tracing::warn!(
+            "refused a {} request: {limit} connections open (--max-connections)",
+            route.name()
+        );
         state
             .counters
             .connections_refused
@@ -255,6 +259,20 @@ pub async fn spawn(config: ServerConfig, addr: SocketAddr) -> io::Result<Running
     socket.bind(addr)?;
     let listener = socket.listen(LISTEN_BACKLOG)?;
     let addr = listener.local_addr()?;
+    let config = &state.config;
+    tracing::info!(
+        "listening on {addr}: {} events/s of {} B on {} topic(s); limits: {} connections, \
+         queue {} and ring {} events, {} B payload, send timeout {:?}, header timeout {:?}",
+        config.rate,
+        config.payload,
+        config.topics,
+        config.max_connections,
+        config.queue,
+        config.ring,
+        config.max_payload,
+        config.send_timeout,
+        config.header_timeout,
+    );
     if state.config.rate > 0.0 {
         tokio::spawn(generate(state.clone()));
     }

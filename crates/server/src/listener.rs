@@ -149,6 +149,19 @@ impl ConnCounters {
         self.http2.load(Ordering::Relaxed)
     }
 
+    /// The connection as a log line names it: the peer's address, the
+    /// client's label and the route, as far as they are known.
+    pub fn describe(&self) -> String {
+        let mut text = self.peer.to_string();
+        if let Some(client) = self.client() {
+            text.push_str(&format!(" (client {client})"));
+        }
+        if let Some(route) = self.route() {
+            text.push_str(&format!(" on {}", route.name()));
+        }
+        text
+    }
+
     /// The label a client gave this connection.
     pub fn client(&self) -> Option<String> {
         self.label.lock().unwrap_or_else(|e| e.into_inner()).clone()
@@ -286,6 +299,8 @@ impl Registry {
         inner.next_id += 1;
         let id = inner.next_id;
         inner.open.insert(id, Arc::clone(&counters));
+        drop(inner);
+        tracing::debug!(conn = id, %peer, "connection opened");
         (id, counters)
     }
 
@@ -301,6 +316,15 @@ impl Registry {
                 &mut inner.closed_totals[conn.route().map_or(Route::COUNT - 1, Route::index_usize)];
             slot.bytes_read += snap.bytes_read;
             slot.bytes_written += snap.bytes_written;
+            tracing::debug!(
+                conn = id,
+                peer = %snap.peer,
+                transport = snap.transport.unwrap_or("-"),
+                client = snap.client.as_deref().unwrap_or("-"),
+                bytes_read = snap.bytes_read,
+                bytes_written = snap.bytes_written,
+                "connection closed"
+            );
             if inner.recently_closed.len() == RECENTLY_CLOSED {
                 inner.recently_closed.pop_front();
             }

@@ -127,6 +127,10 @@ impl Subscription {
     /// Resync from the ring, which is longer; whatever left the ring too
     /// arrives as a gap marker, and both are counted.
     fn resync(&mut self) {
+        tracing::info!(
+            after = self.last,
+            "a slow subscriber fell more than the queue (--queue) behind: resynced from the ring"
+        );
         let counters = &self.state.counters;
         counters
             .slow_consumer_resyncs

@@ -19,6 +19,7 @@ use tower::ServiceExt;
 use crate::AppState;
 use crate::listener::{Conn, CountingListener, ServerIo};
 use crate::live::stopped;
+use crate::stats::ConnectionEnd;
 
 /// Serves `router` on `listener` until the state's shutdown flag flips, then
 /// asks every connection to finish its current exchange and stops accepting.
@@ -29,7 +30,8 @@ pub async fn serve(mut listener: CountingListener, router: Router, state: AppSta
             accepted = listener.accept() => accepted,
             () = stopped(&mut shutdown) => return,
         };
-        let conn = Conn(Arc::clone(io.tally().counters()));
+        let counters = Arc::clone(io.tally().counters());
+        let conn = Conn(Arc::clone(&counters));
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(conn.clone()));
@@ -45,9 +47,28 @@ pub async fn serve(mut listener: CountingListener, router: Router, state: AppSta
                 Opened::Plain(io, version) => drive(io, version, service, &state).await,
             };
             if let Err(err) = result {
-                state.counters.connection_error(&err);
+                let end = state.counters.connection_error(&err);
+                log_connection_end(end, &counters.describe(), &err);
             }
         });
+    }
+}
+
+/// One log line for a connection hyper ended with an error: a limit that
+/// cut a client is a warning naming it; a client that just went away is
+/// only worth a debug line (every benchmark ends with hundreds of those).
+fn log_connection_end(end: ConnectionEnd, who: &str, err: &hyper::Error) {
+    match end {
+        ConnectionEnd::SendTimeout => {
+            tracing::warn!("cut {who}: it stopped reading for the send timeout (--send-timeout)");
+        }
+        ConnectionEnd::HeaderTimeout => {
+            tracing::warn!(
+                "cut {who}: no request head within the header timeout (--header-timeout)"
+            );
+        }
+        ConnectionEnd::Malformed => tracing::info!("refused {who}: malformed request: {err}"),
+        ConnectionEnd::Error => tracing::debug!("connection {who} ended: {err}"),
     }
 }
 
@@ -134,6 +155,10 @@ async fn open(io: ServerIo, state: &AppState) -> Option<Opened> {
         Ok(Some(s)) => s,
         // Silent for the header timeout: what hyper counts as one in the clear.
         Err(_) => {
+            tracing::warn!(
+                "cut {}: no request within the header timeout (--header-timeout)",
+                io.tally().counters().describe()
+            );
             state
                 .counters
                 .header_timeouts
@@ -153,6 +178,7 @@ async fn open(io: ServerIo, state: &AppState) -> Option<Opened> {
     // The raw capture would hold ciphertext: heads of TLS connections
     // are not kept.
     io.tally().counters().set_tls();
+    let io_peer = io.tally().counters().peer;
     let accept = tokio_rustls::TlsAcceptor::from(tls).accept(io);
     match tokio::time::timeout(timeout, accept).await {
         Ok(Ok(stream)) => {
@@ -167,6 +193,7 @@ async fn open(io: ServerIo, state: &AppState) -> Option<Opened> {
         // A failed or stalled handshake is a connection error like a
         // reset: `/stats` counts it there.
         Ok(Err(_)) | Err(_) => {
+            tracing::info!("TLS handshake with {io_peer} failed or stalled");
             state
                 .counters
                 .connection_errors
@@ -259,6 +286,10 @@ where
                     }
                     () = opening.as_mut(), if !opened => {
                         if read.0.load(Ordering::Relaxed) < H2_OPENING_BYTES {
+                            tracing::warn!(
+                                "cut an HTTP/2 connection: no preface within the header timeout \
+                                 (--header-timeout)"
+                            );
                             state.counters.header_timeouts.fetch_add(1, Ordering::Relaxed);
                             return Ok(());
                         }

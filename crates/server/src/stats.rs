@@ -114,18 +114,17 @@ impl Counters {
         self.connections_total[route.index_usize()].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Books a connection that ended in `err`.
-    pub fn connection_error(&self, err: &hyper::Error) {
-        let counter = if err.is_timeout() {
-            &self.header_timeouts
-        } else if err.is_parse() || err.is_parse_too_large() || is_http2_violation(err) {
-            &self.malformed_requests
-        } else if is_timed_out(err) {
-            &self.send_timeouts
-        } else {
-            &self.connection_errors
+    /// Books a connection that ended in `err`, and says which way it ended.
+    pub fn connection_error(&self, err: &hyper::Error) -> ConnectionEnd {
+        let end = ConnectionEnd::of(err);
+        let counter = match end {
+            ConnectionEnd::HeaderTimeout => &self.header_timeouts,
+            ConnectionEnd::Malformed => &self.malformed_requests,
+            ConnectionEnd::SendTimeout => &self.send_timeouts,
+            ConnectionEnd::Error => &self.connection_errors,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        end
     }
 
     /// `n` events were handed to a client of `route`.
@@ -146,6 +145,35 @@ fn is_http2_violation(err: &(dyn std::error::Error + 'static)) -> bool {
         source = e.source();
     }
     false
+}
+
+/// How a connection that hyper ended with an error ended, as `/stats`
+/// counts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectionEnd {
+    /// No complete request head within `--header-timeout`.
+    HeaderTimeout,
+    /// A request hyper could not parse, or an HTTP/2 protocol violation.
+    Malformed,
+    /// A write stalled for `--send-timeout`: the client stopped reading.
+    SendTimeout,
+    /// Anything else (a reset, a broken pipe).
+    Error,
+}
+
+impl ConnectionEnd {
+    /// Which way `err` ended its connection.
+    pub fn of(err: &hyper::Error) -> Self {
+        if err.is_timeout() {
+            ConnectionEnd::HeaderTimeout
+        } else if err.is_parse() || err.is_parse_too_large() || is_http2_violation(err) {
+            ConnectionEnd::Malformed
+        } else if is_timed_out(err) {
+            ConnectionEnd::SendTimeout
+        } else {
+            ConnectionEnd::Error
+        }
+    }
 }
 
 /// Whether an error was caused by an I/O timeout somewhere in its chain.

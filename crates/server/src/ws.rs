@@ -4,7 +4,7 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
-use axum::extract::{Query as QueryExtractor, State};
+use axum::extract::{ConnectInfo, Extension, Query as QueryExtractor, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use futures_util::{FutureExt as _, SinkExt as _};
@@ -15,6 +15,7 @@ use tokio_tungstenite::tungstenite;
 use crate::AppState;
 use crate::error::AppError;
 use crate::guard;
+use crate::listener::Conn;
 use crate::live::{LiveItem, Subscription, stopped};
 use crate::params::{self, Format, Query};
 use crate::poll::query;
@@ -88,6 +89,7 @@ pub async fn websocket(
     State(state): State<AppState>,
     headers: HeaderMap,
     raw: Result<QueryExtractor<Query>, QueryRejection>,
+    conn: Option<Extension<ConnectInfo<Conn>>>,
 ) -> Result<Response, AppError> {
     let query = query(raw)?;
     guard::check_origin(&headers, &state.config.allowed_origins)?;
@@ -100,8 +102,30 @@ pub async fn websocket(
         state.hub.last_seq(),
     )?;
     let topic = params::topic(&query, "upstream")?;
-    Ok(upgrade(ws, &state)?
-        .on_upgrade(move |socket| push_session(socket, state, since, format, (topic, may_publish))))
+    // Named once, when the session ends on the send timeout: the label
+    // is known by now (the connection was routed).
+    let who = conn.map_or_else(
+        || "a WebSocket client".to_owned(),
+        |Extension(ConnectInfo(Conn(conn)))| conn.describe(),
+    );
+    let session = Session {
+        since,
+        format,
+        topic,
+        may_publish,
+        who,
+    };
+    Ok(upgrade(ws, &state)?.on_upgrade(move |socket| push_session(socket, state, session)))
+}
+
+/// What a push session needs to know of its request.
+struct Session {
+    since: Option<u64>,
+    format: Format,
+    topic: String,
+    may_publish: bool,
+    /// The connection as a log line names it.
+    who: String,
 }
 
 /// What an upstream message asks of the session.
@@ -155,20 +179,22 @@ fn outgoing(item: Option<LiveItem>, format: Format) -> Outgoing {
 }
 
 /// Counts a send that failed on the send timeout (a client that stopped
-/// reading); the session ends either way.
-fn count_send_error(counters: &crate::stats::Counters, err: axum::Error) {
+/// reading) and names the client in a warning; the session ends either way.
+fn count_send_error(counters: &crate::stats::Counters, who: &str, err: axum::Error) {
     if is_timed_out(&*err.into_inner()) {
+        tracing::warn!("cut {who}: it stopped reading for the send timeout (--send-timeout)");
         counters.send_timeouts.fetch_add(1, Ordering::Relaxed);
     }
 }
 
-async fn push_session(
-    mut socket: WebSocket,
-    state: AppState,
-    since: Option<u64>,
-    format: Format,
-    (topic, may_publish): (String, bool),
-) {
+async fn push_session(mut socket: WebSocket, state: AppState, session: Session) {
+    let Session {
+        since,
+        format,
+        topic,
+        may_publish,
+        who,
+    } = session;
     let hub = std::sync::Arc::clone(&state.hub);
     let limiter = std::sync::Arc::clone(&state.publish_limiter);
     let counters = std::sync::Arc::clone(&state.counters);
@@ -185,7 +211,7 @@ async fn push_session(
                     match outgoing(item, format) {
                         Outgoing::Send(message) => {
                             if let Err(err) = socket.feed(message).await {
-                                return count_send_error(&counters, err);
+                                return count_send_error(&counters, &who, err);
                             }
                             fed += 1;
                         }
@@ -202,7 +228,7 @@ async fn push_session(
                 if fed > 0
                     && let Err(err) = socket.flush().await
                 {
-                    return count_send_error(&counters, err);
+                    return count_send_error(&counters, &who, err);
                 }
                 if ended {
                     close(&mut socket, close_code::AWAY, "server shutting down").await;

@@ -835,3 +835,91 @@ async fn slow_clients_are_cut_and_counted_while_the_others_keep_their_latency() 
         ),
     );
 }
+
+/// Reads a child's stderr lines on a thread, so the pipe never fills.
+fn collect_lines(stderr: std::process::ChildStderr) -> std::thread::JoinHandle<Vec<String>> {
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .collect()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_shows_connections_and_names_a_client_cut_by_the_send_timeout() {
+    let mut child = pushbench()
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--rate",
+            "0",
+            "--send-timeout",
+            "1",
+        ])
+        .env("RUST_LOG", "pushbench_server=debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start pushbench serve");
+    let lines = collect_lines(child.stderr.take().expect("stderr"));
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+        &mut first,
+    )
+    .expect("banner");
+    let addr: SocketAddr = first
+        .trim()
+        .strip_prefix("pushbench listening on http://")
+        .expect("banner with the URL")
+        .parse()
+        .expect("address");
+    let control = ControlClient::new(addr);
+    // Never reads, with a small receive window: the server's writes stall.
+    let mut stuck = small_window(addr).await;
+    stuck
+        .write_all(b"GET /stream?client=stuck-reader HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .expect("request");
+    wait_for(addr, Duration::from_secs(10), "the stuck client", |s| {
+        open(s, Transport::Stream) == 1
+    })
+    .await;
+    let started = Instant::now();
+    loop {
+        publish(&control, 10, 48 * 1024).await;
+        if stats(addr).await["send_timeouts"] == 1 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the stuck client was not cut within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(stuck);
+    // SIGTERM: the server shuts down and its stderr ends.
+    let _ = std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+    let lines = lines.join().expect("stderr reader");
+    let text = lines.join("\n");
+    assert!(text.contains("connection opened"), "{text}");
+    assert!(text.contains("connection closed"), "{text}");
+    let warnings: Vec<&String> = lines.iter().filter(|l| l.contains("WARN")).collect();
+    assert_eq!(warnings.len(), 1, "one warning: {text}");
+    assert!(
+        warnings[0].contains("client stuck-reader") && warnings[0].contains("--send-timeout"),
+        "the warning names the client and the limit: {}",
+        warnings[0]
+    );
+    reliability(
+        "fault/slow-client",
+        "RUST_LOG=debug serve, a client that never reads cut by the send timeout",
+        "connections opened and closed logged; one warn line naming the client and --send-timeout",
+    );
+}
