@@ -6,6 +6,7 @@ mod coding;
 mod conformance;
 mod faults;
 mod headers;
+mod layout;
 mod peers;
 mod serve;
 mod support;
