@@ -14,7 +14,8 @@ use pushbench_loadgen::capacity::{CapacityOptions, SearchPolicy, StepReport, fin
 use pushbench_loadgen::scenario::{MAX_RATE, MAX_SECONDS};
 
 use crate::flags::{above_zero, decimal, whole};
-use crate::run::{finish, measure, progress_printer};
+use crate::progress::progress_printer;
+use crate::run::{finish, measure};
 
 /// `pushbench capacity` options.
 #[derive(Debug, Parser)]

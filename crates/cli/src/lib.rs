@@ -11,6 +11,8 @@
 //! - [`model`]: `pushbench model`, the analytic bandwidth per technique.
 //! - [`trace`]: `pushbench trace`, one exchange's bytes annotated by class.
 //! - [`logging`]: the `tracing` subscriber (`RUST_LOG`, default `info`).
+//! - `progress`: the progress display (`indicatif` on a terminal, plain
+//!   phase lines otherwise) of `run`, `capacity` and `peers`.
 //! - [`flags`]: value parsers for numeric flags, whose messages say what
 //!   is allowed.
 //!
@@ -27,6 +29,7 @@ pub mod flags;
 pub mod logging;
 pub mod model;
 pub mod peers;
+mod progress;
 pub mod report;
 pub mod run;
 pub mod serve;

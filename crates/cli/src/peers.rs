@@ -15,7 +15,7 @@ use pushbench_loadgen::{machine, output};
 use pushbench_loadgen::scenario::MAX_PAYLOAD;
 
 use crate::flags::whole;
-use crate::run::progress_printer;
+use crate::progress::progress_printer;
 
 /// `pushbench peers` options.
 #[derive(Debug, Parser)]

@@ -3,12 +3,12 @@
 //! Flags override the scenario file, which overrides the defaults
 //! ([`Scenario::default`], a matrix that finishes in about a minute).
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use pushbench_loadgen::runner::{Progress, RunOptions, RunOutcome, files_needed};
+use pushbench_loadgen::runner::{RunOptions, RunOutcome, files_needed};
 use pushbench_loadgen::scenario::{
     MAX_PAYLOAD, MAX_POLL_INTERVAL_MS, MAX_RATE, MAX_SECONDS, MAX_TOPICS,
 };
@@ -17,6 +17,7 @@ use pushbench_loadgen::{ServerSource, machine, output, scenario};
 use pushbench_protocol::{ContentCoding, HeaderProfile, HttpVersion, Scenario, Transport};
 
 use crate::flags::{above_zero, decimal, whole};
+use crate::progress::progress_printer;
 
 /// `pushbench run` options.
 #[derive(Debug, Parser)]
@@ -385,79 +386,11 @@ fn report_hook(result: &pushbench_protocol::RunResult, dir: &std::path::Path) {
     }
 }
 
-/// The progress display: on a terminal one line rewritten in place at most
-/// ten times a second; otherwise (a log, CI) one plain line when a phase
-/// starts and one when it ends, so the log is not a wall of `\r` updates.
-pub(crate) fn progress_printer(terminal: bool) -> impl FnMut(&Progress) + Send {
-    let mut last = std::time::Instant::now();
-    let mut last_stage: Option<(usize, &'static str)> = None;
-    move |p: &Progress| {
-        let mut err = std::io::stderr().lock();
-        if !terminal {
-            let edge = matches!(p.stage, "connecting" | "done");
-            if edge && last_stage != Some((p.phase, p.stage)) {
-                last_stage = Some((p.phase, p.stage));
-                let _ = writeln!(err, "{}", progress_line(p));
-            }
-            return;
-        }
-        if p.stage != "done" && last.elapsed().as_millis() < 100 {
-            return;
-        }
-        last = std::time::Instant::now();
-        let bar = bar(p.stage_elapsed_s, p.stage_length_s);
-        let _ = write!(
-            err,
-            "\r{} {bar} {:>5.1}/{:.1}s   ",
-            progress_line(p),
-            p.stage_elapsed_s,
-            p.stage_length_s
-        );
-        if p.stage == "done" {
-            let _ = writeln!(err);
-        }
-    }
-}
-
-fn progress_line(p: &Progress) -> String {
-    let headers = match &p.headers {
-        h if h.is_minimal() => String::new(),
-        h => format!(" {h} headers"),
-    };
-    let tls = if p.tls { " tls" } else { "" };
-    let h2 = match (p.http, p.h2_streams) {
-        (HttpVersion::Http1, _) => String::new(),
-        (HttpVersion::Http2, 0 | 1) => " h2".to_owned(),
-        (HttpVersion::Http2, k) => format!(" h2 x{k} streams"),
-    };
-    let coding = match p.coding {
-        ContentCoding::Identity => String::new(),
-        c => format!(" {c}"),
-    };
-    format!(
-        "[{}/{}] {:<10} {:>5} clients {:>6} ev/s{headers}{tls}{h2}{coding}  {:<10}",
-        p.phase,
-        p.phases,
-        p.transport.name(),
-        p.clients,
-        p.rate,
-        p.stage
-    )
-}
-
-fn bar(done: f64, total: f64) -> String {
-    const WIDTH: usize = 20;
-    let filled = if total > 0.0 {
-        ((done / total).clamp(0.0, 1.0) * WIDTH as f64) as usize
-    } else {
-        WIDTH
-    };
-    format!("[{}{}]", "#".repeat(filled), " ".repeat(WIDTH - filled))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::progress::progress_line;
+    use pushbench_loadgen::runner::Progress;
 
     fn args(argv: &[&str]) -> Args {
         Args::parse_from(std::iter::once("run").chain(argv.iter().copied()))
