@@ -147,7 +147,7 @@ fn imports_of(module: &str, code: &str, modules: &BTreeSet<String>) -> BTreeSet<
         let reexport = statement.trim_start().starts_with("pub use")
             || statement.trim_start().starts_with("pub(crate) use");
         let mut at = 0;
-        while let Some(found) = statement[at..].find(|c: char| c == 'c' || c == 's') {
+        while let Some(found) = statement[at..].find(['c', 's']) {
             let i = at + found;
             at = i + 1;
             if i > 0 && is_ident(statement[..i].chars().next_back().unwrap_or(' ')) {
