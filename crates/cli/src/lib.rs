@@ -10,6 +10,7 @@
 //! - [`compare`]: `pushbench compare`, two runs side by side.
 //! - [`model`]: `pushbench model`, the analytic bandwidth per technique.
 //! - [`trace`]: `pushbench trace`, one exchange's bytes annotated by class.
+//! - [`docs`]: `pushbench docs`, the docs' figures from the committed runs.
 //! - [`flags`]: value parsers for numeric flags, whose messages say what
 //!   is allowed.
 //!
@@ -22,6 +23,7 @@ use clap::{Parser, Subcommand};
 
 pub mod capacity;
 pub mod compare;
+pub mod docs;
 pub mod flags;
 pub mod model;
 pub mod peers;
@@ -61,6 +63,8 @@ pub enum Command {
     Model(model::Args),
     /// Run one real exchange and print every byte on the wire, annotated by class.
     Trace(trace::Args),
+    /// Write (or check) the figures of README.md and docs/ from the committed runs.
+    Docs(docs::Args),
 }
 
 /// Runs one parsed command line.
@@ -74,6 +78,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Compare(args) => compare::run(args),
         Command::Model(args) => model::run(args),
         Command::Trace(args) => trace::run(args),
+        Command::Docs(args) => docs::run(args),
     }
 }
 
