@@ -538,7 +538,9 @@ fn value_is(value: Option<&Value>, text: &str) -> bool {
         None | Some(Value::Null) => text == "null",
         Some(Value::String(s)) => s == text,
         Some(Value::Number(n)) => text.parse::<f64>().ok() == n.as_f64(),
-        Some(other) => other.to_string() == text,
+        Some(Value::Bool(b)) => text == if *b { "true" } else { "false" },
+        // Lists and objects never equal a selector's text.
+        Some(_) => false,
     }
 }
 
@@ -656,7 +658,7 @@ mod tests {
                    p50 <!--fig bench-results/x/results.json max(phases[transport!=short-poll].latency_us.p50) us-->?<!--/fig--> \
                    of <!--fig bench-results/x/results.json count(phases[*]) .0-->?<!--/fig--> \
                    poll <!--fig bench-results/x/results.json phases[transport=short-poll,rate=20].derived.bytes_per_event .0-->?<!--/fig-->\n";
-        let rendered = render_with(doc, Some(RUN)).unwrap();
+        let rendered = render_with(doc, Some(RUN)).expect("renders");
         assert_eq!(
             rendered.text,
             "WebSocket <!--fig bench-results/x/results.json phases[transport=ws].derived.bytes_per_event .1-->199.3<!--/fig--> B, \
@@ -669,7 +671,9 @@ mod tests {
         assert_eq!(rendered.sources, ["bench-results/x/results.json"]);
         // Writing twice changes nothing.
         assert_eq!(
-            render_with(&rendered.text, Some(RUN)).unwrap().text,
+            render_with(&rendered.text, Some(RUN))
+                .expect("renders")
+                .text,
             rendered.text
         );
     }
@@ -678,7 +682,7 @@ mod tests {
     fn a_missing_source_leaves_its_blocks_as_they_are() {
         let doc = "a <!--fig bench-results/x/results.json phases[0].rate .0-->(pending)<!--/fig-->\n\
                    <!-- generated: summary source=bench-results/x/results.json -->\nold\n<!-- /generated -->\n";
-        let rendered = render_with(doc, None).unwrap();
+        let rendered = render_with(doc, None).expect("renders");
         assert_eq!(rendered.text, doc);
         assert_eq!(rendered.missing, ["bench-results/x/results.json"]);
     }
@@ -694,7 +698,7 @@ mod tests {
             "<!-- generated: summary source=bench-results/x/results.json -->\nno end",
         ];
         for doc in bad {
-            let error = render_with(doc, Some(RUN)).unwrap_err();
+            let error = render_with(doc, Some(RUN)).expect_err("the marker is refused");
             assert!(error.to_string().starts_with("line "), "{doc}: {error}");
         }
     }
@@ -706,12 +710,12 @@ mod tests {
         };
         let doc = "<!--fig c.jsonl [cookie=256].sent .0-->?<!--/fig-->";
         assert_eq!(
-            render(doc, &mut read).unwrap().text,
+            render(doc, &mut read).expect("renders").text,
             "<!--fig c.jsonl [cookie=256].sent .0-->74<!--/fig-->"
         );
         let doc = "<!--fig c.jsonl sum([0][*]) - [0].cookie .1-->?<!--/fig-->";
         assert_eq!(
-            render(doc, &mut read).unwrap().text,
+            render(doc, &mut read).expect("renders").text,
             "<!--fig c.jsonl sum([0][*]) - [0].cookie .1-->74.2<!--/fig-->"
         );
     }
@@ -739,12 +743,24 @@ mod tests {
 
     #[test]
     fn formats_write_numbers_as_the_docs_do() {
-        assert_eq!(Format::parse(".1").unwrap().apply(1113.04), "1,113.0");
-        assert_eq!(Format::parse(".0").unwrap().apply(2_323_341.2), "2,323,341");
-        assert_eq!(Format::parse("ms.2").unwrap().apply(3_340.0), "3.34");
-        assert_eq!(Format::parse("us").unwrap().apply(868.0), "868 µs");
-        assert_eq!(Format::parse("bytes").unwrap().apply(30_392.0), "30.4 kB");
-        assert_eq!(Format::parse("pct.0").unwrap().apply(0.93), "93");
+        assert_eq!(
+            Format::parse(".1").expect("renders").apply(1113.04),
+            "1,113.0"
+        );
+        assert_eq!(
+            Format::parse(".0").expect("renders").apply(2_323_341.2),
+            "2,323,341"
+        );
+        assert_eq!(
+            Format::parse("ms.2").expect("renders").apply(3_340.0),
+            "3.34"
+        );
+        assert_eq!(Format::parse("us").expect("renders").apply(868.0), "868 µs");
+        assert_eq!(
+            Format::parse("bytes").expect("renders").apply(30_392.0),
+            "30.4 kB"
+        );
+        assert_eq!(Format::parse("pct.0").expect("renders").apply(0.93), "93");
         assert_eq!(grouped(-0.04, 1), "0.0");
         assert!(Format::parse("ms.9").is_err());
     }
