@@ -10,6 +10,7 @@
 //! - [`compare`]: `pushbench compare`, two runs side by side.
 //! - [`model`]: `pushbench model`, the analytic bandwidth per technique.
 //! - [`trace`]: `pushbench trace`, one exchange's bytes annotated by class.
+//! - [`docs`]: `pushbench docs`, the docs' figures from the committed runs.
 //! - [`logging`]: the `tracing` subscriber (`RUST_LOG`, default `info`).
 //! - `progress`: the progress display (`indicatif` on a terminal, plain
 //!   phase lines otherwise) of `run`, `capacity` and `peers`.
@@ -25,6 +26,7 @@ use clap::{Parser, Subcommand};
 
 pub mod capacity;
 pub mod compare;
+pub mod docs;
 pub mod flags;
 pub mod logging;
 pub mod model;
@@ -66,6 +68,8 @@ pub enum Command {
     Model(model::Args),
     /// Run one real exchange and print every byte on the wire, annotated by class.
     Trace(trace::Args),
+    /// Write (or check) the figures of README.md and docs/ from the committed runs.
+    Docs(docs::Args),
 }
 
 /// Runs one parsed command line.
@@ -79,6 +83,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Compare(args) => compare::run(args),
         Command::Model(args) => model::run(args),
         Command::Trace(args) => trace::run(args),
+        Command::Docs(args) => docs::run(args),
     }
 }
 

@@ -13,15 +13,7 @@ fn read(path: &str) -> String {
 
 /// Describes this machine from `/proc` (fields stay empty where unknown).
 pub fn this_machine() -> Machine {
-    let cpuinfo = read("/proc/cpuinfo");
-    let cpu_model = cpuinfo
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("model name")
-                .and_then(|r| r.split_once(':'))
-                .map(|(_, v)| v.trim().to_owned())
-        })
-        .unwrap_or_default();
+    let cpu_model = cpu_model(&read("/proc/cpuinfo"));
     let memory_bytes = read("/proc/meminfo")
         .lines()
         .find_map(|l| l.strip_prefix("MemTotal:"))
@@ -39,7 +31,37 @@ pub fn this_machine() -> Machine {
         cpu_model,
         cores: std::thread::available_parallelism().map_or(0, |n| n.get() as u32),
         memory_bytes,
-        rustc: option_env!("PUSHBENCH_RUSTC").unwrap_or("").to_owned(),
+        // Set by build.rs from `$RUSTC --version`: the compiler that built
+        // this binary, which is the one that matters for its figures.
+        rustc: env!("PUSHBENCH_RUSTC").to_owned(),
+    }
+}
+
+/// The value of the first `key : value` line of `/proc/cpuinfo` text.
+fn cpuinfo_field<'a>(cpuinfo: &'a str, key: &str) -> Option<&'a str> {
+    cpuinfo.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        (name.trim() == key).then(|| value.trim())
+    })
+}
+
+/// The CPU's `model name`, with its family, model and stepping numbers when
+/// the name alone does not identify it (a VM often reports a bare "AMD
+/// EPYC", which covers several generations).
+fn cpu_model(cpuinfo: &str) -> String {
+    let name = cpuinfo_field(cpuinfo, "model name").unwrap_or_default();
+    let numbers: Vec<String> = [
+        ("cpu family", "family"),
+        ("model", "model"),
+        ("stepping", "stepping"),
+    ]
+    .iter()
+    .filter_map(|(key, label)| Some(format!("{label} {}", cpuinfo_field(cpuinfo, key)?)))
+    .collect();
+    match (name.is_empty(), numbers.is_empty()) {
+        (_, true) => name.to_owned(),
+        (true, false) => numbers.join(", "),
+        (false, false) => format!("{name} ({})", numbers.join(", ")),
     }
 }
 
@@ -93,6 +115,23 @@ pub fn now_folder_stamp() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_model_names_family_model_and_stepping() {
+        let cpuinfo = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\n\
+                       model\t\t: 17\nmodel name\t: AMD EPYC\nstepping\t: 1\n";
+        assert_eq!(
+            cpu_model(cpuinfo),
+            "AMD EPYC (family 25, model 17, stepping 1)"
+        );
+        assert_eq!(cpu_model("model name\t: Some CPU\n"), "Some CPU");
+        assert_eq!(cpu_model(""), "");
+    }
+
+    #[test]
+    fn rustc_version_is_recorded() {
+        assert!(this_machine().rustc.starts_with("rustc "));
+    }
 
     #[test]
     fn unix_times_format_as_utc() {

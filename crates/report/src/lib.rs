@@ -26,6 +26,9 @@
 //! - [`peers`]: `peers.json` (pushbench beside wrk, h2load, a Node `ws`
 //!   server) as a table, a ratio chart and `peers.md`.
 //! - [`trace`]: the annotated bytes of one exchange (`pushbench trace`).
+//! - [`doc_figures`]: the tables and figures of the README and `docs/`,
+//!   rewritten from the committed runs between marker comments
+//!   (`pushbench docs`).
 //!
 //! [`write_report`] ties charts and documents together; `pushbench report`
 //! and the end of `pushbench run` call it.
@@ -39,6 +42,7 @@ use pushbench_protocol::{RESULTS_VERSION, RunResult};
 pub mod capacity;
 pub mod charts;
 pub mod compare;
+pub mod doc_figures;
 pub mod document;
 pub mod figures;
 pub mod model;

@@ -4,6 +4,7 @@ mod bad_flags;
 mod browser;
 mod coding;
 mod conformance;
+mod docs;
 mod faults;
 mod headers;
 mod layout;
