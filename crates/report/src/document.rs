@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use pushbench_protocol::{RunResult, Transport};
 
-use crate::ReportError;
 use crate::capacity::{capacity_table, connections_table};
+use crate::error::ReportError;
 use crate::figures::{
     format_bytes, format_count, format_rate, transport_bytes_per_event, transports_in,
 };

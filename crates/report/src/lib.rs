@@ -16,8 +16,10 @@
 //! - [`summary`]: the summary table, the warnings, [`terminal_summary`].
 //! - [`capacity`]: the capacity search's table, and the connection ramp
 //!   and request rates of every run.
-//! - [`charts`]: one [`charts::Chart`] per picture, drawn on the SVG and PNG
-//!   backends by [`charts::render`]; fixed colors per byte class and transport.
+//! - [`charts`]: one [`charts::Chart`] per picture, one file each under
+//!   `charts/`, drawn on the SVG and PNG backends by [`charts::render`];
+//!   the frame, the bar and line axes and the fixed colors per byte class
+//!   and transport they share sit beside them.
 //! - [`document`]: `report.md` and `report.html` from the same sections.
 //! - [`mod@compare`]: two runs side by side, [`Comparison::regressions`];
 //!   [`compare()`] builds one.
@@ -26,6 +28,8 @@
 //! - [`peers`]: `peers.json` (pushbench beside wrk, h2load, a Node `ws`
 //!   server) as a table, a ratio chart and `peers.md`.
 //! - [`trace`]: the annotated bytes of one exchange (`pushbench trace`).
+//! - `error`: [`ReportError`], and writing a file or creating a folder with
+//!   the path named in the error.
 //!
 //! [`write_report`] ties charts and documents together; `pushbench report`
 //! and the end of `pushbench run` call it.
@@ -36,10 +40,13 @@ use std::path::{Path, PathBuf};
 
 use pushbench_protocol::{RESULTS_VERSION, RunResult};
 
+use error::{create_dir, write_file};
+
 pub mod capacity;
 pub mod charts;
 pub mod compare;
 pub mod document;
+mod error;
 pub mod figures;
 pub mod model;
 pub mod peers;
@@ -49,52 +56,9 @@ pub mod trace;
 pub mod variant;
 
 pub use compare::{Comparison, compare};
+pub use error::ReportError;
 pub use summary::{summary_table, terminal_summary, warnings};
 pub use table::Table;
-
-/// Why a report could not be read or written.
-#[derive(Debug, thiserror::Error)]
-pub enum ReportError {
-    /// A file or folder could not be read or written.
-    #[error("{action} {path}")]
-    Io {
-        /// What was being done (`reading`, `writing`, `creating folder`).
-        action: &'static str,
-        /// The file or folder.
-        path: PathBuf,
-        /// The operating system's reason.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A results file is not valid `RunResult` JSON.
-    #[error("{path} is not a pushbench results file")]
-    Json {
-        /// The file.
-        path: PathBuf,
-        /// Where and why parsing failed.
-        #[source]
-        source: serde_json::Error,
-    },
-    /// A results file written by a newer pushbench.
-    #[error("{path} has results version {found}; this build reads up to {RESULTS_VERSION}")]
-    UnsupportedVersion {
-        /// The file.
-        path: PathBuf,
-        /// The version it declares.
-        found: u32,
-    },
-    /// The embedded font could not be registered with plotters.
-    #[error("the embedded DejaVu Sans font could not be loaded")]
-    Font,
-    /// Plotters failed to draw a chart.
-    #[error("drawing the {chart} chart: {message}")]
-    Chart {
-        /// The chart's file stem.
-        chart: &'static str,
-        /// Plotters' message.
-        message: String,
-    },
-}
 
 /// Reads a `results.json`; `path` may also be the run folder holding it.
 pub fn load_results(path: &Path) -> Result<RunResult, ReportError> {
@@ -191,23 +155,4 @@ impl Drawn {
         self.written.extend([svg, png]);
         Ok(())
     }
-}
-
-/// Writes `text` to `path`, naming the file in the error.
-pub(crate) fn write_file(path: &Path, text: impl AsRef<[u8]>) -> Result<PathBuf, ReportError> {
-    fs::write(path, text).map_err(|source| ReportError::Io {
-        action: "writing",
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Ok(path.to_path_buf())
-}
-
-/// Creates `dir` and its parents, naming it in the error.
-pub(crate) fn create_dir(dir: &Path) -> Result<(), ReportError> {
-    fs::create_dir_all(dir).map_err(|source| ReportError::Io {
-        action: "creating folder",
-        path: dir.to_path_buf(),
-        source,
-    })
 }
