@@ -10,10 +10,9 @@ use pushbench_protocol::{RunResult, Transport};
 
 use crate::capacity::{capacity_table, connections_table};
 use crate::error::ReportError;
-use crate::figures::{
-    format_bytes, format_count, format_rate, transport_bytes_per_event, transports_in,
-};
+use crate::figures::{transport_bytes_per_event, transports_in};
 use crate::model::{self, CLASSIC_CLIENTS, ModelInput};
+use crate::number_format::{format_bytes, format_count, format_decimal};
 use crate::summary::{summary_table, variant_table, warnings};
 use crate::table::{Table, escape_html};
 use crate::variant::varying_in;
@@ -161,7 +160,7 @@ pub fn scenario_table(result: &RunResult) -> Table {
         ),
         (
             "rates (events/s)",
-            list(s.rates.iter().map(|r| format_rate(*r)).collect()),
+            list(s.rates.iter().map(|r| format_decimal(*r)).collect()),
         ),
         ("payload (bytes)", s.payload.to_string()),
         ("topics", s.topics.to_string()),

@@ -8,7 +8,9 @@
 //! `results.json`.
 //!
 //! # Layout
-//! - [`figures`]: per-phase figures and number formatting every output shares.
+//! - [`number_format`]: how every output writes a number (rates, ratios,
+//!   latencies, bytes, counts); it imports nothing from the crate.
+//! - [`figures`]: per-phase figures every output shares.
 //! - [`variant`]: the matrix's dimensions (HTTP version, TLS, content
 //!   coding, header profile) and the one function that names a phase's
 //!   variant, behind every label, variant column and comparison key.
@@ -49,6 +51,7 @@ pub mod document;
 mod error;
 pub mod figures;
 pub mod model;
+pub mod number_format;
 pub mod peers;
 pub mod summary;
 pub mod table;

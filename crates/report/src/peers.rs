@@ -43,7 +43,7 @@ pub fn peers_table(result: &PeersResult) -> Table {
 
 fn figure(v: f64) -> String {
     if v >= 100.0 {
-        crate::figures::format_count(v.round() as u64)
+        crate::number_format::format_count(v.round() as u64)
     } else {
         format!("{v:.2}")
     }

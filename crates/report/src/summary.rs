@@ -3,10 +3,8 @@
 
 use pushbench_protocol::{ByteClass, RunResult};
 
-use crate::figures::{
-    classes_in, format_bytes, format_count, format_us, per_event_by_class, phase_has_losses,
-    transports_in,
-};
+use crate::figures::{classes_in, per_event_by_class, phase_has_losses, transports_in};
+use crate::number_format::{format_bytes, format_count, format_decimal, format_us};
 use crate::table::Table;
 use crate::variant::{constant_in, phase_label, varying_in};
 
@@ -51,7 +49,7 @@ pub fn summary_table(result: &RunResult) -> Table {
         let mut row = vec![
             phase_label(result, phase),
             format_count(u64::from(phase.clients)),
-            crate::figures::format_rate(phase.rate),
+            format_decimal(phase.rate),
             format!("{:.1}", phase.derived.sent_bytes_per_event),
             format!("{:.1}", phase.derived.received_bytes_per_event),
             // The handshake cost one connection pays once (request or
@@ -109,7 +107,7 @@ pub fn variant_table(result: &RunResult) -> Option<Table> {
             let mut row = vec![
                 transport.name().to_owned(),
                 format_count(u64::from(phase.clients)),
-                crate::figures::format_rate(phase.rate),
+                format_decimal(phase.rate),
             ];
             row.extend(columns.iter().map(|d| d.value(phase)));
             row.extend(

@@ -11,10 +11,11 @@ use super::line_axes::{LineFrame, line_chart, log_bounds};
 use super::render::{Chart, DrawResult};
 use super::style::{CLASSIC_GREY, label_font, transport_color};
 use crate::figures::{
-    format_bytes, format_count, measured_bandwidth_at_one_event_per_second, primary_phases,
-    transport_bytes_per_event, transports_in,
+    measured_bandwidth_at_one_event_per_second, primary_phases, transport_bytes_per_event,
+    transports_in,
 };
 use crate::model::{CLASSIC_CLIENTS, CLASSIC_HEADER_BYTES};
+use crate::number_format::{format_bytes, format_count};
 
 /// Bandwidth versus clients per transport: the model line (measured bytes
 /// per event × clients × one event per second) with the classic client

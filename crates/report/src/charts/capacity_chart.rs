@@ -10,7 +10,7 @@ use super::frame::frame;
 use super::line_axes::{LineFrame, Series, format_ms, line_chart, line_legend, log_bounds};
 use super::render::{Chart, DrawResult};
 use super::style::{CLASSIC_GREY, small_font, transport_color};
-use crate::figures::format_count;
+use crate::number_format::format_count;
 
 /// A capacity search (`pushbench capacity`): deliveries per second achieved
 /// against those offered (clients × rate), and p99 latency against the

@@ -9,11 +9,12 @@ use pushbench_protocol::{RunResult, Transport};
 
 use super::bar_axes::{BarFrame, bar_chart};
 use super::frame::{LegendMark, frame};
-use super::line_axes::{log_bounds, trim};
+use super::line_axes::log_bounds;
 use super::render::{Chart, DrawResult};
 use super::style::{CLASSIC_GREY, label_font, small_font, transport_color};
 use crate::figures::{CLASSIC_TRANSPORTS, ClassicBar, ClassicGroup, classic_groups};
 use crate::model::CLASSIC_HEADER_BYTES;
+use crate::number_format::format_decimal;
 
 /// The classic argument, measured: per variant (HTTP/1.1 or HTTP/2,
 /// plaintext or TLS, identity or a content coding, minimal or browser
@@ -168,7 +169,7 @@ impl ClassicArgument {
                 labels: &labels,
                 label_style: label_font(),
                 x_desc: "bytes per delivered event, both directions",
-                x_format: &|b| trim(*b),
+                x_format: &|b| format_decimal(*b),
             },
             x,
         )?;

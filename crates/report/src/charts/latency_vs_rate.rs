@@ -14,7 +14,8 @@ use super::line_axes::{
 };
 use super::render::{Chart, DrawResult};
 use super::style::{label_font, shade, transport_color};
-use crate::figures::{format_rate, transports_in};
+use crate::figures::transports_in;
+use crate::number_format::format_decimal;
 use crate::variant::variant_label;
 
 /// Latency (p50 and p99) versus event rate, drawn only when the run swept
@@ -136,7 +137,7 @@ impl Chart for LatencyVsRate {
                     x_label_style: label_font(),
                     x_desc: "events per second",
                     y_desc: "latency",
-                    x_format: &|r| format_rate(*r),
+                    x_format: &|r| format_decimal(*r),
                     y_format: &|ms| format_ms(*ms),
                 },
                 (x_lo..x_hi).log_scale().with_key_points(self.rates.clone()),

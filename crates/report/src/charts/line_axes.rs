@@ -10,6 +10,7 @@ use pushbench_protocol::results::PhaseResult;
 
 use super::frame::{LegendMark, height_for_legend};
 use super::style::{label_font, small_font};
+use crate::number_format::format_decimal;
 use crate::variant::{variant_label, variant_of};
 
 /// One named line of a chart: name, color, points.
@@ -86,17 +87,12 @@ pub(super) fn log_bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
 
 pub(super) fn format_ms(ms: f64) -> String {
     if ms >= 1_000.0 {
-        format!("{} s", trim(ms / 1_000.0))
+        format!("{} s", format_decimal(ms / 1_000.0))
     } else if ms >= 1.0 {
-        format!("{} ms", trim(ms))
+        format!("{} ms", format_decimal(ms))
     } else {
-        format!("{} µs", trim(ms * 1_000.0))
+        format!("{} µs", format_decimal(ms * 1_000.0))
     }
-}
-
-pub(super) fn trim(value: f64) -> String {
-    let text = format!("{value:.3}");
-    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 /// The frame of a chart with two value axes (the line charts' are

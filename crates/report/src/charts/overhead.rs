@@ -7,9 +7,9 @@ use pushbench_protocol::RunResult;
 
 use super::bar_axes::{BarFrame, bar_chart};
 use super::frame::frame;
-use super::line_axes::trim;
 use super::render::{Chart, DrawResult};
 use super::style::{label_font, phase_color};
+use crate::number_format::format_decimal;
 use crate::variant::phase_label;
 
 /// Overhead ratio (all bytes divided by payload bytes) per phase.
@@ -67,7 +67,7 @@ impl Chart for Overhead {
                 labels: &labels,
                 label_style: label_font(),
                 x_desc: "wire bytes / payload bytes (1 = payload alone)",
-                x_format: &|x| trim(*x),
+                x_format: &|x| format_decimal(*x),
             },
             0f64..right,
         )?;

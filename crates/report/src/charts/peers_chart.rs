@@ -8,9 +8,10 @@ use pushbench_protocol::peers::PeersResult;
 
 use super::bar_axes::{BarFrame, bar_chart, bar_chart_height};
 use super::frame::frame;
-use super::line_axes::{log_bounds, trim};
+use super::line_axes::log_bounds;
 use super::render::{Chart, DrawResult};
 use super::style::{CLASSIC_GREY, label_font, small_font};
+use crate::number_format::format_decimal;
 
 /// `pushbench peers`: one bar per comparison, the ratio (above 1:
 /// pushbench better) on a log axis, with its goal marked.
@@ -66,7 +67,7 @@ impl Chart for PeersChart {
                 labels: &labels,
                 label_style: small_font(),
                 x_desc: "ratio (log scale)",
-                x_format: &|x| format!("{}×", trim(*x)),
+                x_format: &|x| format!("{}×", format_decimal(*x)),
             },
             (lo..hi).log_scale(),
         )?;
