@@ -50,6 +50,15 @@ pub enum ReportError {
     },
 }
 
+/// Reads `path` as text, naming the file in the error.
+pub(crate) fn read_file(path: &Path) -> Result<String, ReportError> {
+    fs::read_to_string(path).map_err(|source| ReportError::Io {
+        action: "reading",
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 /// Writes `text` to `path`, naming the file in the error.
 pub(crate) fn write_file(path: &Path, text: impl AsRef<[u8]>) -> Result<PathBuf, ReportError> {
     fs::write(path, text).map_err(|source| ReportError::Io {

@@ -37,12 +37,11 @@
 //! and the end of `pushbench run` call it.
 #![deny(missing_docs)]
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use pushbench_protocol::{RESULTS_VERSION, RunResult};
 
-use error::{create_dir, write_file};
+use error::{create_dir, read_file, write_file};
 
 pub mod capacity;
 pub mod charts;
@@ -66,11 +65,7 @@ pub use table::Table;
 /// Reads a `results.json`; `path` may also be the run folder holding it.
 pub fn load_results(path: &Path) -> Result<RunResult, ReportError> {
     let file = results_file(path);
-    let text = fs::read_to_string(&file).map_err(|source| ReportError::Io {
-        action: "reading",
-        path: file.clone(),
-        source,
-    })?;
+    let text = read_file(&file)?;
     let result: RunResult = serde_json::from_str(&text).map_err(|source| ReportError::Json {
         path: file.clone(),
         source,

@@ -7,7 +7,9 @@ use plotters::prelude::*;
 use pushbench_protocol::RunResult;
 
 use super::frame::frame;
-use super::line_axes::{LineFrame, Series, format_ms, line_chart, line_legend, log_bounds};
+use super::line_axes::{
+    LineFrame, Series, draw_dotted_line, format_ms, line_chart, line_legend, log_bounds,
+};
 use super::render::{Chart, DrawResult};
 use super::style::{CLASSIC_GREY, small_font, transport_color};
 use crate::number_format::format_count;
@@ -112,15 +114,13 @@ impl Chart for CapacityChart {
                 ))?;
             }
             for (_, color, points) in &self.series {
-                chart.draw_series(LineSeries::new(
-                    points.iter().map(|p| (p.0, pick(p))),
-                    color.stroke_width(2),
-                ))?;
-                chart.draw_series(
-                    points
-                        .iter()
-                        .filter(|p| p.3)
-                        .map(|p| Circle::new((p.0, pick(p)), 5, color.filled())),
+                // Held every criterion: a dot; broke one: a cross.
+                draw_dotted_line(
+                    &mut chart,
+                    points,
+                    |p| (p.0, pick(p)),
+                    |p| p.3,
+                    (*color, 2, 5),
                 )?;
                 chart.draw_series(
                     points

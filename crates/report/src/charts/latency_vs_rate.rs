@@ -9,8 +9,8 @@ use pushbench_protocol::{RunResult, Transport};
 
 use super::frame::frame;
 use super::line_axes::{
-    LineFrame, Series, format_ms, line_chart, line_chart_size, line_legend, line_phases,
-    log_bounds, only_note,
+    LineFrame, Series, draw_dotted_line, format_ms, line_chart, line_chart_size, line_legend,
+    line_phases, log_bounds, only_note,
 };
 use super::render::{Chart, DrawResult};
 use super::style::{label_font, shade, transport_color};
@@ -144,14 +144,12 @@ impl Chart for LatencyVsRate {
                 (y_min..y_max).log_scale(),
             )?;
             for (_, color, points) in &self.series {
-                chart.draw_series(LineSeries::new(
-                    points.iter().map(|p| (p.0, pick(p))),
-                    color.stroke_width(3),
-                ))?;
-                chart.draw_series(
-                    points
-                        .iter()
-                        .map(|p| Circle::new((p.0, pick(p)), 4, color.filled())),
+                draw_dotted_line(
+                    &mut chart,
+                    points,
+                    |p| (p.0, pick(p)),
+                    |_| true,
+                    (*color, 3, 4),
                 )?;
             }
         }

@@ -1,14 +1,15 @@
 //! What the line charts share: a series per line, at most [`MAX_LINES`]
 //! of them, log axes around their values and the labels of those axes.
 
-use plotters::coord::Shift;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::coord::{CoordTranslate, Shift};
 use plotters::prelude::*;
 
 use pushbench_protocol::RunResult;
 use pushbench_protocol::results::PhaseResult;
 
 use super::frame::{LegendMark, height_for_legend};
+use super::render::DrawResult;
 use super::style::{label_font, small_font};
 use crate::number_format::format_decimal;
 use crate::variant::{variant_label, variant_of};
@@ -156,6 +157,32 @@ where
         .axis_desc_style(label_font())
         .draw()?;
     Ok(chart)
+}
+
+/// Draws one line of a line chart through `points`, `width` pixels wide,
+/// with a dot of radius `dot` on each point `dotted` keeps.
+pub(super) fn draw_dotted_line<DB, CT, P>(
+    chart: &mut ChartContext<'_, DB, CT>,
+    points: &[P],
+    at: impl Fn(&P) -> (f64, f64),
+    dotted: impl Fn(&P) -> bool,
+    (color, width, dot): (RGBColor, u32, u32),
+) -> DrawResult<DB>
+where
+    DB: DrawingBackend,
+    CT: CoordTranslate<From = (f64, f64)>,
+{
+    chart.draw_series(LineSeries::new(
+        points.iter().map(&at),
+        color.stroke_width(width),
+    ))?;
+    chart.draw_series(
+        points
+            .iter()
+            .filter(|p| dotted(p))
+            .map(|p| Circle::new(at(p), dot, color.filled())),
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]
