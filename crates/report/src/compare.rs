@@ -7,7 +7,7 @@ use pushbench_protocol::RunResult;
 use pushbench_protocol::results::PhaseResult;
 
 use crate::table::{Align, Table};
-use crate::variant::phase_key;
+use crate::variant_labels::phase_key;
 
 /// One figure compared, read from a phase.
 #[derive(Clone, Copy, Debug)]

@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 
 use pushbench_protocol::{RunResult, Transport};
 
-use crate::capacity::{capacity_table, connections_table};
+use crate::capacity_tables::{capacity_table, connections_table};
 use crate::error::{ReportError, read_file};
 use crate::figures::{transport_bytes_per_event, transports_in};
 use crate::model::{self, CLASSIC_CLIENTS, ModelInput};
 use crate::number_format::{format_bytes, format_count, format_decimal};
 use crate::summary::{summary_table, variant_table, warnings};
 use crate::table::{Table, escape_html};
-use crate::variant::varying_in;
+use crate::variant_labels::varying_in;
 
 /// One chart as the reports show it.
 #[derive(Clone, Debug)]

@@ -5,7 +5,7 @@ use pushbench_protocol::results::PhaseResult;
 use pushbench_protocol::{ByteClass, ByteLedger, ContentCoding, RunResult, Transport};
 
 use crate::number_format::format_decimal;
-use crate::variant::variant_of;
+use crate::variant_labels::variant_of;
 
 /// Bytes of one direction per delivered event, one entry per
 /// [`ByteClass::ALL`] class in that order.
@@ -117,11 +117,11 @@ impl ClassicGroup {
 
 /// The classic comparison of a run: one group per variant (and load), in
 /// matrix order (HTTP version, then TLS, coding, header profile, each from
-/// its baseline up; see [`crate::variant::variant_order`]). Phases of one
+/// its baseline up; see [`crate::variant_labels::variant_order`]). Phases of one
 /// transport in one group (a scenario that lists a value twice) are added
 /// together.
 pub fn classic_groups(result: &RunResult) -> Vec<ClassicGroup> {
-    use crate::variant::{DIMENSIONS, variant_name, variant_order, varying_in};
+    use crate::variant_labels::{DIMENSIONS, variant_name, variant_order, varying_in};
     let phases: Vec<&PhaseResult> = result
         .phases
         .iter()

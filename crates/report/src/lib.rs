@@ -11,12 +11,12 @@
 //! - [`number_format`]: how every output writes a number (rates, ratios,
 //!   latencies, bytes, counts); it imports nothing from the crate.
 //! - [`figures`]: per-phase figures every output shares.
-//! - [`variant`]: the matrix's dimensions (HTTP version, TLS, content
+//! - [`variant_labels`]: the matrix's dimensions (HTTP version, TLS, content
 //!   coding, header profile) and the one function that names a phase's
 //!   variant, behind every label, variant column and comparison key.
 //! - [`table`]: [`Table`], rendered as aligned text, Markdown or HTML.
 //! - [`summary`]: the summary table, the warnings, [`terminal_summary`].
-//! - [`capacity`]: the capacity search's table, and the connection ramp
+//! - [`capacity_tables`]: the capacity search's table, and the connection ramp
 //!   and request rates of every run.
 //! - [`charts`]: one [`charts::Chart`] per picture, one file each under
 //!   `charts/`, drawn on the SVG and PNG backends by [`charts::render`];
@@ -27,10 +27,10 @@
 //!   [`compare()`] builds one.
 //! - [`model`]: the analytic bandwidth per technique, and the classic
 //!   1,000 / 10,000 / 100,000 clients table.
-//! - [`peers`]: `peers.json` (pushbench beside wrk, h2load, a Node `ws`
+//! - [`peer_report`]: `peers.json` (pushbench beside wrk, h2load, a Node `ws`
 //!   server) as a table, a ratio chart and `peers.md`.
 //! - [`trace`]: the annotated bytes of one exchange (`pushbench trace`).
-//! - `error`: [`ReportError`], and writing a file or creating a folder with
+//! - `error`: [`ReportError`], and reading or writing a file or creating a folder with
 //!   the path named in the error.
 //!
 //! [`write_report`] ties charts and documents together; `pushbench report`
@@ -43,7 +43,7 @@ use pushbench_protocol::{RESULTS_VERSION, RunResult};
 
 use error::{create_dir, read_file, write_file};
 
-pub mod capacity;
+pub mod capacity_tables;
 pub mod charts;
 pub mod compare;
 pub mod document;
@@ -51,11 +51,11 @@ mod error;
 pub mod figures;
 pub mod model;
 pub mod number_format;
-pub mod peers;
+pub mod peer_report;
 pub mod summary;
 pub mod table;
 pub mod trace;
-pub mod variant;
+pub mod variant_labels;
 
 pub use compare::{Comparison, compare};
 pub use error::ReportError;

@@ -11,7 +11,7 @@ use super::frame::{LegendMark, frame};
 use super::render::{Chart, DrawResult};
 use super::style::{class_color, label_font, small_font};
 use crate::figures::{ClassBytes, classes_in, per_event_by_class};
-use crate::variant::phase_label;
+use crate::variant_labels::phase_label;
 
 /// Stacked bars of bytes per delivered event by class, one bar per phase,
 /// client-to-server and server-to-client side by side.

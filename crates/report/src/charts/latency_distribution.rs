@@ -13,7 +13,7 @@ use super::line_axes::{
 };
 use super::render::{Chart, DrawResult};
 use super::style::{label_font, phase_color};
-use crate::variant::phase_label;
+use crate::variant_labels::phase_label;
 
 /// Percentile ticks of the latency chart, as `1/(1-p)`.
 const PERCENTILE_TICKS: [(f64, &str); 7] = [

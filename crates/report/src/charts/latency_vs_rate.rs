@@ -16,7 +16,7 @@ use super::render::{Chart, DrawResult};
 use super::style::{label_font, shade, transport_color};
 use crate::figures::transports_in;
 use crate::number_format::format_decimal;
-use crate::variant::variant_label;
+use crate::variant_labels::variant_label;
 
 /// Latency (p50 and p99) versus event rate, drawn only when the run swept
 /// several rates.

@@ -12,7 +12,7 @@ use super::frame::{LegendMark, height_for_legend};
 use super::render::DrawResult;
 use super::style::{label_font, small_font};
 use crate::number_format::format_decimal;
-use crate::variant::{variant_label, variant_of};
+use crate::variant_labels::{variant_label, variant_of};
 
 /// One named line of a chart: name, color, points.
 pub(super) type Series<P> = (String, RGBColor, Vec<P>);

@@ -10,7 +10,7 @@ use super::frame::frame;
 use super::render::{Chart, DrawResult};
 use super::style::{label_font, phase_color};
 use crate::number_format::format_decimal;
-use crate::variant::phase_label;
+use crate::variant_labels::phase_label;
 
 /// Overhead ratio (all bytes divided by payload bytes) per phase.
 #[derive(Debug)]

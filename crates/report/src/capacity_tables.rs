@@ -7,7 +7,7 @@ use pushbench_protocol::results::PhaseResult;
 
 use crate::number_format::{format_count, format_decimal, format_us};
 use crate::table::Table;
-use crate::variant::phase_label;
+use crate::variant_labels::phase_label;
 
 /// One row per transport searched: the highest sustained rate, the first
 /// rate that broke a criterion and why, and the latency at each load
