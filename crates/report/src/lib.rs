@@ -30,8 +30,8 @@
 //! - [`peer_report`]: `peers.json` (pushbench beside wrk, h2load, a Node `ws`
 //!   server) as a table, a ratio chart and `peers.md`.
 //! - [`trace`]: the annotated bytes of one exchange (`pushbench trace`).
-//! - `error`: [`ReportError`], and reading or writing a file or creating a folder with
-//!   the path named in the error.
+//! - `error`: [`ReportError`], and reading or writing a file or creating a
+//!   folder with the path named in the error.
 //!
 //! [`write_report`] ties charts and documents together; `pushbench report`
 //! and the end of `pushbench run` call it.
