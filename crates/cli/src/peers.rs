@@ -204,11 +204,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     output::write_peers(&out, &outcome.result, &outcome.logs)?;
-    pushbench_report::peers::write_peers_report(&outcome.result, &outcome.skipped, &out)
+    pushbench_report::peer_report::write_peers_report(&outcome.result, &outcome.skipped, &out)
         .context("writing the peers report")?;
     println!(
         "{}",
-        pushbench_report::peers::peers_table(&outcome.result).to_text()
+        pushbench_report::peer_report::peers_table(&outcome.result).to_text()
     );
     for s in &outcome.skipped {
         println!("not compared: {s}");

@@ -7,7 +7,7 @@ use pushbench_protocol::RunResult;
 use pushbench_protocol::results::PhaseResult;
 
 use crate::table::{Align, Table};
-use crate::variant::phase_key;
+use crate::variant_labels::phase_key;
 
 /// One figure compared, read from a phase.
 #[derive(Clone, Copy, Debug)]
@@ -21,57 +21,29 @@ pub struct Figure {
 
 /// The figures `compare` shows, in order.
 pub const FIGURES: [Figure; 10] = [
-    Figure {
-        name: "B/event",
-        lower_is_better: true,
-        read: |p| p.derived.bytes_per_event,
-    },
-    Figure {
-        name: "B/event sent",
-        lower_is_better: true,
-        read: |p| p.derived.sent_bytes_per_event,
-    },
-    Figure {
-        name: "B/event received",
-        lower_is_better: true,
-        read: |p| p.derived.received_bytes_per_event,
-    },
-    Figure {
-        name: "overhead",
-        lower_is_better: true,
-        read: |p| p.derived.overhead_ratio,
-    },
-    Figure {
-        name: "p50 µs",
-        lower_is_better: true,
-        read: |p| p.latency_us.p50 as f64,
-    },
-    Figure {
-        name: "p99 µs",
-        lower_is_better: true,
-        read: |p| p.latency_us.p99 as f64,
-    },
-    Figure {
-        name: "max µs",
-        lower_is_better: true,
-        read: |p| p.latency_us.max as f64,
-    },
-    Figure {
-        name: "missed",
-        lower_is_better: true,
-        read: |p| p.events.missed as f64,
-    },
-    Figure {
-        name: "CPU µs/event",
-        lower_is_better: true,
-        read: |p| p.server.cpu_us_per_event,
-    },
-    Figure {
-        name: "RSS B/conn",
-        lower_is_better: true,
-        read: |p| p.server.rss_per_connection_bytes,
-    },
+    Figure::lower_is_better("B/event", |p| p.derived.bytes_per_event),
+    Figure::lower_is_better("B/event sent", |p| p.derived.sent_bytes_per_event),
+    Figure::lower_is_better("B/event received", |p| p.derived.received_bytes_per_event),
+    Figure::lower_is_better("overhead", |p| p.derived.overhead_ratio),
+    Figure::lower_is_better("p50 µs", |p| p.latency_us.p50 as f64),
+    Figure::lower_is_better("p99 µs", |p| p.latency_us.p99 as f64),
+    Figure::lower_is_better("max µs", |p| p.latency_us.max as f64),
+    Figure::lower_is_better("missed", |p| p.events.missed as f64),
+    Figure::lower_is_better("CPU µs/event", |p| p.server.cpu_us_per_event),
+    Figure::lower_is_better("RSS B/conn", |p| p.server.rss_per_connection_bytes),
 ];
+
+impl Figure {
+    /// A figure whose improvement is a smaller value (every one `compare`
+    /// shows so far).
+    const fn lower_is_better(name: &'static str, read: fn(&PhaseResult) -> f64) -> Self {
+        Figure {
+            name,
+            lower_is_better: true,
+            read,
+        }
+    }
+}
 
 /// One figure of one phase in both runs.
 #[derive(Clone, Debug, PartialEq)]

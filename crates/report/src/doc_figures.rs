@@ -31,7 +31,7 @@ use pushbench_protocol::RunResult;
 use pushbench_protocol::peers::PeersResult;
 use serde_json::Value;
 
-use crate::figures::{format_bytes, format_count, format_us};
+use crate::number_format::{format_bytes, format_count, format_us};
 use crate::table::Table;
 
 /// The tables a `generated:` block may name, and what each shows.
@@ -216,16 +216,16 @@ fn table(name: &str, value: &Value, source: &str, line: usize) -> Result<Table, 
     Ok(match name {
         "summary" => crate::summary_table(&run()?),
         "capacity" => {
-            crate::capacity::capacity_table(&run()?).ok_or_else(|| absent("capacity section"))?
+            crate::capacity_tables::capacity_table(&run()?).ok_or_else(|| absent("capacity section"))?
         }
-        "connections" => crate::capacity::connections_table(&run()?),
+        "connections" => crate::capacity_tables::connections_table(&run()?),
         "variants" => crate::summary::variant_table(&run()?).ok_or_else(|| absent("variants"))?,
         "classic-argument" => crate::document::classic_argument_table(&run()?)
             .ok_or_else(|| absent("polling and pushing variants"))?,
         "peers" => {
             let peers = serde_json::from_value::<PeersResult>(value.clone())
                 .map_err(|e| source_error(line, source, format!("not a peers file: {e}")))?;
-            crate::peers::peers_table(&peers)
+            crate::peer_report::peers_table(&peers)
         }
         _ => return Err(marker(line, format!("unknown table `{name}`"))),
     })

@@ -3,20 +3,18 @@
 //! the whole report.
 
 use std::fmt::Write as _;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use pushbench_protocol::{RunResult, Transport};
 
-use crate::ReportError;
-use crate::capacity::{capacity_table, connections_table};
-use crate::figures::{
-    format_bytes, format_count, format_rate, transport_bytes_per_event, transports_in,
-};
+use crate::capacity_tables::{capacity_table, connections_table};
+use crate::error::{ReportError, read_file};
+use crate::figures::{transport_bytes_per_event, transports_in};
 use crate::model::{self, CLASSIC_CLIENTS, ModelInput};
+use crate::number_format::{format_bytes, format_count, format_decimal};
 use crate::summary::{summary_table, variant_table, warnings};
 use crate::table::{Table, escape_html};
-use crate::variant::varying_in;
+use crate::variant_labels::varying_in;
 
 /// One chart as the reports show it.
 #[derive(Clone, Debug)]
@@ -43,20 +41,33 @@ pub struct Report<'a> {
 /// Bytes per second for 1,000 / 10,000 / 100,000 clients at one event per
 /// second each, from the measured bytes per event of each transport.
 pub fn classic_bandwidth_table(result: &RunResult) -> Table {
-    let mut headers = vec!["transport".to_owned(), "measured B/event".to_owned()];
+    let rows = transports_in(result).into_iter().filter_map(|transport| {
+        let bpe = transport_bytes_per_event(result, transport)?;
+        Some((transport.name().to_owned(), format!("{bpe:.1}"), bpe))
+    });
+    classic_clients_table(["transport", "measured B/event"], rows, |bpe, n| {
+        bpe * n as f64
+    })
+}
+
+/// A row per `(name, bytes per event, T)` and a column per classic client
+/// count, holding `bandwidth(T, clients)` in bytes per second.
+fn classic_clients_table<T>(
+    columns: [&str; 2],
+    rows: impl IntoIterator<Item = (String, String, T)>,
+    bandwidth: impl Fn(&T, u64) -> f64,
+) -> Table {
+    let mut headers = columns.map(str::to_owned).to_vec();
     headers.extend(
         CLASSIC_CLIENTS
             .iter()
             .map(|n| format!("{} clients", format_count(*n))),
     );
     let mut table = Table::new(headers);
-    for transport in transports_in(result) {
-        let Some(bpe) = transport_bytes_per_event(result, transport) else {
-            continue;
-        };
-        let mut row = vec![transport.name().to_owned(), format!("{bpe:.1}")];
+    for (name, per_event, of) in rows {
+        let mut row = vec![name, per_event];
         row.extend(CLASSIC_CLIENTS.iter().map(|&n| {
-            let bps = bpe * n as f64;
+            let bps = bandwidth(&of, n);
             format!(
                 "{}/s ({:.3} Mbit/s)",
                 format_bytes(bps),
@@ -116,27 +127,17 @@ pub fn classic_argument_table(result: &RunResult) -> Option<Table> {
 /// The classic claim, from the model alone: 871 header bytes per poll
 /// against a 2-byte WebSocket frame, one event per second, no payload.
 pub fn classic_model_table() -> Table {
-    let mut headers = vec!["technique".to_owned(), "B/event".to_owned()];
-    headers.extend(
-        CLASSIC_CLIENTS
-            .iter()
-            .map(|n| format!("{} clients", format_count(*n))),
-    );
-    let mut table = Table::new(headers);
-    for transport in [Transport::ShortPoll, Transport::Ws] {
+    let rows = [Transport::ShortPoll, Transport::Ws].map(|transport| {
         let per_event = model::bytes_per_event(transport, &ModelInput::classic(1)).unwrap_or(0.0);
-        let mut row = vec![transport.title().to_owned(), format!("{per_event:.0}")];
-        row.extend(CLASSIC_CLIENTS.iter().map(|&n| {
-            let bps = model::bytes_per_second(transport, &ModelInput::classic(n));
-            format!(
-                "{}/s ({:.3} Mbit/s)",
-                format_bytes(bps),
-                model::megabits(bps)
-            )
-        }));
-        table.push(row);
-    }
-    table
+        (
+            transport.title().to_owned(),
+            format!("{per_event:.0}"),
+            transport,
+        )
+    });
+    classic_clients_table(["technique", "B/event"], rows, |&transport, n| {
+        model::bytes_per_second(transport, &ModelInput::classic(n))
+    })
 }
 
 /// Every knob of the scenario, one row each.
@@ -161,7 +162,7 @@ pub fn scenario_table(result: &RunResult) -> Table {
         ),
         (
             "rates (events/s)",
-            list(s.rates.iter().map(|r| format_rate(*r)).collect()),
+            list(s.rates.iter().map(|r| format_decimal(*r)).collect()),
         ),
         ("payload (bytes)", s.payload.to_string()),
         ("topics", s.topics.to_string()),
@@ -467,12 +468,7 @@ impl Report<'_> {
             connections_table(self.result).to_html()
         );
         for figure in self.figures {
-            let path = dir.join(file_name(&figure.svg));
-            let svg = fs::read_to_string(&path).map_err(|source| ReportError::Io {
-                action: "reading",
-                path: path.clone(),
-                source,
-            })?;
+            let svg = read_file(&dir.join(file_name(&figure.svg)))?;
             let svg = match svg.find("<svg") {
                 Some(start) => &svg[start..],
                 None => svg.as_str(),

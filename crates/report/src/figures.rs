@@ -1,10 +1,11 @@
 //! Figures the charts and tables share, computed from a [`RunResult`] and
-//! nothing else (the report never re-measures), and how they are written.
+//! nothing else (the report never re-measures).
 
 use pushbench_protocol::results::PhaseResult;
 use pushbench_protocol::{ByteClass, ByteLedger, ContentCoding, RunResult, Transport};
 
-use crate::variant::variant_of;
+use crate::number_format::format_decimal;
+use crate::variant_labels::variant_of;
 
 /// Bytes of one direction per delivered event, one entry per
 /// [`ByteClass::ALL`] class in that order.
@@ -116,11 +117,11 @@ impl ClassicGroup {
 
 /// The classic comparison of a run: one group per variant (and load), in
 /// matrix order (HTTP version, then TLS, coding, header profile, each from
-/// its baseline up; see [`crate::variant::variant_order`]). Phases of one
+/// its baseline up; see [`crate::variant_labels::variant_order`]). Phases of one
 /// transport in one group (a scenario that lists a value twice) are added
 /// together.
 pub fn classic_groups(result: &RunResult) -> Vec<ClassicGroup> {
-    use crate::variant::{DIMENSIONS, variant_name, variant_order, varying_in};
+    use crate::variant_labels::{DIMENSIONS, variant_name, variant_order, varying_in};
     let phases: Vec<&PhaseResult> = result
         .phases
         .iter()
@@ -147,9 +148,13 @@ pub fn classic_groups(result: &RunResult) -> Vec<ClassicGroup> {
             let first = members[0];
             let mut label = variant_name(first, &dimensions);
             if load_varies {
-                label = format!("{}c@{}/s {label}", first.clients, format_rate(first.rate))
-                    .trim_end()
-                    .to_owned();
+                label = format!(
+                    "{}c@{}/s {label}",
+                    first.clients,
+                    format_decimal(first.rate)
+                )
+                .trim_end()
+                .to_owned();
             }
             let mut bars: Vec<ClassicBar> = CLASSIC_TRANSPORTS
                 .into_iter()
@@ -229,80 +234,9 @@ pub fn phase_has_losses(phase: &PhaseResult) -> bool {
     phase.events.missed > 0 || phase.events.gaps > 0
 }
 
-/// An event rate without needless decimals: `20`, `0.5`.
-pub fn format_rate(rate: f64) -> String {
-    if rate.fract() == 0.0 {
-        format!("{rate:.0}")
-    } else {
-        let text = format!("{rate:.3}");
-        text.trim_end_matches('0').trim_end_matches('.').to_owned()
-    }
-}
-
-/// A latency in microseconds in the unit that suits it: `850 µs`,
-/// `12.3 ms`, `1.25 s`.
-pub fn format_us(us: f64) -> String {
-    if us < 1_000.0 {
-        format!("{us:.0} µs")
-    } else if us < 1_000_000.0 {
-        let ms = us / 1_000.0;
-        if ms < 10.0 {
-            format!("{ms:.2} ms")
-        } else {
-            format!("{ms:.1} ms")
-        }
-    } else {
-        format!("{:.2} s", us / 1_000_000.0)
-    }
-}
-
-/// A byte count with a binary-free decimal unit: `512 B`, `1.5 kB`, `2.0 MB`.
-pub fn format_bytes(bytes: f64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut value = bytes;
-    let mut unit = 0;
-    while value.abs() >= 1_000.0 && unit < UNITS.len() - 1 {
-        value /= 1_000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{value:.0} {}", UNITS[unit])
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-/// An integer with thousands separators: `100,000`.
-pub fn format_count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formats_read_well() {
-        assert_eq!(format_rate(20.0), "20");
-        assert_eq!(format_rate(0.5), "0.5");
-        assert_eq!(format_us(850.0), "850 µs");
-        assert_eq!(format_us(1_234.0), "1.23 ms");
-        assert_eq!(format_us(12_345.0), "12.3 ms");
-        assert_eq!(format_us(1_250_000.0), "1.25 s");
-        assert_eq!(format_bytes(512.0), "512 B");
-        assert_eq!(format_bytes(871_000.0), "871.0 kB");
-        assert_eq!(format_count(100_000), "100,000");
-        assert_eq!(format_count(999), "999");
-        assert_eq!(format_count(1_000), "1,000");
-    }
 
     #[test]
     fn per_event_divides_each_class() {

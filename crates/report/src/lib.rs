@@ -8,106 +8,68 @@
 //! `results.json`.
 //!
 //! # Layout
-//! - [`figures`]: per-phase figures and number formatting every output shares.
-//! - [`variant`]: the matrix's dimensions (HTTP version, TLS, content
+//! - [`number_format`]: how every output writes a number (rates, ratios,
+//!   latencies, bytes, counts); it imports nothing from the crate.
+//! - [`figures`]: per-phase figures every output shares.
+//! - [`variant_labels`]: the matrix's dimensions (HTTP version, TLS, content
 //!   coding, header profile) and the one function that names a phase's
 //!   variant, behind every label, variant column and comparison key.
 //! - [`table`]: [`Table`], rendered as aligned text, Markdown or HTML.
 //! - [`summary`]: the summary table, the warnings, [`terminal_summary`].
-//! - [`capacity`]: the capacity search's table, and the connection ramp
+//! - [`capacity_tables`]: the capacity search's table, and the connection ramp
 //!   and request rates of every run.
-//! - [`charts`]: one [`charts::Chart`] per picture, drawn on the SVG and PNG
-//!   backends by [`charts::render`]; fixed colors per byte class and transport.
+//! - [`charts`]: one [`charts::Chart`] per picture, one file each under
+//!   `charts/`, drawn on the SVG and PNG backends by [`charts::render`];
+//!   the frame, the bar and line axes and the fixed colors per byte class
+//!   and transport they share sit beside them.
 //! - [`document`]: `report.md` and `report.html` from the same sections.
 //! - [`mod@compare`]: two runs side by side, [`Comparison::regressions`];
 //!   [`compare()`] builds one.
 //! - [`model`]: the analytic bandwidth per technique, and the classic
 //!   1,000 / 10,000 / 100,000 clients table.
-//! - [`peers`]: `peers.json` (pushbench beside wrk, h2load, a Node `ws`
+//! - [`peer_report`]: `peers.json` (pushbench beside wrk, h2load, a Node `ws`
 //!   server) as a table, a ratio chart and `peers.md`.
 //! - [`trace`]: the annotated bytes of one exchange (`pushbench trace`).
 //! - [`doc_figures`]: the tables and figures of the README and `docs/`,
 //!   rewritten from the committed runs between marker comments
 //!   (`pushbench docs`).
+//! - `error`: [`ReportError`], and reading or writing a file or creating a
+//!   folder with the path named in the error.
 //!
 //! [`write_report`] ties charts and documents together; `pushbench report`
 //! and the end of `pushbench run` call it.
 #![deny(missing_docs)]
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use pushbench_protocol::{RESULTS_VERSION, RunResult};
 
-pub mod capacity;
+use error::{create_dir, read_file, write_file};
+
+pub mod capacity_tables;
 pub mod charts;
 pub mod compare;
 pub mod doc_figures;
 pub mod document;
+mod error;
 pub mod figures;
 pub mod model;
-pub mod peers;
+pub mod number_format;
+pub mod peer_report;
 pub mod summary;
 pub mod table;
 pub mod trace;
-pub mod variant;
+pub mod variant_labels;
 
 pub use compare::{Comparison, compare};
+pub use error::ReportError;
 pub use summary::{summary_table, terminal_summary, warnings};
 pub use table::Table;
-
-/// Why a report could not be read or written.
-#[derive(Debug, thiserror::Error)]
-pub enum ReportError {
-    /// A file or folder could not be read or written.
-    #[error("{action} {path}")]
-    Io {
-        /// What was being done (`reading`, `writing`, `creating folder`).
-        action: &'static str,
-        /// The file or folder.
-        path: PathBuf,
-        /// The operating system's reason.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A results file is not valid `RunResult` JSON.
-    #[error("{path} is not a pushbench results file")]
-    Json {
-        /// The file.
-        path: PathBuf,
-        /// Where and why parsing failed.
-        #[source]
-        source: serde_json::Error,
-    },
-    /// A results file written by a newer pushbench.
-    #[error("{path} has results version {found}; this build reads up to {RESULTS_VERSION}")]
-    UnsupportedVersion {
-        /// The file.
-        path: PathBuf,
-        /// The version it declares.
-        found: u32,
-    },
-    /// The embedded font could not be registered with plotters.
-    #[error("the embedded DejaVu Sans font could not be loaded")]
-    Font,
-    /// Plotters failed to draw a chart.
-    #[error("drawing the {chart} chart: {message}")]
-    Chart {
-        /// The chart's file stem.
-        chart: &'static str,
-        /// Plotters' message.
-        message: String,
-    },
-}
 
 /// Reads a `results.json`; `path` may also be the run folder holding it.
 pub fn load_results(path: &Path) -> Result<RunResult, ReportError> {
     let file = results_file(path);
-    let text = fs::read_to_string(&file).map_err(|source| ReportError::Io {
-        action: "reading",
-        path: file.clone(),
-        source,
-    })?;
+    let text = read_file(&file)?;
     let result: RunResult = serde_json::from_str(&text).map_err(|source| ReportError::Json {
         path: file.clone(),
         source,
@@ -195,23 +157,4 @@ impl Drawn {
         self.written.extend([svg, png]);
         Ok(())
     }
-}
-
-/// Writes `text` to `path`, naming the file in the error.
-pub(crate) fn write_file(path: &Path, text: impl AsRef<[u8]>) -> Result<PathBuf, ReportError> {
-    fs::write(path, text).map_err(|source| ReportError::Io {
-        action: "writing",
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Ok(path.to_path_buf())
-}
-
-/// Creates `dir` and its parents, naming it in the error.
-pub(crate) fn create_dir(dir: &Path) -> Result<(), ReportError> {
-    fs::create_dir_all(dir).map_err(|source| ReportError::Io {
-        action: "creating folder",
-        path: dir.to_path_buf(),
-        source,
-    })
 }

@@ -17,7 +17,8 @@
 use pushbench_protocol::framing::{chunk_framing_len, sse_event_len, ws_header_len};
 use pushbench_protocol::{RunResult, Transport};
 
-use crate::figures::{format_bytes, format_count, transport_bytes_per_event};
+use crate::figures::transport_bytes_per_event;
+use crate::number_format::{format_bytes, format_count};
 use crate::table::Table;
 
 /// The client counts of the classic comparison.

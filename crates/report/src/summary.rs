@@ -3,12 +3,10 @@
 
 use pushbench_protocol::{ByteClass, RunResult};
 
-use crate::figures::{
-    classes_in, format_bytes, format_count, format_us, per_event_by_class, phase_has_losses,
-    transports_in,
-};
+use crate::figures::{classes_in, per_event_by_class, phase_has_losses, transports_in};
+use crate::number_format::{format_bytes, format_count, format_decimal, format_us};
 use crate::table::Table;
-use crate::variant::{constant_in, phase_label, varying_in};
+use crate::variant_labels::{constant_in, phase_label, varying_in};
 
 /// One row per phase: bytes per event each way, overhead, latency
 /// percentiles, delivery counts, server cost.
@@ -51,7 +49,7 @@ pub fn summary_table(result: &RunResult) -> Table {
         let mut row = vec![
             phase_label(result, phase),
             format_count(u64::from(phase.clients)),
-            crate::figures::format_rate(phase.rate),
+            format_decimal(phase.rate),
             format!("{:.1}", phase.derived.sent_bytes_per_event),
             format!("{:.1}", phase.derived.received_bytes_per_event),
             // The handshake cost one connection pays once (request or
@@ -109,7 +107,7 @@ pub fn variant_table(result: &RunResult) -> Option<Table> {
             let mut row = vec![
                 transport.name().to_owned(),
                 format_count(u64::from(phase.clients)),
-                crate::figures::format_rate(phase.rate),
+                format_decimal(phase.rate),
             ];
             row.extend(columns.iter().map(|d| d.value(phase)));
             row.extend(
@@ -142,7 +140,7 @@ pub fn warnings(result: &RunResult) -> Vec<String> {
     // Capacity search steps above the limit break the criteria by design
     // (that is how the limit is found); the capacity table says how.
     for (index, phase) in result.phases.iter().enumerate() {
-        if crate::capacity::is_failed_search_step(result, index) {
+        if crate::capacity_tables::is_failed_search_step(result, index) {
             continue;
         }
         let label = phase_label(result, phase);
@@ -207,7 +205,7 @@ pub fn warnings(result: &RunResult) -> Vec<String> {
 /// capitals so they stand out in a scrolling log.
 pub fn terminal_summary(result: &RunResult) -> String {
     let mut out = summary_table(result).to_text();
-    if let Some(capacity) = crate::capacity::capacity_table(result) {
+    if let Some(capacity) = crate::capacity_tables::capacity_table(result) {
         out.push_str(
             "\ncapacity (highest sustained rate, and latency at fractions of it; search steps \
              above the limit broke the criteria by design, so their own warnings are left out):\n",

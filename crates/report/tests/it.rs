@@ -448,7 +448,7 @@ fn a_matrix_run_names_each_variant_once_in_every_table_and_chart() {
     let labels: std::collections::BTreeSet<String> = result
         .phases
         .iter()
-        .map(|p| pushbench_report::variant::phase_label(&result, p))
+        .map(|p| pushbench_report::variant_labels::phase_label(&result, p))
         .collect();
     assert_eq!(labels.len(), 80, "every phase has its own label");
     let table = pushbench_report::summary::variant_table(&result).expect("a variant table");

@@ -5,9 +5,9 @@
 use pushbench_protocol::RunResult;
 use pushbench_protocol::results::PhaseResult;
 
-use crate::figures::{format_count, format_rate, format_us};
+use crate::number_format::{format_count, format_decimal, format_us};
 use crate::table::Table;
-use crate::variant::phase_label;
+use crate::variant_labels::phase_label;
 
 /// One row per transport searched: the highest sustained rate, the first
 /// rate that broke a criterion and why, and the latency at each load
@@ -53,9 +53,11 @@ pub fn capacity_table(result: &RunResult) -> Option<Table> {
         let mut row = vec![
             t.transport.name().to_owned(),
             format_count(u64::from(capacity.clients)),
-            t.max_rate.map_or("none".to_owned(), format_rate),
+            t.max_rate.map_or("none".to_owned(), format_decimal),
             format_count(t.max_delivered_per_second.round() as u64),
-            first_failure.map_or("none up to the ceiling".to_owned(), |s| format_rate(s.rate)),
+            first_failure.map_or("none up to the ceiling".to_owned(), |s| {
+                format_decimal(s.rate)
+            }),
             first_failure.map_or(String::new(), |s| s.failed.join("; ")),
         ];
         for f in &fractions {

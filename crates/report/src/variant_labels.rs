@@ -7,7 +7,7 @@
 use pushbench_protocol::results::PhaseResult;
 use pushbench_protocol::{ContentCoding, HttpVersion, RunResult};
 
-use crate::figures::format_rate;
+use crate::number_format::format_decimal;
 
 /// One dimension of the matrix, as the report shows it.
 #[derive(Clone, Copy, Debug)]
@@ -207,7 +207,7 @@ pub fn phase_label(result: &RunResult, phase: &PhaseResult) -> String {
         label.push_str(&format!(
             " {}c@{}/s",
             phase.clients,
-            format_rate(phase.rate)
+            format_decimal(phase.rate)
         ));
     }
     let variant = variant_label(result, phase);
@@ -227,7 +227,7 @@ pub fn phase_key(phase: &PhaseResult) -> String {
         "{} {}c@{}/s",
         phase.transport.name(),
         phase.clients,
-        format_rate(phase.rate)
+        format_decimal(phase.rate)
     );
     for dimension in DIMENSIONS.iter().filter(|d| !d.is_baseline(phase)) {
         key.push(' ');

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use pushbench_protocol::peers::PeersResult;
 
-use crate::ReportError;
+use crate::error::ReportError;
 use crate::table::Table;
 
 /// One row per comparison: both figures, the ratio (above 1: pushbench
@@ -43,7 +43,7 @@ pub fn peers_table(result: &PeersResult) -> Table {
 
 fn figure(v: f64) -> String {
     if v >= 100.0 {
-        crate::figures::format_count(v.round() as u64)
+        crate::number_format::format_count(v.round() as u64)
     } else {
         format!("{v:.2}")
     }
@@ -56,7 +56,7 @@ pub fn write_peers_report(
     skipped: &[String],
     dir: &Path,
 ) -> Result<Vec<PathBuf>, ReportError> {
-    crate::create_dir(dir)?;
+    crate::error::create_dir(dir)?;
     crate::charts::register_fonts()?;
     let chart = crate::charts::PeersChart::new(result);
     let mut written = crate::charts::render(&chart, dir)?.to_vec();
@@ -97,6 +97,6 @@ pub fn write_peers_report(
             let _ = writeln!(md, "- {s}");
         }
     }
-    written.push(crate::write_file(&dir.join("peers.md"), md)?);
+    written.push(crate::error::write_file(&dir.join("peers.md"), md)?);
     Ok(written)
 }
