@@ -6,7 +6,7 @@
 //! latency histogram, then either ask again on the same connection (per the
 //! schedule) or reconnect after an error. What differs per transport is
 //! data: the request target and the schedule. A client that speaks HTTP/2
-//! runs the same steps on a stream of a shared connection ([`crate::h2`]).
+//! runs the same steps on a stream of a shared connection ([`crate::h2_client`]).
 
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -77,7 +77,7 @@ pub struct ClientSpec {
     pub give_up_after: Duration,
     /// Header lines after `host` in every request, or added to the
     /// WebSocket upgrade: the phase's header profile for this transport
-    /// ([`crate::headers::RequestProfile::headers`]).
+    /// ([`crate::request_headers::RequestProfile::headers`]).
     pub headers: Vec<(String, String)>,
     /// Speak TLS (https, wss) with this configuration, which pins the
     /// server's certificate; `None` for plaintext.
@@ -283,7 +283,7 @@ pub async fn run_client(
     mut stop: watch::Receiver<bool>,
 ) -> ClientReport {
     if spec.http == HttpVersion::Http2 {
-        return crate::h2::run_client(spec, id, recorder, progress, stop).await;
+        return crate::h2_client::run_client(spec, id, recorder, progress, stop).await;
     }
     let mut report = ClientReport {
         tracker: SeqTracker::new(spec.start_cursor),
@@ -782,7 +782,7 @@ mod tests {
             clients,
             source_addresses: 0,
             give_up_after: Duration::from_secs(10),
-            headers: crate::headers::RequestProfile::Minimal
+            headers: crate::request_headers::RequestProfile::Minimal
                 .headers(transport, SocketAddr::from(([127, 0, 0, 1], 8080))),
             tls: None,
             http: HttpVersion::Http1,

@@ -47,15 +47,15 @@
 #![deny(missing_docs)]
 
 pub mod backoff;
-pub mod capacity;
+pub mod capacity_search;
 pub mod client;
 pub mod control;
-pub mod h2;
-pub mod headers;
+pub mod h2_client;
+pub mod request_headers;
 pub mod machine;
 pub mod meter;
 pub mod output;
-pub mod peers;
+pub mod peer_runs;
 pub mod runner;
 pub mod scenario;
 pub mod server;

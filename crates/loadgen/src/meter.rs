@@ -126,7 +126,7 @@ pub struct PhaseRecorder {
     /// Microseconds after `started` when the latest first session opened.
     last_first_session_us: AtomicU64,
     /// The phase's shared HTTP/2 connections (`h2_streams` clients each).
-    h2_groups: crate::h2::Groups,
+    h2_groups: crate::h2_client::Groups,
 }
 
 impl Default for PhaseRecorder {
@@ -137,7 +137,7 @@ impl Default for PhaseRecorder {
             started: Instant::now(),
             first_sessions: AtomicU64::new(0),
             last_first_session_us: AtomicU64::new(0),
-            h2_groups: crate::h2::Groups::default(),
+            h2_groups: crate::h2_client::Groups::default(),
         }
     }
 }
@@ -192,7 +192,7 @@ impl PhaseRecorder {
 
     /// The shared HTTP/2 connection of group `index` (clients
     /// `index * h2_streams ..`), made on first use.
-    pub fn h2_group(&self, index: usize) -> Arc<crate::h2::Group> {
+    pub fn h2_group(&self, index: usize) -> Arc<crate::h2_client::Group> {
         self.h2_groups.get(index)
     }
 

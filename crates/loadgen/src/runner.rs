@@ -36,7 +36,7 @@ use tokio::sync::watch;
 
 use crate::client::{ClientReport, ClientSpec, Schedule, run_client};
 use crate::control::{ControlClient, Stats};
-use crate::headers::RequestProfile;
+use crate::request_headers::RequestProfile;
 use crate::meter::{ConnectionTotals, PhaseRecorder};
 use crate::server::{ServerHandle, ServerSource};
 use crate::{Error, Result, machine, scenario};
@@ -551,7 +551,7 @@ pub async fn run_phase(
         clients: clients as usize,
         source_addresses: s.source_addresses,
         give_up_after: server.outage_grace,
-        headers: crate::headers::with_coding(
+        headers: crate::request_headers::with_coding(
             headers.headers(transport, server.addr),
             transport,
             coding,

@@ -177,7 +177,7 @@ pub fn validate(s: &Scenario) -> Result<()> {
             &names(&s.http),
         );
     }
-    let max_streams = crate::h2::MAX_H2_STREAMS;
+    let max_streams = crate::h2_client::MAX_H2_STREAMS;
     if !(1..=max_streams).contains(&s.h2_streams) {
         return bad(
             "h2_streams",
@@ -325,7 +325,7 @@ mod tests {
         assert!(validate(&s).is_ok(), "{text}");
         let s = parse(&format!(
             "http = [\"1.1\", \"2\"]\nh2_streams = {}\ntarget = \"http://127.0.0.1:8080/\"\n",
-            crate::h2::MAX_H2_STREAMS
+            crate::h2_client::MAX_H2_STREAMS
         ))
         .expect("parse");
         assert!(validate(&s).is_ok(), "{s:?}");

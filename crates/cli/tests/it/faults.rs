@@ -170,7 +170,7 @@ impl Crowd {
                 clients: kinds.len() * per_kind,
                 source_addresses: 0,
                 give_up_after,
-                headers: pushbench_loadgen::headers::RequestProfile::Minimal
+                headers: pushbench_loadgen::request_headers::RequestProfile::Minimal
                     .headers(transport, addr),
                 tls: None,
                 http,

@@ -759,7 +759,7 @@ mod tests {
             clients: 1,
             source_addresses: 0,
             give_up_after: Duration::from_secs(10),
-            headers: crate::headers::RequestProfile::Browser { cookie_bytes: 8 }
+            headers: crate::request_headers::RequestProfile::Browser { cookie_bytes: 8 }
                 .headers(transport, server),
             tls: None,
             http: HttpVersion::Http2,
