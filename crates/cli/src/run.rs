@@ -8,7 +8,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use pushbench_loadgen::runner::{Progress, RunOptions, RunOutcome, files_needed};
+use pushbench_loadgen::phase::Progress;
+use pushbench_loadgen::runner::{RunOptions, RunOutcome, files_needed};
 use pushbench_loadgen::scenario::{
     MAX_PAYLOAD, MAX_POLL_INTERVAL_MS, MAX_RATE, MAX_SECONDS, MAX_TOPICS,
 };

@@ -25,7 +25,8 @@ use tokio::process::Command;
 use tokio::sync::watch;
 
 use crate::capacity_search::{CapacityOptions, SearchPolicy, find_capacity};
-use crate::runner::{Progress, RunOptions, RunOutcome, run_scenario};
+use crate::phase::Progress;
+use crate::runner::{RunOptions, RunOutcome, run_scenario};
 use crate::server::ServerSource;
 use crate::{Error, Result, machine};
 

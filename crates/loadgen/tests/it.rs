@@ -4,8 +4,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use pushbench_loadgen::control::ControlClient;
+use pushbench_loadgen::phase::{PhaseSpec, Progress, run_phase};
 use pushbench_loadgen::request_headers::RequestProfile;
-use pushbench_loadgen::runner::{PhaseSpec, Progress, RunOptions, run_phase, run_scenario};
+use pushbench_loadgen::runner::{RunOptions, run_scenario};
 use pushbench_loadgen::{ServerSource, output};
 use pushbench_protocol::results::PhaseResult;
 use pushbench_protocol::{
