@@ -9,7 +9,9 @@ use std::io::IsTerminal as _;
 
 use anyhow::bail;
 use clap::Parser;
-use pushbench_loadgen::capacity::{CapacityOptions, SearchPolicy, StepReport, find_capacity};
+use pushbench_loadgen::capacity_search::{
+    CapacityOptions, SearchPolicy, StepReport, find_capacity,
+};
 
 use pushbench_loadgen::scenario::{MAX_RATE, MAX_SECONDS};
 

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use pushbench_loadgen::capacity::SearchPolicy;
-use pushbench_loadgen::peers::{PeersOptions, run_peers};
+use pushbench_loadgen::capacity_search::SearchPolicy;
+use pushbench_loadgen::peer_runs::{PeersOptions, run_peers};
 use pushbench_loadgen::{machine, output};
 
 use pushbench_loadgen::scenario::MAX_PAYLOAD;

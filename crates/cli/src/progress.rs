@@ -6,7 +6,7 @@
 use std::io::Write as _;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use pushbench_loadgen::runner::Progress;
+use pushbench_loadgen::phase::Progress;
 use pushbench_protocol::{ContentCoding, HttpVersion};
 
 /// The bar counts tenths of a second of the stage.

@@ -87,7 +87,7 @@ pub struct Args {
     /// HTTP/2 clients per connection, each on its own stream (clients
     /// 0..K share the first connection, and so on); HTTP/1.1 phases keep
     /// one client per connection.
-    #[arg(long, value_name = "K", value_parser = whole::<u32>(1, pushbench_loadgen::h2::MAX_H2_STREAMS.into()), allow_negative_numbers = true)]
+    #[arg(long, value_name = "K", value_parser = whole::<u32>(1, pushbench_loadgen::h2_client::MAX_H2_STREAMS.into()), allow_negative_numbers = true)]
     pub h2_streams: Option<u32>,
     /// Content codings the clients ask for, one phase each (comma-separated
     /// to sweep): `identity` (or `off`), `gzip`, `br`, e.g.
@@ -390,7 +390,7 @@ fn report_hook(result: &pushbench_protocol::RunResult, dir: &std::path::Path) {
 mod tests {
     use super::*;
     use crate::progress::progress_line;
-    use pushbench_loadgen::runner::Progress;
+    use pushbench_loadgen::phase::Progress;
 
     fn args(argv: &[&str]) -> Args {
         Args::parse_from(std::iter::once("run").chain(argv.iter().copied()))

@@ -16,7 +16,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use pushbench_loadgen::meter::{Meter, Note, PhaseRecorder};
+use pushbench_loadgen::meter::{Meter, Note};
+use pushbench_loadgen::recorder::PhaseRecorder;
 use pushbench_protocol::Transport;
 use pushbench_server::counting::CountingStream;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hdrhistogram::Histogram;
-use pushbench_loadgen::meter::{SHARDS, new_histogram};
+use pushbench_loadgen::recorder::{SHARDS, new_histogram};
 
 /// Values recorded per iteration.
 const VALUES: usize = 10_000;
@@ -33,6 +33,11 @@ fn latencies(n: usize, seed: u64) -> Vec<u64> {
 fn bench_record(c: &mut Criterion) {
     let values = latencies(VALUES, 42);
     let mut group = c.benchmark_group("histogram");
+    // Pure, steady code: 30 samples of 2 s after half a second's warm-up.
+    group
+        .sample_size(30)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
     group.throughput(Throughput::Elements(VALUES as u64));
     group.bench_function("record/10k", |b| {
         let mut h = new_histogram();
@@ -68,16 +73,5 @@ fn bench_record(c: &mut Criterion) {
     group.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(30)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-}
-
-criterion_group! {
-    name = benches;
-    config = config();
-    targets = bench_record
-}
+criterion_group!(benches, bench_record);
 criterion_main!(benches);

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::meter::lock;
+use crate::lock;
 use crate::{Error, Result};
 
 /// How long one control call may take: `/stats` answers at once, so a

@@ -13,30 +13,40 @@
 //! [`meter`]).
 //!
 //! # Layout
+//! Dependencies point one way, from the runner down to the socket tally.
 //! - [`meter`]: the per-connection tally (classifier, ledgers, decoded
-//!   messages) and the per-phase shards it books into.
+//!   messages); [`setup_scan`] finds where a connection's setup ends on its
+//!   raw bytes; [`recorder`] is the phase's collector the meters and the
+//!   clients book into (measuring flag, per-worker shards, ramp).
 //! - [`tracker`]: per-client seq bookkeeping: delivered, missed, duplicated,
 //!   out of order.
 //! - [`client`]: the one client loop, parameterised by transport and
-//!   [`client::Schedule`], over plain TCP or TLS ([`client::Wire`]);
-//!   [`backoff`] is its reconnect policy. [`h2`] runs the same clients
-//!   over HTTP/2: a connection shared by a group of clients, a stream
-//!   each, WebSocket by extended CONNECT.
-//! - [`headers`]: the request header profiles (`minimal`, Chromium's
-//!   `browser` heads, a header file) per transport.
+//!   [`client_spec::Schedule`]; [`client_spec`] is what every client of a
+//!   phase shares and the requests it makes; [`connection`] opens a
+//!   client's connections over plain TCP or TLS ([`connection::Wire`]),
+//!   reconnects with [`backoff`] and closes them counting every byte;
+//!   [`session`] hands a connection's decoded messages to the client's
+//!   tracker and histogram. [`h2_client`] runs the same clients over
+//!   HTTP/2: a connection shared by a group of clients, a stream each,
+//!   WebSocket by extended CONNECT, over [`h2_io`]'s byte streams.
+//! - [`request_headers`]: the request header profiles (`minimal`,
+//!   Chromium's `browser` heads, a header file) per transport.
 //! - [`control`]: the runner's own HTTP calls (`/stats`, `/publish`) on
 //!   separate, separately counted connections.
 //! - [`server`]: where the server comes from: a URL, a child
 //!   `pushbench serve`, or an in-process server for tests.
-//! - [`runner`]: phases (transport x clients x rate x
-//!   [`runner::PhaseVariant`]: header profile and TLS): ramp-up, warm-up,
-//!   measured window, drain; the collector that merges the shards into a
-//!   [`PhaseResult`](pushbench_protocol::results::PhaseResult).
-//! - [`capacity`]: the highest sustained rate per transport (a search over
-//!   runner phases, judged by [`threshold`]s), and phases at fractions of it.
-//! - [`peers`]: pushbench beside `wrk`, `h2load` and a Node `ws` server,
-//!   as ratios measured in one run.
-//! - [`scenario`]: scenario files (TOML).
+//! - [`runner`]: the scenario's phases in order (transport x clients x
+//!   rate x [`runner::PhaseVariant`]: header profile, TLS, HTTP version,
+//!   coding) into a [`RunResult`](pushbench_protocol::RunResult);
+//!   [`phase`] runs one phase, its stages (ramp-up, warm-up, measured
+//!   window, drain, collect) the methods of one type, watching the
+//!   server's [`outages`].
+//! - [`capacity_search`]: the highest sustained rate per transport (a
+//!   search over runner phases, judged by [`threshold`]s), and phases at
+//!   fractions of it.
+//! - [`peer_runs`]: pushbench beside `wrk`, `h2load` and a Node `ws`
+//!   server, as ratios measured in one run.
+//! - [`scenario`]: scenario files (TOML) and their validation.
 //! - [`threshold`]: `--threshold` expressions (`p99<5ms`, `missed=0`).
 //! - [`output`]: `results.json` (atomic), the CSV and the HdrHistogram logs.
 //! - [`machine`]: the machine description for results.
@@ -47,24 +57,33 @@
 #![deny(missing_docs)]
 
 pub mod backoff;
-pub mod capacity;
+pub mod capacity_search;
 pub mod client;
+pub mod client_spec;
+pub mod connection;
 pub mod control;
-pub mod h2;
-pub mod headers;
+pub mod h2_client;
+pub mod h2_io;
 pub mod machine;
 pub mod meter;
+pub mod outages;
 pub mod output;
-pub mod peers;
+pub mod peer_runs;
+pub mod phase;
+pub mod recorder;
+pub mod request_headers;
 pub mod runner;
 pub mod scenario;
 pub mod server;
+pub mod session;
+pub mod setup_scan;
 pub mod tcpinfo;
 pub mod threshold;
 pub mod trace;
 pub mod tracker;
 
-pub use runner::{Progress, RunOptions, run_scenario};
+pub use phase::Progress;
+pub use runner::{RunOptions, run_scenario};
 pub use server::ServerSource;
 pub use threshold::Threshold;
 
@@ -139,6 +158,12 @@ impl Error {
             error,
         }
     }
+}
+
+/// Locks a mutex, ignoring poisoning: the data are plain counters, still
+/// meaningful after a panicking holder.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Result with this crate's [`Error`].

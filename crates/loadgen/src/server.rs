@@ -31,7 +31,7 @@ pub struct ChildStderr(std::sync::Arc<std::sync::Mutex<std::collections::VecDequ
 
 impl ChildStderr {
     fn push(&self, line: String) {
-        let mut tail = crate::meter::lock(&self.0);
+        let mut tail = crate::lock(&self.0);
         if tail.len() == STDERR_TAIL {
             tail.pop_front();
         }
@@ -40,7 +40,7 @@ impl ChildStderr {
 
     /// `; its stderr: ...` with the kept lines, or nothing.
     pub fn describe(&self) -> String {
-        let tail = crate::meter::lock(&self.0);
+        let tail = crate::lock(&self.0);
         if tail.is_empty() {
             return String::new();
         }

@@ -41,10 +41,10 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use crate::client::{ClientSpec, Schedule};
+use crate::client_spec::{ClientSpec, Schedule};
 use crate::control::ControlClient;
-use crate::headers::RequestProfile;
-use crate::meter::lock;
+use crate::lock;
+use crate::request_headers::RequestProfile;
 use crate::{Error, Result};
 
 /// What to trace.
@@ -590,7 +590,8 @@ impl Exchange<'_> {
                 self.ws_messages(ws).await
             }
             Channel::Http2 { send, .. } => {
-                let deadline = tokio::time::Instant::now() + crate::h2::EXTENDED_CONNECT_WAIT;
+                let deadline =
+                    tokio::time::Instant::now() + crate::h2_client::EXTENDED_CONNECT_WAIT;
                 while !send.is_extended_connect_protocol_enabled() {
                     if tokio::time::Instant::now() >= deadline {
                         return Err(self.server_error(
@@ -608,7 +609,7 @@ impl Exchange<'_> {
                 if !response.status().is_success() {
                     return Err(self.server_error("ws handshake", &response.status()));
                 }
-                let stream = crate::h2::H2Stream::new(upstream, response.into_body());
+                let stream = crate::h2_io::H2Stream::new(upstream, response.into_body());
                 let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
                     stream,
                     tokio_tungstenite::tungstenite::protocol::Role::Client,

@@ -4,8 +4,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use pushbench_loadgen::control::ControlClient;
-use pushbench_loadgen::headers::RequestProfile;
-use pushbench_loadgen::runner::{PhaseSpec, Progress, RunOptions, run_phase, run_scenario};
+use pushbench_loadgen::phase::{PhaseSpec, Progress, run_phase};
+use pushbench_loadgen::request_headers::RequestProfile;
+use pushbench_loadgen::runner::{RunOptions, run_scenario};
 use pushbench_loadgen::{ServerSource, output};
 use pushbench_protocol::results::PhaseResult;
 use pushbench_protocol::{
@@ -618,7 +619,7 @@ async fn real_results_validate_against_the_committed_schema() {
 /// does; the result (with its `capacity` part) validates against the schema.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_capacity_search_climbs_bisects_and_writes_valid_results() {
-    use pushbench_loadgen::capacity::{CapacityOptions, SearchPolicy, find_capacity};
+    use pushbench_loadgen::capacity_search::{CapacityOptions, SearchPolicy, find_capacity};
     let scenario = Scenario {
         duration_s: 0.5,
         warmup_s: 0.1,

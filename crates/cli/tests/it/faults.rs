@@ -12,9 +12,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use pushbench_loadgen::client::{ClientReport, ClientSpec, Schedule, run_client};
+use pushbench_loadgen::client::run_client;
+use pushbench_loadgen::client_spec::{ClientSpec, Schedule};
 use pushbench_loadgen::control::ControlClient;
-use pushbench_loadgen::meter::PhaseRecorder;
+use pushbench_loadgen::h2_client::H2Groups;
+use pushbench_loadgen::recorder::PhaseRecorder;
+use pushbench_loadgen::session::ClientReport;
 use pushbench_protocol::{HttpVersion, Transport};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -156,6 +159,7 @@ impl Crowd {
         http: HttpVersion,
     ) -> Crowd {
         let recorder = Arc::new(PhaseRecorder::default());
+        let h2_groups = Arc::new(H2Groups::default());
         recorder.set_measuring(true);
         let (stop, stop_rx) = watch::channel(false);
         let mut clients = Vec::new();
@@ -170,7 +174,7 @@ impl Crowd {
                 clients: kinds.len() * per_kind,
                 source_addresses: 0,
                 give_up_after,
-                headers: pushbench_loadgen::headers::RequestProfile::Minimal
+                headers: pushbench_loadgen::request_headers::RequestProfile::Minimal
                     .headers(transport, addr),
                 tls: None,
                 http,
@@ -186,6 +190,7 @@ impl Crowd {
                     Arc::clone(&spec),
                     clients.len(),
                     Arc::clone(&recorder),
+                    Arc::clone(&h2_groups),
                     Arc::clone(&progress),
                     stop_rx.clone(),
                 ));

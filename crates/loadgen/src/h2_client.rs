@@ -1,10 +1,10 @@
 //! The clients over HTTP/2 (`run --http 2`): the same client loop as
-//! [`crate::client`], each poll, long poll, stream or WebSocket on an
+//! over HTTP/1.1 (`client::run_client`, which hands HTTP/2 clients here), each poll, long poll, stream or WebSocket on an
 //! HTTP/2 stream of a connection shared by a group of clients.
 //!
 //! The connection speaks h2c with prior knowledge in plaintext, `h2` by
 //! ALPN over TLS, through the `h2` crate's client over the same counted
-//! [`Wire`](crate::client::Wire) as HTTP/1.1, so the [`Meter`] sees the
+//! [`Wire`](crate::connection::Wire) as HTTP/1.1, so the [`Meter`] sees the
 //! raw frames (above TLS when TLS) and its HTTP/2 classifier books them.
 //! As over HTTP/1.1 the events are not decoded from what `h2` hands the
 //! client: the bodies it reads are only consumed (their flow-control
@@ -23,33 +23,32 @@
 //! next, and so on ([`Group`]). The group's first client keeps the
 //! connection (`keep`): opens it, publishes it to the group, reopens it
 //! with [`Backoff`] when it fails, and books its bytes (into its own shard)
-//! and its [`ConnectionTotals`] once. Every client of the group, the first
+//! and its [`ConnectionTotals`](crate::meter::ConnectionTotals) once. Every client of the group, the first
 //! included, runs its own streams, tracker and report on the connection of
 //! the moment; a stream that fails while the connection lives is retried
 //! on it with the client's own backoff, a lost connection waits for the
 //! next one.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use h2::RecvStream;
+use h2::SendStream;
 use h2::client::SendRequest;
-use h2::{RecvStream, SendStream};
 use pushbench_protocol::{HttpVersion, Transport};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::watch;
 
 use crate::backoff::Backoff;
-use crate::client::{
-    Attempt, CLOSE_GRACE, ClientReport, ClientSpec, Conn, Schedule, Session, SessionEnd, attempt,
-    backoff_wait, close, read_to_end, record_setup_time, ws_config,
-};
-use crate::meter::{ConnectionTotals, Meter, Note, PhaseRecorder, lock};
+use crate::client_spec::{ClientSpec, Schedule};
+use crate::connection::{Attempt, CLOSE_GRACE, Conn, Dialer, backoff_wait, close, read_to_end};
+use crate::h2_io::{H2Io, H2Stream};
+use crate::lock;
+use crate::meter::{Meter, Note};
+use crate::recorder::PhaseRecorder;
+use crate::session::{ClientReport, Session, SessionEnd, record_setup_time, ws_config};
 use crate::tracker::SeqTracker;
 
 /// Most clients per HTTP/2 connection (`h2_streams`): each has at most one
@@ -63,22 +62,11 @@ pub const MAX_H2_STREAMS: u32 = 100;
 /// this only bounds a server that never sends them.
 pub const EXTENDED_CONNECT_WAIT: Duration = Duration::from_secs(5);
 
-/// Request headers HTTP/2 forbids (RFC 9113 section 8.2.2) or carries as a
-/// pseudo-header (`host` is `:authority`): dropped from a header profile.
-const HTTP1_ONLY: [&str; 6] = [
-    "connection",
-    "upgrade",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "host",
-];
-
 /// The phase's HTTP/2 connection groups, made as their clients start.
 #[derive(Debug, Default)]
-pub struct Groups(Mutex<HashMap<usize, Arc<Group>>>);
+pub struct H2Groups(Mutex<HashMap<usize, Arc<Group>>>);
 
-impl Groups {
+impl H2Groups {
     /// Group `index`, made on first use.
     pub fn get(&self, index: usize) -> Arc<Group> {
         Arc::clone(lock(&self.0).entry(index).or_default())
@@ -124,26 +112,19 @@ struct Up {
     generation: u64,
 }
 
-/// What the keeper of a group's connections reports.
-#[derive(Debug, Default)]
-struct Kept {
-    connections: Vec<(SocketAddr, ConnectionTotals)>,
-    opened: u64,
-    failed: u64,
-}
-
-/// [`crate::client::run_client`] over HTTP/2: client `id`'s streams on its
+/// `client::run_client` over HTTP/2: client `id`'s streams on its
 /// group's connection, and the connection itself if `id` is the group's
 /// first client.
 pub async fn run_client(
     spec: Arc<ClientSpec>,
     id: usize,
     recorder: Arc<PhaseRecorder>,
+    groups: Arc<H2Groups>,
     progress: Arc<AtomicU64>,
     stop: watch::Receiver<bool>,
 ) -> ClientReport {
     let per_connection = spec.h2_streams.max(1) as usize;
-    let group = recorder.h2_group(id / per_connection);
+    let group = groups.get(id / per_connection);
     let mut report = ClientReport {
         tracker: SeqTracker::new(spec.start_cursor),
         ..ClientReport::default()
@@ -170,15 +151,14 @@ pub async fn run_client(
 
 /// Keeps a group's connection open until `stop`: connects, shakes hands,
 /// publishes it, and when it fails closes it, books it and reconnects.
-async fn keep(
-    spec: &ClientSpec,
+async fn keep<'a>(
+    spec: &'a ClientSpec,
     id: usize,
-    recorder: &Arc<PhaseRecorder>,
+    recorder: &'a Arc<PhaseRecorder>,
     group: &Group,
     mut stop: watch::Receiver<bool>,
-) -> Kept {
-    let mut kept = Kept::default();
-    let mut backoff = Backoff::new(spec.give_up_after, id);
+) -> Dialer<'a> {
+    let mut dialer = Dialer::new(spec, id, recorder);
     let mut generation = 0;
     while !*stop.borrow() {
         let meter = Meter::speaking(
@@ -189,19 +169,7 @@ async fn keep(
             spec.tls.is_some(),
         );
         let started = Instant::now();
-        let (opened, failed) = (&mut kept.opened, &mut kept.failed);
-        let (conn, local) = match attempt(
-            spec,
-            id,
-            &meter,
-            recorder,
-            &mut backoff,
-            &mut stop,
-            opened,
-            failed,
-        )
-        .await
-        {
+        let (conn, local) = match dialer.attempt(&meter, &mut stop).await {
             Attempt::Stop => break,
             Attempt::Retry => continue,
             Attempt::Open(conn, local) => (conn, local),
@@ -257,25 +225,21 @@ async fn keep(
                 recorder.error(id, format!("malformed: {reason}"));
             }
         }
-        kept.connections.push((local, meter.finish(segments)));
-        if let Some(err) = meter.take_error() {
-            recorder.error(id, format!("protocol: {err}"));
-        }
+        dialer.finished(local, &meter, segments);
         if group.answered.swap(false, Ordering::Relaxed) {
-            backoff.succeeded();
+            dialer.succeeded();
         }
         match end {
             None => break,
             Some(kind) => {
-                recorder.error(id, kind);
-                if !backoff_wait(&mut backoff, &mut stop, recorder, id).await {
+                if !dialer.retry(kind, &mut stop).await {
                     break;
                 }
             }
         }
     }
     group.link.send_replace(Link::Closed);
-    kept
+    dialer
 }
 
 /// Why a client's session on a shared connection ended.
@@ -344,8 +308,10 @@ async fn streams(
             cursor: &mut cursor,
             answered: false,
             stream: 0,
+            first,
         };
-        let end = stream_session(&mut session, &up.send, &mut first, &mut stop).await;
+        let end = stream_session(&mut session, &up.send, &mut stop).await;
+        first = session.first;
         session.drain();
         if session.answered {
             backoff.succeeded();
@@ -435,15 +401,12 @@ async fn open_stream(
 async fn stream_session(
     session: &mut Session<'_>,
     send: &SendRequest<Bytes>,
-    first: &mut bool,
     stop: &mut watch::Receiver<bool>,
 ) -> End {
     if session.spec.transport == Transport::Ws {
-        return websocket(session, send, first, stop).await;
+        return websocket(session, send, stop).await;
     }
-    if std::mem::take(first) {
-        session.recorder.first_session_opened();
-    }
+    session.opened();
     let schedule = session.spec.schedule;
     // A short poll is answered at once: read it to its end whatever
     // happens, so client and server count the same bytes.
@@ -504,7 +467,6 @@ async fn stream_session(
 async fn websocket(
     session: &mut Session<'_>,
     send: &SendRequest<Bytes>,
-    first: &mut bool,
     stop: &mut watch::Receiver<bool>,
 ) -> End {
     // The server's SETTINGS arrive with its first bytes, read by the
@@ -535,9 +497,7 @@ async fn websocket(
         ));
     }
     session.answered = true;
-    if std::mem::take(first) {
-        session.recorder.first_session_opened();
-    }
+    session.opened();
     session.drain();
     let stream = H2Stream::new(upstream, response.into_body());
     let mut ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
@@ -551,273 +511,13 @@ async fn websocket(
     End::Session(session.ws_messages(&mut ws, stop).await)
 }
 
-impl ClientSpec {
-    /// The request URI: the scheme, the server and [`ClientSpec::target`].
-    fn h2_uri(&self, cursor: u64) -> String {
-        let scheme = if self.tls.is_some() { "https" } else { "http" };
-        format!("{scheme}://{}{}", self.server, self.target(cursor))
-    }
-
-    /// The profile's headers that HTTP/2 carries ([`HTTP1_ONLY`] dropped),
-    /// as regular (lowercase) headers.
-    fn h2_headers(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.headers
-            .iter()
-            .filter(|(name, _)| !HTTP1_ONLY.iter().any(|h| name.eq_ignore_ascii_case(h)))
-            .map(|(name, value)| (name.as_str(), value.as_str()))
-    }
-
-    /// The HTTP/2 GET for `cursor`: the same target and profile headers as
-    /// [`ClientSpec::request`], `host` as `:authority`.
-    pub fn h2_request(&self, cursor: u64) -> Result<http::Request<()>, http::Error> {
-        let mut request = http::Request::get(self.h2_uri(cursor));
-        for (name, value) in self.h2_headers() {
-            request = request.header(name, value);
-        }
-        request.body(())
-    }
-
-    /// The extended CONNECT for a WebSocket over HTTP/2 (RFC 8441):
-    /// `:protocol websocket`, `sec-websocket-version: 13` and the profile's
-    /// headers (no key: the stream is the handshake's proof).
-    pub fn h2_ws_request(&self, cursor: u64) -> Result<http::Request<()>, http::Error> {
-        let mut request = http::Request::builder()
-            .method(http::Method::CONNECT)
-            .uri(self.h2_uri(cursor))
-            .extension(h2::ext::Protocol::from_static("websocket"))
-            .header("sec-websocket-version", "13");
-        for (name, value) in self.h2_headers() {
-            request = request.header(name, value);
-        }
-        request.body(())
-    }
-}
-
-/// The counted connection as h2's transport. Shared with the keeper, which
-/// takes it back when h2 is done with it to close it as
-/// [`close`] does for HTTP/1.1 (segment counts first, then the FIN, then
-/// the server's last bytes); h2's own shutdown therefore only flushes.
-#[derive(Debug)]
-struct H2Io(Arc<Mutex<Conn>>);
-
-impl H2Io {
-    fn conn(&self) -> std::sync::MutexGuard<'_, Conn> {
-        lock(&self.0)
-    }
-}
-
-impl AsyncRead for H2Io {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut *self.conn()).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for H2Io {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut *self.conn()).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut *self.conn()).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.conn().is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut *self.conn()).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut *self.conn()).poll_flush(cx)
-    }
-}
-
-/// One HTTP/2 stream as a byte stream, for a WebSocket over extended
-/// CONNECT: reads are the DATA the server sent (each chunk's flow-control
-/// capacity released as it is taken), writes become DATA frames as the
-/// stream's send window allows, shutdown ends the stream.
-#[derive(Debug)]
-pub struct H2Stream {
-    send: SendStream<Bytes>,
-    recv: RecvStream,
-    /// Received bytes not read yet.
-    buffered: Bytes,
-    /// END_STREAM sent.
-    ended: bool,
-}
-
-impl H2Stream {
-    /// The stream of an answered extended CONNECT: `send` its request
-    /// side, `recv` its response body.
-    pub fn new(send: SendStream<Bytes>, recv: RecvStream) -> Self {
-        H2Stream {
-            send,
-            recv,
-            buffered: Bytes::new(),
-            ended: false,
-        }
-    }
-}
-
-fn h2_io_error(e: h2::Error) -> std::io::Error {
-    if e.is_io() {
-        e.into_io()
-            .unwrap_or_else(|| std::io::ErrorKind::Other.into())
-    } else {
-        std::io::Error::other(e)
-    }
-}
-
-impl AsyncRead for H2Stream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        while self.buffered.is_empty() {
-            match ready!(self.recv.poll_data(cx)) {
-                Some(Ok(bytes)) => {
-                    let _ = self.recv.flow_control().release_capacity(bytes.len());
-                    self.buffered = bytes;
-                }
-                Some(Err(e)) => return Poll::Ready(Err(h2_io_error(e))),
-                None => return Poll::Ready(Ok(())),
-            }
-        }
-        let n = self.buffered.len().min(buf.remaining());
-        buf.put_slice(&self.buffered.split_to(n));
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncWrite for H2Stream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        if buf.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        self.send.reserve_capacity(buf.len());
-        match ready!(self.send.poll_capacity(cx)) {
-            Some(Ok(capacity)) => {
-                let n = capacity.min(buf.len());
-                self.send
-                    .send_data(Bytes::copy_from_slice(&buf[..n]), false)
-                    .map_err(h2_io_error)?;
-                Poll::Ready(Ok(n))
-            }
-            Some(Err(e)) => Poll::Ready(Err(h2_io_error(e))),
-            None => Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into())),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        // The connection's task writes the frames out.
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        if !std::mem::replace(&mut self.ended, true) {
-            self.send
-                .send_data(Bytes::new(), true)
-                .map_err(h2_io_error)?;
-        }
-        Poll::Ready(Ok(()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pushbench_protocol::ContentCoding;
-
-    fn spec(transport: Transport) -> ClientSpec {
-        let server = SocketAddr::from(([127, 0, 0, 1], 8080));
-        ClientSpec {
-            transport,
-            server,
-            start_cursor: 0,
-            schedule: Schedule::for_transport(transport, Duration::from_millis(250)),
-            longpoll_timeout_s: 30,
-            ws_binary: false,
-            clients: 1,
-            source_addresses: 0,
-            give_up_after: Duration::from_secs(10),
-            headers: crate::headers::RequestProfile::Browser { cookie_bytes: 8 }
-                .headers(transport, server),
-            tls: None,
-            http: HttpVersion::Http2,
-            coding: ContentCoding::Identity,
-            h2_streams: 1,
-        }
-    }
-
-    #[test]
-    fn requests_carry_the_http1_target_and_headers_minus_the_http1_only_ones() {
-        let mut poll = spec(Transport::LongPoll);
-        poll.headers
-            .push(("Connection".into(), "keep-alive".into()));
-        poll.headers.push(("Host".into(), "elsewhere".into()));
-        let request = poll.h2_request(7).expect("request");
-        assert_eq!(request.method(), http::Method::GET);
-        assert_eq!(
-            request.uri().to_string(),
-            "http://127.0.0.1:8080/longpoll?since=7&timeout=30"
-        );
-        assert!(request.headers().get("connection").is_none());
-        assert!(request.headers().get("host").is_none());
-        assert!(request.headers().get("cookie").is_some());
-        // Names are lowercase, as HTTP/2 requires.
-        assert!(
-            request
-                .headers()
-                .keys()
-                .all(|k| k.as_str() == k.as_str().to_lowercase())
-        );
-        // The browser profile's own `Connection: keep-alive` goes too.
-        assert_eq!(
-            request.headers().len(),
-            poll.headers.len() - 3,
-            "{:?}",
-            poll.headers
-        );
-
-        let ws = spec(Transport::Ws).h2_ws_request(3).expect("ws request");
-        assert_eq!(ws.method(), http::Method::CONNECT);
-        assert_eq!(
-            ws.uri().path_and_query().map(|p| p.as_str()),
-            Some("/ws?since=3")
-        );
-        assert_eq!(
-            ws.extensions()
-                .get::<h2::ext::Protocol>()
-                .map(|p| p.as_str()),
-            Some("websocket")
-        );
-        assert_eq!(ws.headers()["sec-websocket-version"], "13");
-        assert!(ws.headers().get("sec-websocket-key").is_none());
-        assert!(ws.headers().get("upgrade").is_none());
-    }
 
     #[test]
     fn groups_are_shared_by_index() {
-        let groups = Groups::default();
+        let groups = H2Groups::default();
         assert!(Arc::ptr_eq(&groups.get(1), &groups.get(1)));
         assert!(!Arc::ptr_eq(&groups.get(0), &groups.get(1)));
     }

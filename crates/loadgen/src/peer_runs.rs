@@ -7,7 +7,7 @@
 //!   --h1`, the same connection count, in alternating rounds; the figure is
 //!   requests answered per second.
 //! - **WebSocket fan-out**: the same pushbench load (a capacity search,
-//!   [`crate::capacity`]) against `pushbench serve` and against a small Node
+//!   [`crate::capacity_search`]) against `pushbench serve` and against a small Node
 //!   `ws` broadcast server (`scripts/peers/ws-broadcast.mjs`, which takes
 //!   `serve`'s command line and speaks the same event protocol): the
 //!   highest sustained deliveries per second, then p99 latency and server
@@ -24,8 +24,9 @@ use pushbench_protocol::{Scenario, Transport};
 use tokio::process::Command;
 use tokio::sync::watch;
 
-use crate::capacity::{CapacityOptions, SearchPolicy, find_capacity};
-use crate::runner::{Progress, RunOptions, RunOutcome, run_scenario};
+use crate::capacity_search::{CapacityOptions, SearchPolicy, find_capacity};
+use crate::phase::Progress;
+use crate::runner::{RunOptions, RunOutcome, run_scenario};
 use crate::server::ServerSource;
 use crate::{Error, Result, machine};
 

@@ -18,7 +18,8 @@ use pushbench_protocol::results::{Capacity, CapacityStep, LoadPoint, TransportCa
 use pushbench_protocol::{Scenario, Transport};
 use tokio::sync::watch;
 
-use crate::runner::{Progress, RunOptions, RunOutcome, run_scenario};
+use crate::phase::Progress;
+use crate::runner::{RunOptions, RunOutcome, run_scenario};
 use crate::server::ServerSource;
 use crate::threshold::Threshold;
 use crate::{Error, Result};

@@ -5,7 +5,7 @@
 //! - `minimal`: nothing but what the server contract needs (`accept:
 //!   text/event-stream` for SSE); the request is the request line and `host`.
 //! - `browser`: what Chromium 156 sends for each kind of request, taken from
-//!   the head it really sent (`headers/chromium.txt`, captured by
+//!   the head it really sent (`request_headers/chromium.txt`, captured by
 //!   `tests/browser/capture-heads.mjs`): a `fetch()` for short and long
 //!   polls and streaming, an `EventSource` for SSE (with `Accept:
 //!   text/event-stream` and `Cache-Control: no-cache`), a `WebSocket` for
@@ -21,7 +21,7 @@ use pushbench_protocol::headers::{self, HeaderProfile, cookie_value};
 use pushbench_protocol::{ContentCoding, Transport};
 
 /// The captured Chromium heads, one `## transport` section each.
-const CHROMIUM: &str = include_str!("headers/chromium.txt");
+const CHROMIUM: &str = include_str!("request_headers/chromium.txt");
 
 /// Header names the WebSocket client library writes itself on an upgrade.
 const WS_LIBRARY_HEADERS: [&str; 5] = [

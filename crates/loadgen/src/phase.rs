@@ -1,0 +1,671 @@
+//! One phase: a transport at one client count and event rate, in one
+//! variant of the scenario (`runner::PhaseVariant`: request header profile,
+//! plaintext or TLS, HTTP version, content coding), run by a `Phase`
+//! whose stages are its methods:
+//!
+//! 1. read `/stats`: the start cursor `C0` (its `last_seq`) and the idle RSS;
+//! 2. ramp-up (`Phase::ramp_up`): connect the clients over the ramp-up,
+//!    each asking for everything after `C0`, wait (up to [`CONNECT_GRACE`])
+//!    until every one has its first session; then warm up
+//!    (`Phase::warm_up`);
+//! 3. the measured window (`Phase::measure`): bytes, deliveries and
+//!    latencies are recorded only while it is open; `/stats` is sampled
+//!    about once a second for CPU and RSS (and to notice a dead server: a
+//!    server unreachable for longer than its outage grace ends the run, a
+//!    shorter outage is recorded in the phase's `outage` while the clients
+//!    reconnect from their cursors, see `Outages`);
+//! 4. read `/stats` again: the end cursor `C1`; drain (`Phase::drain`):
+//!    let the clients catch up to `C1` (or the grace runs out), then stop
+//!    them;
+//! 5. collect (`Phase::collect`): merge the shards and the clients'
+//!    reports into the [`PhaseResult`].
+//!
+//! `missed` is exact: each client must have received every seq in
+//! `(C0, C1]`, whatever the window, so a server that skips seqs is caught
+//! with the exact count. `delivered`, bytes and latency are the window's.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use pushbench_protocol::results::{
+    Connections, Derived, EventCounts, LatencySummary, PhaseResult, ServerCost,
+};
+use pushbench_protocol::{ContentCoding, HeaderProfile, HttpVersion, Scenario, Traffic, Transport};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::client::run_client;
+use crate::client_spec::{ClientSpec, Schedule};
+use crate::control::{ControlClient, Stats};
+use crate::h2_client::H2Groups;
+use crate::meter::ConnectionTotals;
+use crate::outages::Outages;
+use crate::recorder::PhaseRecorder;
+use crate::request_headers::RequestProfile;
+use crate::server::ServerHandle;
+use crate::session::ClientReport;
+use crate::{Error, Result, scenario};
+
+/// How long past the ramp-up a phase waits for its last clients to get
+/// their first session before it warms up anyway (the ramp figures then
+/// show who was late): 19,000 clients at once connect within 1 s here, and
+/// a client that cannot connect must not hold the phase.
+pub const CONNECT_GRACE: Duration = Duration::from_secs(10);
+
+/// How often `/stats` is sampled during the window.
+pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+
+/// A progress report for the terminal.
+#[derive(Clone, Debug)]
+pub struct Progress {
+    /// Phase number, from 1.
+    pub phase: usize,
+    /// Phases in the run.
+    pub phases: usize,
+    /// The phase's transport.
+    pub transport: Transport,
+    /// Its clients.
+    pub clients: u32,
+    /// Its rate.
+    pub rate: f64,
+    /// Its request header profile.
+    pub headers: HeaderProfile,
+    /// Whether it speaks TLS.
+    pub tls: bool,
+    /// Its HTTP version.
+    pub http: HttpVersion,
+    /// HTTP/2: clients per connection (1 over HTTP/1.1).
+    pub h2_streams: u32,
+    /// The content coding its clients ask for.
+    pub coding: ContentCoding,
+    /// `connecting`, `warm-up`, `measuring`, `draining` or `done`.
+    pub stage: &'static str,
+    /// Seconds into the stage, and the stage's planned length.
+    pub stage_elapsed_s: f64,
+    /// The stage's planned length, seconds.
+    pub stage_length_s: f64,
+}
+
+/// One phase's result with its raw data.
+#[derive(Debug)]
+pub struct PhaseOutcome {
+    /// The summary written to `results.json`.
+    pub result: PhaseResult,
+    /// The merged latency histogram of the window.
+    pub latency: Histogram<u64>,
+    /// Every client connection: local address and what it carried.
+    pub connections: Vec<(SocketAddr, ConnectionTotals)>,
+    /// The phase's start cursor `C0`.
+    pub start_cursor: u64,
+    /// The phase's end cursor `C1`.
+    pub end_cursor: u64,
+    /// Why the phase was cut short (interrupted, server died); `result` then
+    /// holds the partial measurements, marked `incomplete`.
+    pub stopped: Option<Error>,
+}
+
+/// What one phase measures: a transport at a client count, an event rate,
+/// a request header profile, plaintext or TLS.
+#[derive(Clone, Copy, Debug)]
+pub struct PhaseSpec<'a> {
+    /// The transport.
+    pub transport: Transport,
+    /// Concurrent clients.
+    pub clients: u32,
+    /// Events per second the server publishes.
+    pub rate: f64,
+    /// The request headers.
+    pub headers: &'a RequestProfile,
+    /// Speak TLS (the server must have been started with it).
+    pub tls: bool,
+    /// The HTTP version.
+    pub http: HttpVersion,
+    /// The content coding to ask for.
+    pub coding: ContentCoding,
+}
+
+/// Runs one phase against a running server.
+pub async fn run_phase(
+    s: &Scenario,
+    spec: PhaseSpec<'_>,
+    server: &mut ServerHandle,
+    control: &ControlClient,
+    interrupt: Option<&mut watch::Receiver<bool>>,
+    label: &Progress,
+    progress: &mut (dyn FnMut(&Progress) + Send),
+) -> Result<PhaseOutcome> {
+    let tls = match (spec.tls, &server.tls) {
+        (false, _) => None,
+        (true, Some(config)) => Some(pushbench_server::tls::offering(config, spec.http)),
+        (true, None) => {
+            return Err(Error::Scenario(format!(
+                "a TLS phase needs a server started with TLS; {} was not",
+                server.url
+            )));
+        }
+    };
+    let mut phase = Phase {
+        s,
+        spec,
+        outages: Outages::new(server.outage_grace),
+        server,
+        control,
+        interrupt,
+        label,
+        progress,
+    };
+    let idle = phase.stats().await?;
+    let mut clients = Clients::start(
+        phase.client_spec(idle.last_seq, tls),
+        spec.clients,
+        phase.ramp(),
+    );
+    let before = match phase.ramp_up(&clients).await {
+        Ok(()) => phase.warm_up().await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = before {
+        clients.stop().await;
+        return Err(e);
+    }
+    let window = phase.measure(&clients.recorder).await?;
+    if window.stopped.is_none() {
+        phase.drain(&clients, window.end.last_seq).await;
+    }
+    let reports = clients.stop().await;
+    phase.report("done", Duration::ZERO, Duration::ZERO);
+    Ok(phase.collect(&clients, reports, &idle, window))
+}
+
+/// One phase while it runs: what its stages share.
+struct Phase<'a> {
+    s: &'a Scenario,
+    spec: PhaseSpec<'a>,
+    server: &'a mut ServerHandle,
+    control: &'a ControlClient,
+    /// Turns true to interrupt the run (Ctrl-C).
+    interrupt: Option<&'a mut watch::Receiver<bool>>,
+    /// The phase's progress line; each stage fills in its own part.
+    label: &'a Progress,
+    progress: &'a mut (dyn FnMut(&Progress) + Send),
+    /// The server's outages over the phase, as `/stats` saw them.
+    outages: Outages,
+}
+
+/// What the measured window saw.
+struct Window {
+    /// `/stats` as the window opened.
+    start: Stats,
+    /// `/stats` as it closed: the end cursor `C1` is its `last_seq`.
+    end: Stats,
+    /// Every `/stats` sample, `start` to `end`.
+    samples: Vec<Stats>,
+    /// How long the window was open, seconds.
+    duration_s: f64,
+    /// Why the window was cut short (interrupted, server died).
+    stopped: Option<Error>,
+}
+
+impl Phase<'_> {
+    /// `/stats`, through the phase's outages.
+    async fn stats(&mut self) -> Result<Stats> {
+        self.outages.stats(self.control, self.server).await
+    }
+
+    /// Reports `stage`, `elapsed` into its planned `length`.
+    fn report(&mut self, stage: &'static str, elapsed: Duration, length: Duration) {
+        (self.progress)(&Progress {
+            stage,
+            stage_elapsed_s: elapsed.as_secs_f64(),
+            stage_length_s: length.as_secs_f64(),
+            ..self.label.clone()
+        });
+    }
+
+    /// The ramp-up: the clients start spread over it.
+    fn ramp(&self) -> Duration {
+        Duration::from_secs_f64(self.s.ramp_up_s)
+    }
+
+    /// What every client of the phase shares, asking for everything after
+    /// `start_cursor`, over TLS with `tls` when given.
+    fn client_spec(&self, start_cursor: u64, tls: Option<Arc<rustls::ClientConfig>>) -> ClientSpec {
+        let (s, server, transport) = (self.s, &self.server, self.spec.transport);
+        ClientSpec {
+            transport,
+            server: server.addr,
+            start_cursor,
+            schedule: Schedule::for_transport(transport, self.poll_interval()),
+            longpoll_timeout_s: s.longpoll_timeout_s,
+            ws_binary: s.ws_binary,
+            clients: self.spec.clients as usize,
+            source_addresses: s.source_addresses,
+            give_up_after: server.outage_grace,
+            headers: crate::request_headers::with_coding(
+                self.spec.headers.headers(transport, server.addr),
+                transport,
+                self.spec.coding,
+                s.coding.iter().any(|&c| c != ContentCoding::Identity),
+            ),
+            tls,
+            http: self.spec.http,
+            coding: self.spec.coding,
+            h2_streams: scenario::h2_streams(s, self.spec.http),
+        }
+    }
+
+    fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.s.poll_interval_ms)
+    }
+
+    /// The ramp-up stage. The window opens once every client has its first
+    /// session (or [`CONNECT_GRACE`] past the ramp): a client that connects
+    /// late asks for everything after the phase's start cursor, and its
+    /// catch-up on that backlog would land in the window as seconds of
+    /// latency that no broadcast took.
+    async fn ramp_up(&mut self, clients: &Clients) -> Result<()> {
+        let (ramp, recorder, n) = (self.ramp(), &clients.recorder, self.spec.clients);
+        let all_connected =
+            |elapsed: Duration| elapsed >= ramp && recorder.ramp().first_sessions >= u64::from(n);
+        self.wait(
+            ramp + CONNECT_GRACE,
+            "connecting",
+            None,
+            Some(&all_connected),
+        )
+        .await
+    }
+
+    /// The warm-up stage: clients connected, nothing recorded yet.
+    async fn warm_up(&mut self) -> Result<()> {
+        let warmup = Duration::from_secs_f64(self.s.warmup_s);
+        self.wait(warmup, "warm-up", None, None).await
+    }
+
+    /// The measured window. A window cut short keeps what it measured: the
+    /// last `/stats` sample stands in for the window's end.
+    async fn measure(&mut self, recorder: &PhaseRecorder) -> Result<Window> {
+        let start = self.stats().await?;
+        recorder.set_measuring(true);
+        let t0 = Instant::now();
+        let mut samples = vec![start.clone()];
+        let length = Duration::from_secs_f64(self.s.duration_s);
+        let measured = self
+            .wait(length, "measuring", Some(&mut samples), None)
+            .await;
+        recorder.set_measuring(false);
+        let duration_s = t0.elapsed().as_secs_f64();
+        let last_sample = samples.last().cloned().unwrap_or_default();
+        let (end, stopped) = match measured {
+            Ok(()) => match self.stats().await {
+                Ok(end) => (end, None),
+                Err(e) => (last_sample, Some(e)),
+            },
+            Err(e) => (last_sample, Some(e)),
+        };
+        samples.push(end.clone());
+        Ok(Window {
+            start,
+            end,
+            samples,
+            duration_s,
+            stopped,
+        })
+    }
+
+    /// The drain: until every client has caught up to `end_cursor`, or
+    /// long enough for a short poll and a reconnect to catch up.
+    async fn drain(&mut self, clients: &Clients, end_cursor: u64) {
+        let grace = Duration::from_secs(2).max(self.poll_interval() * 2);
+        let start = Instant::now();
+        while start.elapsed() < grace && clients.behind(end_cursor) {
+            self.report("draining", start.elapsed(), grace);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits `length` (or until `done_early` says so, given the time
+    /// elapsed), reporting progress, watching for interruption and for a
+    /// dead server (and sampling `/stats` when `samples` is given).
+    async fn wait(
+        &mut self,
+        length: Duration,
+        stage: &'static str,
+        mut samples: Option<&mut Vec<Stats>>,
+        done_early: Option<&(dyn Fn(Duration) -> bool + Sync)>,
+    ) -> Result<()> {
+        let start = Instant::now();
+        let tick = Duration::from_millis(250);
+        let mut next_sample = start + SAMPLE_EVERY;
+        loop {
+            let elapsed = start.elapsed();
+            self.report(stage, elapsed, length);
+            if elapsed >= length || done_early.is_some_and(|done| done(elapsed)) {
+                return Ok(());
+            }
+            if let Some(rx) = self.interrupt.as_deref()
+                && *rx.borrow()
+            {
+                return Err(Error::Interrupted);
+            }
+            if let Some(reason) = self.server.exited() {
+                return Err(Error::ServerDied(reason));
+            }
+            if let Some(samples) = samples.as_deref_mut()
+                && Instant::now() >= next_sample
+            {
+                if let Some(sample) = self.outages.try_stats(self.control, self.server).await? {
+                    samples.push(sample);
+                }
+                next_sample += SAMPLE_EVERY;
+            }
+            let sleep = tick.min(length - elapsed);
+            match self.interrupt.as_deref_mut() {
+                Some(rx) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(sleep) => {}
+                        _ = rx.changed() => {}
+                    }
+                }
+                None => tokio::time::sleep(sleep).await,
+            }
+        }
+    }
+
+    /// Collect: the shards merged, and the clients' `reports` added up
+    /// (`idle` is `/stats` before the clients started), into the phase's
+    /// result.
+    fn collect(
+        &mut self,
+        clients: &Clients,
+        reports: Vec<ClientReport>,
+        idle: &Stats,
+        window: Window,
+    ) -> PhaseOutcome {
+        let PhaseSpec {
+            transport,
+            clients: count,
+            rate,
+            ..
+        } = self.spec;
+        let spec = &clients.spec;
+        let (start_cursor, end_cursor) = (spec.start_cursor, window.end.last_seq);
+        let (window_start, window_end) = (&window.start, &window.end);
+        let merged = clients.recorder.merged();
+        let mut events = EventCounts {
+            published: window_end.last_seq.saturating_sub(window_start.last_seq),
+            delivered: merged.delivered,
+            errors: merged.errors,
+            ..EventCounts::default()
+        };
+        let ramp = clients.recorder.ramp();
+        let mut connections = Connections {
+            setup_us: summarize(&merged.setup),
+            responses: merged.responses,
+            first_sessions: ramp.first_sessions,
+            all_connected_us: ramp.all_connected_us,
+            ..Connections::default()
+        };
+        let mut conns = Vec::new();
+        let mut setup_traffic = Traffic::default();
+        let reported = reports.len() as u64;
+        for report in reports {
+            events.missed += report.tracker.missed(end_cursor);
+            events.duplicated += report.tracker.duplicated;
+            events.out_of_order += report.tracker.out_of_order;
+            events.gaps += report.tracker.gaps;
+            connections.opened += report.opened;
+            connections.failed += report.failed;
+            connections.reconnects += report.opened.saturating_sub(1);
+            for (_, totals) in &report.connections {
+                setup_traffic.merge(&totals.setup);
+            }
+            conns.extend(report.connections);
+        }
+        // A client task that never reported (aborted) missed everything.
+        events.missed += (u64::from(count) - reported.min(u64::from(count)))
+            * end_cursor.saturating_sub(start_cursor);
+
+        let duration_s = window.duration_s;
+        let samples = &window.samples;
+        let traffic = merged.traffic;
+        let setup_bytes_per_connection = if connections.opened > 0 {
+            setup_traffic.total() as f64 / connections.opened as f64
+        } else {
+            0.0
+        };
+        let route = window_end
+            .transports
+            .get(transport.name())
+            .copied()
+            .unwrap_or_default();
+        let cpu_seconds = cpu_across_restarts(samples);
+        let rss_max = samples
+            .iter()
+            .map(|x| x.process.rss_bytes)
+            .max()
+            .unwrap_or(0);
+        let rss_idle = idle.process.rss_bytes;
+        let per_event = |x: f64| {
+            if events.delivered > 0 {
+                x / events.delivered as f64
+            } else {
+                0.0
+            }
+        };
+        let payload = traffic.payload();
+        let per_second = |n: u64| {
+            if duration_s > 0.0 {
+                n as f64 / duration_s
+            } else {
+                0.0
+            }
+        };
+        let result = PhaseResult {
+            transport,
+            clients: count,
+            rate,
+            headers: self.label.headers.clone(),
+            tls: spec.tls.is_some(),
+            http: spec.http,
+            coding: spec.coding,
+            duration_s,
+            connections,
+            traffic,
+            latency_us: summarize(&merged.latency),
+            derived: Derived {
+                bytes_per_event: per_event(traffic.total() as f64),
+                sent_bytes_per_event: per_event(traffic.sent.total() as f64),
+                received_bytes_per_event: per_event(traffic.received.total() as f64),
+                // 0 when nothing was delivered: JSON has no infinity. Payload
+                // inside coded bodies counts (decoded), so a coded phase's
+                // ratio compares with an identity one's and can fall below 1.
+                overhead_ratio: if payload > 0 {
+                    traffic.total() as f64 / payload as f64
+                } else {
+                    0.0
+                },
+                compression_ratio: if traffic.received.compressed > 0 {
+                    traffic.decoded.total() as f64 / traffic.received.compressed as f64
+                } else {
+                    0.0
+                },
+                events_per_second: per_second(events.delivered),
+                responses_per_second: per_second(merged.responses),
+                connections_per_second: ramp.per_second(),
+            },
+            server: ServerCost {
+                cpu_seconds,
+                cpu_us_per_event: per_event(cpu_seconds * 1e6),
+                rss_idle_bytes: rss_idle,
+                rss_max_bytes: rss_max,
+                rss_per_connection_bytes: if route.connections_open > 0 {
+                    rss_max.saturating_sub(rss_idle) as f64 / route.connections_open as f64
+                } else {
+                    0.0
+                },
+                connections_open: route.connections_open,
+                slow_consumer_drops: window_end
+                    .slow_consumer_drops
+                    .saturating_sub(window_start.slow_consumer_drops),
+            },
+            events,
+            histogram_log: None,
+            setup_bytes_per_connection,
+            setup_traffic,
+            incomplete: window.stopped.is_some(),
+            outage: self.outages.summary(),
+        };
+        PhaseOutcome {
+            result,
+            latency: merged.latency,
+            connections: conns,
+            start_cursor,
+            end_cursor,
+            stopped: window.stopped,
+        }
+    }
+}
+
+/// The phase's clients: their tasks, their cursors and the stop signal.
+struct Clients {
+    spec: Arc<ClientSpec>,
+    recorder: Arc<PhaseRecorder>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<ClientReport>>,
+    /// Each client's cursor (the highest seq it has caught up to).
+    cursors: Vec<Arc<AtomicU64>>,
+}
+
+impl Clients {
+    /// Starts `count` clients of `spec`, spread evenly over `ramp`.
+    fn start(spec: ClientSpec, count: u32, ramp: Duration) -> Self {
+        let spec = Arc::new(spec);
+        let recorder = Arc::new(PhaseRecorder::default());
+        let h2_groups = Arc::new(H2Groups::default());
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut tasks = Vec::with_capacity(count as usize);
+        let mut cursors = Vec::with_capacity(count as usize);
+        for id in 0..count as usize {
+            let delay = ramp.mul_f64(id as f64 / f64::from(count));
+            let progress_cell = Arc::new(AtomicU64::new(spec.start_cursor));
+            cursors.push(progress_cell.clone());
+            let (spec, recorder, mut stop) = (spec.clone(), recorder.clone(), stop_rx.clone());
+            let h2_groups = h2_groups.clone();
+            tasks.push(tokio::spawn(async move {
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = stop.changed() => return ClientReport::default(),
+                }
+                run_client(spec, id, recorder, h2_groups, progress_cell, stop).await
+            }));
+        }
+        Clients {
+            spec,
+            recorder,
+            stop: stop_tx,
+            tasks,
+            cursors,
+        }
+    }
+
+    /// Whether a client has not caught up to `cursor` yet.
+    fn behind(&self, cursor: u64) -> bool {
+        self.cursors
+            .iter()
+            .any(|c| c.load(Ordering::Relaxed) < cursor)
+    }
+
+    /// Stops the clients and takes their reports; a client that does not
+    /// stop within 5 s is aborted and reports nothing.
+    async fn stop(&mut self) -> Vec<ClientReport> {
+        let _ = self.stop.send(true);
+        let tasks = std::mem::take(&mut self.tasks);
+        let mut reports = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            let abort = task.abort_handle();
+            match tokio::time::timeout(Duration::from_secs(5), task).await {
+                Ok(Ok(report)) => reports.push(report),
+                _ => abort.abort(),
+            }
+        }
+        reports
+    }
+}
+
+/// The server's CPU seconds over consecutive `/stats` samples, summed per
+/// server process: a sample from a restarted process (another
+/// `started_us`) counts its own CPU since it started, since the old
+/// process's counter is gone. What a killed process spent after its last
+/// sample cannot be known and is not counted.
+pub fn cpu_across_restarts(samples: &[Stats]) -> f64 {
+    samples
+        .windows(2)
+        .map(|pair| {
+            let (a, b) = (&pair[0], &pair[1]);
+            if a.started_us == b.started_us {
+                (b.process.cpu_seconds - a.process.cpu_seconds).max(0.0)
+            } else {
+                b.process.cpu_seconds
+            }
+        })
+        .sum()
+}
+
+/// Percentiles for the distribution chart, denser toward 100.
+pub const DISTRIBUTION: [f64; 16] = [
+    0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 97.5, 99.0, 99.5, 99.9, 99.95, 99.99, 99.995, 99.999,
+    100.0,
+];
+
+/// A histogram's summary (all zeros when empty).
+pub fn summarize(h: &Histogram<u64>) -> LatencySummary {
+    if h.is_empty() {
+        return LatencySummary::default();
+    }
+    LatencySummary {
+        count: h.len(),
+        min: h.min(),
+        mean: h.mean(),
+        p50: h.value_at_quantile(0.50),
+        p90: h.value_at_quantile(0.90),
+        p99: h.value_at_quantile(0.99),
+        p999: h.value_at_quantile(0.999),
+        max: h.max(),
+        distribution: DISTRIBUTION
+            .iter()
+            .map(|&p| (p, h.value_at_quantile(p / 100.0)))
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(started_us: u64, cpu_seconds: f64) -> Stats {
+        Stats {
+            started_us,
+            process: crate::control::ProcessStats {
+                cpu_seconds,
+                rss_bytes: 0,
+            },
+            ..Stats::default()
+        }
+    }
+
+    #[test]
+    fn server_cpu_is_summed_per_process_across_a_restart() {
+        let samples = [
+            sample(1, 10.0),
+            sample(1, 10.5),
+            sample(2, 0.25),
+            sample(2, 0.75),
+        ];
+        assert!((cpu_across_restarts(&samples) - 1.25).abs() < 1e-9);
+        assert_eq!(cpu_across_restarts(&samples[..1]), 0.0);
+    }
+}

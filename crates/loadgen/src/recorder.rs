@@ -1,0 +1,157 @@
+//! Where a phase's clients book what they measured: the measuring flag,
+//! the per-worker [`Shard`]s (added together once, at the end of the phase)
+//! and the connection [`Ramp`].
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+use hdrhistogram::Histogram;
+use pushbench_protocol::Traffic;
+
+use crate::lock;
+
+/// Highest latency the histograms track, microseconds: an hour. Larger
+/// values are clamped, never dropped, so `count` stays exact.
+pub const MAX_LATENCY_US: u64 = 3_600_000_000;
+
+/// A new latency histogram (3 significant digits, 1 µs to an hour).
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("constant histogram bounds are valid")
+}
+
+/// What one worker shard collected while the window was open.
+#[derive(Debug)]
+pub struct Shard {
+    /// Bytes booked while measuring.
+    pub traffic: Traffic,
+    /// Events received while measuring.
+    pub delivered: u64,
+    /// HTTP responses read to their end while measuring.
+    pub responses: u64,
+    /// Latency, creation to receipt, µs.
+    pub latency: Histogram<u64>,
+    /// Connection setup time, µs (every connection of the phase).
+    pub setup: Histogram<u64>,
+    /// Errors by kind (every error of the phase).
+    pub errors: BTreeMap<String, u64>,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard {
+            traffic: Traffic::default(),
+            delivered: 0,
+            responses: 0,
+            latency: new_histogram(),
+            setup: new_histogram(),
+            errors: BTreeMap::new(),
+        }
+    }
+}
+
+/// Shards per phase: clients record into `id % SHARDS`, so no single lock is
+/// shared by all clients; merged once at the end of the phase.
+pub const SHARDS: usize = 16;
+
+/// The collector of one phase: the measuring flag, the shards, and the
+/// connection ramp (when each client's first session opened).
+#[derive(Debug)]
+pub struct PhaseRecorder {
+    measuring: AtomicBool,
+    shards: Vec<Mutex<Shard>>,
+    /// When the phase's clients were started: the origin of the ramp.
+    started: Instant,
+    /// Clients whose first session has opened.
+    first_sessions: AtomicU64,
+    /// Microseconds after `started` when the latest first session opened.
+    last_first_session_us: AtomicU64,
+}
+
+impl Default for PhaseRecorder {
+    fn default() -> Self {
+        PhaseRecorder {
+            measuring: AtomicBool::new(false),
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            started: Instant::now(),
+            first_sessions: AtomicU64::new(0),
+            last_first_session_us: AtomicU64::new(0),
+        }
+    }
+}
+
+/// How fast a phase's clients got their first session open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ramp {
+    /// Clients whose first session opened.
+    pub first_sessions: u64,
+    /// Microseconds from the phase's start to the last of them.
+    pub all_connected_us: u64,
+}
+
+impl Ramp {
+    /// First sessions per second over the ramp (0 when nothing opened).
+    pub fn per_second(&self) -> f64 {
+        if self.all_connected_us == 0 {
+            0.0
+        } else {
+            self.first_sessions as f64 * 1e6 / self.all_connected_us as f64
+        }
+    }
+}
+
+impl PhaseRecorder {
+    /// Opens or closes the measured window.
+    pub fn set_measuring(&self, on: bool) {
+        self.measuring.store(on, Ordering::SeqCst);
+    }
+
+    /// Whether the measured window is open.
+    pub fn measuring(&self) -> bool {
+        self.measuring.load(Ordering::SeqCst)
+    }
+
+    /// The shard of client `id`.
+    pub fn shard(&self, id: usize) -> MutexGuard<'_, Shard> {
+        lock(&self.shards[id % self.shards.len()])
+    }
+
+    /// Counts an error of `kind` for client `id`.
+    pub fn error(&self, id: usize, kind: impl Into<String>) {
+        *self.shard(id).errors.entry(kind.into()).or_default() += 1;
+    }
+
+    /// Notes that a client's first session of the phase just opened.
+    pub fn first_session_opened(&self) {
+        let us = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.first_sessions.fetch_add(1, Ordering::Relaxed);
+        self.last_first_session_us.fetch_max(us, Ordering::Relaxed);
+    }
+
+    /// The connection ramp so far.
+    pub fn ramp(&self) -> Ramp {
+        Ramp {
+            first_sessions: self.first_sessions.load(Ordering::Relaxed),
+            all_connected_us: self.last_first_session_us.load(Ordering::Relaxed),
+        }
+    }
+
+    /// All shards added together.
+    pub fn merged(&self) -> Shard {
+        let mut all = Shard::default();
+        for shard in &self.shards {
+            let shard = lock(shard);
+            all.traffic.merge(&shard.traffic);
+            all.delivered += shard.delivered;
+            all.responses += shard.responses;
+            // Both histograms have the same bounds, so `add` cannot fail.
+            let _ = all.latency.add(&shard.latency);
+            let _ = all.setup.add(&shard.setup);
+            for (kind, n) in &shard.errors {
+                *all.errors.entry(kind.clone()).or_default() += n;
+            }
+        }
+        all
+    }
+}

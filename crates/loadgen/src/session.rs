@@ -1,0 +1,208 @@
+//! One client's view of a connection (HTTP/1.1) or of its streams on a
+//! shared one (HTTP/2): the `Session` hands the meter's decoded messages
+//! to the client's tracker and the latency histogram, and reads a
+//! WebSocket's messages; what a client reports at the end of a phase
+//! ([`ClientReport`]).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use pushbench_protocol::Received;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::watch;
+
+use crate::client_spec::{ClientSpec, Schedule};
+use crate::meter::{ConnectionTotals, Meter, Note};
+use crate::recorder::{MAX_LATENCY_US, PhaseRecorder};
+use crate::tracker::SeqTracker;
+
+/// One client's result for a phase.
+#[derive(Debug, Default)]
+pub struct ClientReport {
+    /// Seqs received.
+    pub tracker: SeqTracker,
+    /// Every connection: local address and what it carried.
+    pub connections: Vec<(SocketAddr, ConnectionTotals)>,
+    /// Connections opened.
+    pub opened: u64,
+    /// Connection attempts that failed.
+    pub failed: u64,
+}
+
+/// Why a session ended.
+pub(crate) enum SessionEnd {
+    /// The runner said stop.
+    Stopped,
+    /// An error of this kind; reconnect.
+    Failed(String),
+}
+
+/// Records a connection's setup time (from `started`) in client `id`'s shard.
+pub(crate) fn record_setup_time(recorder: &PhaseRecorder, id: usize, started: Instant) {
+    let us = u64::try_from(started.elapsed().as_micros())
+        .unwrap_or(u64::MAX)
+        .clamp(1, MAX_LATENCY_US);
+    let _ = recorder.shard(id).setup.record(us);
+}
+
+/// One client's view of one connection (HTTP/1.1) or of its streams on
+/// a shared one (HTTP/2).
+pub(crate) struct Session<'a> {
+    pub(crate) spec: &'a ClientSpec,
+    pub(crate) id: usize,
+    pub(crate) recorder: &'a PhaseRecorder,
+    pub(crate) meter: &'a Meter,
+    pub(crate) report: &'a mut ClientReport,
+    pub(crate) progress: &'a AtomicU64,
+    pub(crate) cursor: &'a mut u64,
+    /// The server gave a good answer (a 2xx head or the 101 upgrade) on
+    /// this connection: the next failure starts the backoff over.
+    pub(crate) answered: bool,
+    /// The HTTP/2 stream whose notes are this client's (0 over HTTP/1.1,
+    /// where every note is).
+    pub(crate) stream: u32,
+    /// The client's first session of the phase is still to open: opening
+    /// it counts in the phase's ramp.
+    pub(crate) first: bool,
+}
+
+/// What the notes of one read amounted to.
+#[derive(Default)]
+pub(crate) struct Drained {
+    /// A response ended with this status.
+    pub(crate) ended: Option<u16>,
+    /// A response head with an error status.
+    pub(crate) bad_status: Option<u16>,
+}
+
+impl Session<'_> {
+    /// The connection's setup ended (it began at `started`): records its
+    /// time, and the session as [`Session::opened`].
+    pub(crate) fn record_setup(&mut self, started: Instant) {
+        record_setup_time(self.recorder, self.id, started);
+        self.opened();
+    }
+
+    /// A session opened: counts it in the ramp if it is the client's first.
+    pub(crate) fn opened(&mut self) {
+        if std::mem::take(&mut self.first) {
+            self.recorder.first_session_opened();
+        }
+    }
+
+    /// Hands the meter's decoded messages to the tracker and the histogram.
+    pub(crate) fn drain(&mut self) -> Drained {
+        let mut drained = Drained::default();
+        let notes = self.meter.take_notes_for(self.stream);
+        if notes.is_empty() {
+            return drained;
+        }
+        let measuring = self.recorder.measuring();
+        let mut shard = self.recorder.shard(self.id);
+        for note in notes {
+            match note {
+                Note::Message(
+                    Received::Event {
+                        seq, created_us, ..
+                    },
+                    at,
+                ) => {
+                    let new = self.report.tracker.record(seq);
+                    if new && measuring {
+                        shard.delivered += 1;
+                        let latency = at.saturating_sub(created_us).clamp(1, MAX_LATENCY_US);
+                        let _ = shard.latency.record(latency);
+                    }
+                }
+                Note::Message(Received::Gap(_), _) => self.report.tracker.gaps += 1,
+                Note::ResponseHead(status) if !(200..300).contains(&status) && status != 101 => {
+                    drained.bad_status = Some(status);
+                }
+                Note::ResponseHead(_) => self.answered = true,
+                Note::ResponseEnd(status, next) => {
+                    if measuring {
+                        shard.responses += 1;
+                    }
+                    if let Some(next) = next {
+                        *self.cursor = (*self.cursor).max(next);
+                    }
+                    drained.ended = Some(status);
+                }
+                Note::Malformed(reason) => {
+                    *shard
+                        .errors
+                        .entry(format!("malformed: {reason}"))
+                        .or_default() += 1
+                }
+            }
+        }
+        drop(shard);
+        if self.spec.schedule == Schedule::Once {
+            *self.cursor = (*self.cursor).max(self.report.tracker.highest());
+        }
+        self.progress.store(*self.cursor, Ordering::Relaxed);
+        drained
+    }
+
+    /// Reads a WebSocket's messages until `stop` (then closes it properly)
+    /// or an error; the events come from the meter's notes.
+    pub(crate) async fn ws_messages<S>(
+        &mut self,
+        ws: &mut tokio_tungstenite::WebSocketStream<S>,
+        stop: &mut watch::Receiver<bool>,
+    ) -> SessionEnd
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        loop {
+            let message = tokio::select! {
+                _ = stop.changed() => {
+                    // Close properly, and read the server's close frame so
+                    // both sides count the same bytes.
+                    let _ = ws.close(None).await;
+                    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                        while let Some(Ok(_)) = ws.next().await {}
+                    })
+                    .await;
+                    self.drain();
+                    return SessionEnd::Stopped;
+                }
+                m = ws.next() => m,
+            };
+            // tokio-tungstenite answers pings itself; the classifier books
+            // the ping and the pong as control from the raw bytes.
+            self.drain();
+            match message {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return SessionEnd::Failed(format!("ws: {}", ws_kind(&e))),
+                None => return SessionEnd::Failed("closed by server".into()),
+            }
+        }
+    }
+}
+
+/// Bytes tungstenite reads per socket read on a client connection. Its
+/// default, 128 KiB, is zero-filled before every read: at a few hundred
+/// bytes per event that memset was the load generator's largest cost (17 %
+/// of its CPU in a 100-client fan-out, by `perf`). Events are small and the
+/// buffer still grows for a large message, so 8 KiB costs nothing else.
+pub const WS_READ_CHUNK: usize = 8 * 1024;
+
+/// The WebSocket settings of every load-generator client.
+pub fn ws_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(WS_READ_CHUNK)
+}
+
+pub(crate) fn ws_kind(e: &tokio_tungstenite::tungstenite::Error) -> String {
+    use tokio_tungstenite::tungstenite::Error as E;
+    match e {
+        E::ConnectionClosed | E::AlreadyClosed => "closed".into(),
+        E::Io(io) => format!("{:?}", io.kind()),
+        E::Http(response) => format!("status {}", response.status().as_u16()),
+        E::Protocol(p) => format!("protocol: {p}"),
+        other => other.to_string(),
+    }
+}
