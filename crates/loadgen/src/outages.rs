@@ -66,9 +66,15 @@ impl Outages {
             Ok(stats) => {
                 if let Some(since) = self.failing_since.take() {
                     self.longest = self.longest.max(now - since);
+                    tracing::info!(
+                        "{} answers again after {:.1} s",
+                        server.url,
+                        (now - since).as_secs_f64()
+                    );
                 }
                 if stats.started_us != 0 {
                     if self.started_us.is_some_and(|s| s != stats.started_us) {
+                        tracing::warn!("{} was restarted (a new started_us)", server.url);
                         self.restarts += 1;
                     }
                     self.started_us = Some(stats.started_us);
@@ -76,6 +82,14 @@ impl Outages {
                 Ok(Some(stats))
             }
             Err(Error::ServerDied(why)) => {
+                if self.failing_since.is_none() {
+                    tracing::warn!(
+                        "{} stopped answering: {why}; clients keep reconnecting for up to {:.1} s \
+                         (--outage-grace)",
+                        server.url,
+                        self.grace.as_secs_f64()
+                    );
+                }
                 self.failures += 1;
                 let since = *self.failing_since.get_or_insert(now);
                 let down = Instant::now() - since;

@@ -519,6 +519,7 @@ impl Phase<'_> {
             incomplete: window.stopped.is_some(),
             outage: self.outages.summary(),
         };
+        log_phase_end(&result);
         PhaseOutcome {
             result,
             latency: merged.latency,
@@ -593,6 +594,30 @@ impl Clients {
             }
         }
         reports
+    }
+}
+
+/// One line when a phase ends with something a reader must not miss:
+/// events lost, duplicated or reordered (a warning), client errors by kind.
+fn log_phase_end(result: &PhaseResult) {
+    let events = &result.events;
+    let name = result.transport.name();
+    if events.missed + events.duplicated + events.out_of_order > 0 {
+        tracing::warn!(
+            "{name} phase: {} missed, {} duplicated, {} out of order of {} delivered",
+            events.missed,
+            events.duplicated,
+            events.out_of_order,
+            events.delivered
+        );
+    }
+    if !events.errors.is_empty() {
+        let kinds: Vec<String> = events
+            .errors
+            .iter()
+            .map(|(kind, n)| format!("{n} {kind}"))
+            .collect();
+        tracing::info!("{name} phase: client errors: {}", kinds.join(", "));
     }
 }
 

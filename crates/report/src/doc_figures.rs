@@ -215,9 +215,8 @@ fn table(name: &str, value: &Value, source: &str, line: usize) -> Result<Table, 
     let absent = |what: &str| source_error(line, source, format!("the run has no {what}"));
     Ok(match name {
         "summary" => crate::summary_table(&run()?),
-        "capacity" => {
-            crate::capacity_tables::capacity_table(&run()?).ok_or_else(|| absent("capacity section"))?
-        }
+        "capacity" => crate::capacity_tables::capacity_table(&run()?)
+            .ok_or_else(|| absent("capacity section"))?,
         "connections" => crate::capacity_tables::connections_table(&run()?),
         "variants" => crate::summary::variant_table(&run()?).ok_or_else(|| absent("variants"))?,
         "classic-argument" => crate::document::classic_argument_table(&run()?)

@@ -315,7 +315,10 @@ fn library_file_names_are_unique_across_crates() {
             let relative = file.strip_prefix(&src).expect("under src").to_path_buf();
             let stem = relative.file_stem().unwrap_or_default();
             // `error.rs` holds its crate's error type in every crate: one role.
-            if ["lib", "main", "mod", "tests", "error"].iter().any(|s| stem == *s) {
+            if ["lib", "main", "mod", "tests", "error"]
+                .iter()
+                .any(|s| stem == *s)
+            {
                 continue;
             }
             owners.entry(relative).or_default().push(name.clone());
