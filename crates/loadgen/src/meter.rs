@@ -53,9 +53,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use hdrhistogram::Histogram;
-use pushbench_protocol::h2::H2Classifier;
+use pushbench_protocol::h2_classifier::H2Classifier;
 use pushbench_protocol::ledger::tcp_ip_header_bytes;
-use pushbench_protocol::tls::{RecordPart, RecordScanner};
+use pushbench_protocol::tls_records::{RecordPart, RecordScanner};
 use pushbench_protocol::{
     ByteClass, ByteLedger, Classifier, Direction, HttpVersion, Received, Traffic, Transport,
     WireError, WireEvent, now_us,
@@ -707,7 +707,7 @@ impl H2SetupScan {
     /// The scan of what the client sends (it starts with the preface).
     pub fn client() -> Self {
         H2SetupScan {
-            preface: pushbench_protocol::h2::PREFACE.len(),
+            preface: pushbench_protocol::h2_classifier::PREFACE.len(),
             ..Self::server()
         }
     }
@@ -899,7 +899,7 @@ mod tests {
         // Preface, SETTINGS (6 bytes), WINDOW_UPDATE, HEADERS without
         // END_HEADERS, CONTINUATION with it, then a DATA frame after.
         let sent = [
-            pushbench_protocol::h2::PREFACE.to_vec(),
+            pushbench_protocol::h2_classifier::PREFACE.to_vec(),
             frame(H2_SETTINGS, 0, &[0; 6]),
             frame(0x8, 0, &[0, 0, 1, 0]),
             frame(H2_HEADERS, 0, &[1; 10]),
@@ -950,7 +950,7 @@ mod tests {
 
     #[test]
     fn tls_classes_and_plaintext_add_up_to_the_socket_count() {
-        use pushbench_protocol::tls::TLS13_RECORD_TRAILER as T;
+        use pushbench_protocol::tls_records::TLS13_RECORD_TRAILER as T;
         let recorder = Arc::new(PhaseRecorder::default());
         let meter = Meter::with_tls(Transport::Stream, recorder, 0, true);
         let below = meter.below_tls();

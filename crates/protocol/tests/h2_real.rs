@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use pushbench_protocol::h2::H2Classifier;
+use pushbench_protocol::h2_classifier::H2Classifier;
 use pushbench_protocol::wire::{Direction, WireEvent};
 use pushbench_protocol::{ByteClass, ByteLedger, Event, Received, Transport, payload_for};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};

@@ -1350,7 +1350,7 @@ pub struct PeersChart {
 
 impl PeersChart {
     /// The chart for `result`.
-    pub fn new(result: &pushbench_protocol::peers::PeersResult) -> Self {
+    pub fn new(result: &pushbench_protocol::peer_results::PeersResult) -> Self {
         PeersChart {
             bars: result
                 .comparisons

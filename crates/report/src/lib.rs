@@ -25,7 +25,7 @@
 //!   1,000 / 10,000 / 100,000 clients table.
 //! - [`peers`]: `peers.json` (pushbench beside wrk, h2load, a Node `ws`
 //!   server) as a table, a ratio chart and `peers.md`.
-//! - [`trace`]: the annotated bytes of one exchange (`pushbench trace`).
+//! - [`trace_render`]: the annotated bytes of one exchange (`pushbench trace`).
 //!
 //! [`write_report`] ties charts and documents together; `pushbench report`
 //! and the end of `pushbench run` call it.
@@ -45,7 +45,7 @@ pub mod model;
 pub mod peers;
 pub mod summary;
 pub mod table;
-pub mod trace;
+pub mod trace_render;
 pub mod variant;
 
 pub use compare::{Comparison, compare};

@@ -10,7 +10,7 @@
 //! connection's own frames):
 //!
 //! ```
-//! use pushbench_protocol::h2::{H2Classifier, PREFACE};
+//! use pushbench_protocol::h2_classifier::{H2Classifier, PREFACE};
 //! use pushbench_protocol::wire::{Direction, WireEvent};
 //! use pushbench_protocol::{ByteClass, ByteLedger, Transport};
 //!

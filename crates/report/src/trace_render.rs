@@ -482,7 +482,7 @@ fn h2_rows(
     style: TraceStyle,
     port: u16,
 ) -> Vec<Row> {
-    use pushbench_protocol::h2::PREFACE;
+    use pushbench_protocol::h2_classifier::PREFACE;
     let bytes = segment.bytes;
     let class = segment.class;
     if let Some(rest) = bytes.strip_prefix(PREFACE) {
