@@ -91,7 +91,7 @@ mod ws;
 
 pub(crate) use content::Content;
 pub use emit::{Direction, MAX_CHUNK_LINE, MAX_HEAD, MAX_MESSAGE, WireError, WireEvent};
-pub(crate) use emit::{Emitter, Exchange, WireOrder};
+pub(crate) use emit::{Emitter, Exchange, WireOrder, up_to};
 pub use event_json::json_payload_range;
 pub(crate) use ws::FrameParser;
 
