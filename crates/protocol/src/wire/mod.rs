@@ -74,7 +74,7 @@
 //! - `event_json`: where an event's payload is in its JSON, and the NDJSON
 //!   line; `poll`: poll answers; `sse`: `text/event-stream` blocks; `ws`:
 //!   WebSocket frames (their headers read by [`crate::frame_head`]).
-//! - The HTTP/2 classifier ([`crate::h2_classifier`]) feeds its DATA to the
+//! - The HTTP/2 classifier (`h2_classifier`, above this module) feeds its DATA to the
 //!   same `content` and `ws` parsers through the same emitter.
 //!
 //! The modules depend one way: `emit` below everything, the body parsers
@@ -146,25 +146,29 @@ impl Classifier {
         bytes: &[u8],
         sink: &mut F,
     ) -> Result<(), WireError> {
-        let Classifier {
-            request,
-            response,
-            exchange,
-            hold,
-            order,
-            ..
-        } = self;
-        let mut em = Emitter::new(sink, exchange, *hold, order);
-        match direction {
-            Direction::Sent => request.feed(bytes, &mut em),
-            Direction::Received => response.feed(bytes, &mut em),
-        }
+        self.with_emitter(sink, |request, response, em| match direction {
+            Direction::Sent => request.feed(bytes, em),
+            Direction::Received => response.feed(bytes, em),
+        })
     }
 
     /// The connection ended: books every byte still buffered (partial heads,
     /// lines or frames as `control`; a held poll exchange with the classes
     /// it had so far).
     pub fn finish<F: FnMut(WireEvent<'_>)>(&mut self, sink: &mut F) {
+        self.with_emitter(sink, |request, response, em| {
+            request.flush_partial(em);
+            response.flush_partial(em);
+            em.release(true);
+        });
+    }
+
+    /// Runs `op` on both parsers with an emitter over the exchange.
+    fn with_emitter<F: FnMut(WireEvent<'_>), R>(
+        &mut self,
+        sink: &mut F,
+        op: impl FnOnce(&mut RequestParser, &mut ResponseParser, &mut Emitter<'_, F>) -> R,
+    ) -> R {
         let Classifier {
             request,
             response,
@@ -174,9 +178,7 @@ impl Classifier {
             ..
         } = self;
         let mut em = Emitter::new(sink, exchange, *hold, order);
-        request.flush_partial(&mut em);
-        response.flush_partial(&mut em);
-        em.release(true);
+        op(request, response, &mut em)
     }
 }
 
