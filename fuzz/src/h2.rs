@@ -1,4 +1,4 @@
-//! The HTTP/2 wire classifier (`pushbench_protocol::h2`), fed a
+//! The HTTP/2 wire classifier (`pushbench_protocol::h2_classifier`), fed a
 //! fuzzer-chosen exchange.
 //!
 //! The input's first byte picks the transport (its value modulo 5, in the
@@ -21,7 +21,7 @@
 
 use std::collections::BTreeMap;
 
-use pushbench_protocol::h2::H2Classifier;
+use pushbench_protocol::h2_classifier::H2Classifier;
 use pushbench_protocol::wire::{Direction, WireError, WireEvent};
 use pushbench_protocol::{ByteClass, Received, Transport};
 

@@ -13,7 +13,7 @@ use pushbench_loadgen::trace::{TraceOptions, record};
 use pushbench_protocol::{HeaderProfile, HttpVersion, Transport};
 
 use crate::flags::whole;
-use pushbench_report::trace::{TraceHeading, TraceStyle, WireSegment, render_trace};
+use pushbench_report::trace_render::{TraceHeading, TraceStyle, WireSegment, render_trace};
 
 /// Options of `pushbench trace`.
 #[derive(Debug, Parser)]

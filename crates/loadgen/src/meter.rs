@@ -49,9 +49,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use pushbench_protocol::h2::H2Classifier;
+use pushbench_protocol::h2_classifier::H2Classifier;
 use pushbench_protocol::ledger::tcp_ip_header_bytes;
-use pushbench_protocol::tls::{RecordPart, RecordScanner};
+use pushbench_protocol::tls_records::{RecordPart, RecordScanner};
 use pushbench_protocol::{
     ByteClass, ByteLedger, Classifier, Direction, HttpVersion, Received, Traffic, Transport,
     WireError, WireEvent, now_us,
@@ -503,7 +503,7 @@ mod tests {
 
     #[test]
     fn tls_classes_and_plaintext_add_up_to_the_socket_count() {
-        use pushbench_protocol::tls::TLS13_RECORD_TRAILER as T;
+        use pushbench_protocol::tls_records::TLS13_RECORD_TRAILER as T;
         let recorder = Arc::new(PhaseRecorder::default());
         let meter = Meter::with_tls(Transport::Stream, recorder, 0, true);
         let below = meter.below_tls();

@@ -67,7 +67,7 @@ pub fn histogram_log(h: &Histogram<u64>, tag: &str, duration_s: f64) -> Result<V
 /// into `dir`; returns the path of `peers.json`.
 pub fn write_peers(
     dir: &Path,
-    result: &pushbench_protocol::peers::PeersResult,
+    result: &pushbench_protocol::peer_results::PeersResult,
     logs: &[(String, String)],
 ) -> Result<PathBuf> {
     let logs_dir = dir.join("logs");

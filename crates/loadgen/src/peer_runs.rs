@@ -19,7 +19,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pushbench_protocol::peers::{PEERS_VERSION, PeerComparison, PeersResult, median};
+use pushbench_protocol::peer_results::{PEERS_VERSION, PeerComparison, PeersResult, median};
 use pushbench_protocol::{Scenario, Transport};
 use tokio::process::Command;
 use tokio::sync::watch;

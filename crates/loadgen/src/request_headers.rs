@@ -17,7 +17,7 @@
 
 use std::net::SocketAddr;
 
-use pushbench_protocol::headers::{self, HeaderProfile, cookie_value};
+use pushbench_protocol::header_profiles::{self, HeaderProfile, cookie_value};
 use pushbench_protocol::{ContentCoding, Transport};
 
 /// The captured Chromium heads, one `## transport` section each.
@@ -55,7 +55,9 @@ impl RequestProfile {
             HeaderProfile::Browser { cookie_bytes } => RequestProfile::Browser {
                 cookie_bytes: *cookie_bytes,
             },
-            HeaderProfile::File(path) => RequestProfile::Lines(headers::load_header_file(path)?),
+            HeaderProfile::File(path) => {
+                RequestProfile::Lines(header_profiles::load_header_file(path)?)
+            }
         })
     }
 
@@ -181,7 +183,7 @@ mod tests {
                 // The built-in profile may say `Connection: keep-alive` (as
                 // Chromium does); everything else obeys the file rules.
                 if name != "Connection" {
-                    headers::check_header(name, value).expect(name);
+                    header_profiles::check_header(name, value).expect(name);
                 }
             }
         }

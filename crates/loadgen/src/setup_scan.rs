@@ -4,6 +4,7 @@
 //! the meter's "Over HTTP/2": the meter feeds every byte it counts to
 //! a `SetupScan`).
 
+use pushbench_protocol::frame_head::{H2_FRAME_HEAD_LEN, H2FrameHead};
 use pushbench_protocol::{ByteClass, ByteLedger, Direction, HttpVersion};
 
 /// Where a connection's setup ends, each way (sent, received).
@@ -100,7 +101,7 @@ pub struct H2SetupScan {
     /// Preface bytes still to come (24 from the client, 0 from the server).
     preface: usize,
     /// The current frame's header, as far as read.
-    header: [u8; 9],
+    header: [u8; H2_FRAME_HEAD_LEN],
     header_len: usize,
     /// The current frame's body still to come: (class, bytes) in order.
     body: Vec<(ByteClass, usize)>,
@@ -116,7 +117,7 @@ impl H2SetupScan {
     /// The scan of what the client sends (it starts with the preface).
     pub fn client() -> Self {
         H2SetupScan {
-            preface: pushbench_protocol::h2::PREFACE.len(),
+            preface: pushbench_protocol::h2_classifier::PREFACE.len(),
             ..Self::server()
         }
     }
@@ -125,7 +126,7 @@ impl H2SetupScan {
     pub fn server() -> Self {
         H2SetupScan {
             preface: 0,
-            header: [0; 9],
+            header: [0; H2_FRAME_HEAD_LEN],
             header_len: 0,
             body: Vec::new(),
             pad_length_next: false,
@@ -170,16 +171,16 @@ impl H2SetupScan {
                     self.body.remove(0);
                 }
             } else {
-                let n = (9 - self.header_len).min(bytes.len());
+                let n = (H2_FRAME_HEAD_LEN - self.header_len).min(bytes.len());
                 self.header[self.header_len..self.header_len + n].copy_from_slice(&bytes[..n]);
                 self.header_len += n;
                 bytes = &bytes[n..];
-                if self.header_len < 9 {
+                if self.header_len < H2_FRAME_HEAD_LEN {
                     continue;
                 }
                 self.header_len = 0;
                 let class = self.frame_started(headers);
-                ledger.add(class, 9);
+                ledger.add(class, H2_FRAME_HEAD_LEN as u64);
             }
             self.body.retain(|(_, n)| *n > 0);
             if self.body.is_empty() && self.header_len == 0 && self.ends_setup {
@@ -190,9 +191,11 @@ impl H2SetupScan {
 
     /// A frame header was read: plans its body, returns the header's class.
     fn frame_started(&mut self, headers: ByteClass) -> ByteClass {
-        let h = self.header;
-        let len = (usize::from(h[0]) << 16) | (usize::from(h[1]) << 8) | usize::from(h[2]);
-        let (kind, flags) = (h[3], h[4]);
+        // The header is whole (nine bytes were gathered), so it parses.
+        let Ok(head) = H2FrameHead::parse(&self.header) else {
+            return ByteClass::H2Frames;
+        };
+        let (len, kind, flags) = (head.len as usize, head.kind, head.flags);
         self.body.clear();
         match kind {
             H2_SETTINGS if !self.settings_seen && flags & H2_ACK == 0 => {
@@ -254,7 +257,7 @@ mod tests {
         // Preface, SETTINGS (6 bytes), WINDOW_UPDATE, HEADERS without
         // END_HEADERS, CONTINUATION with it, then a DATA frame after.
         let sent = [
-            pushbench_protocol::h2::PREFACE.to_vec(),
+            pushbench_protocol::h2_classifier::PREFACE.to_vec(),
             frame(H2_SETTINGS, 0, &[0; 6]),
             frame(0x8, 0, &[0, 0, 1, 0]),
             frame(H2_HEADERS, 0, &[1; 10]),

@@ -7,27 +7,31 @@
 //!
 //! # Layout
 //! - [`transport`]: [`Transport`], the five techniques and their contract names.
-//! - [`coding`]: gzip and Brotli bodies: the streaming [`coding::Encoder`]
-//!   (one flush per event) and [`coding::Decoder`] the classifier reads
-//!   `Content-Encoding` bodies with.
+//! - [`content_coding`]: gzip and Brotli bodies: the streaming
+//!   [`content_coding::Encoder`] (one flush per event) and
+//!   [`content_coding::Decoder`] the classifier reads `Content-Encoding`
+//!   bodies with.
 //! - [`event`]: [`Event`], its JSON and binary encodings, gap markers, and
 //!   [`decode_json`]/[`decode_binary`], which also split a message's bytes
 //!   into payload and envelope.
 //! - [`framing`]: pure framing lengths (`ws_header_len`, `chunk_framing_len`,
 //!   `sse_field_overhead`) that the classifiers and the docs rely on.
-//! - [`h2`]: [`H2Classifier`], the HTTP/2 counterpart of the wire
+//! - [`frame_head`]: the one decoder per binary frame header:
+//!   [`frame_head::WsFrameHead`] (RFC 6455) and [`frame_head::H2FrameHead`]
+//!   (RFC 9113), used by both classifiers and by the report's trace.
+//! - [`h2_classifier`]: [`H2Classifier`], the HTTP/2 counterpart of the wire
 //!   classifier: frames, HPACK-decoded header blocks and many streams per
 //!   connection, each DATA body handed to [`wire`]'s body parsers.
-//! - [`headers`]: [`HeaderProfile`] (`minimal`, `browser`, a header
+//! - [`header_profiles`]: [`HeaderProfile`] (`minimal`, `browser`, a header
 //!   file), the header-file format and the rules that keep a profile from
 //!   breaking the framing.
 //! - [`ledger`]: [`ByteClass`], [`ByteLedger`] (one direction) and
 //!   [`Traffic`] (both directions).
 //! - [`results`]: [`RunResult`] and its parts, the `results.json` contract.
-//! - [`peers`]: [`peers::PeersResult`], the `peers.json` contract: pushbench
-//!   beside other tools, as ratios.
-//! - [`tls`]: TLS record framing read from the ciphertext
-//!   ([`tls::RecordScanner`]): which bytes are record overhead.
+//! - [`peer_results`]: [`peer_results::PeersResult`], the `peers.json`
+//!   contract: pushbench beside other tools, as ratios.
+//! - [`tls_records`]: TLS record framing read from the ciphertext
+//!   ([`tls_records::RecordScanner`]): which bytes are record overhead.
 //! - [`variant`]: [`HttpVersion`] and [`ContentCoding`], the protocol
 //!   dimensions of a phase beside TLS and the header profile.
 //! - [`wire`]: [`Classifier`], the incremental parser that books every byte
@@ -35,15 +39,16 @@
 //!   generator counts with it and `pushbench trace` prints with it.
 #![deny(missing_docs)]
 
-pub mod coding;
+pub mod content_coding;
 pub mod event;
+pub mod frame_head;
 pub mod framing;
-pub mod h2;
-pub mod headers;
+pub mod h2_classifier;
+pub mod header_profiles;
 pub mod ledger;
-pub mod peers;
+pub mod peer_results;
 pub mod results;
-pub mod tls;
+pub mod tls_records;
 pub mod transport;
 pub mod variant;
 pub mod wire;
@@ -51,8 +56,8 @@ pub mod wire;
 pub use event::{
     DecodeError, Event, Gap, Received, decode_binary, decode_json, gap_json, now_us, payload_for,
 };
-pub use h2::H2Classifier;
-pub use headers::HeaderProfile;
+pub use h2_classifier::H2Classifier;
+pub use header_profiles::HeaderProfile;
 pub use ledger::{ByteClass, ByteLedger, Traffic};
 pub use results::{RESULTS_VERSION, RunResult, Scenario};
 pub use transport::{Transport, UnknownTransport};

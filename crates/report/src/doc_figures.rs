@@ -28,7 +28,7 @@
 use std::collections::BTreeMap;
 
 use pushbench_protocol::RunResult;
-use pushbench_protocol::peers::PeersResult;
+use pushbench_protocol::peer_results::PeersResult;
 use serde_json::Value;
 
 use crate::number_format::{format_bytes, format_count, format_us};

@@ -29,7 +29,7 @@
 //!   1,000 / 10,000 / 100,000 clients table.
 //! - [`peer_report`]: `peers.json` (pushbench beside wrk, h2load, a Node `ws`
 //!   server) as a table, a ratio chart and `peers.md`.
-//! - [`trace`]: the annotated bytes of one exchange (`pushbench trace`).
+//! - [`trace_render`]: the annotated bytes of one exchange (`pushbench trace`).
 //! - [`doc_figures`]: the tables and figures of the README and `docs/`,
 //!   rewritten from the committed runs between marker comments
 //!   (`pushbench docs`).
@@ -58,7 +58,7 @@ pub mod number_format;
 pub mod peer_report;
 pub mod summary;
 pub mod table;
-pub mod trace;
+pub mod trace_render;
 pub mod variant_labels;
 
 pub use compare::{Comparison, compare};

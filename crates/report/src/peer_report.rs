@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use pushbench_protocol::peers::PeersResult;
+use pushbench_protocol::peer_results::PeersResult;
 
 use crate::error::ReportError;
 use crate::table::Table;

@@ -1,7 +1,7 @@
 //! Content coding of push responses (`serve --compression gzip,br`): which
 //! coding a request gets ([`negotiate`], RFC 9110 section 12.5.3) and the
 //! body wrapping that applies it ([`compress`], one middleware; the
-//! compressors are [`pushbench_protocol::coding`]'s).
+//! compressors are [`pushbench_protocol::content_coding`]'s).
 //!
 //! - `/poll` and `/longpoll` answers are compressed whole and sent with
 //!   their compressed `content-length`.
@@ -27,7 +27,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::StreamExt as _;
-use pushbench_protocol::coding::{Encoder, encode_whole};
+use pushbench_protocol::content_coding::{Encoder, encode_whole};
 use pushbench_protocol::{ContentCoding, Transport};
 
 use crate::AppState;
@@ -35,7 +35,7 @@ use crate::stats::Route;
 
 /// The codings a server may enable, in the order of preference when a
 /// request accepts several equally: Brotli compresses event streams better
-/// than gzip at a similar cost (see [`pushbench_protocol::coding`]).
+/// than gzip at a similar cost (see [`pushbench_protocol::content_coding`]).
 pub const PREFERENCE: [ContentCoding; 2] = [ContentCoding::Br, ContentCoding::Gzip];
 
 /// The codings a list of them enables (`--compression`, a scenario's
@@ -360,7 +360,7 @@ mod tests {
 
     #[tokio::test]
     async fn live_bodies_are_coded_frame_by_frame() {
-        use pushbench_protocol::coding::Decoder;
+        use pushbench_protocol::content_coding::Decoder;
         let frames: Vec<Result<Bytes, std::convert::Infallible>> = (1..=3)
             .map(|i| Ok(Bytes::from(format!("data: event {i}\n\n"))))
             .collect();

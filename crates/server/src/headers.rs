@@ -24,7 +24,7 @@ use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::Response;
 use pushbench_protocol::HeaderProfile;
-use pushbench_protocol::headers::load_header_file;
+use pushbench_protocol::header_profiles::load_header_file;
 
 use crate::AppState;
 
@@ -110,7 +110,7 @@ mod tests {
         let bytes: usize = BROWSER.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
         assert_eq!(bytes, 491);
         for (name, value) in BROWSER {
-            pushbench_protocol::headers::check_header(name, value).expect(name);
+            pushbench_protocol::header_profiles::check_header(name, value).expect(name);
         }
         let err = response_headers(&HeaderProfile::File("/no/such/headers".into()))
             .expect_err("missing file");

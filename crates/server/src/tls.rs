@@ -4,7 +4,7 @@
 //!
 //! Both ends live here, beside [`crate::counting`], because they must agree:
 //! the load generator's byte classes assume TLS 1.3 records
-//! (`pushbench_protocol::tls`), so the server offers and the client accepts
+//! (`pushbench_protocol::tls_records`), so the server offers and the client accepts
 //! only TLS 1.3, which is also what every current browser negotiates. The
 //! server offers ALPN `h2` and `http/1.1` (in that order of preference, as
 //! nginx and the others do); a client offers the one HTTP version its

@@ -2,7 +2,9 @@
 //! whole and one byte at a time.
 
 use super::*;
-use crate::{Event, gap_json, payload_for};
+use crate::{
+    ContentCoding, Event, Gap, Received, decode_binary, decode_json, gap_json, payload_for,
+};
 
 type Segments = Vec<(Direction, ByteClass, Vec<u8>)>;
 
@@ -619,8 +621,7 @@ fn long_chunk_size_line_is_refused_wherever_reads_end() {
 // ---------------------------------------------------------------------------
 // Content-coded bodies.
 
-use crate::ContentCoding;
-use crate::coding::{Encoder, encode_whole};
+use crate::content_coding::{Encoder, encode_whole};
 
 /// The classes of the decoded ledger, summed.
 fn decoded_total(out: &Outcome, class: ByteClass) -> usize {

@@ -4,7 +4,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use pushbench_protocol::peers::PeersResult;
+use pushbench_protocol::peer_results::PeersResult;
 
 use super::bar_axes::{BarFrame, bar_chart, bar_chart_height};
 use super::frame::frame;

@@ -2,7 +2,7 @@
 //! classifier's decoder; bad `Accept-Encoding` values never fail a request.
 
 use pushbench_protocol::ContentCoding::{Br, Gzip};
-use pushbench_protocol::coding::{Decoder, decode_whole};
+use pushbench_protocol::content_coding::{Decoder, decode_whole};
 use pushbench_server::ServerConfig;
 
 use crate::helpers::*;

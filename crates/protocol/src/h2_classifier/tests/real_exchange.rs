@@ -1,6 +1,7 @@
 //! The HTTP/2 classifier on real bytes: an exchange between the `h2`
 //! crate's client and server over a real loopback TCP socket, recorded on
-//! the client's side, classified afterwards. The totals must be the
+//! the client's side, classified afterwards with the same [`check`] as the
+//! hand-built exchanges (whole and in pieces). The totals must be the
 //! recorded byte counts and the events must decode.
 
 use std::pin::Pin;
@@ -8,11 +9,14 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use pushbench_protocol::h2::H2Classifier;
-use pushbench_protocol::wire::{Direction, WireEvent};
-use pushbench_protocol::{ByteClass, ByteLedger, Event, Received, Transport, payload_for};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+
+use super::{In, Out, Outcome, check};
+use crate::ledger::ByteClass;
+use crate::transport::Transport;
+use crate::wire::Direction;
+use crate::wire::tests::{event, received};
 
 type Log = Arc<Mutex<Vec<(Direction, Vec<u8>)>>>;
 
@@ -61,15 +65,6 @@ impl AsyncWrite for Recording {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
-fn event(seq: u64) -> Event {
-    Event {
-        seq,
-        topic: "t0".into(),
-        created_us: 1_700_000_000_000_000 + seq,
-        payload: payload_for(seq, 16),
     }
 }
 
@@ -169,91 +164,44 @@ async fn exchange(paths: &[&str]) -> (Vec<(Direction, Vec<u8>)>, Vec<Vec<u8>>) {
     (log, bodies)
 }
 
-#[derive(Default)]
-struct Classified {
-    sent: ByteLedger,
-    received: ByteLedger,
-    /// Per stream, its messages and its received classes.
-    streams: std::collections::BTreeMap<u32, (Vec<Received>, ByteLedger)>,
-    ends: usize,
+/// Every response ended once, with status 200, and nothing was malformed.
+fn assert_ends(got: &Outcome, streams: usize) {
+    let ends: Vec<_> = got.ends.values().flatten().collect();
+    assert_eq!(ends.len(), streams);
+    assert!(ends.iter().all(|(status, _)| *status == 200), "{ends:?}");
+    assert_eq!(got.malformed, 0);
 }
 
-fn classify(transport: Transport, log: &[(Direction, Vec<u8>)]) -> Classified {
-    let mut out = Classified::default();
-    let mut classifier = H2Classifier::new(transport);
-    let mut sink = |stream: u32, e: WireEvent<'_>| match e {
-        WireEvent::Bytes {
-            direction,
-            class,
-            bytes,
-        } => {
-            let n = bytes.len() as u64;
-            match direction {
-                Direction::Sent => out.sent.add(class, n),
-                Direction::Received => {
-                    out.received.add(class, n);
-                    out.streams.entry(stream).or_default().1.add(class, n);
-                }
-            }
-        }
-        WireEvent::Message(m) => out.streams.entry(stream).or_default().0.push(m),
-        WireEvent::ResponseEnd { status, .. } => {
-            assert_eq!(status, 200);
-            out.ends += 1;
-        }
-        WireEvent::Malformed { reason, .. } => panic!("malformed: {reason}"),
-        WireEvent::ResponseHead { .. } => {}
-        // Events that are no wire bytes (a content-coded body's decoded
-        // bytes, on the coding branch) do not count here.
-        #[allow(unreachable_patterns)]
-        _ => {}
-    };
-    for (direction, bytes) in log {
-        classifier
-            .feed(*direction, bytes, &mut sink)
-            .expect("a real exchange is no protocol error");
-    }
-    classifier.finish(&mut sink);
-    out
-}
-
-fn total(log: &[(Direction, Vec<u8>)], direction: Direction) -> u64 {
-    log.iter()
-        .filter(|(d, _)| *d == direction)
-        .map(|(_, b)| b.len() as u64)
-        .sum()
-}
-
-fn decoded(seq: u64) -> Received {
-    pushbench_protocol::decode_json(event(seq).to_json().as_bytes()).expect("decode")
+/// The streams the client opened (stream 0 is the connection's own).
+fn streams(got: &Outcome) -> Vec<u32> {
+    got.segments.keys().copied().filter(|&id| id != 0).collect()
 }
 
 #[tokio::test]
 async fn real_h2_sse_streams_classify_to_the_recorded_counts() {
     let (log, bodies) = exchange(&["/sse", "/sse"]).await;
-    let got = classify(Transport::Sse, &log);
-    assert_eq!(got.sent.total(), total(&log, Direction::Sent));
-    assert_eq!(got.received.total(), total(&log, Direction::Received));
-    assert_eq!(got.ends, 2);
+    // `check` also proves every byte fed was booked once, in each direction.
+    let got = check(Transport::Sse, &log);
+    assert_ends(&got, 2);
     // The preface and both first SETTINGS; HPACK blocks; frame headers.
-    assert!(got.sent.get(ByteClass::Handshake) >= 24 + 9);
-    assert!(got.received.get(ByteClass::Handshake) >= 9);
-    assert!(got.sent.get(ByteClass::RequestHeaders) > 0);
-    assert!(got.received.get(ByteClass::ResponseHeaders) > 0);
+    assert!(got.ledger(Out).get(ByteClass::Handshake) >= 24 + 9);
+    assert!(got.ledger(In).get(ByteClass::Handshake) >= 9);
+    assert!(got.ledger(Out).get(ByteClass::RequestHeaders) > 0);
+    assert!(got.ledger(In).get(ByteClass::ResponseHeaders) > 0);
     let payload_per_stream: u64 = (1..=3).map(|s| event(s).payload.len() as u64).sum();
-    let streams: Vec<_> = got.streams.iter().filter(|(id, _)| **id != 0).collect();
-    assert_eq!(streams.len(), 2);
-    for (id, (messages, ledger)) in streams {
+    let ids = streams(&got);
+    assert_eq!(ids.len(), 2);
+    for id in ids {
         assert_eq!(
-            messages,
-            &vec![decoded(1), decoded(2), decoded(3)],
+            got.messages.get(&id),
+            Some(&vec![received(1), received(2), received(3)]),
             "stream {id}"
         );
-        assert_eq!(ledger.get(ByteClass::Payload), payload_per_stream);
+        assert_eq!(got.on(id, In, ByteClass::Payload), payload_per_stream);
         // HEADERS, 7 DATA frames, the empty END_STREAM one is control.
-        assert_eq!(ledger.get(ByteClass::H2Frames), 9 * 8, "stream {id}");
+        assert_eq!(got.on(id, In, ByteClass::H2Frames), 9 * 8, "stream {id}");
         assert_eq!(
-            ledger.get(ByteClass::Control),
+            got.on(id, In, ByteClass::Control),
             (": keep-alive\n\n".len() + 9) as u64
         );
     }
@@ -265,20 +213,17 @@ async fn real_h2_sse_streams_classify_to_the_recorded_counts() {
 #[tokio::test]
 async fn real_h2_polls_empty_one_control_full_one_split() {
     let (log, _) = exchange(&["/poll/full", "/poll/empty"]).await;
-    let got = classify(Transport::ShortPoll, &log);
-    assert_eq!(got.sent.total(), total(&log, Direction::Sent));
-    assert_eq!(got.received.total(), total(&log, Direction::Received));
-    assert_eq!(got.ends, 2);
-    let streams: Vec<_> = got.streams.iter().filter(|(id, _)| **id != 0).collect();
-    assert_eq!(streams.len(), 2);
+    let got = check(Transport::ShortPoll, &log);
+    assert_ends(&got, 2);
+    assert_eq!(streams(&got), vec![1, 3]);
     // Stream 1 asked for /poll/full, stream 3 for /poll/empty.
-    let (messages, full) = &got.streams[&1];
-    assert_eq!(messages, &vec![decoded(1), decoded(2)]);
+    assert_eq!(got.messages.get(&1), Some(&vec![received(1), received(2)]));
     let payload = (event(1).payload.len() + event(2).payload.len()) as u64;
-    assert_eq!(full.get(ByteClass::Payload), payload);
-    assert!(full.get(ByteClass::ResponseHeaders) > 0);
-    let (messages, empty) = &got.streams[&3];
-    assert!(messages.is_empty());
-    assert_eq!(empty.get(ByteClass::Control), empty.total());
-    assert_eq!(got.received.get(ByteClass::Payload), payload);
+    assert_eq!(got.on(1, In, ByteClass::Payload), payload);
+    assert!(got.on(1, In, ByteClass::ResponseHeaders) > 0);
+    assert!(got.messages.get(&3).is_none_or(Vec::is_empty));
+    let empty: u64 = ByteClass::ALL.iter().map(|&c| got.on(3, In, c)).sum();
+    assert!(empty > 0);
+    assert_eq!(got.on(3, In, ByteClass::Control), empty);
+    assert_eq!(got.ledger(In).get(ByteClass::Payload), payload);
 }

@@ -14,6 +14,8 @@ use crate::{ByteLedger, Gap, Received, gap_json};
 use ByteClass::{Control, Framing, H2Frames, Handshake, Payload, RequestHeaders, ResponseHeaders};
 use Direction::{Received as In, Sent as Out};
 
+mod real_exchange;
+
 const PING: u8 = 0x6;
 const WINDOW_UPDATE: u8 = 0x8;
 const GOAWAY: u8 = 0x7;

@@ -1,0 +1,181 @@
+//! WebSocket frames (RFC 6455 section 5.2), either way: headers read by
+//! [`WsFrameHead`], control frames booked as control, data frames decoded
+//! as events (JSON text or binary).
+
+use super::emit::{Direction, Emitter, MAX_MESSAGE, WireEvent, up_to};
+use super::event_json::decode_json_located;
+use crate::event::{Received, decode_binary};
+use crate::frame_head::{NeedMore, WsFrameHead};
+use crate::ledger::ByteClass;
+
+#[derive(Debug)]
+pub(crate) struct FrameParser {
+    direction: Direction,
+    /// Header bytes so far (2 to 14).
+    header: Vec<u8>,
+    /// Set once the header is complete.
+    body: Option<FrameBody>,
+    body_bytes: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FrameBody {
+    len: u64,
+    opcode: u8,
+    mask: Option<[u8; 4]>,
+    /// Over [`MAX_MESSAGE`]: booked as control as it passes, never buffered,
+    /// so the classifier's memory stays bounded.
+    oversized: bool,
+    seen: u64,
+}
+
+impl FrameParser {
+    pub(crate) fn new(direction: Direction) -> Self {
+        FrameParser {
+            direction,
+            header: Vec::with_capacity(14),
+            body: None,
+            body_bytes: Vec::new(),
+        }
+    }
+
+    pub(crate) fn feed<F: FnMut(WireEvent<'_>)>(
+        &mut self,
+        mut bytes: &[u8],
+        em: &mut Emitter<'_, F>,
+    ) {
+        while !bytes.is_empty() {
+            match &mut self.body {
+                None => {
+                    let want = match WsFrameHead::parse(&self.header) {
+                        Err(NeedMore { header_len }) => header_len,
+                        Ok(head) => head.header_len,
+                    };
+                    let n = bytes.len().min(want - self.header.len());
+                    self.header.extend_from_slice(&bytes[..n]);
+                    bytes = &bytes[n..];
+                    let Ok(head) = WsFrameHead::parse(&self.header) else {
+                        continue;
+                    };
+                    let len = head.payload_len;
+                    let oversized = len > MAX_MESSAGE as u64;
+                    if oversized {
+                        em.bytes(
+                            self.direction,
+                            ByteClass::Control,
+                            &std::mem::take(&mut self.header),
+                        );
+                        em.event(WireEvent::Malformed {
+                            direction: self.direction,
+                            reason: "WebSocket frame over the classifier limit",
+                        });
+                    }
+                    self.body = Some(FrameBody {
+                        len,
+                        opcode: head.opcode,
+                        mask: head.mask,
+                        oversized,
+                        seen: 0,
+                    });
+                    if len == 0 {
+                        self.end_frame(em);
+                    }
+                }
+                Some(body) => {
+                    let n = up_to(bytes, body.len - body.seen);
+                    body.seen += n as u64;
+                    let done = body.seen == body.len;
+                    if body.oversized {
+                        em.bytes(self.direction, ByteClass::Control, &bytes[..n]);
+                    } else {
+                        self.body_bytes.extend_from_slice(&bytes[..n]);
+                    }
+                    bytes = &bytes[n..];
+                    if done {
+                        self.end_frame(em);
+                    }
+                }
+            }
+        }
+    }
+
+    fn end_frame<F: FnMut(WireEvent<'_>)>(&mut self, em: &mut Emitter<'_, F>) {
+        let dir = self.direction;
+        let frame = self.body.take();
+        let header = std::mem::take(&mut self.header);
+        let body = std::mem::take(&mut self.body_bytes);
+        let Some(FrameBody {
+            opcode,
+            mask,
+            oversized: false,
+            ..
+        }) = frame
+        else {
+            // An oversized frame was booked as it passed.
+            return;
+        };
+        if opcode >= 0x8 {
+            // Close, ping, pong: they deliver nothing.
+            em.bytes(dir, ByteClass::Control, &header);
+            em.bytes(dir, ByteClass::Control, &body);
+            return;
+        }
+        if dir == Direction::Sent {
+            // A client data frame publishes its body as an event payload.
+            em.bytes(dir, ByteClass::Framing, &header);
+            em.bytes(dir, ByteClass::Payload, &body);
+            return;
+        }
+        let mut unmasked = body.clone();
+        if let Some(key) = mask {
+            for (i, b) in unmasked.iter_mut().enumerate() {
+                *b ^= key[i % 4];
+            }
+        }
+        let decoded = match opcode {
+            0x1 => decode_json_located(&unmasked),
+            0x2 => match decode_binary(&unmasked) {
+                Ok(r @ Received::Event { envelope_len, .. }) => {
+                    Some((r, Some(envelope_len..unmasked.len())))
+                }
+                Ok(r) => Some((r, None)),
+                Err(_) => None,
+            },
+            _ => None,
+        };
+        match decoded {
+            Some((received, Some(payload))) => {
+                em.bytes(dir, ByteClass::Framing, &header);
+                em.split(dir, &body, payload);
+                em.message(received);
+            }
+            Some((received, None)) => {
+                em.bytes(dir, ByteClass::Control, &header);
+                em.bytes(dir, ByteClass::Control, &body);
+                em.message(received);
+            }
+            None => {
+                em.bytes(dir, ByteClass::Framing, &header);
+                em.bytes(dir, ByteClass::Control, &body);
+                em.event(WireEvent::Malformed {
+                    direction: dir,
+                    reason: "WebSocket message is neither an event nor a gap",
+                });
+            }
+        }
+    }
+
+    pub(crate) fn flush_partial<F: FnMut(WireEvent<'_>)>(&mut self, em: &mut Emitter<'_, F>) {
+        em.bytes(
+            self.direction,
+            ByteClass::Control,
+            &std::mem::take(&mut self.header),
+        );
+        em.bytes(
+            self.direction,
+            ByteClass::Control,
+            &std::mem::take(&mut self.body_bytes),
+        );
+        self.body = None;
+    }
+}
