@@ -16,6 +16,7 @@
 use pushbench_protocol::RunResult;
 use pushbench_protocol::results::{PhaseResult, TransportCapacity};
 
+use super::grouped;
 use crate::figures::{format_bytes, format_count, format_rate, format_us};
 use crate::table::Table;
 
@@ -37,7 +38,7 @@ pub const PHASE_COLUMNS: [PhaseColumn; 14] = [
     ("p99", "p99", |p| format_us(p.latency_us.p99 as f64)),
     ("max", "max", |p| format_us(p.latency_us.max as f64)),
     ("bytes-per-event", "B/event", |p| {
-        format!("{:.1}", p.derived.bytes_per_event)
+        grouped(p.derived.bytes_per_event, 1)
     }),
     ("setup-bytes", "setup B/conn", |p| {
         format_count(p.setup_bytes_per_connection.round() as u64)
@@ -46,7 +47,7 @@ pub const PHASE_COLUMNS: [PhaseColumn; 14] = [
         format!("{:.2} s", p.server.cpu_seconds)
     }),
     ("cpu-per-event", "server CPU µs per delivered event", |p| {
-        format!("{:.1}", p.server.cpu_us_per_event)
+        grouped(p.server.cpu_us_per_event, 1)
     }),
     ("rss-per-connection", "server RSS per connection", |p| {
         format_bytes(p.server.rss_per_connection_bytes)
