@@ -3,9 +3,11 @@
 //!
 //! Two markers, both HTML comments (invisible once rendered):
 //!
-//! - A table: `<!-- generated: NAME source=PATH -->`, the table, then
-//!   `<!-- /generated -->` on a line of its own. NAME is one of
-//!   [`TABLES`]; PATH a `results.json` or `peers.json`.
+//! - A table: `<!-- generated: NAME source=PATH [KEY=VALUE] -->`, the
+//!   table, then `<!-- /generated -->` on a line of its own. NAME is one of
+//!   [`TABLES`]; PATH a `results.json` or `peers.json`; `phases` takes
+//!   `columns=..` and `capacity-points` takes `points=..` (see
+//!   [`doc_tables`]).
 //! - A figure in prose: `<!--fig PATH EXPR FORMAT-->text<!--/fig-->`, e.g.
 //!   `<!--fig bench-results/2026-11-25-reference/results.json
 //!   phases[transport=ws].derived.bytes_per_event .1-->199.3<!--/fig-->`.
@@ -24,6 +26,14 @@
 //! [`render`] rewrites every block from its source; the text outside the
 //! markers is never touched, so writing twice changes nothing, and a check
 //! is `render(doc) == doc`.
+//!
+//! # Layout
+//! - this file: the markers, the figure expressions, the link and cited-run
+//!   finders.
+//! - [`doc_tables`]: the table kinds made for the docs (`phases`, `ramp`,
+//!   `capacity-points`).
+
+pub mod doc_tables;
 
 use std::collections::BTreeMap;
 
@@ -35,7 +45,7 @@ use crate::number_format::{format_bytes, format_count, format_us};
 use crate::table::Table;
 
 /// The tables a `generated:` block may name, and what each shows.
-pub const TABLES: [(&str, &str); 6] = [
+pub const TABLES: [(&str, &str); 9] = [
     ("summary", "the run's summary table, one row per phase"),
     ("capacity", "the capacity search's highest sustained rates"),
     (
@@ -45,6 +55,18 @@ pub const TABLES: [(&str, &str); 6] = [
     ("variants", "bytes per event by class, one row per variant"),
     ("classic-argument", "polling against pushing per variant"),
     ("peers", "pushbench beside its peers, as ratios"),
+    (
+        "phases",
+        "one row per phase, the columns named by `columns=`",
+    ),
+    (
+        "ramp",
+        "connections accepted per second, per transport and client count",
+    ),
+    (
+        "capacity-points",
+        "a capacity search per transport at the points named by `points=`",
+    ),
 ];
 
 /// Why a doc's figures could not be written.
@@ -101,17 +123,18 @@ pub fn render(
         let line_no = index + 1;
         let trimmed = line.trim();
         if let Some(rest) = trimmed.strip_prefix(TABLE_OPEN) {
-            let (name, source) = parse_table_marker(rest, line_no)?;
+            let table_marker = parse_table_marker(rest, line_no)?;
+            let source = &table_marker.source;
             let mut old_body = String::new();
             let mut closed = false;
             for (_, body_line) in lines.by_ref() {
                 if body_line.trim() == TABLE_CLOSE {
                     closed = true;
                     rendered.text.push_str(line);
-                    let value = load(&source, line_no, read, &mut cache, &mut rendered)?;
+                    let value = load(source, line_no, read, &mut cache, &mut rendered)?;
                     match value {
                         Some(value) => {
-                            let table = table(&name, &value, &source, line_no)?;
+                            let table = table(&table_marker, &value, line_no)?;
                             rendered.text.push_str(&table.to_markdown());
                         }
                         None => rendered.text.push_str(&old_body),
@@ -149,7 +172,14 @@ fn source_error(line: usize, source: &str, message: impl Into<String>) -> DocErr
     }
 }
 
-fn parse_table_marker(rest: &str, line: usize) -> Result<(String, String), DocError> {
+/// A `generated:` marker: the table, its source and its other parameters.
+struct TableMarker {
+    name: String,
+    source: String,
+    params: BTreeMap<String, String>,
+}
+
+fn parse_table_marker(rest: &str, line: usize) -> Result<TableMarker, DocError> {
     let inner = rest
         .strip_suffix("-->")
         .ok_or_else(|| marker(line, "a generated marker must end with `-->` on its line"))?;
@@ -164,10 +194,34 @@ fn parse_table_marker(rest: &str, line: usize) -> Result<(String, String), DocEr
             format!("unknown table `{name}` (known: {})", names.join(", ")),
         ));
     }
-    let source = words
-        .find_map(|word| word.strip_prefix("source="))
+    let mut params = BTreeMap::new();
+    for word in words {
+        let (key, value) = word
+            .split_once('=')
+            .ok_or_else(|| marker(line, format!("`{word}`: expected KEY=VALUE")))?;
+        params.insert(key.to_owned(), value.to_owned());
+    }
+    let source = params
+        .remove("source")
         .ok_or_else(|| marker(line, "a generated marker needs `source=PATH`"))?;
-    Ok((name.to_owned(), source.to_owned()))
+    let wanted = match name {
+        "phases" => Some("columns"),
+        "capacity-points" => Some("points"),
+        _ => None,
+    };
+    if let Some(key) = wanted
+        && !params.contains_key(key)
+    {
+        return Err(marker(line, format!("table `{name}` needs `{key}=..`")));
+    }
+    if let Some(extra) = params.keys().find(|k| Some(k.as_str()) != wanted) {
+        return Err(marker(line, format!("table `{name}` takes no `{extra}=`")));
+    }
+    Ok(TableMarker {
+        name: name.to_owned(),
+        source,
+        params,
+    })
 }
 
 fn load(
@@ -207,7 +261,9 @@ fn parse_source(source: &str, text: &str) -> Result<Value, String> {
     }
 }
 
-fn table(name: &str, value: &Value, source: &str, line: usize) -> Result<Table, DocError> {
+fn table(table_marker: &TableMarker, value: &Value, line: usize) -> Result<Table, DocError> {
+    let (name, source) = (table_marker.name.as_str(), table_marker.source.as_str());
+    let param = |key: &str| table_marker.params.get(key).map_or("", String::as_str);
     let run = || {
         serde_json::from_value::<RunResult>(value.clone())
             .map_err(|e| source_error(line, source, format!("not a results file: {e}")))
@@ -226,6 +282,12 @@ fn table(name: &str, value: &Value, source: &str, line: usize) -> Result<Table, 
                 .map_err(|e| source_error(line, source, format!("not a peers file: {e}")))?;
             crate::peer_report::peers_table(&peers)
         }
+        "phases" => {
+            doc_tables::phases_table(&run()?, param("columns")).map_err(|m| marker(line, m))?
+        }
+        "ramp" => doc_tables::ramp_table(&run()?).map_err(|m| source_error(line, source, m))?,
+        "capacity-points" => doc_tables::capacity_points_table(&run()?, param("points"))
+            .map_err(|m| source_error(line, source, m))?,
         _ => return Err(marker(line, format!("unknown table `{name}`"))),
     })
 }
@@ -695,6 +757,9 @@ mod tests {
             "<!--fig bench-results/x/results.json phases[0].rate .1-->1",
             "<!-- generated: nope source=bench-results/x/results.json -->\n<!-- /generated -->",
             "<!-- generated: summary source=bench-results/x/results.json -->\nno end",
+            "<!-- generated: phases source=bench-results/x/results.json -->\n<!-- /generated -->",
+            "<!-- generated: summary source=bench-results/x/results.json columns=p50 -->\n<!-- /generated -->",
+            "<!-- generated: ramp bench-results/x/results.json -->\n<!-- /generated -->",
         ];
         for doc in bad {
             let error = render_with(doc, Some(RUN)).expect_err("the marker is refused");

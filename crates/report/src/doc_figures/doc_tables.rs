@@ -1,0 +1,350 @@
+//! The table kinds made for the docs, beside the report's own: each a pure
+//! function of a run and the marker's parameters.
+//!
+//! - `phases columns=A,B,..`: one row per phase, the columns named from
+//!   [`PHASE_COLUMNS`].
+//! - `ramp`: one row per transport, for each client count how long until
+//!   every client had connected and at what pace, and the setup latency at
+//!   the largest count.
+//! - `capacity-points points=A,B,..`: one row per transport of a capacity
+//!   search; a point is `max` (the highest sustained rate), `deliveries`
+//!   (deliveries per second there), `failing` (the lowest rate that failed),
+//!   a rate the search tried (`320`), or a load point (`90%`); a rate or
+//!   load point shows the server's CPU µs per delivered event with the
+//!   phase's p99.
+
+use pushbench_protocol::RunResult;
+use pushbench_protocol::results::{PhaseResult, TransportCapacity};
+
+use super::grouped;
+use crate::figures::{format_bytes, format_count, format_rate, format_us};
+use crate::table::Table;
+
+/// One column of a `phases` table: its name in the marker, its header, and
+/// how a phase fills it.
+type PhaseColumn = (&'static str, &'static str, fn(&PhaseResult) -> String);
+
+/// The columns a `phases` table may name.
+pub const PHASE_COLUMNS: [PhaseColumn; 14] = [
+    ("transport", "transport", |p| p.transport.name().to_owned()),
+    ("headers", "headers", |p| p.headers.to_string()),
+    ("clients", "clients", |p| format_count(u64::from(p.clients))),
+    ("rate", "ev/s", |p| format_rate(p.rate)),
+    ("connections", "connections", |p| {
+        format_count(p.connections.opened)
+    }),
+    ("missed", "missed", |p| format_count(p.events.missed)),
+    ("p50", "p50", |p| format_us(p.latency_us.p50 as f64)),
+    ("p99", "p99", |p| format_us(p.latency_us.p99 as f64)),
+    ("max", "max", |p| format_us(p.latency_us.max as f64)),
+    ("bytes-per-event", "B/event", |p| {
+        grouped(p.derived.bytes_per_event, 1)
+    }),
+    ("setup-bytes", "setup B/conn", |p| {
+        format_count(p.setup_bytes_per_connection.round() as u64)
+    }),
+    ("cpu-seconds", "server CPU in the window", |p| {
+        format!("{:.2} s", p.server.cpu_seconds)
+    }),
+    ("cpu-per-event", "server CPU µs per delivered event", |p| {
+        grouped(p.server.cpu_us_per_event, 1)
+    }),
+    ("rss-per-connection", "server RSS per connection", |p| {
+        format_bytes(p.server.rss_per_connection_bytes)
+    }),
+];
+
+/// A `phases` table with the named columns, in order.
+pub fn phases_table(run: &RunResult, columns: &str) -> Result<Table, String> {
+    let picked = columns
+        .split(',')
+        .map(|name| {
+            PHASE_COLUMNS
+                .iter()
+                .find(|(known, _, _)| *known == name)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = PHASE_COLUMNS.iter().map(|c| c.0).collect();
+                    format!("unknown column `{name}` (known: {})", known.join(", "))
+                })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let mut table = Table::new(picked.iter().map(|(_, header, _)| *header));
+    for phase in &run.phases {
+        table.push(picked.iter().map(|(_, _, cell)| cell(phase)));
+    }
+    Ok(table)
+}
+
+/// The `ramp` table: rows by transport in the run's order, a column per
+/// client count.
+pub fn ramp_table(run: &RunResult) -> Result<Table, String> {
+    let mut transports = Vec::new();
+    let mut counts: Vec<u32> = Vec::new();
+    for phase in &run.phases {
+        if !transports.contains(&phase.transport) {
+            transports.push(phase.transport);
+        }
+        if !counts.contains(&phase.clients) {
+            counts.push(phase.clients);
+        }
+    }
+    counts.sort_unstable();
+    let largest = *counts.last().ok_or("the run has no phases")?;
+    let mut header: Vec<String> = vec!["transport".to_owned()];
+    header.extend(counts.iter().map(|n| {
+        format!(
+            "{} clients: all connected / per second",
+            format_count(u64::from(*n))
+        )
+    }));
+    header.push(format!(
+        "setup p50 / p99 at {}",
+        format_count(u64::from(largest))
+    ));
+    let mut table = Table::new(header);
+    for transport in transports {
+        let phase_at = |clients: u32| {
+            run.phases
+                .iter()
+                .find(|p| p.transport == transport && p.clients == clients)
+        };
+        let mut row = vec![transport.name().to_owned()];
+        row.extend(counts.iter().map(|n| match phase_at(*n) {
+            Some(p) => format!(
+                "{} / {}",
+                format_us(p.connections.all_connected_us as f64),
+                format_count(p.derived.connections_per_second.round() as u64)
+            ),
+            None => "—".to_owned(),
+        }));
+        row.push(match phase_at(largest) {
+            Some(p) => format!(
+                "{} / {}",
+                format_us(p.connections.setup_us.p50 as f64),
+                format_us(p.connections.setup_us.p99 as f64)
+            ),
+            None => "—".to_owned(),
+        });
+        table.push(row);
+    }
+    Ok(table)
+}
+
+/// One column of a `capacity-points` table.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Point {
+    Max,
+    Deliveries,
+    Failing,
+    Rate(f64),
+    Load(f64),
+}
+
+impl Point {
+    fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "max" => Ok(Point::Max),
+            "deliveries" => Ok(Point::Deliveries),
+            "failing" => Ok(Point::Failing),
+            _ => {
+                let number = |t: &str| {
+                    t.parse::<f64>().map_err(|_| {
+                        format!(
+                            "unknown point `{text}` (max, deliveries, failing, a rate, a load like 90%)"
+                        )
+                    })
+                };
+                match text.strip_suffix('%') {
+                    Some(pct) => Ok(Point::Load(number(pct)? / 100.0)),
+                    None => Ok(Point::Rate(number(text)?)),
+                }
+            }
+        }
+    }
+
+    fn header(self) -> String {
+        match self {
+            Point::Max => "highest sustained ev/s".to_owned(),
+            Point::Deliveries => "deliveries/s there".to_owned(),
+            Point::Failing => "lowest failing ev/s".to_owned(),
+            Point::Rate(rate) => format!(
+                "{} ev/s: CPU µs/delivery (p99)",
+                format_count(rate.round() as u64)
+            ),
+            Point::Load(fraction) => {
+                format!("at {:.0} %: CPU µs/delivery (p99)", fraction * 100.0)
+            }
+        }
+    }
+
+    fn cell(self, run: &RunResult, t: &TransportCapacity) -> String {
+        let rate = |r: Option<f64>| r.map_or("—".to_owned(), |r| format_count(r.round() as u64));
+        let cost = |phase: Option<usize>, past_limit: bool| {
+            let Some(p) = phase.and_then(|i| run.phases.get(i)) else {
+                return "—".to_owned();
+            };
+            let cpu = p.server.cpu_us_per_event;
+            let cpu = if cpu < 1.0 {
+                format!("{cpu:.2}")
+            } else {
+                format!("{cpu:.1}")
+            };
+            if past_limit {
+                format!("{cpu} (past its limit)")
+            } else {
+                format!("{cpu} ({})", format_us(p.latency_us.p99 as f64))
+            }
+        };
+        match self {
+            Point::Max => rate(t.max_rate),
+            Point::Deliveries => format_count(t.max_delivered_per_second.round() as u64),
+            Point::Failing => rate(
+                t.steps
+                    .iter()
+                    .filter(|s| !s.sustained)
+                    .map(|s| s.rate)
+                    .min_by(f64::total_cmp),
+            ),
+            Point::Rate(wanted) => match t.steps.iter().find(|s| s.rate == wanted) {
+                Some(step) => cost(Some(step.phase), !step.sustained),
+                None => "—".to_owned(),
+            },
+            Point::Load(fraction) => cost(
+                t.load_points
+                    .iter()
+                    .find(|l| (l.fraction - fraction).abs() < 1e-9)
+                    .map(|l| l.phase),
+                false,
+            ),
+        }
+    }
+}
+
+/// A `capacity-points` table, or why not.
+pub fn capacity_points_table(run: &RunResult, points: &str) -> Result<Table, String> {
+    let capacity = run
+        .capacity
+        .as_ref()
+        .ok_or("the run has no capacity section")?;
+    let points = points
+        .split(',')
+        .map(Point::parse)
+        .collect::<Result<Vec<Point>, String>>()?;
+    let mut header = vec!["transport".to_owned()];
+    header.extend(points.iter().map(|p| p.header()));
+    let mut table = Table::new(header);
+    for t in &capacity.transports {
+        let mut row = vec![t.transport.name().to_owned()];
+        row.extend(points.iter().map(|p| p.cell(run, t)));
+        table.push(row);
+    }
+    Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pushbench_protocol::Transport;
+    use pushbench_protocol::results::{Capacity, CapacityStep, LoadPoint};
+
+    /// The report's fixture (a real run) made into two transports at two
+    /// client counts, with a capacity search of one.
+    fn run() -> RunResult {
+        let mut run: RunResult =
+            serde_json::from_str(include_str!("../../tests/fixtures/results.json"))
+                .unwrap_or_else(|e| panic!("the fixture: {e}"));
+        let template = run.phases[3].clone();
+        let phase = |transport: Transport, clients: u32, cpu: f64, p99: u64| {
+            let mut p = template.clone();
+            p.transport = transport;
+            p.clients = clients;
+            p.connections.all_connected_us = 72_600;
+            p.connections.setup_us.p50 = 3_020;
+            p.connections.setup_us.p99 = 729_100;
+            p.derived.connections_per_second = 13_771.2;
+            p.server.cpu_us_per_event = cpu;
+            p.server.rss_per_connection_bytes = 4_100.0;
+            p.latency_us.p99 = p99;
+            p
+        };
+        run.phases = vec![
+            phase(Transport::Sse, 1000, 15.0, 3_591),
+            phase(Transport::Ws, 1000, 10.94, 3_125),
+            phase(Transport::Sse, 5000, 0.24, 1_654_783),
+            phase(Transport::Ws, 5000, 0.2439, 26_879),
+        ];
+        let step = |rate: f64, phase: usize, sustained: bool| CapacityStep {
+            rate,
+            phase,
+            sustained,
+            failed: Vec::new(),
+        };
+        run.capacity = Some(Capacity {
+            clients: 100,
+            transports: vec![TransportCapacity {
+                transport: Transport::Ws,
+                criteria: Vec::new(),
+                steps: vec![
+                    step(320.0, 1, true),
+                    step(5120.0, 2, false),
+                    step(25600.0, 3, false),
+                ],
+                max_rate: Some(23000.0),
+                max_delivered_per_second: 2_323_341.4,
+                load_points: vec![LoadPoint {
+                    fraction: 0.9,
+                    rate: 20700.0,
+                    phase: 3,
+                }],
+            }],
+        });
+        run
+    }
+
+    #[test]
+    fn phases_tables_pick_their_columns() {
+        let table = phases_table(&run(), "transport,p99,cpu-per-event,rss-per-connection")
+            .expect("known columns");
+        assert_eq!(
+            table.to_markdown().lines().take(3).collect::<Vec<_>>(),
+            [
+                "| transport | p99 | server CPU µs per delivered event | server RSS per connection |",
+                "| :--- | ---: | ---: | ---: |",
+                "| sse | 3.59 ms | 15.0 | 4.1 kB |",
+            ]
+        );
+        let error = phases_table(&run(), "transport,nope").expect_err("refused");
+        assert!(error.starts_with("unknown column `nope`"), "{error}");
+    }
+
+    #[test]
+    fn the_ramp_table_has_a_column_per_client_count() {
+        let markdown = ramp_table(&run()).expect("a ramp").to_markdown();
+        let lines: Vec<&str> = markdown.lines().collect();
+        assert_eq!(
+            lines[0],
+            "| transport | 1,000 clients: all connected / per second | 5,000 clients: all connected / per second | setup p50 / p99 at 5,000 |"
+        );
+        assert_eq!(
+            lines[2],
+            "| sse | 72.6 ms / 13,771 | 72.6 ms / 13,771 | 3.02 ms / 729.1 ms |"
+        );
+    }
+
+    #[test]
+    fn capacity_points_read_steps_and_load_points() {
+        let markdown = capacity_points_table(&run(), "max,deliveries,failing,320,5120,90%,40")
+            .expect("known points")
+            .to_markdown();
+        assert_eq!(
+            markdown.lines().nth(2),
+            Some(
+                "| ws | 23,000 | 2,323,341 | 5,120 | 10.9 (3.12 ms) | 0.24 (past its limit) | 0.24 (26.9 ms) | — |"
+            )
+        );
+        assert!(capacity_points_table(&run(), "max,half").is_err());
+        let mut without = run();
+        without.capacity = None;
+        assert!(capacity_points_table(&without, "max").is_err());
+    }
+}
