@@ -17,7 +17,7 @@ use pushbench_protocol::RunResult;
 use pushbench_protocol::results::{PhaseResult, TransportCapacity};
 
 use super::grouped;
-use crate::figures::{format_bytes, format_count, format_rate, format_us};
+use crate::number_format::{format_bytes, format_count, format_decimal, format_us};
 use crate::table::Table;
 
 /// One column of a `phases` table: its name in the marker, its header, and
@@ -29,7 +29,7 @@ pub const PHASE_COLUMNS: [PhaseColumn; 14] = [
     ("transport", "transport", |p| p.transport.name().to_owned()),
     ("headers", "headers", |p| p.headers.to_string()),
     ("clients", "clients", |p| format_count(u64::from(p.clients))),
-    ("rate", "ev/s", |p| format_rate(p.rate)),
+    ("rate", "ev/s", |p| format_decimal(p.rate)),
     ("connections", "connections", |p| {
         format_count(p.connections.opened)
     }),
