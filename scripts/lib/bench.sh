@@ -39,7 +39,15 @@ bench_finish() {
 
 bench_machine_md() {
   local cpu mem commit dirty
-  cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+  # The model name alone can be as vague as "AMD EPYC" in a VM: family,
+  # model and stepping say which generation (as results.json's machine.cpu).
+  cpu=$(awk -F': *' '
+    $1 ~ /^model name/ && !name { name = $2 }
+    $1 ~ /^cpu family/ && !family { family = $2 }
+    $1 ~ /^model[ \t]*$/ && !model { model = $2 }
+    $1 ~ /^stepping/ && !stepping { stepping = $2 }
+    END { printf "%s (family %s, model %s, stepping %s)", name, family, model, stepping }
+  ' /proc/cpuinfo)
   mem=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
   commit=$(git rev-parse HEAD)
   dirty=$(git status --porcelain --untracked-files=no -- crates Cargo.toml Cargo.lock | wc -l)
