@@ -6,8 +6,8 @@
 //! - A table: `<!-- generated: NAME source=PATH [KEY=VALUE] -->`, the
 //!   table, then `<!-- /generated -->` on a line of its own. NAME is one of
 //!   [`TABLES`]; PATH a `results.json` or `peers.json`; `phases` takes
-//!   `columns=..` and `capacity-points` takes `points=..` (see
-//!   [`doc_tables`]).
+//!   `columns=..`, `capacity-points` takes `points=..` and `phase-cost`
+//!   selects its phase by `transport=..` and the like (see [`doc_tables`]).
 //! - A figure in prose: `<!--fig PATH EXPR FORMAT-->text<!--/fig-->`, e.g.
 //!   `<!--fig bench-results/2026-11-25-reference/results.json
 //!   phases[transport=ws].derived.bytes_per_event .1-->199.3<!--/fig-->`.
@@ -31,7 +31,7 @@
 //! - this file: the markers, the figure expressions, the link and cited-run
 //!   finders.
 //! - [`doc_tables`]: the table kinds made for the docs (`phases`, `ramp`,
-//!   `capacity-points`).
+//!   `capacity-points`, `phase-cost`).
 
 pub mod doc_tables;
 
@@ -45,7 +45,7 @@ use crate::number_format::{format_bytes, format_count, format_us};
 use crate::table::Table;
 
 /// The tables a `generated:` block may name, and what each shows.
-pub const TABLES: [(&str, &str); 9] = [
+pub const TABLES: [(&str, &str); 10] = [
     ("summary", "the run's summary table, one row per phase"),
     ("capacity", "the capacity search's highest sustained rates"),
     (
@@ -66,6 +66,10 @@ pub const TABLES: [(&str, &str); 9] = [
     (
         "capacity-points",
         "a capacity search per transport at the points named by `points=`",
+    ),
+    (
+        "phase-cost",
+        "one phase's bytes per event by class, setup, latency and server cost",
     ),
 ];
 
@@ -134,8 +138,9 @@ pub fn render(
                     let value = load(source, line_no, read, &mut cache, &mut rendered)?;
                     match value {
                         Some(value) => {
-                            let table = table(&table_marker, &value, line_no)?;
-                            rendered.text.push_str(&table.to_markdown());
+                            rendered
+                                .text
+                                .push_str(&block(&table_marker, &value, line_no)?);
                         }
                         None => rendered.text.push_str(&old_body),
                     }
@@ -204,17 +209,20 @@ fn parse_table_marker(rest: &str, line: usize) -> Result<TableMarker, DocError> 
     let source = params
         .remove("source")
         .ok_or_else(|| marker(line, "a generated marker needs `source=PATH`"))?;
-    let wanted = match name {
-        "phases" => Some("columns"),
-        "capacity-points" => Some("points"),
-        _ => None,
+    // The keys each table takes, and whether it needs one of them.
+    let (takes, needs): (&[&str], bool) = match name {
+        "phases" => (&["columns"], true),
+        "capacity-points" => (&["points"], true),
+        "phase-cost" => (&doc_tables::PHASE_KEYS, true),
+        _ => (&[], false),
     };
-    if let Some(key) = wanted
-        && !params.contains_key(key)
-    {
-        return Err(marker(line, format!("table `{name}` needs `{key}=..`")));
+    if needs && !params.keys().any(|k| takes.contains(&k.as_str())) {
+        return Err(marker(
+            line,
+            format!("table `{name}` needs `{}=..`", takes.join("=..` or `")),
+        ));
     }
-    if let Some(extra) = params.keys().find(|k| Some(k.as_str()) != wanted) {
+    if let Some(extra) = params.keys().find(|k| !takes.contains(&k.as_str())) {
         return Err(marker(line, format!("table `{name}` takes no `{extra}=`")));
     }
     Ok(TableMarker {
@@ -261,13 +269,27 @@ fn parse_source(source: &str, text: &str) -> Result<Value, String> {
     }
 }
 
+/// The source as a run's results.
+fn run_of(value: &Value, line: usize, source: &str) -> Result<RunResult, DocError> {
+    serde_json::from_value::<RunResult>(value.clone())
+        .map_err(|e| source_error(line, source, format!("not a results file: {e}")))
+}
+
+/// A generated block's Markdown.
+fn block(table_marker: &TableMarker, value: &Value, line: usize) -> Result<String, DocError> {
+    if table_marker.name == "phase-cost" {
+        let run = run_of(value, line, &table_marker.source)?;
+        let at_source = |m: String| source_error(line, &table_marker.source, m);
+        let phase = doc_tables::select_phase(&run, &table_marker.params).map_err(at_source)?;
+        return doc_tables::phase_cost(phase).map_err(at_source);
+    }
+    Ok(table(table_marker, value, line)?.to_markdown())
+}
+
 fn table(table_marker: &TableMarker, value: &Value, line: usize) -> Result<Table, DocError> {
     let (name, source) = (table_marker.name.as_str(), table_marker.source.as_str());
     let param = |key: &str| table_marker.params.get(key).map_or("", String::as_str);
-    let run = || {
-        serde_json::from_value::<RunResult>(value.clone())
-            .map_err(|e| source_error(line, source, format!("not a results file: {e}")))
-    };
+    let run = || run_of(value, line, source);
     let absent = |what: &str| source_error(line, source, format!("the run has no {what}"));
     Ok(match name {
         "summary" => crate::summary_table(&run()?),
@@ -760,6 +782,9 @@ mod tests {
             "<!-- generated: phases source=bench-results/x/results.json -->\n<!-- /generated -->",
             "<!-- generated: summary source=bench-results/x/results.json columns=p50 -->\n<!-- /generated -->",
             "<!-- generated: ramp bench-results/x/results.json -->\n<!-- /generated -->",
+            "<!-- generated: phase-cost source=bench-results/x/results.json -->\n<!-- /generated -->",
+            "<!-- generated: phase-cost source=bench-results/x/results.json colour=red -->\n<!-- /generated -->",
+            "<!-- generated: phase-cost source=bench-results/x/results.json rate=20 -->\n<!-- /generated -->",
         ];
         for doc in bad {
             let error = render_with(doc, Some(RUN)).expect_err("the marker is refused");
