@@ -6,8 +6,9 @@
 //! - A table: `<!-- generated: NAME source=PATH [KEY=VALUE] -->`, the
 //!   table, then `<!-- /generated -->` on a line of its own. NAME is one of
 //!   [`TABLES`]; PATH a `results.json` or `peers.json`; `phases` takes
-//!   `columns=..`, `capacity-points` takes `points=..` and `phase-cost`
-//!   selects its phase by `transport=..` and the like (see [`doc_tables`]).
+//!   `columns=..`, `capacity-points` takes `points=..`, and `phases` and
+//!   `phase-cost` select phases by `transport=..`, `tls=..` and the like
+//!   (see [`doc_tables`]).
 //! - A figure in prose: `<!--fig PATH EXPR FORMAT-->text<!--/fig-->`, e.g.
 //!   `<!--fig bench-results/2026-11-25-reference/results.json
 //!   phases[transport=ws].derived.bytes_per_event .1-->199.3<!--/fig-->`.
@@ -209,20 +210,20 @@ fn parse_table_marker(rest: &str, line: usize) -> Result<TableMarker, DocError> 
     let source = params
         .remove("source")
         .ok_or_else(|| marker(line, "a generated marker needs `source=PATH`"))?;
-    // The keys each table takes, and whether it needs one of them.
-    let (takes, needs): (&[&str], bool) = match name {
-        "phases" => (&["columns"], true),
-        "capacity-points" => (&["points"], true),
-        "phase-cost" => (&doc_tables::PHASE_KEYS, true),
-        _ => (&[], false),
+    // The keys each table needs, and those it may take besides.
+    let (needs, may): (&[&str], &[&str]) = match name {
+        "phases" => (&["columns"], &doc_tables::PHASE_KEYS),
+        "capacity-points" => (&["points"], &[]),
+        "phase-cost" => (&[], &doc_tables::PHASE_KEYS),
+        _ => (&[], &[]),
     };
-    if needs && !params.keys().any(|k| takes.contains(&k.as_str())) {
-        return Err(marker(
-            line,
-            format!("table `{name}` needs `{}=..`", takes.join("=..` or `")),
-        ));
+    if let Some(key) = needs.iter().find(|k| !params.contains_key(**k)) {
+        return Err(marker(line, format!("table `{name}` needs `{key}=..`")));
     }
-    if let Some(extra) = params.keys().find(|k| !takes.contains(&k.as_str())) {
+    if let Some(extra) = params
+        .keys()
+        .find(|k| !needs.contains(&k.as_str()) && !may.contains(&k.as_str()))
+    {
         return Err(marker(line, format!("table `{name}` takes no `{extra}=`")));
     }
     Ok(TableMarker {
@@ -305,7 +306,9 @@ fn table(table_marker: &TableMarker, value: &Value, line: usize) -> Result<Table
             crate::peer_report::peers_table(&peers)
         }
         "phases" => {
-            doc_tables::phases_table(&run()?, param("columns")).map_err(|m| marker(line, m))?
+            let mut filter = table_marker.params.clone();
+            let columns = filter.remove("columns").unwrap_or_default();
+            doc_tables::phases_table(&run()?, &columns, &filter).map_err(|m| marker(line, m))?
         }
         "ramp" => doc_tables::ramp_table(&run()?).map_err(|m| source_error(line, source, m))?,
         "capacity-points" => doc_tables::capacity_points_table(&run()?, param("points"))

@@ -1,8 +1,9 @@
 //! The table kinds made for the docs, beside the report's own: each a pure
 //! function of a run and the marker's parameters.
 //!
-//! - `phases columns=A,B,..`: one row per phase, the columns named from
-//!   [`PHASE_COLUMNS`].
+//! - `phases columns=A,B,.. [KEY=VALUE..]`: one row per phase, the columns
+//!   named from [`PHASE_COLUMNS`]; with `KEY=VALUE`s (from [`PHASE_KEYS`],
+//!   e.g. `tls=true http=2`) only the phases whose fields equal them.
 //! - `ramp`: one row per transport, for each client count how long until
 //!   every client had connected and at what pace, and the setup latency at
 //!   the largest count.
@@ -28,6 +29,7 @@ use pushbench_protocol::{
 
 use super::grouped;
 use crate::figures::per_event_by_class;
+use crate::variant_labels::DIMENSIONS;
 use crate::number_format::{format_bytes, format_count, format_decimal, format_us};
 use crate::table::Table;
 
@@ -35,10 +37,22 @@ use crate::table::Table;
 /// how a phase fills it.
 type PhaseColumn = (&'static str, &'static str, fn(&PhaseResult) -> String);
 
+/// The phase's value in the matrix dimension `column` (`h2`, `tls`,
+/// `gzip`), as labels name it.
+fn dimension_value(column: &str, phase: &PhaseResult) -> String {
+    DIMENSIONS
+        .iter()
+        .find(|d| d.column == column)
+        .map_or_else(String::new, |d| d.value(phase))
+}
+
 /// The columns a `phases` table may name.
-pub const PHASE_COLUMNS: [PhaseColumn; 14] = [
+pub const PHASE_COLUMNS: [PhaseColumn; 18] = [
     ("transport", "transport", |p| p.transport.name().to_owned()),
     ("headers", "headers", |p| p.headers.to_string()),
+    ("http", "http", |p| dimension_value("http", p)),
+    ("tls", "tls", |p| dimension_value("tls", p)),
+    ("coding", "coding", |p| dimension_value("coding", p)),
     ("clients", "clients", |p| format_count(u64::from(p.clients))),
     ("rate", "ev/s", |p| format_decimal(p.rate)),
     ("connections", "connections", |p| {
@@ -50,6 +64,13 @@ pub const PHASE_COLUMNS: [PhaseColumn; 14] = [
     ("max", "max", |p| format_us(p.latency_us.max as f64)),
     ("bytes-per-event", "B/event", |p| {
         grouped(p.derived.bytes_per_event, 1)
+    }),
+    ("tls-records", "of which tls_records", |p| {
+        let records = p.traffic.sent.tls_records + p.traffic.received.tls_records;
+        grouped(
+            records as f64 / p.events.delivered.max(1) as f64,
+            1,
+        )
     }),
     ("setup-bytes", "setup B/conn", |p| {
         format_count(p.setup_bytes_per_connection.round() as u64)
@@ -65,8 +86,13 @@ pub const PHASE_COLUMNS: [PhaseColumn; 14] = [
     }),
 ];
 
-/// A `phases` table with the named columns, in order.
-pub fn phases_table(run: &RunResult, columns: &str) -> Result<Table, String> {
+/// A `phases` table with the named columns, in order, one row per phase
+/// whose fields equal every `KEY=VALUE` of `filter` (all when empty).
+pub fn phases_table(
+    run: &RunResult,
+    columns: &str,
+    filter: &BTreeMap<String, String>,
+) -> Result<Table, String> {
     let picked = columns
         .split(',')
         .map(|name| {
@@ -80,7 +106,11 @@ pub fn phases_table(run: &RunResult, columns: &str) -> Result<Table, String> {
         })
         .collect::<Result<Vec<_>, String>>()?;
     let mut table = Table::new(picked.iter().map(|(_, header, _)| *header));
-    for phase in &run.phases {
+    let phases = phases_where(run, filter)?;
+    if phases.is_empty() {
+        return Err(format!("no phase has {}", selector_text(filter)));
+    }
+    for phase in phases {
         table.push(picked.iter().map(|(_, _, cell)| cell(phase)));
     }
     Ok(table)
@@ -291,12 +321,12 @@ fn phase_has(phase: &PhaseResult, key: &str, value: &str) -> Result<bool, String
     })
 }
 
-/// The one phase of `run` whose fields equal every `KEY=VALUE` of
-/// `wanted`, or why there is not exactly one.
-pub fn select_phase<'a>(
+/// The phases of `run` whose fields equal every `KEY=VALUE` of `wanted`,
+/// in run order, or why a selector is wrong.
+fn phases_where<'a>(
     run: &'a RunResult,
     wanted: &BTreeMap<String, String>,
-) -> Result<&'a PhaseResult, String> {
+) -> Result<Vec<&'a PhaseResult>, String> {
     let mut matching = Vec::new();
     for phase in &run.phases {
         let mut all = true;
@@ -307,14 +337,27 @@ pub fn select_phase<'a>(
             matching.push(phase);
         }
     }
-    let selector: Vec<String> = wanted.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    match matching.as_slice() {
+    Ok(matching)
+}
+
+fn selector_text(wanted: &BTreeMap<String, String>) -> String {
+    let pairs: Vec<String> = wanted.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    pairs.join(" ")
+}
+
+/// The one phase of `run` whose fields equal every `KEY=VALUE` of
+/// `wanted`, or why there is not exactly one.
+pub fn select_phase<'a>(
+    run: &'a RunResult,
+    wanted: &BTreeMap<String, String>,
+) -> Result<&'a PhaseResult, String> {
+    match phases_where(run, wanted)?.as_slice() {
         [one] => Ok(one),
-        [] => Err(format!("no phase has {}", selector.join(" "))),
+        [] => Err(format!("no phase has {}", selector_text(wanted))),
         many => Err(format!(
             "{} phases have {}; name more fields ({})",
             many.len(),
-            selector.join(" "),
+            selector_text(wanted),
             PHASE_KEYS.join(", ")
         )),
     }
@@ -442,8 +485,13 @@ mod tests {
 
     #[test]
     fn phases_tables_pick_their_columns() {
-        let table = phases_table(&run(), "transport,p99,cpu-per-event,rss-per-connection")
-            .expect("known columns");
+        let all = BTreeMap::new();
+        let table = phases_table(
+            &run(),
+            "transport,p99,cpu-per-event,rss-per-connection",
+            &all,
+        )
+        .expect("known columns");
         assert_eq!(
             table.to_markdown().lines().take(3).collect::<Vec<_>>(),
             [
@@ -452,8 +500,22 @@ mod tests {
                 "| sse | 3.59 ms | 15.0 | 4.1 kB |",
             ]
         );
-        let error = phases_table(&run(), "transport,nope").expect_err("refused");
+        let error = phases_table(&run(), "transport,nope", &all).expect_err("refused");
         assert!(error.starts_with("unknown column `nope`"), "{error}");
+        let tls_only = BTreeMap::from([("tls".to_owned(), "true".to_owned())]);
+        let markdown = phases_table(
+            &short_poll_run(),
+            "transport,http,tls,coding,bytes-per-event,tls-records",
+            &tls_only,
+        )
+        .expect("a tls phase")
+        .to_markdown();
+        assert_eq!(
+            markdown.lines().skip(2).collect::<Vec<_>>(),
+            ["| short-poll | h1 | tls | identity | 234.5 | 22.0 |"]
+        );
+        let none = BTreeMap::from([("transport".to_owned(), "ws".to_owned())]);
+        assert!(phases_table(&short_poll_run(), "transport", &none).is_err());
     }
 
     #[test]
