@@ -125,7 +125,10 @@ fn trace_counts(trace: &str) -> Vec<String> {
         .skip(2)
         .map(|line| {
             if line.starts_with(' ') {
-                line.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+                line.split_whitespace()
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join(" ")
             } else {
                 line.to_owned()
             }

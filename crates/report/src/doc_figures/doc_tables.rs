@@ -29,9 +29,9 @@ use pushbench_protocol::{
 
 use super::grouped;
 use crate::figures::per_event_by_class;
-use crate::variant_labels::DIMENSIONS;
 use crate::number_format::{format_bytes, format_count, format_decimal, format_us};
 use crate::table::Table;
+use crate::variant_labels::DIMENSIONS;
 
 /// One column of a `phases` table: its name in the marker, its header, and
 /// how a phase fills it.
@@ -67,10 +67,7 @@ pub const PHASE_COLUMNS: [PhaseColumn; 18] = [
     }),
     ("tls-records", "of which tls_records", |p| {
         let records = p.traffic.sent.tls_records + p.traffic.received.tls_records;
-        grouped(
-            records as f64 / p.events.delivered.max(1) as f64,
-            1,
-        )
+        grouped(records as f64 / p.events.delivered.max(1) as f64, 1)
     }),
     ("setup-bytes", "setup B/conn", |p| {
         format_count(p.setup_bytes_per_connection.round() as u64)
@@ -574,8 +571,8 @@ mod tests {
     #[test]
     fn a_phase_cost_block_reads_as_the_technique_pages_do() {
         let run = short_poll_run();
-        let plain = select(&run, &[("transport", "short-poll"), ("tls", "false")])
-            .expect("one phase");
+        let plain =
+            select(&run, &[("transport", "short-poll"), ("tls", "false")]).expect("one phase");
         assert_eq!(
             phase_cost(&plain).expect("a cost"),
             "Phase `short-poll`: 20 clients, 20 events/s, 1,600 events delivered in the 4.0 s \
@@ -603,7 +600,10 @@ mod tests {
             block.contains("| control | 0.0 | 0.0 |\n| tls_records | 0.0 | 22.0 |\n"),
             "{block}"
         );
-        assert!(block.contains("| **all classes** | **10.8** | **245.7** |"), "{block}");
+        assert!(
+            block.contains("| **all classes** | **10.8** | **245.7** |"),
+            "{block}"
+        );
         let mut silent = plain;
         silent.events.delivered = 0;
         assert!(phase_cost(&silent).is_err());
@@ -613,7 +613,10 @@ mod tests {
     fn a_phase_is_selected_by_its_fields_or_refused() {
         let run = short_poll_run();
         let many = select(&run, &[("transport", "short-poll")]).expect_err("two match");
-        assert!(many.starts_with("2 phases have transport=short-poll"), "{many}");
+        assert!(
+            many.starts_with("2 phases have transport=short-poll"),
+            "{many}"
+        );
         let none = select(&run, &[("transport", "ws")]).expect_err("none match");
         assert_eq!(none, "no phase has transport=ws");
         let h1 = select(&run, &[("http", "1.1"), ("tls", "true"), ("rate", "20")]);
