@@ -6,8 +6,9 @@
 //! - A table: `<!-- generated: NAME source=PATH [KEY=VALUE] -->`, the
 //!   table, then `<!-- /generated -->` on a line of its own. NAME is one of
 //!   [`TABLES`]; PATH a `results.json` or `peers.json`; `phases` takes
-//!   `columns=..` and `capacity-points` takes `points=..` (see
-//!   [`doc_tables`]).
+//!   `columns=..`, `capacity-points` takes `points=..`, and `phases` and
+//!   `phase-cost` select phases by `transport=..`, `tls=..` and the like
+//!   (see [`doc_tables`]).
 //! - A figure in prose: `<!--fig PATH EXPR FORMAT-->text<!--/fig-->`, e.g.
 //!   `<!--fig bench-results/2026-11-25-reference/results.json
 //!   phases[transport=ws].derived.bytes_per_event .1-->199.3<!--/fig-->`.
@@ -28,12 +29,16 @@
 //! is `render(doc) == doc`.
 //!
 //! # Layout
-//! - this file: the markers, the figure expressions, the link and cited-run
-//!   finders.
+//! - this file: the markers and the figure expressions.
+//! - [`doc_links`]: the relative links and the cited run folders of a doc,
+//!   which `pushbench docs --check` resolves.
 //! - [`doc_tables`]: the table kinds made for the docs (`phases`, `ramp`,
-//!   `capacity-points`).
+//!   `capacity-points`, `phase-cost`).
 
+pub mod doc_links;
 pub mod doc_tables;
+
+pub use doc_links::{cited_runs, relative_links};
 
 use std::collections::BTreeMap;
 
@@ -45,7 +50,7 @@ use crate::number_format::{format_bytes, format_count, format_us};
 use crate::table::Table;
 
 /// The tables a `generated:` block may name, and what each shows.
-pub const TABLES: [(&str, &str); 9] = [
+pub const TABLES: [(&str, &str); 10] = [
     ("summary", "the run's summary table, one row per phase"),
     ("capacity", "the capacity search's highest sustained rates"),
     (
@@ -66,6 +71,10 @@ pub const TABLES: [(&str, &str); 9] = [
     (
         "capacity-points",
         "a capacity search per transport at the points named by `points=`",
+    ),
+    (
+        "phase-cost",
+        "one phase's bytes per event by class, setup, latency and server cost",
     ),
 ];
 
@@ -134,8 +143,9 @@ pub fn render(
                     let value = load(source, line_no, read, &mut cache, &mut rendered)?;
                     match value {
                         Some(value) => {
-                            let table = table(&table_marker, &value, line_no)?;
-                            rendered.text.push_str(&table.to_markdown());
+                            rendered
+                                .text
+                                .push_str(&block(&table_marker, &value, line_no)?);
                         }
                         None => rendered.text.push_str(&old_body),
                     }
@@ -204,17 +214,20 @@ fn parse_table_marker(rest: &str, line: usize) -> Result<TableMarker, DocError> 
     let source = params
         .remove("source")
         .ok_or_else(|| marker(line, "a generated marker needs `source=PATH`"))?;
-    let wanted = match name {
-        "phases" => Some("columns"),
-        "capacity-points" => Some("points"),
-        _ => None,
+    // The keys each table needs, and those it may take besides.
+    let (needs, may): (&[&str], &[&str]) = match name {
+        "phases" => (&["columns"], &doc_tables::PHASE_KEYS),
+        "capacity-points" => (&["points"], &[]),
+        "phase-cost" => (&[], &doc_tables::PHASE_KEYS),
+        _ => (&[], &[]),
     };
-    if let Some(key) = wanted
-        && !params.contains_key(key)
-    {
+    if let Some(key) = needs.iter().find(|k| !params.contains_key(**k)) {
         return Err(marker(line, format!("table `{name}` needs `{key}=..`")));
     }
-    if let Some(extra) = params.keys().find(|k| Some(k.as_str()) != wanted) {
+    if let Some(extra) = params
+        .keys()
+        .find(|k| !needs.contains(&k.as_str()) && !may.contains(&k.as_str()))
+    {
         return Err(marker(line, format!("table `{name}` takes no `{extra}=`")));
     }
     Ok(TableMarker {
@@ -261,13 +274,27 @@ fn parse_source(source: &str, text: &str) -> Result<Value, String> {
     }
 }
 
+/// The source as a run's results.
+fn run_of(value: &Value, line: usize, source: &str) -> Result<RunResult, DocError> {
+    serde_json::from_value::<RunResult>(value.clone())
+        .map_err(|e| source_error(line, source, format!("not a results file: {e}")))
+}
+
+/// A generated block's Markdown.
+fn block(table_marker: &TableMarker, value: &Value, line: usize) -> Result<String, DocError> {
+    if table_marker.name == "phase-cost" {
+        let run = run_of(value, line, &table_marker.source)?;
+        let at_source = |m: String| source_error(line, &table_marker.source, m);
+        let phase = doc_tables::select_phase(&run, &table_marker.params).map_err(at_source)?;
+        return doc_tables::phase_cost(phase).map_err(at_source);
+    }
+    Ok(table(table_marker, value, line)?.to_markdown())
+}
+
 fn table(table_marker: &TableMarker, value: &Value, line: usize) -> Result<Table, DocError> {
     let (name, source) = (table_marker.name.as_str(), table_marker.source.as_str());
     let param = |key: &str| table_marker.params.get(key).map_or("", String::as_str);
-    let run = || {
-        serde_json::from_value::<RunResult>(value.clone())
-            .map_err(|e| source_error(line, source, format!("not a results file: {e}")))
-    };
+    let run = || run_of(value, line, source);
     let absent = |what: &str| source_error(line, source, format!("the run has no {what}"));
     Ok(match name {
         "summary" => crate::summary_table(&run()?),
@@ -283,7 +310,9 @@ fn table(table_marker: &TableMarker, value: &Value, line: usize) -> Result<Table
             crate::peer_report::peers_table(&peers)
         }
         "phases" => {
-            doc_tables::phases_table(&run()?, param("columns")).map_err(|m| marker(line, m))?
+            let mut filter = table_marker.params.clone();
+            let columns = filter.remove("columns").unwrap_or_default();
+            doc_tables::phases_table(&run()?, &columns, &filter).map_err(|m| marker(line, m))?
         }
         "ramp" => doc_tables::ramp_table(&run()?).map_err(|m| source_error(line, source, m))?,
         "capacity-points" => doc_tables::capacity_points_table(&run()?, param("points"))
@@ -639,62 +668,6 @@ fn walk<'a>(root: &'a Value, steps: &[Step]) -> Vec<&'a Value> {
     current
 }
 
-/// The relative link and image targets of a Markdown doc (`[text](t)`,
-/// `![alt](t)`, `<img src="t">`), without their `#fragment`; web addresses,
-/// `mailto:` and links within the page are left out, and so is everything
-/// inside code spans and fenced code.
-pub fn relative_links(markdown: &str) -> Vec<String> {
-    let mut links = Vec::new();
-    let mut fenced = false;
-    for line in markdown.lines() {
-        if line.trim_start().starts_with("```") {
-            fenced = !fenced;
-            continue;
-        }
-        if fenced {
-            continue;
-        }
-        let prose: String = line.split('`').step_by(2).collect::<Vec<_>>().join(" ");
-        let targets = prose
-            .match_indices("](")
-            .filter_map(|(at, _)| prose[at + 2..].split(')').next())
-            .chain(
-                prose
-                    .match_indices("src=\"")
-                    .filter_map(|(at, _)| prose[at + 5..].split('"').next()),
-            );
-        for target in targets {
-            let target = target.split_whitespace().next().unwrap_or_default();
-            let path = target.split('#').next().unwrap_or_default();
-            let external = ["http://", "https://", "mailto:"]
-                .iter()
-                .any(|scheme| target.starts_with(scheme));
-            if !path.is_empty() && !external {
-                links.push(path.to_owned());
-            }
-        }
-    }
-    links
-}
-
-/// The run folders a doc names, `bench-results/<folder>`, each once, in
-/// order: in links, in prose, in code and in markers alike.
-pub fn cited_runs(markdown: &str) -> Vec<String> {
-    let mut runs: Vec<String> = Vec::new();
-    for (at, _) in markdown.match_indices("bench-results/") {
-        let name: String = markdown[at + "bench-results/".len()..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_' || *c == '.')
-            .collect();
-        // A dated folder; `bench-results/<date>-<label>/` in prose is a pattern.
-        let dated = name.len() > 10 && name.as_bytes()[..4].iter().all(u8::is_ascii_digit);
-        if dated && !runs.contains(&name) {
-            runs.push(name);
-        }
-    }
-    runs
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -760,6 +733,9 @@ mod tests {
             "<!-- generated: phases source=bench-results/x/results.json -->\n<!-- /generated -->",
             "<!-- generated: summary source=bench-results/x/results.json columns=p50 -->\n<!-- /generated -->",
             "<!-- generated: ramp bench-results/x/results.json -->\n<!-- /generated -->",
+            "<!-- generated: phase-cost source=bench-results/x/results.json -->\n<!-- /generated -->",
+            "<!-- generated: phase-cost source=bench-results/x/results.json colour=red -->\n<!-- /generated -->",
+            "<!-- generated: phase-cost source=bench-results/x/results.json rate=20 -->\n<!-- /generated -->",
         ];
         for doc in bad {
             let error = render_with(doc, Some(RUN)).expect_err("the marker is refused");
@@ -781,27 +757,6 @@ mod tests {
         assert_eq!(
             render(doc, &mut read).expect("renders").text,
             "<!--fig c.jsonl sum([0][*]) - [0].cookie .1-->74.2<!--/fig-->"
-        );
-    }
-
-    #[test]
-    fn links_and_cited_runs_are_found() {
-        let doc = "See [a](../a.md#x), ![c](images/c.svg \"t\"), [w](https://x.org/a), [p](#here),\n\
-                   `[not](code.md)` <img src=\"b.png\"> and bench-results/2026-12-01-peers/peers.json,\n\
-                   bench-results/<date>-<label>/ and [bench-results/2026-11-25-reference](../bench-results/2026-11-25-reference/README.md).\n\
-                   ```\n[fenced](no.md)\n```\n";
-        assert_eq!(
-            relative_links(doc),
-            [
-                "../a.md",
-                "images/c.svg",
-                "b.png",
-                "../bench-results/2026-11-25-reference/README.md"
-            ]
-        );
-        assert_eq!(
-            cited_runs(doc),
-            ["2026-12-01-peers", "2026-11-25-reference"]
         );
     }
 

@@ -12,7 +12,7 @@ use pushbench_cli::docs;
 /// machine). Until then their blocks hold "(pending run)" and this list
 /// excuses them; once a folder is committed the test below fails until it
 /// is taken off the list and `pushbench docs --write` has run.
-const AWAITING: [&str; 2] = ["2026-12-04-matrix", "2026-12-04-h2-chromium"];
+const AWAITING: [&str; 1] = ["2026-12-04-matrix"];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -113,4 +113,157 @@ fn every_cited_run_is_committed_with_its_results() {
             );
         }
     }
+}
+
+/// What a trace's byte counts are: every row's count and class, every
+/// other line whole, without the first two lines (the server's address and
+/// the legend). Dates, `created_us`, ports and WebSocket keys differ from
+/// run to run; these do not.
+fn trace_counts(trace: &str) -> Vec<String> {
+    trace
+        .lines()
+        .skip(2)
+        .map(|line| {
+            if line.starts_with(' ') {
+                line.split_whitespace()
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect()
+}
+
+/// The recorded trace in `doc` that follows the line `command`, to the end
+/// of its code block.
+fn trace_excerpt(doc: &str, command: &str) -> String {
+    let text = std::fs::read_to_string(root().join(doc)).expect("a doc reads");
+    let at = text
+        .find(command)
+        .unwrap_or_else(|| panic!("{doc}: no `{command}`"));
+    let after = &text[at + command.len()..];
+    let after = after.strip_prefix('\n').unwrap_or(after);
+    after.split("```").next().unwrap_or_default().to_owned()
+}
+
+/// The technique pages' traces are recorded outputs of `pushbench trace`:
+/// their byte counts are the golden files' (which the trace tests compare
+/// with the current output).
+#[test]
+fn the_technique_pages_traces_count_what_the_golden_files_do() {
+    for (transport, page) in [
+        ("short-poll", "docs/short-polling.md"),
+        ("long-poll", "docs/long-polling.md"),
+        ("stream", "docs/http-streaming.md"),
+        ("sse", "docs/sse.md"),
+        ("ws", "docs/websocket.md"),
+    ] {
+        let excerpt = trace_excerpt(page, &format!("$ pushbench trace --transport {transport}"));
+        let golden = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/golden")
+                .join(format!("trace-{transport}.txt")),
+        )
+        .expect("a golden file reads");
+        assert_eq!(
+            trace_counts(&excerpt),
+            trace_counts(&golden),
+            "{page}: its trace's byte counts differ from the golden file's"
+        );
+    }
+}
+
+/// `pushbench trace` with these arguments, as printed.
+fn trace_output(extra: &[&str]) -> String {
+    let cli = <pushbench_cli::Cli as clap::Parser>::parse_from(
+        ["pushbench", "trace"].iter().chain(extra),
+    );
+    let pushbench_cli::Command::Trace(args) = cli.command else {
+        panic!("`trace` parsed as another command");
+    };
+    pushbench_cli::trace::output(&args, false).expect("a trace")
+}
+
+/// The rows of a trace's first `client -> server` part: (bytes, text).
+fn first_request(trace: &str) -> Vec<(u64, String)> {
+    trace
+        .split("\n\n")
+        .find(|part| part.starts_with("client -> server"))
+        .expect("a request")
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let bytes = words.next()?.parse().ok()?;
+            let _class = words.next()?;
+            Some((bytes, words.collect::<Vec<_>>().join(" ")))
+        })
+        .collect()
+}
+
+/// classic-claim.md's browser poll, header by header, is what `pushbench
+/// trace -t short-poll --events 1 --payload 128 --headers browser` prints.
+#[test]
+fn the_classic_claims_browser_poll_counts_what_the_trace_prints() {
+    let minimal: u64 = first_request(&trace_output(&["-t", "short-poll", "--events", "1"]))
+        .iter()
+        .map(|(bytes, _)| bytes)
+        .sum();
+    let browser = first_request(&trace_output(&[
+        "-t",
+        "short-poll",
+        "--events",
+        "1",
+        "--payload",
+        "128",
+        "--headers",
+        "browser",
+    ]));
+    let named = |prefixes: &[&str]| -> u64 {
+        browser
+            .iter()
+            .filter(|(_, text)| {
+                prefixes
+                    .iter()
+                    .any(|p| text.to_ascii_lowercase().starts_with(p))
+            })
+            .map(|(bytes, _)| bytes)
+            .sum()
+    };
+    let head: u64 = browser.iter().map(|(bytes, _)| bytes).sum();
+    let cookie = named(&["cookie:"]);
+    let expected = format!(
+        "the request head grows from {minimal} to **{head} bytes**: `User-Agent` {}, the client \
+         hints (`sec-ch-ua*`) {}, the `Sec-Fetch-*` headers {}, `Accept-Encoding` and \
+         `Accept-Language` {}, `Referer` {}, `Connection: keep-alive` {}, and the cookie \
+         {cookie} ({} bytes without it).",
+        named(&["user-agent:"]),
+        named(&["sec-ch-ua"]),
+        named(&["sec-fetch-"]),
+        named(&["accept-encoding:", "accept-language:"]),
+        named(&["referer:"]),
+        named(&["connection:"]),
+        head - cookie,
+    );
+    let doc = std::fs::read_to_string(root().join("docs/classic-claim.md")).expect("reads");
+    let prose = doc.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        prose.contains(&expected),
+        "classic-claim.md should say: {expected}"
+    );
+}
+
+/// matrix.md's HTTP/2 trace is what `pushbench trace --transport sse
+/// --http 2 --redact` prints today, to the byte count.
+#[test]
+fn the_matrix_pages_http2_trace_counts_what_the_trace_prints() {
+    let excerpt = trace_excerpt("docs/matrix.md", "```text");
+    assert!(
+        excerpt.starts_with("pushbench trace: Server-Sent Events, GET /sse over HTTP/2"),
+        "matrix.md's first text block is no longer the HTTP/2 SSE trace: {excerpt}"
+    );
+    let trace = trace_output(&["--transport", "sse", "--http", "2", "--redact"]);
+    assert_eq!(trace_counts(&excerpt), trace_counts(&trace));
 }
