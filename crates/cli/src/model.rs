@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use pushbench_report::model::{self, ModelInput};
+use pushbench_report::model::{self, Costs, Load};
 
 use crate::flags::{decimal, whole};
 
@@ -20,60 +20,77 @@ pub struct Args {
     /// Events per second each client receives.
     #[arg(long, default_value_t = 1.0, value_parser = decimal(0.0, pushbench_loadgen::scenario::MAX_RATE, "events per second"), allow_negative_numbers = true)]
     pub rate: f64,
-    /// HTTP request plus response header bytes of one exchange.
+    /// HTTP request plus response header bytes of one exchange (unused
+    /// with `--results`, whose measured costs replace it).
     #[arg(long, default_value_t = model::CLASSIC_HEADER_BYTES, value_parser = whole::<u64>(0, u64::MAX), allow_negative_numbers = true)]
     pub header_bytes: u64,
-    /// Payload bytes per event.
+    /// Payload bytes per event (unused with `--results`).
     #[arg(long, default_value_t = 0, value_parser = whole::<u64>(0, u64::MAX), allow_negative_numbers = true)]
     pub payload: u64,
     /// Milliseconds between two short polls of one client.
     #[arg(long, default_value_t = 1_000, value_parser = whole::<u64>(1, u64::MAX), allow_negative_numbers = true)]
     pub poll_interval_ms: u64,
-    /// A `results.json` (or its folder) whose measured bytes per event are
-    /// shown beside the model.
+    /// Seconds a long poll is held before an empty answer.
+    #[arg(long, default_value_t = 30, value_parser = whole::<u64>(1, u64::MAX), allow_negative_numbers = true)]
+    pub longpoll_timeout_s: u64,
+    /// A `results.json` (or its folder) whose measured costs per exchange
+    /// and per event the model uses instead of `--header-bytes` and
+    /// `--payload`.
     #[arg(long, value_name = "FILE")]
     pub results: Option<PathBuf>,
 }
 
-/// Prints the model table.
+/// Prints the classic table, then the model with the given or measured
+/// costs at the given load.
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.clients.is_empty() {
         bail!("--clients needs at least one client count");
     }
-    let measured = match &args.results {
-        Some(path) => Some(
-            pushbench_report::load_results(path)
-                .with_context(|| format!("reading measured figures from {}", path.display()))?,
-        ),
-        None => None,
+    let costs = match &args.results {
+        Some(path) => {
+            let result = pushbench_report::load_results(path)
+                .with_context(|| format!("reading measured figures from {}", path.display()))?;
+            let label = pushbench_report::results_file(path).display().to_string();
+            let costs = Costs::measured(&result, &label);
+            if costs.is_empty() {
+                bail!("{label} delivered no event: nothing to take costs from");
+            }
+            costs
+        }
+        None => Costs::analytic(args.header_bytes, args.payload),
     };
-    let base = ModelInput {
+    let load = Load {
         clients: 0,
         events_per_second: args.rate,
-        header_bytes: args.header_bytes,
-        payload_bytes: args.payload,
         poll_interval_s: args.poll_interval_ms as f64 / 1_000.0,
+        longpoll_timeout_s: args.longpoll_timeout_s as f64,
     };
     println!(
-        "model: {} event(s)/s per client, {} header bytes per HTTP exchange, {} payload bytes, \
-         short polls every {} ms",
-        args.rate, args.header_bytes, args.payload, args.poll_interval_ms
+        "The classic table (Lubbers and Greco): {} B of heads per poll against {} B per \
+         WebSocket frame, one message per second per client; Mbit/s of 2^20 bits as the \
+         paper counts them, and SI.\n",
+        model::CLASSIC_HEADER_BYTES,
+        model::CLASSIC_FRAME_BYTES
+    );
+    print!("{}", model::classic_table(&args.clients).to_text());
+    println!(
+        "\nThis model: costs {}; {} event(s)/s per client, short polls every {} ms ({} \
+         event(s) per poll), long polls held {} s.",
+        costs.source,
+        args.rate,
+        args.poll_interval_ms,
+        pushbench_report::number_format::format_decimal(load.events_per_poll()),
+        args.longpoll_timeout_s
     );
     println!(
-        "short-poll: headers on every poll plus payload; long-poll: one exchange per event; \
-         stream/sse/ws: framing per event\n"
+        "short-poll: B/exchange at every poll, empty or not, plus B/event per event; \
+         long-poll: one exchange per event (an upper bound: at high rates an answer carries a \
+         batch), one per hold timeout without events; stream/sse/ws: B/event only.\n"
     );
     print!(
         "{}",
-        model::model_table(&args.clients, &base, measured.as_ref()).to_text()
+        model::model_table(&args.clients, &load, &costs).to_text()
     );
-    if measured.is_some() {
-        println!(
-            "\nmeasured B/event counts every byte both ways (headers, framing, JSON envelope, \
-             payload, control, connection setup) at the run's own rate and poll interval; \
-             the model counts only the technique's own cost."
-        );
-    }
     Ok(())
 }
 
@@ -86,6 +103,10 @@ mod tests {
         let args = Args::parse_from(["model"]);
         assert_eq!(args.clients, vec![1_000, 10_000, 100_000]);
         assert_eq!((args.rate, args.header_bytes, args.payload), (1.0, 871, 0));
+        assert_eq!(
+            (args.poll_interval_ms, args.longpoll_timeout_s),
+            (1_000, 30)
+        );
         run(args).expect("model runs");
     }
 

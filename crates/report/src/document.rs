@@ -9,8 +9,8 @@ use pushbench_protocol::{RunResult, Transport};
 
 use crate::capacity_tables::{capacity_table, connections_table};
 use crate::error::{ReportError, read_file};
-use crate::figures::{transport_bytes_per_event, transports_in};
-use crate::model::{self, CLASSIC_CLIENTS, ModelInput};
+use crate::figures::transports_in;
+use crate::model::{self, CLASSIC_CLIENTS, Load};
 use crate::number_format::{format_bytes, format_count, format_decimal};
 use crate::summary::{summary_table, variant_table, warnings};
 use crate::table::{Table, escape_html};
@@ -39,19 +39,34 @@ pub struct Report<'a> {
 }
 
 /// Bytes per second for 1,000 / 10,000 / 100,000 clients at one event per
-/// second each, from the measured bytes per event of each transport.
+/// second each, polled and held as this run was, from what an exchange and
+/// an event cost each transport in this run ([`model::Costs::measured`]).
 pub fn classic_bandwidth_table(result: &RunResult) -> Table {
+    let costs = model::Costs::measured(result, "this run");
     let rows = transports_in(result).into_iter().filter_map(|transport| {
-        let bpe = transport_bytes_per_event(result, transport)?;
-        Some((transport.name().to_owned(), format!("{bpe:.1}"), bpe))
+        let cost = costs.get(transport)?;
+        let per =
+            if model::exchanges_per_second(transport, &Load::one_event_per_second_of(result, 1))
+                > 0.0
+            {
+                format!("{:.1} + {:.1}", cost.per_exchange, cost.per_event)
+            } else {
+                format!("{:.1}", cost.per_event)
+            };
+        Some((transport.name().to_owned(), per, (transport, cost)))
     });
-    classic_clients_table(["transport", "measured B/event"], rows, |bpe, n| {
-        bpe * n as f64
-    })
+    classic_clients_table(
+        ["transport", "measured B/exchange + B/event"],
+        rows,
+        |(transport, cost), n| {
+            model::bytes_per_second(*transport, cost, &Load::one_event_per_second_of(result, n))
+        },
+    )
 }
 
 /// A row per `(name, bytes per event, T)` and a column per classic client
-/// count, holding `bandwidth(T, clients)` in bytes per second.
+/// count, holding `bandwidth(T, clients)` in bytes per second, with its
+/// Mbit/s of 2^20 bits (the classic table's unit) and SI Mbit/s.
 fn classic_clients_table<T>(
     columns: [&str; 2],
     rows: impl IntoIterator<Item = (String, String, T)>,
@@ -69,8 +84,9 @@ fn classic_clients_table<T>(
         row.extend(CLASSIC_CLIENTS.iter().map(|&n| {
             let bps = bandwidth(&of, n);
             format!(
-                "{}/s ({:.3} Mbit/s)",
+                "{}/s ({:.3} Mbit/s of 2^20, {:.3} SI)",
                 format_bytes(bps),
+                model::classic_mbps(bps),
                 model::megabits(bps)
             )
         }));
@@ -125,18 +141,23 @@ pub fn classic_argument_table(result: &RunResult) -> Option<Table> {
 }
 
 /// The classic claim, from the model alone: 871 header bytes per poll
-/// against a 2-byte WebSocket frame, one event per second, no payload.
+/// against a 2-byte WebSocket frame, one message per second, no payload.
 pub fn classic_model_table() -> Table {
-    let rows = [Transport::ShortPoll, Transport::Ws].map(|transport| {
-        let per_event = model::bytes_per_event(transport, &ModelInput::classic(1)).unwrap_or(0.0);
-        (
-            transport.title().to_owned(),
-            format!("{per_event:.0}"),
-            transport,
-        )
-    });
-    classic_clients_table(["technique", "B/event"], rows, |&transport, n| {
-        model::bytes_per_second(transport, &ModelInput::classic(n))
+    let costs = model::Costs::classic();
+    let rows = [Transport::ShortPoll, Transport::Ws]
+        .into_iter()
+        .filter_map(|transport| {
+            let cost = costs.get(transport)?;
+            let per_event =
+                model::bytes_per_event(transport, &cost, &Load::classic(1)).unwrap_or(0.0);
+            Some((
+                transport.title().to_owned(),
+                format!("{per_event:.0}"),
+                (transport, cost),
+            ))
+        });
+    classic_clients_table(["technique", "B/event"], rows, |(transport, cost), n| {
+        model::bytes_per_second(*transport, cost, &Load::classic(n))
     })
 }
 
@@ -240,8 +261,10 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-const CLASSIC_TEXT: &str = "The classic comparison: a poll carries about 871 bytes of \
-HTTP headers, a WebSocket frame 2 bytes of framing; at one event per second per client:";
+const CLASSIC_TEXT: &str = "The classic comparison (Lubbers and Greco): a poll carries about \
+871 bytes of HTTP headers, a WebSocket frame 2 bytes of framing; at one message per second per \
+client, in Mbit/s of 2^20 bits as the paper counts them (6.6 / 66 / 665 against 0.015 / 0.153 / \
+1.526) and SI:";
 
 const CLASSIC_ARGUMENT_TEXT: &str = "The classic argument, measured: a poll's request and \
 response heads (over HTTP/2 the HPACK blocks) per delivered event, beside all bytes per \
@@ -300,10 +323,12 @@ each connection; \"all connected after\" is the time from the phase's start unti
 had its first session, and connections/s that count over that time: with a zero ramp-up, the \
 pace at which the server accepted them. Responses/s is the polling transports' request rate.";
 
-const MEASURED_TEXT: &str = "The same arithmetic with this run's measured bytes per \
-delivered event (both directions, every class: headers, framing, JSON envelope, payload, \
-control), at one event per second per client (when the run compared variants, with the \
-first variant's phases):";
+const MEASURED_TEXT: &str = "The same arithmetic with what an exchange and an event cost \
+in this run (both directions, every class: a poll's heads and empty answer per exchange; \
+framing, JSON envelope and payload per event), at one event per second per client, polled \
+and held as this run was: a short poll pays its exchange at every poll interval, whether it \
+brings an event or not; a long poll one exchange per event; the persistent transports their \
+framing per event (when the run compared variants, with the first variant's phases):";
 
 impl Report<'_> {
     fn title(&self) -> String {

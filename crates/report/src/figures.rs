@@ -219,16 +219,6 @@ pub fn transports_in(result: &RunResult) -> Vec<Transport> {
         .collect()
 }
 
-/// Bytes per second a phase moved (both directions), normalised to one
-/// event per second per client: the measured counterpart of the bandwidth
-/// model's `bytes/event × clients × 1/s`.
-pub fn measured_bandwidth_at_one_event_per_second(phase: &PhaseResult) -> Option<f64> {
-    if phase.duration_s <= 0.0 || phase.rate <= 0.0 {
-        return None;
-    }
-    Some(phase.traffic.total() as f64 / phase.duration_s / phase.rate)
-}
-
 /// Whether a phase lost events: seqs missed or skipped by a gap marker.
 pub fn phase_has_losses(phase: &PhaseResult) -> bool {
     phase.events.missed > 0 || phase.events.gaps > 0

@@ -564,10 +564,18 @@ fn old_results_and_single_variant_runs_get_a_classic_chart() {
     let dir = scratch("classic-old");
     write_report(&result, &dir).expect("report");
     let svg = std::fs::read_to_string(dir.join("classic_argument.svg")).expect("chart");
+    // One variant: a plain title and label, no list of what did not vary.
     assert!(
-        svg.contains("h1 plain identity minimal"),
-        "the one variant is named in full"
+        !svg.contains("h1 plain identity minimal"),
+        "no variant name"
     );
+    assert!(
+        !svg.contains("HTTP/2"),
+        "no HTTP/2 in the title of an h1 run"
+    );
+    let chart = pushbench_report::charts::ClassicArgument::new(&result).expect("chart");
+    assert_eq!(chart.title(), "The classic argument, measured");
+    assert_eq!(chart.labels(), ["this run"]);
     let md = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
     assert!(
         md.contains("| h1 plain identity minimal | short-poll |"),

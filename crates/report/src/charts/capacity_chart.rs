@@ -6,13 +6,14 @@ use plotters::prelude::*;
 
 use pushbench_protocol::RunResult;
 
-use super::frame::frame;
+use super::frame::{LegendMark, frame};
 use super::line_axes::{
-    LineFrame, Series, draw_dotted_line, format_ms, line_chart, line_legend, log_bounds,
+    LineFrame, Series, draw_marked_line, format_ms, format_short, line_chart, line_legend,
+    log_bounds,
 };
+use super::line_style::{Dash, LineLook, Marker, draw_markers};
 use super::render::{Chart, DrawResult};
 use super::style::{CLASSIC_GREY, small_font, transport_color};
-use crate::number_format::format_count;
 
 /// A capacity search (`pushbench capacity`): deliveries per second achieved
 /// against those offered (clients × rate), and p99 latency against the
@@ -46,11 +47,11 @@ impl CapacityChart {
                     })
                     .collect();
                 points.sort_by(|a, b| a.0.total_cmp(&b.0));
-                (
-                    t.transport.name().to_owned(),
-                    transport_color(t.transport),
-                    points,
-                )
+                let look = LineLook {
+                    marker: Marker::Circle,
+                    ..LineLook::solid(transport_color(t.transport))
+                };
+                (t.transport.name().to_owned(), look, points)
             })
             .collect();
         Some(CapacityChart { series })
@@ -70,7 +71,29 @@ impl Chart for CapacityChart {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
-        let legend = line_legend(&self.series);
+        let mut legend = line_legend(&self.series);
+        let grey = |marker| LineLook {
+            color: CLASSIC_GREY,
+            dash: Dash::Solid,
+            marker,
+        };
+        legend.extend([
+            (
+                "held every criterion".to_owned(),
+                CLASSIC_GREY,
+                LegendMark::Point(grey(Marker::Circle)),
+            ),
+            (
+                "broke one".to_owned(),
+                CLASSIC_GREY,
+                LegendMark::Point(grey(Marker::Cross)),
+            ),
+            (
+                "achieved = offered".to_owned(),
+                CLASSIC_GREY,
+                LegendMark::Dashed,
+            ),
+        ]);
         let body = frame(root, "Capacity: deliveries per second and p99", &legend)?;
         let panels = body.split_evenly((1, 2));
         let points = || self.series.iter().flat_map(|s| s.2.iter());
@@ -93,12 +116,12 @@ impl Chart for CapacityChart {
                     x_label_style: small_font(),
                     x_desc: "offered deliveries/s",
                     y_desc,
-                    x_format: &|x| format_count(x.round() as u64),
+                    x_format: &|x| format_short(*x),
                     y_format: &|y| {
                         if is_latency {
                             format_ms(*y)
                         } else {
-                            format_count(y.round() as u64)
+                            format_short(*y)
                         }
                     },
                 },
@@ -113,21 +136,25 @@ impl Chart for CapacityChart {
                     CLASSIC_GREY.stroke_width(2),
                 ))?;
             }
-            for (_, color, points) in &self.series {
+            for (_, look, points) in &self.series {
                 // Held every criterion: a dot; broke one: a cross.
-                draw_dotted_line(
+                draw_marked_line(
                     &mut chart,
                     points,
                     |p| (p.0, pick(p)),
                     |p| p.3,
-                    (*color, 2, 5),
+                    (*look, 2, 10),
                 )?;
-                chart.draw_series(
-                    points
-                        .iter()
-                        .filter(|p| !p.3)
-                        .map(|p| Cross::new((p.0, pick(p)), 6, color.stroke_width(2))),
-                )?;
+                let broke: Vec<(f64, f64)> = points
+                    .iter()
+                    .filter(|p| !p.3)
+                    .map(|p| (p.0, pick(p)))
+                    .collect();
+                let cross = LineLook {
+                    marker: Marker::Cross,
+                    ..*look
+                };
+                draw_markers(&mut chart, &broke, cross, 12)?;
             }
         }
         Ok(())

@@ -15,6 +15,7 @@ use super::style::{CLASSIC_GREY, label_font, small_font, transport_color};
 use crate::figures::{CLASSIC_TRANSPORTS, ClassicBar, ClassicGroup, classic_groups};
 use crate::model::CLASSIC_HEADER_BYTES;
 use crate::number_format::format_decimal;
+use crate::variant_labels::varying_in;
 
 /// The classic argument, measured: per variant (HTTP/1.1 or HTTP/2,
 /// plaintext or TLS, identity or a content coding, minimal or browser
@@ -26,6 +27,8 @@ use crate::number_format::format_decimal;
 pub struct ClassicArgument {
     groups: Vec<ClassicGroup>,
     transports: Vec<Transport>,
+    /// The chart's title, from the dimensions the run varied.
+    title: String,
 }
 
 /// The largest ratio of a panel's largest to its smallest positive value
@@ -41,15 +44,28 @@ impl ClassicArgument {
     /// The chart for `result`, or `None` when the run measured none of the
     /// transports the argument compares (or they delivered nothing).
     pub fn new(result: &RunResult) -> Option<Self> {
-        let groups: Vec<ClassicGroup> = classic_groups(result)
+        let varied: Vec<&str> = varying_in(result).iter().map(|d| d.column).collect();
+        let mut groups: Vec<ClassicGroup> = classic_groups(result)
             .into_iter()
             .filter(|g| !g.bars.is_empty())
             .collect();
+        // One variant and one load: the group needs no name, and the
+        // variant's full name ("h1 plain identity minimal") would only
+        // suggest there were others.
+        if let [single] = groups.as_mut_slice()
+            && varied.is_empty()
+        {
+            single.label = "this run".to_owned();
+        }
         let transports: Vec<Transport> = CLASSIC_TRANSPORTS
             .into_iter()
             .filter(|t| groups.iter().any(|g| g.bar(*t).is_some()))
             .collect();
-        (!groups.is_empty()).then_some(ClassicArgument { groups, transports })
+        (!groups.is_empty()).then_some(ClassicArgument {
+            groups,
+            transports,
+            title: classic_title(&varied),
+        })
     }
 
     /// The group labels, top to bottom.
@@ -86,7 +102,7 @@ impl Chart for ClassicArgument {
         let scale = |log: bool| if log { "log scale" } else { "linear" };
         format!(
             "How much of the classic argument (a poll costs hundreds of header bytes, a \
-             WebSocket frame two) survives HTTP/2 and header compression: per variant, the \
+             WebSocket frame two) survives what this run varied: per variant, the \
              request + response header bytes per delivered event (left, {}; over HTTP/2 the \
              HPACK blocks) and all bytes per delivered event (right, {}) of short and long \
              polling against SSE and WebSocket, both directions; the dashed line is the \
@@ -110,11 +126,7 @@ impl Chart for ClassicArgument {
                 LegendMark::Dashed,
             )])
             .collect();
-        let body = frame(
-            root,
-            "The classic argument under HTTP/2 and header compression",
-            &legend,
-        )?;
+        let body = frame(root, &self.title, &legend)?;
         let panels = body.split_evenly((1, 2));
         let specs: [(&str, BarPick, Option<f64>); 2] = [
             (
@@ -143,7 +155,33 @@ impl Chart for ClassicArgument {
     }
 }
 
+/// The title of the classic argument's chart for a run that varied the
+/// dimensions named by `varied` (their columns: `http`, `tls`, `coding`,
+/// `headers`): what the run compared, and no more.
+fn classic_title(varied: &[&str]) -> String {
+    let names: Vec<&str> = varied
+        .iter()
+        .filter_map(|column| match *column {
+            "http" => Some("HTTP versions"),
+            "tls" => Some("TLS"),
+            "coding" => Some("content codings"),
+            "headers" => Some("header profiles"),
+            _ => None,
+        })
+        .collect();
+    match names.as_slice() {
+        [] => "The classic argument, measured".to_owned(),
+        [one] => format!("The classic argument across {one}"),
+        [rest @ .., last] => format!("The classic argument across {} and {last}", rest.join(", ")),
+    }
+}
+
 impl ClassicArgument {
+    /// The chart's title.
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+
     /// One panel: a row per group, in it a bar per transport, the value at
     /// each bar's end, the classic reference as a dashed line.
     fn panel<DB: DrawingBackend, X>(
@@ -205,5 +243,23 @@ impl ClassicArgument {
             ))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::classic_title;
+
+    #[test]
+    fn the_title_names_what_the_run_varied_and_nothing_else() {
+        assert_eq!(classic_title(&[]), "The classic argument, measured");
+        assert_eq!(
+            classic_title(&["headers"]),
+            "The classic argument across header profiles"
+        );
+        assert_eq!(
+            classic_title(&["http", "tls", "coding"]),
+            "The classic argument across HTTP versions, TLS and content codings"
+        );
     }
 }

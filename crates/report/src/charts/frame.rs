@@ -4,12 +4,16 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use super::line_style::{LineLook, legend_sample, marker_at};
 use super::style::{label_font, title_font};
 
 /// Width in pixels a legend entry takes: mark, gap, text, spacing.
 fn legend_entry_width(name: &str) -> i32 {
-    24 + 9 * name.chars().count() as i32 + 28
+    MARK_WIDTH + 9 * name.chars().count() as i32 + 28
 }
+
+/// Pixels a legend entry's mark and the gap after it take.
+const MARK_WIDTH: i32 = 34;
 
 /// Rows the legend needs at `width` pixels.
 pub(super) fn legend_rows(
@@ -54,10 +58,8 @@ pub(super) fn frame<DB: DrawingBackend>(
                 LegendMark::Box => {
                     bottom.draw(&Rectangle::new([(x, y), (x + 16, y + 16)], color.filled()))?
                 }
-                LegendMark::Line => bottom.draw(&PathElement::new(
-                    vec![(x, y + 8), (x + 20, y + 8)],
-                    color.stroke_width(3),
-                ))?,
+                LegendMark::Look(look) => legend_sample(&bottom, (x, y + 8), *look)?,
+                LegendMark::Point(look) => marker_at(&bottom, (x + 14, y + 8), *look, 11)?,
                 LegendMark::Dashed => {
                     for dash in [x, x + 8, x + 16] {
                         bottom.draw(&PathElement::new(
@@ -67,7 +69,7 @@ pub(super) fn frame<DB: DrawingBackend>(
                     }
                 }
             }
-            bottom.draw_text(name, &label_font(), (x + 24, y))?;
+            bottom.draw_text(name, &label_font(), (x + MARK_WIDTH, y))?;
             x += legend_entry_width(name);
         }
     }
@@ -77,9 +79,14 @@ pub(super) fn frame<DB: DrawingBackend>(
 /// How a legend entry is marked.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum LegendMark {
+    /// A filled square: a bar's colour.
     Box,
-    Line,
+    /// A dashed line.
     Dashed,
+    /// A line with its dash pattern and marker.
+    Look(LineLook),
+    /// A marker alone.
+    Point(LineLook),
 }
 
 /// The height of a chart of the usual size whose legend (at the usual

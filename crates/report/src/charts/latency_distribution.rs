@@ -11,8 +11,9 @@ use super::line_axes::{
     LineFrame, Series, format_ms, line_chart, line_chart_size, line_legend, line_phases,
     log_bounds, only_note,
 };
+use super::line_style::draw_line;
 use super::render::{Chart, DrawResult};
-use super::style::{label_font, phase_color};
+use super::style::{label_font, phase_look};
 use crate::variant_labels::phase_label;
 
 /// Percentile ticks of the latency chart, as `1/(1-p)`.
@@ -78,7 +79,7 @@ impl LatencyDistribution {
                         (x, us.max(1) as f64 / 1_000.0)
                     })
                     .collect();
-                (phase_label(result, p), phase_color(result, i), points)
+                (phase_label(result, p), phase_look(result, i), points)
             })
             .collect();
         let x_max = 10f64
@@ -109,7 +110,9 @@ impl Chart for LatencyDistribution {
     fn caption(&self) -> String {
         format!(
             "Latency (event creation to client receipt) by percentile, HdrHistogram style: \
-             the percentile axis is logarithmic toward 99.999%.{}",
+             the percentile axis is logarithmic toward 99.999%. A transport keeps its colour; \
+             its second, third and fourth phase (another client count or rate) are dashed, \
+             dotted and sparsely dashed.{}",
             only_note(&self.only)
         )
     }
@@ -145,11 +148,8 @@ impl Chart for LatencyDistribution {
             (1f64..self.x_max).log_scale().with_key_points(ticks),
             (y_min..y_max).log_scale(),
         )?;
-        for (_, color, points) in &self.series {
-            chart.draw_series(LineSeries::new(
-                points.iter().copied(),
-                color.stroke_width(3),
-            ))?;
+        for (_, look, points) in &self.series {
+            draw_line(&mut chart, points.clone(), *look, 3)?;
         }
         Ok(())
     }

@@ -9,13 +9,12 @@ use pushbench_protocol::{RunResult, Transport};
 
 use super::frame::frame;
 use super::line_axes::{
-    LineFrame, Series, draw_dotted_line, format_ms, line_chart, line_chart_size, line_legend,
-    line_phases, log_bounds, only_note,
+    LineFrame, Series, draw_marked_line, format_ms, format_short, line_chart, line_chart_size,
+    line_legend, line_phases, log_bounds, log_ticks, only_note,
 };
 use super::render::{Chart, DrawResult};
-use super::style::{label_font, shade, transport_color};
+use super::style::{label_font, transport_look};
 use crate::figures::transports_in;
-use crate::number_format::format_decimal;
 use crate::variant_labels::variant_label;
 
 /// Latency (p50 and p99) versus event rate, drawn only when the run swept
@@ -81,7 +80,7 @@ impl LatencyVsRate {
                     name.push(' ');
                     name.push_str(variant);
                 }
-                series.push((name, shade(transport_color(transport), rank), points));
+                series.push((name, transport_look(transport, rank, true), points));
             }
         }
         Some(LatencyVsRate {
@@ -103,7 +102,8 @@ impl Chart for LatencyVsRate {
 
     fn caption(&self) -> String {
         format!(
-            "Latency versus event rate: p50 (left) and p99 (right) per transport.{}",
+            "Latency versus event rate: p50 (left) and p99 (right) per transport, a marker on \
+             each rate measured (ticks at 1, 2 and 5 per decade, not at the rates).{}",
             only_note(&self.only)
         )
     }
@@ -120,6 +120,10 @@ impl Chart for LatencyVsRate {
         let lo = self.rates.first().copied().unwrap_or(1.0).max(1e-3);
         let hi = self.rates.last().copied().unwrap_or(10.0).max(lo * 1.01);
         let (x_lo, x_hi) = (lo / 1.3, hi * 1.3);
+        // Ticks at round values, few enough for a half-width panel: the
+        // measured rates are the markers, and they crowd (3,460, 3,840,
+        // 4,160 in a capacity search) too much to label each.
+        let ticks = log_ticks(x_lo, x_hi, 8);
         for (panel, (title, pick)) in panels.iter().zip([
             (
                 "p50",
@@ -137,19 +141,19 @@ impl Chart for LatencyVsRate {
                     x_label_style: label_font(),
                     x_desc: "events per second",
                     y_desc: "latency",
-                    x_format: &|r| format_decimal(*r),
+                    x_format: &|r| format_short(*r),
                     y_format: &|ms| format_ms(*ms),
                 },
-                (x_lo..x_hi).log_scale().with_key_points(self.rates.clone()),
+                (x_lo..x_hi).log_scale().with_key_points(ticks.clone()),
                 (y_min..y_max).log_scale(),
             )?;
-            for (_, color, points) in &self.series {
-                draw_dotted_line(
+            for (_, look, points) in &self.series {
+                draw_marked_line(
                     &mut chart,
                     points,
                     |p| (p.0, pick(p)),
                     |_| true,
-                    (*color, 3, 4),
+                    (*look, 2, 9),
                 )?;
             }
         }

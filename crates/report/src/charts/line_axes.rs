@@ -9,19 +9,20 @@ use pushbench_protocol::RunResult;
 use pushbench_protocol::results::PhaseResult;
 
 use super::frame::{LegendMark, height_for_legend};
+use super::line_style::{LineLook, draw_line, draw_markers};
 use super::render::DrawResult;
 use super::style::{label_font, small_font};
 use crate::number_format::format_decimal;
 use crate::variant_labels::{variant_label, variant_of};
 
-/// One named line of a chart: name, color, points.
-pub(super) type Series<P> = (String, RGBColor, Vec<P>);
+/// One named line of a chart: name, look (colour, dash, marker), points.
+pub(super) type Series<P> = (String, LineLook, Vec<P>);
 
 /// A legend with one line entry per series.
 pub(super) fn line_legend<P>(series: &[Series<P>]) -> Vec<(String, RGBColor, LegendMark)> {
     series
         .iter()
-        .map(|(name, color, _)| (name.clone(), *color, LegendMark::Line))
+        .map(|(name, look, _)| (name.clone(), look.color, LegendMark::Look(*look)))
         .collect()
 }
 
@@ -84,6 +85,46 @@ pub(super) fn log_bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let lo = 10f64.powf(lo.log10().floor());
     let hi = 10f64.powf((hi * 1.5).log10().ceil());
     (lo, hi.max(lo * 10.0))
+}
+
+/// Ticks of a log axis from `lo` to `hi`: 1, 2 and 5 times each power of
+/// ten in between, thinned to 1 per decade when that gives more than
+/// `most`, so that their labels never overlap.
+pub(super) fn log_ticks(lo: f64, hi: f64, most: usize) -> Vec<f64> {
+    if !(lo > 0.0 && hi > lo && hi.is_finite()) {
+        return Vec::new();
+    }
+    let ticks = |steps: &[f64]| -> Vec<f64> {
+        let mut out = Vec::new();
+        let mut decade = 10f64.powf(lo.log10().floor());
+        while decade <= hi {
+            for step in steps {
+                let t = decade * step;
+                if t >= lo && t <= hi {
+                    out.push(t);
+                }
+            }
+            decade *= 10.0;
+        }
+        out
+    };
+    let fine = ticks(&[1.0, 2.0, 5.0]);
+    if fine.len() <= most {
+        fine
+    } else {
+        ticks(&[1.0])
+    }
+}
+
+/// A count on an axis, short: `500`, `2k`, `1.5k`, `20k`, `1M`.
+pub(super) fn format_short(value: f64) -> String {
+    if value >= 1_000_000.0 {
+        format!("{}M", format_decimal(value / 1_000_000.0))
+    } else if value >= 1_000.0 {
+        format!("{}k", format_decimal(value / 1_000.0))
+    } else {
+        format_decimal(value)
+    }
 }
 
 pub(super) fn format_ms(ms: f64) -> String {
@@ -159,30 +200,23 @@ where
     Ok(chart)
 }
 
-/// Draws one line of a line chart through `points`, `width` pixels wide,
-/// with a dot of radius `dot` on each point `dotted` keeps.
-pub(super) fn draw_dotted_line<DB, CT, P>(
+/// Draws one line of a line chart through `points` in `look`'s colour and
+/// dash, `width` pixels wide, with its marker (`marker` pixels across) on
+/// each point `marked` keeps.
+pub(super) fn draw_marked_line<DB, CT, P>(
     chart: &mut ChartContext<'_, DB, CT>,
     points: &[P],
     at: impl Fn(&P) -> (f64, f64),
-    dotted: impl Fn(&P) -> bool,
-    (color, width, dot): (RGBColor, u32, u32),
+    marked: impl Fn(&P) -> bool,
+    (look, width, marker): (LineLook, u32, i32),
 ) -> DrawResult<DB>
 where
     DB: DrawingBackend,
     CT: CoordTranslate<From = (f64, f64)>,
 {
-    chart.draw_series(LineSeries::new(
-        points.iter().map(&at),
-        color.stroke_width(width),
-    ))?;
-    chart.draw_series(
-        points
-            .iter()
-            .filter(|p| dotted(p))
-            .map(|p| Circle::new(at(p), dot, color.filled())),
-    )?;
-    Ok(())
+    draw_line(chart, points.iter().map(&at).collect(), look, width)?;
+    let kept: Vec<(f64, f64)> = points.iter().filter(|p| marked(p)).map(&at).collect();
+    draw_markers(chart, &kept, look, marker)
 }
 
 #[cfg(test)]
@@ -193,6 +227,21 @@ mod tests {
     fn log_bounds_cover_the_values_in_decades() {
         assert_eq!(log_bounds([0.2, 30.0].into_iter()), (0.1, 100.0));
         assert_eq!(log_bounds(std::iter::empty()), (0.01, 1.0));
+    }
+
+    #[test]
+    fn log_ticks_are_one_two_five_per_decade_or_thinned() {
+        assert_eq!(
+            log_ticks(15.0, 700.0, 12),
+            [20.0, 50.0, 100.0, 200.0, 500.0]
+        );
+        // 20 to 40,000 would be 11 ticks at 1-2-5: thinned to decades.
+        assert_eq!(log_ticks(15.0, 40_000.0, 8), [100.0, 1_000.0, 10_000.0]);
+        assert!(log_ticks(0.0, 10.0, 8).is_empty());
+        assert_eq!(format_short(20.0), "20");
+        assert_eq!(format_short(2_560.0), "2.56k");
+        assert_eq!(format_short(20_000.0), "20k");
+        assert_eq!(format_short(1_500_000.0), "1.5M");
     }
 
     #[test]

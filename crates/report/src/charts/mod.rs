@@ -12,6 +12,9 @@
 //! - `frame`: the title strip and the legend every chart is drawn in.
 //! - `bar_axes`: the horizontal bar chart (a category per bar) that
 //!   `bytes_per_event`, `overhead`, `classic_argument` and `peers` build on.
+//! - `line_style`: a line's colour, dash pattern and marker, drawn alike
+//!   in the plot and the legend, so that lines of one colour can still be
+//!   told apart.
 //! - `line_axes`: what the line charts share: at most [`MAX_LINES`] series,
 //!   log bounds, axis labels and the chart with two value axes that
 //!   `latency_percentiles`, `latency_vs_rate`, `bandwidth_vs_clients` and
@@ -29,6 +32,7 @@ mod frame;
 mod latency_distribution;
 mod latency_vs_rate;
 mod line_axes;
+mod line_style;
 mod overhead;
 mod peers_chart;
 mod render;

@@ -7,18 +7,28 @@ use plotters::prelude::*;
 use pushbench_protocol::peer_results::PeersResult;
 
 use super::bar_axes::{BarFrame, bar_chart, bar_chart_height};
-use super::frame::frame;
+use super::frame::{LegendMark, frame};
 use super::line_axes::log_bounds;
+use super::line_style::LineLook;
 use super::render::{Chart, DrawResult};
 use super::style::{CLASSIC_GREY, label_font, small_font};
 use crate::number_format::format_decimal;
 
-/// `pushbench peers`: one bar per comparison, the ratio (above 1:
-/// pushbench better) on a log axis, with its goal marked.
+/// `pushbench peers`: one bar per comparison, how many times better
+/// pushbench did (pushbench ÷ peer for a rate, peer ÷ pushbench for a
+/// latency or a cost, see `PeerComparison::ratio`) on a log axis, with its
+/// goal marked.
 #[derive(Debug)]
 pub struct PeersChart {
     bars: Vec<(String, f64, Option<f64>)>,
 }
+
+/// A bar whose goal was met.
+const MET: RGBColor = RGBColor(44, 160, 44);
+/// A bar whose goal was missed.
+const MISSED: RGBColor = RGBColor(214, 39, 40);
+/// A bar without a goal, for information.
+const NO_GOAL: RGBColor = RGBColor(31, 119, 180);
 
 impl PeersChart {
     /// The chart for `result`.
@@ -43,14 +53,31 @@ impl Chart for PeersChart {
     }
 
     fn caption(&self) -> String {
-        "pushbench beside its peers, measured in one run: each bar is a ratio (above 1, \
-         pushbench is better: more per second, or less latency or CPU); the black tick is \
-         the goal (green: met, red: missed, blue: no goal), the dashed line parity."
+        "pushbench beside its peers, measured in one run: each bar is how many times better \
+         pushbench did, pushbench ÷ peer for a rate (more is better) and peer ÷ pushbench for \
+         a latency or a CPU cost (less is better), so above 1 pushbench is better either way; \
+         the black tick is the goal (green bar: met, red: missed, blue: no goal), the dashed \
+         line parity."
             .into()
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
-        let body = frame(root, "pushbench ÷ peer (above 1: pushbench better)", &[])?;
+        let legend = [
+            ("goal met".to_owned(), MET, LegendMark::Box),
+            ("goal missed".to_owned(), MISSED, LegendMark::Box),
+            ("no goal".to_owned(), NO_GOAL, LegendMark::Box),
+            (
+                "goal".to_owned(),
+                BLACK,
+                LegendMark::Look(LineLook::solid(BLACK)),
+            ),
+            ("parity (1×)".to_owned(), CLASSIC_GREY, LegendMark::Dashed),
+        ];
+        let body = frame(
+            root,
+            "How many times better pushbench did than each peer (above 1: better)",
+            &legend,
+        )?;
         let labels: Vec<String> = self.bars.iter().map(|b| b.0.clone()).collect();
         let n = self.bars.len().max(1);
         let (lo, hi) = log_bounds(
@@ -66,7 +93,8 @@ impl Chart for PeersChart {
                 margin_right: 40,
                 labels: &labels,
                 label_style: small_font(),
-                x_desc: "ratio (log scale)",
+                x_desc: "times better, log scale: pushbench ÷ peer for a rate, \
+                         peer ÷ pushbench for a latency or CPU cost",
                 x_format: &|x| format!("{}×", format_decimal(*x)),
             },
             (lo..hi).log_scale(),
@@ -75,9 +103,9 @@ impl Chart for PeersChart {
             let y = i as f64;
             // Green: goal met; red: missed; blue: no goal, for information.
             let color = match goal {
-                Some(g) if ratio >= g => RGBColor(44, 160, 44),
-                Some(_) => RGBColor(214, 39, 40),
-                None => RGBColor(31, 119, 180),
+                Some(g) if ratio >= g => MET,
+                Some(_) => MISSED,
+                None => NO_GOAL,
             };
             Rectangle::new([(lo, y - 0.3), (ratio.max(lo), y + 0.3)], color.filled())
         }))?;

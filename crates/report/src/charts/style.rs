@@ -9,6 +9,7 @@ use plotters::style::{FontStyle, register_font};
 
 use pushbench_protocol::{ByteClass, RunResult, Transport};
 
+use super::line_style::{Dash, LineLook, Marker};
 use crate::error::ReportError;
 
 /// The font family every chart asks for; [`register_fonts`] backs it with
@@ -64,6 +65,47 @@ pub(super) fn label_font() -> TextStyle<'static> {
 
 pub(super) fn small_font() -> TextStyle<'static> {
     (FONT, 13).into_font().into()
+}
+
+/// The marker of a transport on the line charts that mark their points,
+/// the same in every chart.
+pub(super) fn transport_marker(transport: Transport) -> Marker {
+    match transport {
+        Transport::ShortPoll => Marker::Square,
+        Transport::LongPoll => Marker::Triangle,
+        Transport::Stream => Marker::Diamond,
+        Transport::Sse => Marker::Circle,
+        Transport::Ws => Marker::Cross,
+    }
+}
+
+/// The look of the `rank`th line of `transport` (its second client count,
+/// say): the transport's colour, a dash pattern per rank, a lighter or
+/// darker shade once the patterns run out; with the transport's marker
+/// when `marked`.
+pub(super) fn transport_look(transport: Transport, rank: usize, marked: bool) -> LineLook {
+    LineLook {
+        color: shade(transport_color(transport), rank / Dash::ALL.len()),
+        dash: Dash::nth(rank),
+        marker: if marked {
+            transport_marker(transport)
+        } else {
+            Marker::None
+        },
+    }
+}
+
+/// The look of phase `phase`'s line: its transport's, by how many phases
+/// of the same transport came before it (see [`transport_look`]).
+pub(super) fn phase_look(result: &RunResult, phase: usize) -> LineLook {
+    let Some(this) = result.phases.get(phase) else {
+        return LineLook::solid(BLACK);
+    };
+    let rank = result.phases[..phase]
+        .iter()
+        .filter(|p| p.transport == this.transport)
+        .count();
+    transport_look(this.transport, rank, false)
 }
 
 /// The color of phase `phase` of `result`: its transport's color, lighter
