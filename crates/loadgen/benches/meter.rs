@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use pushbench_loadgen::meter::{Meter, Note, PhaseRecorder};
+use pushbench_net::counting::CountingStream;
 use pushbench_protocol::Transport;
-use pushbench_server::counting::CountingStream;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;

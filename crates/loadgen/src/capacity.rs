@@ -19,7 +19,7 @@ use pushbench_protocol::{Scenario, Transport};
 use tokio::sync::watch;
 
 use crate::runner::{Progress, RunOptions, RunOutcome, run_scenario};
-use crate::server::ServerSource;
+use crate::target::ServerSource;
 use crate::threshold::Threshold;
 use crate::{Error, Result};
 

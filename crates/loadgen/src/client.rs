@@ -16,8 +16,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use pushbench_net::counting::CountingStream;
 use pushbench_protocol::{ContentCoding, HttpVersion, Received, Transport};
-use pushbench_server::counting::CountingStream;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::watch;
@@ -450,7 +450,7 @@ async fn connect(spec: &ClientSpec, id: usize, meter: Meter) -> Result<Conn, Str
         None => Wire::Plain(tcp),
         Some(config) => {
             let below = CountingStream::new(tcp, meter.below_tls());
-            let name = pushbench_server::tls::server_name(spec.server.ip());
+            let name = pushbench_net::tls_config::server_name(spec.server.ip());
             let tls = tokio_rustls::TlsConnector::from(Arc::clone(config))
                 .connect(name, below)
                 .await

@@ -3,7 +3,7 @@
 //! [`Scenario`](pushbench_protocol::Scenario) into a
 //! [`RunResult`](pushbench_protocol::RunResult).
 //!
-//! Every client socket is a [`CountingStream`](pushbench_server::counting::CountingStream)
+//! Every client socket is a [`CountingStream`](pushbench_net::counting::CountingStream)
 //! whose tally is a [`meter::Meter`]: it feeds the raw bytes to the shared
 //! wire [`Classifier`](pushbench_protocol::Classifier), so the bytes by
 //! class add up to the socket count, and the events the client counts are
@@ -24,10 +24,11 @@
 //!   each, WebSocket by extended CONNECT.
 //! - [`headers`]: the request header profiles (`minimal`, Chromium's
 //!   `browser` heads, a header file) per transport.
-//! - [`control`]: the runner's own HTTP calls (`/stats`, `/publish`) on
-//!   separate, separately counted connections.
-//! - [`server`]: where the server comes from: a URL, a child
-//!   `pushbench serve`, or an in-process server for tests.
+//! - [`control_client`]: the runner's own HTTP calls (`/stats`,
+//!   `/publish`) on separate, separately counted connections.
+//! - [`target`]: where the server comes from: a URL, a child
+//!   `pushbench serve`, or an in-process server handed in (tests) through
+//!   `pushbench_net::embedding`: this crate depends on no server.
 //! - [`runner`]: phases (transport x clients x rate x
 //!   [`runner::PhaseVariant`]: header profile and TLS): ramp-up, warm-up,
 //!   measured window, drain; the collector that merges the shards into a
@@ -40,8 +41,8 @@
 //! - [`threshold`]: `--threshold` expressions (`p99<5ms`, `missed=0`).
 //! - [`output`]: `results.json` (atomic), the CSV and the HdrHistogram logs.
 //! - [`machine`]: the machine description for results.
-//! - [`trace`]: one real exchange recorded byte by byte, classified, for
-//!   `pushbench trace`.
+//! - [`trace_record`]: one real exchange recorded byte by byte, classified,
+//!   for `pushbench trace` (its embedded server handed in by the CLI).
 //! - [`tcpinfo`]: `TCP_INFO` segment counts of a client socket (the
 //!   `tcp_ip` class), over netlink sock_diag.
 #![deny(missing_docs)]
@@ -49,7 +50,7 @@
 pub mod backoff;
 pub mod capacity;
 pub mod client;
-pub mod control;
+pub mod control_client;
 pub mod h2;
 pub mod headers;
 pub mod machine;
@@ -58,14 +59,14 @@ pub mod output;
 pub mod peers;
 pub mod runner;
 pub mod scenario;
-pub mod server;
+pub mod target;
 pub mod tcpinfo;
 pub mod threshold;
-pub mod trace;
+pub mod trace_record;
 pub mod tracker;
 
 pub use runner::{Progress, RunOptions, run_scenario};
-pub use server::ServerSource;
+pub use target::ServerSource;
 pub use threshold::Threshold;
 
 /// Why a run or a part of it failed.

@@ -26,7 +26,7 @@ use tokio::sync::watch;
 
 use crate::capacity::{CapacityOptions, SearchPolicy, find_capacity};
 use crate::runner::{Progress, RunOptions, RunOutcome, run_scenario};
-use crate::server::ServerSource;
+use crate::target::ServerSource;
 use crate::{Error, Result, machine};
 
 /// What to compare, and how hard.

@@ -35,10 +35,10 @@ use pushbench_protocol::{
 use tokio::sync::watch;
 
 use crate::client::{ClientReport, ClientSpec, Schedule, run_client};
-use crate::control::{ControlClient, Stats};
+use crate::control_client::{ControlClient, Stats};
 use crate::headers::RequestProfile;
 use crate::meter::{ConnectionTotals, PhaseRecorder};
-use crate::server::{ServerHandle, ServerSource};
+use crate::target::{ServerHandle, ServerSource};
 use crate::{Error, Result, machine, scenario};
 
 /// How long past the ramp-up a phase waits for its last clients to get
@@ -182,7 +182,7 @@ impl ConnectionRecord {
         }
     }
 
-    fn control(c: &crate::control::ControlConnection, server: std::net::SocketAddr) -> Self {
+    fn control(c: &crate::control_client::ControlConnection, server: std::net::SocketAddr) -> Self {
         ConnectionRecord {
             phase: 0,
             kind: "control".to_owned(),
@@ -305,7 +305,9 @@ pub async fn run_scenario(
     scenario::validate(&opts.scenario)?;
     let variants = phase_variants(&opts.scenario)?;
     // A bad response header file fails here, not in the child server.
-    pushbench_server::headers::response_headers(&opts.scenario.response_headers)
+    opts.scenario
+        .response_headers
+        .response_lines()
         .map_err(|e| Error::Scenario(format!("response_headers: {e}")))?;
     let scenario = opts.scenario.clone();
     let started_at = machine::now_rfc3339();
@@ -528,7 +530,7 @@ pub async fn run_phase(
     } = phase;
     let tls = match (tls, &server.tls) {
         (false, _) => None,
-        (true, Some(config)) => Some(pushbench_server::tls::offering(config, http)),
+        (true, Some(config)) => Some(pushbench_net::tls_config::offering(config, http)),
         (true, None) => {
             return Err(Error::Scenario(format!(
                 "a TLS phase needs a server started with TLS; {} was not",
@@ -974,7 +976,7 @@ mod tests {
     fn sample(started_us: u64, cpu_seconds: f64) -> Stats {
         Stats {
             started_us,
-            process: crate::control::ProcessStats {
+            process: crate::control_client::ProcessStats {
                 cpu_seconds,
                 rss_bytes: 0,
             },

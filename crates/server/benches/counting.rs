@@ -34,7 +34,7 @@ use axum::serve::Listener;
 use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
-use pushbench_server::counting::{CountingStream, Tally};
+use pushbench_net::counting::{CountingStream, Tally};
 use pushbench_server::listener::{CountingListener, Registry};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use pushbench_loadgen::client::{ClientReport, ClientSpec, Schedule, run_client};
-use pushbench_loadgen::control::ControlClient;
+use pushbench_loadgen::control_client::ControlClient;
 use pushbench_loadgen::meter::PhaseRecorder;
 use pushbench_protocol::{HttpVersion, Transport};
 use serde_json::Value;
