@@ -5,7 +5,7 @@
 //! The input is a [`crate::script`] exchange; the answer parsed is every
 //! byte the server sent.
 
-use pushbench_loadgen::control::split_response;
+use pushbench_loadgen::control_client::split_response;
 use pushbench_protocol::wire::{Classifier, Direction, WireEvent};
 use pushbench_protocol::{ByteClass, ByteLedger};
 

@@ -174,7 +174,7 @@ fn parse_server_exe(raw: &str) -> Result<PathBuf, String> {
 
 /// A `--target`: checked as the runner will read it.
 fn parse_target(raw: &str) -> Result<String, String> {
-    match pushbench_loadgen::server::parse_url(raw) {
+    match pushbench_loadgen::target::parse_url(raw) {
         Ok(_) => Ok(raw.to_owned()),
         Err(err) => Err(err.to_string()),
     }
@@ -224,7 +224,7 @@ impl Args {
         // Header files are read now, so a bad one fails before any server starts.
         pushbench_loadgen::runner::request_profiles(&s)
             .context("--headers (or the scenario's `headers`)")?;
-        pushbench_server::headers::response_headers(&s.response_headers)
+        pushbench_server::response_headers::response_headers(&s.response_headers)
             .map_err(anyhow::Error::msg)
             .context("--response-headers (or the scenario's `response_headers`)")?;
         Ok(s)

@@ -156,8 +156,9 @@ impl Args {
     /// The server configuration these flags describe; fails on a bad
     /// `--response-headers` file.
     pub fn config(&self) -> anyhow::Result<ServerConfig> {
-        let response_headers = pushbench_server::headers::response_headers(&self.response_headers)
-            .map_err(|e| anyhow::anyhow!("--response-headers: {e}"))?;
+        let response_headers =
+            pushbench_server::response_headers::response_headers(&self.response_headers)
+                .map_err(|e| anyhow::anyhow!("--response-headers: {e}"))?;
         Ok(ServerConfig {
             rate: self.rate,
             payload: self.payload as usize,
@@ -178,7 +179,7 @@ impl Args {
             skip_every: self.skip_every,
             journal: self.journal.clone(),
             response_headers,
-            compression: pushbench_server::coding::enabled(&self.compression),
+            compression: ContentCoding::enabled(&self.compression),
             ..ServerConfig::default()
         })
     }
@@ -189,7 +190,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     crate::raise_open_files_limit();
     let mut config = args.config()?;
     let identity = if args.tls {
-        let identity = pushbench_server::tls::TlsIdentity::self_signed().context("--tls")?;
+        let identity =
+            pushbench_server::tls_identity::TlsIdentity::self_signed().context("--tls")?;
         config.tls = Some(identity.server_config().context("--tls")?);
         if let Some(path) = &args.tls_cert_out {
             std::fs::write(path, &identity.cert_pem)

@@ -4,13 +4,15 @@
 
 use std::io::IsTerminal;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
 use pushbench_loadgen::scenario::MAX_PAYLOAD;
-use pushbench_loadgen::trace::{TraceOptions, record};
+use pushbench_loadgen::trace_record::{TraceOptions, TraceServer, record};
 use pushbench_protocol::{HeaderProfile, HttpVersion, Transport};
+use pushbench_server::in_process::InProcess;
 
 use crate::flags::whole;
 use pushbench_report::trace_render::{TraceHeading, TraceStyle, WireSegment, render_trace};
@@ -70,7 +72,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// The trace text of `args` (colored when `color`).
 pub fn output(args: &Args, color: bool) -> anyhow::Result<String> {
-    let target = args.target.as_deref().map(parse_target).transpose()?;
+    // The embedded server is this binary's own, with `serve`'s defaults.
+    let server = match args.target.as_deref() {
+        Some(url) => TraceServer::Target(parse_target(url)?),
+        None => TraceServer::Embedded(Arc::new(InProcess::default())),
+    };
     let headers = args
         .headers
         .iter()
@@ -83,7 +89,6 @@ pub fn output(args: &Args, color: bool) -> anyhow::Result<String> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let options = TraceOptions {
         transport: args.transport,
-        target,
         events: args.events,
         payload: args.payload,
         profile: args.profile.clone(),
@@ -91,7 +96,7 @@ pub fn output(args: &Args, color: bool) -> anyhow::Result<String> {
         headers,
         timeout: Duration::from_secs(args.timeout),
         http: args.http,
-        ..TraceOptions::default()
+        ..TraceOptions::new(server)
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

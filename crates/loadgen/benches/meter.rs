@@ -18,15 +18,17 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use pushbench_loadgen::meter::{Meter, Note};
 use pushbench_loadgen::recorder::PhaseRecorder;
+use pushbench_net::counting::CountingStream;
 use pushbench_protocol::Transport;
-use pushbench_server::counting::CountingStream;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::runtime::Runtime;
 
 #[path = "../../server/benches/common/ndjson_load.rs"]
 mod ndjson_load;
 use ndjson_load::{EVENTS, Load, READ_BUF, load, write_load};
+#[path = "../../server/benches/common/bench_setup.rs"]
+mod bench_setup;
+use bench_setup::{median, median_ci, runtime, write_paired};
 
 /// Reads to EOF; with a meter, drains its notes after each read and returns
 /// how many events it decoded.
@@ -99,16 +101,6 @@ async fn push_duplex(metered: bool, load: &Load) -> Duration {
     push(server, client, metered, load).await
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
 /// Raw and metered times of each pair.
 #[derive(Default)]
 struct Pairs {
@@ -124,13 +116,10 @@ impl Pairs {
             // `--test` and filtered runs: nothing to report.
             return;
         }
-        let mut overhead: Vec<f64> = (0..n)
+        let overhead: Vec<f64> = (0..n)
             .map(|i| 100.0 * (self.metered[i] / self.raw[i] - 1.0))
             .collect();
-        let o = median(&mut overhead);
-        let half = 0.98 * (n as f64).sqrt();
-        let lo = overhead[((n as f64 / 2.0 - half).floor().max(0.0)) as usize];
-        let hi = overhead[((n as f64 / 2.0 + half).ceil() as usize).min(n - 1)];
+        let (o, lo, hi) = median_ci(overhead);
         let mib = load.bytes as f64 / (1024.0 * 1024.0);
         let raw_s = median(&mut self.raw.clone());
         let metered_s = median(&mut self.metered.clone());
@@ -150,36 +139,8 @@ impl Pairs {
             mib / raw_s,
             mib / metered_s,
         );
-        let dir = criterion_home()
-            .join("meter")
-            .join(format!("{medium}-paired"));
-        let written = std::fs::create_dir_all(&dir)
-            .and_then(|()| std::fs::write(dir.join("paired.json"), json));
-        if let Err(e) = written {
-            eprintln!("could not write {}: {e}", dir.display());
-        }
+        write_paired("meter", &format!("{medium}-paired"), &json);
     }
-}
-
-/// Criterion's output directory, found the way criterion finds it.
-fn criterion_home() -> std::path::PathBuf {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        return home.into();
-    }
-    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
-        return std::path::PathBuf::from(target).join("criterion");
-    }
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.ancestors().nth(3).map(|t| t.join("criterion")))
-        .unwrap_or_else(|| "target/criterion".into())
-}
-
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
 }
 
 fn benches(c: &mut Criterion) {
@@ -221,13 +182,10 @@ fn benches(c: &mut Criterion) {
     group.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default().warm_up_time(Duration::from_secs(1))
-}
-
 criterion_group! {
     name = meter;
-    config = config();
+    // Criterion's default samples and measurement time; the group sets its own.
+    config = bench_setup::criterion(100, Duration::from_secs(1), Duration::from_secs(5));
     targets = benches
 }
 criterion_main!(meter);

@@ -11,6 +11,9 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hdrhistogram::Histogram;
 use pushbench_loadgen::recorder::{SHARDS, new_histogram};
 
+#[path = "../../server/benches/common/bench_setup.rs"]
+mod bench_setup;
+
 /// Values recorded per iteration.
 const VALUES: usize = 10_000;
 
@@ -73,5 +76,9 @@ fn bench_record(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_record);
+criterion_group! {
+    name = benches;
+    config = bench_setup::criterion(30, Duration::from_millis(500), Duration::from_secs(2));
+    targets = bench_record
+}
 criterion_main!(benches);

@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 use crate::phase::Progress;
 use crate::runner::{RunOptions, RunOutcome, run_scenario};
-use crate::server::ServerSource;
+use crate::target::ServerSource;
 use crate::threshold::Threshold;
 use crate::{Error, Result};
 

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use pushbench_net::counting::CountingStream;
 use pushbench_protocol::{HttpVersion, Transport};
-use pushbench_server::counting::CountingStream;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::watch;
@@ -256,7 +256,7 @@ async fn connect(spec: &ClientSpec, id: usize, meter: Meter) -> Result<Conn, Str
         None => Wire::Plain(tcp),
         Some(config) => {
             let below = CountingStream::new(tcp, meter.below_tls());
-            let name = pushbench_server::tls::server_name(spec.server.ip());
+            let name = pushbench_net::tls_config::server_name(spec.server.ip());
             let tls = tokio_rustls::TlsConnector::from(Arc::clone(config))
                 .connect(name, below)
                 .await

@@ -3,7 +3,7 @@
 //! [`Scenario`](pushbench_protocol::Scenario) into a
 //! [`RunResult`](pushbench_protocol::RunResult).
 //!
-//! Every client socket is a [`CountingStream`](pushbench_server::counting::CountingStream)
+//! Every client socket is a [`CountingStream`](pushbench_net::counting::CountingStream)
 //! whose tally is a [`meter::Meter`]: it feeds the raw bytes to the shared
 //! wire [`Classifier`](pushbench_protocol::Classifier), so the bytes by
 //! class add up to the socket count, and the events the client counts are
@@ -31,10 +31,12 @@
 //!   WebSocket by extended CONNECT, over [`h2_io`]'s byte streams.
 //! - [`request_headers`]: the request header profiles (`minimal`,
 //!   Chromium's `browser` heads, a header file) per transport.
-//! - [`control`]: the runner's own HTTP calls (`/stats`, `/publish`) on
+//! - [`control_client`]: the runner's own HTTP calls (`/stats`, `/publish`) on
 //!   separate, separately counted connections.
-//! - [`server`]: where the server comes from: a URL, a child
-//!   `pushbench serve`, or an in-process server for tests.
+//! - [`target`]: where the server comes from: a URL, a child
+//!   `pushbench serve`, or an in-process server handed in (tests, `pushbench
+//!   trace`) through `pushbench_net::embedding`: this crate depends on no
+//!   server.
 //! - [`runner`]: the scenario's phases in order (transport x clients x
 //!   rate x [`runner::PhaseVariant`]: header profile, TLS, HTTP version,
 //!   coding) into a [`RunResult`](pushbench_protocol::RunResult);
@@ -50,8 +52,8 @@
 //! - [`threshold`]: `--threshold` expressions (`p99<5ms`, `missed=0`).
 //! - [`output`]: `results.json` (atomic), the CSV and the HdrHistogram logs.
 //! - [`machine`]: the machine description for results.
-//! - [`trace`]: one real exchange recorded byte by byte, classified, for
-//!   `pushbench trace`.
+//! - [`trace_record`]: one real exchange recorded byte by byte, classified,
+//!   for `pushbench trace` (its embedded server handed in by the CLI).
 //! - [`tcpinfo`]: `TCP_INFO` segment counts of a client socket (the
 //!   `tcp_ip` class), over netlink sock_diag.
 #![deny(missing_docs)]
@@ -61,7 +63,7 @@ pub mod capacity_search;
 pub mod client;
 pub mod client_spec;
 pub mod connection;
-pub mod control;
+pub mod control_client;
 pub mod h2_client;
 pub mod h2_io;
 pub mod machine;
@@ -74,17 +76,17 @@ pub mod recorder;
 pub mod request_headers;
 pub mod runner;
 pub mod scenario;
-pub mod server;
 pub mod session;
 pub mod setup_scan;
+pub mod target;
 pub mod tcpinfo;
 pub mod threshold;
-pub mod trace;
+pub mod trace_record;
 pub mod tracker;
 
 pub use phase::Progress;
 pub use runner::{RunOptions, run_scenario};
-pub use server::ServerSource;
+pub use target::ServerSource;
 pub use threshold::Threshold;
 
 /// Why a run or a part of it failed.

@@ -1,6 +1,6 @@
 //! The per-connection tally and the per-phase shards it books into.
 //!
-//! A [`Meter`] sits inside a client's [`CountingStream`](pushbench_server::counting::CountingStream): every byte read or
+//! A [`Meter`] sits inside a client's [`CountingStream`](pushbench_net::counting::CountingStream): every byte read or
 //! written goes through the wire [`Classifier`] at once, so bytes are booked
 //! by class as they cross the socket and decoded messages are stamped with
 //! the time their last byte was read (the receipt time for latency).
@@ -49,6 +49,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use pushbench_net::counting::Tally;
 use pushbench_protocol::h2_classifier::H2Classifier;
 use pushbench_protocol::ledger::tcp_ip_header_bytes;
 use pushbench_protocol::tls_records::{RecordPart, RecordScanner};
@@ -56,7 +57,6 @@ use pushbench_protocol::{
     ByteClass, ByteLedger, Classifier, Direction, HttpVersion, Received, Traffic, Transport,
     WireError, WireEvent, now_us,
 };
-use pushbench_server::counting::Tally;
 
 use crate::lock;
 use crate::recorder::PhaseRecorder;

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use pushbench_protocol::results::Outage;
 
-use crate::control::{ControlClient, Stats};
-use crate::server::ServerHandle;
+use crate::control_client::{ControlClient, Stats};
+use crate::target::ServerHandle;
 use crate::{Error, Result};
 
 /// How often `/stats` is asked again while the server does not answer.

@@ -15,9 +15,9 @@ use crate::{Error, Result};
 /// Writes `path` atomically: a temporary file in the same folder, fsynced,
 /// then a rename, so a reader never sees half a file even if the run is
 /// killed, and a machine crash cannot leave an empty one
-/// ([`replace_file`](pushbench_server::journal::replace_file)).
+/// ([`replace_file`](pushbench_net::atomic_file::replace_file)).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    pushbench_server::journal::replace_file(path, bytes)
+    pushbench_net::atomic_file::replace_file(path, bytes)
         .map_err(|e| Error::io(format!("writing {}", path.display()), e))
 }
 

@@ -27,7 +27,7 @@ use tokio::sync::watch;
 use crate::capacity_search::{CapacityOptions, SearchPolicy, find_capacity};
 use crate::phase::Progress;
 use crate::runner::{RunOptions, RunOutcome, run_scenario};
-use crate::server::ServerSource;
+use crate::target::ServerSource;
 use crate::{Error, Result, machine};
 
 /// What to compare, and how hard.

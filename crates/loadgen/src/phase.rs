@@ -39,14 +39,14 @@ use tokio::task::JoinHandle;
 
 use crate::client::run_client;
 use crate::client_spec::{ClientSpec, Schedule};
-use crate::control::{ControlClient, Stats};
+use crate::control_client::{ControlClient, Stats};
 use crate::h2_client::H2Groups;
 use crate::meter::ConnectionTotals;
 use crate::outages::Outages;
 use crate::recorder::PhaseRecorder;
 use crate::request_headers::RequestProfile;
-use crate::server::ServerHandle;
 use crate::session::ClientReport;
+use crate::target::ServerHandle;
 use crate::{Error, Result, scenario};
 
 /// How long past the ramp-up a phase waits for its last clients to get
@@ -139,7 +139,7 @@ pub async fn run_phase(
 ) -> Result<PhaseOutcome> {
     let tls = match (spec.tls, &server.tls) {
         (false, _) => None,
-        (true, Some(config)) => Some(pushbench_server::tls::offering(config, spec.http)),
+        (true, Some(config)) => Some(pushbench_net::tls_config::offering(config, spec.http)),
         (true, None) => {
             return Err(Error::Scenario(format!(
                 "a TLS phase needs a server started with TLS; {} was not",
@@ -674,7 +674,7 @@ mod tests {
     fn sample(started_us: u64, cpu_seconds: f64) -> Stats {
         Stats {
             started_us,
-            process: crate::control::ProcessStats {
+            process: crate::control_client::ProcessStats {
                 cpu_seconds,
                 rss_bytes: 0,
             },

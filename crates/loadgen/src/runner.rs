@@ -17,11 +17,11 @@ use pushbench_protocol::{
 };
 use tokio::sync::watch;
 
-use crate::control::ControlClient;
+use crate::control_client::ControlClient;
 use crate::meter::ConnectionTotals;
 use crate::phase::{PhaseSpec, Progress, run_phase};
 use crate::request_headers::RequestProfile;
-use crate::server::ServerSource;
+use crate::target::ServerSource;
 use crate::{Error, Result, machine, scenario};
 
 /// What to run and how.
@@ -34,7 +34,7 @@ pub struct RunOptions {
     /// Turns true to interrupt the run (Ctrl-C); what was measured is kept.
     pub interrupt: Option<watch::Receiver<bool>>,
     /// How long the server may be unreachable before the run gives up
-    /// (see [`ServerHandle::outage_grace`](crate::server::ServerHandle::outage_grace)).
+    /// (see [`ServerHandle::outage_grace`](crate::target::ServerHandle::outage_grace)).
     pub outage_grace: Duration,
 }
 
@@ -107,7 +107,7 @@ impl ConnectionRecord {
         }
     }
 
-    fn control(c: &crate::control::ControlConnection, server: std::net::SocketAddr) -> Self {
+    fn control(c: &crate::control_client::ControlConnection, server: std::net::SocketAddr) -> Self {
         ConnectionRecord {
             phase: 0,
             kind: "control".to_owned(),
@@ -212,7 +212,9 @@ pub async fn run_scenario(
     scenario::validate(&opts.scenario)?;
     let variants = phase_variants(&opts.scenario)?;
     // A bad response header file fails here, not in the child server.
-    pushbench_server::headers::response_headers(&opts.scenario.response_headers)
+    opts.scenario
+        .response_headers
+        .response_lines()
         .map_err(|e| Error::Scenario(format!("response_headers: {e}")))?;
     let scenario = opts.scenario.clone();
     let started_at = machine::now_rfc3339();

@@ -42,9 +42,7 @@ pub const MAX_SECONDS: f64 = 86_400.0;
 /// Longest long-poll hold a scenario may ask for: what `pushbench serve`
 /// allows, so a client never asks for a hold the server refuses.
 pub fn max_longpoll_timeout_s() -> u64 {
-    pushbench_server::ServerConfig::default()
-        .longpoll_max_timeout
-        .as_secs()
+    pushbench_protocol::transport::LONGPOLL_MAX_TIMEOUT_S
 }
 
 /// Whether a phase of `transport` at `coding` is measured: WebSocket
@@ -147,7 +145,7 @@ pub fn validate(s: &Scenario) -> Result<()> {
         );
     }
     if let Some(url) = &s.target {
-        crate::server::parse_url(url)?;
+        crate::target::parse_url(url)?;
     }
     if s.headers.is_empty() {
         return bad(

@@ -1,9 +1,10 @@
 //! Integration tests against an in-process server on 127.0.0.1:0.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use pushbench_loadgen::control::ControlClient;
+use pushbench_loadgen::control_client::ControlClient;
 use pushbench_loadgen::phase::{PhaseSpec, Progress, run_phase};
 use pushbench_loadgen::request_headers::RequestProfile;
 use pushbench_loadgen::runner::{RunOptions, run_scenario};
@@ -13,6 +14,7 @@ use pushbench_protocol::{
     ByteClass, ContentCoding, HeaderProfile, HttpVersion, Scenario, Transport,
 };
 use pushbench_server::ServerConfig;
+use pushbench_server::in_process::InProcess;
 
 fn quick_scenario(transports: Vec<Transport>, clients: u32) -> Scenario {
     Scenario {
@@ -35,6 +37,11 @@ fn config() -> ServerConfig {
         sse_keepalive: Duration::from_secs(600),
         ..ServerConfig::default()
     }
+}
+
+/// The real server, started in this process for each rate.
+fn in_process(config: ServerConfig) -> ServerSource {
+    ServerSource::InProcess(Arc::new(InProcess::new(config)))
 }
 
 fn label(transport: Transport, clients: u32) -> Progress {
@@ -126,7 +133,7 @@ async fn books_every_byte(
         ..quick_scenario(transports.to_vec(), clients)
     };
     let profile = RequestProfile::resolve(&headers).expect("profile");
-    let source = ServerSource::InProcess(Box::new(config()));
+    let source = in_process(config());
     let mut server = source.start(&scenario, 0.0).await.expect("server");
     let control = ControlClient::new(server.addr);
     let mut results = Vec::new();
@@ -469,10 +476,10 @@ async fn a_server_that_skips_events_is_caught_with_the_exact_count() {
         rates: vec![100.0],
         ..quick_scenario(vec![Transport::Ws, Transport::ShortPoll], 2)
     };
-    let source = ServerSource::InProcess(Box::new(ServerConfig {
+    let source = in_process(ServerConfig {
         skip_every: 7,
         ..config()
-    }));
+    });
     let mut server = source.start(&scenario, 100.0).await.expect("server");
     let control = ControlClient::new(server.addr);
     for transport in [Transport::Ws, Transport::ShortPoll] {
@@ -545,7 +552,7 @@ async fn real_results_validate_against_the_committed_schema() {
     };
     let opts = RunOptions {
         scenario,
-        source: ServerSource::InProcess(Box::new(config())),
+        source: in_process(config()),
         interrupt: None,
         outage_grace: pushbench_loadgen::backoff::DEFAULT_GIVE_UP,
     };
@@ -629,7 +636,7 @@ async fn a_capacity_search_climbs_bisects_and_writes_valid_results() {
     };
     let opts = |criteria: Option<Vec<&str>>, min_rate: f64| CapacityOptions {
         scenario: scenario.clone(),
-        source: ServerSource::InProcess(Box::new(config())),
+        source: in_process(config()),
         policy: SearchPolicy {
             start_rate: 10.0,
             max_rate: 40.0,
@@ -705,7 +712,7 @@ async fn clients_spread_over_loopback_source_addresses() {
     };
     let opts = RunOptions {
         scenario,
-        source: ServerSource::InProcess(Box::new(config())),
+        source: in_process(config()),
         interrupt: None,
         outage_grace: Duration::from_secs(5),
     };
@@ -738,12 +745,13 @@ async fn a_client_pinning_another_certificate_is_refused_with_a_clear_error() {
         duration_s: 0.5,
         ..quick_scenario(vec![Transport::Sse], 1)
     };
-    let source = ServerSource::InProcess(Box::new(config()));
+    let source = in_process(config());
     let mut server = source.start(&scenario, 0.0).await.expect("server");
     assert!(server.url.starts_with("https://"), "{}", server.url);
-    let stranger = pushbench_server::tls::TlsIdentity::self_signed().expect("certificate");
+    let stranger = pushbench_server::tls_identity::TlsIdentity::self_signed().expect("certificate");
     server.tls = Some(
-        pushbench_server::tls::client_config(&stranger.cert, HttpVersion::Http1).expect("config"),
+        pushbench_net::tls_config::client_config(&stranger.cert, HttpVersion::Http1)
+            .expect("config"),
     );
     let control = ControlClient::new(server.addr);
     let outcome = run_phase(
@@ -791,7 +799,7 @@ async fn a_tls_sweep_runs_plaintext_then_tls_on_one_server() {
     };
     let opts = RunOptions {
         scenario,
-        source: ServerSource::InProcess(Box::new(config())),
+        source: in_process(config()),
         interrupt: None,
         outage_grace: pushbench_loadgen::backoff::DEFAULT_GIVE_UP,
     };

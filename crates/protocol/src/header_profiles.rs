@@ -5,10 +5,12 @@
 //! A profile is named `minimal` (the smallest valid request or response),
 //! `browser` (what a current Chromium sends, or what a production site
 //! answers; `browser:N` sets the request's cookie to N bytes), or is the
-//! path of a header file. The sets themselves live with their users (the
-//! load generator's `headers` module, the server's); here are the names,
-//! the file format and the rules that keep a header from breaking the
-//! framing.
+//! path of a header file. The request sets live with the load generator
+//! (its `headers` module); the response set is here ([`BROWSER_RESPONSE`],
+//! [`HeaderProfile::response_lines`]), since the server sends it and the
+//! load generator checks a scenario's profile before starting one. Here too
+//! are the names, the file format and the rules that keep a header from
+//! breaking the framing.
 
 use std::fmt;
 use std::str::FromStr;
@@ -53,6 +55,21 @@ impl HeaderProfile {
     /// True for [`HeaderProfile::Minimal`].
     pub fn is_minimal(&self) -> bool {
         *self == HeaderProfile::Minimal
+    }
+
+    /// The header lines a server adds to every response under this profile:
+    /// none for `minimal`, [`BROWSER_RESPONSE`] for `browser` (the cookie
+    /// size is a request matter; responses set none), a header file's lines
+    /// (read and [`check_header`]ed; the message names the file and the line).
+    pub fn response_lines(&self) -> Result<Vec<(String, String)>, String> {
+        match self {
+            HeaderProfile::Minimal => Ok(Vec::new()),
+            HeaderProfile::Browser { .. } => Ok(BROWSER_RESPONSE
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect()),
+            HeaderProfile::File(path) => load_header_file(path),
+        }
     }
 }
 
@@ -106,6 +123,43 @@ impl<'de> Deserialize<'de> for HeaderProfile {
         text.parse().map_err(serde::de::Error::custom)
     }
 }
+
+/// The `browser` response headers, in the order they are sent.
+///
+/// `browser` is what a production push endpoint typically answers a
+/// browser with, beside the content headers and `date` the server always
+/// sends: the security headers the OWASP Secure Headers Project recommends
+/// (HSTS, `X-Content-Type-Options`, `X-Frame-Options`, a
+/// `Content-Security-Policy`, `Referrer-Policy`, the cross-origin policies;
+/// values shortened to what an API endpoint needs, without its long
+/// `Permissions-Policy` list), `cache-control: no-store` on answers that do
+/// not set their own (streams keep `no-cache`), a `vary`, the `server` of
+/// the reverse proxy such endpoints sit behind, and a request ID as proxies
+/// and tracing middleware add. No `set-cookie`: the page sets the session,
+/// a push endpoint does not refresh it on every answer. The heads go over
+/// cleartext here, where browsers ignore HSTS; the profile models the bytes
+/// of the same endpoint behind TLS. Headers hyper writes itself before
+/// routing (a 400 for a malformed request, 431 for an oversized head) carry
+/// no profile.
+pub const BROWSER_RESPONSE: [(&str, &str); 11] = [
+    ("server", "nginx"),
+    ("cache-control", "no-store"),
+    ("vary", "Origin, Accept-Encoding"),
+    (
+        "strict-transport-security",
+        "max-age=63072000; includeSubDomains; preload",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    (
+        "content-security-policy",
+        "default-src 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'",
+    ),
+    ("referrer-policy", "strict-origin-when-cross-origin"),
+    ("cross-origin-opener-policy", "same-origin"),
+    ("cross-origin-resource-policy", "same-origin"),
+    ("x-request-id", "0f6b2c1e-8d3a-4b7e-9c5f-2a1d3e4f5a6b"),
+];
 
 /// Header names a profile may not set, because the request line and the
 /// framing depend on them: a second `Host`, a `Content-Length` or
@@ -226,6 +280,28 @@ pub fn cookie_value(bytes: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn response_profiles_resolve_to_checked_lines() {
+        assert!(
+            HeaderProfile::Minimal
+                .response_lines()
+                .expect("minimal")
+                .is_empty()
+        );
+        let browser = HeaderProfile::BROWSER.response_lines().expect("browser");
+        assert_eq!(browser.len(), BROWSER_RESPONSE.len());
+        // The size the README states.
+        let bytes: usize = browser.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
+        assert_eq!(bytes, 491);
+        for (name, value) in BROWSER_RESPONSE {
+            check_header(name, value).expect(name);
+        }
+        let err = HeaderProfile::File("/no/such/headers".into())
+            .response_lines()
+            .expect_err("missing file");
+        assert!(err.contains("/no/such/headers"), "{err}");
+    }
 
     #[test]
     fn profiles_parse_and_print_back() {

@@ -8,6 +8,11 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+/// Longest long-poll hold (`timeout=`, seconds) `pushbench serve` grants
+/// by default; beyond it is a 400. A scenario never asks for more, so a
+/// client never asks for a hold the server refuses.
+pub const LONGPOLL_MAX_TIMEOUT_S: u64 = 300;
+
 /// One classic server-push technique.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -71,6 +71,19 @@ impl ContentCoding {
             ContentCoding::Br => "br",
         }
     }
+
+    /// The codings a list of them enables (`serve --compression`, a
+    /// scenario's `coding`): each once, in the list's order, identity left
+    /// out (it is always allowed).
+    pub fn enabled(list: &[ContentCoding]) -> Vec<ContentCoding> {
+        let mut out: Vec<ContentCoding> = Vec::new();
+        for &c in list {
+            if c != ContentCoding::Identity && !out.contains(&c) {
+                out.push(c);
+            }
+        }
+        out
+    }
 }
 
 /// A name that is not one of a dimension's values.
@@ -197,6 +210,16 @@ mod tests {
         assert!(err.to_string().contains("1.1 or 2"), "{err}");
         let err = "zstd".parse::<ContentCoding>().expect_err("no zstd");
         assert!(err.to_string().contains("gzip"), "{err}");
+    }
+
+    #[test]
+    fn enabled_codings_are_each_once_in_order_without_identity() {
+        use ContentCoding::{Br, Gzip, Identity};
+        assert_eq!(
+            ContentCoding::enabled(&[Identity, Br, Gzip, Br]),
+            [Br, Gzip]
+        );
+        assert!(ContentCoding::enabled(&[Identity]).is_empty());
     }
 
     #[test]

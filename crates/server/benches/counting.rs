@@ -34,11 +34,10 @@ use axum::serve::Listener;
 use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
-use pushbench_server::counting::{CountingStream, Tally};
+use pushbench_net::counting::{CountingStream, Tally};
 use pushbench_server::listener::{CountingListener, Registry};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::runtime::Runtime;
 use tokio_io_timeout::TimeoutStream;
 
 /// The server's default send timeout (any value: it never fires here).
@@ -47,6 +46,9 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 #[path = "common/ndjson_load.rs"]
 mod ndjson_load;
 use ndjson_load::{Load, READ_BUF, load, write_load};
+#[path = "common/bench_setup.rs"]
+mod bench_setup;
+use bench_setup::{median, median_ci, runtime, write_paired};
 
 async fn read_to_end<R: AsyncRead + Unpin>(r: &mut R) -> io::Result<u64> {
     let mut buf = vec![0u8; READ_BUF];
@@ -148,13 +150,6 @@ async fn connect(addr: std::net::SocketAddr) -> TcpStream {
     tcp
 }
 
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
 /// Where a connection's server side comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Variant {
@@ -246,27 +241,6 @@ fn triple_order(i: usize) -> [usize; 3] {
     [[0, 1, 2], [1, 2, 0], [2, 0, 1]][i % 3]
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-/// The median of `v` and a distribution-free 95 % interval for it (order
-/// statistics at n/2 -+ 0.98 sqrt(n)).
-fn median_ci(mut v: Vec<f64>) -> (f64, f64, f64) {
-    let m = median(&mut v);
-    let n = v.len() as f64;
-    let half = 0.98 * n.sqrt();
-    let lo = ((n / 2.0 - half).floor().max(0.0)) as usize;
-    let hi = ((n / 2.0 + half).ceil() as usize).min(v.len() - 1);
-    (m, v[lo], v[hi])
-}
-
 impl Triples {
     fn push(&mut self, times: [Duration; 3]) {
         self.raw_a.push(times[0].as_secs_f64());
@@ -309,30 +283,8 @@ impl Triples {
             mib / raw_s,
             mib / counted_s,
         );
-        let dir = criterion_home()
-            .join("counting")
-            .join(format!("{medium}-paired"));
-        let written = std::fs::create_dir_all(&dir)
-            .and_then(|()| std::fs::write(dir.join("paired.json"), json));
-        if let Err(e) = written {
-            eprintln!("could not write {}: {e}", dir.display());
-        }
+        write_paired("counting", &format!("{medium}-paired"), &json);
     }
-}
-
-/// Criterion's output directory, found the way criterion finds it.
-fn criterion_home() -> std::path::PathBuf {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        return home.into();
-    }
-    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
-        return std::path::PathBuf::from(target).join("criterion");
-    }
-    // target/<profile>/deps/<bench>: three levels up is the target dir.
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.ancestors().nth(3).map(|t| t.join("criterion")))
-        .unwrap_or_else(|| "target/criterion".into())
 }
 
 /// Raw and counted, each measured on its own (criterion's usual estimates).
@@ -341,26 +293,21 @@ fn bench_separate(c: &mut Criterion, load: &Load) {
     let mut tcp = rt.block_on(Tcp::new());
     let mut group = c.benchmark_group("counting");
     group.throughput(Throughput::Bytes(load.bytes));
-    for (variant, name) in [(Variant::Raw, "raw"), (Variant::Counted, "conn-tally")] {
-        group.bench_function(BenchmarkId::new("tcp", name), |b| {
+    for (medium, variant, name) in [
+        ("tcp", Variant::Raw, "raw"),
+        ("tcp", Variant::Counted, "conn-tally"),
+        ("duplex", Variant::Raw, "raw"),
+        ("duplex", Variant::Counted, "atomic-tally"),
+    ] {
+        group.bench_function(BenchmarkId::new(medium, name), |b| {
             b.iter_custom(|iters| {
                 rt.block_on(async {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
-                        total += tcp.run(variant, load).await;
-                    }
-                    total
-                })
-            })
-        });
-    }
-    for (variant, name) in [(Variant::Raw, "raw"), (Variant::Counted, "atomic-tally")] {
-        group.bench_function(BenchmarkId::new("duplex", name), |b| {
-            b.iter_custom(|iters| {
-                rt.block_on(async {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        total += run_duplex(variant, load).await;
+                        total += match medium {
+                            "tcp" => tcp.run(variant, load).await,
+                            _ => run_duplex(variant, load).await,
+                        };
                     }
                     total
                 })
@@ -380,39 +327,19 @@ fn bench_paired(c: &mut Criterion, load: &Load) {
     let mut group = c.benchmark_group("counting");
     group.sampling_mode(SamplingMode::Flat);
     group.throughput(Throughput::Bytes(3 * load.bytes));
-    let variants = [Variant::Raw, Variant::Counted, Variant::Raw];
-
     group.sample_size(10);
-    group.measurement_time(Duration::from_secs(12));
-    let mut triples = Triples::default();
-    group.bench_function("tcp-paired", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let mut total = Duration::ZERO;
-                for i in 0..iters as usize {
-                    let mut times = [Duration::ZERO; 3];
-                    for k in triple_order(triples.counted.len() + i) {
-                        times[k] = tcp.run(variants[k], load).await;
-                    }
-                    total += times.iter().sum::<Duration>();
-                    triples.push(times);
-                }
-                total
-            })
-        })
-    });
-    triples.report("tcp", "conn-tally", load);
-
-    group.measurement_time(Duration::from_secs(5));
-    for (counted, medium, tally) in [
-        (Variant::Counted, "duplex", "atomic-tally"),
+    for (medium, counted, tally, seconds) in [
+        ("tcp", Variant::Counted, "conn-tally", 12),
+        ("duplex", Variant::Counted, "atomic-tally", 5),
         (
-            Variant::SingleWriter,
             "duplex-single-writer",
+            Variant::SingleWriter,
             "single-writer-tally",
+            5,
         ),
-        (Variant::Noop, "duplex-noop", "noop-tally"),
+        ("duplex-noop", Variant::Noop, "noop-tally", 5),
     ] {
+        group.measurement_time(Duration::from_secs(seconds));
         let variants = [Variant::Raw, counted, Variant::Raw];
         let mut triples = Triples::default();
         group.bench_function(format!("{medium}-paired"), |b| {
@@ -422,7 +349,10 @@ fn bench_paired(c: &mut Criterion, load: &Load) {
                     for i in 0..iters as usize {
                         let mut times = [Duration::ZERO; 3];
                         for k in triple_order(triples.counted.len() + i) {
-                            times[k] = run_duplex(variants[k], load).await;
+                            times[k] = match medium {
+                                "tcp" => tcp.run(variants[k], load).await,
+                                _ => run_duplex(variants[k], load).await,
+                            };
                         }
                         total += times.iter().sum::<Duration>();
                         triples.push(times);
@@ -442,16 +372,9 @@ fn benches(c: &mut Criterion) {
     bench_paired(c, &load);
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4))
-}
-
 criterion_group! {
     name = counting;
-    config = config();
+    config = bench_setup::criterion(20, Duration::from_secs(1), Duration::from_secs(4));
     targets = benches
 }
 criterion_main!(counting);

@@ -71,7 +71,7 @@ pub struct ServerConfig {
     /// numbering, so clients resume after a restart (see [`crate::journal`]).
     pub journal: Option<PathBuf>,
     /// Extra headers on every response the router answers (the response
-    /// header profile, [`crate::headers`]); empty is the minimal head.
+    /// header profile, [`crate::response_headers`]); empty is the minimal head.
     pub response_headers: Vec<(axum::http::HeaderName, axum::http::HeaderValue)>,
     /// TLS (`serve --tls`): connections that open with a TLS handshake are
     /// served over it (https, wss); the others stay plaintext on the same
@@ -79,7 +79,7 @@ pub struct ServerConfig {
     pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     /// Content codings the push answers may be sent in (`serve
     /// --compression gzip,br`), chosen per request by its `Accept-Encoding`
-    /// ([`crate::coding`]). Empty (the default) never compresses, so runs
+    /// ([`crate::compression`]). Empty (the default) never compresses, so runs
     /// without the flag measure exactly what they always did.
     pub compression: Vec<pushbench_protocol::ContentCoding>,
 }
@@ -97,7 +97,9 @@ impl Default for ServerConfig {
             max_connections: 19_500,
             sse_keepalive: Duration::from_secs(15),
             longpoll_default_timeout: Duration::from_secs(30),
-            longpoll_max_timeout: Duration::from_secs(300),
+            longpoll_max_timeout: Duration::from_secs(
+                pushbench_protocol::transport::LONGPOLL_MAX_TIMEOUT_S,
+            ),
             max_batch: 1_000,
             header_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,

@@ -37,6 +37,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
+use pushbench_net::atomic_file::replace_file;
 use pushbench_protocol::Event;
 
 /// Why a journal could not be opened.
@@ -149,43 +150,6 @@ impl Journal {
     }
 }
 
-/// Replaces `path` with `bytes` atomically: a temporary file in the same
-/// folder (a rename is atomic only within one filesystem), fsynced, then
-/// renamed over `path`, then the folder fsynced. A reader, or a process
-/// killed at any moment, sees the old file or the new one, never part of
-/// one; the fsync before the rename means that even a machine crash soon
-/// after cannot leave the name pointing at data that never reached the
-/// disk (an empty file), at the cost of one disk flush per file written.
-pub fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut name = path.file_name().unwrap_or_default().to_owned();
-    name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = path.with_file_name(name);
-    let written = (|| {
-        let mut file = File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    sync_parent(path);
-    Ok(())
-}
-
-/// Fsyncs the folder holding `path`, so a rename in it is durable. Best
-/// effort: some filesystems refuse to open or sync a directory.
-pub fn sync_parent(path: &Path) {
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if let Ok(dir) = File::open(parent) {
-        let _ = dir.sync_all();
-    }
-}
-
 /// Reads every line: the last `keep` events, the count of complete lines,
 /// and the length of the file up to the end of its last complete line.
 fn load(file: &mut File, path: &Path, keep: usize) -> Result<(Loaded, usize, u64), JournalError> {
@@ -281,23 +245,6 @@ mod tests {
         std::fs::write(&path, [line(2), line(1)].concat()).expect("write");
         let err = Journal::open(&path, 10).expect_err("seq going back");
         assert!(err.to_string().contains("seqs must increase"), "{err}");
-    }
-
-    #[test]
-    fn replace_file_swaps_whole_files_and_leaves_nothing_behind() {
-        let path = temp("replace");
-        replace_file(&path, b"old").expect("first");
-        replace_file(&path, b"new contents").expect("second");
-        assert_eq!(std::fs::read(&path).expect("read"), b"new contents");
-        // A rename onto a folder fails: the temporary file is removed.
-        let dir = path.with_file_name("a-folder");
-        std::fs::create_dir_all(&dir).expect("dir");
-        assert!(replace_file(&dir, b"x").is_err());
-        let names: Vec<_> = std::fs::read_dir(path.parent().expect("dir"))
-            .expect("list")
-            .map(|e| e.expect("entry").file_name())
-            .collect();
-        assert_eq!(names.len(), 2, "{names:?}");
     }
 
     #[test]

@@ -11,39 +11,45 @@
 //!   with the slow-consumer policy; used by `stream`, `sse` and `ws`.
 //! - One module per transport: [`poll`] (short and long polling),
 //!   [`stream`] (HTTP streaming and SSE), [`ws`] (WebSocket and echo);
-//!   [`control`] holds publish, stats and the index page; [`guard`] the
-//!   Origin allow-list, publish token and publish rate limit; [`headers`]
-//!   the response header profile, added to every response by one middleware;
-//!   [`coding`] compresses push answers (gzip, Brotli) for requests that
-//!   accept it, in another.
+//!   [`control_routes`] holds publish, stats and the index page; [`guard`]
+//!   the Origin allow-list, publish token and publish rate limit;
+//!   [`response_headers`] the response header profile, added to every
+//!   response by one middleware; [`compression`] compresses push answers
+//!   (gzip, Brotli) for requests that accept it, in another.
 //! - [`params`]: query and header parsing as plain functions; [`error`]:
 //!   [`AppError`], answered as JSON.
-//! - [`counting`], [`listener`], [`stats`]: socket-level byte counting per
-//!   connection and the `/stats` report; [`serve`]: the accept loop with
-//!   header and send timeouts and graceful shutdown; [`tls`]: the
-//!   self-signed certificate and the rustls configurations of both ends.
+//! - [`route`], [`listener`], [`stats`]: what each connection serves, the
+//!   counting listener (every socket in a `pushbench_net::counting`
+//!   stream, counted per connection) and the `/stats` report built from
+//!   both; [`serve`]: the accept loop with header and send timeouts and
+//!   graceful shutdown; [`tls_identity`]: the self-signed certificate and
+//!   the server's rustls configuration (the client's is in
+//!   `pushbench_net::tls_config`).
+//! - [`in_process`]: this server as the load generator's embedded one
+//!   (`pushbench_net::embedding`'s traits), for `pushbench trace` and tests.
 //!
 //! [`app`] builds the router (testable without a socket); [`spawn`] binds,
 //! serves with the counting listener and runs the event generator.
 #![deny(missing_docs)]
 
-pub mod coding;
+pub mod compression;
 pub mod config;
-pub mod control;
-pub mod counting;
+pub mod control_routes;
 pub mod error;
 pub mod guard;
-pub mod headers;
 pub mod hub;
+pub mod in_process;
 pub mod journal;
 pub mod listener;
 pub mod live;
 pub mod params;
 pub mod poll;
+pub mod response_headers;
+pub mod route;
 pub mod serve;
 pub mod stats;
 pub mod stream;
-pub mod tls;
+pub mod tls_identity;
 pub mod ws;
 
 use std::io;
@@ -65,7 +71,8 @@ pub use error::AppError;
 pub use hub::Hub;
 use journal::{Journal, JournalError};
 use listener::{Conn, CountingListener, Registry};
-use stats::{Counters, Route};
+use route::Route;
+use stats::Counters;
 
 /// Shared server state, cheap to clone.
 #[derive(Clone, Debug)]
@@ -119,7 +126,7 @@ impl AppState {
 /// The router: every transport, publish, stats and the index page.
 pub fn app(state: AppState) -> Router {
     let router = Router::new()
-        .route("/", get(control::index))
+        .route("/", get(control_routes::index))
         .route("/poll", get(poll::short_poll))
         .route("/longpoll", get(poll::long_poll))
         .route("/stream", get(stream::http_stream))
@@ -127,10 +134,10 @@ pub fn app(state: AppState) -> Router {
         // GET: the HTTP/1.1 upgrade; CONNECT: WebSocket over HTTP/2 (RFC 8441).
         .route("/ws", get(ws::websocket).connect(ws::websocket))
         .route("/echo", get(ws::echo).connect(ws::echo))
-        .route("/publish", post(control::publish))
-        .route("/stats", get(control::stats_json))
-        .fallback(control::not_found)
-        .method_not_allowed_fallback(control::method_not_allowed)
+        .route("/publish", post(control_routes::publish))
+        .route("/stats", get(control_routes::stats_json))
+        .fallback(control_routes::not_found)
+        .method_not_allowed_fallback(control_routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_payload))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -140,7 +147,7 @@ pub fn app(state: AppState) -> Router {
         // connection, a bad label) carry the profile too.
         .layer(middleware::map_response_with_state(
             state.clone(),
-            headers::add_profile,
+            response_headers::add_profile,
         ));
     // Only with `--compression`, so a server without it does exactly the
     // work it always did; outside the profile, so a profile's `vary` naming
@@ -150,7 +157,7 @@ pub fn app(state: AppState) -> Router {
     } else {
         router.layer(middleware::from_fn_with_state(
             state.clone(),
-            coding::compress,
+            compression::compress,
         ))
     };
     router.with_state(state)

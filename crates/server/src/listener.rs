@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex};
 
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
+use pushbench_net::counting::{CountingStream, Tally};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_io_timeout::TimeoutStream;
 
-use crate::counting::{CountingStream, Tally};
-use crate::stats::Route;
+use crate::route::Route;
 
 /// How many closed connections `/stats?connections=1` still lists, so a
 /// client can compare its counts after it hung up. Bounded: memory must not

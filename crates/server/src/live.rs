@@ -15,7 +15,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::AppState;
 use crate::hub::StoredEvent;
-use crate::stats::Route;
+use crate::route::Route;
 
 /// One thing to send to a live client.
 #[derive(Debug)]

@@ -15,7 +15,7 @@ use crate::error::AppError;
 use crate::hub::Backlog;
 use crate::live::stopped;
 use crate::params::{self, Query};
-use crate::stats::Route;
+use crate::route::Route;
 
 /// Parses the query or answers 400 naming what is wrong.
 pub fn query(query: Result<QueryExtractor<Query>, QueryRejection>) -> Result<Query, AppError> {

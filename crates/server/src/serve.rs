@@ -90,7 +90,7 @@ enum Opened {
 /// What a connection's first bytes say it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Sniffed {
-    /// A TLS ClientHello ([`crate::tls::FIRST_TLS_BYTE`]).
+    /// A TLS ClientHello ([`crate::tls_identity::FIRST_TLS_BYTE`]).
     Tls,
     /// The start of the HTTP/2 connection preface, `PRI`.
     Http2,
@@ -108,7 +108,7 @@ const H2_PREFACE_START: &[u8] = b"PRI";
 fn sniff(first: &[u8], tls_enabled: bool) -> Option<Sniffed> {
     match first {
         [] => None,
-        [b, ..] if tls_enabled && *b == crate::tls::FIRST_TLS_BYTE => Some(Sniffed::Tls),
+        [b, ..] if tls_enabled && *b == crate::tls_identity::FIRST_TLS_BYTE => Some(Sniffed::Tls),
         _ if first.len() >= H2_PREFACE_START.len() => {
             Some(if first.starts_with(H2_PREFACE_START) {
                 Sniffed::Http2
@@ -182,12 +182,13 @@ async fn open(io: ServerIo, state: &AppState) -> Option<Opened> {
     let accept = tokio_rustls::TlsAcceptor::from(tls).accept(io);
     match tokio::time::timeout(timeout, accept).await {
         Ok(Ok(stream)) => {
-            let version = if stream.get_ref().1.alpn_protocol() == Some(crate::tls::ALPN_H2) {
-                stream.get_ref().0.tally().counters().set_http2();
-                Version::Http2
-            } else {
-                Version::Http1
-            };
+            let version =
+                if stream.get_ref().1.alpn_protocol() == Some(crate::tls_identity::ALPN_H2) {
+                    stream.get_ref().0.tally().counters().set_http2();
+                    Version::Http2
+                } else {
+                    Version::Http1
+                };
             Some(Opened::Tls(Box::new(stream), version))
         }
         // A failed or stalled handshake is a connection error like a
@@ -215,7 +216,7 @@ const H2_OPENING_BYTES: u64 = 24 + 9;
 #[derive(Clone, Debug, Default)]
 struct ReadCount(Arc<std::sync::atomic::AtomicU64>);
 
-impl crate::counting::Tally for ReadCount {
+impl pushbench_net::counting::Tally for ReadCount {
     fn on_read(&self, bytes: &[u8]) {
         self.0.fetch_add(bytes.len() as u64, Ordering::Relaxed);
     }
@@ -271,7 +272,7 @@ where
                 .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX))
                 .max_concurrent_streams(H2_MAX_STREAMS);
             let read = ReadCount::default();
-            let io = crate::counting::CountingStream::new(io, read.clone());
+            let io = pushbench_net::counting::CountingStream::new(io, read.clone());
             let connection = builder.serve_connection(TokioIo::new(io), service);
             let mut connection = std::pin::pin!(connection);
             let opening = tokio::time::sleep(config.header_timeout);
@@ -322,7 +323,7 @@ mod tests {
 
     #[test]
     fn first_bytes_tell_tls_h2c_and_http1_apart() {
-        let tls = [crate::tls::FIRST_TLS_BYTE, 3, 1];
+        let tls = [crate::tls_identity::FIRST_TLS_BYTE, 3, 1];
         for (first, tls_enabled, expected) in [
             (&b""[..], true, None),
             (&tls[..1], true, Some(Sniffed::Tls)),

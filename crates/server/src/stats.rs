@@ -3,85 +3,11 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use pushbench_protocol::Transport;
 use serde::Serialize;
 
 use crate::hub::Hub;
 use crate::listener::{ClosedTotals, ConnSnapshot, Registry};
-
-/// What a connection is used for: one of the five transports, the echo demo,
-/// or anything else (publish, stats, the page).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Route {
-    /// One of the five push transports.
-    Transport(Transport),
-    /// `GET /echo`.
-    Echo,
-    /// Every other path.
-    Other,
-}
-
-impl Route {
-    /// Number of routes (5 transports, echo, other).
-    pub const COUNT: usize = 7;
-    /// The tag of a connection that has served no request yet.
-    pub const NONE: u8 = u8::MAX;
-
-    /// Every route, in index order.
-    pub fn all() -> [Route; Self::COUNT] {
-        let t = Transport::ALL;
-        [
-            Route::Transport(t[0]),
-            Route::Transport(t[1]),
-            Route::Transport(t[2]),
-            Route::Transport(t[3]),
-            Route::Transport(t[4]),
-            Route::Echo,
-            Route::Other,
-        ]
-    }
-
-    /// The route serving a request path.
-    pub fn for_path(path: &str) -> Route {
-        Transport::ALL
-            .into_iter()
-            .find(|t| t.path() == path)
-            .map(Route::Transport)
-            .unwrap_or(if path == "/echo" {
-                Route::Echo
-            } else {
-                Route::Other
-            })
-    }
-
-    /// The name in `/stats` (a transport's contract name, `echo` or `other`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Route::Transport(t) => t.name(),
-            Route::Echo => "echo",
-            Route::Other => "other",
-        }
-    }
-
-    /// Position in [`Route::all`].
-    pub fn index_usize(self) -> usize {
-        match self {
-            Route::Transport(t) => Transport::ALL.iter().position(|&x| x == t).unwrap_or(0),
-            Route::Echo => 5,
-            Route::Other => 6,
-        }
-    }
-
-    /// Position in [`Route::all`], as stored in a connection's tag.
-    pub fn index(self) -> u8 {
-        self.index_usize() as u8
-    }
-
-    /// The route at `index`, `None` for [`Route::NONE`].
-    pub fn from_index(index: u8) -> Option<Route> {
-        Route::all().get(usize::from(index)).copied()
-    }
-}
+use crate::route::Route;
 
 /// Counters the handlers bump, per route.
 #[derive(Debug, Default)]
@@ -278,15 +204,6 @@ pub fn route_table(
         .collect()
 }
 
-impl Route {
-    fn for_name(name: &str) -> Route {
-        Route::all()
-            .into_iter()
-            .find(|r| r.name() == name)
-            .unwrap_or(Route::Other)
-    }
-}
-
 /// Collects the full report.
 pub fn report(
     counters: &Counters,
@@ -369,16 +286,5 @@ mod tests {
     fn parses_vm_rss() {
         let status = "Name:\tx\nVmPeak:\t  9000 kB\nVmRSS:\t    2048 kB\n";
         assert_eq!(parse_vm_rss(status), Some(2 * 1024 * 1024));
-    }
-
-    #[test]
-    fn routes_round_trip_through_indexes_and_paths() {
-        for r in Route::all() {
-            assert_eq!(Route::from_index(r.index()), Some(r));
-        }
-        assert_eq!(Route::from_index(Route::NONE), None);
-        assert_eq!(Route::for_path("/sse"), Route::Transport(Transport::Sse));
-        assert_eq!(Route::for_path("/echo"), Route::Echo);
-        assert_eq!(Route::for_path("/stats"), Route::Other);
     }
 }

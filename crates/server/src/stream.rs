@@ -17,7 +17,7 @@ use crate::error::AppError;
 use crate::live::{LiveItem, Subscription};
 use crate::params::{self, Query};
 use crate::poll::query;
-use crate::stats::Route;
+use crate::route::Route;
 
 /// How a live body writes each item; `None` writes nothing.
 type Encoder = fn(LiveItem) -> Option<Bytes>;

@@ -19,7 +19,7 @@ use crate::listener::Conn;
 use crate::live::{LiveItem, Subscription, stopped};
 use crate::params::{self, Format, Query};
 use crate::poll::query;
-use crate::stats::Route;
+use crate::route::Route;
 use crate::stats::is_timed_out;
 
 /// The close code for a receive error: too big is 1009, invalid UTF-8 1007,

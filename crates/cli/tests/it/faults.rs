@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use pushbench_loadgen::client::run_client;
 use pushbench_loadgen::client_spec::{ClientSpec, Schedule};
-use pushbench_loadgen::control::ControlClient;
+use pushbench_loadgen::control_client::ControlClient;
 use pushbench_loadgen::h2_client::H2Groups;
 use pushbench_loadgen::recorder::PhaseRecorder;
 use pushbench_loadgen::session::ClientReport;

@@ -28,12 +28,12 @@ fn serve_tls_prints_an_https_url_and_the_certificate_it_wrote() {
         url.starts_with("pushbench listening on https://127.0.0.1:"),
         "{url}"
     );
-    let cert = pushbench_server::tls::read_pem_certificate(&pem).expect("the PEM it wrote");
+    let cert = pushbench_net::tls_config::read_pem_certificate(&pem).expect("the PEM it wrote");
     assert_eq!(
         fingerprint,
         format!(
             "pushbench TLS certificate SHA-256 {}",
-            pushbench_server::tls::fingerprint(&cert)
+            pushbench_net::tls_config::fingerprint(&cert)
         )
     );
     let _ = std::fs::remove_dir_all(&dir);

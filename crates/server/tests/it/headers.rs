@@ -4,8 +4,9 @@
 //! offer leaves the frames uncompressed and countable).
 
 use pushbench_protocol::HeaderProfile;
+use pushbench_protocol::header_profiles::BROWSER_RESPONSE as BROWSER;
 use pushbench_server::ServerConfig;
-use pushbench_server::headers::{BROWSER, response_headers};
+use pushbench_server::response_headers::response_headers;
 
 use crate::helpers::{Client, get, quiet, spawn_server};
 

@@ -93,7 +93,7 @@ async fn closed_connections_keep_their_counts_in_the_totals() {
 #[derive(Clone, Default)]
 struct Counter(std::sync::Arc<[std::sync::atomic::AtomicU64; 2]>);
 
-impl pushbench_server::counting::Tally for Counter {
+impl pushbench_net::counting::Tally for Counter {
     fn on_read(&self, bytes: &[u8]) {
         self.0[0].fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
     }
@@ -109,7 +109,7 @@ async fn websocket_counts_match_the_clients_socket_counts() {
     let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let local = tcp.local_addr().expect("local");
     let counter = Counter::default();
-    let counted = pushbench_server::counting::CountingStream::new(tcp, counter.clone());
+    let counted = pushbench_net::counting::CountingStream::new(tcp, counter.clone());
     let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/ws"), counted)
         .await
         .expect("handshake");

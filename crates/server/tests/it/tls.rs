@@ -3,8 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use pushbench_net::tls_config::{client_config, server_name};
 use pushbench_server::ServerConfig;
-use pushbench_server::tls::{TlsIdentity, client_config, server_name};
+use pushbench_server::tls_identity::TlsIdentity;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

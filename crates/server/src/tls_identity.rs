@@ -1,25 +1,19 @@
-//! TLS for `serve --tls` and for the load generator's clients: a
-//! self-signed certificate made at start (`rcgen`), rustls configurations
-//! for both ends (ring, TLS 1.3 only), and certificate pinning.
+//! The server's side of TLS (`serve --tls`): a self-signed certificate made
+//! at start (`rcgen`) and the rustls server configuration (ring, TLS 1.3
+//! only).
 //!
-//! Both ends live here, beside [`crate::counting`], because they must agree:
-//! the load generator's byte classes assume TLS 1.3 records
-//! (`pushbench_protocol::tls_records`), so the server offers and the client accepts
-//! only TLS 1.3, which is also what every current browser negotiates. The
-//! server offers ALPN `h2` and `http/1.1` (in that order of preference, as
-//! nginx and the others do); a client offers the one HTTP version its
-//! phase speaks, so the handshake has a browser's shape and the version is
-//! the phase's choice.
-//!
-//! The client trusts exactly one certificate, the server's own (pinned as
-//! the only trust anchor): there is no "accept anything" mode.
+//! The client's side, which must agree with it, is
+//! [`pushbench_net::tls_config`] (TLS 1.3 only, the certificate pinned as
+//! the only trust anchor); both use its crypto provider. The server offers
+//! ALPN `h2` and `http/1.1` (in that order of preference, as nginx and the
+//! others do); a client offers the one HTTP version its phase speaks, so
+//! the handshake has a browser's shape and the version is the phase's
+//! choice.
 
-use std::net::IpAddr;
-use std::path::Path;
 use std::sync::Arc;
 
-use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use pushbench_net::tls_config::{crypto_provider, fingerprint};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 /// The first byte of every TLS connection (a handshake record holding the
 /// ClientHello). No HTTP request starts with it, so a server can tell a TLS
@@ -40,14 +34,6 @@ pub enum TlsError {
     /// rustls refused a configuration.
     #[error("TLS configuration: {0}")]
     Config(#[from] rustls::Error),
-    /// A PEM certificate file could not be read.
-    #[error("reading the certificate {path}: {message}")]
-    Pem {
-        /// The file.
-        path: String,
-        /// What was wrong.
-        message: String,
-    },
 }
 
 /// The server's certificate and key, made at start for 127.0.0.1, ::1 and
@@ -91,7 +77,7 @@ impl TlsIdentity {
 
     /// The rustls server configuration: this certificate, TLS 1.3 only.
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-        let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        let mut config = rustls::ServerConfig::builder_with_provider(crypto_provider())
             .with_protocol_versions(&[&rustls::version::TLS13])?
             .with_no_client_auth()
             .with_single_cert(
@@ -103,67 +89,12 @@ impl TlsIdentity {
     }
 }
 
-/// The SHA-256 fingerprint of a DER certificate, colon-separated hex.
-pub fn fingerprint(cert: &CertificateDer<'_>) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, cert.as_ref());
-    let hex: Vec<String> = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
-    hex.join(":")
-}
-
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-/// A client configuration that trusts `pinned` and nothing else (TLS 1.3
-/// only, offering `http` alone by ALPN: `http/1.1` or `h2`). A server presenting any other certificate fails
-/// the handshake with rustls' "invalid peer certificate" error.
-///
-/// Session resumption is off: every load-generator client stands for a
-/// browser of its own, so no client may resume with a ticket another one
-/// was given (one configuration serves them all), and every connection
-/// pays the full handshake of a first visit. The server still sends its
-/// tickets, as a real one does; they are counted as records.
-pub fn client_config(
-    pinned: &CertificateDer<'_>,
-    http: pushbench_protocol::HttpVersion,
-) -> Result<Arc<rustls::ClientConfig>, TlsError> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(pinned.clone().into_owned())?;
-    let mut config = rustls::ClientConfig::builder_with_provider(provider())
-        .with_protocol_versions(&[&rustls::version::TLS13])?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.resumption = rustls::client::Resumption::disabled();
-    Ok(offering(&config, http))
-}
-
-/// `config` offering `http` alone by ALPN: a client speaks the version its
-/// phase measures, never what the server would prefer.
-pub fn offering(
-    config: &rustls::ClientConfig,
-    http: pushbench_protocol::HttpVersion,
-) -> Arc<rustls::ClientConfig> {
-    let mut config = config.clone();
-    config.alpn_protocols = vec![http.alpn().to_vec()];
-    Arc::new(config)
-}
-
-/// The name a client checks the certificate against: the server's IP
-/// address (the certificate names the loopback addresses).
-pub fn server_name(ip: IpAddr) -> ServerName<'static> {
-    ServerName::IpAddress(ip.into())
-}
-
-/// The first certificate of a PEM file (what `serve --tls-cert-out` wrote).
-pub fn read_pem_certificate(path: &Path) -> Result<CertificateDer<'static>, TlsError> {
-    CertificateDer::from_pem_file(path).map_err(|e| TlsError::Pem {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
+    use pushbench_net::tls_config::{client_config, read_pem_certificate};
+
     use super::*;
 
     #[test]
@@ -194,7 +125,8 @@ mod tests {
         let read = read_pem_certificate(&path).expect("read");
         let _ = std::fs::remove_file(&path);
         assert_eq!(read, identity.cert);
-        let missing = read_pem_certificate(Path::new("/nonexistent/cert.pem"));
-        assert!(missing.is_err_and(|e| e.to_string().contains("/nonexistent/cert.pem")));
+        let pinned = client_config(&read, pushbench_protocol::HttpVersion::Http1);
+        assert!(pinned.is_ok());
+        assert!(read_pem_certificate(Path::new("/nonexistent/cert.pem")).is_err());
     }
 }

@@ -3,15 +3,23 @@
 //! `pushbench run` starts `pushbench serve` as a child process by default,
 //! so the server's CPU and memory are its own and `/stats` reports them
 //! apart from the load generator; `--target URL` measures a running server;
-//! tests use an in-process server.
+//! tests use an in-process server, handed in as a
+//! [`StartServer`] (this crate knows no server: the server crate implements
+//! it, `pushbench_server::in_process`).
+//!
+//! A child and an in-process server are started from the same
+//! [`ServeSpec`] ([`serve_spec`]): the child gets it as `serve`'s command
+//! line ([`serve_args`]).
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
-use pushbench_protocol::Scenario;
-use pushbench_server::{RunningServer, ServerConfig};
+use pushbench_net::embedding::{EmbeddedServer, ServeSpec, StartError, StartServer};
+use pushbench_net::tls_config::{TlsConfigError, client_config, read_pem_certificate};
+use pushbench_protocol::{ContentCoding, HttpVersion, Scenario};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -27,7 +35,7 @@ pub const STDERR_TAIL: usize = 20;
 /// through, so its own messages ("pushbench: shutting down") never mix into
 /// `run`'s output, and named when the child dies.
 #[derive(Clone, Debug, Default)]
-pub struct ChildStderr(std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<String>>>);
+pub struct ChildStderr(Arc<std::sync::Mutex<std::collections::VecDeque<String>>>);
 
 impl ChildStderr {
     fn push(&self, line: String) {
@@ -63,9 +71,10 @@ pub enum ServerSource {
         /// Extra `serve` arguments (e.g. `--skip-every 7`).
         extra_args: Vec<String>,
     },
-    /// `pushbench_server::spawn` in this process (tests); `rate`, `payload`
-    /// and `topics` come from the scenario.
-    InProcess(Box<ServerConfig>),
+    /// A server started in this process by what is handed in (tests:
+    /// `pushbench_server::in_process::InProcess`); `rate`, `payload` and
+    /// `topics` come from the scenario.
+    InProcess(Arc<dyn StartServer>),
 }
 
 /// A server being measured.
@@ -82,10 +91,10 @@ pub struct ServerHandle {
     pub outage_grace: Duration,
     /// For TLS phases: the client configuration that pins this server's
     /// certificate (offering HTTP/1.1; a phase offers its own version,
-    /// [`pushbench_server::tls::offering`]). `None` when the server was started without TLS (the
+    /// [`pushbench_net::tls_config::offering`]). `None` when the server was started without TLS (the
     /// scenario has no TLS phase). The server also answers plaintext on
     /// the same port (`serve --tls`), which the control calls use.
-    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    pub tls: Option<Arc<rustls::ClientConfig>>,
     kind: HandleKind,
 }
 
@@ -93,7 +102,7 @@ pub struct ServerHandle {
 enum HandleKind {
     External,
     Child(Child, ChildStderr),
-    InProcess(Box<RunningServer>),
+    InProcess(Box<dyn EmbeddedServer>),
 }
 
 /// The ring the embedded server keeps: a minute of events and at least the
@@ -102,8 +111,56 @@ pub fn ring_for(rate: f64) -> u64 {
     ((rate * 60.0).ceil() as u64).max(10_000)
 }
 
-fn tls_error(e: pushbench_server::tls::TlsError) -> Error {
+fn tls_error(e: TlsConfigError) -> Error {
     Error::Tls(e.to_string())
+}
+
+/// What a server for `rate` events per second of `scenario` is started
+/// with: TLS when any phase uses it, every coding a phase uses.
+pub fn serve_spec(scenario: &Scenario, rate: f64) -> ServeSpec {
+    ServeSpec {
+        rate,
+        payload: scenario.payload,
+        topics: scenario.topics,
+        ring: ring_for(rate) as usize,
+        response_headers: scenario.response_headers.clone(),
+        compression: ContentCoding::enabled(&scenario.coding),
+        tls: scenario.tls.contains(&true),
+    }
+}
+
+/// `spec` as `pushbench serve`'s arguments, after `serve --addr ADDR`
+/// (without `--tls`: the caller adds it with the certificate's file).
+/// The header profile and the codings are named only when not the
+/// default, so an older `--server-exe` without those flags still serves
+/// runs that do not use them.
+pub fn serve_args(spec: &ServeSpec) -> Vec<String> {
+    let mut args = vec![
+        "--rate".to_owned(),
+        spec.rate.to_string(),
+        "--payload".to_owned(),
+        spec.payload.to_string(),
+        "--topics".to_owned(),
+        spec.topics.to_string(),
+        "--ring".to_owned(),
+        spec.ring.to_string(),
+    ];
+    if !spec.response_headers.is_minimal() {
+        args.push("--response-headers".to_owned());
+        args.push(spec.response_headers.to_string());
+    }
+    if !spec.compression.is_empty() {
+        let names: Vec<&str> = spec.compression.iter().map(|c| c.name()).collect();
+        args.push("--compression".to_owned());
+        args.push(names.join(","));
+    }
+    args
+}
+
+/// The client configuration pinning `cert`, offering HTTP/1.1 (a phase
+/// offers its own version).
+fn pinning(cert: &rustls::pki_types::CertificateDer<'_>) -> Result<Arc<rustls::ClientConfig>> {
+    client_config(cert, HttpVersion::Http1).map_err(tls_error)
 }
 
 /// A file name for the certificate a child server writes
@@ -118,23 +175,17 @@ impl ServerSource {
     /// Starts (or finds) a server publishing `rate` events per second,
     /// with TLS when any phase of `scenario` uses it.
     pub async fn start(&self, scenario: &Scenario, rate: f64) -> Result<ServerHandle> {
-        let tls = scenario.tls.contains(&true);
+        let spec = serve_spec(scenario, rate);
         match self {
             ServerSource::Target(url) => {
                 let addr = parse_url(url)?;
                 // A `serve --tls` port answers plaintext too, so the control
                 // calls stay plaintext; the TLS phases pin its certificate.
                 let tls = match &scenario.target_cert {
-                    Some(path) if tls => {
-                        let cert = pushbench_server::tls::read_pem_certificate(Path::new(path))
+                    Some(path) if spec.tls => {
+                        let cert = read_pem_certificate(Path::new(path))
                             .map_err(|e| Error::Scenario(format!("target_cert `{path}`: {e}")))?;
-                        Some(
-                            pushbench_server::tls::client_config(
-                                &cert,
-                                pushbench_protocol::HttpVersion::Http1,
-                            )
-                            .map_err(tls_error)?,
-                        )
+                        Some(pinning(&cert)?)
                     }
                     _ => None,
                 };
@@ -146,73 +197,29 @@ impl ServerSource {
                     kind: HandleKind::External,
                 })
             }
-            ServerSource::InProcess(config) => {
-                let response_headers =
-                    pushbench_server::headers::response_headers(&scenario.response_headers)
-                        .map_err(|e| Error::Scenario(format!("response_headers: {e}")))?;
-                let identity = if tls {
-                    Some(pushbench_server::tls::TlsIdentity::self_signed().map_err(tls_error)?)
-                } else {
-                    None
-                };
-                let config = ServerConfig {
-                    rate,
-                    payload: scenario.payload,
-                    topics: scenario.topics,
-                    ring: config.ring.max(ring_for(rate) as usize),
-                    response_headers,
-                    compression: pushbench_server::coding::enabled(&scenario.coding),
-                    tls: match &identity {
-                        Some(id) => Some(id.server_config().map_err(tls_error)?),
-                        None => config.tls.clone(),
-                    },
-                    ..(**config).clone()
-                };
-                let server = pushbench_server::spawn(config, SocketAddr::from(([127, 0, 0, 1], 0)))
-                    .await
-                    .map_err(|e| Error::io("starting the in-process server", e))?;
+            ServerSource::InProcess(starter) => {
+                let server = starter.start(spec).await.map_err(|e| match e {
+                    StartError::ResponseHeaders(e) => {
+                        Error::Scenario(format!("response_headers: {e}"))
+                    }
+                    StartError::Tls(e) => Error::Tls(e),
+                    StartError::Io(e) => Error::io("starting the in-process server", e),
+                })?;
                 let addr = server.local_addr();
-                let scheme = if identity.is_some() { "https" } else { "http" };
+                let tls = server.certificate().map(pinning).transpose()?;
+                let scheme = if tls.is_some() { "https" } else { "http" };
                 Ok(ServerHandle {
                     addr,
                     url: format!("{scheme}://{addr}"),
                     outage_grace: crate::backoff::DEFAULT_GIVE_UP,
-                    tls: match &identity {
-                        Some(id) => Some(
-                            pushbench_server::tls::client_config(
-                                &id.cert,
-                                pushbench_protocol::HttpVersion::Http1,
-                            )
-                            .map_err(tls_error)?,
-                        ),
-                        None => None,
-                    },
-                    kind: HandleKind::InProcess(Box::new(server)),
+                    tls,
+                    kind: HandleKind::InProcess(server),
                 })
             }
             ServerSource::Child { exe, extra_args } => {
-                // Named only when not minimal, so an older `--server-exe`
-                // without the flag still serves minimal runs.
-                let response_headers = match &scenario.response_headers {
-                    p if p.is_minimal() => Vec::new(),
-                    p => vec!["--response-headers".to_owned(), p.to_string()],
-                };
                 // The child writes its certificate where the run reads it
                 // from to pin it.
-                let cert_file = tls.then(cert_path);
-                // Named only when a phase is coded, like the header profile.
-                let codings = pushbench_server::coding::enabled(&scenario.coding);
-                let compression = match codings.is_empty() {
-                    true => Vec::new(),
-                    false => vec![
-                        "--compression".to_owned(),
-                        codings
-                            .iter()
-                            .map(|c| c.name())
-                            .collect::<Vec<_>>()
-                            .join(","),
-                    ],
-                };
+                let cert_file = spec.tls.then(cert_path);
                 let tls_args = match &cert_file {
                     Some(path) => vec![
                         "--tls".to_owned(),
@@ -223,12 +230,7 @@ impl ServerSource {
                 };
                 let mut child = Command::new(exe)
                     .args(["serve", "--addr", "127.0.0.1:0"])
-                    .args(["--rate", &rate.to_string()])
-                    .args(["--payload", &scenario.payload.to_string()])
-                    .args(["--topics", &scenario.topics.to_string()])
-                    .args(["--ring", &ring_for(rate).to_string()])
-                    .args(&response_headers)
-                    .args(&compression)
+                    .args(serve_args(&spec))
                     .args(&tls_args)
                     .args(extra_args)
                     .stdin(Stdio::null())
@@ -289,7 +291,7 @@ impl ServerSource {
                 let addr = parse_url(&url.replacen("https://", "http://", 1))?;
                 let tls = match cert_file {
                     Some(path) => {
-                        let cert = pushbench_server::tls::read_pem_certificate(&path);
+                        let cert = read_pem_certificate(&path);
                         let _ = std::fs::remove_file(&path);
                         let cert = cert.map_err(|e| {
                             Error::ServerDied(format!(
@@ -297,13 +299,7 @@ impl ServerSource {
                                 stderr.describe()
                             ))
                         })?;
-                        Some(
-                            pushbench_server::tls::client_config(
-                                &cert,
-                                pushbench_protocol::HttpVersion::Http1,
-                            )
-                            .map_err(tls_error)?,
-                        )
+                        Some(pinning(&cert)?)
                     }
                     None => None,
                 };
@@ -382,6 +378,46 @@ pub fn parse_url(url: &str) -> Result<SocketAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_child_is_told_the_spec_and_only_non_default_profiles() {
+        let scenario = Scenario {
+            payload: 64,
+            topics: 3,
+            ..Scenario::default()
+        };
+        let spec = serve_spec(&scenario, 250.0);
+        assert_eq!(
+            serve_args(&spec),
+            [
+                "--rate",
+                "250",
+                "--payload",
+                "64",
+                "--topics",
+                "3",
+                "--ring",
+                "15000"
+            ]
+        );
+        let scenario = Scenario {
+            response_headers: pushbench_protocol::HeaderProfile::BROWSER,
+            coding: vec![
+                ContentCoding::Identity,
+                ContentCoding::Br,
+                ContentCoding::Gzip,
+            ],
+            tls: vec![false, true],
+            ..scenario
+        };
+        let spec = serve_spec(&scenario, 0.5);
+        assert!(spec.tls);
+        assert_eq!(
+            serve_args(&spec)[8..],
+            ["--response-headers", "browser", "--compression", "br,gzip"]
+        );
+        assert_eq!(serve_args(&spec)[7], "10000");
+    }
 
     #[test]
     fn urls_parse_to_addresses() {

@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use pushbench_net::counting::{CountingStream, Tally};
 use pushbench_protocol::{Direction, Traffic, wire::ControlClassifier};
-use pushbench_server::counting::{CountingStream, Tally};
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -1,8 +1,8 @@
 //! Byte counting where bytes cross the socket.
 //!
 //! [`CountingStream`] wraps any `AsyncRead + AsyncWrite` and hands every byte
-//! read or written to a [`Tally`]. The server uses it through
-//! [`crate::listener::CountingListener`] so `/stats` reports socket-level
+//! read or written to a [`Tally`]. The server uses it through its counting
+//! listener (`pushbench_server::listener`) so `/stats` reports socket-level
 //! counts; the load generator uses it with a protocol classifier.
 
 use std::io;
@@ -104,5 +104,58 @@ impl<S: AsyncWrite + Unpin, T: Tally + Unpin> AsyncWrite for CountingStream<S, T
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// Every byte each way, in order.
+    #[derive(Clone, Debug, Default)]
+    struct Bytes(Arc<Mutex<(Vec<u8>, Vec<u8>)>>);
+
+    impl Tally for Bytes {
+        fn on_read(&self, bytes: &[u8]) {
+            self.0.lock().expect("lock").0.extend_from_slice(bytes);
+        }
+
+        fn on_written(&self, bytes: &[u8]) {
+            self.0.lock().expect("lock").1.extend_from_slice(bytes);
+        }
+    }
+
+    #[tokio::test]
+    async fn every_byte_each_way_reaches_the_tally_once_in_order() {
+        // A pipe of 4 bytes: a vectored write is taken in part at most, and
+        // only the part taken is reported.
+        let (near, mut far) = tokio::io::duplex(4);
+        let tally = Bytes::default();
+        let mut counted = CountingStream::new(near, tally.clone());
+        let message = b"abcdefgh";
+        let slices = [
+            io::IoSlice::new(&message[..3]),
+            io::IoSlice::new(&message[3..]),
+        ];
+        let n = counted.write_vectored(&slices).await.expect("write");
+        assert!((1..=4).contains(&n), "{n}");
+        assert_eq!(tally.0.lock().expect("lock").1, message[..n]);
+        let mut got = vec![0u8; message.len()];
+        let (written, read) =
+            tokio::join!(counted.write_all(&message[n..]), far.read_exact(&mut got));
+        written.expect("write");
+        read.expect("read");
+        assert_eq!(got, message);
+        let mut reply = [0u8; 5];
+        let (written, read) = tokio::join!(far.write_all(b"reply"), counted.read_exact(&mut reply));
+        written.expect("write");
+        read.expect("read");
+        let (read, written) = tally.0.lock().expect("lock").clone();
+        assert_eq!(read, b"reply");
+        assert_eq!(written, message);
     }
 }

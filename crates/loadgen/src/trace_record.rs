@@ -18,7 +18,9 @@
 //!   time, then the client leaves (a WebSocket close handshake; a plain
 //!   TCP close for the HTTP ones, which carries no HTTP bytes).
 //!
-//! Against `--target` the events come from that server's generator.
+//! Against `--target` the events come from that server's generator. The
+//! embedded server is handed in ([`TraceServer::Embedded`]): this crate
+//! knows no server.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -28,13 +30,12 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use h2::client::{ResponseFuture, SendRequest};
 use h2::{RecvStream, SendStream};
+use pushbench_net::counting::{CountingStream, Tally};
+use pushbench_net::embedding::{EmbeddedServer, ServeSpec, StartError, StartServer};
 use pushbench_protocol::{
     ByteClass, Classifier, ContentCoding, Direction, H2Classifier, HeaderProfile, HttpVersion,
     Received, Transport, WireEvent,
 };
-use pushbench_server::config::ServerConfig;
-use pushbench_server::counting::{CountingStream, Tally};
-use pushbench_server::{RunningServer, spawn};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -42,18 +43,28 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::client_spec::{ClientSpec, Schedule};
-use crate::control::ControlClient;
+use crate::control_client::ControlClient;
 use crate::lock;
 use crate::request_headers::RequestProfile;
 use crate::{Error, Result};
+
+/// Which server the trace talks to.
+#[derive(Clone, Debug)]
+pub enum TraceServer {
+    /// A running server (`--target`); its own generator publishes.
+    Target(SocketAddr),
+    /// A server started on `127.0.0.1:0` for the trace, which publishes
+    /// the events itself.
+    Embedded(Arc<dyn StartServer>),
+}
 
 /// What to trace.
 #[derive(Clone, Debug)]
 pub struct TraceOptions {
     /// The transport of the one exchange.
     pub transport: Transport,
-    /// A running server; `None` starts an embedded one on `127.0.0.1:0`.
-    pub target: Option<SocketAddr>,
+    /// The server.
+    pub server: TraceServer,
     /// Events to receive before the client leaves.
     pub events: u64,
     /// Payload bytes of the events the embedded server publishes.
@@ -75,11 +86,13 @@ pub struct TraceOptions {
     pub http: HttpVersion,
 }
 
-impl Default for TraceOptions {
-    fn default() -> Self {
+impl TraceOptions {
+    /// Two 16-byte events over a WebSocket from `server`, with minimal
+    /// headers, over HTTP/1.1.
+    pub fn new(server: TraceServer) -> Self {
         TraceOptions {
             transport: Transport::Ws,
-            target: None,
+            server,
             events: 2,
             payload: 16,
             profile: HeaderProfile::Minimal,
@@ -287,7 +300,7 @@ type Conn = CountingStream<TcpStream, Recorder>;
 /// Where the events come from.
 enum Source {
     /// The embedded server: the trace publishes.
-    Embedded(RunningServer, usize),
+    Embedded(Box<dyn EmbeddedServer>, usize),
     /// A running server's own generator.
     Target,
 }
@@ -295,7 +308,7 @@ enum Source {
 impl Source {
     fn publish(&self) {
         if let Source::Embedded(server, payload) = self {
-            server.state().hub.publish_generated(*payload, 1);
+            server.publish_generated(*payload);
         }
     }
 }
@@ -303,26 +316,28 @@ impl Source {
 /// Runs one exchange of `opts.transport` and returns every byte of it.
 pub async fn record(opts: &TraceOptions) -> Result<Trace> {
     let profile = RequestProfile::resolve(&opts.profile).map_err(Error::Scenario)?;
-    let (source, server, cursor) = match opts.target {
-        Some(addr) => {
+    let (source, server, cursor) = match &opts.server {
+        &TraceServer::Target(addr) => {
             let stats = ControlClient::new(addr).stats(false).await?;
             (Source::Target, addr, stats.last_seq)
         }
-        None => {
-            let config = ServerConfig {
+        TraceServer::Embedded(starter) => {
+            let spec = ServeSpec {
                 rate: 0.0,
                 payload: opts.payload,
-                response_headers: pushbench_server::headers::response_headers(
-                    &opts.response_profile,
-                )
-                .map_err(Error::Scenario)?,
-                ..ServerConfig::default()
+                topics: 1,
+                ring: crate::target::ring_for(0.0) as usize,
+                response_headers: opts.response_profile.clone(),
+                compression: Vec::new(),
+                tls: false,
             };
-            let running = spawn(config, SocketAddr::from(([127, 0, 0, 1], 0)))
-                .await
-                .map_err(|e| Error::io("starting the embedded server", e))?;
+            let running = starter.start(spec).await.map_err(|e| match e {
+                StartError::ResponseHeaders(e) => Error::Scenario(e),
+                StartError::Tls(e) => Error::Tls(e),
+                StartError::Io(e) => Error::io("starting the embedded server", e),
+            })?;
             let addr = running.local_addr();
-            let cursor = running.state().hub.last_seq();
+            let cursor = running.last_seq();
             (Source::Embedded(running, opts.payload), addr, cursor)
         }
     };
@@ -381,7 +396,7 @@ pub async fn record(opts: &TraceOptions) -> Result<Trace> {
     Ok(Trace {
         transport: opts.transport,
         server,
-        embedded: opts.target.is_none(),
+        embedded: matches!(opts.server, TraceServer::Embedded(_)),
         segments: rec.segments.clone(),
         delivered: rec.delivered,
         socket: rec.socket,
@@ -656,9 +671,11 @@ mod tests {
     use super::*;
 
     fn options(transport: Transport) -> TraceOptions {
+        // The real server, a dev-dependency only.
+        let server = pushbench_server::in_process::InProcess::default();
         TraceOptions {
             transport,
-            ..TraceOptions::default()
+            ..TraceOptions::new(TraceServer::Embedded(Arc::new(server)))
         }
     }
 

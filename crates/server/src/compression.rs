@@ -31,25 +31,12 @@ use pushbench_protocol::content_coding::{Encoder, encode_whole};
 use pushbench_protocol::{ContentCoding, Transport};
 
 use crate::AppState;
-use crate::stats::Route;
+use crate::route::Route;
 
 /// The codings a server may enable, in the order of preference when a
 /// request accepts several equally: Brotli compresses event streams better
 /// than gzip at a similar cost (see [`pushbench_protocol::content_coding`]).
 pub const PREFERENCE: [ContentCoding; 2] = [ContentCoding::Br, ContentCoding::Gzip];
-
-/// The codings a list of them enables (`--compression`, a scenario's
-/// `coding`): each once, in the list's order, identity left out (it is
-/// always allowed).
-pub fn enabled(list: &[ContentCoding]) -> Vec<ContentCoding> {
-    let mut out: Vec<ContentCoding> = Vec::new();
-    for &c in list {
-        if c != ContentCoding::Identity && !out.contains(&c) {
-            out.push(c);
-        }
-    }
-    out
-}
 
 /// A weight (`q=`) in thousandths, 0 to 1000.
 type Weight = u16;
