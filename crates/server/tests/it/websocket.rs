@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use pushbench_protocol::frame_head::WsFrameHead;
 use pushbench_protocol::{Received, decode_binary};
 use pushbench_server::ServerConfig;
 use tokio_tungstenite::tungstenite::Message;
@@ -211,23 +212,15 @@ pub fn raw_frame(first: u8, payload: &[u8], masked: bool) -> Vec<u8> {
 /// Reads server frames until a close frame; returns its code.
 pub async fn close_code(client: &mut Client) -> u16 {
     loop {
-        while client.buf.len() < 2 {
-            assert!(!client.closed().await, "closed without a close frame");
-        }
-        let opcode = client.buf[0] & 0x0f;
-        let len = usize::from(client.buf[1] & 0x7f);
-        let (header, len) = match len {
-            126 => {
-                while client.buf.len() < 4 {
-                    assert!(!client.closed().await, "closed mid-frame");
-                }
-                (
-                    4,
-                    usize::from(u16::from_be_bytes([client.buf[2], client.buf[3]])),
-                )
+        // The one decoder of frame headers, as the classifier uses it.
+        let head = loop {
+            match WsFrameHead::parse(&client.buf) {
+                Ok(head) => break head,
+                Err(_) => assert!(!client.closed().await, "closed mid-header"),
             }
-            n => (2, n),
         };
+        let (opcode, header) = (head.opcode, head.header_len);
+        let len = usize::try_from(head.payload_len).expect("a close frame's length");
         while client.buf.len() < header + len {
             assert!(!client.closed().await, "closed mid-frame");
         }
