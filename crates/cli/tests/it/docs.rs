@@ -7,21 +7,8 @@ use std::process::Command;
 
 use pushbench_cli::docs;
 
-/// Runs the docs cite whose folders the lead commits at the end of the
-/// session (`scripts/matrix.sh` and `scripts/h2-calibration.sh` on a quiet
-/// machine). Until then their blocks hold "(pending run)" and this list
-/// excuses them; once a folder is committed the test below fails until it
-/// is taken off the list and `pushbench docs --write` has run.
-const AWAITING: [&str; 1] = ["2026-12-04-matrix"];
-
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn awaited(finding: &str) -> bool {
-    AWAITING
-        .iter()
-        .any(|run| finding.contains(&format!("bench-results/{run}")))
 }
 
 #[test]
@@ -32,26 +19,21 @@ fn every_generated_figure_equals_its_source() {
         "figures differ from their sources in {:?}; run `pushbench docs --write`",
         findings.stale
     );
-    let unexpected: Vec<&String> = findings
-        .missing_sources
-        .iter()
-        .filter(|s| !awaited(s))
-        .collect();
     assert!(
-        unexpected.is_empty(),
-        "blocks whose source is missing: {unexpected:?}"
+        findings.missing_sources.is_empty(),
+        "blocks whose source is missing: {:?}",
+        findings.missing_sources
     );
 }
 
 #[test]
 fn every_relative_link_and_image_resolves() {
     let findings = docs::check(&root(), false).expect("the docs render");
-    let broken: Vec<&String> = findings
-        .broken_links
-        .iter()
-        .filter(|l| !awaited(l))
-        .collect();
-    assert!(broken.is_empty(), "broken: {broken:?}");
+    assert!(
+        findings.broken_links.is_empty(),
+        "broken: {:?}",
+        findings.broken_links
+    );
 }
 
 /// The files git tracks under `folder`, or `None` without git or a checkout.
@@ -101,17 +83,10 @@ fn every_cited_run_is_committed_with_its_results() {
                 .iter()
                 .any(|r| r.ends_with(&folder))
         };
-        if AWAITING.contains(&run.as_str()) {
-            assert!(
-                !has_results,
-                "{folder} is committed now: take it off AWAITING and run `pushbench docs --write`"
-            );
-        } else {
-            assert!(
-                has_results,
-                "{folder} is cited but has no committed results.json or peers.json"
-            );
-        }
+        assert!(
+            has_results,
+            "{folder} is cited but has no committed results.json or peers.json"
+        );
     }
 }
 
