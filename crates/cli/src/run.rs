@@ -487,7 +487,7 @@ mod tests {
             phases: 4,
             transport: Transport::Sse,
             clients: 20,
-            rate: 10.0,
+            rate: pushbench_loadgen::phase_rate::PhaseRate::scenario(10.0),
             headers: HeaderProfile::Minimal,
             tls: true,
             http: HttpVersion::Http2,
