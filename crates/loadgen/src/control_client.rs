@@ -324,9 +324,10 @@ mod tests {
                 topics: 2
             })
         );
-        let without: Stats =
-            serde_json::from_str(r#"{"last_seq": 3, "process": {"cpu_seconds": 0, "rss_bytes": 0}}"#)
-                .unwrap_or_else(|e| panic!("{e}"));
+        let without: Stats = serde_json::from_str(
+            r#"{"last_seq": 3, "process": {"cpu_seconds": 0, "rss_bytes": 0}}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(without.generator, None, "older servers and other peers");
     }
 

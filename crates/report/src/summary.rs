@@ -315,6 +315,11 @@ mod tests {
         assert!(rate_notes(&run).is_empty());
         assert_eq!(run_rates(&run), "20");
         assert!(!terminal_summary(&run).contains("note:"));
+        let phase = serde_json::to_value(&run.phases[0]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            phase.get("rate_source").is_none(),
+            "left out when scenario, so such results stay as they were"
+        );
     }
 
     #[test]
