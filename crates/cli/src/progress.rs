@@ -72,12 +72,12 @@ pub(crate) fn progress_line(p: &Progress) -> String {
         c => format!(" {c}"),
     };
     format!(
-        "[{}/{}] {:<10} {:>5} clients {:>6} ev/s{headers}{tls}{h2}{coding}  {:<10}",
+        "[{}/{}] {:<10} {:>5} clients {:>11}{headers}{tls}{h2}{coding}  {:<10}",
         p.phase,
         p.phases,
         p.transport.name(),
         p.clients,
-        p.rate,
+        p.rate.to_string(),
         p.stage
     )
 }

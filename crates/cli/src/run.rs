@@ -31,7 +31,8 @@ pub struct Args {
     /// Concurrent clients per phase (comma-separated to sweep).
     #[arg(long, value_delimiter = ',', value_parser = whole::<u32>(1, u32::MAX.into()), allow_negative_numbers = true)]
     pub clients: Option<Vec<u32>>,
-    /// Events per second the server publishes (comma-separated to sweep).
+    /// Events per second the started server publishes (comma-separated to
+    /// sweep); a --target publishes at its own rate.
     #[arg(long, value_delimiter = ',', value_parser = decimal(0.0, MAX_RATE, "events per second"), allow_negative_numbers = true)]
     pub rate: Option<Vec<f64>>,
     /// Payload bytes per event.
@@ -96,7 +97,9 @@ pub struct Args {
     /// coded: no permessage-deflate on this stack).
     #[arg(long, value_delimiter = ',', value_name = "CODINGS", value_parser = parse_coding)]
     pub compression: Option<Vec<ContentCoding>>,
-    /// Measure a running server (http://host:port) instead of starting one.
+    /// Measure a running server (http://host:port) instead of starting one;
+    /// the phases record its generator rate from /stats, or the measured
+    /// publish rate when it has none.
     #[arg(long, value_name = "URL", value_parser = parse_target)]
     pub target: Option<String>,
     /// The certificate (PEM) of a --target started with `serve --tls
@@ -487,7 +490,7 @@ mod tests {
             phases: 4,
             transport: Transport::Sse,
             clients: 20,
-            rate: 10.0,
+            rate: pushbench_loadgen::phase_rate::PhaseRate::scenario(10.0),
             headers: HeaderProfile::Minimal,
             tls: true,
             http: HttpVersion::Http2,

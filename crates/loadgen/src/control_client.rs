@@ -43,12 +43,29 @@ pub struct Stats {
     pub started_us: u64,
     /// CPU and memory of the server process.
     pub process: ProcessStats,
+    /// The server's built-in generator (`None` from servers that do not
+    /// say, such as other implementations of the protocol).
+    #[serde(default)]
+    pub generator: Option<Generator>,
     /// Per transport (and `other`) counts.
     #[serde(default)]
     pub transports: BTreeMap<String, RouteStats>,
     /// Per connection counts (with `?connections=1`).
     #[serde(default)]
     pub connections: Vec<PeerStats>,
+}
+
+/// The server's built-in generator, as `/stats` describes it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Deserialize)]
+pub struct Generator {
+    /// Events per second it publishes; 0 when it is off.
+    pub rate: f64,
+    /// Payload bytes of each event.
+    #[serde(default)]
+    pub payload: usize,
+    /// Topics it spreads events over.
+    #[serde(default)]
+    pub topics: u32,
 }
 
 /// The server process's cost.
@@ -291,6 +308,28 @@ pub fn split_response(answer: &[u8]) -> Option<(u16, Vec<u8>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_generator_is_read_when_the_server_names_it() {
+        let with: Stats = serde_json::from_str(
+            r#"{"last_seq": 3, "process": {"cpu_seconds": 0.5, "rss_bytes": 1},
+                "generator": {"rate": 37.0, "payload": 64, "topics": 2}}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            with.generator,
+            Some(Generator {
+                rate: 37.0,
+                payload: 64,
+                topics: 2
+            })
+        );
+        let without: Stats = serde_json::from_str(
+            r#"{"last_seq": 3, "process": {"cpu_seconds": 0, "rss_bytes": 0}}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(without.generator, None, "older servers and other peers");
+    }
 
     #[test]
     fn answers_split_with_and_without_chunking() {

@@ -42,7 +42,8 @@
 //!   coding) into a [`RunResult`](pushbench_protocol::RunResult);
 //!   [`phase`] runs one phase, its stages (ramp-up, warm-up, measured
 //!   window, drain, collect) the methods of one type, watching the
-//!   server's [`outages`].
+//!   server's [`outages`]; [`phase_rate`] decides the rate a phase
+//!   records (the scenario's, a `--target`'s own, or measured).
 //! - [`capacity_search`]: the highest sustained rate per transport (a
 //!   search over runner phases, judged by [`threshold`]s), and phases at
 //!   fractions of it.
@@ -72,6 +73,7 @@ pub mod outages;
 pub mod output;
 pub mod peer_runs;
 pub mod phase;
+pub mod phase_rate;
 pub mod recorder;
 pub mod request_headers;
 pub mod runner;

@@ -43,6 +43,7 @@ use crate::control_client::{ControlClient, Stats};
 use crate::h2_client::H2Groups;
 use crate::meter::ConnectionTotals;
 use crate::outages::Outages;
+use crate::phase_rate::PhaseRate;
 use crate::recorder::PhaseRecorder;
 use crate::request_headers::RequestProfile;
 use crate::session::ClientReport;
@@ -69,8 +70,8 @@ pub struct Progress {
     pub transport: Transport,
     /// Its clients.
     pub clients: u32,
-    /// Its rate.
-    pub rate: f64,
+    /// Its rate (known, or measured once the window closes).
+    pub rate: PhaseRate,
     /// Its request header profile.
     pub headers: HeaderProfile,
     /// Whether it speaks TLS.
@@ -115,8 +116,8 @@ pub struct PhaseSpec<'a> {
     pub transport: Transport,
     /// Concurrent clients.
     pub clients: u32,
-    /// Events per second the server publishes.
-    pub rate: f64,
+    /// Events per second the server publishes, or how they are measured.
+    pub rate: PhaseRate,
     /// The request headers.
     pub headers: &'a RequestProfile,
     /// Speak TLS (the server must have been started with it).
@@ -388,7 +389,6 @@ impl Phase<'_> {
         let PhaseSpec {
             transport,
             clients: count,
-            rate,
             ..
         } = self.spec;
         let spec = &clients.spec;
@@ -430,6 +430,7 @@ impl Phase<'_> {
             * end_cursor.saturating_sub(start_cursor);
 
         let duration_s = window.duration_s;
+        let (rate, rate_source) = self.spec.rate.recorded(events.published, duration_s);
         let samples = &window.samples;
         let traffic = merged.traffic;
         let setup_bytes_per_connection = if connections.opened > 0 {
@@ -468,6 +469,7 @@ impl Phase<'_> {
             transport,
             clients: count,
             rate,
+            rate_source,
             headers: self.label.headers.clone(),
             tls: spec.tls.is_some(),
             http: spec.http,

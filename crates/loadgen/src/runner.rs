@@ -6,7 +6,9 @@
 //! version, content coding); [`crate::phase`] runs it. The runner starts
 //! the server once per rate, runs every phase of the scenario in order
 //! against it, and keeps what each measured (a failure mid-run ends the
-//! run with what was measured so far).
+//! run with what was measured so far). A running `--target` has one rate
+//! of its own: the runner measures it once, and the phases record the
+//! rate the target really published ([`crate::phase_rate`]).
 
 use std::time::Duration;
 
@@ -20,6 +22,7 @@ use tokio::sync::watch;
 use crate::control_client::ControlClient;
 use crate::meter::ConnectionTotals;
 use crate::phase::{PhaseSpec, Progress, run_phase};
+use crate::phase_rate::PhaseRate;
 use crate::request_headers::RequestProfile;
 use crate::target::ServerSource;
 use crate::{Error, Result, machine, scenario};
@@ -133,7 +136,43 @@ pub fn files_needed(scenario: &Scenario, in_process: bool) -> u64 {
     clients * if in_process { 2 } else { 1 } + 64
 }
 
-fn phases_of(s: &Scenario) -> usize {
+/// The scenario rates the runner starts a server for: every one, or only
+/// the first against a running target, which publishes at its own rate
+/// whatever the scenario asks (a sweep would measure the same thing again).
+fn server_rates<'a>(s: &'a Scenario, source: &ServerSource) -> &'a [f64] {
+    match source {
+        ServerSource::Target(_) => &s.rates[..s.rates.len().min(1)],
+        _ => &s.rates,
+    }
+}
+
+/// The rate the phases against a server record: the scenario's `rate` for
+/// a server this run started; for a running target, what its `/stats`
+/// says (its generator's rate, or measured per window).
+async fn phase_rate(
+    source: &ServerSource,
+    control: &ControlClient,
+    rate: f64,
+) -> Result<PhaseRate> {
+    match source {
+        ServerSource::Target(url) => {
+            let stats = control.stats(false).await?;
+            let rate = PhaseRate::of_target(stats.generator.as_ref());
+            match rate {
+                PhaseRate::Measured => tracing::info!(
+                    "{url} has no generator of its own: each phase records the measured publish rate of its window"
+                ),
+                PhaseRate::Known { rate, .. } => {
+                    tracing::info!("{url} publishes {rate} ev/s (its /stats generator)")
+                }
+            }
+            Ok(rate)
+        }
+        _ => Ok(PhaseRate::scenario(rate)),
+    }
+}
+
+fn phases_of(s: &Scenario, rates: usize) -> usize {
     let per_load: usize = s
         .coding
         .iter()
@@ -144,7 +183,7 @@ fn phases_of(s: &Scenario) -> usize {
                 .count()
         })
         .sum();
-    per_load * s.clients.len() * s.rates.len() * s.headers.len() * s.tls.len() * s.http.len()
+    per_load * s.clients.len() * rates * s.headers.len() * s.tls.len() * s.http.len()
 }
 
 /// What a phase varies besides its transport and load: the request header
@@ -223,9 +262,16 @@ pub async fn run_scenario(
     let mut wire_log = Vec::new();
     let mut control_traffic = Traffic::default();
     let mut error = None;
-    let total = phases_of(&scenario);
+    let rates = server_rates(&scenario, &opts.source);
+    if rates.len() < scenario.rates.len() {
+        tracing::warn!(
+            "the rate sweep ({:?} ev/s) does not apply to a --target, which publishes at its own rate: running once",
+            scenario.rates
+        );
+    }
+    let total = phases_of(&scenario, rates.len());
     let mut index = 0;
-    for &rate in &scenario.rates {
+    for &rate in rates {
         let mut server = match opts.source.start(&scenario, rate).await {
             Ok(mut s) => {
                 s.outage_grace = opts.outage_grace;
@@ -238,6 +284,13 @@ pub async fn run_scenario(
             }
         };
         let control = ControlClient::new(server.addr);
+        let rate = match phase_rate(&opts.source, &control, rate).await {
+            Ok(rate) => rate,
+            Err(e) => {
+                server.stop().await;
+                return Err(e);
+            }
+        };
         'phases: for &clients in &scenario.clients {
             for variant in &variants {
                 for &transport in &scenario.transports {

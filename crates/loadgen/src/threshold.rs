@@ -271,6 +271,7 @@ mod tests {
             transport: Transport::Ws,
             clients: 10,
             rate: 20.0,
+            rate_source: Default::default(),
             headers: Default::default(),
             tls: false,
             http: Default::default(),

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use pushbench_loadgen::control_client::ControlClient;
 use pushbench_loadgen::phase::{PhaseSpec, Progress, run_phase};
+use pushbench_loadgen::phase_rate::PhaseRate;
 use pushbench_loadgen::request_headers::RequestProfile;
 use pushbench_loadgen::runner::{RunOptions, run_scenario};
 use pushbench_loadgen::{ServerSource, output};
@@ -50,7 +51,7 @@ fn label(transport: Transport, clients: u32) -> Progress {
         phases: 1,
         transport,
         clients,
-        rate: 0.0,
+        rate: PhaseRate::scenario(0.0),
         headers: HeaderProfile::Minimal,
         tls: false,
         http: HttpVersion::Http1,
@@ -144,7 +145,7 @@ async fn books_every_byte(
             PhaseSpec {
                 transport,
                 clients,
-                rate: 0.0,
+                rate: PhaseRate::scenario(0.0),
                 headers: &profile,
                 tls,
                 http,
@@ -488,7 +489,7 @@ async fn a_server_that_skips_events_is_caught_with_the_exact_count() {
             PhaseSpec {
                 transport,
                 clients: 2,
-                rate: 100.0,
+                rate: PhaseRate::scenario(100.0),
                 headers: &RequestProfile::Minimal,
                 tls: false,
                 http: HttpVersion::Http1,
@@ -759,7 +760,7 @@ async fn a_client_pinning_another_certificate_is_refused_with_a_clear_error() {
         PhaseSpec {
             transport: Transport::Sse,
             clients: 1,
-            rate: 0.0,
+            rate: PhaseRate::scenario(0.0),
             headers: &RequestProfile::Minimal,
             tls: true,
             http: HttpVersion::Http1,

@@ -290,8 +290,13 @@ pub struct PhaseResult {
     pub transport: Transport,
     /// Clients asked for.
     pub clients: u32,
-    /// Events per second published.
+    /// Events per second published: the scenario's rate, or against a
+    /// `--target` what the target did (see `rate_source`).
     pub rate: f64,
+    /// Where `rate` comes from; `scenario` in older results and left out
+    /// when so.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub rate_source: RateSource,
     /// The request header profile its clients sent; `minimal` in older results.
     #[serde(default)]
     pub headers: HeaderProfile,
@@ -343,6 +348,32 @@ pub struct PhaseResult {
     /// older results.
     #[serde(default)]
     pub outage: Outage,
+}
+
+/// Where a phase's `rate` comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RateSource {
+    /// The scenario's rate, which the server the run started published at.
+    #[default]
+    Scenario,
+    /// A `--target`'s own generator rate, as its `/stats` reported it.
+    Target,
+    /// A `--target` without a generator of its own (events published by
+    /// others): the events published in the measured window divided by
+    /// its length.
+    Measured,
+}
+
+impl RateSource {
+    /// The name `results.json` uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            RateSource::Scenario => "scenario",
+            RateSource::Target => "target",
+            RateSource::Measured => "measured",
+        }
+    }
 }
 
 /// The moments a phase's server could not be reached. The clients rode

@@ -11,8 +11,8 @@ use crate::capacity_tables::{capacity_table, connections_table};
 use crate::error::{ReportError, read_file};
 use crate::figures::transports_in;
 use crate::model::{self, CLASSIC_CLIENTS, Load};
-use crate::number_format::{format_bytes, format_count, format_decimal};
-use crate::summary::{summary_table, variant_table, warnings};
+use crate::number_format::{format_bytes, format_count};
+use crate::summary::{rate_notes, run_rates, summary_table, variant_table, warnings};
 use crate::table::{Table, escape_html};
 use crate::variant_labels::varying_in;
 
@@ -181,10 +181,7 @@ pub fn scenario_table(result: &RunResult) -> Table {
                     .collect(),
             ),
         ),
-        (
-            "rates (events/s)",
-            list(s.rates.iter().map(|r| format_decimal(*r)).collect()),
-        ),
+        ("rates (events/s)", run_rates(result)),
         ("payload (bytes)", s.payload.to_string()),
         ("topics", s.topics.to_string()),
         ("duration (s)", s.duration_s.to_string()),
@@ -391,6 +388,9 @@ impl Report<'_> {
             "Bytes per event count both directions of every connection, divided by the \
              events delivered; latency is event creation to client receipt.\n"
         );
+        for note in rate_notes(self.result) {
+            let _ = writeln!(out, "**Note:** {note}\n");
+        }
         for (title, text, table) in self.table_sections() {
             let _ = writeln!(out, "## {title}\n\n{text}\n\n{}", table.to_markdown());
         }
@@ -477,6 +477,9 @@ impl Report<'_> {
              client receipt.</p>\n",
             summary_table(self.result).to_html()
         );
+        for note in rate_notes(self.result) {
+            let _ = writeln!(out, "<p><strong>Note:</strong> {}</p>", escape_html(&note));
+        }
         for (title, text, table) in self.table_sections() {
             let _ = write!(
                 out,

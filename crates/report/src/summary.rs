@@ -1,6 +1,7 @@
 //! The summary table (one row per phase) and the warnings a reader must not
 //! miss, shared by the terminal, `report.md` and `report.html`.
 
+use pushbench_protocol::results::RateSource;
 use pushbench_protocol::{ByteClass, RunResult};
 
 use crate::figures::{classes_in, per_event_by_class, phase_has_losses, transports_in};
@@ -201,10 +202,75 @@ pub fn warnings(result: &RunResult) -> Vec<String> {
     out
 }
 
-/// The summary for a terminal: the aligned table, then the warnings in
-/// capitals so they stand out in a scrolling log.
+/// The distinct rates of the phases whose rate came from `source`, in run
+/// order.
+fn rates_from(result: &RunResult, source: RateSource) -> Vec<f64> {
+    let mut rates: Vec<f64> = Vec::new();
+    for phase in result.phases.iter().filter(|p| p.rate_source == source) {
+        if !rates.contains(&phase.rate) {
+            rates.push(phase.rate);
+        }
+    }
+    rates
+}
+
+/// Where the phases' rates come from when not from the scenario (a run
+/// against a `--target`, which publishes at its own rate), one sentence per
+/// source; empty when every rate is the scenario's.
+pub fn rate_notes(result: &RunResult) -> Vec<String> {
+    let mut out = Vec::new();
+    let target = rates_from(result, RateSource::Target);
+    if !target.is_empty() {
+        let rates: Vec<String> = target.iter().map(|r| format_decimal(*r)).collect();
+        out.push(format!(
+            "Rates are the target's own generator rate ({} ev/s), read from its /stats: \
+             a running target publishes at the rate it was started with, not the scenario's.",
+            rates.join(", ")
+        ));
+    }
+    if !rates_from(result, RateSource::Measured).is_empty() {
+        out.push(
+            "Rates are the measured publish rate of each phase's window (events published \
+             divided by its length): the target has no generator of its own, its events \
+             came from publishers."
+                .to_owned(),
+        );
+    }
+    out
+}
+
+/// The scenario's rates as the report lists them: the rates the phases
+/// really ran at, and from where, when they are not the scenario's.
+pub fn run_rates(result: &RunResult) -> String {
+    let list = |rates: &[f64]| {
+        rates
+            .iter()
+            .map(|r| format_decimal(*r))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let target = rates_from(result, RateSource::Target);
+    let measured = !rates_from(result, RateSource::Measured).is_empty();
+    match (target.is_empty(), measured) {
+        (true, false) => list(&result.scenario.rates),
+        (false, false) => format!("{} (the target's own, from /stats)", list(&target)),
+        (true, true) => "measured per phase (the target has no generator)".to_owned(),
+        (false, true) => format!(
+            "{} (the target's own, from /stats) and measured per phase",
+            list(&target)
+        ),
+    }
+}
+
+/// The summary for a terminal: the aligned table, the rate notes, then the
+/// warnings in capitals so they stand out in a scrolling log.
 pub fn terminal_summary(result: &RunResult) -> String {
     let mut out = summary_table(result).to_text();
+    for note in rate_notes(result) {
+        out.push_str("note: ");
+        out.push_str(&note);
+        out.push('\n');
+    }
     if let Some(capacity) = crate::capacity_tables::capacity_table(result) {
         out.push_str(
             "\ncapacity (highest sustained rate, and latency at fractions of it; search steps \
@@ -222,4 +288,63 @@ pub fn terminal_summary(result: &RunResult) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The report's fixture: a real run against a server it started.
+    fn run() -> RunResult {
+        serde_json::from_str(include_str!("../tests/fixtures/results.json"))
+            .unwrap_or_else(|e| panic!("the fixture: {e}"))
+    }
+
+    fn against_target(source: RateSource, rate: f64) -> RunResult {
+        let mut run = run();
+        for phase in &mut run.phases {
+            phase.rate = rate;
+            phase.rate_source = source;
+        }
+        run
+    }
+
+    #[test]
+    fn scenario_rates_need_no_note() {
+        let run = run();
+        assert!(rate_notes(&run).is_empty());
+        assert_eq!(run_rates(&run), "20");
+        assert!(!terminal_summary(&run).contains("note:"));
+        let phase = serde_json::to_value(&run.phases[0]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            phase.get("rate_source").is_none(),
+            "left out when scenario, so such results stay as they were"
+        );
+    }
+
+    #[test]
+    fn a_targets_generator_rate_is_named_with_its_source() {
+        let run = against_target(RateSource::Target, 37.0);
+        let notes = rate_notes(&run);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].contains("target's own generator rate (37 ev/s), read from its /stats"),
+            "{notes:?}"
+        );
+        assert_eq!(run_rates(&run), "37 (the target's own, from /stats)");
+        assert!(terminal_summary(&run).contains("note: Rates are the target's own"));
+        assert!(warnings(&run).iter().all(|w| !w.contains("Rates")));
+    }
+
+    #[test]
+    fn a_measured_rate_says_so() {
+        let run = against_target(RateSource::Measured, 19.87);
+        let notes = rate_notes(&run);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("measured publish rate"), "{notes:?}");
+        assert_eq!(
+            run_rates(&run),
+            "measured per phase (the target has no generator)"
+        );
+    }
 }

@@ -70,6 +70,7 @@ pub async fn stats_json(
         &state.counters,
         &state.registry,
         &state.hub,
+        stats::GeneratorStats::of(&state.config),
         with_connections,
     );
     Ok(Json(report).into_response())

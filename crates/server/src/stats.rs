@@ -140,6 +140,31 @@ pub struct ProcessStats {
     pub rss_bytes: u64,
 }
 
+/// The built-in generator as this server was configured, in `/stats`, so a
+/// load generator measuring it (`run --target`) records the rate the
+/// server really published rather than one it assumed.
+#[derive(Debug, Default, Serialize, Clone, Copy, PartialEq)]
+pub struct GeneratorStats {
+    /// Events per second of the built-in generator; 0 when it is off
+    /// (events then come only from publishers).
+    pub rate: f64,
+    /// Payload bytes of each generated event.
+    pub payload: usize,
+    /// Topics the generator spreads its events over.
+    pub topics: u32,
+}
+
+impl GeneratorStats {
+    /// The generator `config` describes.
+    pub fn of(config: &crate::ServerConfig) -> Self {
+        GeneratorStats {
+            rate: config.rate,
+            payload: config.payload,
+            topics: config.topics,
+        }
+    }
+}
+
 /// The whole `/stats` answer.
 #[derive(Debug, Serialize)]
 pub struct StatsReport {
@@ -171,6 +196,8 @@ pub struct StatsReport {
     pub connections_open: u64,
     /// CPU and memory.
     pub process: ProcessStats,
+    /// The built-in generator's settings.
+    pub generator: GeneratorStats,
     /// Per route, keyed by route name.
     pub transports: std::collections::BTreeMap<&'static str, RouteStats>,
     /// Per connection (open, then recently closed), only when asked for.
@@ -209,6 +236,7 @@ pub fn report(
     counters: &Counters,
     registry: &Registry,
     hub: &Hub,
+    generator: GeneratorStats,
     with_connections: bool,
 ) -> StatsReport {
     let (open, closed) = registry.snapshot();
@@ -233,6 +261,7 @@ pub fn report(
         connection_errors: counters.connection_errors.load(Ordering::Relaxed),
         connections_open,
         process: process_stats(),
+        generator,
         transports,
         connections,
     }

@@ -25,7 +25,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::support::{pushbench, reliability, scratch, start_serve, try_serve_at};
+use crate::support::{Server, checked_results, pushbench, reliability, scratch};
 
 /// The four transports whose clients hold a connection open.
 const LIVE: [Transport; 4] = [
@@ -34,51 +34,6 @@ const LIVE: [Transport; 4] = [
     Transport::Stream,
     Transport::LongPoll,
 ];
-
-/// A `pushbench serve` process, SIGKILLed when dropped. Its stderr is the
-/// test's, so a server that dies on its own says why.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn start(extra: &[&str]) -> Server {
-        let (child, addr) = start_serve(extra, Stdio::inherit());
-        Server {
-            child,
-            addr: addr.parse().expect("address"),
-        }
-    }
-
-    /// Starts a server on `addr` again, retrying for up to 5 s while the
-    /// port is still held (the old process's sockets closing).
-    fn restart_at(addr: SocketAddr, extra: &[&str]) -> Server {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            match try_serve_at(&addr.to_string(), extra, Stdio::inherit()) {
-                Ok((child, _)) => return Server { child, addr },
-                Err(why) if Instant::now() < deadline => {
-                    eprintln!("restart on {addr}: {why}; retrying");
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                Err(why) => panic!("could not restart on {addr}: {why}"),
-            }
-        }
-    }
-
-    /// SIGKILL: no shutdown, no last chunk, no close frame.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// `GET /stats` on a fresh connection, as JSON.
 async fn stats(addr: SocketAddr) -> Value {
@@ -436,30 +391,6 @@ async fn run_into_window(
     .await;
     tokio::time::sleep(Duration::from_millis(1_300)).await;
     run
-}
-
-/// The run's results.json: parsed, checked against the committed schema,
-/// and alone in its folder with the other outputs (no temporary file left).
-fn checked_results(out: &Path) -> Value {
-    let text = std::fs::read(out.join("results.json")).expect("results.json written");
-    let results: Value = serde_json::from_slice(&text).expect("results.json parses");
-    let schema: Value =
-        serde_json::from_str(include_str!("../../../protocol/schema/results.schema.json"))
-            .expect("schema");
-    let validator = jsonschema::validator_for(&schema).expect("valid schema");
-    let errors: Vec<String> = validator
-        .iter_errors(&results)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "results.json vs schema: {errors:#?}");
-    for entry in std::fs::read_dir(out).expect("list") {
-        let name = entry.expect("entry").file_name();
-        assert!(
-            !name.to_string_lossy().contains(".tmp"),
-            "temporary file left: {name:?}"
-        );
-    }
-    results
 }
 
 fn assert_partial(results: &Value, what: &str) {

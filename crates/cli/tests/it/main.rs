@@ -11,6 +11,7 @@ mod layout;
 mod peers;
 mod serve;
 mod support;
+mod target;
 mod tls;
 mod trace;
 mod versus;

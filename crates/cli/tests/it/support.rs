@@ -1,9 +1,15 @@
 //! What several of these tests share: starting `pushbench serve` as a real
-//! process, the CI-aware skip for missing external tools, and running an
+//! process (and killing it when dropped), results checked against the
+//! committed schema, the CI-aware skip for missing external tools, and running an
 //! external test suite.
 
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 /// The binary under test.
 pub fn pushbench() -> Command {
@@ -44,6 +50,52 @@ pub fn try_serve_at(addr: &str, extra: &[&str], stderr: Stdio) -> Result<(Child,
                 "unexpected first line from pushbench serve: {line:?}"
             ))
         }
+    }
+}
+
+/// A `pushbench serve` process, SIGKILLed when dropped. Its stderr is the
+/// test's, so a server that dies on its own says why.
+pub struct Server {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    pub fn start(extra: &[&str]) -> Server {
+        let (child, addr) = start_serve(extra, Stdio::inherit());
+        Server {
+            child,
+            addr: addr.parse().expect("address"),
+        }
+    }
+
+    /// Starts a server on `addr` again, retrying for up to 5 s while the
+    /// port is still held (the old process's sockets closing).
+    pub fn restart_at(addr: SocketAddr, extra: &[&str]) -> Server {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match try_serve_at(&addr.to_string(), extra, Stdio::inherit()) {
+                Ok((child, _)) => return Server { child, addr },
+                Err(why) if Instant::now() < deadline => {
+                    eprintln!("restart on {addr}: {why}; retrying");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(why) => panic!("could not restart on {addr}: {why}"),
+            }
+        }
+    }
+
+    /// SIGKILL: no shutdown, no last chunk, no close frame.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 
@@ -92,7 +144,7 @@ pub fn reliability(class: &str, case: &str, outcome: &str) {
 /// `pushbench run ARGS` with short phases (1 s measured, 0.3 s warm-up,
 /// 0.1 s ramp-up) writing into `dir`; asserts it succeeded and returns its
 /// stdout (the summary) and `results.json`.
-pub fn quick_run(args: &[&str], dir: &std::path::Path) -> (String, pushbench_protocol::RunResult) {
+pub fn quick_run(args: &[&str], dir: &Path) -> (String, pushbench_protocol::RunResult) {
     let out = pushbench()
         .arg("run")
         .args(args)
@@ -114,4 +166,28 @@ pub fn scratch(name: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
+}
+
+/// The run's results.json: parsed, checked against the committed schema,
+/// and alone in its folder with the other outputs (no temporary file left).
+pub fn checked_results(out: &Path) -> Value {
+    let text = std::fs::read(out.join("results.json")).expect("results.json written");
+    let results: Value = serde_json::from_slice(&text).expect("results.json parses");
+    let schema: Value =
+        serde_json::from_str(include_str!("../../../protocol/schema/results.schema.json"))
+            .expect("schema");
+    let validator = jsonschema::validator_for(&schema).expect("valid schema");
+    let errors: Vec<String> = validator
+        .iter_errors(&results)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "results.json vs schema: {errors:#?}");
+    for entry in std::fs::read_dir(out).expect("list") {
+        let name = entry.expect("entry").file_name();
+        assert!(
+            !name.to_string_lossy().contains(".tmp"),
+            "temporary file left: {name:?}"
+        );
+    }
+    results
 }

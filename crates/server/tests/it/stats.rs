@@ -199,3 +199,26 @@ async fn a_reused_connection_takes_the_label_of_its_newest_request() {
     );
     server.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test]
+async fn stats_name_the_generator_the_server_was_started_with() {
+    let server = spawn_server(ServerConfig {
+        rate: 37.0,
+        payload: 64,
+        topics: 3,
+        ..ServerConfig::default()
+    })
+    .await;
+    let stats = get(server.local_addr(), "/stats").await.json();
+    assert_eq!(
+        stats["generator"],
+        serde_json::json!({"rate": 37.0, "payload": 64, "topics": 3}),
+        "{stats}"
+    );
+    server.shutdown().await.expect("shutdown");
+
+    let quiet = spawn_server(quiet()).await;
+    let stats = get(quiet.local_addr(), "/stats").await.json();
+    assert_eq!(stats["generator"]["rate"], 0.0, "no generator: rate 0");
+    quiet.shutdown().await.expect("shutdown");
+}
