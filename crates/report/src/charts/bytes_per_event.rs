@@ -35,7 +35,7 @@ pub struct BytesPerEvent {
 
 impl BytesPerEvent {
     /// The chart for `result`: a bar per phase, or per transport and
-    /// variant when there are more than [`MAX_BARS`] phases.
+    /// variant when there are more than 24 phases (`MAX_BARS`).
     pub fn new(result: &RunResult) -> Self {
         let grouped = result.phases.len() > MAX_BARS;
         let key = |p: &PhaseResult| {
