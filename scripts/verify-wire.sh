@@ -169,9 +169,13 @@ for kind in kinds:
             # direction) are the only packets it may lack; and every
             # segment's IP+TCP header is what tcp_ip_header_bytes says.
             # Over TLS the client's close_notify (and the ACK of the
-            # server's) also follow the read: up to 4.
+            # server's) also follow the read: up to 4. A live stream may
+            # deliver one more event between the read and the close (its
+            # segment, and the client's ACK of it): one more each way.
+            # The bytes of such an event are counted on the socket all the
+            # same; only the estimate's segment count lags.
             teardown = cpk - segs
-            ok &= 0 <= teardown <= (4 if kind.endswith(" tls") else 2) * len(mine)
+            ok &= 0 <= teardown <= (5 if kind.endswith(" tls") else 3) * len(mine)
             # Each teardown segment's header is 52 bytes, or 64 with a
             # SACK block (seen when a TLS client's close_notify crosses the
             # server's FIN); the segments TCP_INFO counted match exactly.
