@@ -46,6 +46,7 @@ pub mod framing;
 pub mod h2_classifier;
 pub mod header_profiles;
 pub mod ledger;
+pub mod link;
 pub mod peer_results;
 pub mod results;
 pub mod tls_records;
@@ -59,6 +60,7 @@ pub use event::{
 pub use h2_classifier::H2Classifier;
 pub use header_profiles::HeaderProfile;
 pub use ledger::{ByteClass, ByteLedger, Traffic};
+pub use link::LinkProfile;
 pub use results::{RESULTS_VERSION, RunResult, Scenario};
 pub use transport::{Transport, UnknownTransport};
 pub use variant::{ContentCoding, HttpVersion};
