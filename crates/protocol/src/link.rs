@@ -306,7 +306,7 @@ impl FromStr for LinkProfile {
 }
 
 fn write_duration(f: &mut fmt::Formatter<'_>, us: u64) -> fmt::Result {
-    if us % 1000 == 0 {
+    if us.is_multiple_of(1000) {
         write!(f, "{}ms", us / 1000)
     } else {
         write!(f, "{us}us")
@@ -314,9 +314,9 @@ fn write_duration(f: &mut fmt::Formatter<'_>, us: u64) -> fmt::Result {
 }
 
 fn write_rate(f: &mut fmt::Formatter<'_>, bps: u64) -> fmt::Result {
-    if bps % 1_000_000 == 0 {
+    if bps.is_multiple_of(1_000_000) {
         write!(f, "{}mbit", bps / 1_000_000)
-    } else if bps % 1000 == 0 {
+    } else if bps.is_multiple_of(1000) {
         write!(f, "{}kbit", bps / 1000)
     } else {
         write!(f, "{bps}")
