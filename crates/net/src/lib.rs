@@ -16,6 +16,9 @@
 //!   generator's process ([`StartServer`](embedding::StartServer),
 //!   [`EmbeddedServer`](embedding::EmbeddedServer)), implemented by the
 //!   server crate and handed in by the CLI and the tests.
+//! - [`network_path`]: the network the clients cross
+//!   ([`NetworkPath`](network_path::NetworkPath)): the kernel's loopback, or
+//!   the emulated link of `pushbench-link`, handed in by the CLI.
 //!
 //! No HTTP stack lives here (no axum, hyper or tower): only tokio's IO
 //! traits, rustls and the shared vocabulary of `pushbench-protocol`.
@@ -24,4 +27,5 @@
 pub mod atomic_file;
 pub mod counting;
 pub mod embedding;
+pub mod network_path;
 pub mod tls_config;
