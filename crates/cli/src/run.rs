@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use pushbench_loadgen::runner::{RunOptions, RunOutcome, files_needed};
 use pushbench_loadgen::scenario::{
-    MAX_PAYLOAD, MAX_POLL_INTERVAL_MS, MAX_RATE, MAX_SECONDS, MAX_TOPICS,
+    MAX_BURST, MAX_PAYLOAD, MAX_POLL_INTERVAL_MS, MAX_RATE, MAX_SECONDS, MAX_TOPICS,
 };
 use pushbench_loadgen::threshold::{Threshold, violations};
 use pushbench_loadgen::{ServerSource, machine, output, scenario};
@@ -35,6 +35,11 @@ pub struct Args {
     /// sweep); a --target publishes at its own rate.
     #[arg(long, value_delimiter = ',', value_parser = decimal(0.0, MAX_RATE, "events per second"), allow_negative_numbers = true)]
     pub rate: Option<Vec<f64>>,
+    /// Events the started server publishes back to back, in groups of N
+    /// spaced N/rate seconds apart (the average rate stays --rate; 1 =
+    /// evenly spaced).
+    #[arg(long, value_name = "N", value_parser = whole::<u32>(1, MAX_BURST), allow_negative_numbers = true)]
+    pub burst: Option<u32>,
     /// Payload bytes per event.
     #[arg(long, value_parser = whole::<usize>(0, MAX_PAYLOAD), allow_negative_numbers = true)]
     pub payload: Option<usize>,
@@ -200,6 +205,7 @@ impl Args {
         set!(transports => transports);
         set!(clients => clients);
         set!(rate => rates);
+        set!(burst => burst);
         set!(payload => payload);
         set!(topics => topics);
         set!(duration => duration_s);

@@ -20,6 +20,10 @@ pub struct Args {
     /// come only from POST /publish and WebSocket messages).
     #[arg(long, default_value_t = 10.0, value_parser = decimal(0.0, MAX_RATE, "events per second"), allow_negative_numbers = true)]
     pub rate: f64,
+    /// Events the generator publishes back to back: the average rate stays
+    /// --rate, in groups of N spaced N/rate seconds apart (1 = evenly spaced).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = whole::<u32>(1, MAX_BURST), allow_negative_numbers = true)]
+    pub burst: u32,
     /// Payload bytes per generated event.
     #[arg(long, default_value_t = 128, value_parser = whole::<u32>(0, 16_777_216), allow_negative_numbers = true)]
     pub payload: u32,
@@ -99,6 +103,9 @@ pub struct Args {
     pub tls_cert_out: Option<PathBuf>,
 }
 
+/// The largest --burst.
+const MAX_BURST: u64 = pushbench_loadgen::scenario::MAX_BURST;
+
 /// The highest rate the generator and the publish limit take.
 const MAX_RATE: f64 = pushbench_loadgen::scenario::MAX_RATE;
 
@@ -161,6 +168,7 @@ impl Args {
                 .map_err(|e| anyhow::anyhow!("--response-headers: {e}"))?;
         Ok(ServerConfig {
             rate: self.rate,
+            burst: self.burst,
             payload: self.payload as usize,
             topics: self.topics,
             ring: self.ring as usize,

@@ -32,6 +32,11 @@ pub const MAX_RATE: f64 = 1_000_000.0;
 /// Largest payload a scenario may ask for (`pushbench serve --payload`
 /// accepts no more).
 pub const MAX_PAYLOAD: u64 = 16 * 1024 * 1024;
+/// Largest burst (`pushbench serve --burst` accepts no more): a burst fits
+/// the server's live queue (1,024 events by default) and one poll answer
+/// (1,000 events), so a burst alone never makes a slow consumer or a
+/// second poll.
+pub const MAX_BURST: u64 = 1_000;
 /// Most topics (`pushbench serve --topics` accepts no more).
 pub const MAX_TOPICS: u64 = 1_000_000;
 /// Longest pause between short polls: an hour (0 polls back to back).
@@ -106,6 +111,21 @@ pub fn validate(s: &Scenario) -> Result<()> {
             "topics",
             &format!("must be from 1 to {MAX_TOPICS}"),
             &s.topics,
+        );
+    }
+    if !(1..=MAX_BURST).contains(&u64::from(s.burst)) {
+        return bad(
+            "burst",
+            &format!("events published back to back must be from 1 to {MAX_BURST}"),
+            &s.burst,
+        );
+    }
+    if s.burst != 1 && s.target.is_some() {
+        return bad(
+            "burst",
+            "shapes the started server's generator; a `target` publishes in its own shape \
+             (start it with `pushbench serve --burst N`)",
+            &s.burst,
         );
     }
     if s.source_addresses > 254 {
@@ -278,6 +298,9 @@ mod tests {
         ("payload = 20000000", "payload"),
         ("topics = 0", "topics"),
         ("topics = 2000000", "topics"),
+        ("burst = 0", "burst"),
+        ("burst = 1001", "burst"),
+        ("burst = 5\ntarget = \"http://127.0.0.1:8080/\"", "burst"),
         ("duration_s = 0.0", "duration_s"),
         ("duration_s = -1.0", "duration_s"),
         ("duration_s = nan", "duration_s"),
@@ -332,6 +355,7 @@ mod tests {
     fn values_at_the_limits_are_accepted() {
         let text = format!(
             "rates = [0.0, {MAX_RATE}]\npayload = {MAX_PAYLOAD}\ntopics = {MAX_TOPICS}\n\
+             burst = 1\n\
              duration_s = {MAX_SECONDS}\nwarmup_s = 0.0\nlongpoll_timeout_s = {}\n\
              target = \"http://127.0.0.1:8080/\"\n",
             max_longpoll_timeout_s()
@@ -343,6 +367,8 @@ mod tests {
             crate::h2_client::MAX_H2_STREAMS
         ))
         .expect("parse");
+        assert!(validate(&s).is_ok(), "{s:?}");
+        let s = parse(&format!("burst = {MAX_BURST}\n")).expect("parse");
         assert!(validate(&s).is_ok(), "{s:?}");
     }
 

@@ -120,6 +120,7 @@ fn tls_error(e: TlsConfigError) -> Error {
 pub fn serve_spec(scenario: &Scenario, rate: f64) -> ServeSpec {
     ServeSpec {
         rate,
+        burst: scenario.burst,
         payload: scenario.payload,
         topics: scenario.topics,
         ring: ring_for(rate) as usize,
@@ -131,9 +132,9 @@ pub fn serve_spec(scenario: &Scenario, rate: f64) -> ServeSpec {
 
 /// `spec` as `pushbench serve`'s arguments, after `serve --addr ADDR`
 /// (without `--tls`: the caller adds it with the certificate's file).
-/// The header profile and the codings are named only when not the
-/// default, so an older `--server-exe` without those flags still serves
-/// runs that do not use them.
+/// The burst, the header profile and the codings are named only when not
+/// the default, so an older `--server-exe` without those flags still
+/// serves runs that do not use them.
 pub fn serve_args(spec: &ServeSpec) -> Vec<String> {
     let mut args = vec![
         "--rate".to_owned(),
@@ -145,6 +146,10 @@ pub fn serve_args(spec: &ServeSpec) -> Vec<String> {
         "--ring".to_owned(),
         spec.ring.to_string(),
     ];
+    if spec.burst != 1 {
+        args.push("--burst".to_owned());
+        args.push(spec.burst.to_string());
+    }
     if !spec.response_headers.is_minimal() {
         args.push("--response-headers".to_owned());
         args.push(spec.response_headers.to_string());
@@ -408,13 +413,21 @@ mod tests {
                 ContentCoding::Gzip,
             ],
             tls: vec![false, true],
+            burst: 5,
             ..scenario
         };
         let spec = serve_spec(&scenario, 0.5);
         assert!(spec.tls);
         assert_eq!(
             serve_args(&spec)[8..],
-            ["--response-headers", "browser", "--compression", "br,gzip"]
+            [
+                "--burst",
+                "5",
+                "--response-headers",
+                "browser",
+                "--compression",
+                "br,gzip"
+            ]
         );
         assert_eq!(serve_args(&spec)[7], "10000");
     }

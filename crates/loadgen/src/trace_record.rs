@@ -324,6 +324,7 @@ pub async fn record(opts: &TraceOptions) -> Result<Trace> {
         TraceServer::Embedded(starter) => {
             let spec = ServeSpec {
                 rate: 0.0,
+                burst: 1,
                 payload: opts.payload,
                 topics: 1,
                 ring: crate::target::ring_for(0.0) as usize,

@@ -24,12 +24,14 @@ use rustls::pki_types::CertificateDer;
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What an embedded server is started with: what `pushbench serve --rate R
-/// --payload P --topics T --ring N --response-headers H --compression C
+/// --burst B --payload P --topics T --ring N --response-headers H --compression C
 /// [--tls]` says for one event rate of a scenario.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServeSpec {
     /// Events per second from the server's own generator; 0 turns it off.
     pub rate: f64,
+    /// Events the generator publishes back to back (1: evenly spaced).
+    pub burst: u32,
     /// Payload bytes of each generated event.
     pub payload: usize,
     /// Topics the generator spreads events over.

@@ -126,6 +126,12 @@ pub struct Scenario {
     pub payload: usize,
     /// Topics the generator spreads events over.
     pub topics: u32,
+    /// Events the started server publishes back to back, the groups spaced
+    /// `burst / rate` apart so the average rate stays the rate (`serve
+    /// --burst`); 1 spaces them evenly. 1 in older results, and left out
+    /// when 1.
+    #[serde(skip_serializing_if = "is_one")]
+    pub burst: u32,
     /// Measured seconds per phase.
     pub duration_s: f64,
     /// Seconds per phase before measuring starts (connections up, caches warm).
@@ -264,6 +270,7 @@ impl Default for Scenario {
             rates: vec![20.0],
             payload: 128,
             topics: 1,
+            burst: 1,
             duration_s: 9.0,
             warmup_s: 1.0,
             ramp_up_s: 0.5,

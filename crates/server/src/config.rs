@@ -10,6 +10,10 @@ pub struct ServerConfig {
     /// Events per second from the built-in generator; 0 turns it off (events
     /// then come only from `POST /publish` and WebSocket messages).
     pub rate: f64,
+    /// Events the generator publishes back to back, the groups spaced
+    /// `burst / rate` apart (see [`crate::generator`]); 1 spaces every
+    /// event `1 / rate` apart.
+    pub burst: u32,
     /// Payload bytes of each generated event.
     pub payload: usize,
     /// Topics the generator spreads events over (`t0`, `t1`, ...).
@@ -88,6 +92,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             rate: 10.0,
+            burst: 1,
             payload: 128,
             topics: 1,
             ring: 10_000,

@@ -16,7 +16,7 @@ use crate::response_headers::response_headers;
 use crate::tls_identity::TlsIdentity;
 use crate::{RunningServer, ServerConfig, spawn};
 
-/// Starts servers in this process: `base` with the spec's rate, payload,
+/// Starts servers in this process: `base` with the spec's rate, burst, payload,
 /// topics, response headers, codings and TLS, and a ring of at least the
 /// spec's.
 #[derive(Clone, Debug, Default)]
@@ -42,6 +42,7 @@ impl InProcess {
         };
         let config = ServerConfig {
             rate: spec.rate,
+            burst: spec.burst,
             payload: spec.payload,
             topics: spec.topics,
             ring: self.base.ring.max(spec.ring),
@@ -108,6 +109,7 @@ mod tests {
     fn spec(tls: bool) -> ServeSpec {
         ServeSpec {
             rate: 0.0,
+            burst: 1,
             payload: 16,
             topics: 1,
             ring: 100,

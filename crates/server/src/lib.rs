@@ -7,6 +7,8 @@
 //! - [`hub`]: the numbered event stream: ring buffer for cursors, broadcast
 //!   for live subscribers, each event encoded once; [`journal`] keeps it on
 //!   disk so a restarted server resumes it (`--journal`).
+//! - [`generator`]: the built-in generator's fixed schedule (`--rate`,
+//!   `--burst`) and the task that publishes by it.
 //! - [`live`]: [`live::Subscription`], backlog then live events, exactly once,
 //!   with the slow-consumer policy; used by `stream`, `sse` and `ws`.
 //! - One module per transport: [`poll`] (short and long polling),
@@ -36,6 +38,7 @@ pub mod compression;
 pub mod config;
 pub mod control_routes;
 pub mod error;
+pub mod generator;
 pub mod guard;
 pub mod hub;
 pub mod in_process;
@@ -55,7 +58,7 @@ pub mod ws;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
@@ -268,9 +271,10 @@ pub async fn spawn(config: ServerConfig, addr: SocketAddr) -> io::Result<Running
     let addr = listener.local_addr()?;
     let config = &state.config;
     tracing::info!(
-        "listening on {addr}: {} events/s of {} B on {} topic(s); limits: {} connections, \
+        "listening on {addr}: {} events/s ({} at a time) of {} B on {} topic(s); limits: {} connections, \
          queue {} and ring {} events, {} B payload, send timeout {:?}, header timeout {:?}",
         config.rate,
+        config.burst,
         config.payload,
         config.topics,
         config.max_connections,
@@ -281,7 +285,7 @@ pub async fn spawn(config: ServerConfig, addr: SocketAddr) -> io::Result<Running
         config.header_timeout,
     );
     if state.config.rate > 0.0 {
-        tokio::spawn(generate(state.clone()));
+        tokio::spawn(generator::generate(state.clone()));
     }
     let listener = CountingListener::new(
         listener,
@@ -326,35 +330,6 @@ impl RunningServer {
     /// [`RunningServer::shutdown_within`] five seconds.
     pub async fn shutdown(self) -> io::Result<()> {
         self.shutdown_within(Duration::from_secs(5)).await
-    }
-}
-
-/// Publishes `rate` events per second at fixed times (a schedule, not a
-/// sleep after each event), so a slow moment is caught up rather than
-/// silently lowering the rate; each event is stamped with the time the
-/// schedule said it was due (see [`Hub::publish_scheduled`]).
-async fn generate(state: AppState) {
-    let rate = state.config.rate;
-    let mut shutdown = state.shutdown.clone();
-    let start = Instant::now();
-    let start_us = pushbench_protocol::now_us();
-    let mut sent: u64 = 0;
-    loop {
-        let due = (start.elapsed().as_secs_f64() * rate) as u64;
-        while sent < due {
-            sent += 1;
-            let scheduled_us = start_us + (sent as f64 / rate * 1e6) as u64;
-            state.hub.publish_scheduled(
-                state.config.payload,
-                state.config.topics,
-                Some(scheduled_us),
-            );
-        }
-        let next_at = start + Duration::from_secs_f64((sent + 1) as f64 / rate);
-        tokio::select! {
-            _ = tokio::time::sleep_until(next_at.into()) => {}
-            () = live::stopped(&mut shutdown) => return,
-        }
     }
 }
 

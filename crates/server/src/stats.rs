@@ -148,6 +148,9 @@ pub struct GeneratorStats {
     /// Events per second of the built-in generator; 0 when it is off
     /// (events then come only from publishers).
     pub rate: f64,
+    /// Events it publishes back to back, the groups spaced `burst / rate`
+    /// apart (1: evenly spaced).
+    pub burst: u32,
     /// Payload bytes of each generated event.
     pub payload: usize,
     /// Topics the generator spreads its events over.
@@ -159,6 +162,7 @@ impl GeneratorStats {
     pub fn of(config: &crate::ServerConfig) -> Self {
         GeneratorStats {
             rate: config.rate,
+            burst: config.burst,
             payload: config.payload,
             topics: config.topics,
         }

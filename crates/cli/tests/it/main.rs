@@ -2,6 +2,7 @@
 
 mod bad_flags;
 mod browser;
+mod burst;
 mod coding;
 mod conformance;
 mod docs;

@@ -204,6 +204,7 @@ async fn a_reused_connection_takes_the_label_of_its_newest_request() {
 async fn stats_name_the_generator_the_server_was_started_with() {
     let server = spawn_server(ServerConfig {
         rate: 37.0,
+        burst: 4,
         payload: 64,
         topics: 3,
         ..ServerConfig::default()
@@ -212,7 +213,7 @@ async fn stats_name_the_generator_the_server_was_started_with() {
     let stats = get(server.local_addr(), "/stats").await.json();
     assert_eq!(
         stats["generator"],
-        serde_json::json!({"rate": 37.0, "payload": 64, "topics": 3}),
+        serde_json::json!({"rate": 37.0, "burst": 4, "payload": 64, "topics": 3}),
         "{stats}"
     );
     server.shutdown().await.expect("shutdown");
