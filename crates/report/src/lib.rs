@@ -11,6 +11,8 @@
 //! - [`number_format`]: how every output writes a number (rates, ratios,
 //!   latencies, bytes, counts); it imports nothing from the crate.
 //! - [`figures`]: per-phase figures every output shares.
+//! - [`link_points`]: a [`link_points::LinkPoint`] per phase run over an
+//!   emulated link, and the figures the link charts take from them.
 //! - [`variant_labels`]: the matrix's dimensions (HTTP version, TLS, content
 //!   coding, header profile) and the one function that names a phase's
 //!   variant, behind every label, variant column and comparison key.
@@ -53,6 +55,7 @@ pub mod doc_figures;
 pub mod document;
 mod error;
 pub mod figures;
+pub mod link_points;
 pub mod model;
 pub mod number_format;
 pub mod peer_report;
@@ -106,7 +109,7 @@ pub fn write_report(result: &RunResult, dir: &Path) -> Result<Vec<PathBuf>, Repo
     }
     drawn.add(&charts::LatencyDistribution::new(result), dir)?;
     drawn.add(&charts::BandwidthVsClients::new(result), dir)?;
-    let skipped = match charts::LatencyVsRate::new(result) {
+    let mut skipped = match charts::LatencyVsRate::new(result) {
         Some(chart) => {
             drawn.add(&chart, dir)?;
             Vec::new()
@@ -120,6 +123,7 @@ pub fn write_report(result: &RunResult, dir: &Path) -> Result<Vec<PathBuf>, Repo
     if let Some(chart) = charts::CapacityChart::new(result) {
         drawn.add(&chart, dir)?;
     }
+    skipped.extend(drawn.add_link_charts(&link_points::link_points(result), dir)?);
     let Drawn {
         mut written,
         figures,
@@ -156,5 +160,39 @@ impl Drawn {
         });
         self.written.extend([svg, png]);
         Ok(())
+    }
+
+    /// Draws the link charts of `points` when the run crossed a link
+    /// ([`link_points::links_apply`]); returns a sentence for each that
+    /// could not be drawn, saying why.
+    fn add_link_charts(
+        &mut self,
+        points: &[link_points::LinkPoint],
+        dir: &Path,
+    ) -> Result<Vec<String>, ReportError> {
+        if !link_points::links_apply(points) {
+            return Ok(Vec::new());
+        }
+        let mut skipped = Vec::new();
+        if let Some(chart) = charts::LatencyVsRtt::new(points) {
+            self.add(&chart, dir)?;
+        }
+        match charts::SetupRoundTrips::new(points) {
+            Some(chart) => self.add(&chart, dir)?,
+            None => skipped.push(format!(
+                "Setup in round trips: not drawn, no link of this run had an RTT of {} ms or \
+                 more.",
+                number_format::format_decimal(link_points::MIN_SETUP_RTT_MS)
+            )),
+        }
+        match charts::BytesVsLoss::new(points) {
+            Some(chart) => self.add(&chart, dir)?,
+            None => skipped.push(
+                "Bytes per event versus loss: not drawn, every link of this run had the same \
+                 loss rate."
+                    .to_owned(),
+            ),
+        }
+        Ok(skipped)
     }
 }

@@ -675,3 +675,70 @@ fn a_coded_variant_without_websocket_borrows_its_identity_siblings() {
         .expect("row");
     assert!(row[4].ends_with("(identity)"), "{row:?}");
 }
+
+/// The fixture's phases as if run over loopback, `lan`, `4g` and `lossy`,
+/// with latencies, setup and retransmissions a link of that RTT and loss
+/// would give (long polling waiting a re-issued request after a burst).
+fn link_sweep() -> Vec<pushbench_report::link_points::LinkPoint> {
+    use pushbench_report::link_points::LinkPoint;
+    let run = fixture();
+    let mut points = Vec::new();
+    for (link, rtt, loss) in [
+        ("loopback", 0.0, 0.0),
+        ("lan", 1.0, 0.0),
+        ("4g", 60.0, 0.0),
+        ("lossy", 50.0, 0.015),
+    ] {
+        for phase in &run.phases {
+            let mut p = LinkPoint::of_phase(&run, phase, link, rtt, loss);
+            let wait = if phase.transport == Transport::LongPoll {
+                1.5
+            } else {
+                0.5
+            };
+            p.p50_ms += wait * rtt;
+            p.p99_ms += wait * rtt * 1.8;
+            p.connect_ms = Some(rtt * 1.02);
+            let upgrade = if phase.transport == Transport::Ws {
+                1.0
+            } else {
+                0.0
+            };
+            p.setup_ms += rtt * (1.02 + upgrade);
+            p.retransmitted_per_event = p.bytes_per_event * loss * 1.3;
+            points.push(p);
+        }
+    }
+    points
+}
+
+#[test]
+fn link_charts_draw_from_link_points() {
+    use pushbench_report::charts::{BytesVsLoss, Chart, LatencyVsRtt, SetupRoundTrips, render};
+    let points = link_sweep();
+    let dir = scratch("links");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    pushbench_report::charts::register_fonts().expect("fonts");
+    let latency = LatencyVsRtt::new(&points).expect("links");
+    assert_eq!(latency.lines().len(), 5);
+    let setup = SetupRoundTrips::new(&points).expect("slow links");
+    assert_eq!(setup.bars().len(), 5, "one bar per transport");
+    let bytes = BytesVsLoss::new(&points).expect("two loss rates");
+    let files = [
+        render(&latency, &dir).expect("render"),
+        render(&setup, &dir).expect("render"),
+        render(&bytes, &dir).expect("render"),
+    ];
+    for ([svg, png], caption) in
+        files
+            .iter()
+            .zip([latency.caption(), setup.caption(), bytes.caption()])
+    {
+        assert_valid_svg(svg);
+        assert_valid_png(png);
+        assert!(caption.ends_with('.'), "{caption}");
+    }
+    if std::env::var_os("KEEP_CHARTS").is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -11,7 +11,8 @@ use pushbench_protocol::results::PhaseResult;
 use super::frame::{LegendMark, height_for_legend};
 use super::line_style::{LineLook, draw_line, draw_markers};
 use super::render::DrawResult;
-use super::style::{label_font, small_font};
+use super::style::{label_font, small_font, transport_look};
+use crate::link_points::LinkPoint;
 use crate::number_format::format_decimal;
 use crate::variant_labels::{variant_label, variant_of};
 
@@ -60,6 +61,39 @@ pub(super) fn line_phases<K: Ord>(
         .filter(|(_, p)| variant_of(p) == primary)
         .collect();
     (kept, Some(name))
+}
+
+/// The series of a link chart, one per line of
+/// [`crate::link_points::link_lines`] (at most [`MAX_LINES`]) with the
+/// points `points` takes from it, and how many lines were left out. Lines
+/// of one transport take its colour and marker, a dash pattern each.
+pub(super) fn link_series<P>(
+    lines: &[Vec<&LinkPoint>],
+    points: impl Fn(&[&LinkPoint]) -> Vec<P>,
+) -> (Vec<Series<P>>, usize) {
+    let series = lines
+        .iter()
+        .take(MAX_LINES)
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let first = line.first()?;
+            let rank = lines[..i]
+                .iter()
+                .filter(|l| l.first().map(|p| p.transport) == Some(first.transport))
+                .count();
+            let look = transport_look(first.transport, rank, true);
+            Some((first.label.clone(), look, points(line)))
+        })
+        .collect();
+    (series, lines.len().saturating_sub(MAX_LINES))
+}
+
+/// The caption's note when a link chart left lines out.
+pub(super) fn left_out_note(left_out: usize) -> String {
+    match left_out {
+        0 => String::new(),
+        n => format!(" {n} more lines (beyond {MAX_LINES}) are in the tables only."),
+    }
 }
 
 /// The caption's note when a line chart drew one variant of many.

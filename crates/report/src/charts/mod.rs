@@ -21,31 +21,39 @@
 //!   `capacity` build on.
 //! - One file per chart: [`BytesPerEvent`], [`Overhead`],
 //!   [`ClassicArgument`], [`LatencyDistribution`], [`BandwidthVsClients`],
-//!   [`LatencyVsRate`], [`CapacityChart`], [`PeersChart`].
+//!   [`LatencyVsRate`], [`CapacityChart`], [`PeersChart`]; and for runs
+//!   over emulated links, drawn from [`crate::link_points`]:
+//!   [`LatencyVsRtt`], [`SetupRoundTrips`], [`BytesVsLoss`].
 
 mod bandwidth_vs_clients;
 mod bar_axes;
 mod bytes_per_event;
+mod bytes_vs_loss;
 mod capacity_chart;
 mod classic_argument;
 mod frame;
 mod latency_distribution;
 mod latency_vs_rate;
+mod latency_vs_rtt;
 mod line_axes;
 mod line_style;
 mod overhead;
 mod peers_chart;
 mod render;
+mod setup_round_trips;
 mod style;
 
 pub use bandwidth_vs_clients::BandwidthVsClients;
 pub use bytes_per_event::BytesPerEvent;
+pub use bytes_vs_loss::BytesVsLoss;
 pub use capacity_chart::CapacityChart;
 pub use classic_argument::{ClassicArgument, LOG_SPAN};
 pub use latency_distribution::LatencyDistribution;
 pub use latency_vs_rate::LatencyVsRate;
+pub use latency_vs_rtt::LatencyVsRtt;
 pub use line_axes::MAX_LINES;
 pub use overhead::Overhead;
 pub use peers_chart::PeersChart;
 pub use render::{Chart, render};
+pub use setup_round_trips::SetupRoundTrips;
 pub use style::{FONT, class_color, register_fonts, transport_color};
