@@ -225,6 +225,10 @@ pub fn scenario_table(result: &RunResult) -> Table {
     ];
     for (name, value) in rows {
         table.push([name.to_owned(), value]);
+        if name == "rates (events/s)" && s.burst != 1 {
+            // Only runs in bursts say so: older reports stay as they were.
+            table.push(["events per burst".to_owned(), s.burst.to_string()]);
+        }
     }
     table
 }

@@ -742,3 +742,13 @@ fn link_charts_draw_from_link_points() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+#[test]
+fn a_run_in_bursts_says_so_in_the_scenario_table() {
+    use pushbench_report::document::scenario_table;
+    let mut run = fixture();
+    assert!(!scenario_table(&run).to_markdown().contains("burst"));
+    run.scenario.burst = 5;
+    let table = scenario_table(&run).to_markdown();
+    assert!(table.contains("| events per burst | 5"), "{table}");
+}
