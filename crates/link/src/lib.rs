@@ -59,11 +59,12 @@
 //! # Timing precision
 //! The writer thread of each direction sleeps until the head packet's
 //! delivery time with `std::thread::sleep` (nanosleep; the default timer
-//! slack of 50 us applies), so a packet leaves within about 0.1 ms of its
-//! time on an idle machine: tokio's 1 ms timer would not do for a
-//! 1 ms-RTT link. Each packet costs two reads/writes through the kernel
-//! and a copy, and a context switch to the writer; see the crate's tests
-//! for the accuracy measured on RTT, rate and loss.
+//! slack applies, 50 us by default), not on tokio's timer, whose 1 ms
+//! granularity would not do for a 1 ms-RTT link. Each packet costs a read
+//! and a write through the kernel, a copy, and a wake-up of the writer.
+//! The crate's tests (`tests/accuracy.rs`) measure what this gives on
+//! RTT, rate and loss, with the margins; `max_rate` there (run
+//! with `--ignored`) prints the rate an unlimited link reaches.
 //!
 //! # Layout
 //! - [`scheduler`]: one direction as a pure function of time (loss,

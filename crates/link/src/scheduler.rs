@@ -7,7 +7,7 @@
 //! dropped at random with probability `loss`; otherwise it joins a
 //! drop-tail bottleneck queue of `queue_packets` packets, is serialized
 //! at the direction's rate (departure = max(arrival, previous departure)
-//! + size * 8 / rate), then propagates for the one-way delay (RTT / 2)
+//! plus size * 8 / rate), then propagates for the one-way delay (RTT / 2)
 //! plus a uniform jitter, and is never delivered before the packet ahead
 //! of it (no reordering).
 

@@ -390,3 +390,86 @@ fn the_host_can_be_the_server_side() {
     drop(link);
     assert!(!namespace_exists(&client));
 }
+
+#[test]
+fn cleanup_stale_removes_what_a_dead_run_left_and_nothing_alive() {
+    if !may_make_links() {
+        return;
+    }
+    // A pid that ran and ended: a killed run's.
+    let mut child = Command::new("true").spawn().expect("spawn true");
+    let dead = child.id();
+    child.wait().expect("wait");
+    let stale = format!("pushbench-{dead}-0-c");
+    let status = Command::new("ip")
+        .args(["netns", "add", &stale])
+        .status()
+        .expect("ip");
+    assert!(status.success());
+    let alive = open("lan");
+    let removed = pushbench_link::cleanup_stale();
+    let left = namespace_exists(&stale);
+    let ours_kept = namespace_exists(&alive.client_namespace());
+    if left {
+        let _ = Command::new("ip").args(["netns", "del", &stale]).status();
+    }
+    assert!(removed.contains(&stale), "{removed:?}");
+    assert!(!left);
+    assert!(ours_kept, "a live process's link was removed");
+}
+
+/// The rate an unlimited link carries one bulk TCP transfer at: a
+/// figure for the docs' limits, not a check (`--ignored`; build with
+/// `--release` for the figure that matters).
+#[test]
+#[ignore = "prints a speed figure; run on demand"]
+fn max_rate() {
+    if !may_make_links() {
+        return;
+    }
+    const BYTES: usize = 200_000_000;
+    let link = open("rtt=1ms,queue=1000");
+    let addr = listen(&link, |s| send_all(s, BYTES));
+    let (stream, _) = connect(&link, addr);
+    let start = Instant::now();
+    let cpu_before = link_threads_cpu();
+    let (got, rate) = timed_read(stream);
+    let cpu = link_threads_cpu() - cpu_before;
+    let counts = link.counts();
+    let packets = counts.down.packets + counts.up.packets;
+    println!(
+        "unlimited link: {got} bytes in {:?}: {:.0} Mbit/s payload; {packets} packets; \
+         link threads {cpu:.2} s CPU, {:.1} us per packet",
+        start.elapsed(),
+        rate / 1e6,
+        cpu * 1e6 / packets as f64
+    );
+}
+
+/// CPU seconds (user + system) of this process's `link-*` threads, from
+/// /proc/self/task/*/stat (clock ticks, 100 a second).
+fn link_threads_cpu() -> f64 {
+    let mut ticks = 0u64;
+    for task in std::fs::read_dir("/proc/self/task")
+        .expect("tasks")
+        .flatten()
+    {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if !comm.starts_with("link-") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // Fields after the `(comm)`: state is the 3rd field, utime the 14th.
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        ticks += fields
+            .get(11)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0);
+        ticks += fields
+            .get(12)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    ticks as f64 / 100.0
+}
