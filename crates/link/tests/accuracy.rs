@@ -350,6 +350,23 @@ fn drop_removes_namespaces_and_devices_even_after_a_panic() {
     );
     assert!(namespace_exists(&made.0) && namespace_exists(&made.1));
     assert!(interface_exists(&made.2));
+    // The host reaches the server namespace over the control veth, not
+    // the link: a listener on all of the server's addresses answers there.
+    let listener = run_at(&link, Side::Server, || TcpListener::bind("0.0.0.0:0"))
+        .expect("job")
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let control = SocketAddr::new(link.control_ip(), port);
+    TcpStream::connect_timeout(&control, Duration::from_secs(2)).expect("control veth");
+    // server_command runs in the server namespace: it sees the link's address.
+    let out = link
+        .server_command(Path::new("ip"))
+        .args(["-o", "-4", "addr", "show"])
+        .output()
+        .expect("ip in the server namespace");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&link.server_ip().to_string()), "{text}");
+    drop(listener);
     drop(link);
     assert!(!namespace_exists(&made.0) && !namespace_exists(&made.1));
     assert!(!interface_exists(&made.2));
