@@ -58,8 +58,8 @@
 //!
 //! # Timing precision
 //! The writer thread of each direction sleeps until the head packet's
-//! delivery time with `std::thread::sleep` (nanosleep; the default timer
-//! slack applies, 50 us by default), not on tokio's timer, whose 1 ms
+//! delivery time with `std::thread::sleep` (nanosleep, with the thread's
+//! timer slack set to 1 us down from 50 us), not on tokio's timer, whose 1 ms
 //! granularity would not do for a 1 ms-RTT link. Each packet costs a read
 //! and a write through the kernel, a copy, and a wake-up of the writer.
 //! The crate's tests (`tests/accuracy.rs`) measure what this gives on
@@ -221,6 +221,12 @@ fn direction_params(profile: &LinkProfile) -> (DirectionParams, DirectionParams)
 /// An emulated path: namespaces, TUN devices, the control veth and the
 /// emulator threads. Dropping it stops the threads and removes the
 /// namespaces and devices.
+///
+/// Each side runs its jobs ([`NetworkPath::execute`]) one after another
+/// on one thread, and dropping the link waits for the job in progress:
+/// a job should make its sockets (or read TCP_INFO) and return, leaving
+/// the I/O to the caller's threads or runtime, which may use the sockets
+/// from any namespace.
 #[derive(Debug)]
 pub struct Link {
     profile: Mutex<LinkProfile>,
