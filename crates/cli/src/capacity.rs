@@ -66,6 +66,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         _ if args.run.rate.is_none() => SearchPolicy::default().start_rate,
         _ => bail!("--rate: give one rate above 0, where the search starts"),
     };
+    if setup.scenario.link.len() > 1 {
+        bail!("--link: a capacity search runs over one link; give one profile");
+    }
     let criteria = (!setup.thresholds.is_empty()).then(|| setup.thresholds.clone());
     let opts = CapacityOptions {
         scenario: setup.scenario.clone(),
@@ -81,6 +84,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         load_points: args.load_points.clone(),
         load_point_duration_s: args.load_duration,
         interrupt: None,
+        emulated: setup.emulated.clone(),
     };
     let outcome = measure(move |interrupt| async move {
         let opts = CapacityOptions { interrupt, ..opts };

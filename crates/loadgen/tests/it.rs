@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pushbench_loadgen::control_client::ControlClient;
+use pushbench_loadgen::path_sides::PathSides;
 use pushbench_loadgen::phase::{PhaseSpec, Progress, run_phase};
 use pushbench_loadgen::phase_rate::PhaseRate;
 use pushbench_loadgen::request_headers::RequestProfile;
@@ -57,6 +58,7 @@ fn label(transport: Transport, clients: u32) -> Progress {
         http: HttpVersion::Http1,
         h2_streams: 1,
         coding: ContentCoding::Identity,
+        link: "loopback".into(),
         stage: "",
         stage_elapsed_s: 0.0,
         stage_length_s: 0.0,
@@ -135,7 +137,10 @@ async fn books_every_byte(
     };
     let profile = RequestProfile::resolve(&headers).expect("profile");
     let source = in_process(config());
-    let mut server = source.start(&scenario, 0.0).await.expect("server");
+    let mut server = source
+        .start(&scenario, 0.0, &PathSides::default())
+        .await
+        .expect("server");
     let control = ControlClient::new(server.addr);
     let mut results = Vec::new();
     for &transport in transports {
@@ -481,7 +486,10 @@ async fn a_server_that_skips_events_is_caught_with_the_exact_count() {
         skip_every: 7,
         ..config()
     });
-    let mut server = source.start(&scenario, 100.0).await.expect("server");
+    let mut server = source
+        .start(&scenario, 100.0, &PathSides::default())
+        .await
+        .expect("server");
     let control = ControlClient::new(server.addr);
     for transport in [Transport::Ws, Transport::ShortPoll] {
         let outcome = run_phase(
@@ -556,6 +564,7 @@ async fn real_results_validate_against_the_committed_schema() {
         source: in_process(config()),
         interrupt: None,
         outage_grace: pushbench_loadgen::backoff::DEFAULT_GIVE_UP,
+        emulated: None,
     };
     let mut outcome = run_scenario(opts, &mut |_| {}).await.expect("run");
     assert!(outcome.result.complete, "{:?}", outcome.result.error);
@@ -649,6 +658,7 @@ async fn a_capacity_search_climbs_bisects_and_writes_valid_results() {
         load_points: vec![0.5],
         load_point_duration_s: 0.5,
         interrupt: None,
+        emulated: None,
     };
     // Correctness only: these hold on a loaded machine too, where the
     // default criteria's delivery ratio and p99 bound are about speed.
@@ -716,6 +726,7 @@ async fn clients_spread_over_loopback_source_addresses() {
         source: in_process(config()),
         interrupt: None,
         outage_grace: Duration::from_secs(5),
+        emulated: None,
     };
     let outcome = run_scenario(opts, &mut |_| {}).await.expect("run");
     assert!(outcome.result.complete, "{:?}", outcome.result.error);
@@ -747,7 +758,10 @@ async fn a_client_pinning_another_certificate_is_refused_with_a_clear_error() {
         ..quick_scenario(vec![Transport::Sse], 1)
     };
     let source = in_process(config());
-    let mut server = source.start(&scenario, 0.0).await.expect("server");
+    let mut server = source
+        .start(&scenario, 0.0, &PathSides::default())
+        .await
+        .expect("server");
     assert!(server.url.starts_with("https://"), "{}", server.url);
     let stranger = pushbench_server::tls_identity::TlsIdentity::self_signed().expect("certificate");
     server.tls = Some(
@@ -803,6 +817,7 @@ async fn a_tls_sweep_runs_plaintext_then_tls_on_one_server() {
         source: in_process(config()),
         interrupt: None,
         outage_grace: pushbench_loadgen::backoff::DEFAULT_GIVE_UP,
+        emulated: None,
     };
     let outcome = run_scenario(opts, &mut |_| {}).await.expect("run");
     let r = &outcome.result;
