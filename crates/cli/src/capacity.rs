@@ -56,6 +56,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.run.target.is_some() {
         bail!("--target: a capacity search starts its own server at every rate; drop --target");
     }
+    // Before the path is opened: a search compares rates on one path.
+    if args.run.scenario()?.link.len() > 1 {
+        bail!("--link: a capacity search runs over one link; give one profile");
+    }
     let mut setup = args.run.setup()?;
     // One client count; the search chooses the rates.
     if args.run.clients.is_none() && args.run.scenario.is_none() {
@@ -66,9 +70,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         _ if args.run.rate.is_none() => SearchPolicy::default().start_rate,
         _ => bail!("--rate: give one rate above 0, where the search starts"),
     };
-    if setup.scenario.link.len() > 1 {
-        bail!("--link: a capacity search runs over one link; give one profile");
-    }
     let criteria = (!setup.thresholds.is_empty()).then(|| setup.thresholds.clone());
     let opts = CapacityOptions {
         scenario: setup.scenario.clone(),
