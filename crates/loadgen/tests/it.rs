@@ -911,27 +911,34 @@ async fn running_target(rate: f64) -> (Box<dyn pushbench_net::embedding::Embedde
     (server, url)
 }
 
+/// A run of `scenario` against the target at `url` over `links`, the
+/// emulated ones on a [`HostAlias`] whose host end is `host_end`.
+fn over_alias(url: &str, links: &[&str], scenario: Scenario, host_end: [u8; 4]) -> RunOptions {
+    RunOptions {
+        scenario: Scenario {
+            link: links.iter().map(|l| l.parse().expect("link")).collect(),
+            target: Some(url.to_owned()),
+            ..scenario
+        },
+        source: ServerSource::Target(url.to_owned()),
+        interrupt: None,
+        outage_grace: pushbench_loadgen::backoff::DEFAULT_GIVE_UP,
+        emulated: Some(HostAlias::new(host_end)),
+    }
+}
+
 /// A run over a (stand-in) emulated link records the link and what it
 /// measured of it: connect times, both ends' TCP_INFO, the path's counts;
 /// a sweep with `loopback` runs that phase over the kernel's loopback.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_over_a_link_records_it_and_what_it_measured() {
     let (server, url) = running_target(50.0).await;
-    let scenario = Scenario {
-        link: vec![
-            "loopback".parse().expect("lo"),
-            "rtt=20ms".parse().expect("rtt"),
-        ],
-        target: Some(url.clone()),
-        ..quick_scenario(vec![Transport::Sse, Transport::ShortPoll], 2)
-    };
-    let opts = RunOptions {
-        scenario,
-        source: ServerSource::Target(url),
-        interrupt: None,
-        outage_grace: pushbench_loadgen::backoff::DEFAULT_GIVE_UP,
-        emulated: Some(HostAlias::new([127, 0, 0, 1])),
-    };
+    let opts = over_alias(
+        &url,
+        &["loopback", "rtt=20ms"],
+        quick_scenario(vec![Transport::Sse, Transport::ShortPoll], 2),
+        [127, 0, 0, 1],
+    );
     let outcome = run_scenario(opts, &mut |_| {}).await.expect("run");
     let _ = server.shutdown_within(Duration::from_secs(1)).await;
     let result = &outcome.result;
@@ -983,19 +990,14 @@ async fn a_run_over_a_link_records_it_and_what_it_measured() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_target_on_loopback_only_is_refused_over_a_link() {
     let (server, url) = running_target(0.0).await;
-    let opts = RunOptions {
-        scenario: Scenario {
-            link: vec!["lan".parse().expect("lan")],
-            target: Some(url.clone()),
-            ..quick_scenario(vec![Transport::Sse], 1)
-        },
-        source: ServerSource::Target(url),
-        interrupt: None,
-        outage_grace: pushbench_loadgen::backoff::DEFAULT_GIVE_UP,
-        // The link's host end: another loopback address, where the server
-        // (bound to 127.0.0.1 alone) does not listen.
-        emulated: Some(HostAlias::new([127, 0, 0, 2])),
-    };
+    // The link's host end: another loopback address, where the server
+    // (bound to 127.0.0.1 alone) does not listen.
+    let opts = over_alias(
+        &url,
+        &["lan"],
+        quick_scenario(vec![Transport::Sse], 1),
+        [127, 0, 0, 2],
+    );
     let err = run_scenario(opts, &mut |_| {}).await.expect_err("refused");
     let _ = server.shutdown_within(Duration::from_secs(1)).await;
     let text = err.to_string();
