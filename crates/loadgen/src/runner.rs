@@ -3,8 +3,9 @@
 //!
 //! One phase measures one transport at one client count and event rate, in
 //! one [`PhaseVariant`] (request header profile, plaintext or TLS, HTTP
-//! version, content coding); [`crate::phase`] runs it. The runner starts
-//! the server once per rate, runs every phase of the scenario in order
+//! version, content coding) over one link (the outermost loop: its path's
+//! server side is where the server starts); [`crate::phase`] runs it. The
+//! runner starts the server once per link and rate, runs every phase of the scenario in order
 //! against it, and keeps what each measured (a failure mid-run ends the
 //! run with what was measured so far). A running `--target` has one rate
 //! of its own: the runner measures it once, and the phases record the
@@ -324,7 +325,11 @@ pub async fn run_scenario(
                 Ok(rate) => rate,
                 Err(e) => {
                     server.stop().await;
-                    return Err(e);
+                    if phases.is_empty() {
+                        return Err(e);
+                    }
+                    error = Some(e.to_string());
+                    break 'links;
                 }
             };
             'phases: for &clients in &scenario.clients {

@@ -41,18 +41,6 @@ pub struct ConnectTimes {
     pub max: u64,
 }
 
-impl From<crate::results::LatencySummary> for ConnectTimes {
-    fn from(s: crate::results::LatencySummary) -> Self {
-        ConnectTimes {
-            count: s.count,
-            p50: s.p50,
-            p90: s.p90,
-            p99: s.p99,
-            max: s.max,
-        }
-    }
-}
-
 /// TCP retransmissions of the phase's client connections, whole
 /// connections (setup and teardown included, like `setup_traffic`, not
 /// only the measured window), read from `TCP_INFO` just before each

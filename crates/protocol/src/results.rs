@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::link_measured::LinkMeasured;
+use crate::link_measured::{ConnectTimes, LinkMeasured};
 use crate::{ContentCoding, HeaderProfile, HttpVersion, LinkProfile, Traffic, Transport};
 
 /// The version of the results format written by this build.
@@ -492,6 +492,19 @@ pub struct LatencySummary {
     /// (percentile, value) pairs for a percentile distribution chart,
     /// denser toward 100 (HdrHistogram style).
     pub distribution: Vec<(f64, u64)>,
+}
+
+/// The connect-time figures [`LinkMeasured`] keeps of a summary.
+impl From<LatencySummary> for ConnectTimes {
+    fn from(s: LatencySummary) -> Self {
+        ConnectTimes {
+            count: s.count,
+            p50: s.p50,
+            p90: s.p90,
+            p99: s.p99,
+            max: s.max,
+        }
+    }
 }
 
 /// Figures derived from traffic and events.
