@@ -970,6 +970,18 @@ async fn a_run_over_a_link_records_it_and_what_it_measured() {
         // Only the emulated path counts; the stand-in counted its calls.
         assert_eq!(measured.path.is_some(), !phase.link.is_loopback());
     }
+    // The CSV names each phase's link, quoted (a custom one has commas).
+    let csv = output::csv(result);
+    let mut lines = csv.lines();
+    let header = lines.next().expect("header");
+    assert!(
+        header.ends_with(
+            ",link,connect_p50_us,connect_p99_us,retrans_sent_bytes,retrans_received_bytes"
+        ),
+        "{header}"
+    );
+    assert!(csv.contains(",\"rtt=20ms,queue=1000\","), "{csv}");
+    assert_eq!(lines.count(), result.phases.len());
     // What was written reads back, and validates against the schema.
     let json = serde_json::to_value(result).expect("json");
     assert_eq!(json["scenario"]["link"][1], "rtt=20ms,queue=1000");
