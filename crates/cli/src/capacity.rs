@@ -56,6 +56,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.run.target.is_some() {
         bail!("--target: a capacity search starts its own server at every rate; drop --target");
     }
+    // Before the path is opened: a search compares rates on one path.
+    if args.run.scenario()?.link.len() > 1 {
+        bail!("--link: a capacity search runs over one link; give one profile");
+    }
     let mut setup = args.run.setup()?;
     // One client count; the search chooses the rates.
     if args.run.clients.is_none() && args.run.scenario.is_none() {
@@ -81,6 +85,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         load_points: args.load_points.clone(),
         load_point_duration_s: args.load_duration,
         interrupt: None,
+        emulated: setup.emulated.clone(),
     };
     let outcome = measure(move |interrupt| async move {
         let opts = CapacityOptions { interrupt, ..opts };

@@ -16,6 +16,8 @@
 //!   phase lines otherwise) of `run`, `capacity` and `peers`.
 //! - [`flags`]: value parsers for numeric flags, whose messages say what
 //!   is allowed.
+//! - [`link_path`]: `--link`: the profile parser and [`link_path::open_path`],
+//!   which opens the emulated network path a non-loopback link runs over.
 //!
 //! Each subcommand is a module with an `Args` struct and a
 //! `run(args) -> anyhow::Result<()>` that calls a library crate.
@@ -28,6 +30,7 @@ pub mod capacity;
 pub mod compare;
 pub mod docs;
 pub mod flags;
+pub mod link_path;
 pub mod logging;
 pub mod model;
 pub mod peers;

@@ -55,7 +55,7 @@ pub(crate) fn progress_printer(terminal: bool) -> impl FnMut(&Progress) + Send {
 }
 
 /// One phase and stage as a line: `[2/4] sse  20 clients  10 ev/s tls h2
-/// measuring`.
+/// over 3g  measuring` (the link named unless it is the loopback).
 pub(crate) fn progress_line(p: &Progress) -> String {
     let headers = match &p.headers {
         h if h.is_minimal() => String::new(),
@@ -71,8 +71,12 @@ pub(crate) fn progress_line(p: &Progress) -> String {
         ContentCoding::Identity => String::new(),
         c => format!(" {c}"),
     };
+    let link = match p.link.as_str() {
+        "loopback" | "" => String::new(),
+        l => format!(" over {l}"),
+    };
     format!(
-        "[{}/{}] {:<10} {:>5} clients {:>11}{headers}{tls}{h2}{coding}  {:<10}",
+        "[{}/{}] {:<10} {:>5} clients {:>11}{headers}{tls}{h2}{coding}{link}  {:<10}",
         p.phase,
         p.phases,
         p.transport.name(),

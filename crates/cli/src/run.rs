@@ -14,9 +14,12 @@ use pushbench_loadgen::scenario::{
 };
 use pushbench_loadgen::threshold::{Threshold, violations};
 use pushbench_loadgen::{ServerSource, machine, output, scenario};
-use pushbench_protocol::{ContentCoding, HeaderProfile, HttpVersion, Scenario, Transport};
+use pushbench_protocol::{
+    ContentCoding, HeaderProfile, HttpVersion, LinkProfile, Scenario, Transport,
+};
 
 use crate::flags::{above_zero, decimal, whole};
+use crate::link_path::{ServerSide, emulated_path};
 use crate::progress::progress_printer;
 
 /// `pushbench run` options.
@@ -102,6 +105,16 @@ pub struct Args {
     /// coded: no permessage-deflate on this stack).
     #[arg(long, value_delimiter = ',', value_name = "CODINGS", value_parser = parse_coding)]
     pub compression: Option<Vec<ContentCoding>>,
+    /// The network path, one sweep of every other phase each (repeat the
+    /// flag or separate with `;` to sweep): `loopback` (the default, no
+    /// emulation), `lan`, `cable`, `4g`, `3g`, `satellite`, `lossy`, or
+    /// `key=value` parts (`rtt=40ms,jitter=2ms,down=10mbit,up=2mbit,loss=1%,queue=100`),
+    /// or a name with parts (`3g,loss=1%`). Any link but `loopback` runs
+    /// the clients and the server in network namespaces of their own
+    /// (needs root); with --target, the clients reach it at the host's end
+    /// of the link.
+    #[arg(long, value_delimiter = ';', value_name = "PROFILE", value_parser = crate::link_path::parse_link)]
+    pub link: Option<Vec<LinkProfile>>,
     /// Measure a running server (http://host:port) instead of starting one;
     /// the phases record its generator rate from /stats, or the measured
     /// publish rate when it has none.
@@ -220,6 +233,7 @@ impl Args {
         set!(http => http);
         set!(h2_streams => h2_streams);
         set!(compression => coding);
+        set!(link => link);
         if self.ws_binary {
             s.ws_binary = true;
         }
@@ -254,6 +268,7 @@ impl Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let setup = args.setup()?;
     let source = setup.source.clone();
+    let emulated = setup.emulated.clone();
     let scenario = setup.scenario.clone();
     if scenario.target.is_some() && !scenario.response_headers.is_minimal() {
         eprintln!(
@@ -267,6 +282,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             source,
             interrupt,
             outage_grace: std::time::Duration::from_secs_f64(args.outage_grace),
+            emulated,
         };
         let mut progress = progress_printer(std::io::stderr().is_terminal());
         pushbench_loadgen::run_scenario(opts, &mut progress).await
@@ -282,6 +298,8 @@ pub(crate) struct Setup {
     pub(crate) source: ServerSource,
     pub(crate) out: PathBuf,
     pub(crate) thresholds: Vec<Threshold>,
+    /// The emulated path of the scenario's links other than `loopback`.
+    pub(crate) emulated: Option<std::sync::Arc<dyn pushbench_net::network_path::NetworkPath>>,
 }
 
 impl Args {
@@ -310,6 +328,11 @@ impl Args {
                 extra_args: self.serve_args.clone(),
             },
         };
+        let side = match &source {
+            ServerSource::Target(_) => ServerSide::Host,
+            _ => ServerSide::Namespace,
+        };
+        let emulated = emulated_path(&scenario.link, side)?;
         let out = self
             .out
             .clone()
@@ -319,6 +342,7 @@ impl Args {
             source,
             out,
             thresholds,
+            emulated,
         })
     }
 }
@@ -502,6 +526,7 @@ mod tests {
             http: HttpVersion::Http2,
             h2_streams: 10,
             coding: ContentCoding::Identity,
+            link: "loopback".into(),
             stage: "measuring",
             stage_elapsed_s: 0.0,
             stage_length_s: 1.0,

@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use pushbench_loadgen::path_sides::PathSides;
 use pushbench_loadgen::scenario::MAX_PAYLOAD;
 use pushbench_loadgen::trace_record::{TraceOptions, TraceServer, record};
-use pushbench_protocol::{HeaderProfile, HttpVersion, Transport};
+use pushbench_protocol::{HeaderProfile, HttpVersion, LinkProfile, Transport};
 use pushbench_server::in_process::InProcess;
 
 use crate::flags::whole;
@@ -50,6 +51,11 @@ pub struct Args {
     /// frames annotated; WebSocket by extended CONNECT).
     #[arg(long, value_name = "1.1|2", default_value = "1.1")]
     pub http: HttpVersion,
+    /// The network path (see `pushbench run --link`): any but `loopback`
+    /// needs a --target listening on every address (`pushbench serve
+    /// --addr 0.0.0.0:PORT`), reached at the host's end of the link.
+    #[arg(long, value_name = "PROFILE", default_value = "loopback", value_parser = crate::link_path::parse_link)]
+    pub link: LinkProfile,
     /// Give up if the exchange takes longer than this many seconds.
     #[arg(long, default_value_t = 30, value_parser = whole::<u64>(1, 3_600), allow_negative_numbers = true)]
     pub timeout: u64,
@@ -87,6 +93,13 @@ pub fn output(args: &Args, color: bool) -> anyhow::Result<String> {
                 .with_context(|| format!("--header {h:?} is not `Name: value`"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let path = match crate::link_path::emulated_path(
+        std::slice::from_ref(&args.link),
+        crate::link_path::ServerSide::Host,
+    )? {
+        Some(path) => PathSides::new(path),
+        None => PathSides::default(),
+    };
     let options = TraceOptions {
         transport: args.transport,
         events: args.events,
@@ -96,6 +109,7 @@ pub fn output(args: &Args, color: bool) -> anyhow::Result<String> {
         headers,
         timeout: Duration::from_secs(args.timeout),
         http: args.http,
+        path,
         ..TraceOptions::new(server)
     };
     let runtime = tokio::runtime::Builder::new_current_thread()

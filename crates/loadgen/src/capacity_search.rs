@@ -199,6 +199,9 @@ pub struct CapacityOptions {
     pub load_point_duration_s: f64,
     /// Turns true to interrupt; what was measured is kept.
     pub interrupt: Option<watch::Receiver<bool>>,
+    /// The emulated path of a scenario's link other than `loopback`
+    /// (see [`RunOptions::emulated`]).
+    pub emulated: Option<std::sync::Arc<dyn pushbench_net::network_path::NetworkPath>>,
 }
 
 /// One step's outcome, for a progress line.
@@ -382,6 +385,7 @@ impl Step<'_> {
                 source: opts.source.clone(),
                 interrupt: opts.interrupt.clone(),
                 outage_grace: crate::backoff::DEFAULT_GIVE_UP,
+                emulated: opts.emulated.clone(),
             },
             progress,
         )

@@ -71,6 +71,9 @@ pub struct ClientSpec {
     pub coding: ContentCoding,
     /// HTTP/2: clients per connection, each on its own stream.
     pub h2_streams: u32,
+    /// The network path: sockets are made at its client side, `TCP_INFO`
+    /// read at both.
+    pub path: crate::path_sides::PathSides,
 }
 
 /// Ephemeral ports one source address can use toward one server port,
@@ -222,6 +225,7 @@ mod tests {
             http: HttpVersion::Http1,
             coding: ContentCoding::Identity,
             h2_streams: 1,
+            path: crate::path_sides::PathSides::default(),
         }
     }
 

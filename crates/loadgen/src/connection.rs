@@ -3,13 +3,14 @@
 //! attempts (`Dialer`), and closing one so every byte the server sent is
 //! counted (`close`).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use pushbench_net::counting::CountingStream;
+use pushbench_net::network_path::Side;
 use pushbench_protocol::{HttpVersion, Transport};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpSocket, TcpStream};
@@ -18,8 +19,9 @@ use tokio::sync::watch;
 use crate::backoff::Backoff;
 use crate::client_spec::ClientSpec;
 use crate::meter::{BelowTls, ConnectionTotals, Meter};
+use crate::path_sides::PathSides;
 use crate::recorder::PhaseRecorder;
-use crate::tcpinfo::Segments;
+use crate::tcpinfo::{ConnectionSegments, read_connection};
 
 /// A client connection: the meter above whatever carries the HTTP bytes.
 pub(crate) type Conn = CountingStream<Wire, Meter>;
@@ -156,7 +158,7 @@ impl<'a> Dialer<'a> {
     ) -> Attempt {
         let conn = tokio::select! {
             _ = stop.changed() => return Attempt::Stop,
-            conn = connect(self.spec, self.id, meter.clone()) => conn,
+            conn = connect(self.spec, self.id, meter.clone(), self.recorder) => conn,
         };
         match conn {
             Ok(conn) => {
@@ -180,13 +182,13 @@ impl<'a> Dialer<'a> {
     }
 
     /// A connection from `local` ended and is closed: books what `meter`
-    /// counted on it (`segments` its `TCP_INFO` counts) and the protocol
-    /// error its classifier met, if any.
+    /// counted on it (`segments` its `TCP_INFO` counts, both ends) and the
+    /// protocol error its classifier met, if any.
     pub(crate) fn finished(
         &mut self,
         local: SocketAddr,
         meter: &Meter,
-        segments: Option<Segments>,
+        segments: Option<ConnectionSegments>,
     ) {
         self.connections.push((local, meter.finish(segments)));
         if let Some(err) = meter.take_error() {
@@ -226,23 +228,14 @@ pub(crate) async fn backoff_wait(
     }
 }
 
-async fn connect(spec: &ClientSpec, id: usize, meter: Meter) -> Result<Conn, String> {
-    let socket = if spec.server.is_ipv4() {
-        TcpSocket::new_v4()
-    } else {
-        TcpSocket::new_v6()
-    };
-    let socket = socket.map_err(|e| io_kind("socket", &e))?;
-    if let Some(ip) = spec.source_ip(id) {
-        // Bind before connect so the kernel picks a port on that address.
-        socket
-            .bind(SocketAddr::new(ip, 0))
-            .map_err(|e| io_kind("bind", &e))?;
-    }
-    let tcp = socket
-        .connect(spec.server)
-        .await
-        .map_err(|e| io_kind("connect", &e))?;
+async fn connect(
+    spec: &ClientSpec,
+    id: usize,
+    meter: Meter,
+    recorder: &PhaseRecorder,
+) -> Result<Conn, String> {
+    let (tcp, took) = dial(&spec.path, spec.server, spec.source_ip(id)).await?;
+    recorder.connected(id, took);
     // With nothing listening on a loopback port in the ephemeral range, the
     // kernel may pick that very port as the source and connect the socket
     // to itself (TCP simultaneous open): a restarting server's port would
@@ -268,6 +261,39 @@ async fn connect(spec: &ClientSpec, id: usize, meter: Meter) -> Result<Conn, Str
     Ok(CountingStream::new(wire, meter))
 }
 
+/// A TCP connection to `server` from a socket made at the path's client
+/// side (bound to `source` when given), and how long the connect took
+/// (SYN out to SYN-ACK in). The error is the failure's kind.
+pub async fn dial(
+    path: &PathSides,
+    server: SocketAddr,
+    source: Option<IpAddr>,
+) -> Result<(TcpStream, Duration), String> {
+    let v4 = server.is_ipv4();
+    let socket = path
+        .at(Side::Client, move || {
+            if v4 {
+                TcpSocket::new_v4()
+            } else {
+                TcpSocket::new_v6()
+            }
+        })
+        .and_then(|made| made)
+        .map_err(|e| io_kind("socket", &e))?;
+    if let Some(ip) = source {
+        // Bind before connect so the kernel picks a port on that address.
+        socket
+            .bind(SocketAddr::new(ip, 0))
+            .map_err(|e| io_kind("bind", &e))?;
+    }
+    let start = Instant::now();
+    let tcp = socket
+        .connect(server)
+        .await
+        .map_err(|e| io_kind("connect", &e))?;
+    Ok((tcp, start.elapsed()))
+}
+
 /// The error kind of a failed TLS handshake: rustls' own words (e.g.
 /// `invalid peer certificate: BadSignature` when the server's certificate
 /// is not the pinned one), which name a bounded set of causes.
@@ -285,7 +311,9 @@ pub const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// counted) before the socket goes: reads the `TCP_INFO` segment counts,
 /// shuts down the sending side (FIN; over TLS a `close_notify` first), then
 /// reads until the server's FIN (over TLS its `close_notify`) or
-/// [`CLOSE_GRACE`]. Without the reading, an event the server wrote just as
+/// [`CLOSE_GRACE`]. The server's socket of the connection is read too, at
+/// the path's server side: its retransmissions are the received
+/// direction's. Without the reading, an event the server wrote just as
 /// the client left would be on the wire (and in a packet capture) but never
 /// in the client's counts. The segment counts are read first because a
 /// socket that has seen both FINs leaves the kernel's table; the
@@ -298,10 +326,14 @@ pub const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// handshake), so a WebSocket client over TLS waits for that before
 /// deciding; over HTTP/2 the WebSocket is one stream and the connection
 /// stays the client's to close.
-pub(crate) async fn close(conn: &mut Conn, spec: &ClientSpec, meter: &Meter) -> Option<Segments> {
+pub(crate) async fn close(
+    conn: &mut Conn,
+    spec: &ClientSpec,
+    meter: &Meter,
+) -> Option<ConnectionSegments> {
     let local = conn.get_ref().tcp().local_addr().ok()?;
     let peer = conn.get_ref().tcp().peer_addr().unwrap_or(spec.server);
-    let segments = crate::tcpinfo::segments(local, peer).ok();
+    let segments = read_connection(&spec.path, local, peer);
     let tls = spec.tls.is_some();
     if tls && spec.transport == Transport::Ws && spec.http == HttpVersion::Http1 {
         read_to_end(conn).await;

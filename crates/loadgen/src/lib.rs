@@ -55,8 +55,11 @@
 //! - [`machine`]: the machine description for results.
 //! - [`trace_record`]: one real exchange recorded byte by byte, classified,
 //!   for `pushbench trace` (its embedded server handed in by the CLI).
-//! - [`tcpinfo`]: `TCP_INFO` segment counts of a client socket (the
-//!   `tcp_ip` class), over netlink sock_diag.
+//! - [`tcpinfo`]: `TCP_INFO` segment and retransmission counts of both
+//!   sockets of a client connection (the `tcp_ip` and `retransmitted`
+//!   figures), over netlink sock_diag, read at each side of the
+//!   [`path_sides::PathSides`] the clients cross (the kernel's loopback or
+//!   an emulated link, a `pushbench_net::network_path::NetworkPath`).
 #![deny(missing_docs)]
 
 pub mod backoff;
@@ -71,6 +74,7 @@ pub mod machine;
 pub mod meter;
 pub mod outages;
 pub mod output;
+pub mod path_sides;
 pub mod peer_runs;
 pub mod phase;
 pub mod phase_rate;

@@ -61,7 +61,7 @@ use pushbench_protocol::{
 use crate::lock;
 use crate::recorder::PhaseRecorder;
 use crate::setup_scan::SetupScan;
-use crate::tcpinfo::Segments;
+use crate::tcpinfo::ConnectionSegments;
 
 /// Something the classifier decoded, for the client loop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,13 +171,14 @@ pub struct ConnectionTotals {
     pub socket_sent: u64,
     /// Bytes read from the socket.
     pub socket_received: u64,
-    /// The same bytes by class, with `tcp_ip` from `segments`.
+    /// The same bytes by class, with `tcp_ip` and `retransmitted` from
+    /// `segments`.
     pub traffic: Traffic,
     /// The setup part of `traffic` (first request/upgrade and response head).
     pub setup: Traffic,
-    /// `TCP_INFO` segment counts just before the client closed, when the
-    /// kernel could tell them.
-    pub segments: Option<Segments>,
+    /// `TCP_INFO` counts of both ends just before the client closed, when
+    /// the kernel could tell them.
+    pub segments: Option<ConnectionSegments>,
 }
 
 impl Meter {
@@ -360,8 +361,11 @@ impl Meter {
 
     /// The connection ended: books what the classifier still holds and
     /// returns the connection's totals. `segments` are its `TCP_INFO`
-    /// counts read just before closing, if known: they become `tcp_ip`.
-    pub fn finish(&self, segments: Option<Segments>) -> ConnectionTotals {
+    /// counts read just before closing, if known: they become `tcp_ip`
+    /// (the client's segments) and `retransmitted` (each direction's
+    /// sender: the client's socket for `sent`, the server's for
+    /// `received`).
+    pub fn finish(&self, segments: Option<ConnectionSegments>) -> ConnectionTotals {
         let mut delta = Traffic::default();
         let mut state = lock(&self.state);
         let MeterState {
@@ -391,32 +395,34 @@ impl Meter {
             }
         }
         self.book_window(&delta, windowed);
-        if let Some(segments) = segments {
+        if let Some(both) = segments {
             // The client's SYN goes out and the server's SYN-ACK comes in.
-            traffic.sent.tcp_ip = tcp_ip_header_bytes(segments.out, 1);
-            traffic.received.tcp_ip = tcp_ip_header_bytes(segments.r#in, 1);
-            // The window's share of the headers, in proportion to the
-            // window's share of the connection's bytes per direction: the
-            // kernel's counters are read once per connection, not at the
-            // window's edges, so this part is an estimate.
-            let share = |part: u64, all: u64, headers: u64| {
+            traffic.sent.tcp_ip = tcp_ip_header_bytes(both.client.out, 1);
+            traffic.received.tcp_ip = tcp_ip_header_bytes(both.client.r#in, 1);
+            traffic.sent.retransmitted = both.client.retransmitted_bytes;
+            traffic.received.retransmitted = both.server.map_or(0, |s| s.retransmitted_bytes);
+            // The window's share of the headers and of what was sent
+            // again, in proportion to the window's share of the
+            // connection's bytes per direction: the kernel's counters are
+            // read once per connection, not at the window's edges, so this
+            // part is an estimate.
+            let share = |part: u64, all: u64, extra: u64| {
                 if all == 0 {
                     0
                 } else {
-                    (headers as f64 * part as f64 / all as f64).round() as u64
+                    (extra as f64 * part as f64 / all as f64).round() as u64
                 }
             };
-            let mut window_headers = Traffic::default();
+            let mut window_extra = Traffic::default();
             for direction in [Direction::Sent, Direction::Received] {
                 let all = *ledger(traffic, direction);
-                ledger(&mut window_headers, direction).tcp_ip =
-                    share(ledger(windowed, direction).total(), all.total(), all.tcp_ip);
+                let part = ledger(windowed, direction).total();
+                let extra = ledger(&mut window_extra, direction);
+                extra.tcp_ip = share(part, all.total(), all.tcp_ip);
+                extra.retransmitted = share(part, all.total(), all.retransmitted);
             }
-            if window_headers.sent.tcp_ip + window_headers.received.tcp_ip > 0 {
-                self.recorder
-                    .shard(self.shard)
-                    .traffic
-                    .merge(&window_headers);
+            if !window_extra.sent.is_empty() || !window_extra.received.is_empty() {
+                self.recorder.shard(self.shard).traffic.merge(&window_extra);
             }
         }
         ConnectionTotals {

@@ -154,9 +154,10 @@ pub fn csv(result: &RunResult) -> String {
     out.push_str(",tls");
     class_columns(&mut out, &later);
     // Content-coded phases: what the `compressed` bytes decoded to.
-    out.push_str(
-        ",http,coding,decoded_framing,decoded_payload,decoded_control,compression_ratio\n",
-    );
+    out.push_str(",http,coding,decoded_framing,decoded_payload,decoded_control,compression_ratio");
+    // The link (quoted: a custom one's text has commas) and what the
+    // phase measured of it.
+    out.push_str(",link,connect_p50_us,connect_p99_us,retrans_sent_bytes,retrans_received_bytes\n");
     let class_values =
         |out: &mut String, p: &pushbench_protocol::results::PhaseResult, classes: &[ByteClass]| {
             for ledger in [&p.traffic.sent, &p.traffic.received] {
@@ -210,7 +211,7 @@ pub fn csv(result: &RunResult) -> String {
         let _ = write!(out, ",{}", p.tls);
         class_values(&mut out, p, &later);
         let decoded = &p.traffic.decoded;
-        let _ = writeln!(
+        let _ = write!(
             out,
             ",{},{},{},{},{},{:.4}",
             p.http,
@@ -219,6 +220,16 @@ pub fn csv(result: &RunResult) -> String {
             decoded.payload,
             decoded.control,
             d.compression_ratio
+        );
+        let measured = p.link_measured.clone().unwrap_or_default();
+        let _ = writeln!(
+            out,
+            ",\"{}\",{},{},{},{}",
+            p.link.label(),
+            measured.connect_us.p50,
+            measured.connect_us.p99,
+            measured.retransmits.sent_bytes,
+            measured.retransmits.received_bytes
         );
     }
     out

@@ -216,7 +216,9 @@ async fn short_polling(
         exe: opts.pushbench_exe.clone(),
         extra_args: Vec::new(),
     };
-    let server = source.start(&scenario, 0.0).await?;
+    let server = source
+        .start(&scenario, 0.0, &crate::path_sides::PathSides::default())
+        .await?;
     let url = format!("{}/poll?since=0", server.url);
     let (c, t) = (
         opts.poll_connections,
@@ -277,6 +279,7 @@ async fn short_polling(
                     source: ServerSource::Target(server.url.clone()),
                     interrupt: opts.interrupt.clone(),
                     outage_grace: crate::backoff::DEFAULT_GIVE_UP,
+                    emulated: None,
                 },
                 progress,
             )
@@ -449,6 +452,7 @@ async fn fan_out(
                 load_points: Vec::new(),
                 load_point_duration_s: opts.ws_seconds,
                 interrupt: opts.interrupt.clone(),
+                emulated: None,
             },
             progress,
             &mut |s| {
@@ -528,6 +532,7 @@ async fn fan_out(
                 },
                 interrupt: opts.interrupt.clone(),
                 outage_grace: crate::backoff::DEFAULT_GIVE_UP,
+                emulated: None,
             },
             progress,
         )

@@ -30,6 +30,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use pushbench_net::network_path::PathCounts;
+use pushbench_protocol::link_measured::LinkMeasured;
 use pushbench_protocol::results::{
     Connections, Derived, EventCounts, LatencySummary, PhaseResult, ServerCost,
 };
@@ -43,11 +45,13 @@ use crate::control_client::{ControlClient, Stats};
 use crate::h2_client::H2Groups;
 use crate::meter::ConnectionTotals;
 use crate::outages::Outages;
+use crate::path_sides::path_delta_of;
 use crate::phase_rate::PhaseRate;
 use crate::recorder::PhaseRecorder;
 use crate::request_headers::RequestProfile;
 use crate::session::ClientReport;
 use crate::target::ServerHandle;
+use crate::tcpinfo::retransmits;
 use crate::{Error, Result, scenario};
 
 /// How long past the ramp-up a phase waits for its last clients to get
@@ -82,6 +86,8 @@ pub struct Progress {
     pub h2_streams: u32,
     /// The content coding its clients ask for.
     pub coding: ContentCoding,
+    /// The label of the link it runs over (`loopback`, `3g`, ...).
+    pub link: String,
     /// `connecting`, `warm-up`, `measuring`, `draining` or `done`.
     pub stage: &'static str,
     /// Seconds into the stage, and the stage's planned length.
@@ -159,6 +165,7 @@ pub async fn run_phase(
         progress,
     };
     let idle = phase.stats().await?;
+    let path_before = phase.server.path.path().counts();
     let mut clients = Clients::start(
         phase.client_spec(idle.last_seq, tls),
         spec.clients,
@@ -178,7 +185,8 @@ pub async fn run_phase(
     }
     let reports = clients.stop().await;
     phase.report("done", Duration::ZERO, Duration::ZERO);
-    Ok(phase.collect(&clients, reports, &idle, window))
+    let path_delta = phase.server.path.path().counts().since(path_before);
+    Ok(phase.collect(&clients, reports, &idle, window, path_delta))
 }
 
 /// One phase while it runs: what its stages share.
@@ -255,6 +263,7 @@ impl Phase<'_> {
             http: self.spec.http,
             coding: self.spec.coding,
             h2_streams: scenario::h2_streams(s, self.spec.http),
+            path: server.path.clone(),
         }
     }
 
@@ -385,6 +394,7 @@ impl Phase<'_> {
         reports: Vec<ClientReport>,
         idle: &Stats,
         window: Window,
+        path_delta: PathCounts,
     ) -> PhaseOutcome {
         let PhaseSpec {
             transport,
@@ -474,6 +484,12 @@ impl Phase<'_> {
             tls: spec.tls.is_some(),
             http: spec.http,
             coding: spec.coding,
+            link: self.server.path.profile(),
+            link_measured: Some(LinkMeasured {
+                connect_us: summarize(&merged.connect).into(),
+                retransmits: retransmits(conns.iter().filter_map(|(_, t)| t.segments)),
+                path: (!self.server.path.is_loopback()).then(|| path_delta_of(path_delta)),
+            }),
             duration_s,
             connections,
             traffic,

@@ -34,6 +34,9 @@ pub struct Shard {
     pub latency: Histogram<u64>,
     /// Connection setup time, µs (every connection of the phase).
     pub setup: Histogram<u64>,
+    /// TCP connect time (SYN out to SYN-ACK in), µs, every connection of
+    /// the phase.
+    pub connect: Histogram<u64>,
     /// Errors by kind (every error of the phase).
     pub errors: BTreeMap<String, u64>,
 }
@@ -46,6 +49,7 @@ impl Default for Shard {
             responses: 0,
             latency: new_histogram(),
             setup: new_histogram(),
+            connect: new_histogram(),
             errors: BTreeMap::new(),
         }
     }
@@ -122,6 +126,15 @@ impl PhaseRecorder {
         *self.shard(id).errors.entry(kind.into()).or_default() += 1;
     }
 
+    /// Records a TCP connect of client `id` that took `took`.
+    pub fn connected(&self, id: usize, took: std::time::Duration) {
+        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        // Clamped, never dropped (see MAX_LATENCY_US); at least 1 µs.
+        self.shard(id)
+            .connect
+            .saturating_record(us.clamp(1, MAX_LATENCY_US));
+    }
+
     /// Notes that a client's first session of the phase just opened.
     pub fn first_session_opened(&self) {
         let us = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
@@ -148,6 +161,7 @@ impl PhaseRecorder {
             // Both histograms have the same bounds, so `add` cannot fail.
             let _ = all.latency.add(&shard.latency);
             let _ = all.setup.add(&shard.setup);
+            let _ = all.connect.add(&shard.connect);
             for (kind, n) in &shard.errors {
                 *all.errors.entry(kind.clone()).or_default() += n;
             }

@@ -3,24 +3,28 @@
 //!
 //! One phase measures one transport at one client count and event rate, in
 //! one [`PhaseVariant`] (request header profile, plaintext or TLS, HTTP
-//! version, content coding); [`crate::phase`] runs it. The runner starts
-//! the server once per rate, runs every phase of the scenario in order
+//! version, content coding) over one link (the outermost loop: its path's
+//! server side is where the server starts); [`crate::phase`] runs it. The
+//! runner starts the server once per link and rate, runs every phase of the scenario in order
 //! against it, and keeps what each measured (a failure mid-run ends the
 //! run with what was measured so far). A running `--target` has one rate
 //! of its own: the runner measures it once, and the phases record the
 //! rate the target really published ([`crate::phase_rate`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use pushbench_net::network_path::NetworkPath;
 use pushbench_protocol::{
-    ContentCoding, HeaderProfile, HttpVersion, RESULTS_VERSION, RunResult, Scenario, Traffic,
-    Transport,
+    ContentCoding, HeaderProfile, HttpVersion, LinkProfile, RESULTS_VERSION, RunResult, Scenario,
+    Traffic, Transport,
 };
 use tokio::sync::watch;
 
 use crate::control_client::ControlClient;
 use crate::meter::ConnectionTotals;
+use crate::path_sides::PathSides;
 use crate::phase::{PhaseSpec, Progress, run_phase};
 use crate::phase_rate::PhaseRate;
 use crate::request_headers::RequestProfile;
@@ -39,6 +43,11 @@ pub struct RunOptions {
     /// How long the server may be unreachable before the run gives up
     /// (see [`ServerHandle::outage_grace`](crate::target::ServerHandle::outage_grace)).
     pub outage_grace: Duration,
+    /// The emulated path the scenario's links other than `loopback` run
+    /// over, reconfigured per link (the CLI opens it); `None`: only
+    /// `loopback` can run. A `loopback` link always runs over the kernel's
+    /// loopback, a path of its own, even in a sweep with emulated links.
+    pub emulated: Option<Arc<dyn NetworkPath>>,
 }
 
 /// What a run produced: the result (maybe incomplete) and each phase's histogram.
@@ -103,8 +112,8 @@ impl ConnectionRecord {
             socket_received: totals.socket_received,
             setup_sent: totals.setup.sent.total(),
             setup_received: totals.setup.received.total(),
-            segs_out: totals.segments.map(|s| s.out),
-            segs_in: totals.segments.map(|s| s.r#in),
+            segs_out: totals.segments.map(|s| s.client.out),
+            segs_in: totals.segments.map(|s| s.client.r#in),
             tcp_ip_sent: totals.traffic.sent.tcp_ip,
             tcp_ip_received: totals.traffic.received.tcp_ip,
         }
@@ -183,13 +192,32 @@ fn phases_of(s: &Scenario, rates: usize) -> usize {
                 .count()
         })
         .sum();
-    per_load * s.clients.len() * rates * s.headers.len() * s.tls.len() * s.http.len()
+    per_load * s.clients.len() * rates * s.headers.len() * s.tls.len() * s.http.len() * s.link.len()
+}
+
+/// The path `link` runs over: the kernel's loopback for `loopback`,
+/// otherwise `emulated` configured for it.
+pub fn path_for(link: &LinkProfile, emulated: Option<&Arc<dyn NetworkPath>>) -> Result<PathSides> {
+    if link.is_loopback() {
+        return Ok(PathSides::default());
+    }
+    let path = emulated.ok_or_else(|| {
+        Error::Scenario(format!(
+            "link {}: needs the link emulator, which this run was not given",
+            link.label()
+        ))
+    })?;
+    path.configure(link)
+        .map_err(|e| Error::io(format!("configuring link {}", link.label()), e))?;
+    Ok(PathSides::new(Arc::clone(path)))
 }
 
 /// What a phase varies besides its transport and load: the request header
 /// profile, TLS, the HTTP version and the content coding. Every combination
 /// of the scenario's `headers`, `tls`, `http` and `coding` is one variant, and each variant runs every transport, so one more such
-/// dimension is one more field here, not one more loop.
+/// dimension is one more field here, not one more loop. The link is not
+/// one of them: it is the outermost loop, since the server is started at
+/// its path's server side (once per link and rate).
 #[derive(Clone, Debug)]
 pub struct PhaseVariant {
     /// The header profile as the scenario named it.
@@ -271,103 +299,120 @@ pub async fn run_scenario(
     }
     let total = phases_of(&scenario, rates.len());
     let mut index = 0;
-    for &rate in rates {
-        let mut server = match opts.source.start(&scenario, rate).await {
-            Ok(mut s) => {
-                s.outage_grace = opts.outage_grace;
-                s
-            }
+    'links: for link in &scenario.link {
+        let path = match path_for(link, opts.emulated.as_ref()) {
+            Ok(path) => path,
             Err(e) if phases.is_empty() => return Err(e),
             Err(e) => {
                 error = Some(e.to_string());
                 break;
             }
         };
-        let control = ControlClient::new(server.addr);
-        let rate = match phase_rate(&opts.source, &control, rate).await {
-            Ok(rate) => rate,
-            Err(e) => {
-                server.stop().await;
-                return Err(e);
-            }
-        };
-        'phases: for &clients in &scenario.clients {
-            for variant in &variants {
-                for &transport in &scenario.transports {
-                    if !scenario::coding_applies(transport, variant.coding) {
-                        continue;
+        for &rate in rates {
+            let mut server = match opts.source.start(&scenario, rate, &path).await {
+                Ok(mut s) => {
+                    s.outage_grace = opts.outage_grace;
+                    s
+                }
+                Err(e) if phases.is_empty() => return Err(e),
+                Err(e) => {
+                    error = Some(e.to_string());
+                    break 'links;
+                }
+            };
+            let control = ControlClient::new(server.control_addr);
+            let rate = match phase_rate(&opts.source, &control, rate).await {
+                Ok(rate) => rate,
+                Err(e) => {
+                    server.stop().await;
+                    if phases.is_empty() {
+                        return Err(e);
                     }
-                    index += 1;
-                    let label = Progress {
-                        phase: index,
-                        phases: total,
-                        transport,
-                        clients,
-                        rate,
-                        headers: variant.headers.clone(),
-                        tls: variant.tls,
-                        http: variant.http,
-                        h2_streams: scenario::h2_streams(&scenario, variant.http),
-                        coding: variant.coding,
-                        stage: "connecting",
-                        stage_elapsed_s: 0.0,
-                        stage_length_s: 0.0,
-                    };
-                    match run_phase(
-                        &scenario,
-                        PhaseSpec {
+                    error = Some(e.to_string());
+                    break 'links;
+                }
+            };
+            'phases: for &clients in &scenario.clients {
+                for variant in &variants {
+                    for &transport in &scenario.transports {
+                        if !scenario::coding_applies(transport, variant.coding) {
+                            continue;
+                        }
+                        index += 1;
+                        let label = Progress {
+                            phase: index,
+                            phases: total,
                             transport,
                             clients,
                             rate,
-                            headers: &variant.request,
+                            headers: variant.headers.clone(),
                             tls: variant.tls,
                             http: variant.http,
+                            h2_streams: scenario::h2_streams(&scenario, variant.http),
                             coding: variant.coding,
-                        },
-                        &mut server,
-                        &control,
-                        opts.interrupt.as_mut(),
-                        &label,
-                        progress,
-                    )
-                    .await
-                    {
-                        Ok(outcome) => {
-                            let number = phases.len() + 1;
-                            wire_log.extend(outcome.connections.iter().map(|(local, totals)| {
-                                ConnectionRecord::client(
-                                    number,
-                                    transport,
-                                    *local,
-                                    server.addr,
-                                    totals,
-                                )
-                            }));
-                            phases.push(outcome.result);
-                            histograms.push(outcome.latency);
-                            if let Some(e) = outcome.stopped {
+                            link: link.label(),
+                            stage: "connecting",
+                            stage_elapsed_s: 0.0,
+                            stage_length_s: 0.0,
+                        };
+                        match run_phase(
+                            &scenario,
+                            PhaseSpec {
+                                transport,
+                                clients,
+                                rate,
+                                headers: &variant.request,
+                                tls: variant.tls,
+                                http: variant.http,
+                                coding: variant.coding,
+                            },
+                            &mut server,
+                            &control,
+                            opts.interrupt.as_mut(),
+                            &label,
+                            progress,
+                        )
+                        .await
+                        {
+                            Ok(outcome) => {
+                                let number = phases.len() + 1;
+                                wire_log.extend(outcome.connections.iter().map(
+                                    |(local, totals)| {
+                                        ConnectionRecord::client(
+                                            number,
+                                            transport,
+                                            *local,
+                                            server.addr,
+                                            totals,
+                                        )
+                                    },
+                                ));
+                                phases.push(outcome.result);
+                                histograms.push(outcome.latency);
+                                if let Some(e) = outcome.stopped {
+                                    error = Some(e.to_string());
+                                    break 'phases;
+                                }
+                            }
+                            Err(e) => {
                                 error = Some(e.to_string());
                                 break 'phases;
                             }
                         }
-                        Err(e) => {
-                            error = Some(e.to_string());
-                            break 'phases;
-                        }
                     }
                 }
             }
-        }
-        control_traffic.merge(&control.traffic());
-        wire_log.extend(
-            control
-                .connections()
-                .iter()
-                .map(|c| ConnectionRecord::control(c, server.addr)),
-        );
-        server.stop().await;
-        if error.is_some() {
-            break;
+            control_traffic.merge(&control.traffic());
+            wire_log.extend(
+                control
+                    .connections()
+                    .iter()
+                    .map(|c| ConnectionRecord::control(c, server.control_addr)),
+            );
+            server.stop().await;
+            if error.is_some() {
+                break 'links;
+            }
         }
     }
     let result = RunResult {

@@ -228,6 +228,14 @@ pub fn validate(s: &Scenario) -> Result<()> {
             &s.h2_streams,
         );
     }
+    let labels: Vec<String> = s.link.iter().map(|l| l.label()).collect();
+    if labels.is_empty() || (1..labels.len()).any(|i| labels[..i].contains(&labels[i])) {
+        return bad(
+            "link",
+            "say a profile (\"loopback\", \"3g\", \"rtt=40ms,loss=1%\") or a list, each once",
+            &labels,
+        );
+    }
     if s.target_cert.is_some() && s.target.is_none() {
         return bad(
             "target_cert",
@@ -273,6 +281,32 @@ mod tests {
         );
         let err = parse("transports = [\"websocket\"]\n").expect_err("unknown transport");
         assert!(err.contains("websocket"), "{err}");
+    }
+
+    #[test]
+    fn link_names_one_path_or_sweeps_them() {
+        use pushbench_protocol::LinkProfile;
+        assert_eq!(
+            parse("").expect("default").link,
+            vec![LinkProfile::loopback()]
+        );
+        let s = parse("link = \"3g\"\n").expect("one");
+        assert_eq!(s.link, [LinkProfile::named("3g").expect("3g")]);
+        let s = parse("link = [\"loopback\", \"rtt=40ms,loss=1%\"]\n").expect("a sweep");
+        assert_eq!(s.link.len(), 2);
+        assert_eq!(
+            (s.link[1].rtt_us, s.link[1].name.as_str()),
+            (40_000, "custom")
+        );
+        assert!(validate(&s).is_ok());
+        // Written as the texts that read back.
+        let json = serde_json::to_value(&s).expect("json");
+        assert_eq!(json["link"][1], "rtt=40ms,loss=1%,queue=1000");
+        let back: Scenario = serde_json::from_value(json).expect("back");
+        assert_eq!(back.link, s.link);
+        // A loopback-only scenario reads as it always did.
+        let json = serde_json::to_value(Scenario::default()).expect("json");
+        assert!(json.get("link").is_none());
     }
 
     /// Scenario text with one bad key, and the key its message must name.
@@ -332,6 +366,11 @@ mod tests {
         ("coding = [\"gzip\", \"deflate\"]", "deflate"),
         ("coding = 1", "coding"),
         ("transports = [\"ws\"]\ncoding = \"br\"", "coding"),
+        ("link = []", "link"),
+        ("link = \"wifi\"", "wifi"),
+        ("link = [\"3g\", \"rtt=10ms,down=fast\"]", "down=fast"),
+        ("link = [\"3g\", \"3g\"]", "link"),
+        ("link = 5", "link"),
     ];
 
     #[test]

@@ -23,6 +23,7 @@ use pushbench_protocol::{ContentCoding, HttpVersion, Scenario};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+use crate::path_sides::PathSides;
 use crate::{Error, Result};
 
 /// How long a child server may take to print its URL.
@@ -80,8 +81,13 @@ pub enum ServerSource {
 /// A server being measured.
 #[derive(Debug)]
 pub struct ServerHandle {
-    /// Its address.
+    /// Where the clients dial it: across the path, at its server side.
     pub addr: SocketAddr,
+    /// Where the runner's control calls (`/stats`) reach it from the host,
+    /// without crossing the emulated link; `addr` on loopback.
+    pub control_addr: SocketAddr,
+    /// The network path between the clients and it.
+    pub path: PathSides,
     /// Its base URL.
     pub url: String,
     /// How long it may be unreachable (refused connections, `/stats`
@@ -178,12 +184,26 @@ fn cert_path() -> PathBuf {
 
 impl ServerSource {
     /// Starts (or finds) a server publishing `rate` events per second,
-    /// with TLS when any phase of `scenario` uses it.
-    pub async fn start(&self, scenario: &Scenario, rate: f64) -> Result<ServerHandle> {
+    /// with TLS when any phase of `scenario` uses it, reached by the
+    /// clients across `path`: a child server is started at the path's
+    /// server side, a running target is the host's side of it.
+    pub async fn start(
+        &self,
+        scenario: &Scenario,
+        rate: f64,
+        path: &PathSides,
+    ) -> Result<ServerHandle> {
         let spec = serve_spec(scenario, rate);
         match self {
             ServerSource::Target(url) => {
-                let addr = parse_url(url)?;
+                let control_addr = parse_url(url)?;
+                let addr = if path.is_loopback() {
+                    control_addr
+                } else {
+                    let addr = path.server_addr(control_addr.port());
+                    reachable_across(path, url, control_addr, addr).await?;
+                    addr
+                };
                 // A `serve --tls` port answers plaintext too, so the control
                 // calls stay plaintext; the TLS phases pin its certificate.
                 let tls = match &scenario.target_cert {
@@ -196,6 +216,8 @@ impl ServerSource {
                 };
                 Ok(ServerHandle {
                     addr,
+                    control_addr,
+                    path: path.clone(),
                     url: format!("http://{addr}"),
                     outage_grace: crate::backoff::DEFAULT_GIVE_UP,
                     tls,
@@ -203,6 +225,13 @@ impl ServerSource {
                 })
             }
             ServerSource::InProcess(starter) => {
+                if !path.is_loopback() {
+                    return Err(Error::Scenario(format!(
+                        "link {}: an in-process server listens on loopback only; \
+                         an emulated link needs a child server or a --target",
+                        path.profile().label()
+                    )));
+                }
                 let server = starter.start(spec).await.map_err(|e| match e {
                     StartError::ResponseHeaders(e) => {
                         Error::Scenario(format!("response_headers: {e}"))
@@ -215,6 +244,8 @@ impl ServerSource {
                 let scheme = if tls.is_some() { "https" } else { "http" };
                 Ok(ServerHandle {
                     addr,
+                    control_addr: addr,
+                    path: path.clone(),
                     url: format!("{scheme}://{addr}"),
                     outage_grace: crate::backoff::DEFAULT_GIVE_UP,
                     tls,
@@ -233,8 +264,16 @@ impl ServerSource {
                     ],
                     None => Vec::new(),
                 };
-                let mut child = Command::new(exe)
-                    .args(["serve", "--addr", "127.0.0.1:0"])
+                // At the path's server side; off loopback it listens on
+                // every address of its namespace: the link's end, which the
+                // clients dial, and the direct pair the control calls use.
+                let listen = if path.is_loopback() {
+                    "127.0.0.1:0"
+                } else {
+                    "0.0.0.0:0"
+                };
+                let mut child = Command::from(path.path().server_command(exe))
+                    .args(["serve", "--addr", listen])
                     .args(serve_args(&spec))
                     .args(&tls_args)
                     .args(extra_args)
@@ -293,7 +332,15 @@ impl ServerSource {
                 // Keep reading stdout so a chatty server never blocks on a full pipe.
                 tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
                 // A `--tls` server prints https; the same port speaks http.
-                let addr = parse_url(&url.replacen("https://", "http://", 1))?;
+                let printed = parse_url(&url.replacen("https://", "http://", 1))?;
+                let (addr, control_addr) = if path.is_loopback() {
+                    (printed, printed)
+                } else {
+                    (
+                        path.server_addr(printed.port()),
+                        path.control_addr(printed.port()),
+                    )
+                };
                 let tls = match cert_file {
                     Some(path) => {
                         let cert = read_pem_certificate(&path);
@@ -310,6 +357,8 @@ impl ServerSource {
                 };
                 Ok(ServerHandle {
                     addr,
+                    control_addr,
+                    path: path.clone(),
                     url,
                     outage_grace: crate::backoff::DEFAULT_GIVE_UP,
                     tls,
@@ -359,6 +408,57 @@ impl ServerHandle {
             }
         }
     }
+}
+
+/// How long the check that a `--target` answers across the link waits.
+pub const REACH_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Checks, before a run against `url` (at `host_addr` on the host) over an
+/// emulated link, that a TCP connection from the path's client side to
+/// `addr` (the host's end of the link) is accepted. A target on
+/// `127.0.0.1` that does not answer there listens on loopback only.
+async fn reachable_across(
+    path: &PathSides,
+    url: &str,
+    host_addr: SocketAddr,
+    addr: SocketAddr,
+) -> Result<()> {
+    if !host_addr.ip().is_loopback() {
+        return Ok(());
+    }
+    let sides = path.clone();
+    let tried = tokio::task::spawn_blocking(move || {
+        sides.at(pushbench_net::network_path::Side::Client, move || {
+            std::net::TcpStream::connect_timeout(&addr, REACH_TIMEOUT).map(drop)
+        })
+    })
+    .await
+    .map_err(|e| Error::Scenario(format!("checking target `{url}`: {e}")))?;
+    match tried.and_then(|connected| connected) {
+        Ok(()) => Ok(()),
+        Err(e) => Err(Error::Scenario(target_on_loopback_only(
+            url,
+            &path.profile().label(),
+            addr,
+            &e,
+        ))),
+    }
+}
+
+/// Why a `--target` on `127.0.0.1` cannot be measured over link `link`,
+/// and how to start it so it can.
+pub fn target_on_loopback_only(
+    url: &str,
+    link: &str,
+    addr: SocketAddr,
+    error: &std::io::Error,
+) -> String {
+    format!(
+        "target `{url}` listens only on loopback: clients behind --link {link} reach the \
+         host at {addr}, where it does not answer ({error}); start it on every address, \
+         e.g. `pushbench serve --addr 0.0.0.0:{port}`, and keep --target {url}",
+        port = addr.port()
+    )
 }
 
 /// `http://host:port[/]` (or `https://`, a `serve --tls` port, which

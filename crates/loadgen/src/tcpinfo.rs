@@ -1,4 +1,5 @@
-//! TCP segment counts of one client socket, from the kernel's `TCP_INFO`.
+//! TCP segment and retransmission counts of a client connection, from the
+//! kernel's `TCP_INFO` of both its sockets.
 //!
 //! `getsockopt(TCP_INFO)` needs `unsafe` (no safe wrapper in nix, rustix or
 //! socket2) and the workspace forbids it, so the same `struct tcp_info` is
@@ -6,8 +7,17 @@
 //! four-tuple, answered with `INET_DIAG_INFO`. The socket must still be in
 //! the kernel's connection table (established or closing, not yet closed or
 //! in TIME_WAIT), so the client reads it just before it closes.
+//!
+//! A socket is found only in its own network namespace: the client's is
+//! read at the path's client side, the server's (the same four-tuple seen
+//! from the other end) at its server side ([`read_connection`]).
 
 use std::net::SocketAddr;
+
+use pushbench_net::network_path::Side;
+use pushbench_protocol::link_measured::Retransmits;
+
+use crate::path_sides::PathSides;
 
 use netlink_packet_core::{NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload};
 use netlink_packet_sock_diag::SockDiagMessage;
@@ -24,6 +34,10 @@ pub struct Segments {
     pub out: u64,
     /// `tcpi_segs_in`: segments received (SYN-ACK included).
     pub r#in: u64,
+    /// `tcpi_total_retrans`: segments this socket sent again.
+    pub retransmitted: u64,
+    /// `tcpi_bytes_retrans`: payload bytes this socket sent again.
+    pub retransmitted_bytes: u64,
 }
 
 impl Segments {
@@ -32,8 +46,57 @@ impl Segments {
         Segments {
             out: self.out.saturating_sub(earlier.out),
             r#in: self.r#in.saturating_sub(earlier.r#in),
+            retransmitted: self.retransmitted.saturating_sub(earlier.retransmitted),
+            retransmitted_bytes: self
+                .retransmitted_bytes
+                .saturating_sub(earlier.retransmitted_bytes),
         }
     }
+}
+
+/// Both ends' counts of one connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnectionSegments {
+    /// The client's socket.
+    pub client: Segments,
+    /// The server's socket, when it was found at the path's server side
+    /// (a server on another host, or one that closed first, is not).
+    pub server: Option<Segments>,
+}
+
+/// The retransmissions of a phase's connections, both ends, added up.
+pub fn retransmits(connections: impl IntoIterator<Item = ConnectionSegments>) -> Retransmits {
+    let mut sum = Retransmits::default();
+    for both in connections {
+        sum.client_sockets += 1;
+        sum.sent_segments += both.client.retransmitted;
+        sum.sent_bytes += both.client.retransmitted_bytes;
+        if let Some(server) = both.server {
+            sum.server_sockets += 1;
+            sum.received_segments += server.retransmitted;
+            sum.received_bytes += server.retransmitted_bytes;
+        }
+    }
+    sum
+}
+
+/// The counts of the client socket `local` -> `server` read at the path's
+/// client side, and of the server's socket of the same connection at its
+/// server side; `None` when the client's is not found.
+pub fn read_connection(
+    path: &PathSides,
+    local: SocketAddr,
+    server: SocketAddr,
+) -> Option<ConnectionSegments> {
+    let client = path
+        .at(Side::Client, move || segments(local, server))
+        .ok()?
+        .ok()?;
+    let server = path
+        .at(Side::Server, move || segments(server, local))
+        .ok()
+        .and_then(Result::ok);
+    Some(ConnectionSegments { client, server })
 }
 
 /// The segment counts of the TCP socket `local` -> `peer` in this network
@@ -84,6 +147,8 @@ pub fn segments(local: SocketAddr, peer: SocketAddr) -> std::io::Result<Segments
                         return Ok(Segments {
                             out: u64::from(info.segs_out),
                             r#in: u64::from(info.segs_in),
+                            retransmitted: u64::from(info.total_retrans),
+                            retransmitted_bytes: info.bytes_retrans,
                         });
                     }
                 }
@@ -116,11 +181,27 @@ mod tests {
         let peer = client.peer_addr().expect("peer");
         let before = segments(local, peer).expect("tcp info");
         // SYN and the ACK of the SYN-ACK out; the SYN-ACK in.
-        assert_eq!(before, Segments { out: 2, r#in: 1 });
+        assert_eq!(
+            before,
+            Segments {
+                out: 2,
+                r#in: 1,
+                ..Segments::default()
+            }
+        );
         std::io::Write::write_all(&mut server, b"hello").expect("write");
         let mut got = [0u8; 5];
         std::io::Read::read_exact(&mut &client, &mut got).expect("read");
         let after = segments(local, peer).expect("tcp info");
         assert_eq!(after.since(before).r#in, 1);
+        // Both ends through the loopback path: the server's socket is
+        // found (it sent the five bytes), nothing was sent again.
+        let both = read_connection(&PathSides::default(), local, peer).expect("both");
+        let server_side = both.server.expect("the server's socket on loopback");
+        assert!(server_side.out >= 1, "{server_side:?}");
+        assert_eq!(
+            (both.client.retransmitted_bytes, server_side.retransmitted),
+            (0, 0)
+        );
     }
 }

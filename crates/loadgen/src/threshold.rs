@@ -276,6 +276,8 @@ mod tests {
             tls: false,
             http: Default::default(),
             coding: Default::default(),
+            link: Default::default(),
+            link_measured: None,
             duration_s: 1.0,
             connections: Connections::default(),
             traffic: Default::default(),

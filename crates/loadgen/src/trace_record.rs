@@ -45,6 +45,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use crate::client_spec::{ClientSpec, Schedule};
 use crate::control_client::ControlClient;
 use crate::lock;
+use crate::path_sides::PathSides;
 use crate::request_headers::RequestProfile;
 use crate::{Error, Result};
 
@@ -84,6 +85,10 @@ pub struct TraceOptions {
     pub timeout: Duration,
     /// HTTP/1.1, or HTTP/2 with prior knowledge (h2c).
     pub http: HttpVersion,
+    /// The network path: the client's socket is made at its client side
+    /// and dials a `--target` at the host's end of it. The embedded server
+    /// listens on loopback, so it runs only on the loopback path.
+    pub path: PathSides,
 }
 
 impl TraceOptions {
@@ -101,6 +106,7 @@ impl TraceOptions {
             poll_interval: Duration::from_millis(500),
             timeout: Duration::from_secs(30),
             http: HttpVersion::Http1,
+            path: PathSides::default(),
         }
     }
 }
@@ -319,7 +325,18 @@ pub async fn record(opts: &TraceOptions) -> Result<Trace> {
     let (source, server, cursor) = match &opts.server {
         &TraceServer::Target(addr) => {
             let stats = ControlClient::new(addr).stats(false).await?;
-            (Source::Target, addr, stats.last_seq)
+            (
+                Source::Target,
+                opts.path.server_addr(addr.port()),
+                stats.last_seq,
+            )
+        }
+        TraceServer::Embedded(_) if !opts.path.is_loopback() => {
+            return Err(Error::Scenario(format!(
+                "link {}: the embedded server listens on loopback only; trace a --target \
+                 started with `pushbench serve --addr 0.0.0.0:PORT`",
+                opts.path.profile().label()
+            )));
         }
         TraceServer::Embedded(starter) => {
             let spec = ServeSpec {
@@ -364,11 +381,15 @@ pub async fn record(opts: &TraceOptions) -> Result<Trace> {
         http: opts.http,
         coding: ContentCoding::Identity,
         h2_streams: 1,
+        path: opts.path.clone(),
     };
     let recorder = Recorder::new(opts.transport, opts.http);
-    let tcp = TcpStream::connect(server)
+    let (tcp, _) = crate::connection::dial(&opts.path, server, None)
         .await
-        .map_err(|e| Error::io(format!("connecting to {server}"), e))?;
+        .map_err(|kind| Error::Server {
+            url: format!("http://{server}"),
+            message: kind,
+        })?;
     let _ = tcp.set_nodelay(true);
     let conn = CountingStream::new(tcp, recorder.clone());
     let exchange = Exchange {

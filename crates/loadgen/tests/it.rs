@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pushbench_loadgen::control_client::ControlClient;
+use pushbench_loadgen::path_sides::PathSides;
 use pushbench_loadgen::phase::{PhaseSpec, Progress, run_phase};
 use pushbench_loadgen::phase_rate::PhaseRate;
 use pushbench_loadgen::request_headers::RequestProfile;
@@ -57,6 +58,7 @@ fn label(transport: Transport, clients: u32) -> Progress {
         http: HttpVersion::Http1,
         h2_streams: 1,
         coding: ContentCoding::Identity,
+        link: "loopback".into(),
         stage: "",
         stage_elapsed_s: 0.0,
         stage_length_s: 0.0,
@@ -135,7 +137,10 @@ async fn books_every_byte(
     };
     let profile = RequestProfile::resolve(&headers).expect("profile");
     let source = in_process(config());
-    let mut server = source.start(&scenario, 0.0).await.expect("server");
+    let mut server = source
+        .start(&scenario, 0.0, &PathSides::default())
+        .await
+        .expect("server");
     let control = ControlClient::new(server.addr);
     let mut results = Vec::new();
     for &transport in transports {
@@ -481,7 +486,10 @@ async fn a_server_that_skips_events_is_caught_with_the_exact_count() {
         skip_every: 7,
         ..config()
     });
-    let mut server = source.start(&scenario, 100.0).await.expect("server");
+    let mut server = source
+        .start(&scenario, 100.0, &PathSides::default())
+        .await
+        .expect("server");
     let control = ControlClient::new(server.addr);
     for transport in [Transport::Ws, Transport::ShortPoll] {
         let outcome = run_phase(
@@ -556,6 +564,7 @@ async fn real_results_validate_against_the_committed_schema() {
         source: in_process(config()),
         interrupt: None,
         outage_grace: pushbench_loadgen::backoff::DEFAULT_GIVE_UP,
+        emulated: None,
     };
     let mut outcome = run_scenario(opts, &mut |_| {}).await.expect("run");
     assert!(outcome.result.complete, "{:?}", outcome.result.error);
@@ -649,6 +658,7 @@ async fn a_capacity_search_climbs_bisects_and_writes_valid_results() {
         load_points: vec![0.5],
         load_point_duration_s: 0.5,
         interrupt: None,
+        emulated: None,
     };
     // Correctness only: these hold on a loaded machine too, where the
     // default criteria's delivery ratio and p99 bound are about speed.
@@ -716,6 +726,7 @@ async fn clients_spread_over_loopback_source_addresses() {
         source: in_process(config()),
         interrupt: None,
         outage_grace: Duration::from_secs(5),
+        emulated: None,
     };
     let outcome = run_scenario(opts, &mut |_| {}).await.expect("run");
     assert!(outcome.result.complete, "{:?}", outcome.result.error);
@@ -747,7 +758,10 @@ async fn a_client_pinning_another_certificate_is_refused_with_a_clear_error() {
         ..quick_scenario(vec![Transport::Sse], 1)
     };
     let source = in_process(config());
-    let mut server = source.start(&scenario, 0.0).await.expect("server");
+    let mut server = source
+        .start(&scenario, 0.0, &PathSides::default())
+        .await
+        .expect("server");
     assert!(server.url.starts_with("https://"), "{}", server.url);
     let stranger = pushbench_server::tls_identity::TlsIdentity::self_signed().expect("certificate");
     server.tls = Some(
@@ -803,6 +817,7 @@ async fn a_tls_sweep_runs_plaintext_then_tls_on_one_server() {
         source: in_process(config()),
         interrupt: None,
         outage_grace: pushbench_loadgen::backoff::DEFAULT_GIVE_UP,
+        emulated: None,
     };
     let outcome = run_scenario(opts, &mut |_| {}).await.expect("run");
     let r = &outcome.result;
@@ -828,5 +843,198 @@ async fn a_tls_sweep_runs_plaintext_then_tls_on_one_server() {
     assert!(
         json["phases"][0].get("tls").is_none(),
         "plaintext phases read as before"
+    );
+}
+
+/// A stand-in for an emulated link, on real loopback sockets: its profile
+/// is not `loopback`, so the runner takes the emulated path's code (jobs
+/// run on a thread of the path's, clients dial `server_ip`), but both
+/// sides are this host and nothing is delayed. It counts one packet per
+/// `counts()` call, so a phase's path delta is visible.
+#[derive(Debug)]
+struct HostAlias {
+    server_ip: std::net::IpAddr,
+    profile: std::sync::Mutex<pushbench_protocol::LinkProfile>,
+    packets: std::sync::atomic::AtomicU64,
+}
+
+impl HostAlias {
+    fn new(server_ip: [u8; 4]) -> Arc<Self> {
+        Arc::new(HostAlias {
+            server_ip: std::net::IpAddr::from(server_ip),
+            profile: std::sync::Mutex::new("lan".parse().expect("lan")),
+            packets: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+}
+
+impl pushbench_net::network_path::NetworkPath for HostAlias {
+    fn profile(&self) -> pushbench_protocol::LinkProfile {
+        self.profile.lock().expect("profile").clone()
+    }
+    fn configure(&self, profile: &pushbench_protocol::LinkProfile) -> std::io::Result<()> {
+        *self.profile.lock().expect("profile") = profile.clone();
+        Ok(())
+    }
+    fn execute(
+        &self,
+        _side: pushbench_net::network_path::Side,
+        job: pushbench_net::network_path::Job,
+    ) -> std::io::Result<()> {
+        std::thread::spawn(job);
+        Ok(())
+    }
+    fn server_ip(&self) -> std::net::IpAddr {
+        self.server_ip
+    }
+    fn control_ip(&self) -> std::net::IpAddr {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    }
+    fn server_command(&self, program: &std::path::Path) -> std::process::Command {
+        std::process::Command::new(program)
+    }
+    fn counts(&self) -> pushbench_net::network_path::PathCounts {
+        let mut counts = pushbench_net::network_path::PathCounts::default();
+        counts.up.packets = self
+            .packets
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        counts
+    }
+}
+
+/// A running in-process server, as a `--target` URL.
+async fn running_target(rate: f64) -> (Box<dyn pushbench_net::embedding::EmbeddedServer>, String) {
+    use pushbench_net::embedding::StartServer as _;
+    let spec = pushbench_loadgen::target::serve_spec(&quick_scenario(vec![], 1), rate);
+    let server = InProcess::new(config()).start(spec).await.expect("server");
+    let url = format!("http://{}", server.local_addr());
+    (server, url)
+}
+
+/// A run of `scenario` against the target at `url` over `links`, the
+/// emulated ones on a [`HostAlias`] whose host end is `host_end`.
+fn over_alias(url: &str, links: &[&str], scenario: Scenario, host_end: [u8; 4]) -> RunOptions {
+    RunOptions {
+        scenario: Scenario {
+            link: links.iter().map(|l| l.parse().expect("link")).collect(),
+            target: Some(url.to_owned()),
+            ..scenario
+        },
+        source: ServerSource::Target(url.to_owned()),
+        interrupt: None,
+        outage_grace: pushbench_loadgen::backoff::DEFAULT_GIVE_UP,
+        emulated: Some(HostAlias::new(host_end)),
+    }
+}
+
+/// A run over a (stand-in) emulated link records the link and what it
+/// measured of it: connect times, both ends' TCP_INFO, the path's counts;
+/// a sweep with `loopback` runs that phase over the kernel's loopback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_over_a_link_records_it_and_what_it_measured() {
+    let (server, url) = running_target(50.0).await;
+    let opts = over_alias(
+        &url,
+        &["loopback", "rtt=20ms"],
+        quick_scenario(vec![Transport::Sse, Transport::ShortPoll], 2),
+        [127, 0, 0, 1],
+    );
+    let outcome = run_scenario(opts, &mut |_| {}).await.expect("run");
+    let _ = server.shutdown_within(Duration::from_secs(1)).await;
+    let result = &outcome.result;
+    assert!(result.complete, "{:?}", result.error);
+    let links: Vec<String> = result.phases.iter().map(|p| p.link.label()).collect();
+    assert_eq!(
+        links,
+        [
+            "loopback",
+            "loopback",
+            "rtt=20ms,queue=1000",
+            "rtt=20ms,queue=1000"
+        ]
+    );
+    for phase in &result.phases {
+        let measured = phase.link_measured.as_ref().expect("measured");
+        assert!(phase.events.delivered > 0, "{phase:?}");
+        // Every connection timed, and read at both ends before it closed.
+        assert!(
+            measured.connect_us.count >= phase.connections.opened,
+            "{measured:?}"
+        );
+        assert!(measured.connect_us.max >= measured.connect_us.p50);
+        assert!(measured.retransmits.client_sockets > 0, "{measured:?}");
+        assert!(measured.retransmits.server_sockets > 0, "{measured:?}");
+        // Nothing is lost on loopback: nothing sent again.
+        assert_eq!(measured.retransmits.sent_bytes, 0);
+        assert_eq!(phase.traffic.sent.retransmitted, 0);
+        // Only the emulated path counts; the stand-in counted its calls.
+        assert_eq!(measured.path.is_some(), !phase.link.is_loopback());
+    }
+    // The CSV names each phase's link, quoted (a custom one has commas).
+    let csv = output::csv(result);
+    let mut lines = csv.lines();
+    let header = lines.next().expect("header");
+    assert!(
+        header.ends_with(
+            ",link,connect_p50_us,connect_p99_us,retrans_sent_bytes,retrans_received_bytes"
+        ),
+        "{header}"
+    );
+    assert!(csv.contains(",\"rtt=20ms,queue=1000\","), "{csv}");
+    assert_eq!(lines.count(), result.phases.len());
+    // What was written reads back, and validates against the schema.
+    let json = serde_json::to_value(result).expect("json");
+    assert_eq!(json["scenario"]["link"][1], "rtt=20ms,queue=1000");
+    assert_eq!(json["phases"][2]["link"]["rtt_us"], 20_000);
+    assert!(json["phases"][0]["link_measured"].get("path").is_none());
+    let errors: Vec<String> = jsonschema::validator_for(&schema())
+        .expect("schema")
+        .iter_errors(&json)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let back: pushbench_protocol::RunResult = serde_json::from_value(json).expect("back");
+    assert_eq!(&back, result);
+}
+
+/// A `--target` on 127.0.0.1 that the link's host address does not reach
+/// is refused before the run starts, saying how to bind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_on_loopback_only_is_refused_over_a_link() {
+    let (server, url) = running_target(0.0).await;
+    // The link's host end: another loopback address, where the server
+    // (bound to 127.0.0.1 alone) does not listen.
+    let opts = over_alias(
+        &url,
+        &["lan"],
+        quick_scenario(vec![Transport::Sse], 1),
+        [127, 0, 0, 2],
+    );
+    let err = run_scenario(opts, &mut |_| {}).await.expect_err("refused");
+    let _ = server.shutdown_within(Duration::from_secs(1)).await;
+    let text = err.to_string();
+    assert!(text.contains("listens only on loopback"), "{text}");
+    assert!(text.contains("pushbench serve --addr 0.0.0.0:"), "{text}");
+    assert!(text.contains("127.0.0.2:"), "{text}");
+}
+
+/// Without an emulated path, a link other than `loopback` is refused
+/// before anything starts, naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emulated_link_without_a_path_is_refused() {
+    let opts = RunOptions {
+        scenario: Scenario {
+            link: vec!["3g".parse().expect("3g")],
+            ..quick_scenario(vec![Transport::Sse], 1)
+        },
+        source: in_process(config()),
+        interrupt: None,
+        outage_grace: pushbench_loadgen::backoff::DEFAULT_GIVE_UP,
+        emulated: None,
+    };
+    let err = run_scenario(opts, &mut |_| {}).await.expect_err("refused");
+    assert!(
+        err.to_string().contains("link 3g: needs the link emulator"),
+        "{err}"
     );
 }

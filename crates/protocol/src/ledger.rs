@@ -157,6 +157,13 @@ pub struct ByteLedger {
     /// excluded from [`ByteLedger::total`]. Absent (0) in older results.
     #[serde(default)]
     pub tcp_ip: u64,
+    /// TCP payload bytes this direction's sender sent again
+    /// (`tcpi_bytes_retrans` of the sending socket: the client's for
+    /// `sent`, the server's for `received`). On-the-wire extra like
+    /// `tcp_ip`, never socket bytes: excluded from [`ByteLedger::total`].
+    /// Absent (0) in older results and when nothing was retransmitted.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retransmitted: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -225,17 +232,20 @@ impl ByteLedger {
         ByteClass::ALL.iter().map(|&c| self.get(c)).sum()
     }
 
-    /// Adds another ledger into this one (the classes and `tcp_ip`).
+    /// Adds another ledger into this one (the classes, `tcp_ip` and
+    /// `retransmitted`).
     pub fn merge(&mut self, other: &ByteLedger) {
         for class in ByteClass::ALL {
             self.add(class, other.get(class));
         }
         self.tcp_ip += other.tcp_ip;
+        self.retransmitted += other.retransmitted;
     }
 
-    /// True when nothing is booked (no class, no `tcp_ip`).
+    /// True when nothing is booked (no class, no `tcp_ip`, nothing
+    /// retransmitted).
     pub fn is_empty(&self) -> bool {
-        self.total() == 0 && self.tcp_ip == 0
+        self.total() == 0 && self.tcp_ip == 0 && self.retransmitted == 0
     }
 }
 
@@ -326,11 +336,18 @@ mod tests {
         let mut ledger = ByteLedger {
             payload: 10,
             tcp_ip: 520,
+            retransmitted: 7,
             ..ByteLedger::default()
         };
         assert_eq!(ledger.total(), 10);
         ledger.merge(&ledger.clone());
-        assert_eq!((ledger.total(), ledger.tcp_ip), (20, 1040));
+        assert_eq!(
+            (ledger.total(), ledger.tcp_ip, ledger.retransmitted),
+            (20, 1040, 14)
+        );
+        // Nothing retransmitted: the field is left out.
+        let json = serde_json::to_string(&ByteLedger::default()).expect("json");
+        assert!(!json.contains("retransmitted"), "{json}");
         // Old results without the field still parse.
         let old: ByteLedger = serde_json::from_str(
             r#"{"handshake":0,"request_headers":1,"response_headers":0,"framing":0,"payload":0,"control":0}"#,

@@ -27,6 +27,9 @@
 //!   breaking the framing.
 //! - [`ledger`]: [`ByteClass`], [`ByteLedger`] (one direction) and
 //!   [`Traffic`] (both directions).
+//! - [`link`]: [`LinkProfile`], the network path a phase runs over (named
+//!   profiles, the `--link` syntax); [`link_measured`]: what a phase
+//!   measured of it (connect times, retransmissions, the link's counts).
 //! - [`results`]: [`RunResult`] and its parts, the `results.json` contract.
 //! - [`peer_results`]: [`peer_results::PeersResult`], the `peers.json`
 //!   contract: pushbench beside other tools, as ratios.
@@ -47,6 +50,7 @@ pub mod h2_classifier;
 pub mod header_profiles;
 pub mod ledger;
 pub mod link;
+pub mod link_measured;
 pub mod peer_results;
 pub mod results;
 pub mod tls_records;

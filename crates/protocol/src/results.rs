@@ -6,7 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ContentCoding, HeaderProfile, HttpVersion, Traffic, Transport};
+use crate::link_measured::{ConnectTimes, LinkMeasured};
+use crate::{ContentCoding, HeaderProfile, HttpVersion, LinkProfile, Traffic, Transport};
 
 /// The version of the results format written by this build.
 pub const RESULTS_VERSION: u32 = 1;
@@ -196,6 +197,25 @@ pub struct Scenario {
         skip_serializing_if = "is_identity_only"
     )]
     pub coding: Vec<ContentCoding>,
+    /// Network paths, the outermost dimension (every other phase of the
+    /// scenario runs on each): a profile name (`"3g"`), `key=value` parts
+    /// (`"rtt=40ms,loss=1%"`) or a list. Written as each profile's
+    /// `--link` text; `["loopback"]` in older results, and left out when so.
+    #[serde(
+        deserialize_with = "crate::variant::one_or_many",
+        serialize_with = "link_texts",
+        skip_serializing_if = "is_loopback_only"
+    )]
+    pub link: Vec<LinkProfile>,
+}
+
+fn is_loopback_only(v: &[LinkProfile]) -> bool {
+    matches!(v, [only] if only.is_loopback())
+}
+
+/// A scenario's links as the `--link` texts that read back as them.
+fn link_texts<S: serde::Serializer>(links: &[LinkProfile], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(links.iter().map(ToString::to_string))
 }
 
 fn http1_only() -> Vec<HttpVersion> {
@@ -286,6 +306,7 @@ impl Default for Scenario {
             http: http1_only(),
             h2_streams: 1,
             coding: identity_only(),
+            link: vec![LinkProfile::loopback()],
         }
     }
 }
@@ -319,6 +340,14 @@ pub struct PhaseResult {
     /// results and left out when so.
     #[serde(default, skip_serializing_if = "is_default")]
     pub coding: ContentCoding,
+    /// The network path its clients crossed, every parameter; `loopback`
+    /// in older results.
+    #[serde(default)]
+    pub link: LinkProfile,
+    /// What the phase measured of that path: connect times,
+    /// retransmissions, the link's own counts. Absent in older results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_measured: Option<LinkMeasured>,
     /// Seconds actually measured.
     pub duration_s: f64,
     /// Connection counts and setup time.
@@ -470,6 +499,19 @@ pub struct LatencySummary {
     /// (percentile, value) pairs for a percentile distribution chart,
     /// denser toward 100 (HdrHistogram style).
     pub distribution: Vec<(f64, u64)>,
+}
+
+/// The connect-time figures [`LinkMeasured`] keeps of a summary.
+impl From<LatencySummary> for ConnectTimes {
+    fn from(s: LatencySummary) -> Self {
+        ConnectTimes {
+            count: s.count,
+            p50: s.p50,
+            p90: s.p90,
+            p99: s.p99,
+            max: s.max,
+        }
+    }
 }
 
 /// Figures derived from traffic and events.

@@ -132,7 +132,12 @@ pub fn classic_groups(result: &RunResult) -> Vec<ClassicGroup> {
         .any(|p| (p.clients, p.rate) != (phases[0].clients, phases[0].rate));
     let mut dimensions = varying_in(result);
     if dimensions.is_empty() {
-        dimensions = DIMENSIONS.to_vec();
+        // One variant, named in full; the loopback, where every run before
+        // links ran, goes unnamed so such names read as they always did.
+        dimensions = DIMENSIONS
+            .into_iter()
+            .filter(|d| d.column != "link" || phases.iter().any(|p| !d.is_baseline(p)))
+            .collect();
     }
     let group_of = |p: &PhaseResult| (variant_order(p), p.clients, p.rate.to_bits());
     let mut keys: Vec<_> = phases.iter().map(|p| group_of(p)).collect();

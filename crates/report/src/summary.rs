@@ -40,6 +40,12 @@ pub fn summary_table(result: &RunResult) -> Table {
     for (k, dimension) in constant.iter().enumerate() {
         titles.insert(VARIANT_COLUMNS + k, dimension.column);
     }
+    // Over an emulated link, what the phase measured of it; a loopback
+    // run keeps the table it always had.
+    let links = result.phases.iter().any(|p| !p.link.is_loopback());
+    if links {
+        titles.extend(LINK_COLUMNS);
+    }
     let mut table = Table::new(titles);
     for k in 0..constant.len() {
         table.align[VARIANT_COLUMNS + k] = crate::table::Align::Left;
@@ -72,9 +78,29 @@ pub fn summary_table(result: &RunResult) -> Table {
         for (k, dimension) in constant.iter().enumerate() {
             row.insert(VARIANT_COLUMNS + k, dimension.value(phase));
         }
+        if links {
+            row.extend(link_cells(phase));
+        }
         table.push(row);
     }
     table
+}
+
+/// The summary's columns of a run over emulated links: TCP connect time
+/// and the bytes TCP sent again each way (whole connections).
+const LINK_COLUMNS: [&str; 4] = ["connect p50", "connect p99", "retrans sent", "retrans recv"];
+
+/// A phase's [`LINK_COLUMNS`] (`-` for a phase from before links).
+fn link_cells(phase: &pushbench_protocol::results::PhaseResult) -> Vec<String> {
+    match &phase.link_measured {
+        Some(m) => vec![
+            format_us(m.connect_us.p50 as f64),
+            format_us(m.connect_us.p99 as f64),
+            format_bytes(m.retransmits.sent_bytes as f64),
+            format_bytes(m.retransmits.received_bytes as f64),
+        ],
+        None => vec!["-".to_owned(); LINK_COLUMNS.len()],
+    }
 }
 
 /// Where the summary and the variant table show variant columns (after

@@ -1,11 +1,11 @@
 //! What a phase varies besides its transport and load: the dimensions of
 //! the measurement matrix (HTTP version, TLS, content coding, header
-//! profile), and the one place that names a phase's variant. Labels, the
+//! profile, network path), and the one place that names a phase's variant. Labels, the
 //! summary's and the variant table's columns, comparison keys and chart
 //! groups all read [`DIMENSIONS`]: a new dimension is one more entry there.
 
 use pushbench_protocol::results::PhaseResult;
-use pushbench_protocol::{ContentCoding, HttpVersion, RunResult};
+use pushbench_protocol::{ContentCoding, HttpVersion, LinkProfile, RunResult};
 
 use crate::number_format::format_decimal;
 
@@ -71,13 +71,20 @@ const HEADERS_TEXT: &str = "`minimal` is the smallest valid request, `browser` C
      pays the request and response heads on every exchange; the persistent transports pay \
      them once per connection (setup B/conn), outside the measured window.";
 
+const LINK_TEXT: &str = "The network path between clients and server: `loopback` is the \
+     kernel's loopback (no delay, no loss), any other profile an emulated link between \
+     network namespaces that delays, rate-limits and drops each IP packet, so TCP reacts as \
+     on a real network; a phase's `link` records its parameters and `link_measured` its \
+     connect times, retransmissions and the link's drops. Retransmitted bytes are on the \
+     wire beside the classes, like `tcp_ip` (see docs/methodology.md).";
+
 /// Where `value` is in `all` (the protocol's order of a dimension's values).
 fn index_in<T: PartialEq>(all: &[T], value: &T) -> usize {
     all.iter().position(|v| v == value).unwrap_or(0)
 }
 
 /// The dimensions in the order labels name them (`sse h2 tls gzip browser`).
-pub const DIMENSIONS: [Dimension; 4] = [
+pub const DIMENSIONS: [Dimension; 5] = [
     Dimension {
         column: "http",
         noun: "HTTP version",
@@ -122,6 +129,21 @@ pub const DIMENSIONS: [Dimension; 4] = [
             pushbench_protocol::HeaderProfile::Minimal => 0,
             pushbench_protocol::HeaderProfile::Browser { .. } => 1,
             pushbench_protocol::HeaderProfile::File(_) => 2,
+        },
+    },
+    Dimension {
+        column: "link",
+        noun: "network path",
+        section: "Network paths",
+        explanation: LINK_TEXT,
+        value: |p| p.link.label(),
+        baseline: |p| p.link.is_loopback(),
+        // The named profiles in their order, custom paths after them.
+        rank: |p| {
+            LinkProfile::NAMES
+                .iter()
+                .position(|n| p.link.label() == *n)
+                .unwrap_or(LinkProfile::NAMES.len())
         },
     },
 ];
@@ -253,7 +275,10 @@ mod tests {
     fn an_old_phase_is_the_baseline_everywhere() {
         let old = phase();
         assert!(DIMENSIONS.iter().all(|d| d.is_baseline(&old)));
-        assert_eq!(variant_of(&old), ["h1", "plain", "identity", "minimal"]);
+        assert_eq!(
+            variant_of(&old),
+            ["h1", "plain", "identity", "minimal", "loopback"]
+        );
         assert_eq!(phase_key(&old), "sse 20c@20/s");
     }
 
@@ -264,11 +289,19 @@ mod tests {
         p.tls = true;
         p.coding = ContentCoding::Gzip;
         p.headers = HeaderProfile::BROWSER;
-        assert_eq!(phase_key(&p), "sse 20c@20/s h2 tls gzip browser");
-        assert_eq!(variant_name(&p, &DIMENSIONS), "h2 tls gzip browser");
+        p.link = "3g,loss=1%".parse().expect("link");
+        let link = "rtt=300ms,down=1600kbit,up=768kbit,loss=1%,queue=100";
+        assert_eq!(
+            phase_key(&p),
+            format!("sse 20c@20/s h2 tls gzip browser {link}")
+        );
+        assert_eq!(
+            variant_name(&p, &DIMENSIONS),
+            format!("h2 tls gzip browser {link}")
+        );
         let base = phase();
         let both = [base.clone(), p.clone()];
-        assert_eq!(varying(&both).len(), 4);
+        assert_eq!(varying(&both).len(), 5);
         assert!(variant_order(&base) < variant_order(&p));
     }
 }

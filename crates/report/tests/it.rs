@@ -611,6 +611,40 @@ fn an_all_http2_run_says_so_in_a_column() {
 }
 
 #[test]
+fn a_run_over_a_link_names_it_and_shows_what_it_measured() {
+    use pushbench_protocol::link_measured::{ConnectTimes, LinkMeasured, Retransmits};
+    let plain = pushbench_report::summary::summary_table(&fixture());
+    assert!(!plain.headers.iter().any(|h| h.contains("connect")));
+    let mut result = fixture();
+    for p in &mut result.phases {
+        p.link = "3g".parse().expect("3g");
+        p.link_measured = Some(LinkMeasured {
+            connect_us: ConnectTimes {
+                count: 2,
+                p50: 300_000,
+                p90: 300_000,
+                p99: 310_000,
+                max: 310_000,
+            },
+            retransmits: Retransmits {
+                received_bytes: 1448,
+                ..Retransmits::default()
+            },
+            path: None,
+        });
+    }
+    let table = pushbench_report::summary::summary_table(&result);
+    // The link the whole run held is a column; what it measured, four.
+    assert_eq!(table.headers[3], "link");
+    assert!(table.rows.iter().all(|r| r[3] == "3g"));
+    let n = table.headers.len();
+    assert_eq!(table.headers[n - 4], "connect p50");
+    assert_eq!(table.rows[0][n - 4], "300.0 ms");
+    assert_eq!(table.headers[n - 1], "retrans recv");
+    assert!(table.rows[0][n - 1].contains("1.4"), "{:?}", table.rows[0]);
+}
+
+#[test]
 fn header_bytes_that_span_decades_get_a_log_axis() {
     use pushbench_report::charts::{Chart, ClassicArgument};
     // HTTP/2 polls whose HPACK blocks shrank to 4 bytes per event beside

@@ -305,7 +305,30 @@ const CASES: &[(&[&str], &str, &str)] = &[
         "--bogus",
         "the server died",
     ),
+    (
+        &["run", "--link", "rtt=10ms,down=fast"],
+        "--link",
+        "could not read \"down=fast\": a rate like 10mbit",
+    ),
+    (
+        &["run", "--link", "wifi"],
+        "--link",
+        "a profile name (loopback, lan",
+    ),
+    (
+        &["run", "--link", "loopback;rtt=10ms,jitter=6ms"],
+        "--link",
+        "no larger than half the RTT",
+    ),
+    // An emulated link is refused at once, before any server starts: it
+    // needs CAP_NET_ADMIN, and this build has no link emulator yet.
+    (&["run", "--link", "3g"], "--link 3g: ", "needs "),
     // capacity (the run flags above are its own too)
+    (
+        &["capacity", "--link", "loopback;lan"],
+        "--link",
+        "over one link",
+    ),
     (
         &["capacity", "--max-rate", "0"],
         "--max-rate",
@@ -459,6 +482,16 @@ const CASES: &[(&[&str], &str, &str)] = &[
         "host:port",
     ),
     (&["trace", "-t", "sse", "--http", "3"], "--http", "1.1 or 2"),
+    (
+        &["trace", "-t", "ws", "--link", "rtt=37"],
+        "--link",
+        "a duration",
+    ),
+    (
+        &["trace", "-t", "ws", "--link", "lossy"],
+        "--link lossy: ",
+        "needs ",
+    ),
 ];
 
 #[test]
@@ -501,6 +534,7 @@ fn a_bad_scenario_file_is_refused_naming_the_file_and_the_key() {
         ("duration_s = -1.0\n", "duration_s"),
         ("longpoll_timeout_s = 600\n", "longpoll_timeout_s"),
         ("http = \"1.1\"\nh2_streams = 5\n", "h2_streams"),
+        ("link = [\"3g\", \"rtt=9ms,loss=x\"]\n", "loss=x"),
     ] {
         std::fs::write(&file, text).expect("write");
         let out = dir.join("out").to_string_lossy().into_owned();

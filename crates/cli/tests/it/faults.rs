@@ -138,6 +138,7 @@ impl Crowd {
                     HttpVersion::Http1 => 1,
                     HttpVersion::Http2 => per_kind as u32,
                 },
+                path: pushbench_loadgen::path_sides::PathSides::default(),
             });
             for _ in 0..per_kind {
                 let progress = Arc::new(AtomicU64::new(0));

@@ -9,6 +9,7 @@ mod docs;
 mod faults;
 mod headers;
 mod layout;
+mod link;
 mod peers;
 mod serve;
 mod support;
