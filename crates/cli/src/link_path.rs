@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
+use pushbench_link::Link;
+pub use pushbench_link::ServerSide;
 use pushbench_net::network_path::NetworkPath;
 use pushbench_protocol::LinkProfile;
 
@@ -14,56 +16,64 @@ pub fn parse_link(raw: &str) -> Result<LinkProfile, String> {
     raw.parse::<LinkProfile>().map_err(|e| e.to_string())
 }
 
-/// Where the server of a run over an emulated link is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ServerSide {
-    /// A network namespace of its own, where the run starts its server.
-    Namespace,
-    /// The host itself: a `--target` already running here, reached at the
-    /// host's end of the link.
-    Host,
-}
-
-/// `CAP_NET_ADMIN`'s bit in the capability sets of `/proc/self/status`.
-const CAP_NET_ADMIN: u32 = 12;
-
-/// Whether the effective capabilities in `status` (the text of
-/// `/proc/self/status`) include `CAP_NET_ADMIN`.
-pub fn has_net_admin(status: &str) -> bool {
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("CapEff:"))
-        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-        .is_some_and(|caps| caps & (1 << CAP_NET_ADMIN) != 0)
-}
-
 /// The emulated path for `profile` (not `loopback`), its server at
-/// `server_side`: network namespaces joined by a userspace link.
-///
-/// MERGE POINT (link-core): construct `pushbench_link::Link` here for
-/// `profile` and `server_side` once that crate is in the workspace. Until
-/// then every non-loopback profile is refused after the privilege check.
+/// `server_side`: network namespaces joined by a userspace link
+/// (`pushbench-link`). Namespaces a killed run left behind are removed
+/// first; this run's are removed when the path is dropped, and on a
+/// second Ctrl-C at the latest ([`remove_on_interrupt`]).
 pub fn open_path(
     profile: &LinkProfile,
     server_side: ServerSide,
 ) -> anyhow::Result<Arc<dyn NetworkPath>> {
-    let label = profile.label();
     if profile.is_loopback() {
         bail!("--link loopback runs over the kernel's loopback, not an emulated path");
     }
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    if !has_net_admin(&status) {
-        bail!(
-            "--link {label}: an emulated link needs CAP_NET_ADMIN to make network \
-             namespaces and TUN devices; run as root (or give the binary cap_net_admin), \
-             or use --link loopback"
-        );
+    pushbench_link::require_net_admin(profile)?;
+    for left in pushbench_link::cleanup_stale() {
+        tracing::info!("removed {left}, left by a pushbench run that no longer runs");
     }
-    let _ = server_side;
-    bail!(
-        "--link {label}: needs the link emulator (pushbench-link), which this build of \
-         pushbench does not have yet; use --link loopback"
-    )
+    let link = Link::open(profile, server_side)
+        .with_context(|| format!("--link {}: making the emulated path", profile.label()))?;
+    tracing::info!(
+        "link {}: clients in {}, server at {} (seed {})",
+        profile.label(),
+        link.client_namespace(),
+        link.server_ip(),
+        link.seed()
+    );
+    remove_on_interrupt();
+    Ok(Arc::new(link))
+}
+
+/// On a second Ctrl-C, removes this process's namespaces and devices and
+/// exits: the first stops the run, which writes what it measured and
+/// drops its path (removing them); the second means "now".
+fn remove_on_interrupt() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let spawned = std::thread::Builder::new()
+            .name("link-cleanup".into())
+            .spawn(|| {
+                let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                runtime.block_on(async {
+                    for _ in 0..2 {
+                        if tokio::signal::ctrl_c().await.is_err() {
+                            return;
+                        }
+                    }
+                    pushbench_link::cleanup_this_process();
+                    std::process::exit(130);
+                });
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("no Ctrl-C cleanup of the link: {e}");
+        }
+    });
 }
 
 /// The emulated path a scenario's links need: `None` when every link is
@@ -95,33 +105,14 @@ mod tests {
     }
 
     #[test]
-    fn net_admin_is_read_from_the_effective_set() {
-        let status = |eff: &str| format!("Name:\tpushbench\nCapInh:\t0\nCapEff:\t{eff}\n");
-        assert!(has_net_admin(&status("000001ffffffffff")));
-        assert!(has_net_admin(&status("0000000000001000")));
-        assert!(!has_net_admin(&status("0000000000000000")));
-        assert!(!has_net_admin(&status("0000000000000fff")));
-        assert!(!has_net_admin("Name:\tno caps line\n"));
-    }
-
-    #[test]
-    fn only_loopback_needs_no_path_and_an_emulated_link_is_refused_for_now() {
-        let lo = [LinkProfile::loopback()];
+    fn only_loopback_needs_no_path() {
+        let lo = [LinkProfile::loopback(), LinkProfile::loopback()];
         assert!(
             emulated_path(&lo, ServerSide::Namespace)
                 .expect("none")
                 .is_none()
         );
-        let links = [
-            LinkProfile::loopback(),
-            LinkProfile::named("3g").expect("3g"),
-        ];
-        let err = emulated_path(&links, ServerSide::Namespace).expect_err("refused");
-        let text = err.to_string();
-        assert!(text.starts_with("--link 3g: "), "{text}");
-        assert!(
-            text.contains("CAP_NET_ADMIN") || text.contains("link emulator"),
-            "{text}"
-        );
+        let err = open_path(&LinkProfile::loopback(), ServerSide::Host).expect_err("no path");
+        assert!(err.to_string().contains("kernel's loopback"), "{err}");
     }
 }

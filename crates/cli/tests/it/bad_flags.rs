@@ -320,9 +320,6 @@ const CASES: &[(&[&str], &str, &str)] = &[
         "--link",
         "no larger than half the RTT",
     ),
-    // An emulated link is refused at once, before any server starts: it
-    // needs CAP_NET_ADMIN, and this build has no link emulator yet.
-    (&["run", "--link", "3g"], "--link 3g: ", "needs "),
     // capacity (the run flags above are its own too)
     (
         &["capacity", "--link", "loopback;lan"],
