@@ -183,14 +183,14 @@ pub fn merge(
         }
         let parts: Vec<&PhaseResult> = shards.iter().map(|s| &s.result.phases[i]).collect();
         let phase = merge_phase(&parts, &histogram);
-        if parts.len() > 1 && phase.connections.setup_us.count > 0 {
-            warnings.push(format!(
-                "phase {}: connection setup percentiles are the highest of the shards' (an upper bound; setup times have no histogram in results.json)",
-                i + 1
-            ));
-        }
         phases.push(phase);
         histograms.push(histogram);
+    }
+    if shards.len() > 1 && phases.iter().any(|p| p.connections.setup_us.count > 0) {
+        warnings.push(
+            "connections.setup_us: count, min, mean and max are exact; the percentiles are the highest of the shards' (an upper bound: setup times have no histogram in results.json)"
+                .to_owned(),
+        );
     }
     let base = &first.result;
     let mut control_traffic = base.control_traffic;

@@ -10,6 +10,7 @@ mod headers;
 mod layout;
 mod peers;
 mod serve;
+mod shards;
 mod support;
 mod target;
 mod tls;
