@@ -152,7 +152,8 @@ fn three_shards_merge_into_one_run_with_every_client_once() {
         .output()
         .expect("run pushbench report");
     assert!(report.status.success(), "{}", output(&report));
-    assert!(merged_dir.join("report.md").is_file());
+    let md = std::fs::read_to_string(merged_dir.join("report.md")).expect("report.md");
+    assert!(md.contains("Merged from 3 shards"), "the report says so");
     let compare = pushbench()
         .arg("compare")
         .arg(&dirs[0])
