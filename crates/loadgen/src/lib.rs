@@ -40,7 +40,8 @@
 //! - [`runner`]: the scenario's phases in order (transport x clients x
 //!   rate x [`runner::PhaseVariant`]: header profile, TLS, HTTP version,
 //!   coding) into a [`RunResult`](pushbench_protocol::RunResult);
-//!   [`phase`] runs one phase, its stages (ramp-up, warm-up, measured
+//!   [`phase`] runs one phase (its figures from what it measured:
+//!   [`phase_figures`]), its stages (ramp-up, warm-up, measured
 //!   window, drain, collect) the methods of one type, watching the
 //!   server's [`outages`]; [`phase_rate`] decides the rate a phase
 //!   records (the scenario's, a `--target`'s own, or measured).
@@ -79,6 +80,7 @@ pub mod outages;
 pub mod output;
 pub mod peer_runs;
 pub mod phase;
+pub mod phase_figures;
 pub mod phase_rate;
 pub mod recorder;
 pub mod request_headers;

@@ -75,7 +75,7 @@ pub fn parse_start_at(raw: &str) -> Result<u64, String> {
         )
     };
     if let Ok(secs) = raw.parse::<f64>() {
-        return if secs.is_finite() && secs >= 0.0 && secs < 1e12 {
+        return if (0.0..1e12).contains(&secs) {
             Ok((secs * 1e6).round() as u64)
         } else {
             Err(bad())

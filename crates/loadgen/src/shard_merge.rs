@@ -24,7 +24,7 @@ use pushbench_protocol::results::{
     Connections, EventCounts, LatencySummary, Merged, MergedShard, Outage, PhaseResult,
 };
 
-use crate::phase::{derive, summarize};
+use crate::phase_figures::{derive, summarize};
 use crate::recorder::new_histogram;
 
 /// The clock uncertainty above which `merge` flags a shard by default,
