@@ -83,7 +83,8 @@ pub struct Progress {
     pub h2_streams: u32,
     /// The content coding its clients ask for.
     pub coding: ContentCoding,
-    /// `connecting`, `warm-up`, `measuring`, `draining` or `done`.
+    /// `waiting` (a shard, for its slot on the schedule), `connecting`,
+    /// `warm-up`, `measuring`, `draining` or `done`.
     pub stage: &'static str,
     /// Seconds into the stage, and the stage's planned length.
     pub stage_elapsed_s: f64,

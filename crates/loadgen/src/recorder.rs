@@ -174,3 +174,20 @@ impl PhaseRecorder {
         all
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receipts_move_onto_the_servers_clock_only_with_an_offset() {
+        assert_eq!(PhaseRecorder::default().on_server_clock(1_000), 1_000);
+        let behind = PhaseRecorder::with_clock_offset(-300);
+        assert_eq!(behind.on_server_clock(1_000), 700);
+        assert_eq!(behind.on_server_clock(100), 0, "saturates, never wraps");
+        assert_eq!(
+            PhaseRecorder::with_clock_offset(250).on_server_clock(1_000),
+            1_250
+        );
+    }
+}

@@ -175,6 +175,10 @@ async fn phase_rate(
     }
 }
 
+/// How far ahead `--start-at` may be: a day, so a mistyped date fails at
+/// once instead of sleeping for years.
+const MAX_START_AHEAD_US: u64 = 86_400_000_000;
+
 /// A shard's clock estimate against the server of `control`, and its
 /// schedule on this clock (the plan's start is the server's clock).
 async fn shard_clock(
@@ -199,7 +203,14 @@ async fn shard_clock(
         estimate.samples
     );
     let local_start = plan.start_at_us.saturating_add_signed(-estimate.offset_us);
-    if local_start < pushbench_protocol::event::now_us() {
+    let now = pushbench_protocol::event::now_us();
+    if local_start > now.saturating_add(MAX_START_AHEAD_US) {
+        return Err(Error::Scenario(format!(
+            "--start-at {} is more than a day ahead (on the server's clock): give the time of this run",
+            crate::shard::rfc3339_us(plan.start_at_us)
+        )));
+    }
+    if local_start < now {
         return Err(Error::Scenario(format!(
             "--start-at {} has passed (on the server's clock): give a time in the future",
             crate::shard::rfc3339_us(plan.start_at_us)
