@@ -53,6 +53,9 @@ pub struct Args {
 
 /// Runs `pushbench capacity`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.run.segment.is_some() || args.run.start_at.is_some() {
+        bail!("--segment: a capacity search runs in one process; shard a `pushbench run` instead");
+    }
     if args.run.target.is_some() {
         bail!("--target: a capacity search starts its own server at every rate; drop --target");
     }

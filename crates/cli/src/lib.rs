@@ -6,6 +6,8 @@
 //! - [`mod@run`]: `pushbench run`, the measurement itself.
 //! - [`capacity`]: `pushbench capacity`, the highest sustained rate per transport.
 //! - [`peers`]: `pushbench peers`, pushbench beside wrk, h2load and Node `ws`.
+//! - [`merge`]: `pushbench merge`, the shards of a run (`run --segment
+//!   I/N`) added into one result.
 //! - [`report`]: `pushbench report`, charts and reports from a results file.
 //! - [`compare`]: `pushbench compare`, two runs side by side.
 //! - [`model`]: `pushbench model`, the analytic bandwidth per technique.
@@ -32,6 +34,7 @@ pub mod docs;
 pub mod flags;
 pub mod link_path;
 pub mod logging;
+pub mod merge;
 pub mod model;
 pub mod peers;
 mod progress;
@@ -63,6 +66,8 @@ pub enum Command {
     Capacity(Box<capacity::Args>),
     /// Compare pushbench with wrk, h2load and a Node ws server, as ratios measured in one run.
     Peers(peers::Args),
+    /// Add the results of a run's shards (`run --segment I/N`) into one, as if one generator had run.
+    Merge(merge::Args),
     /// Write charts (SVG, PNG), report.md and report.html from a results file.
     Report(report::Args),
     /// Compare two results, per phase and figure; optionally fail on regressions.
@@ -82,6 +87,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run(args) => run::run(*args),
         Command::Capacity(args) => capacity::run(*args),
         Command::Peers(args) => peers::run(args),
+        Command::Merge(args) => merge::run(args),
         Command::Report(args) => report::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Model(args) => model::run(args),

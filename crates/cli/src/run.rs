@@ -12,6 +12,7 @@ use pushbench_loadgen::runner::{RunOptions, RunOutcome, files_needed};
 use pushbench_loadgen::scenario::{
     MAX_BURST, MAX_PAYLOAD, MAX_POLL_INTERVAL_MS, MAX_RATE, MAX_SECONDS, MAX_TOPICS,
 };
+use pushbench_loadgen::shard::{Segment, ShardPlan};
 use pushbench_loadgen::threshold::{Threshold, violations};
 use pushbench_loadgen::{ServerSource, machine, output, scenario};
 use pushbench_protocol::{
@@ -150,6 +151,27 @@ pub struct Args {
     /// and the phase records the outage.
     #[arg(long, value_name = "SECS", default_value_t = pushbench_loadgen::backoff::DEFAULT_GIVE_UP.as_secs_f64(), value_parser = parse_grace)]
     pub outage_grace: f64,
+    /// Run shard I of N of the load (0-based: 0/3, 1/3, 2/3, as a
+    /// Kubernetes Indexed Job's completion index): a fixed slice of every
+    /// phase's clients, against a running --target, on the --start-at
+    /// schedule; `pushbench merge` adds the N results into one.
+    #[arg(long, value_name = "I/N", value_parser = parse_segment)]
+    pub segment: Option<Segment>,
+    /// With --segment: when phase 1 starts, on the server's clock, the
+    /// same for every shard: Unix seconds or RFC 3339 UTC
+    /// (2026-12-04T10:30:00Z). Phase k starts a fixed slot later.
+    #[arg(long, value_name = "TIME", value_parser = parse_start_at)]
+    pub start_at: Option<u64>,
+}
+
+/// A `--segment` value.
+fn parse_segment(raw: &str) -> Result<Segment, String> {
+    raw.parse()
+}
+
+/// A `--start-at` value, µs since the Unix epoch.
+fn parse_start_at(raw: &str) -> Result<u64, String> {
+    pushbench_loadgen::shard::parse_start_at(raw)
 }
 
 fn parse_grace(raw: &str) -> Result<f64, String> {
@@ -276,16 +298,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
              the --target server answers with its own headers"
         );
     }
+    let shard = args.shard_plan()?;
+    let outage_grace = std::time::Duration::from_secs_f64(args.outage_grace);
     let outcome = measure(move |interrupt| async move {
         let opts = RunOptions {
             scenario,
             source,
             interrupt,
-            outage_grace: std::time::Duration::from_secs_f64(args.outage_grace),
+            outage_grace,
             emulated,
         };
         let mut progress = progress_printer(std::io::stderr().is_terminal());
-        pushbench_loadgen::run_scenario(opts, &mut progress).await
+        pushbench_loadgen::runner::run_shard(opts, shard, &mut progress).await
     })?;
     finish(&args, &setup, outcome, &setup.thresholds)
 }
@@ -303,16 +327,49 @@ pub(crate) struct Setup {
 }
 
 impl Args {
+    /// The shard this run is (`--segment`, `--start-at`), checked: a shard
+    /// measures a running `--target` and starts on a shared schedule.
+    pub(crate) fn shard_plan(&self) -> anyhow::Result<Option<ShardPlan>> {
+        let Some(segment) = self.segment else {
+            if self.start_at.is_some() {
+                bail!("--start-at: only a shard (--segment I/N) runs on a schedule");
+            }
+            return Ok(None);
+        };
+        if self.target.is_none() {
+            bail!(
+                "--segment {segment}: a shard never starts a server; give the running server's --target URL (every shard the same)"
+            );
+        }
+        let Some(start_at_us) = self.start_at else {
+            bail!(
+                "--segment {segment}: give --start-at TIME (Unix seconds or RFC 3339 UTC, the same for every shard) so the shards start each phase together"
+            );
+        };
+        Ok(Some(ShardPlan {
+            segment,
+            start_at_us,
+            commit: pushbench_loadgen::shard::build_commit(),
+        }))
+    }
+
     /// Checks the flags and the open-files limit; finds the server and the
     /// output folder.
     pub(crate) fn setup(&self) -> anyhow::Result<Setup> {
         let thresholds = self.thresholds()?;
         let scenario = self.scenario()?;
         let limit = crate::raise_open_files_limit();
-        let needed = files_needed(&scenario, false);
+        // A shard opens only its slice of the clients.
+        let mut sized = scenario.clone();
+        if let Some(segment) = self.segment {
+            for c in &mut sized.clients {
+                *c = segment.clients(*c, sized.h2_streams).len() as u32 + sized.h2_streams;
+            }
+        }
+        let needed = files_needed(&sized, false);
         if limit > 0 && needed > limit {
             return Err(pushbench_loadgen::Error::TooManyClients {
-                clients: u64::from(scenario.clients.iter().copied().max().unwrap_or(0)),
+                clients: u64::from(sized.clients.iter().copied().max().unwrap_or(0)),
                 needed,
                 limit,
             }
@@ -412,7 +469,7 @@ pub(crate) fn finish(
 
 /// The report hook: charts and reports from the results just written.
 /// Owned by the report crate; a failure here never fails the run.
-fn report_hook(result: &pushbench_protocol::RunResult, dir: &std::path::Path) {
+pub(crate) fn report_hook(result: &pushbench_protocol::RunResult, dir: &std::path::Path) {
     match pushbench_report::write_report(result, dir) {
         Ok(files) => println!("report: {} files in {}", files.len(), dir.display()),
         Err(e) => eprintln!("pushbench: warning: the report could not be written: {e}"),

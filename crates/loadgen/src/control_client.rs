@@ -1,4 +1,4 @@
-//! The runner's own HTTP calls: `GET /stats` and `POST /publish`.
+//! The runner's own HTTP calls: `GET /stats`, `POST /publish` and `GET /time`.
 //!
 //! Each call is one short connection (`connection: close`), counted on the
 //! socket like every client connection but booked entirely as `control`
@@ -209,6 +209,28 @@ impl ControlClient {
         Ok(published.seq)
     }
 
+    /// One `GET /time` exchange for the clock estimate: the server's
+    /// `now_us` between this client's clock just before the request was
+    /// written (the connection already open) and just after the answer
+    /// was read.
+    pub async fn time_sample(&self) -> Result<crate::clock_offset::ClockSample> {
+        #[derive(Deserialize)]
+        struct Time {
+            now_us: u64,
+        }
+        let (body, t0_us, t3_us) = self.timed_call("GET", "/time", b"").await?;
+        let time: Time = serde_json::from_slice(&body).map_err(|e| {
+            self.server_error(format!(
+                "/time answer: {e} (a server without GET /time cannot measure clock offsets)"
+            ))
+        })?;
+        Ok(crate::clock_offset::ClockSample {
+            t0_us,
+            server_us: time.now_us,
+            t3_us,
+        })
+    }
+
     fn server_error(&self, message: String) -> Error {
         Error::Server {
             url: format!("http://{}", self.addr),
@@ -217,6 +239,17 @@ impl ControlClient {
     }
 
     async fn call(&self, method: &str, path: &str, body: &[u8]) -> Result<Vec<u8>> {
+        Ok(self.timed_call(method, path, body).await?.0)
+    }
+
+    /// The answer's body, with this clock (µs) as the request was written
+    /// on the open connection and as the answer's end was read.
+    async fn timed_call(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<(Vec<u8>, u64, u64)> {
         let exchange = async {
             let tcp = TcpStream::connect(self.addr).await?;
             let local = tcp.local_addr()?;
@@ -226,20 +259,22 @@ impl ControlClient {
                 self.addr,
                 body.len()
             );
+            let t0 = pushbench_protocol::event::now_us();
             conn.write_all(&[head.as_bytes(), body].concat()).await?;
             let mut answer = Vec::new();
             (&mut conn)
                 .take(MAX_CONTROL_BODY as u64)
                 .read_to_end(&mut answer)
                 .await?;
+            let t3 = pushbench_protocol::event::now_us();
             lock(&self.connections).push(ControlConnection {
                 local,
                 sent: (head.len() + body.len()) as u64,
                 received: answer.len() as u64,
             });
-            Ok::<_, std::io::Error>(answer)
+            Ok::<_, std::io::Error>((answer, t0, t3))
         };
-        let answer = match tokio::time::timeout(CONTROL_TIMEOUT, exchange).await {
+        let (answer, t0, t3) = match tokio::time::timeout(CONTROL_TIMEOUT, exchange).await {
             Ok(Ok(answer)) => answer,
             Ok(Err(e)) => {
                 return Err(Error::ServerDied(format!(
@@ -262,7 +297,7 @@ impl ControlClient {
                 String::from_utf8_lossy(&body)
             )));
         }
-        Ok(body)
+        Ok((body, t0, t3))
     }
 }
 

@@ -40,10 +40,16 @@
 //! - [`runner`]: the scenario's phases in order (transport x clients x
 //!   rate x [`runner::PhaseVariant`]: header profile, TLS, HTTP version,
 //!   coding) into a [`RunResult`](pushbench_protocol::RunResult);
-//!   [`phase`] runs one phase, its stages (ramp-up, warm-up, measured
+//!   [`phase`] runs one phase (its figures from what it measured:
+//!   [`phase_figures`]), its stages (ramp-up, warm-up, measured
 //!   window, drain, collect) the methods of one type, watching the
 //!   server's [`outages`]; [`phase_rate`] decides the rate a phase
 //!   records (the scenario's, a `--target`'s own, or measured).
+//! - [`shard`]: one shard of a run split over several generators (`run
+//!   --segment I/N`): its slice of every phase's clients and the shared
+//!   wall-clock schedule; [`clock_offset`] estimates its clock against the
+//!   server's (`GET /time`); [`shard_merge`] adds the shards' results into
+//!   one, as if one generator had run (`pushbench merge`).
 //! - [`capacity_search`]: the highest sustained rate per transport (a
 //!   search over runner phases, judged by [`threshold`]s), and phases at
 //!   fractions of it.
@@ -66,6 +72,7 @@ pub mod backoff;
 pub mod capacity_search;
 pub mod client;
 pub mod client_spec;
+pub mod clock_offset;
 pub mod connection;
 pub mod control_client;
 pub mod h2_client;
@@ -77,6 +84,7 @@ pub mod output;
 pub mod path_sides;
 pub mod peer_runs;
 pub mod phase;
+pub mod phase_figures;
 pub mod phase_rate;
 pub mod recorder;
 pub mod request_headers;
@@ -84,6 +92,8 @@ pub mod runner;
 pub mod scenario;
 pub mod session;
 pub mod setup_scan;
+pub mod shard;
+pub mod shard_merge;
 pub mod target;
 pub mod tcpinfo;
 pub mod threshold;

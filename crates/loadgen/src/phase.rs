@@ -32,9 +32,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use pushbench_net::network_path::PathCounts;
 use pushbench_protocol::link_measured::LinkMeasured;
-use pushbench_protocol::results::{
-    Connections, Derived, EventCounts, LatencySummary, PhaseResult, ServerCost,
-};
+use pushbench_protocol::results::{Connections, EventCounts, PhaseResult, ServerCost};
 use pushbench_protocol::{ContentCoding, HeaderProfile, HttpVersion, Scenario, Traffic, Transport};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -50,9 +48,12 @@ use crate::phase_rate::PhaseRate;
 use crate::recorder::PhaseRecorder;
 use crate::request_headers::RequestProfile;
 use crate::session::ClientReport;
+use crate::shard::{PhaseShard, Segment};
 use crate::target::ServerHandle;
 use crate::tcpinfo::retransmits;
 use crate::{Error, Result, scenario};
+
+pub use crate::phase_figures::{DISTRIBUTION, derive, summarize};
 
 /// How long past the ramp-up a phase waits for its last clients to get
 /// their first session before it warms up anyway (the ramp figures then
@@ -88,7 +89,8 @@ pub struct Progress {
     pub coding: ContentCoding,
     /// The label of the link it runs over (`loopback`, `3g`, ...).
     pub link: String,
-    /// `connecting`, `warm-up`, `measuring`, `draining` or `done`.
+    /// `waiting` (a shard, for its slot on the schedule), `connecting`,
+    /// `warm-up`, `measuring`, `draining` or `done`.
     pub stage: &'static str,
     /// Seconds into the stage, and the stage's planned length.
     pub stage_elapsed_s: f64,
@@ -132,6 +134,10 @@ pub struct PhaseSpec<'a> {
     pub http: HttpVersion,
     /// The content coding to ask for.
     pub coding: ContentCoding,
+    /// When the run is one shard of several (`run --segment`): its slice
+    /// of the clients, the phase's times on the shared schedule and the
+    /// clock offset; `None` runs every client at once.
+    pub shard: Option<PhaseShard>,
 }
 
 /// Runs one phase against a running server.
@@ -164,12 +170,18 @@ pub async fn run_phase(
         label,
         progress,
     };
+    if let Some(shard) = spec.shard {
+        phase.wait_until(shard.times.start_us, "waiting").await?;
+    }
     let idle = phase.stats().await?;
     let path_before = phase.server.path.path().counts();
+    let group = scenario::h2_streams(s, spec.http);
+    let segment = spec.shard.map_or(Segment::WHOLE, |shard| shard.segment);
     let mut clients = Clients::start(
         phase.client_spec(idle.last_seq, tls),
-        spec.clients,
+        segment.clients(spec.clients, group),
         phase.ramp(),
+        spec.shard.map_or(0, |shard| shard.clock_offset_us),
     );
     let before = match phase.ramp_up(&clients).await {
         Ok(()) => phase.warm_up().await,
@@ -276,23 +288,44 @@ impl Phase<'_> {
     /// late asks for everything after the phase's start cursor, and its
     /// catch-up on that backlog would land in the window as seconds of
     /// latency that no broadcast took.
+    /// A shard's clients connect until its schedule's warm-up, the
+    /// ramp-up's end at the earliest.
     async fn ramp_up(&mut self, clients: &Clients) -> Result<()> {
-        let (ramp, recorder, n) = (self.ramp(), &clients.recorder, self.spec.clients);
+        let (ramp, recorder, n) = (self.ramp(), &clients.recorder, clients.count());
         let all_connected =
-            |elapsed: Duration| elapsed >= ramp && recorder.ramp().first_sessions >= u64::from(n);
-        self.wait(
-            ramp + CONNECT_GRACE,
-            "connecting",
-            None,
-            Some(&all_connected),
-        )
-        .await
+            |elapsed: Duration| elapsed >= ramp && recorder.ramp().first_sessions >= n;
+        let limit = match self.spec.shard {
+            Some(shard) => until(shard.times.warm_up_us).max(ramp),
+            None => ramp + CONNECT_GRACE,
+        };
+        self.wait(limit, "connecting", None, Some(&all_connected))
+            .await
     }
 
-    /// The warm-up stage: clients connected, nothing recorded yet.
+    /// The warm-up stage: clients connected, nothing recorded yet. A
+    /// shard's lasts until its schedule opens the window.
     async fn warm_up(&mut self) -> Result<()> {
-        let warmup = Duration::from_secs_f64(self.s.warmup_s);
-        self.wait(warmup, "warm-up", None, None).await
+        match self.spec.shard {
+            Some(shard) => self.wait_until(shard.times.window_us, "warm-up").await,
+            None => {
+                let warmup = Duration::from_secs_f64(self.s.warmup_s);
+                self.wait(warmup, "warm-up", None, None).await
+            }
+        }
+    }
+
+    /// Waits until `at_us` on this clock (µs since the epoch), reporting
+    /// `stage`; a shard that is already late says so and goes on.
+    async fn wait_until(&mut self, at_us: u64, stage: &'static str) -> Result<()> {
+        let now = pushbench_protocol::event::now_us();
+        if now > at_us + 50_000 {
+            tracing::warn!(
+                "phase {}: {stage} ends {:.3} s late on the shared schedule (the slot was too short)",
+                self.label.phase,
+                (now - at_us) as f64 / 1e6
+            );
+        }
+        self.wait(until(at_us), stage, None, None).await
     }
 
     /// The measured window. A window cut short keeps what it measured: the
@@ -396,11 +429,8 @@ impl Phase<'_> {
         window: Window,
         path_delta: PathCounts,
     ) -> PhaseOutcome {
-        let PhaseSpec {
-            transport,
-            clients: count,
-            ..
-        } = self.spec;
+        let transport = self.spec.transport;
+        let count = clients.ids.len() as u32;
         let spec = &clients.spec;
         let (start_cursor, end_cursor) = (spec.start_cursor, window.end.last_seq);
         let (window_start, window_end) = (&window.start, &window.end);
@@ -467,14 +497,7 @@ impl Phase<'_> {
                 0.0
             }
         };
-        let payload = traffic.payload();
-        let per_second = |n: u64| {
-            if duration_s > 0.0 {
-                n as f64 / duration_s
-            } else {
-                0.0
-            }
-        };
+        let derived = derive(&traffic, &events, &connections, duration_s);
         let result = PhaseResult {
             transport,
             clients: count,
@@ -494,27 +517,7 @@ impl Phase<'_> {
             connections,
             traffic,
             latency_us: summarize(&merged.latency),
-            derived: Derived {
-                bytes_per_event: per_event(traffic.total() as f64),
-                sent_bytes_per_event: per_event(traffic.sent.total() as f64),
-                received_bytes_per_event: per_event(traffic.received.total() as f64),
-                // 0 when nothing was delivered: JSON has no infinity. Payload
-                // inside coded bodies counts (decoded), so a coded phase's
-                // ratio compares with an identity one's and can fall below 1.
-                overhead_ratio: if payload > 0 {
-                    traffic.total() as f64 / payload as f64
-                } else {
-                    0.0
-                },
-                compression_ratio: if traffic.received.compressed > 0 {
-                    traffic.decoded.total() as f64 / traffic.received.compressed as f64
-                } else {
-                    0.0
-                },
-                events_per_second: per_second(events.delivered),
-                responses_per_second: per_second(merged.responses),
-                connections_per_second: ramp.per_second(),
-            },
+            derived,
             server: ServerCost {
                 cpu_seconds,
                 cpu_us_per_event: per_event(cpu_seconds * 1e6),
@@ -552,6 +555,9 @@ impl Phase<'_> {
 /// The phase's clients: their tasks, their cursors and the stop signal.
 struct Clients {
     spec: Arc<ClientSpec>,
+    /// The client ids this generator runs (all of the phase's, or a
+    /// shard's slice).
+    ids: std::ops::Range<u32>,
     recorder: Arc<PhaseRecorder>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<ClientReport>>,
@@ -560,16 +566,24 @@ struct Clients {
 }
 
 impl Clients {
-    /// Starts `count` clients of `spec`, spread evenly over `ramp`.
-    fn start(spec: ClientSpec, count: u32, ramp: Duration) -> Self {
+    /// Starts the clients `ids` of `spec`, spread over `ramp` as in a
+    /// run of all `spec.clients` (client `id` at `ramp * id / clients`),
+    /// their receipt times moved by `clock_offset_us` onto the server's clock.
+    fn start(
+        spec: ClientSpec,
+        ids: std::ops::Range<u32>,
+        ramp: Duration,
+        clock_offset_us: i64,
+    ) -> Self {
         let spec = Arc::new(spec);
-        let recorder = Arc::new(PhaseRecorder::default());
+        let recorder = Arc::new(PhaseRecorder::with_clock_offset(clock_offset_us));
         let h2_groups = Arc::new(H2Groups::default());
         let (stop_tx, stop_rx) = watch::channel(false);
-        let mut tasks = Vec::with_capacity(count as usize);
-        let mut cursors = Vec::with_capacity(count as usize);
-        for id in 0..count as usize {
-            let delay = ramp.mul_f64(id as f64 / f64::from(count));
+        let mut tasks = Vec::with_capacity(ids.len());
+        let mut cursors = Vec::with_capacity(ids.len());
+        let total = spec.clients.max(1) as f64;
+        for id in ids.start as usize..ids.end as usize {
+            let delay = ramp.mul_f64(id as f64 / total);
             let progress_cell = Arc::new(AtomicU64::new(spec.start_cursor));
             cursors.push(progress_cell.clone());
             let (spec, recorder, mut stop) = (spec.clone(), recorder.clone(), stop_rx.clone());
@@ -584,11 +598,17 @@ impl Clients {
         }
         Clients {
             spec,
+            ids,
             recorder,
             stop: stop_tx,
             tasks,
             cursors,
         }
+    }
+
+    /// How many clients this generator runs.
+    fn count(&self) -> u64 {
+        self.ids.len() as u64
     }
 
     /// Whether a client has not caught up to `cursor` yet.
@@ -613,6 +633,11 @@ impl Clients {
         }
         reports
     }
+}
+
+/// The time from now until `at_us` on this clock (zero if past).
+fn until(at_us: u64) -> Duration {
+    Duration::from_micros(at_us.saturating_sub(pushbench_protocol::event::now_us()))
 }
 
 /// One line when a phase ends with something a reader must not miss:
@@ -656,33 +681,6 @@ pub fn cpu_across_restarts(samples: &[Stats]) -> f64 {
             }
         })
         .sum()
-}
-
-/// Percentiles for the distribution chart, denser toward 100.
-pub const DISTRIBUTION: [f64; 16] = [
-    0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 97.5, 99.0, 99.5, 99.9, 99.95, 99.99, 99.995, 99.999,
-    100.0,
-];
-
-/// A histogram's summary (all zeros when empty).
-pub fn summarize(h: &Histogram<u64>) -> LatencySummary {
-    if h.is_empty() {
-        return LatencySummary::default();
-    }
-    LatencySummary {
-        count: h.len(),
-        min: h.min(),
-        mean: h.mean(),
-        p50: h.value_at_quantile(0.50),
-        p90: h.value_at_quantile(0.90),
-        p99: h.value_at_quantile(0.99),
-        p999: h.value_at_quantile(0.999),
-        max: h.max(),
-        distribution: DISTRIBUTION
-            .iter()
-            .map(|&p| (p, h.value_at_quantile(p / 100.0)))
-            .collect(),
-    }
 }
 
 #[cfg(test)]

@@ -71,6 +71,9 @@ pub struct PhaseRecorder {
     first_sessions: AtomicU64,
     /// Microseconds after `started` when the latest first session opened.
     last_first_session_us: AtomicU64,
+    /// Server clock minus this clock, µs: 0 unless this run is a shard
+    /// that measured it ([`crate::clock_offset`]).
+    clock_offset_us: i64,
 }
 
 impl Default for PhaseRecorder {
@@ -81,6 +84,7 @@ impl Default for PhaseRecorder {
             started: Instant::now(),
             first_sessions: AtomicU64::new(0),
             last_first_session_us: AtomicU64::new(0),
+            clock_offset_us: 0,
         }
     }
 }
@@ -106,6 +110,21 @@ impl Ramp {
 }
 
 impl PhaseRecorder {
+    /// A recorder whose receipt times are moved onto the server's clock by
+    /// `offset_us` (server minus this clock).
+    pub fn with_clock_offset(offset_us: i64) -> Self {
+        PhaseRecorder {
+            clock_offset_us: offset_us,
+            ..PhaseRecorder::default()
+        }
+    }
+
+    /// A receipt time `at` (this clock, µs) on the server's clock, the
+    /// clock of an event's `created_at`.
+    pub fn on_server_clock(&self, at: u64) -> u64 {
+        at.saturating_add_signed(self.clock_offset_us)
+    }
+
     /// Opens or closes the measured window.
     pub fn set_measuring(&self, on: bool) {
         self.measuring.store(on, Ordering::SeqCst);
@@ -167,5 +186,22 @@ impl PhaseRecorder {
             }
         }
         all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receipts_move_onto_the_servers_clock_only_with_an_offset() {
+        assert_eq!(PhaseRecorder::default().on_server_clock(1_000), 1_000);
+        let behind = PhaseRecorder::with_clock_offset(-300);
+        assert_eq!(behind.on_server_clock(1_000), 700);
+        assert_eq!(behind.on_server_clock(100), 0, "saturates, never wraps");
+        assert_eq!(
+            PhaseRecorder::with_clock_offset(250).on_server_clock(1_000),
+            1_250
+        );
     }
 }

@@ -16,18 +16,21 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use pushbench_net::network_path::NetworkPath;
+use pushbench_protocol::results::{ClockEstimate, ShardInfo};
 use pushbench_protocol::{
     ContentCoding, HeaderProfile, HttpVersion, LinkProfile, RESULTS_VERSION, RunResult, Scenario,
     Traffic, Transport,
 };
 use tokio::sync::watch;
 
+use crate::clock_offset::{self, CLOCK_SAMPLES};
 use crate::control_client::ControlClient;
 use crate::meter::ConnectionTotals;
 use crate::path_sides::PathSides;
 use crate::phase::{PhaseSpec, Progress, run_phase};
 use crate::phase_rate::PhaseRate;
 use crate::request_headers::RequestProfile;
+use crate::shard::{PhaseSchedule, PhaseShard, ShardPlan};
 use crate::target::ServerSource;
 use crate::{Error, Result, machine, scenario};
 
@@ -181,6 +184,50 @@ async fn phase_rate(
     }
 }
 
+/// How far ahead `--start-at` may be: a day, so a mistyped date fails at
+/// once instead of sleeping for years.
+const MAX_START_AHEAD_US: u64 = 86_400_000_000;
+
+/// A shard's clock estimate against the server of `control`, and its
+/// schedule on this clock (the plan's start is the server's clock).
+async fn shard_clock(
+    control: &ControlClient,
+    plan: &ShardPlan,
+    s: &Scenario,
+) -> Result<(ClockEstimate, PhaseSchedule)> {
+    let mut samples = Vec::new();
+    for _ in 0..CLOCK_SAMPLES {
+        samples.push(control.time_sample().await?);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let estimate = clock_offset::estimate(&samples).ok_or_else(|| Error::Server {
+        url: format!("http://{}", control.addr()),
+        message: "no /time sample".to_owned(),
+    })?;
+    tracing::info!(
+        "shard {}: clock offset to the server {} µs ± {} µs ({} samples)",
+        plan.segment,
+        estimate.offset_us,
+        estimate.uncertainty_us,
+        estimate.samples
+    );
+    let local_start = plan.start_at_us.saturating_add_signed(-estimate.offset_us);
+    let now = pushbench_protocol::event::now_us();
+    if local_start > now.saturating_add(MAX_START_AHEAD_US) {
+        return Err(Error::Scenario(format!(
+            "--start-at {} is more than a day ahead (on the server's clock): give the time of this run",
+            crate::shard::rfc3339_us(plan.start_at_us)
+        )));
+    }
+    if local_start < now {
+        return Err(Error::Scenario(format!(
+            "--start-at {} has passed (on the server's clock): give a time in the future",
+            crate::shard::rfc3339_us(plan.start_at_us)
+        )));
+    }
+    Ok((estimate, PhaseSchedule::new(s, local_start)))
+}
+
 fn phases_of(s: &Scenario, rates: usize) -> usize {
     let per_load: usize = s
         .coding
@@ -273,10 +320,29 @@ pub fn request_profiles(s: &Scenario) -> Result<Vec<(HeaderProfile, RequestProfi
 /// that cannot be started; a failure mid-run ends in a result with
 /// `complete: false`.
 pub async fn run_scenario(
+    opts: RunOptions,
+    progress: &mut (dyn FnMut(&Progress) + Send),
+) -> Result<RunOutcome> {
+    run_shard(opts, None, progress).await
+}
+
+/// Runs a scenario as one shard of several (`shard`; `None` is
+/// [`run_scenario`]): only the shard's slice of every phase's clients,
+/// each phase on the shared schedule, latencies on the server's clock
+/// (see [`crate::shard`]). A shard measures a running `--target` only, and
+/// changes nothing on it (it reads `/stats` and `/time`), so N shards
+/// leave the server as one generator would.
+pub async fn run_shard(
     mut opts: RunOptions,
+    shard: Option<ShardPlan>,
     progress: &mut (dyn FnMut(&Progress) + Send),
 ) -> Result<RunOutcome> {
     scenario::validate(&opts.scenario)?;
+    if shard.is_some() && !matches!(opts.source, ServerSource::Target(_)) {
+        return Err(Error::Scenario(
+            "a shard (--segment) measures a running server: give its --target URL".to_owned(),
+        ));
+    }
     let variants = phase_variants(&opts.scenario)?;
     // A bad response header file fails here, not in the child server.
     opts.scenario
@@ -299,6 +365,8 @@ pub async fn run_scenario(
     }
     let total = phases_of(&scenario, rates.len());
     let mut index = 0;
+    let mut clock = None;
+    let mut schedule: Option<PhaseSchedule> = None;
     'links: for link in &scenario.link {
         let path = match path_for(link, opts.emulated.as_ref()) {
             Ok(path) => path,
@@ -332,6 +400,20 @@ pub async fn run_scenario(
                     break 'links;
                 }
             };
+            if let Some(plan) = &shard
+                && schedule.is_none()
+            {
+                match shard_clock(&control, plan, &scenario).await {
+                    Ok((estimate, plan_schedule)) => {
+                        clock = Some(estimate);
+                        schedule = Some(plan_schedule);
+                    }
+                    Err(e) => {
+                        server.stop().await;
+                        return Err(e);
+                    }
+                }
+            }
             'phases: for &clients in &scenario.clients {
                 for variant in &variants {
                     for &transport in &scenario.transports {
@@ -365,6 +447,15 @@ pub async fn run_scenario(
                                 tls: variant.tls,
                                 http: variant.http,
                                 coding: variant.coding,
+                                shard: shard.as_ref().zip(schedule.as_ref()).map(|(plan, at)| {
+                                    PhaseShard {
+                                        segment: plan.segment,
+                                        times: at.phase(index - 1),
+                                        clock_offset_us: clock
+                                            .as_ref()
+                                            .map_or(0, |c: &ClockEstimate| c.offset_us),
+                                    }
+                                }),
                             },
                             &mut server,
                             &control,
@@ -427,6 +518,14 @@ pub async fn run_scenario(
         phases,
         control_traffic,
         capacity: None,
+        shard: shard.map(|plan| ShardInfo {
+            index: plan.segment.index,
+            count: plan.segment.count,
+            start_at: crate::shard::rfc3339_us(plan.start_at_us),
+            commit: plan.commit,
+        }),
+        clock,
+        merged: None,
     };
     Ok(RunOutcome {
         result,

@@ -112,7 +112,11 @@ impl Session<'_> {
                     let new = self.report.tracker.record(seq);
                     if new && measuring {
                         shard.delivered += 1;
-                        let latency = at.saturating_sub(created_us).clamp(1, MAX_LATENCY_US);
+                        let latency = self
+                            .recorder
+                            .on_server_clock(at)
+                            .saturating_sub(created_us)
+                            .clamp(1, MAX_LATENCY_US);
                         let _ = shard.latency.record(latency);
                     }
                 }

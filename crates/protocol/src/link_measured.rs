@@ -121,3 +121,42 @@ mod tests {
         assert_eq!(back, measured);
     }
 }
+
+impl LinkMeasured {
+    /// The facts of several shards of one phase as one: counts summed;
+    /// connect-time percentiles the highest of the parts' (no histogram is
+    /// kept of them, so an upper bound, like merged setup times).
+    pub fn merged<'a>(parts: impl IntoIterator<Item = &'a LinkMeasured>) -> Option<LinkMeasured> {
+        let parts: Vec<&LinkMeasured> = parts.into_iter().collect();
+        let first = parts.first()?;
+        let mut out = LinkMeasured {
+            path: first.path.map(|_| PathDelta::default()),
+            ..LinkMeasured::default()
+        };
+        for p in &parts {
+            let (c, o) = (&p.connect_us, &mut out.connect_us);
+            o.count += c.count;
+            o.p50 = o.p50.max(c.p50);
+            o.p90 = o.p90.max(c.p90);
+            o.p99 = o.p99.max(c.p99);
+            o.max = o.max.max(c.max);
+            let (r, o) = (&p.retransmits, &mut out.retransmits);
+            o.client_sockets += r.client_sockets;
+            o.server_sockets += r.server_sockets;
+            o.sent_segments += r.sent_segments;
+            o.sent_bytes += r.sent_bytes;
+            o.received_segments += r.received_segments;
+            o.received_bytes += r.received_bytes;
+            if let (Some(sum), Some(d)) = (out.path.as_mut(), p.path) {
+                for (s, d) in [(&mut sum.up, d.up), (&mut sum.down, d.down)] {
+                    s.packets += d.packets;
+                    s.bytes += d.bytes;
+                    s.random_drops += d.random_drops;
+                    s.queue_drops += d.queue_drops;
+                    s.delivered += d.delivered;
+                }
+            }
+        }
+        Some(out)
+    }
+}

@@ -40,6 +40,70 @@ pub struct RunResult {
     /// absent for a plain run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<Capacity>,
+    /// The slice of the load this run generated (`run --segment I/N`);
+    /// absent for a whole run and in older results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// This generator's clock against the server's, estimated before the
+    /// first phase and applied to every latency; measured by shards only,
+    /// absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ClockEstimate>,
+    /// The shards `pushbench merge` added into this result; absent for a
+    /// result one generator measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<Merged>,
+}
+
+/// One shard of a run split over several load generators.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardInfo {
+    /// Which slice, from 0 (`--segment 0/N` is the first).
+    pub index: u32,
+    /// Into how many slices the load was split.
+    pub count: u32,
+    /// When phase 1 started on the server's clock (`--start-at`), RFC 3339
+    /// UTC to the microsecond; every phase starts at a fixed slot after it.
+    pub start_at: String,
+    /// The git commit the generator was built from (`unknown` outside a
+    /// git checkout); `merge` refuses shards of different commits.
+    pub commit: String,
+}
+
+/// An NTP-style estimate of a generator's clock against the server's.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockEstimate {
+    /// Server clock minus this generator's clock, microseconds, from the
+    /// sample with the shortest round trip: `server - (t0 + t3) / 2`.
+    pub offset_us: i64,
+    /// Half that sample's round trip, microseconds: the offset is exact
+    /// within plus or minus this.
+    pub uncertainty_us: u64,
+    /// `GET /time` exchanges the estimate chose from.
+    pub samples: u32,
+}
+
+/// What `pushbench merge` added up.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Merged {
+    /// The shards, in segment order.
+    pub shards: Vec<MergedShard>,
+    /// The clock uncertainty above which a shard is flagged, microseconds.
+    pub clock_bound_us: u64,
+    /// What a reader must not miss (a shard's clock uncertainty over the
+    /// bound, figures that could only be bounded); empty when none.
+    pub warnings: Vec<String>,
+}
+
+/// One shard of a merged result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergedShard {
+    /// Its slice.
+    pub shard: ShardInfo,
+    /// Its clock estimate.
+    pub clock: Option<ClockEstimate>,
+    /// The host it ran on.
+    pub hostname: String,
 }
 
 /// A capacity search: per transport, the highest event rate whose phase met

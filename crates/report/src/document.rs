@@ -12,7 +12,7 @@ use crate::error::{ReportError, read_file};
 use crate::figures::transports_in;
 use crate::model::{self, CLASSIC_CLIENTS, Load};
 use crate::number_format::{format_bytes, format_count};
-use crate::summary::{rate_notes, run_rates, summary_table, variant_table, warnings};
+use crate::summary::{run_notes, run_rates, summary_table, variant_table, warnings};
 use crate::table::{Table, escape_html};
 use crate::variant_labels::varying_in;
 
@@ -392,7 +392,7 @@ impl Report<'_> {
             "Bytes per event count both directions of every connection, divided by the \
              events delivered; latency is event creation to client receipt.\n"
         );
-        for note in rate_notes(self.result) {
+        for note in run_notes(self.result) {
             let _ = writeln!(out, "**Note:** {note}\n");
         }
         for (title, text, table) in self.table_sections() {
@@ -481,7 +481,7 @@ impl Report<'_> {
              client receipt.</p>\n",
             summary_table(self.result).to_html()
         );
-        for note in rate_notes(self.result) {
+        for note in run_notes(self.result) {
             let _ = writeln!(out, "<p><strong>Note:</strong> {}</p>", escape_html(&note));
         }
         for (title, text, table) in self.table_sections() {

@@ -265,6 +265,35 @@ pub fn rate_notes(result: &RunResult) -> Vec<String> {
     out
 }
 
+/// The notes a reader of any run needs: [`rate_notes`], then whether the
+/// result is one shard of a run or shards merged (with the merge's
+/// warnings, e.g. a shard's clock uncertainty over the bound).
+pub fn run_notes(result: &RunResult) -> Vec<String> {
+    let mut out = rate_notes(result);
+    if let Some(shard) = &result.shard {
+        let clock = result.clock.as_ref().map_or(String::new(), |c| {
+            format!(
+                " Its latencies are on the server's clock (offset {} µs ± {} µs).",
+                c.offset_us, c.uncertainty_us
+            )
+        });
+        out.push(format!(
+            "This is shard {}/{} of a run: its slice of every phase's clients;              `pushbench merge` adds the shards into one.{clock}",
+            shard.index, shard.count
+        ));
+    }
+    if let Some(merged) = &result.merged {
+        out.push(format!(
+            "Merged from {} shards (pushbench merge): counts and bytes summed, latency              histograms added, server figures taken once.",
+            merged.shards.len()
+        ));
+        for warning in &merged.warnings {
+            out.push(format!("Merge: {warning}"));
+        }
+    }
+    out
+}
+
 /// The scenario's rates as the report lists them: the rates the phases
 /// really ran at, and from where, when they are not the scenario's.
 pub fn run_rates(result: &RunResult) -> String {
@@ -292,7 +321,7 @@ pub fn run_rates(result: &RunResult) -> String {
 /// warnings in capitals so they stand out in a scrolling log.
 pub fn terminal_summary(result: &RunResult) -> String {
     let mut out = summary_table(result).to_text();
-    for note in rate_notes(result) {
+    for note in run_notes(result) {
         out.push_str("note: ");
         out.push_str(&note);
         out.push('\n');
@@ -333,6 +362,43 @@ mod tests {
             phase.rate_source = source;
         }
         run
+    }
+
+    #[test]
+    fn shards_and_merged_runs_say_so() {
+        use pushbench_protocol::results::{ClockEstimate, Merged, ShardInfo};
+        let mut run = run();
+        assert!(run_notes(&run).is_empty());
+        let info = ShardInfo {
+            index: 1,
+            count: 3,
+            start_at: "2026-12-04T10:30:00.000000Z".to_owned(),
+            commit: "abc".to_owned(),
+        };
+        run.shard = Some(info);
+        run.clock = Some(ClockEstimate {
+            offset_us: -12,
+            uncertainty_us: 80,
+            samples: 16,
+        });
+        let notes = run_notes(&run);
+        assert!(
+            notes[0].contains("shard 1/3") && notes[0].contains("-12 µs ± 80 µs"),
+            "{notes:?}"
+        );
+        run.shard = None;
+        run.clock = None;
+        run.merged = Some(Merged {
+            shards: Vec::new(),
+            clock_bound_us: 1_000,
+            warnings: vec!["shard 2/3 (x): clock uncertainty 2500 µs".to_owned()],
+        });
+        let summary = terminal_summary(&run);
+        assert!(summary.contains("note: Merged from 0 shards"), "{summary}");
+        assert!(
+            summary.contains("note: Merge: shard 2/3 (x): clock uncertainty"),
+            "{summary}"
+        );
     }
 
     #[test]

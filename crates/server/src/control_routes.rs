@@ -1,4 +1,4 @@
-//! The control routes: `POST /publish`, `GET /stats`, the index page, and
+//! The control routes: `POST /publish`, `GET /stats`, `GET /time`, the index page, and
 //! the JSON 404.
 
 use axum::Json;
@@ -74,6 +74,13 @@ pub async fn stats_json(
         with_connections,
     );
     Ok(Json(report).into_response())
+}
+
+/// `GET /time`: the server's wall clock, `{"now_us":N}` (microseconds
+/// since the Unix epoch, the clock of every event's `created_at`), for a
+/// load generator on another host to estimate its clock offset.
+pub async fn time() -> Response {
+    Json(json!({ "now_us": pushbench_protocol::event::now_us() })).into_response()
 }
 
 /// `GET /`: what this server offers.

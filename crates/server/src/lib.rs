@@ -139,6 +139,7 @@ pub fn app(state: AppState) -> Router {
         .route("/echo", get(ws::echo).connect(ws::echo))
         .route("/publish", post(control_routes::publish))
         .route("/stats", get(control_routes::stats_json))
+        .route("/time", get(control_routes::time))
         .fallback(control_routes::not_found)
         .method_not_allowed_fallback(control_routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_payload))

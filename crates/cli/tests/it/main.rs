@@ -12,6 +12,7 @@ mod layout;
 mod link;
 mod peers;
 mod serve;
+mod shards;
 mod support;
 mod target;
 mod tls;

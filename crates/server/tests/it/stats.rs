@@ -223,3 +223,18 @@ async fn stats_name_the_generator_the_server_was_started_with() {
     assert_eq!(stats["generator"]["rate"], 0.0, "no generator: rate 0");
     quiet.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test]
+async fn time_answers_the_servers_clock_in_microseconds() {
+    let server = spawn_server(quiet()).await;
+    let before = pushbench_protocol::event::now_us();
+    let time = get(server.local_addr(), "/time").await.json();
+    let after = pushbench_protocol::event::now_us();
+    let now = time["now_us"].as_u64().unwrap_or_else(|| panic!("{time}"));
+    // The same clock as this test's: read between the two readings.
+    assert!(
+        (before..=after).contains(&now),
+        "{before} <= {now} <= {after}"
+    );
+    server.shutdown().await.expect("shutdown");
+}
