@@ -6,7 +6,7 @@
 use pushbench_protocol::results::PhaseResult;
 use pushbench_protocol::{HttpVersion, RunResult, Transport};
 
-use crate::variant_labels::variant_label;
+use crate::variant_labels::{variant_name, varying_in};
 
 /// One phase's figures over one link.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,7 +59,12 @@ impl LinkPoint {
         loss: f64,
     ) -> Self {
         let ms = |us: u64| us as f64 / 1_000.0;
-        let variant = variant_label(result, phase);
+        // The link is the chart's axis, not part of a line's name.
+        let dimensions: Vec<_> = varying_in(result)
+            .into_iter()
+            .filter(|d| d.column != "link")
+            .collect();
+        let variant = variant_name(phase, &dimensions);
         let label = format!("{} {variant}", phase.transport.name())
             .trim_end()
             .to_owned();
@@ -96,13 +101,37 @@ impl LinkPoint {
     }
 }
 
-/// The link points of a run: one per phase run over a link, in phase
-/// order. Filled once phases record the link they ran over (its name, RTT
-/// and loss, and what the phase measured of it: TCP connect time and
-/// retransmitted bytes); a run whose phases record none has no points and
-/// so no link charts.
-pub fn link_points(_result: &RunResult) -> Vec<LinkPoint> {
-    Vec::new()
+/// The link points of a run: one per phase, in phase order, with the
+/// link it ran over (name, RTT, loss) and what it measured of it (TCP
+/// connect time, retransmitted bytes both ways per delivered event).
+/// Results from before links read as loopback throughout, so they draw
+/// no link charts ([`links_apply`]).
+pub fn link_points(result: &RunResult) -> Vec<LinkPoint> {
+    result
+        .phases
+        .iter()
+        .map(|phase| {
+            let link = &phase.link;
+            let mut point = LinkPoint::of_phase(
+                result,
+                phase,
+                &link.label(),
+                link.rtt_us as f64 / 1_000.0,
+                link.loss,
+            );
+            if let Some(measured) = &phase.link_measured {
+                if measured.connect_us.count > 0 {
+                    point.connect_ms = Some(measured.connect_us.p50 as f64 / 1_000.0);
+                }
+                let r = &measured.retransmits;
+                if phase.events.delivered > 0 {
+                    point.retransmitted_per_event =
+                        (r.sent_bytes + r.received_bytes) as f64 / phase.events.delivered as f64;
+                }
+            }
+            point
+        })
+        .collect()
 }
 
 /// Whether the link charts are drawn for these points: the run crossed a
