@@ -279,7 +279,11 @@ pub(crate) mod tests {
         // Phases from before links read as loopback: points, but no charts.
         let points = link_points(&run);
         assert_eq!(points.len(), run.phases.len());
-        assert!(points.iter().all(|p| p.link == "loopback" && p.rtt_ms == 0.0));
+        assert!(
+            points
+                .iter()
+                .all(|p| p.link == "loopback" && p.rtt_ms == 0.0)
+        );
         assert!(!links_apply(&points), "no link charts");
         let ws = &run.phases[4];
         let point = LinkPoint::of_phase(&run, ws, "4g", 60.0, 0.0);
