@@ -24,22 +24,12 @@
 // No pings and no idle timeout (Bun's defaults send pings and close idle
 // sockets after 120 s): neither Node's `ws` nor `pushbench serve` do, and
 // every byte on the wire is accounted for by class.
-import {
-  EventLog,
-  GOING_AWAY,
-  announce,
-  notFoundBody,
-  onSignals,
-  parseServeArgs,
-  sinceParam,
-  startSchedule,
-  statsBody,
-} from './peer-common.mjs';
+import * as peer from './peer-common.mjs';
 
 const TOPIC = 'events';
 
-const opts = parseServeArgs('bun-broadcast', process.argv.slice(2));
-const log = new EventLog(opts);
+const opts = peer.parseServeArgs('bun-broadcast', process.argv.slice(2));
+const log = new peer.EventLog(opts);
 let delivered = 0;
 let connectionsTotal = 0;
 const live = new Set();
@@ -50,7 +40,7 @@ const server = Bun.serve({
   fetch(req, server) {
     const url = new URL(req.url);
     if (req.headers.get('upgrade') !== null) {
-      const since = sinceParam(url);
+      const since = peer.sinceParam(url);
       if (url.pathname === '/ws' && since !== undefined && server.upgrade(req, { data: { since } })) {
         return undefined;
       }
@@ -58,9 +48,9 @@ const server = Bun.serve({
     }
     if (req.method === 'GET' && url.pathname === '/stats') {
       const counts = { lastSeq: log.lastSeq, open: live.size, total: connectionsTotal, delivered };
-      return Response.json(statsBody(counts));
+      return Response.json(peer.statsBody(counts));
     }
-    return Response.json(notFoundBody(req.method, url.pathname), { status: 404 });
+    return Response.json(peer.notFoundBody(req.method, url.pathname), { status: 404 });
   },
   websocket: {
     perMessageDeflate: false,
@@ -86,15 +76,15 @@ const server = Bun.serve({
   },
 });
 
-announce('bun-broadcast', `bun ${Bun.version}, Bun.serve pub/sub`, server.hostname, server.port);
+peer.announce('bun-broadcast', `bun ${Bun.version}, Bun.serve pub/sub`, server.hostname, server.port);
 
-const stopSchedule = startSchedule(opts.rate, (createdUs) => {
+const stopSchedule = peer.startSchedule(opts.rate, (createdUs) => {
   server.publish(TOPIC, log.append(createdUs));
   delivered += live.size;
 });
 
-onSignals(() => {
+peer.onSignals(() => {
   stopSchedule();
-  for (const ws of live) ws.close(...GOING_AWAY);
+  for (const ws of live) ws.close(...peer.GOING_AWAY);
   server.stop();
 });

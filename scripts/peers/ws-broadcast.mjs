@@ -24,20 +24,10 @@
 import http from 'node:http';
 import { WebSocketServer } from 'ws';
 
-import {
-  EventLog,
-  GOING_AWAY,
-  announce,
-  notFoundBody,
-  onSignals,
-  parseServeArgs,
-  sinceParam,
-  startSchedule,
-  statsBody,
-} from './peer-common.mjs';
+import * as peer from './peer-common.mjs';
 
-const opts = parseServeArgs('ws-broadcast', process.argv.slice(2));
-const log = new EventLog(opts);
+const opts = peer.parseServeArgs('ws-broadcast', process.argv.slice(2));
+const log = new peer.EventLog(opts);
 let delivered = 0;
 let connectionsTotal = 0;
 const live = new Set();
@@ -60,16 +50,16 @@ const server = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://x');
   if (req.method === 'GET' && url.pathname === '/stats') {
     const counts = { lastSeq: log.lastSeq, open: live.size, total: connectionsTotal, delivered };
-    return json(res, 200, statsBody(counts));
+    return json(res, 200, peer.statsBody(counts));
   }
-  json(res, 404, notFoundBody(req.method, url.pathname));
+  json(res, 404, peer.notFoundBody(req.method, url.pathname));
 });
 
 const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
 
 server.on('upgrade', (req, socket, head) => {
   const url = new URL(req.url, 'http://x');
-  const since = sinceParam(url);
+  const since = peer.sinceParam(url);
   if (url.pathname !== '/ws' || since === undefined) {
     socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
     return;
@@ -92,12 +82,12 @@ server.on('upgrade', (req, socket, head) => {
 let stopSchedule = () => {};
 server.listen(opts.port, opts.host, () => {
   const { address, port } = server.address();
-  announce('ws-broadcast', `node ${process.version}, ws`, address, port);
-  stopSchedule = startSchedule(opts.rate, publish);
+  peer.announce('ws-broadcast', `node ${process.version}, ws`, address, port);
+  stopSchedule = peer.startSchedule(opts.rate, publish);
 });
 
-onSignals(() => {
+peer.onSignals(() => {
   stopSchedule();
-  for (const ws of live) ws.close(...GOING_AWAY);
+  for (const ws of live) ws.close(...peer.GOING_AWAY);
   server.close();
 });
