@@ -1,7 +1,8 @@
 //! `pushbench peers`: pushbench side by side with `wrk`, `h2load --h1` and
 //! the broadcast servers of `scripts/peers/` (Node `ws`, Bun), each
-//! comparison a ratio measured in this one run; writes `peers.json`, `peers.md`, a chart, every pushbench run
-//! behind the figures and the tools' raw output.
+//! comparison a ratio measured in this one run; writes `peers.json`,
+//! `peers.md`, a chart, every pushbench run behind the figures and the
+//! tools' raw output.
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -254,7 +255,10 @@ mod tests {
             (vec!["--poll-duration", "0.1"], "--poll-duration"),
             (vec!["--ws-max-rate", "1"], "--ws-max-rate"),
             (vec!["--node-server", "/nonexistent.mjs"], "--node-server"),
-            (vec!["--bun-server", "/nonexistent"], "--bun-server"),
+            (
+                vec!["--ws-peers", "bun", "--bun-server", "/nonexistent"],
+                "--bun-server",
+            ),
             (vec!["--ws-peers", "deno"], "--ws-peers"),
         ] {
             let err = match Args::try_parse_from(std::iter::once("peers").chain(argv.clone())) {

@@ -758,6 +758,16 @@ status codes: 166864 2xx, 0 3xx, 0 4xx, 0 5xx
 ";
 
     #[test]
+    fn ws_peers_are_named_by_their_keys() {
+        for peer in WsPeer::ALL {
+            assert_eq!(peer.key().parse::<WsPeer>(), Ok(peer));
+            assert!(peer.default_exe().starts_with("scripts/peers/"));
+        }
+        let err = "deno".parse::<WsPeer>().expect_err("unknown");
+        assert!(err.contains("deno") && err.contains("node, bun"), "{err}");
+    }
+
+    #[test]
     fn tool_outputs_parse() {
         assert_eq!(parse_wrk(WRK), Some(61802.03));
         assert_eq!(parse_h2load(H2LOAD), Some(55621.33));
