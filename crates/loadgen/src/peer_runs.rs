@@ -16,6 +16,10 @@
 //! The parsers of the external tools' output are plain functions, tested
 //! on their real output.
 
+// One piece: both comparisons fill one `PeersOutcome` from one
+// `PeersOptions` through the same `comparison` builder, tool runner and
+// interrupt check; a fan-out module would import them back from here.
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
