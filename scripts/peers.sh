@@ -3,13 +3,15 @@
 # run (`pushbench peers`): short polling as fast as possible against /poll
 # by pushbench's client, wrk and h2load --h1 (same connections, alternating
 # rounds), and WebSocket fan-out by the same pushbench load against
-# `pushbench serve` and a Node `ws` broadcast server (scripts/peers/).
+# `pushbench serve`, a Node `ws` broadcast server and a Bun.serve pub/sub
+# one (scripts/peers/).
 # Writes bench-results/<UTC date>-peers/: peers.json, peers.md, the ratio
 # chart, every pushbench run behind the figures, the tools' raw output, and
 # a README naming the command, machine and versions.
 #
 # Needs: wrk and h2load (apt-get install wrk nghttp2-client), node and npm
-# (the `ws` package is installed here from the npm registry, as locked).
+# (the `ws` and `bun` packages, bun's binary with it, are installed here
+# from the npm registry, as locked).
 # Usage: scripts/peers.sh [extra `pushbench peers` flags...]
 #   env FORCE=1   replace an existing folder of the same name
 set -euo pipefail
@@ -32,6 +34,7 @@ $(bench_machine_md)
 | h2load | $(h2load --version | head -1) |
 | node | $(node --version) |
 | ws (npm) | $(node -p "require('./scripts/peers/node_modules/ws/package.json').version") |
+| bun (npm) | $(scripts/peers/node_modules/.bin/bun --version) |
 
 ## Comparisons
 

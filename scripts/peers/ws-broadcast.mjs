@@ -20,96 +20,24 @@
 //   process's CPU seconds and RSS, open connections).
 //
 // The first line on stdout is `... listening on http://ADDR`, as pushbench's.
+// The protocol itself is in peer-common.mjs, shared with bun-broadcast.js.
 import http from 'node:http';
 import { WebSocketServer } from 'ws';
 
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+import * as peer from './peer-common.mjs';
 
-function fail(message) {
-  process.stderr.write(`ws-broadcast: ${message}\n`);
-  process.exit(2);
-}
-
-function parseArgs(argv) {
-  const opts = { addr: '127.0.0.1:0', rate: 10, payload: 128, topics: 1, ring: 10000 };
-  const args = argv.slice(2);
-  if (args[0] !== 'serve') fail('usage: ws-broadcast.mjs serve [--addr A] [--rate R] [--payload P] [--topics T] [--ring N]');
-  for (let i = 1; i < args.length; i++) {
-    const [flag, inline] = args[i].split('=', 2);
-    const value = inline ?? args[++i];
-    const name = flag.replace(/^--/, '');
-    if (!(name in opts)) fail(`unknown flag ${flag} (allowed: --addr, --rate, --payload, --topics, --ring)`);
-    if (value === undefined) fail(`${flag} needs a value`);
-    if (name === 'addr') {
-      opts.addr = value;
-    } else {
-      const n = Number(value);
-      if (!Number.isFinite(n) || n < 0) fail(`${flag}: expected a number >= 0, got ${value}`);
-      opts[name] = n;
-    }
-  }
-  if (opts.ring < 1) fail('--ring: must be at least 1');
-  return opts;
-}
-
-const opts = parseArgs(process.argv);
-
-function payloadFor(seq, len) {
-  const start = seq % ALPHABET.length;
-  let out = '';
-  for (let i = 0; i < len; i++) out += ALPHABET[(start + i) % ALPHABET.length];
-  return out;
-}
-
-// Microseconds since the Unix epoch, with sub-millisecond resolution.
-function nowUs() {
-  return Math.floor((performance.timeOrigin + performance.now()) * 1000);
-}
-
-// The ring: the last `opts.ring` events' JSON, by seq.
-const ring = new Array(opts.ring);
-let lastSeq = 0;
+const opts = peer.parseServeArgs('ws-broadcast', process.argv.slice(2));
+const log = new peer.EventLog(opts);
 let delivered = 0;
 let connectionsTotal = 0;
 const live = new Set();
 
-function eventAt(seq) {
-  return ring[seq % opts.ring];
-}
-
 function publish(createdUs) {
-  lastSeq += 1;
-  const seq = lastSeq;
-  const json = JSON.stringify({
-    seq,
-    topic: `t${seq % Math.max(1, opts.topics)}`,
-    created_us: createdUs,
-    payload: payloadFor(seq, opts.payload),
-  });
-  ring[seq % opts.ring] = json;
+  const json = log.append(createdUs);
   for (const ws of live) {
     ws.send(json);
     delivered += 1;
   }
-}
-
-// Fixed-rate schedule: publish what is due, stamped with when it was due.
-function startGenerator() {
-  if (!(opts.rate > 0)) return;
-  const startMs = performance.now();
-  const startUs = nowUs();
-  let sent = 0;
-  const tick = () => {
-    const due = Math.floor(((performance.now() - startMs) / 1000) * opts.rate);
-    while (sent < due) {
-      sent += 1;
-      publish(startUs + Math.floor((sent / opts.rate) * 1e6));
-    }
-    const nextMs = startMs + ((sent + 1) / opts.rate) * 1000;
-    timer = setTimeout(tick, Math.max(0, nextMs - performance.now()));
-  };
-  let timer = setTimeout(tick, 0);
-  return () => clearTimeout(timer);
 }
 
 function json(res, status, body) {
@@ -121,26 +49,18 @@ function json(res, status, body) {
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://x');
   if (req.method === 'GET' && url.pathname === '/stats') {
-    const cpu = process.cpuUsage();
-    return json(res, 200, {
-      last_seq: lastSeq,
-      events_published: lastSeq,
-      slow_consumer_drops: 0,
-      process: { cpu_seconds: (cpu.user + cpu.system) / 1e6, rss_bytes: process.memoryUsage.rss() },
-      transports: {
-        ws: { connections_open: live.size, connections_total: connectionsTotal, events_delivered: delivered },
-      },
-    });
+    const counts = { lastSeq: log.lastSeq, open: live.size, total: connectionsTotal, delivered };
+    return json(res, 200, peer.statsBody(counts));
   }
-  json(res, 404, { error: `no route for ${req.method} ${url.pathname}`, status: 404 });
+  json(res, 404, peer.notFoundBody(req.method, url.pathname));
 });
 
 const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
 
 server.on('upgrade', (req, socket, head) => {
   const url = new URL(req.url, 'http://x');
-  const since = url.searchParams.get('since');
-  if (url.pathname !== '/ws' || (since !== null && !/^\d+$/.test(since))) {
+  const since = peer.sinceParam(url);
+  if (url.pathname !== '/ws' || since === undefined) {
     socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
     return;
   }
@@ -149,15 +69,9 @@ server.on('upgrade', (req, socket, head) => {
     // Catch up from the ring (synchronously, so no live event slips in
     // between), then join the broadcast.
     if (since !== null) {
-      const after = Number(since);
-      const oldest = Math.max(1, lastSeq - opts.ring + 1);
-      if (after + 1 < oldest) {
-        ws.send(`{"gap":{"from":${after + 1},"to":${oldest - 1}}}`);
-      }
-      for (let seq = Math.max(after + 1, oldest); seq <= lastSeq; seq++) {
-        ws.send(eventAt(seq));
-        delivered += 1;
-      }
+      const [messages, events] = log.catchUp(since);
+      for (const m of messages) ws.send(m);
+      delivered += events;
     }
     live.add(ws);
     ws.on('close', () => live.delete(ws));
@@ -165,24 +79,15 @@ server.on('upgrade', (req, socket, head) => {
   });
 });
 
-const [host, port] = (() => {
-  const at = opts.addr.lastIndexOf(':');
-  if (at < 0) fail(`--addr: expected HOST:PORT, got ${opts.addr}`);
-  return [opts.addr.slice(0, at), Number(opts.addr.slice(at + 1))];
-})();
-
-let stopGenerator = () => {};
-server.listen(port, host, () => {
-  const { address, port: bound } = server.address();
-  process.stdout.write(`ws-broadcast (node ${process.version}, ws) listening on http://${address}:${bound}\n`);
-  stopGenerator = startGenerator() ?? stopGenerator;
+let stopSchedule = () => {};
+server.listen(opts.port, opts.host, () => {
+  const { address, port } = server.address();
+  peer.announce('ws-broadcast', `node ${process.version}, ws`, address, port);
+  stopSchedule = peer.startSchedule(opts.rate, publish);
 });
 
-function shutdown() {
-  stopGenerator();
-  for (const ws of live) ws.close(1001, 'going away');
+peer.onSignals(() => {
+  stopSchedule();
+  for (const ws of live) ws.close(...peer.GOING_AWAY);
   server.close();
-  setTimeout(() => process.exit(0), 500).unref();
-}
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
+});

@@ -1,7 +1,8 @@
 //! `pushbench peers`: pushbench side by side with `wrk`, `h2load --h1` and
-//! a Node `ws` broadcast server, each comparison a ratio measured in this
-//! one run; writes `peers.json`, `peers.md`, a chart, every pushbench run
-//! behind the figures and the tools' raw output.
+//! the broadcast servers of `scripts/peers/` (Node `ws`, Bun), each
+//! comparison a ratio measured in this one run; writes `peers.json`,
+//! `peers.md`, a chart, every pushbench run behind the figures and the
+//! tools' raw output.
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -9,7 +10,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Parser;
 use pushbench_loadgen::capacity_search::SearchPolicy;
-use pushbench_loadgen::peer_runs::{PeersOptions, run_peers};
+use pushbench_loadgen::peer_runs::{PeersOptions, WsPeer, run_peers};
 use pushbench_loadgen::{machine, output};
 
 use pushbench_loadgen::scenario::MAX_PAYLOAD;
@@ -98,13 +99,21 @@ pub struct Args {
     /// Payload bytes per event.
     #[arg(long, default_value_t = 128, value_name = "BYTES", value_parser = whole::<usize>(0, MAX_PAYLOAD), allow_negative_numbers = true)]
     pub payload: usize,
-    /// The Node `ws` broadcast server (needs `npm ci --prefix scripts/peers`).
+    /// The broadcast servers the WebSocket fan-out is compared with, in
+    /// order: `node` (Node + `ws`), `bun` (`Bun.serve` pub/sub).
     #[arg(
         long,
-        default_value = "scripts/peers/ws-broadcast.mjs",
-        value_name = "PATH"
+        value_delimiter = ',',
+        default_value = "node,bun",
+        value_name = "PEERS"
     )]
+    pub ws_peers: Vec<WsPeer>,
+    /// The Node `ws` broadcast server (needs `npm ci --prefix scripts/peers`).
+    #[arg(long, default_value = WsPeer::Node.default_exe(), value_name = "PATH")]
     pub node_server: PathBuf,
+    /// The Bun broadcast server's launcher (needs `npm ci --prefix scripts/peers`).
+    #[arg(long, default_value = WsPeer::Bun.default_exe(), value_name = "PATH")]
+    pub bun_server: PathBuf,
     /// Skip the WebSocket fan-out comparison.
     #[arg(long)]
     pub no_fan_out: bool,
@@ -144,24 +153,36 @@ impl Args {
         if self.ws_max_rate < self.ws_start_rate {
             bail!("--ws-max-rate: must be at least --ws-start-rate");
         }
-        let node_server = if self.no_fan_out {
-            None
-        } else if self.node_server.is_file() {
-            Some(self.node_server.clone())
+        let mut ws_peers = Vec::new();
+        let selected = if self.no_fan_out {
+            &[][..]
         } else {
-            bail!(
-                "--node-server: {} does not exist (run from the repository root, or pass \
-                 --no-fan-out)",
-                self.node_server.display()
-            );
+            &self.ws_peers
         };
+        for &peer in selected {
+            let (flag, exe) = match peer {
+                WsPeer::Node => ("--node-server", &self.node_server),
+                WsPeer::Bun => ("--bun-server", &self.bun_server),
+            };
+            if !exe.is_file() {
+                bail!(
+                    "{flag}: {} does not exist (run from the repository root, or leave `{}` \
+                     out of --ws-peers)",
+                    exe.display(),
+                    peer.key()
+                );
+            }
+            if !ws_peers.iter().any(|(p, _)| *p == peer) {
+                ws_peers.push((peer, exe.clone()));
+            }
+        }
         let pushbench_exe = match &self.server_exe {
             Some(p) => p.clone(),
             None => std::env::current_exe().context("finding the pushbench executable")?,
         };
         Ok(PeersOptions {
             pushbench_exe,
-            node_server,
+            ws_peers,
             wrk: self.wrk.clone(),
             h2load: self.h2load.clone(),
             poll_connections: self.connections,
@@ -234,10 +255,17 @@ mod tests {
             (vec!["--poll-duration", "0.1"], "--poll-duration"),
             (vec!["--ws-max-rate", "1"], "--ws-max-rate"),
             (vec!["--node-server", "/nonexistent.mjs"], "--node-server"),
+            (
+                vec!["--ws-peers", "bun", "--bun-server", "/nonexistent"],
+                "--bun-server",
+            ),
+            (vec!["--ws-peers", "deno"], "--ws-peers"),
         ] {
-            let args = Args::parse_from(std::iter::once("peers").chain(argv.iter().copied()));
-            let err = args.options().expect_err("must fail");
-            assert!(format!("{err:#}").contains(says), "{argv:?}: {err:#}");
+            let err = match Args::try_parse_from(std::iter::once("peers").chain(argv.clone())) {
+                Ok(args) => format!("{:#}", args.options().expect_err("must fail")),
+                Err(e) => e.to_string(),
+            };
+            assert!(err.contains(says), "{argv:?}: {err}");
         }
     }
 }

@@ -7,16 +7,20 @@
 //!   --h1`, the same connection count, in alternating rounds; the figure is
 //!   requests answered per second.
 //! - **WebSocket fan-out**: the same pushbench load (a capacity search,
-//!   [`crate::capacity_search`]) against `pushbench serve` and against a small Node
-//!   `ws` broadcast server (`scripts/peers/ws-broadcast.mjs`, which takes
-//!   `serve`'s command line and speaks the same event protocol): the
-//!   highest sustained deliveries per second, then p99 latency and server
-//!   CPU per event at one common load.
+//!   [`crate::capacity_search`]) against `pushbench serve` and against each
+//!   broadcast server of `scripts/peers/` ([`WsPeer`]: Node with `ws`, and
+//!   Bun's `Bun.serve` pub/sub; each takes `serve`'s command line and
+//!   speaks the same event protocol): the highest sustained deliveries per
+//!   second, then p99 latency and server CPU per event at a load both held.
 //!
 //! The parsers of the external tools' output are plain functions, tested
 //! on their real output.
 
-use std::path::PathBuf;
+// One piece: both comparisons fill one `PeersOutcome` from one
+// `PeersOptions` through the same `comparison` builder, tool runner and
+// interrupt check; a fan-out module would import them back from here.
+
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use pushbench_protocol::peer_results::{PEERS_VERSION, PeerComparison, PeersResult, median};
@@ -35,8 +39,9 @@ use crate::{Error, Result, machine};
 pub struct PeersOptions {
     /// The `pushbench` executable (its `serve` is the server under test).
     pub pushbench_exe: PathBuf,
-    /// The Node `ws` broadcast server script; `None` skips the fan-out.
-    pub node_server: Option<PathBuf>,
+    /// The WebSocket broadcast servers the fan-out is compared with, each
+    /// with the executable started as `serve`; empty skips the fan-out.
+    pub ws_peers: Vec<(WsPeer, PathBuf)>,
     /// The `wrk` executable.
     pub wrk: String,
     /// The `h2load` executable.
@@ -175,15 +180,12 @@ pub async fn run_peers(
     if let Err(e) = short_polling(&opts, &mut outcome, progress, note).await {
         outcome.skipped.push(format!("short polling: {e}"));
     }
-    match &opts.node_server {
-        Some(node) => {
-            if let Err(e) = fan_out(&opts, node, &mut outcome, progress, note).await {
-                outcome.skipped.push(format!("WebSocket fan-out: {e}"));
-            }
-        }
-        None => outcome
+    if opts.ws_peers.is_empty() {
+        outcome
             .skipped
-            .push("WebSocket fan-out: no Node server script given".to_owned()),
+            .push("WebSocket fan-out: no peer server given".to_owned());
+    } else if let Err(e) = fan_out(&opts, &mut outcome, progress, note).await {
+        outcome.skipped.push(format!("WebSocket fan-out: {e}"));
     }
     outcome.result.finished_at = machine::now_rfc3339();
     Ok(outcome)
@@ -390,34 +392,127 @@ fn comparison(
     }
 }
 
-/// The fan-out comparison: the same capacity search against both servers,
-/// then one phase each at a common load.
+/// A WebSocket broadcast server of `scripts/peers/` that pushbench's
+/// fan-out is compared with; each takes `serve`'s command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WsPeer {
+    /// Node with the `ws` package (`ws-broadcast.mjs`): one `ws.send` per
+    /// client per event, what a typical broadcast loop does.
+    Node,
+    /// Bun's `Bun.serve` pub/sub on uWebSockets (`bun-broadcast`): one
+    /// `server.publish` per event.
+    Bun,
+}
+
+impl WsPeer {
+    /// Every peer, in the order compared.
+    pub const ALL: [WsPeer; 2] = [WsPeer::Node, WsPeer::Bun];
+
+    /// Its name in flags and folders: `node`, `bun`.
+    pub fn key(self) -> &'static str {
+        match self {
+            WsPeer::Node => "node",
+            WsPeer::Bun => "bun",
+        }
+    }
+
+    /// Its name in chart labels and messages.
+    pub fn short_name(self) -> &'static str {
+        match self {
+            WsPeer::Node => "Node ws",
+            WsPeer::Bun => "Bun",
+        }
+    }
+
+    /// The executable started as `serve`, from the repository root.
+    pub fn default_exe(self) -> &'static str {
+        match self {
+            WsPeer::Node => "scripts/peers/ws-broadcast.mjs",
+            WsPeer::Bun => "scripts/peers/bun-broadcast",
+        }
+    }
+
+    /// The ratios aimed for: highest sustained deliveries/s, then p99 and
+    /// server CPU per event at the common load. Twice Node's `ws`; at
+    /// least Bun's on all three (issue 18).
+    fn goals(self) -> [Option<f64>; 3] {
+        match self {
+            WsPeer::Node => [Some(2.0), Some(2.0), None],
+            WsPeer::Bun => [Some(1.0), Some(1.0), Some(1.0)],
+        }
+    }
+
+    /// The peer with its versions, or why it cannot run: its runtime and
+    /// package are installed beside `exe` by `npm ci --prefix DIR`.
+    async fn describe(self, exe: &Path) -> Result<String> {
+        let dir = exe.parent().unwrap_or(Path::new("."));
+        let missing = |what: &str| {
+            Error::Scenario(format!(
+                "{what} is not installed beside {} (npm ci --prefix {})",
+                exe.display(),
+                dir.display()
+            ))
+        };
+        let package = |name: &str| {
+            std::fs::read(dir.join("node_modules").join(name).join("package.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .and_then(|v| v["version"].as_str().map(str::to_owned))
+        };
+        match self {
+            WsPeer::Node => {
+                let node = version_of("node", "--version")
+                    .await
+                    .ok_or_else(|| Error::Scenario("`node` is not installed".to_owned()))?;
+                let ws = package("ws").ok_or_else(|| missing("the Node `ws` package"))?;
+                Ok(format!("Node {node} + ws {ws} broadcast server"))
+            }
+            WsPeer::Bun => {
+                // The launcher runs $BUN, else the npm package's binary.
+                let bun = std::env::var("BUN")
+                    .unwrap_or_else(|_| dir.join("node_modules/.bin/bun").display().to_string());
+                let version = version_of(&bun, "--version")
+                    .await
+                    .ok_or_else(|| missing("`bun` (the npm package `bun`)"))?;
+                Ok(format!("Bun {version} Bun.serve pub/sub broadcast server"))
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for WsPeer {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        WsPeer::ALL
+            .into_iter()
+            .find(|p| p.key() == s)
+            .ok_or_else(|| format!("unknown peer `{s}` (known: node, bun)"))
+    }
+}
+
+/// The fan-out comparisons: one capacity search against `pushbench serve`,
+/// then per peer the same search and one phase each at a load both held.
+/// A peer that cannot run is skipped with its reason; the others go on.
 async fn fan_out(
     opts: &PeersOptions,
-    node: &std::path::Path,
     outcome: &mut PeersOutcome,
     progress: &mut (dyn FnMut(&Progress) + Send),
     note: &mut (dyn FnMut(&str) + Send),
 ) -> Result<()> {
-    let node_version = version_of("node", "--version")
-        .await
-        .ok_or_else(|| Error::Scenario("`node` is not installed".to_owned()))?;
-    let ws_version = node
-        .parent()
-        .map(|d| d.join("node_modules/ws/package.json"))
-        .and_then(|p| std::fs::read(p).ok())
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .and_then(|v| v["version"].as_str().map(str::to_owned))
-        .ok_or_else(|| {
-            Error::Scenario(format!(
-                "the Node `ws` package is not installed beside {} (npm ci --prefix {})",
-                node.display(),
-                node.parent()
-                    .map(|d| d.display().to_string())
-                    .unwrap_or_default()
-            ))
-        })?;
-    let peer = format!("Node {node_version} + ws {ws_version} broadcast server");
+    let mut peers = Vec::new();
+    for (peer, exe) in &opts.ws_peers {
+        match peer.describe(exe).await {
+            Ok(described) => peers.push((*peer, exe, described)),
+            Err(e) => outcome.skipped.push(format!(
+                "WebSocket fan-out against {}: {e}",
+                peer.short_name()
+            )),
+        }
+    }
+    if peers.is_empty() {
+        return Ok(());
+    }
     let scenario = Scenario {
         transports: vec![Transport::Ws],
         clients: vec![opts.ws_clients],
@@ -427,13 +522,51 @@ async fn fan_out(
         ramp_up_s: 0.5,
         ..Scenario::default()
     };
-    let servers = [
-        ("pushbench", opts.pushbench_exe.clone()),
-        ("node", node.to_path_buf()),
-    ];
-    let mut max = Vec::new();
-    for (name, exe) in &servers {
+    let fan = FanOut {
+        opts,
+        scenario: &scenario,
+    };
+    let ours = fan
+        .capacity("pushbench", &opts.pushbench_exe, outcome, progress, note)
+        .await?;
+    for (peer, exe, described) in peers {
         if interrupted(opts) {
+            return Err(Error::Interrupted);
+        }
+        let compared = fan
+            .against(ours, (peer, exe, &described), outcome, progress, note)
+            .await;
+        match compared {
+            Err(Error::Interrupted) => return Err(Error::Interrupted),
+            Err(e) => outcome.skipped.push(format!(
+                "WebSocket fan-out against {}: {e}",
+                peer.short_name()
+            )),
+            Ok(()) => {}
+        }
+    }
+    Ok(())
+}
+
+/// The load every fan-out run shares.
+#[derive(Debug)]
+struct FanOut<'a> {
+    opts: &'a PeersOptions,
+    scenario: &'a Scenario,
+}
+
+impl FanOut<'_> {
+    /// The capacity search against `exe` (folder `ws-capacity-NAME`): its
+    /// highest sustained rate and deliveries per second.
+    async fn capacity(
+        &self,
+        name: &str,
+        exe: &Path,
+        outcome: &mut PeersOutcome,
+        progress: &mut (dyn FnMut(&Progress) + Send),
+        note: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<(f64, f64)> {
+        if interrupted(self.opts) {
             return Err(Error::Interrupted);
         }
         note(&format!(
@@ -441,17 +574,17 @@ async fn fan_out(
         ));
         let run = find_capacity(
             CapacityOptions {
-                scenario: scenario.clone(),
+                scenario: self.scenario.clone(),
                 source: ServerSource::Child {
-                    exe: exe.clone(),
+                    exe: exe.to_path_buf(),
                     extra_args: Vec::new(),
                 },
-                policy: opts.ws_policy.clone(),
+                policy: self.opts.ws_policy.clone(),
                 criteria: None,
-                max_p99_ms: opts.max_p99_ms,
+                max_p99_ms: self.opts.max_p99_ms,
                 load_points: Vec::new(),
-                load_point_duration_s: opts.ws_seconds,
-                interrupt: opts.interrupt.clone(),
+                load_point_duration_s: self.opts.ws_seconds,
+                interrupt: self.opts.interrupt.clone(),
                 emulated: None,
             },
             progress,
@@ -479,58 +612,37 @@ async fn fan_out(
             .map(|t| (t.max_rate, t.max_delivered_per_second));
         outcome.runs.push((format!("ws-capacity-{name}"), run));
         match found {
-            Some((Some(rate), delivered)) => max.push((rate, delivered)),
-            _ => {
-                return Err(Error::Scenario(format!(
-                    "{name}: no rate was sustained (see ws-capacity-{name}/)"
-                )));
-            }
+            Some((Some(rate), delivered)) => Ok((rate, delivered)),
+            _ => Err(Error::Scenario(format!(
+                "{name}: no rate was sustained (see ws-capacity-{name}/)"
+            ))),
         }
     }
-    let (ours, theirs) = (max[0], max[1]);
-    let n = opts.ws_clients;
-    let search_method = format!(
-        "`pushbench capacity --transports ws --clients {n} --payload {} --duration {}` against \
-         each server (a fresh one per rate; doubling from {} ev/s, then {} bisection steps; \
-         sustained = nothing missed or failed, >= 98 % delivered in the window, p99 < {} ms); \
-         folders ws-capacity-pushbench/ and ws-capacity-node/",
-        opts.payload,
-        opts.ws_seconds,
-        opts.ws_policy.start_rate,
-        opts.ws_policy.refine_steps,
-        opts.max_p99_ms
-    );
-    outcome.result.comparisons.push(comparison(
-        (
-            &format!("WebSocket fan-out to {n} clients: highest sustained deliveries/s"),
-            "ws fan-out deliveries/s vs Node ws",
-        ),
-        "deliveries/s",
-        true,
-        "pushbench serve",
-        (&[ours.1], &[theirs.1]),
-        &peer,
-        Some(2.0),
-        search_method,
-    ));
-    // One common load both sustained: 90 % of the lower limit.
-    let common = (ours.0.min(theirs.0) * 0.9).max(1.0).round();
-    let mut at_common = Vec::new();
-    for (name, exe) in &servers {
+
+    /// One phase of `exe` at `rate` (folder `FOLDER`).
+    async fn phase_at(
+        &self,
+        rate: f64,
+        (folder, exe): (String, &Path),
+        outcome: &mut PeersOutcome,
+        progress: &mut (dyn FnMut(&Progress) + Send),
+        note: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<pushbench_protocol::results::PhaseResult> {
+        let n = self.opts.ws_clients;
         note(&format!(
-            "peers: WebSocket fan-out at {common} ev/s x {n} against {name}"
+            "peers: WebSocket fan-out at {rate} ev/s x {n}: {folder}"
         ));
         let run = run_scenario(
             RunOptions {
                 scenario: Scenario {
-                    rates: vec![common],
-                    ..scenario.clone()
+                    rates: vec![rate],
+                    ..self.scenario.clone()
                 },
                 source: ServerSource::Child {
-                    exe: exe.clone(),
+                    exe: exe.to_path_buf(),
                     extra_args: Vec::new(),
                 },
-                interrupt: opts.interrupt.clone(),
+                interrupt: self.opts.interrupt.clone(),
                 outage_grace: crate::backoff::DEFAULT_GIVE_UP,
                 emulated: None,
             },
@@ -539,50 +651,96 @@ async fn fan_out(
         .await?;
         let phase = run.result.phases.first().cloned().ok_or_else(|| {
             Error::Scenario(format!(
-                "{name}: the common-load phase measured nothing: {}",
+                "{folder}: the common-load phase measured nothing: {}",
                 run.result.error.clone().unwrap_or_default()
             ))
         })?;
-        outcome.runs.push((format!("ws-common-{name}"), run));
-        at_common.push(phase);
+        outcome.runs.push((folder, run));
+        Ok(phase)
     }
-    let method = format!(
-        "`pushbench run --transports ws --clients {n} --rate {common} --payload {} --duration {}` \
-         against each server (90 % of the lower of the two sustained rates); folders \
-         ws-common-pushbench/ and ws-common-node/",
-        opts.payload, opts.ws_seconds
-    );
-    let name = format!("WebSocket fan-out, {common} ev/s to {n} clients");
-    outcome.result.comparisons.push(comparison(
-        (&format!("{name}: p99 latency"), "ws fan-out p99 vs Node ws"),
-        "p99 ms",
-        false,
-        "pushbench serve",
-        (
-            &[at_common[0].latency_us.p99 as f64 / 1e3],
-            &[at_common[1].latency_us.p99 as f64 / 1e3],
-        ),
-        &peer,
-        Some(2.0),
-        method.clone(),
-    ));
-    outcome.result.comparisons.push(comparison(
-        (
-            &format!("{name}: server CPU per delivered event"),
-            "ws server CPU/event vs Node ws",
-        ),
-        "CPU µs/event",
-        false,
-        "pushbench serve",
-        (
-            &[at_common[0].server.cpu_us_per_event],
-            &[at_common[1].server.cpu_us_per_event],
-        ),
-        &peer,
-        None,
-        method,
-    ));
-    Ok(())
+
+    /// `pushbench serve` (which sustained `ours`: rate, deliveries/s)
+    /// against one peer: its capacity search, then both at 90 % of the
+    /// lower of the two sustained rates; three comparisons.
+    async fn against(
+        &self,
+        ours: (f64, f64),
+        (peer, exe, described): (WsPeer, &Path, &str),
+        outcome: &mut PeersOutcome,
+        progress: &mut (dyn FnMut(&Progress) + Send),
+        note: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<()> {
+        let opts = self.opts;
+        let key = peer.key();
+        let theirs = self.capacity(key, exe, outcome, progress, note).await?;
+        let common = (ours.0.min(theirs.0) * 0.9).max(1.0).round();
+        let mine = format!("ws-common-pushbench-vs-{key}");
+        let at_common = [
+            (mine.clone(), opts.pushbench_exe.as_path()),
+            (format!("ws-common-{key}"), exe),
+        ];
+        let mut phases = Vec::new();
+        for run in at_common {
+            phases.push(self.phase_at(common, run, outcome, progress, note).await?);
+        }
+        let n = opts.ws_clients;
+        let [goal_rate, goal_p99, goal_cpu] = peer.goals();
+        let vs = peer.short_name();
+        outcome.result.comparisons.push(comparison(
+            (
+                &format!("WebSocket fan-out to {n} clients: highest sustained deliveries/s"),
+                &format!("ws fan-out deliveries/s vs {vs}"),
+            ),
+            "deliveries/s",
+            true,
+            "pushbench serve",
+            (&[ours.1], &[theirs.1]),
+            described,
+            goal_rate,
+            format!(
+                "`pushbench capacity --transports ws --clients {n} --payload {} --duration {}` \
+                 against each server (a fresh one per rate; doubling from {} ev/s, then {} \
+                 bisection steps; sustained = nothing missed or failed, >= 98 % delivered in \
+                 the window, p99 < {} ms); folders ws-capacity-pushbench/ and ws-capacity-{key}/",
+                opts.payload,
+                opts.ws_seconds,
+                opts.ws_policy.start_rate,
+                opts.ws_policy.refine_steps,
+                opts.max_p99_ms
+            ),
+        ));
+        let method = format!(
+            "`pushbench run --transports ws --clients {n} --rate {common} --payload {} \
+             --duration {}` against each server (90 % of the lower of the two sustained \
+             rates); folders {mine}/ and ws-common-{key}/",
+            opts.payload, opts.ws_seconds
+        );
+        let name = format!("WebSocket fan-out, {common} ev/s to {n} clients");
+        let p99 = |i: usize| phases[i].latency_us.p99 as f64 / 1e3;
+        let cpu = |i: usize| phases[i].server.cpu_us_per_event;
+        for (what, label, metric, (a, b), goal) in [
+            ("p99 latency", "p99", "p99 ms", (p99(0), p99(1)), goal_p99),
+            (
+                "server CPU per delivered event",
+                "server CPU/event",
+                "CPU µs/event",
+                (cpu(0), cpu(1)),
+                goal_cpu,
+            ),
+        ] {
+            outcome.result.comparisons.push(comparison(
+                (&format!("{name}: {what}"), &format!("ws {label} vs {vs}")),
+                metric,
+                false,
+                "pushbench serve",
+                (&[a], &[b]),
+                described,
+                goal,
+                method.clone(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -607,6 +765,16 @@ finished in 3.00s, 55621.33 req/s, 7.48MB/s
 requests: 166864 total, 166914 started, 166864 done, 166864 succeeded, 0 failed, 0 errored, 0 timeout
 status codes: 166864 2xx, 0 3xx, 0 4xx, 0 5xx
 ";
+
+    #[test]
+    fn ws_peers_are_named_by_their_keys() {
+        for peer in WsPeer::ALL {
+            assert_eq!(peer.key().parse::<WsPeer>(), Ok(peer));
+            assert!(peer.default_exe().starts_with("scripts/peers/"));
+        }
+        let err = "deno".parse::<WsPeer>().expect_err("unknown");
+        assert!(err.contains("deno") && err.contains("node, bun"), "{err}");
+    }
 
     #[test]
     fn tool_outputs_parse() {

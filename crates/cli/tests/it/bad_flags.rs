@@ -405,6 +405,22 @@ const CASES: &[(&[&str], &str, &str)] = &[
         "--node-server",
         "does not exist",
     ),
+    (
+        &[
+            "peers",
+            "--ws-peers",
+            "bun",
+            "--bun-server",
+            "/nonexistent/bun-broadcast",
+        ],
+        "--bun-server",
+        "does not exist",
+    ),
+    (
+        &["peers", "--ws-peers", "node,deno"],
+        "--ws-peers",
+        "known: node, bun",
+    ),
     // report and compare
     (
         &["report", "/nonexistent/results.json"],
