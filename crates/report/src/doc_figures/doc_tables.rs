@@ -24,7 +24,7 @@ use std::str::FromStr;
 
 use pushbench_protocol::results::{PhaseResult, TransportCapacity};
 use pushbench_protocol::{
-    ByteClass, ContentCoding, HeaderProfile, HttpVersion, RunResult, Transport,
+    ByteClass, ContentCoding, HeaderProfile, HttpVersion, LinkProfile, RunResult, Transport,
 };
 
 use super::grouped;
@@ -47,7 +47,7 @@ fn dimension_value(column: &str, phase: &PhaseResult) -> String {
 }
 
 /// The columns a `phases` table may name.
-pub const PHASE_COLUMNS: [PhaseColumn; 18] = [
+pub const PHASE_COLUMNS: [PhaseColumn; 24] = [
     ("transport", "transport", |p| p.transport.name().to_owned()),
     ("headers", "headers", |p| p.headers.to_string()),
     ("http", "http", |p| dimension_value("http", p)),
@@ -81,7 +81,29 @@ pub const PHASE_COLUMNS: [PhaseColumn; 18] = [
     ("rss-per-connection", "server RSS per connection", |p| {
         format_bytes(p.server.rss_per_connection_bytes)
     }),
+    ("link", "link", |p| p.link.label()),
+    ("rtt", "RTT", |p| format_us(p.link.rtt_us as f64)),
+    ("connect-p50", "TCP connect p50", |p| {
+        p.link_measured
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), |m| format_us(m.connect_us.p50 as f64))
+    }),
+    ("p50-rtts", "p50 in RTTs", |p| in_rtts(p, p.latency_us.p50)),
+    ("p99-rtts", "p99 in RTTs", |p| in_rtts(p, p.latency_us.p99)),
+    ("retransmitted-per-event", "retransmitted B/event", |p| {
+        let r = p.link_measured.as_ref().map(|m| m.retransmits);
+        let bytes = r.map_or(0, |r| r.sent_bytes + r.received_bytes);
+        grouped(bytes as f64 / p.events.delivered.max(1) as f64, 1)
+    }),
 ];
+
+/// A latency of `phase` in round trips of its link; `-` on loopback.
+fn in_rtts(phase: &PhaseResult, latency_us: u64) -> String {
+    if phase.link.rtt_us == 0 {
+        return "-".to_owned();
+    }
+    format!("{:.2}", latency_us as f64 / phase.link.rtt_us as f64)
+}
 
 /// A `phases` table with the named columns, in order, one row per phase
 /// whose fields equal every `KEY=VALUE` of `filter` (all when empty).
@@ -280,7 +302,7 @@ pub fn capacity_points_table(run: &RunResult, points: &str) -> Result<Table, Str
 }
 
 /// The fields a `phase-cost` marker may select its phase by.
-pub const PHASE_KEYS: [&str; 7] = [
+pub const PHASE_KEYS: [&str; 8] = [
     "transport",
     "clients",
     "rate",
@@ -288,6 +310,7 @@ pub const PHASE_KEYS: [&str; 7] = [
     "tls",
     "http",
     "coding",
+    "link",
 ];
 
 /// Whether `phase`'s field `key` equals `value`, read as that field's type
@@ -309,6 +332,7 @@ fn phase_has(phase: &PhaseResult, key: &str, value: &str) -> Result<bool, String
         "tls" => phase.tls == parsed::<bool>(value, key)?,
         "http" => phase.http == parsed::<HttpVersion>(value, key)?,
         "coding" => phase.coding == parsed::<ContentCoding>(value, key)?,
+        "link" => phase.link.label() == parsed::<LinkProfile>(value, key)?.label(),
         _ => {
             return Err(format!(
                 "unknown phase field `{key}` (known: {})",
