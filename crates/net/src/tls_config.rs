@@ -78,10 +78,17 @@ pub fn offering(config: &rustls::ClientConfig, http: HttpVersion) -> Arc<rustls:
     Arc::new(config)
 }
 
-/// The name a client checks the certificate against: the server's IP
-/// address (the certificate names the loopback addresses).
+/// The name a client checks the certificate against: a loopback server's
+/// IP address (no SNI is sent for an address), else `localhost`, which
+/// `pushbench serve`'s certificate names too: over an emulated link the
+/// server is dialled at the link's address, which no certificate made at
+/// start can name. The certificate is pinned either way.
 pub fn server_name(ip: IpAddr) -> ServerName<'static> {
-    ServerName::IpAddress(ip.into())
+    if ip.is_loopback() {
+        ServerName::IpAddress(ip.into())
+    } else {
+        ServerName::DnsName(rustls::pki_types::DnsName::try_from("localhost").expect("a DNS name"))
+    }
 }
 
 /// The first certificate of a PEM file (what `serve --tls-cert-out` wrote).

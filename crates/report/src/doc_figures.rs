@@ -16,7 +16,8 @@
 //! PATH is relative to the repository root: a `results.json`, a `peers.json`
 //! or a `.jsonl` file (read as an array of its lines). EXPR is a path into
 //! that JSON (`a.b[2].c`; `[k=v]` keeps the list items whose `k` is `v`,
-//! `[k!=v]` those whose `k` is not, `[k=v,j=w]` both, `[*]` every item or field value), optionally
+//! `[k!=v]` those whose `k` is not, `[k=v,j=w]` both (`k` may be
+//! dotted: `[link.name=3g]`), `[*]` every item or field value), optionally
 //! inside `min(..)`, `max(..)`, `sum(..)` or `count(..)`, and joined by
 //! ` / `, ` * `, ` + ` or ` - ` to others or to numbers (left to right).
 //! A path must end on one number unless an aggregate takes several.
@@ -655,7 +656,10 @@ fn walk<'a>(root: &'a Value, steps: &[Step]) -> Vec<&'a Value> {
                                 .iter()
                                 .filter(|item| {
                                     conditions.iter().all(|(key, equal, text)| {
-                                        value_is(item.get(key), text) == *equal
+                                        // `link.name=3g`: a dotted key reads a nested field.
+                                        let field =
+                                            item.pointer(&format!("/{}", key.replace('.', "/")));
+                                        value_is(field, text) == *equal
                                     })
                                 })
                                 .collect()

@@ -292,3 +292,42 @@ fn a_target_is_reached_at_the_hosts_end_of_the_link() {
     assert!(phase.latency_us.p50 >= 5_000, "{:?}", phase.latency_us);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// TLS over an emulated link: the server is dialled at the link's address,
+/// which its certificate cannot name; the client checks the pinned
+/// certificate against `localhost` instead, and every event arrives.
+#[test]
+fn tls_crosses_an_emulated_link() {
+    if !can_emulate("tls_crosses_an_emulated_link") {
+        return;
+    }
+    let dir = scratch("run-link-tls");
+    let result = link_run(
+        &[
+            "--link",
+            "rtt=5ms",
+            "--tls",
+            "on",
+            "--http",
+            "1.1,2",
+            "--transports",
+            "long-poll,ws",
+            "--clients",
+            "2",
+            "--rate",
+            "20",
+        ],
+        &dir,
+    );
+    for phase in &result.phases {
+        assert!(phase.tls);
+        let e = &phase.events;
+        assert!(
+            e.delivered > 0 && e.missed == 0,
+            "{} {}: {e:?}",
+            phase.transport,
+            phase.http
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
