@@ -90,38 +90,6 @@ pub struct DirectionDelta {
     pub delivered: u64,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_path_is_left_out_when_absent_and_reads_back() {
-        let mut measured = LinkMeasured {
-            connect_us: ConnectTimes {
-                count: 3,
-                p50: 40,
-                p90: 55,
-                p99: 60,
-                max: 61,
-            },
-            ..LinkMeasured::default()
-        };
-        let json = serde_json::to_string(&measured).expect("json");
-        assert!(!json.contains("path"), "{json}");
-        measured.path = Some(PathDelta {
-            down: DirectionDelta {
-                packets: 9,
-                queue_drops: 1,
-                ..DirectionDelta::default()
-            },
-            ..PathDelta::default()
-        });
-        let json = serde_json::to_string(&measured).expect("json");
-        let back: LinkMeasured = serde_json::from_str(&json).expect("parse");
-        assert_eq!(back, measured);
-    }
-}
-
 impl LinkMeasured {
     /// The facts of several shards of one phase as one: counts summed;
     /// connect-time percentiles the highest of the parts' (no histogram is
@@ -158,5 +126,37 @@ impl LinkMeasured {
             }
         }
         Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_path_is_left_out_when_absent_and_reads_back() {
+        let mut measured = LinkMeasured {
+            connect_us: ConnectTimes {
+                count: 3,
+                p50: 40,
+                p90: 55,
+                p99: 60,
+                max: 61,
+            },
+            ..LinkMeasured::default()
+        };
+        let json = serde_json::to_string(&measured).expect("json");
+        assert!(!json.contains("path"), "{json}");
+        measured.path = Some(PathDelta {
+            down: DirectionDelta {
+                packets: 9,
+                queue_drops: 1,
+                ..DirectionDelta::default()
+            },
+            ..PathDelta::default()
+        });
+        let json = serde_json::to_string(&measured).expect("json");
+        let back: LinkMeasured = serde_json::from_str(&json).expect("parse");
+        assert_eq!(back, measured);
     }
 }
