@@ -566,7 +566,7 @@ fn old_results_and_single_variant_runs_get_a_classic_chart() {
     let svg = std::fs::read_to_string(dir.join("classic_argument.svg")).expect("chart");
     // One variant: a plain title and label, no list of what did not vary.
     assert!(
-        !svg.contains("h1 plain identity minimal"),
+        !svg.contains("h1 plain keep-alive identity minimal"),
         "no variant name"
     );
     assert!(
@@ -578,7 +578,7 @@ fn old_results_and_single_variant_runs_get_a_classic_chart() {
     assert_eq!(chart.labels(), ["this run"]);
     let md = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
     assert!(
-        md.contains("| h1 plain identity minimal | short-poll |"),
+        md.contains("| h1 plain keep-alive identity minimal | short-poll |"),
         "{md}"
     );
     assert!(
