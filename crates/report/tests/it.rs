@@ -710,6 +710,27 @@ fn a_coded_variant_without_websocket_borrows_its_identity_siblings() {
     assert!(row[4].ends_with("(identity)"), "{row:?}");
 }
 
+#[test]
+fn a_closing_variant_borrows_its_keep_alive_websocket() {
+    // As `run --transports long-poll,ws --keep-alive off`: the polls
+    // close, WebSocket keeps its one connection (recorded keep-alive).
+    let mut result = fixture();
+    for p in &mut result.phases {
+        p.keep_alive = p.transport.is_persistent();
+    }
+    let groups = pushbench_report::figures::classic_groups(&result);
+    let close = groups
+        .iter()
+        .find(|g| g.bar(Transport::LongPoll).is_some())
+        .expect("the closing group");
+    assert!(close.label.contains("close"), "{}", close.label);
+    let ws = close.bar(Transport::Ws).expect("the kept WebSocket");
+    assert!(
+        !ws.from_identity,
+        "the same measurement, not an identity stand-in"
+    );
+}
+
 /// The fixture's phases as if run over loopback, `lan`, `4g` and `lossy`,
 /// with latencies, setup and retransmissions a link of that RTT and loss
 /// would give (long polling waiting a re-issued request after a burst).
