@@ -62,6 +62,7 @@ pub(crate) fn progress_line(p: &Progress) -> String {
         h => format!(" {h} headers"),
     };
     let tls = if p.tls { " tls" } else { "" };
+    let close = if p.keep_alive { "" } else { " close" };
     let h2 = match (p.http, p.h2_streams) {
         (HttpVersion::Http1, _) => String::new(),
         (HttpVersion::Http2, 0 | 1) => " h2".to_owned(),
@@ -76,7 +77,7 @@ pub(crate) fn progress_line(p: &Progress) -> String {
         l => format!(" over {l}"),
     };
     format!(
-        "[{}/{}] {:<10} {:>5} clients {:>11}{headers}{tls}{h2}{coding}{link}  {:<10}",
+        "[{}/{}] {:<10} {:>5} clients {:>11}{headers}{tls}{close}{h2}{coding}{link}  {:<10}",
         p.phase,
         p.phases,
         p.transport.name(),

@@ -87,8 +87,16 @@ pub struct Args {
     /// Plaintext or TLS (https, wss), one phase each (comma-separated to
     /// sweep): `off`, `on`, `off,on`; `--tls` alone is `on`. The started
     /// server gets a self-signed certificate, which the clients pin.
-    #[arg(long, value_delimiter = ',', value_name = "off|on", value_parser = parse_tls, num_args = 0..=1, default_missing_value = "on")]
+    #[arg(long, value_delimiter = ',', value_name = "off|on", value_parser = parse_on_off, num_args = 0..=1, default_missing_value = "on")]
     pub tls: Option<Vec<bool>>,
+    /// HTTP/1.1 keep-alive of short and long polling, one phase each
+    /// (comma-separated to sweep): `on` (the default) asks again on the
+    /// same connection; `off` sends every poll with `Connection: close` on
+    /// a new TCP connection (HTTP/1.0 style). Streaming transports hold
+    /// one connection either way: they run once, recorded as `on`.
+    /// `off` needs `--http 1.1`.
+    #[arg(long, value_delimiter = ',', value_name = "on|off", value_parser = parse_on_off)]
+    pub keep_alive: Option<Vec<bool>>,
     /// HTTP versions, one phase each (comma-separated to sweep): `1.1`,
     /// `2` (h2c with prior knowledge in plaintext, ALPN `h2` over TLS,
     /// WebSocket by extended CONNECT), `1.1,2`.
@@ -182,7 +190,7 @@ fn parse_grace(raw: &str) -> Result<f64, String> {
 }
 
 /// A `--tls` value.
-fn parse_tls(raw: &str) -> Result<bool, String> {
+fn parse_on_off(raw: &str) -> Result<bool, String> {
     match raw {
         "on" | "true" => Ok(true),
         "off" | "false" => Ok(false),
@@ -252,6 +260,7 @@ impl Args {
         set!(response_headers => response_headers);
         set!(source_addresses => source_addresses);
         set!(tls => tls);
+        set!(keep_alive => keep_alive);
         set!(http => http);
         set!(h2_streams => h2_streams);
         set!(compression => coding);
@@ -565,6 +574,19 @@ mod tests {
     }
 
     #[test]
+    fn keep_alive_takes_on_off_or_a_sweep() {
+        let s = |argv: &[&str]| args(argv).scenario().map(|s| s.keep_alive);
+        assert_eq!(s(&[]).expect("default"), vec![true]);
+        assert_eq!(s(&["--keep-alive", "off"]).expect("off"), vec![false]);
+        assert_eq!(
+            s(&["--keep-alive", "on,off"]).expect("sweep"),
+            vec![true, false]
+        );
+        let err = Args::try_parse_from(["run", "--keep-alive", "maybe"]).expect_err("bad value");
+        assert!(err.to_string().contains("--keep-alive"), "{err}");
+    }
+
+    #[test]
     fn http_takes_a_version_or_a_sweep_and_h2_streams_a_count() {
         let s = |argv: &[&str]| args(argv).scenario().expect("scenario");
         assert_eq!(s(&[]).http, vec![HttpVersion::Http1]);
@@ -580,6 +602,7 @@ mod tests {
             rate: pushbench_loadgen::phase_rate::PhaseRate::scenario(10.0),
             headers: HeaderProfile::Minimal,
             tls: true,
+            keep_alive: true,
             http: HttpVersion::Http2,
             h2_streams: 10,
             coding: ContentCoding::Identity,

@@ -22,7 +22,7 @@ use crate::connection::{Attempt, Conn, Dialer, close, io_kind};
 use crate::h2_client::H2Groups;
 use crate::meter::Meter;
 use crate::recorder::PhaseRecorder;
-use crate::session::{ClientReport, Session, SessionEnd, ws_config, ws_kind};
+use crate::session::{ClientReport, Session, SessionEnd, poll_turn, ws_config, ws_kind};
 use crate::tracker::SeqTracker;
 
 /// Runs client `id` until `stop` turns true. `progress` holds the client's
@@ -46,7 +46,13 @@ pub async fn run_client(
     };
     let mut cursor = spec.start_cursor;
     let mut dialer = Dialer::new(&spec, id, &recorder);
+    let mut next_poll = tokio::time::Instant::now();
     while !*stop.borrow() {
+        // Without keep-alive a short poll's connection is dialed at its
+        // turn (HTTP/1.0 style), so its setup is in the poll's time.
+        if !spec.keep_alive && !poll_turn(spec.schedule, &mut next_poll, &mut stop).await {
+            break;
+        }
         let meter = Meter::with_tls(spec.transport, recorder.clone(), id, spec.tls.is_some());
         let started = Instant::now();
         let (mut conn, local) = match dialer.attempt(&meter, &mut stop).await {
@@ -70,7 +76,7 @@ pub async fn run_client(
             Transport::Ws => session.websocket(&mut conn, started, &mut stop).await,
             _ => {
                 session.record_setup(started);
-                session.http(&mut conn, &mut stop).await
+                session.http(&mut conn, &mut next_poll, &mut stop).await
             }
         };
         let segments = close(&mut conn, &spec, &meter).await;
@@ -82,6 +88,7 @@ pub async fn run_client(
         dialer.finished(local, &meter, segments);
         match end {
             SessionEnd::Stopped => break,
+            SessionEnd::Answered => {}
             SessionEnd::Failed(kind) => {
                 if !dialer.retry(kind, &mut stop).await {
                     break;
@@ -97,18 +104,19 @@ pub async fn run_client(
 
 /// The HTTP/1.1 sessions: requests on the connection, or its WebSocket.
 impl Session<'_> {
-    async fn http(&mut self, conn: &mut Conn, stop: &mut watch::Receiver<bool>) -> SessionEnd {
+    /// Polls on `conn` (a short poll at its turn, `next_poll`) until `stop`
+    /// or an error; without keep-alive one poll, then
+    /// [`SessionEnd::Answered`].
+    async fn http(
+        &mut self,
+        conn: &mut Conn,
+        next_poll: &mut tokio::time::Instant,
+        stop: &mut watch::Receiver<bool>,
+    ) -> SessionEnd {
         let mut buf = vec![0u8; 8 * 1024];
-        let mut next_poll = tokio::time::Instant::now();
         loop {
-            if let Schedule::Every(interval) = self.spec.schedule {
-                tokio::select! {
-                    _ = stop.changed() => return SessionEnd::Stopped,
-                    _ = tokio::time::sleep_until(next_poll) => {}
-                }
-                next_poll += interval;
-                // After a stall, poll at once but do not burst to catch up.
-                next_poll = next_poll.max(tokio::time::Instant::now());
+            if self.spec.keep_alive && !poll_turn(self.spec.schedule, next_poll, stop).await {
+                return SessionEnd::Stopped;
             }
             let request = self.spec.request(*self.cursor);
             if let Err(e) = conn.write_all(request.as_bytes()).await {
@@ -137,6 +145,11 @@ impl Session<'_> {
                 if drained.ended.is_some() {
                     if self.spec.schedule == Schedule::Once {
                         return SessionEnd::Failed("stream ended by server".into());
+                    }
+                    if !self.spec.keep_alive {
+                        // The server closes after this answer; `close`
+                        // reads (and counts) to its end of the stream.
+                        return SessionEnd::Answered;
                     }
                     break;
                 }

@@ -65,6 +65,10 @@ pub struct ClientSpec {
     /// Speak TLS (https, wss) with this configuration, which pins the
     /// server's certificate; `None` for plaintext.
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// Keep the connection between polls (HTTP/1.1's default); false:
+    /// every request says `connection: close` on a new connection, which
+    /// the server closes after answering (HTTP/1.0 style).
+    pub keep_alive: bool,
     /// The HTTP version to speak.
     pub http: HttpVersion,
     /// The content coding to ask for (`Accept-Encoding`).
@@ -129,7 +133,9 @@ impl ClientSpec {
     }
 
     /// The HTTP/1.1 request for `cursor` (keep-alive is HTTP/1.1's default):
-    /// the request line, `host`, then the profile's [`ClientSpec::headers`].
+    /// the request line, `host`, then the profile's [`ClientSpec::headers`],
+    /// then `connection: close` when the spec does not keep the connection
+    /// (a header profile may not set `connection` itself).
     pub fn request(&self, cursor: u64) -> String {
         let mut head = format!(
             "GET {} HTTP/1.1\r\nhost: {}\r\n",
@@ -138,6 +144,9 @@ impl ClientSpec {
         );
         for (name, value) in &self.headers {
             head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if !self.keep_alive {
+            head.push_str("connection: close\r\n");
         }
         head.push_str("\r\n");
         head
@@ -222,6 +231,7 @@ mod tests {
             headers: crate::request_headers::RequestProfile::Minimal
                 .headers(transport, SocketAddr::from(([127, 0, 0, 1], 8080))),
             tls: None,
+            keep_alive: true,
             http: HttpVersion::Http1,
             coding: ContentCoding::Identity,
             h2_streams: 1,
@@ -281,6 +291,20 @@ mod tests {
             ws.headers().get("cookie").map(|v| v.as_bytes()),
             Some(&b"a=b"[..])
         );
+    }
+
+    #[test]
+    fn without_keep_alive_every_request_says_close() {
+        let mut spec = spec(Transport::LongPoll, 1);
+        spec.keep_alive = false;
+        spec.headers = vec![("User-Agent".into(), "x/1".into())];
+        assert_eq!(
+            spec.request(9),
+            "GET /longpoll?since=9&timeout=30 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\n\
+             User-Agent: x/1\r\nconnection: close\r\n\r\n"
+        );
+        spec.keep_alive = true;
+        assert!(!spec.request(9).contains("connection"));
     }
 
     #[test]

@@ -48,7 +48,7 @@ use crate::h2_io::{H2Io, H2Stream};
 use crate::lock;
 use crate::meter::{Meter, Note};
 use crate::recorder::PhaseRecorder;
-use crate::session::{ClientReport, Session, SessionEnd, record_setup_time, ws_config};
+use crate::session::{ClientReport, Session, SessionEnd, poll_turn, record_setup_time, ws_config};
 use crate::tracker::SeqTracker;
 
 /// Most clients per HTTP/2 connection (`h2_streams`): each has at most one
@@ -319,6 +319,8 @@ async fn streams(
         }
         match end {
             End::Session(SessionEnd::Stopped) => return,
+            // Never over HTTP/2 (keep-alive off is refused): ask again.
+            End::Session(SessionEnd::Answered) => {}
             End::Lost(kind) => {
                 recorder.error(id, kind);
                 lost = up.generation;
@@ -413,14 +415,8 @@ async fn stream_session(
     let polling = matches!(schedule, Schedule::Every(_));
     let mut next_poll = tokio::time::Instant::now();
     loop {
-        if let Schedule::Every(interval) = schedule {
-            tokio::select! {
-                _ = stop.changed() => return End::Session(SessionEnd::Stopped),
-                _ = tokio::time::sleep_until(next_poll) => {}
-            }
-            next_poll += interval;
-            // After a stall, poll at once but do not burst to catch up.
-            next_poll = next_poll.max(tokio::time::Instant::now());
+        if !poll_turn(schedule, &mut next_poll, stop).await {
+            return End::Session(SessionEnd::Stopped);
         }
         let request = match session.spec.h2_request(*session.cursor) {
             Ok(request) => request,

@@ -157,7 +157,9 @@ pub fn csv(result: &RunResult) -> String {
     out.push_str(",http,coding,decoded_framing,decoded_payload,decoded_control,compression_ratio");
     // The link (quoted: a custom one's text has commas) and what the
     // phase measured of it.
-    out.push_str(",link,connect_p50_us,connect_p99_us,retrans_sent_bytes,retrans_received_bytes\n");
+    out.push_str(",link,connect_p50_us,connect_p99_us,retrans_sent_bytes,retrans_received_bytes");
+    // Whether the polls kept their connection, last.
+    out.push_str(",keep_alive\n");
     let class_values =
         |out: &mut String, p: &pushbench_protocol::results::PhaseResult, classes: &[ByteClass]| {
             for ledger in [&p.traffic.sent, &p.traffic.received] {
@@ -224,12 +226,13 @@ pub fn csv(result: &RunResult) -> String {
         let measured = p.link_measured.clone().unwrap_or_default();
         let _ = writeln!(
             out,
-            ",\"{}\",{},{},{},{}",
+            ",\"{}\",{},{},{},{},{}",
             p.link.label(),
             measured.connect_us.p50,
             measured.connect_us.p99,
             measured.retransmits.sent_bytes,
-            measured.retransmits.received_bytes
+            measured.retransmits.received_bytes,
+            p.keep_alive
         );
     }
     out

@@ -81,6 +81,8 @@ pub struct Progress {
     pub headers: HeaderProfile,
     /// Whether it speaks TLS.
     pub tls: bool,
+    /// Whether its clients keep their connection between polls.
+    pub keep_alive: bool,
     /// Its HTTP version.
     pub http: HttpVersion,
     /// HTTP/2: clients per connection (1 over HTTP/1.1).
@@ -130,6 +132,9 @@ pub struct PhaseSpec<'a> {
     pub headers: &'a RequestProfile,
     /// Speak TLS (the server must have been started with it).
     pub tls: bool,
+    /// Keep the connection between polls (HTTP/1.1 keep-alive); false: a
+    /// new connection and `Connection: close` per request.
+    pub keep_alive: bool,
     /// The HTTP version.
     pub http: HttpVersion,
     /// The content coding to ask for.
@@ -272,6 +277,7 @@ impl Phase<'_> {
                 s.coding.iter().any(|&c| c != ContentCoding::Identity),
             ),
             tls,
+            keep_alive: self.spec.keep_alive,
             http: self.spec.http,
             coding: self.spec.coding,
             h2_streams: scenario::h2_streams(s, self.spec.http),
@@ -505,6 +511,7 @@ impl Phase<'_> {
             rate_source,
             headers: self.label.headers.clone(),
             tls: spec.tls.is_some(),
+            keep_alive: spec.keep_alive,
             http: spec.http,
             coding: spec.coding,
             link: self.server.path.profile(),

@@ -232,10 +232,14 @@ fn phases_of(s: &Scenario, rates: usize) -> usize {
     let per_load: usize = s
         .coding
         .iter()
-        .map(|&coding| {
+        .flat_map(|&coding| s.keep_alive.iter().map(move |&k| (coding, k)))
+        .map(|(coding, keep_alive)| {
             s.transports
                 .iter()
-                .filter(|&&t| scenario::coding_applies(t, coding))
+                .filter(|&&t| {
+                    scenario::coding_applies(t, coding)
+                        && scenario::keep_alive_applies(s, t, keep_alive)
+                })
                 .count()
         })
         .sum();
@@ -260,8 +264,9 @@ pub fn path_for(link: &LinkProfile, emulated: Option<&Arc<dyn NetworkPath>>) -> 
 }
 
 /// What a phase varies besides its transport and load: the request header
-/// profile, TLS, the HTTP version and the content coding. Every combination
-/// of the scenario's `headers`, `tls`, `http` and `coding` is one variant, and each variant runs every transport, so one more such
+/// profile, TLS, keep-alive, the HTTP version and the content coding. Every
+/// combination of the scenario's `headers`, `tls`, `keep_alive`, `http` and
+/// `coding` is one variant, and each variant runs every transport, so one more such
 /// dimension is one more field here, not one more loop. The link is not
 /// one of them: it is the outermost loop, since the server is started at
 /// its path's server side (once per link and rate).
@@ -273,6 +278,8 @@ pub struct PhaseVariant {
     pub request: RequestProfile,
     /// Whether the clients speak TLS.
     pub tls: bool,
+    /// Whether polling clients keep their connection between requests.
+    pub keep_alive: bool,
     /// The HTTP version they speak.
     pub http: HttpVersion,
     /// The content coding they ask for.
@@ -280,22 +287,25 @@ pub struct PhaseVariant {
 }
 
 /// The variants of `s` in run order: header profiles, within each TLS
-/// (as the scenario lists it), within that the HTTP versions, and
+/// (as the scenario lists it), within that keep-alive, the HTTP versions, and
 /// innermost the content codings.
 pub fn phase_variants(s: &Scenario) -> Result<Vec<PhaseVariant>> {
     let profiles = request_profiles(s)?;
     let mut variants = Vec::new();
     for (headers, request) in profiles {
         for &tls in &s.tls {
-            for &http in &s.http {
-                for &coding in &s.coding {
-                    variants.push(PhaseVariant {
-                        headers: headers.clone(),
-                        request: request.clone(),
-                        tls,
-                        http,
-                        coding,
-                    });
+            for &keep_alive in &s.keep_alive {
+                for &http in &s.http {
+                    for &coding in &s.coding {
+                        variants.push(PhaseVariant {
+                            headers: headers.clone(),
+                            request: request.clone(),
+                            tls,
+                            keep_alive,
+                            http,
+                            coding,
+                        });
+                    }
                 }
             }
         }
@@ -417,9 +427,16 @@ pub async fn run_shard(
             'phases: for &clients in &scenario.clients {
                 for variant in &variants {
                     for &transport in &scenario.transports {
-                        if !scenario::coding_applies(transport, variant.coding) {
+                        if !scenario::coding_applies(transport, variant.coding)
+                            || !scenario::keep_alive_applies(
+                                &scenario,
+                                transport,
+                                variant.keep_alive,
+                            )
+                        {
                             continue;
                         }
+                        let keep_alive = scenario::phase_keep_alive(transport, variant.keep_alive);
                         index += 1;
                         let label = Progress {
                             phase: index,
@@ -429,6 +446,7 @@ pub async fn run_shard(
                             rate,
                             headers: variant.headers.clone(),
                             tls: variant.tls,
+                            keep_alive,
                             http: variant.http,
                             h2_streams: scenario::h2_streams(&scenario, variant.http),
                             coding: variant.coding,
@@ -445,6 +463,7 @@ pub async fn run_shard(
                                 rate,
                                 headers: &variant.request,
                                 tls: variant.tls,
+                                keep_alive,
                                 http: variant.http,
                                 coding: variant.coding,
                                 shard: shard.as_ref().zip(schedule.as_ref()).map(|(plan, at)| {

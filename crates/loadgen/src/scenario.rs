@@ -59,6 +59,22 @@ pub fn coding_applies(transport: Transport, coding: ContentCoding) -> bool {
     transport != Transport::Ws || coding == ContentCoding::Identity
 }
 
+/// Whether a phase of `transport` runs in the variant with `keep_alive`:
+/// short and long polling run in each (a request per connection when
+/// false); streaming techniques hold one connection whatever the setting,
+/// so they run once, in the variant of the scenario's first value, and
+/// record `keep_alive: true` ([`phase_keep_alive`]).
+pub fn keep_alive_applies(s: &Scenario, transport: Transport, keep_alive: bool) -> bool {
+    !transport.is_persistent() || s.keep_alive.first() == Some(&keep_alive)
+}
+
+/// The keep-alive a phase of `transport` records when run in the variant
+/// with `keep_alive`: that, for the request/response techniques; `true`
+/// for streaming ones, whose one connection is always kept.
+pub fn phase_keep_alive(transport: Transport, keep_alive: bool) -> bool {
+    keep_alive || transport.is_persistent()
+}
+
 /// Clients per connection of a phase that speaks `http`: the scenario's
 /// `h2_streams` over HTTP/2, 1 over HTTP/1.1.
 pub fn h2_streams(s: &Scenario, http: HttpVersion) -> u32 {
@@ -176,6 +192,22 @@ pub fn validate(s: &Scenario) -> Result<()> {
     }
     if s.tls.is_empty() {
         return bad("tls", "say false, true or [false, true]", &s.tls);
+    }
+    if s.keep_alive.is_empty() || (s.keep_alive.len() > 1 && s.keep_alive[0] == s.keep_alive[1]) {
+        return bad(
+            "keep_alive",
+            "say true, false or [true, false], each once",
+            &s.keep_alive,
+        );
+    }
+    if s.keep_alive.contains(&false) && s.http.contains(&HttpVersion::Http2) {
+        return bad(
+            "keep_alive",
+            "false (a new connection per poll, `Connection: close`) is HTTP/1.1 only; \
+             HTTP/2 forbids the Connection header and multiplexes one connection, \
+             so run it with http = \"1.1\"",
+            &s.keep_alive,
+        );
     }
     if s.coding.is_empty() {
         return bad(
@@ -455,5 +487,46 @@ mod tests {
             "target_cert without a target",
             "refused, names the key",
         );
+        for keep_alive in [vec![], vec![false, false, true]] {
+            let s = Scenario {
+                keep_alive,
+                ..Scenario::default()
+            };
+            assert!(validate(&s).is_err_and(|e| e.to_string().contains("keep_alive")));
+        }
+        let s = Scenario {
+            keep_alive: vec![false],
+            http: vec![HttpVersion::Http2],
+            ..Scenario::default()
+        };
+        let err = validate(&s).expect_err("h2 without keep-alive");
+        assert!(err.to_string().contains("HTTP/1.1 only"), "{err}");
+    }
+
+    #[test]
+    fn streaming_runs_once_per_keep_alive_sweep() {
+        let s = Scenario {
+            keep_alive: vec![false, true],
+            ..Scenario::default()
+        };
+        assert!(validate(&s).is_ok());
+        assert_eq!(
+            parse("keep_alive = false\n").expect("one").keep_alive,
+            vec![false]
+        );
+        for (transport, runs) in [
+            (Transport::LongPoll, [true, true]),
+            (Transport::ShortPoll, [true, true]),
+            (Transport::Ws, [true, false]),
+            (Transport::Sse, [true, false]),
+        ] {
+            assert_eq!(
+                [false, true].map(|k| keep_alive_applies(&s, transport, k)),
+                runs,
+                "{transport}"
+            );
+        }
+        assert!(!phase_keep_alive(Transport::LongPoll, false));
+        assert!(phase_keep_alive(Transport::Ws, false));
     }
 }

@@ -37,6 +37,29 @@ pub(crate) enum SessionEnd {
     Stopped,
     /// An error of this kind; reconnect.
     Failed(String),
+    /// A poll was answered on a connection that is not kept (`Connection:
+    /// close`): dial again for the next one, no error, no backoff.
+    Answered,
+}
+
+/// Waits for a short poll's turn (fixed rate: `next_poll` moves on by the
+/// interval, and after a stall to now, so polls do not burst to catch
+/// up); other schedules ask at once. False when `stop` came first.
+pub(crate) async fn poll_turn(
+    schedule: Schedule,
+    next_poll: &mut tokio::time::Instant,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    let Schedule::Every(interval) = schedule else {
+        return true;
+    };
+    tokio::select! {
+        _ = stop.changed() => return false,
+        _ = tokio::time::sleep_until(*next_poll) => {}
+    }
+    *next_poll += interval;
+    *next_poll = (*next_poll).max(tokio::time::Instant::now());
+    true
 }
 
 /// Records a connection's setup time (from `started`) in client `id`'s shard.

@@ -274,6 +274,7 @@ mod tests {
             rate_source: Default::default(),
             headers: Default::default(),
             tls: false,
+            keep_alive: true,
             http: Default::default(),
             coding: Default::default(),
             link: Default::default(),

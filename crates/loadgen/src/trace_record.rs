@@ -378,6 +378,7 @@ pub async fn record(opts: &TraceOptions) -> Result<Trace> {
             .collect(),
         // `pushbench trace` shows plaintext exchanges.
         tls: None,
+        keep_alive: true,
         http: opts.http,
         coding: ContentCoding::Identity,
         h2_streams: 1,

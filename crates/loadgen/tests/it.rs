@@ -55,6 +55,7 @@ fn label(transport: Transport, clients: u32) -> Progress {
         rate: PhaseRate::scenario(0.0),
         headers: HeaderProfile::Minimal,
         tls: false,
+        keep_alive: true,
         http: HttpVersion::Http1,
         h2_streams: 1,
         coding: ContentCoding::Identity,
@@ -88,6 +89,8 @@ struct Stack {
     /// The content coding the clients ask for (and the server compresses
     /// with).
     coding: ContentCoding,
+    /// Keep the connection between polls; false: one per request.
+    keep_alive: bool,
 }
 
 impl Stack {
@@ -98,6 +101,7 @@ impl Stack {
             clients: 3,
             h2_streams: 1,
             coding: ContentCoding::Identity,
+            keep_alive: true,
         }
     }
 
@@ -126,6 +130,7 @@ async fn books_every_byte(
         clients,
         h2_streams,
         coding,
+        keep_alive,
     } = stack;
     let scenario = Scenario {
         response_headers,
@@ -133,6 +138,7 @@ async fn books_every_byte(
         http: vec![http],
         h2_streams,
         coding: vec![coding],
+        keep_alive: vec![keep_alive],
         ..quick_scenario(transports.to_vec(), clients)
     };
     let profile = RequestProfile::resolve(&headers).expect("profile");
@@ -153,6 +159,7 @@ async fn books_every_byte(
                 rate: PhaseRate::scenario(0.0),
                 headers: &profile,
                 tls,
+                keep_alive,
                 http,
                 coding,
                 shard: None,
@@ -163,6 +170,7 @@ async fn books_every_byte(
             &Progress {
                 headers: headers.clone(),
                 tls,
+                keep_alive,
                 http,
                 coding,
                 ..label(transport, clients)
@@ -189,18 +197,33 @@ async fn books_every_byte(
             u64::from(clients),
             "{transport}"
         );
-        // One connection per group of `h2_streams` clients, none reopened.
-        let groups = clients.div_ceil(if http == HttpVersion::Http2 {
-            h2_streams
+        assert_eq!(r.keep_alive, keep_alive);
+        if keep_alive {
+            // One connection per group of `h2_streams` clients, none reopened.
+            let groups = clients.div_ceil(if http == HttpVersion::Http2 {
+                h2_streams
+            } else {
+                1
+            });
+            assert_eq!(
+                outcome.connections.len(),
+                groups as usize,
+                "{transport}: {:?}",
+                r.events.errors
+            );
         } else {
-            1
-        });
-        assert_eq!(
-            outcome.connections.len(),
-            groups as usize,
-            "{transport}: {:?}",
-            r.events.errors
-        );
+            // A connection per poll: at least one per answer in the
+            // window, each opened (none failed), the first per client in
+            // the ramp and the rest as reconnects.
+            let opened = outcome.connections.len() as u64;
+            assert_eq!(opened, r.connections.opened, "{transport}");
+            assert!(
+                opened >= r.connections.responses && r.connections.responses > u64::from(clients),
+                "{transport}: {opened} connections for {} responses",
+                r.connections.responses
+            );
+            assert_eq!(r.connections.reconnects, opened - u64::from(clients));
+        }
         assert!(
             r.events.errors.is_empty(),
             "{transport}: {:?}",
@@ -252,6 +275,20 @@ async fn every_transport_books_every_byte_and_matches_the_server() {
         HeaderProfile::Minimal,
         HeaderProfile::Minimal,
         Stack::http1(false),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polls_without_keep_alive_book_every_byte_of_every_connection() {
+    books_every_byte(
+        &[Transport::ShortPoll, Transport::LongPoll],
+        HeaderProfile::Minimal,
+        HeaderProfile::Minimal,
+        Stack {
+            keep_alive: false,
+            ..Stack::http1(false)
+        },
     )
     .await;
 }
@@ -501,6 +538,7 @@ async fn a_server_that_skips_events_is_caught_with_the_exact_count() {
                 rate: PhaseRate::scenario(100.0),
                 headers: &RequestProfile::Minimal,
                 tls: false,
+                keep_alive: true,
                 http: HttpVersion::Http1,
                 coding: ContentCoding::Identity,
                 shard: None,
@@ -779,6 +817,7 @@ async fn a_client_pinning_another_certificate_is_refused_with_a_clear_error() {
             rate: PhaseRate::scenario(0.0),
             headers: &RequestProfile::Minimal,
             tls: true,
+            keep_alive: true,
             http: HttpVersion::Http1,
             coding: ContentCoding::Identity,
             shard: None,
@@ -979,7 +1018,7 @@ async fn a_run_over_a_link_records_it_and_what_it_measured() {
     let header = lines.next().expect("header");
     assert!(
         header.ends_with(
-            ",link,connect_p50_us,connect_p99_us,retrans_sent_bytes,retrans_received_bytes"
+            ",link,connect_p50_us,connect_p99_us,retrans_sent_bytes,retrans_received_bytes,keep_alive"
         ),
         "{header}"
     );

@@ -240,6 +240,19 @@ pub struct Scenario {
         skip_serializing_if = "is_plaintext_only"
     )]
     pub tls: Vec<bool>,
+    /// HTTP/1.1 keep-alive of the request/response techniques (short and
+    /// long polling), one phase each: `true` asks again on the same
+    /// connection; `false` sends every poll with `Connection: close` on a
+    /// new TCP connection (HTTP/1.0 style). Streaming techniques hold one
+    /// connection either way: they run once, in the first value's
+    /// variant, recorded as `true`. A scenario file may say
+    /// `keep_alive = false` or `[true, false]`. `[true]` in older results,
+    /// and left out when so.
+    #[serde(
+        deserialize_with = "one_or_many_bools",
+        skip_serializing_if = "is_keep_alive_only"
+    )]
+    pub keep_alive: Vec<bool>,
     /// HTTP versions, one phase each (per transport, client count, rate,
     /// header profile and TLS): `"1.1"`, `"2"` or a list. `["1.1"]` in
     /// older results, and left out of HTTP/1.1-only ones.
@@ -318,6 +331,22 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn keep_alive_only() -> Vec<bool> {
+    vec![true]
+}
+
+fn is_keep_alive_only(v: &[bool]) -> bool {
+    v == [true]
+}
+
 /// `true`, or `[false, true]`: a scenario file may name one value or sweep.
 fn one_or_many_bools<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<bool>, D::Error> {
     struct OneOrMany;
@@ -367,6 +396,7 @@ impl Default for Scenario {
             response_headers: HeaderProfile::Minimal,
             source_addresses: 0,
             tls: vec![false],
+            keep_alive: keep_alive_only(),
             http: http1_only(),
             h2_streams: 1,
             coding: identity_only(),
@@ -396,6 +426,12 @@ pub struct PhaseResult {
     /// and left out of plaintext ones.
     #[serde(default, skip_serializing_if = "is_false")]
     pub tls: bool,
+    /// Whether its clients kept their connection between polls (HTTP/1.1
+    /// keep-alive); `false`: a new TCP connection and `Connection: close`
+    /// per request. Always `true` for streaming techniques. `true` in
+    /// older results, and left out when so.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub keep_alive: bool,
     /// The HTTP version its clients spoke; `1.1` in older results and left
     /// out of HTTP/1.1 ones.
     #[serde(default, skip_serializing_if = "is_default")]

@@ -92,7 +92,9 @@ pub struct ClassicBar {
     pub overhead_bytes: f64,
     /// A WebSocket bar of a content-coded variant, taken from the same
     /// variant at `identity`: WebSocket frames are not content-coded, so a
-    /// coded variant runs no WebSocket phase of its own.
+    /// coded variant runs no WebSocket phase of its own. (A closing
+    /// variant's WebSocket bar is taken from the keep-alive one the same
+    /// way, without this mark: it is the same measurement.)
     pub from_identity: bool,
 }
 
@@ -165,11 +167,13 @@ pub fn classic_groups(result: &RunResult) -> Vec<ClassicGroup> {
                 .into_iter()
                 .filter_map(|transport| classic_bar(transport, &members))
                 .collect();
-            if first.coding != ContentCoding::Identity
-                && !bars.iter().any(|b| b.transport == Transport::Ws)
-            {
+            // A coded or closing variant runs no WebSocket phase of its
+            // own: WebSocket is measured at identity and keep-alive.
+            let coded = first.coding != ContentCoding::Identity;
+            if (coded || !first.keep_alive) && !bars.iter().any(|b| b.transport == Transport::Ws) {
                 let identity = PhaseResult {
                     coding: ContentCoding::Identity,
+                    keep_alive: true,
                     ..first.clone()
                 };
                 let sibling: Vec<&PhaseResult> = phases
@@ -179,7 +183,7 @@ pub fn classic_groups(result: &RunResult) -> Vec<ClassicGroup> {
                     .collect();
                 if let Some(ws) = classic_bar(Transport::Ws, &sibling) {
                     bars.push(ClassicBar {
-                        from_identity: true,
+                        from_identity: coded,
                         ..ws
                     });
                 }

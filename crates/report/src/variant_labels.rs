@@ -1,5 +1,5 @@
 //! What a phase varies besides its transport and load: the dimensions of
-//! the measurement matrix (HTTP version, TLS, content coding, header
+//! the measurement matrix (HTTP version, TLS, keep-alive, content coding, header
 //! profile, network path), and the one place that names a phase's variant. Labels, the
 //! summary's and the variant table's columns, comparison keys and chart
 //! groups all read [`DIMENSIONS`]: a new dimension is one more entry there.
@@ -60,6 +60,12 @@ const TLS_TEXT: &str = "`tls_handshake` is every byte before the client's handsh
      close_notify); the other classes are the same plaintext as without TLS (see \
      docs/methodology.md).";
 
+const KEEP_ALIVE_TEXT: &str = "`keep-alive` asks again on the same connection (HTTP/1.1's \
+     default); `close` sends each poll with `Connection: close` on a new TCP connection, as \
+     HTTP/1.0 did, so every poll pays a connect (a round trip before the request) and its \
+     request and response heads are setup traffic. Streaming transports hold one connection \
+     either way and always show `keep-alive`.";
+
 const CODING_TEXT: &str = "The content coding the clients asked for (`Accept-Encoding`): \
      `identity` sends bodies as they are, `gzip` and `br` compress the response bodies of \
      the HTTP transports (a stream's or an SSE response's one compressed body carries every \
@@ -84,7 +90,7 @@ fn index_in<T: PartialEq>(all: &[T], value: &T) -> usize {
 }
 
 /// The dimensions in the order labels name them (`sse h2 tls gzip browser`).
-pub const DIMENSIONS: [Dimension; 5] = [
+pub const DIMENSIONS: [Dimension; 6] = [
     Dimension {
         column: "http",
         noun: "HTTP version",
@@ -108,6 +114,15 @@ pub const DIMENSIONS: [Dimension; 5] = [
         value: |p| if p.tls { "tls" } else { "plain" }.to_owned(),
         baseline: |p| !p.tls,
         rank: |p| usize::from(p.tls),
+    },
+    Dimension {
+        column: "keep_alive",
+        noun: "keep-alive",
+        section: "Kept and closed connections",
+        explanation: KEEP_ALIVE_TEXT,
+        value: |p| if p.keep_alive { "keep-alive" } else { "close" }.to_owned(),
+        baseline: |p| p.keep_alive,
+        rank: |p| usize::from(!p.keep_alive),
     },
     Dimension {
         column: "coding",
@@ -277,7 +292,14 @@ mod tests {
         assert!(DIMENSIONS.iter().all(|d| d.is_baseline(&old)));
         assert_eq!(
             variant_of(&old),
-            ["h1", "plain", "identity", "minimal", "loopback"]
+            [
+                "h1",
+                "plain",
+                "keep-alive",
+                "identity",
+                "minimal",
+                "loopback"
+            ]
         );
         assert_eq!(phase_key(&old), "sse 20c@20/s");
     }
@@ -287,21 +309,22 @@ mod tests {
         let mut p = phase();
         p.http = HttpVersion::Http2;
         p.tls = true;
+        p.keep_alive = false;
         p.coding = ContentCoding::Gzip;
         p.headers = HeaderProfile::BROWSER;
         p.link = "3g,loss=1%".parse().expect("link");
         let link = "rtt=300ms,down=1600kbit,up=768kbit,loss=1%,queue=100";
         assert_eq!(
             phase_key(&p),
-            format!("sse 20c@20/s h2 tls gzip browser {link}")
+            format!("sse 20c@20/s h2 tls close gzip browser {link}")
         );
         assert_eq!(
             variant_name(&p, &DIMENSIONS),
-            format!("h2 tls gzip browser {link}")
+            format!("h2 tls close gzip browser {link}")
         );
         let base = phase();
         let both = [base.clone(), p.clone()];
-        assert_eq!(varying(&both).len(), 5);
+        assert_eq!(varying(&both).len(), 6);
         assert!(variant_order(&base) < variant_order(&p));
     }
 }

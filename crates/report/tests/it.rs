@@ -566,7 +566,7 @@ fn old_results_and_single_variant_runs_get_a_classic_chart() {
     let svg = std::fs::read_to_string(dir.join("classic_argument.svg")).expect("chart");
     // One variant: a plain title and label, no list of what did not vary.
     assert!(
-        !svg.contains("h1 plain identity minimal"),
+        !svg.contains("h1 plain keep-alive identity minimal"),
         "no variant name"
     );
     assert!(
@@ -578,7 +578,7 @@ fn old_results_and_single_variant_runs_get_a_classic_chart() {
     assert_eq!(chart.labels(), ["this run"]);
     let md = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
     assert!(
-        md.contains("| h1 plain identity minimal | short-poll |"),
+        md.contains("| h1 plain keep-alive identity minimal | short-poll |"),
         "{md}"
     );
     assert!(
@@ -708,6 +708,27 @@ fn a_coded_variant_without_websocket_borrows_its_identity_siblings() {
         .find(|r| r[0] == "h2 tls gzip browser" && r[1] == "short-poll")
         .expect("row");
     assert!(row[4].ends_with("(identity)"), "{row:?}");
+}
+
+#[test]
+fn a_closing_variant_borrows_its_keep_alive_websocket() {
+    // As `run --transports long-poll,ws --keep-alive off`: the polls
+    // close, WebSocket keeps its one connection (recorded keep-alive).
+    let mut result = fixture();
+    for p in &mut result.phases {
+        p.keep_alive = p.transport.is_persistent();
+    }
+    let groups = pushbench_report::figures::classic_groups(&result);
+    let close = groups
+        .iter()
+        .find(|g| g.bar(Transport::LongPoll).is_some())
+        .expect("the closing group");
+    assert!(close.label.contains("close"), "{}", close.label);
+    let ws = close.bar(Transport::Ws).expect("the kept WebSocket");
+    assert!(
+        !ws.from_identity,
+        "the same measurement, not an identity stand-in"
+    );
 }
 
 /// The fixture's phases as if run over loopback, `lan`, `4g` and `lossy`,

@@ -132,6 +132,7 @@ impl Crowd {
                 headers: pushbench_loadgen::request_headers::RequestProfile::Minimal
                     .headers(transport, addr),
                 tls: None,
+                keep_alive: true,
                 http,
                 coding: pushbench_protocol::ContentCoding::Identity,
                 h2_streams: match http {

@@ -8,6 +8,7 @@ mod conformance;
 mod docs;
 mod faults;
 mod headers;
+mod keep_alive;
 mod layout;
 mod link;
 mod peers;

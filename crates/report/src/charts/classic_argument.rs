@@ -50,7 +50,7 @@ impl ClassicArgument {
             .filter(|g| !g.bars.is_empty())
             .collect();
         // One variant and one load: the group needs no name, and the
-        // variant's full name ("h1 plain identity minimal") would only
+        // variant's full name ("h1 plain keep-alive identity minimal") would only
         // suggest there were others.
         if let [single] = groups.as_mut_slice()
             && varied.is_empty()
