@@ -93,6 +93,13 @@ pub fn output(args: &Args, color: bool) -> anyhow::Result<String> {
                 .with_context(|| format!("--header {h:?} is not `Name: value`"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    if !args.link.is_loopback() && args.target.is_none() {
+        anyhow::bail!(
+            "--link {}: trace's embedded server listens on loopback only; trace a --target \
+             started with `pushbench serve --addr 0.0.0.0:PORT`",
+            args.link.label()
+        );
+    }
     let path = match crate::link_path::emulated_path(
         std::slice::from_ref(&args.link),
         crate::link_path::ServerSide::Host,

@@ -359,7 +359,7 @@ fn same(a: &ShardRun, b: &ShardRun) -> Result<(), MergeError> {
 /// What makes two shards' phases the same phase.
 fn phase_identity(p: &PhaseResult) -> String {
     format!(
-        "{} {} {} tls={} http={} coding={} link={} rate source {}",
+        "{} {} {} tls={} keep_alive={} http={} coding={} link={} rate source {}",
         p.transport,
         p.headers,
         if p.rate_source == Default::default() {
@@ -368,6 +368,7 @@ fn phase_identity(p: &PhaseResult) -> String {
             String::new()
         },
         p.tls,
+        p.keep_alive,
         p.http.name(),
         p.coding.name(),
         p.link.label(),
@@ -431,6 +432,7 @@ fn merge_phase(parts: &[&PhaseResult], latency: &Histogram<u64>) -> PhaseResult 
         rate_source: base.rate_source,
         headers: base.headers.clone(),
         tls: base.tls,
+        keep_alive: base.keep_alive,
         http: base.http,
         coding: base.coding,
         duration_s,

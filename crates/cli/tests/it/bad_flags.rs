@@ -503,7 +503,7 @@ const CASES: &[(&[&str], &str, &str)] = &[
     (
         &["trace", "-t", "ws", "--link", "lossy"],
         "--link lossy: ",
-        "needs ",
+        "--addr 0.0.0.0:PORT",
     ),
 ];
 
