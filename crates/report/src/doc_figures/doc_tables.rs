@@ -47,7 +47,7 @@ fn dimension_value(column: &str, phase: &PhaseResult) -> String {
 }
 
 /// The columns a `phases` table may name.
-pub const PHASE_COLUMNS: [PhaseColumn; 24] = [
+pub const PHASE_COLUMNS: [PhaseColumn; 25] = [
     ("transport", "transport", |p| p.transport.name().to_owned()),
     ("headers", "headers", |p| p.headers.to_string()),
     ("http", "http", |p| dimension_value("http", p)),
@@ -60,6 +60,7 @@ pub const PHASE_COLUMNS: [PhaseColumn; 24] = [
     }),
     ("missed", "missed", |p| format_count(p.events.missed)),
     ("p50", "p50", |p| format_us(p.latency_us.p50 as f64)),
+    ("p90", "p90", |p| format_us(p.latency_us.p90 as f64)),
     ("p99", "p99", |p| format_us(p.latency_us.p99 as f64)),
     ("max", "max", |p| format_us(p.latency_us.max as f64)),
     ("bytes-per-event", "B/event", |p| {
