@@ -133,6 +133,7 @@ pub fn serve_spec(scenario: &Scenario, rate: f64) -> ServeSpec {
         response_headers: scenario.response_headers.clone(),
         compression: ContentCoding::enabled(&scenario.coding),
         tls: scenario.tls.contains(&true),
+        every_address: false,
     }
 }
 

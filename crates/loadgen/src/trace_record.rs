@@ -331,13 +331,6 @@ pub async fn record(opts: &TraceOptions) -> Result<Trace> {
                 stats.last_seq,
             )
         }
-        TraceServer::Embedded(_) if !opts.path.is_loopback() => {
-            return Err(Error::Scenario(format!(
-                "link {}: the embedded server listens on loopback only; trace a --target \
-                 started with `pushbench serve --addr 0.0.0.0:PORT`",
-                opts.path.profile().label()
-            )));
-        }
         TraceServer::Embedded(starter) => {
             let spec = ServeSpec {
                 rate: 0.0,
@@ -348,13 +341,16 @@ pub async fn record(opts: &TraceOptions) -> Result<Trace> {
                 response_headers: opts.response_profile.clone(),
                 compression: Vec::new(),
                 tls: false,
+                // Over an emulated link the clients reach it at the
+                // link's host end.
+                every_address: !opts.path.is_loopback(),
             };
             let running = starter.start(spec).await.map_err(|e| match e {
                 StartError::ResponseHeaders(e) => Error::Scenario(e),
                 StartError::Tls(e) => Error::Tls(e),
                 StartError::Io(e) => Error::io("starting the embedded server", e),
             })?;
-            let addr = running.local_addr();
+            let addr = opts.path.server_addr(running.local_addr().port());
             let cursor = running.last_seq();
             (Source::Embedded(running, opts.payload), addr, cursor)
         }

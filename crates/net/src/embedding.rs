@@ -44,6 +44,9 @@ pub struct ServeSpec {
     pub compression: Vec<ContentCoding>,
     /// Whether the port also speaks TLS, with a certificate made at start.
     pub tls: bool,
+    /// Listen on every address (`0.0.0.0`), not only on `127.0.0.1`: for
+    /// clients that reach it over an emulated link, at the link's host end.
+    pub every_address: bool,
 }
 
 /// Why an embedded server did not start.
@@ -79,6 +82,7 @@ pub trait EmbeddedServer: Send + Sync + Debug {
 
 /// Starts embedded servers: one per event rate of a run.
 pub trait StartServer: Send + Sync + Debug {
-    /// A server on `127.0.0.1`, on a port of the system's choosing.
+    /// A server on `127.0.0.1` (every address with
+    /// [`ServeSpec::every_address`]), on a port of the system's choosing.
     fn start(&self, spec: ServeSpec) -> BoxFuture<'_, Result<Box<dyn EmbeddedServer>, StartError>>;
 }

@@ -54,7 +54,12 @@ impl InProcess {
             },
             ..self.base.clone()
         };
-        let server = spawn(config, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let ip = if spec.every_address {
+            [0, 0, 0, 0]
+        } else {
+            [127, 0, 0, 1]
+        };
+        let server = spawn(config, SocketAddr::from((ip, 0))).await?;
         Ok(Embedded {
             server,
             certificate: identity.map(|id| id.cert),
@@ -116,6 +121,7 @@ mod tests {
             response_headers: HeaderProfile::BROWSER,
             compression: vec![ContentCoding::Gzip],
             tls,
+            every_address: false,
         }
     }
 

@@ -500,11 +500,6 @@ const CASES: &[(&[&str], &str, &str)] = &[
         "--link",
         "a duration",
     ),
-    (
-        &["trace", "-t", "ws", "--link", "lossy"],
-        "--link lossy: ",
-        "--addr 0.0.0.0:PORT",
-    ),
 ];
 
 #[test]
