@@ -20,7 +20,7 @@ pub fn parse_link(raw: &str) -> Result<LinkProfile, String> {
 /// `server_side`: network namespaces joined by a userspace link
 /// (`pushbench-link`). Namespaces a killed run left behind are removed
 /// first; this run's are removed when the path is dropped, and on a
-/// second Ctrl-C at the latest ([`remove_on_interrupt`]).
+/// second Ctrl-C at the latest (`remove_on_interrupt`).
 pub fn open_path(
     profile: &LinkProfile,
     server_side: ServerSide,
