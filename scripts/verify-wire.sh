@@ -10,11 +10,26 @@
 # out), and over HTTP/1.1 and HTTP/2 when this pushbench speaks it; the
 # table has a row pair per transport and variant.
 #
+# With LINK=PROFILE the clients reach the server over an emulated link
+# (`run --link PROFILE --target`): the server listens on 0.0.0.0 on the
+# host, the run puts its clients in a namespace behind a userspace link
+# whose host end is a TUN device, and tshark captures the server's side of
+# the link (`-i any`, the server's port, not 127.0.0.1: the runner's
+# control calls stay on loopback and are left out). Payload bytes are each
+# conversation's sequence extent, so they must still equal the sockets'
+# counts to the byte, lossy link or not; the bytes seen more than once are
+# set against `link_measured.retransmits` (the server's side sees each of
+# the server's retransmissions, and only those of the client's that
+# reached it). The TCP_INFO segment/header check applies to loopback only.
+#
 # Usage: scripts/verify-wire.sh [OUT_DIR]
 #   env PUSHBENCH   the pushbench binary (default: cargo build --release one)
 #   env CLIENTS, RATE, DURATION, PAYLOAD   the run (defaults 5, 20, 3, 128)
 #   env TLS         the run's --tls (default off,on)
 #   env HTTP        the run's --http (default 1.1,2 when `run` has --http)
+#   env TRANSPORTS  the run's --transports (default all five)
+#   env LINK        an emulated link profile, e.g. rtt=20ms,loss=1% (default
+#                   none: loopback); TLS defaults to off with it. Needs root.
 # Writes OUT_DIR/{capture.pcapng,wire.jsonl,results.json,comparison.md,
 # comparison.json}; prints comparison.md. Exit 0: every byte matches;
 # 1: a mismatch; 77: capture not possible here (no tshark, not permitted).
@@ -27,7 +42,9 @@ clients=${CLIENTS:-5}
 rate=${RATE:-20}
 duration=${DURATION:-3}
 payload=${PAYLOAD:-128}
-tls=${TLS:-off,on}
+transports=${TRANSPORTS:-short-poll,long-poll,stream,sse,ws}
+link=${LINK:-}
+if [ -n "$link" ]; then tls=${TLS:-off}; else tls=${TLS:-off,on}; fi
 
 if ! command -v tshark >/dev/null; then
   echo "verify-wire: tshark is not installed (Debian package tshark)" >&2
@@ -49,16 +66,29 @@ fi
 http_args=()
 [ -n "${HTTP:-}" ] && http_args=(--http "$HTTP")
 
-coproc SERVER { exec "$PUSHBENCH" serve --addr 127.0.0.1:0 --rate "$rate" --payload "$payload" \
+listen=127.0.0.1:0
+link_args=()
+filter_extra=""
+iface=lo
+if [ -n "$link" ]; then
+  # The link's host end reaches the server on the host's own address for
+  # it, so the server listens on every address.
+  listen=0.0.0.0:0
+  link_args=(--link "$link")
+  filter_extra=" and not host 127.0.0.1"
+  iface=any
+fi
+coproc SERVER { exec "$PUSHBENCH" serve --addr "$listen" --rate "$rate" --payload "$payload" \
   --tls --tls-cert-out "$out/cert.pem" 2>"$out/server.stderr"; }
 pids+=("$SERVER_PID")
 read -r -t 15 line <&"${SERVER[0]}"
 url=${line#pushbench listening on }
 port=${url##*:}
+url=${url/0.0.0.0/127.0.0.1}
 case $port in ''|*[!0-9]*) echo "verify-wire: unexpected server line: $line" >&2; exit 1;; esac
 
 # The capture: only this server's port; headers are enough (-s 128).
-tshark -q -i lo -f "tcp port $port" -s 128 -w "$out/capture.pcapng" 2>"$out/tshark.stderr" &
+tshark -q -i "$iface" -f "tcp port $port$filter_extra" -s 128 -w "$out/capture.pcapng" 2>"$out/tshark.stderr" &
 pids+=("$!")
 tshark_pid=$!
 for _ in $(seq 1 100); do
@@ -74,7 +104,7 @@ grep -q "Capturing on" "$out/tshark.stderr" || { echo "verify-wire: tshark did n
 # busy machine the first connection could otherwise be missed.
 sleep 1
 
-"$PUSHBENCH" run --target "$url" --transports short-poll,long-poll,stream,sse,ws \
+"$PUSHBENCH" run --target "$url" --transports "$transports" "${link_args[@]}" \
   --clients "$clients" --duration "$duration" --warmup 0.5 --ramp-up 0.2 \
   --tls "$tls" --target-cert "$out/cert.pem" "${http_args[@]}" \
   --out "$out" --no-report --wire-log "$out/wire.jsonl" >"$out/run.stdout" 2>"$out/run.stderr" \
@@ -96,10 +126,14 @@ wait "$tshark_pid" 2>/dev/null || true
 tshark -r "$out/capture.pcapng" -T fields -E separator=, \
   -e tcp.stream -e tcp.srcport -e tcp.dstport -e tcp.len -e ip.len -e tcp.seq >"$out/packets.csv"
 
-python3 - "$out" "$port" <<'PY'
+python3 - "$out" "$port" "$link" <<'PY'
 import collections, json, sys
-out, port = sys.argv[1], int(sys.argv[2])
+out, port, link = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 conns = [json.loads(l) for l in open(f"{out}/wire.jsonl")]
+# Over a link, the connections on loopback (the runner's control calls)
+# are not in the capture of the link's server side.
+off_link = [c for c in conns if link and c["local"].startswith("127.")]
+conns = [c for c in conns if not (link and c["local"].startswith("127."))]
 # Each connection's variant, from its phase in results.json (phase 0: the
 # runner's own control calls).
 phases = json.load(open(f"{out}/results.json"))["phases"]
@@ -143,6 +177,12 @@ for i, c in enumerate(conns):
         cands.remove(match)
         cap[(i, "sent")], cap[(i, "received")] = match["sent"], match["received"]
 unknown = sorted(st["port"] for sts in free.values() for st in sts)
+# Over a link the runner first checks that the target answers through it
+# (loadgen `reachable_across`):
+# a connection opened and closed without a byte of payload, not logged.
+empty = lambda st: st["sent"][3] == 0 and st["received"][3] == 0
+probes = sorted(st["port"] for sts in free.values() for st in sts if link and empty(st))
+unknown = [p for p in unknown if p not in probes]
 order = ["short-poll", "long-poll", "stream", "sse", "ws", "control"]
 kinds = sorted({c["variant"] for c in conns},
                key=lambda v: (order.index(v.split()[0]) if v.split()[0] in order else 99, v))
@@ -163,7 +203,7 @@ for kind in kinds:
         ok &= all((i, d) in cap for i, _ in mine)
         equal = sock == cb
         ok &= equal
-        if segs is not None:
+        if segs is not None and not link:
             # TCP_INFO is read just before the client closes, so the
             # teardown's FIN/ACK segments (at most 2 per connection and
             # direction) are the only packets it may lack; and every
@@ -191,13 +231,55 @@ for r in rows:
     md.append(f"| {r['kind']} | {r['direction']} | {r['connections']} | {r['socket_bytes']} | {r['capture_bytes']} | "
               f"{'yes' if r['equal'] else '**NO**'} | {r['retransmitted_bytes']} | {r['capture_packets']} | {f(r['tcp_info_segments'])} | "
               f"{r['capture_header_bytes']} | {f(r['tcp_ip_estimate'])} |")
+retx = []
+for n, p in enumerate(phases, 1):
+    m = (p.get("link_measured") or {}).get("retransmits")
+    if not link or m is None:
+        continue
+    mine = [i for i, c in enumerate(conns) if c["phase"] == n]
+    for d in ("sent", "received"):
+        # The server's side sees every segment the server sent, so its
+        # retransmitted bytes should equal the server sockets' count (when
+        # each was read); of the client's it misses those whose first copy
+        # the link dropped, so it sees at most the client sockets' count.
+        total = sum(cap[(i, d)][3] for i in mine if (i, d) in cap)
+        extent = sum(cap[(i, d)][0] for i in mine if (i, d) in cap)
+        retx.append(dict(phase=n, transport=p.get("transport"), direction=d,
+                         capture_segment_bytes=total, capture_extent_bytes=extent,
+                         capture_retransmitted_bytes=total - extent,
+                         tcp_info_retransmitted_bytes=m[f"{d}_bytes"],
+                         tcp_info_retransmitted_segments=m[f"{d}_segments"],
+                         sockets=m["client_sockets" if d == "sent" else "server_sockets"]))
+        r = retx[-1]
+        r["expected"] = "capture <= TCP_INFO" if d == "sent" else "capture = TCP_INFO"
+        r["holds"] = (r["capture_retransmitted_bytes"] <= r["tcp_info_retransmitted_bytes"] if d == "sent"
+                      else r["capture_retransmitted_bytes"] == r["tcp_info_retransmitted_bytes"]
+                      or r["sockets"] < len(mine))
+if retx:
+    md += ["", f"Retransmissions over the link `{link}`, per phase and direction: the capture's payload bytes",
+           "seen more than once (sum of segment lengths minus the sequence extent) vs `link_measured.retransmits`",
+           "(`tcpi_bytes_retrans` of the client sockets for sent, of the server sockets for received).", "",
+           "Expected: received (the server's) equal; sent (the client's) capture at most TCP_INFO, as the",
+           "capture misses a retransmitted segment's first copy the link dropped before the server. Not a",
+           "pass/fail condition of the script (its exit is the byte check).", "",
+           "| phase | transport | dir | capture segment B | capture extent B | capture retransmitted B | TCP_INFO retransmitted B | TCP_INFO retransmitted segs | sockets read | expected | holds |",
+           "|---:|---|---|---:|---:|---:|---:|---:|---:|---|:-:|"]
+    for r in retx:
+        md.append(f"| {r['phase']} | {r['transport']} | {r['direction']} | {r['capture_segment_bytes']} | {r['capture_extent_bytes']} | "
+                  f"{r['capture_retransmitted_bytes']} | {r['tcp_info_retransmitted_bytes']} | {r['tcp_info_retransmitted_segments']} | {r['sockets']} | "
+                  f"{r['expected']} | {'yes' if r['holds'] else '**no**'} |")
+if probes:
+    md.append(f"\n{len(probes)} captured conversation(s) without payload and not in the wire log (the reachability check): ports {probes[:10]}")
+if off_link:
+    md.append(f"\n{len(off_link)} connection(s) on loopback (the runner's control calls) are not on the link and not compared.")
 if unknown:
     md.append(f"\ncapture has {len(unknown)} conversation(s) not in the wire log: ports {unknown[:10]}")
 open(f"{out}/comparison.md", "w").write("\n".join(md) + "\n")
-json.dump(dict(ok=ok, unknown_ports=unknown, rows=rows), open(f"{out}/comparison.json", "w"), indent=1)
-md += ["", "Packets the capture has beyond TCP_INFO's segments are the teardown (FIN and its ACKs, and over TLS",
-       "the close_notify records, sent after the counters are read); the header bytes differ by 52 per such packet",
-       "(64 for one carrying a SACK block)."]
+json.dump(dict(ok=ok, link=link or None, unknown_ports=unknown, probe_ports=probes, rows=rows, retransmits=retx), open(f"{out}/comparison.json", "w"), indent=1)
+if not link:
+    md += ["", "Packets the capture has beyond TCP_INFO's segments are the teardown (FIN and its ACKs, and over TLS",
+           "the close_notify records, sent after the counters are read); the header bytes differ by 52 per such packet",
+           "(64 for one carrying a SACK block)."]
 print("\n".join(md))
 print("\nverify-wire:", "every byte matches" if ok else "MISMATCH", f"({out})")
 sys.exit(0 if ok else 1)
