@@ -10,7 +10,6 @@ use super::line_axes::{
     line_legend, link_series, log_bounds,
 };
 use super::render::{Chart, DrawResult};
-use super::style::label_font;
 use crate::link_points::{LinkPoint, link_lines, links_apply, median};
 use crate::number_format::format_decimal;
 
@@ -111,17 +110,12 @@ impl Chart for BytesVsLoss {
             let (y_min, y_max) = log_bounds(self.series.iter().flat_map(|s| s.2.iter().map(pick)));
             let mut chart = line_chart(
                 panel,
-                &LineFrame {
-                    caption: Some(title),
-                    margin: 12,
-                    margin_right: 12,
-                    y_label_area: 70,
-                    x_label_style: label_font(),
-                    x_desc: "packet loss (%)",
-                    y_desc: "bytes per event",
-                    x_format: &|x| format_decimal(*x),
-                    y_format: &|b| format_short(*b),
-                },
+                &LineFrame::panel(
+                    title,
+                    ("packet loss (%)", "bytes per event"),
+                    &|x| format_decimal(*x),
+                    &|b| format_short(*b),
+                ),
                 0f64..x_hi,
                 (y_min..y_max).log_scale(),
             )?;

@@ -13,7 +13,7 @@ use super::line_axes::{
     line_legend, line_phases, log_bounds, log_ticks, only_note,
 };
 use super::render::{Chart, DrawResult};
-use super::style::{label_font, transport_look};
+use super::style::transport_look;
 use crate::figures::transports_in;
 use crate::variant_labels::variant_label;
 
@@ -133,17 +133,12 @@ impl Chart for LatencyVsRate {
         ]) {
             let mut chart = line_chart(
                 panel,
-                &LineFrame {
-                    caption: Some(title),
-                    margin: 12,
-                    margin_right: 12,
-                    y_label_area: 70,
-                    x_label_style: label_font(),
-                    x_desc: "events per second",
-                    y_desc: "latency",
-                    x_format: &|r| format_short(*r),
-                    y_format: &|ms| format_ms(*ms),
-                },
+                &LineFrame::panel(
+                    title,
+                    ("events per second", "latency"),
+                    &|r| format_short(*r),
+                    &|ms| format_ms(*ms),
+                ),
                 (x_lo..x_hi).log_scale().with_key_points(ticks.clone()),
                 (y_min..y_max).log_scale(),
             )?;

@@ -11,7 +11,7 @@ use super::line_axes::{
 };
 use super::line_style::{Dash, LineLook, Marker, draw_line};
 use super::render::{Chart, DrawResult};
-use super::style::{CLASSIC_GREY, label_font, small_font};
+use super::style::{CLASSIC_GREY, small_font};
 use crate::link_points::{LinkPoint, link_lines, links_apply};
 use crate::number_format::format_decimal;
 
@@ -110,17 +110,12 @@ impl Chart for LatencyVsRtt {
         for (panel, (title, pick)) in panels.iter().zip([("p50", pick_p50), ("p99", pick_p99)]) {
             let mut chart = line_chart(
                 panel,
-                &LineFrame {
-                    caption: Some(title),
-                    margin: 12,
-                    margin_right: 12,
-                    y_label_area: 70,
-                    x_label_style: label_font(),
-                    x_desc: "round-trip time (ms)",
-                    y_desc: "latency",
-                    x_format: &|x| format_decimal(*x),
-                    y_format: &|ms| format_ms(*ms),
-                },
+                &LineFrame::panel(
+                    title,
+                    ("round-trip time (ms)", "latency"),
+                    &|x| format_decimal(*x),
+                    &|ms| format_ms(*ms),
+                ),
                 0f64..x_hi,
                 (y_min..y_max).log_scale(),
             )?;

@@ -190,6 +190,29 @@ pub(super) struct LineFrame<'s> {
     pub(super) y_format: &'s dyn Fn(&f64) -> String,
 }
 
+impl<'s> LineFrame<'s> {
+    /// One captioned panel of a chart split in two (p50 and p99, all and
+    /// retransmitted bytes): the common margins and label room.
+    pub(super) fn panel(
+        caption: &'s str,
+        (x_desc, y_desc): (&'s str, &'s str),
+        x_format: &'s dyn Fn(&f64) -> String,
+        y_format: &'s dyn Fn(&f64) -> String,
+    ) -> Self {
+        LineFrame {
+            caption: Some(caption),
+            margin: 12,
+            margin_right: 12,
+            y_label_area: 70,
+            x_label_style: label_font(),
+            x_desc,
+            y_desc,
+            x_format,
+            y_format,
+        }
+    }
+}
+
 /// A chart with value axes `X` and `Y`, as [`line_chart`] builds it.
 type LineChart<'a, DB, X, Y> = ChartContext<
     'a,
