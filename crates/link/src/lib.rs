@@ -94,7 +94,7 @@ use crate::emulator::Emulator;
 use crate::netns::{AddressBlock, LinkNames, NS_CONTROL, NS_TUN, SideThread, free_block, ip};
 use crate::scheduler::DirectionParams;
 
-pub use crate::netns::{cleanup_stale, cleanup_this_process};
+pub use crate::netns::{cleanup_stale, cleanup_this_process, pid_of_namespace};
 
 /// The MTU of both TUN devices: Ethernet's, as on the paths emulated.
 const LINK_MTU: u16 = 1500;

@@ -2,7 +2,7 @@
 //! measured of it (connect times, both ends' retransmissions), in results
 //! that validate against the schema and read back.
 
-use crate::support::{checked_results, quick_run, reliability, scratch};
+use crate::support::{can_emulate, checked_results, quick_run, reliability, scratch};
 
 #[test]
 fn a_run_with_link_loopback_records_the_link_and_connect_times() {
@@ -50,26 +50,6 @@ fn a_run_with_link_loopback_records_the_link_and_connect_times() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Whether this process may make namespaces and TUN devices (root). When
-/// it may not, a test prints why and passes, except under `CI=true`,
-/// where CI runs as root and a skip would hide a broken test.
-fn can_emulate(test: &str) -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let net_admin = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-        .is_some_and(|caps| caps & (1 << 12) != 0);
-    if !net_admin {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{test}: CI must run as root (CAP_NET_ADMIN) for the link tests"
-        );
-        eprintln!("{test}: skipped: needs root (CAP_NET_ADMIN) for namespaces and TUN devices");
-    }
-    net_admin
-}
-
 /// `pushbench run ARGS --out DIR` (phases of 3 s after 1 s of warm-up);
 /// asserts success; the parsed results (checked against the schema).
 fn link_run(args: &[&str], dir: &std::path::Path) -> pushbench_protocol::RunResult {
@@ -105,9 +85,8 @@ fn assert_no_namespace_left() {
         .lines()
         .filter_map(|line| line.split_whitespace().next())
         .filter(|name| {
-            name.strip_prefix("pushbench-")
-                .and_then(|rest| rest.split('-').next())
-                .is_some_and(|pid| !std::path::Path::new("/proc").join(pid).exists())
+            pushbench_link::pid_of_namespace(name)
+                .is_some_and(|pid| !std::path::Path::new("/proc").join(pid.to_string()).exists())
         })
         .collect();
     assert!(orphans.is_empty(), "namespaces left behind: {orphans:?}");

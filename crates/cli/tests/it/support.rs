@@ -191,3 +191,20 @@ pub fn checked_results(out: &Path) -> Value {
     }
     results
 }
+
+/// Whether this process may make namespaces and TUN devices
+/// (CAP_NET_ADMIN, which root has), as `pushbench_link` decides it. When
+/// it may not, a test prints why and passes, except under `CI=true`,
+/// where CI runs as root and a skip would hide a broken test.
+pub fn can_emulate(test: &str) -> bool {
+    let lan = pushbench_protocol::LinkProfile::named("lan").expect("lan");
+    let net_admin = pushbench_link::require_net_admin(&lan).is_ok();
+    if !net_admin {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{test}: CI must run as root (CAP_NET_ADMIN) for the emulated link"
+        );
+        eprintln!("{test}: skipped: needs root (CAP_NET_ADMIN) for namespaces and TUN devices");
+    }
+    net_admin
+}

@@ -88,27 +88,9 @@ fn a_packet_capture_agrees_with_the_socket_counts_to_the_byte() {
     }
 }
 
-/// Whether this process runs as root (effective uid 0, from
-/// /proc/self/status: the workspace forbids the `unsafe` of geteuid).
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|uids| uids.split_whitespace().nth(1).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
-}
-
 #[test]
 fn a_capture_on_the_server_side_of_a_link_agrees_with_the_socket_counts() {
-    if !is_root() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but this test is not root: the emulated link needs namespaces and TUN devices"
-        );
-        eprintln!("skipped: the emulated link needs root (namespaces, TUN devices)");
+    if !crate::support::can_emulate("wire-link") {
         return;
     }
     let Some((stdout, comparison)) = verify_wire(
