@@ -16,7 +16,7 @@ use pushbench_loadgen::shard::{Segment, ShardPlan};
 use pushbench_loadgen::threshold::{Threshold, violations};
 use pushbench_loadgen::{ServerSource, machine, output, scenario};
 use pushbench_protocol::{
-    ContentCoding, HeaderProfile, HttpVersion, LinkProfile, Scenario, Transport,
+    ContentCoding, HeaderProfile, HttpVersion, LinkProfile, Scenario, TargetKind, Transport,
 };
 
 use crate::flags::{above_zero, decimal, whole};
@@ -129,6 +129,13 @@ pub struct Args {
     /// publish rate when it has none.
     #[arg(long, value_name = "URL", value_parser = parse_target)]
     pub target: Option<String>,
+    /// The kind of server --target is: pushbench (default), nchan,
+    /// pushpin, socketio, bun or node-ws. Other kinds are published into
+    /// by the load generator at the scenario's rate (through their publish
+    /// API) and observed from /proc; a technique the kind does not offer
+    /// is refused before the run.
+    #[arg(long, value_name = "KIND")]
+    pub target_kind: Option<TargetKind>,
     /// The certificate (PEM) of a --target started with `serve --tls
     /// --tls-cert-out FILE`: its TLS phases pin it.
     #[arg(long, value_name = "FILE")]
@@ -270,6 +277,9 @@ impl Args {
         }
         if self.target.is_some() {
             s.target = self.target.clone();
+        }
+        if let Some(kind) = self.target_kind {
+            s.target_kind = kind;
         }
         if let Some(cert) = &self.target_cert {
             s.target_cert = Some(cert.display().to_string());

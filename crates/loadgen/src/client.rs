@@ -21,6 +21,7 @@ use crate::client_spec::{ClientSpec, Schedule};
 use crate::connection::{Attempt, Conn, Dialer, close, io_kind};
 use crate::h2_client::H2Groups;
 use crate::meter::Meter;
+use crate::peer_state::{PeerState, request, ws_target};
 use crate::recorder::PhaseRecorder;
 use crate::session::{ClientReport, Session, SessionEnd, poll_turn, ws_config, ws_kind};
 use crate::tracker::SeqTracker;
@@ -45,6 +46,7 @@ pub async fn run_client(
         ..ClientReport::default()
     };
     let mut cursor = spec.start_cursor;
+    let mut peer = PeerState::default();
     let mut dialer = Dialer::new(&spec, id, &recorder);
     let mut next_poll = tokio::time::Instant::now();
     while !*stop.borrow() {
@@ -53,7 +55,14 @@ pub async fn run_client(
         if !spec.keep_alive && !poll_turn(spec.schedule, &mut next_poll, &mut stop).await {
             break;
         }
-        let meter = Meter::with_tls(spec.transport, recorder.clone(), id, spec.tls.is_some());
+        let meter = Meter::of_kind(
+            spec.kind,
+            spec.transport,
+            recorder.clone(),
+            id,
+            spec.tls.is_some(),
+        );
+        peer.reconnected(spec.kind);
         let started = Instant::now();
         let (mut conn, local) = match dialer.attempt(&meter, &mut stop).await {
             Attempt::Stop => break,
@@ -68,6 +77,7 @@ pub async fn run_client(
             report: &mut report,
             progress: &progress,
             cursor: &mut cursor,
+            peer: &mut peer,
             answered: false,
             stream: 0,
             first: dialer.opened == 1,
@@ -118,7 +128,7 @@ impl Session<'_> {
             if self.spec.keep_alive && !poll_turn(self.spec.schedule, next_poll, stop).await {
                 return SessionEnd::Stopped;
             }
-            let request = self.spec.request(*self.cursor);
+            let request = request(self.spec, *self.cursor, self.peer);
             if let Err(e) = conn.write_all(request.as_bytes()).await {
                 return SessionEnd::Failed(io_kind("write", &e));
             }
@@ -163,7 +173,8 @@ impl Session<'_> {
         started: Instant,
         stop: &mut watch::Receiver<bool>,
     ) -> SessionEnd {
-        let request = match self.spec.ws_request(*self.cursor) {
+        let target = ws_target(self.spec, *self.cursor, self.peer);
+        let request = match self.spec.ws_request_to(&target) {
             Ok(request) => request,
             Err(e) => return SessionEnd::Failed(format!("ws request: {}", ws_kind(&e))),
         };

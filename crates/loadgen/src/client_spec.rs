@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pushbench_protocol::{ContentCoding, HttpVersion, Transport};
+use pushbench_protocol::{ContentCoding, HttpVersion, TargetKind, Transport};
 
 /// When a client asks again on its connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +40,9 @@ impl Schedule {
 pub struct ClientSpec {
     /// The transport.
     pub transport: Transport,
+    /// The kind of server, whose dialect the clients speak
+    /// ([`crate::peer_state`]).
+    pub kind: TargetKind,
     /// The server.
     pub server: SocketAddr,
     /// The phase's start cursor: every client asks for everything after it.
@@ -137,18 +140,33 @@ impl ClientSpec {
     /// then `connection: close` when the spec does not keep the connection
     /// (a header profile may not set `connection` itself).
     pub fn request(&self, cursor: u64) -> String {
-        let mut head = format!(
-            "GET {} HTTP/1.1\r\nhost: {}\r\n",
-            self.target(cursor),
-            self.server
-        );
-        for (name, value) in &self.headers {
+        self.http_request("GET", &self.target(cursor), &[], "")
+    }
+
+    /// An HTTP/1.1 request of any kind of server: `method target`, `host`,
+    /// the profile's headers, then `extra` (a resume header such as
+    /// `If-None-Match`), `connection: close` when the spec does not keep
+    /// the connection, and `body` with its `content-length` when not empty.
+    pub fn http_request(
+        &self,
+        method: &str,
+        target: &str,
+        extra: &[(&str, &str)],
+        body: &str,
+    ) -> String {
+        let mut head = format!("{method} {target} HTTP/1.1\r\nhost: {}\r\n", self.server);
+        let profile = self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+        for (name, value) in profile.chain(extra.iter().copied()) {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
         if !self.keep_alive {
             head.push_str("connection: close\r\n");
         }
+        if !body.is_empty() {
+            head.push_str(&format!("content-length: {}\r\n", body.len()));
+        }
         head.push_str("\r\n");
+        head.push_str(body);
         head
     }
 
@@ -158,11 +176,19 @@ impl ClientSpec {
         &self,
         cursor: u64,
     ) -> Result<WsRequest, tokio_tungstenite::tungstenite::Error> {
+        self.ws_request_to(&self.target(cursor))
+    }
+
+    /// The WebSocket upgrade request for `target` (path and query).
+    pub fn ws_request_to(
+        &self,
+        target: &str,
+    ) -> Result<WsRequest, tokio_tungstenite::tungstenite::Error> {
         use tokio_tungstenite::tungstenite;
         use tungstenite::client::IntoClientRequest as _;
         use tungstenite::http::{HeaderName, HeaderValue};
         let scheme = if self.tls.is_some() { "wss" } else { "ws" };
-        let url = format!("{scheme}://{}{}", self.server, self.target(cursor));
+        let url = format!("{scheme}://{}{target}", self.server);
         let mut request = url.into_client_request()?;
         for (name, value) in &self.headers {
             let name = HeaderName::from_bytes(name.as_bytes()).map_err(http::Error::from)?;
@@ -220,6 +246,7 @@ mod tests {
     fn spec(transport: Transport, clients: usize) -> ClientSpec {
         ClientSpec {
             transport,
+            kind: TargetKind::Pushbench,
             server: SocketAddr::from(([127, 0, 0, 1], 8080)),
             start_cursor: 0,
             schedule: Schedule::for_transport(transport, Duration::from_millis(250)),

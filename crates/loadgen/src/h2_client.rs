@@ -47,6 +47,7 @@ use crate::connection::{Attempt, CLOSE_GRACE, Conn, Dialer, backoff_wait, close,
 use crate::h2_io::{H2Io, H2Stream};
 use crate::lock;
 use crate::meter::{Meter, Note};
+use crate::peer_state::PeerState;
 use crate::recorder::PhaseRecorder;
 use crate::session::{ClientReport, Session, SessionEnd, poll_turn, record_setup_time, ws_config};
 use crate::tracker::SeqTracker;
@@ -306,6 +307,8 @@ async fn streams(
             report: &mut *report,
             progress,
             cursor: &mut cursor,
+            // HTTP/2 is pushbench's own server's: nothing beyond the cursor.
+            peer: &mut PeerState::default(),
             answered: false,
             stream: 0,
             first,

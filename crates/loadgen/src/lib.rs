@@ -29,6 +29,9 @@
 //!   tracker and histogram. [`h2_client`] runs the same clients over
 //!   HTTP/2: a connection shared by a group of clients, a stream each,
 //!   WebSocket by extended CONNECT, over [`h2_io`]'s byte streams.
+//! - [`peer_state`]: what a client of another kind of server
+//!   (`--target-kind`) carries between requests (a resume token, a
+//!   session, pings owed) and the requests that kind's clients make.
 //! - [`request_headers`]: the request header profiles (`minimal`,
 //!   Chromium's `browser` heads, a header file) per transport.
 //! - [`control_client`]: the runner's own HTTP calls (`/stats`, `/publish`) on
@@ -37,6 +40,9 @@
 //!   `pushbench serve`, or an in-process server handed in (tests, `pushbench
 //!   trace`) through `pushbench_net::embedding`: this crate depends on no
 //!   server.
+//! - [`target_api`]: the load generator's own requests to another kind
+//!   of server: publishing an event into it, and the probe that tells
+//!   whether `--target` is the kind it was said to be.
 //! - [`runner`]: the scenario's phases in order (transport x clients x
 //!   rate x [`runner::PhaseVariant`]: header profile, TLS, HTTP version,
 //!   coding) into a [`RunResult`](pushbench_protocol::RunResult);
@@ -83,6 +89,7 @@ pub mod outages;
 pub mod output;
 pub mod path_sides;
 pub mod peer_runs;
+pub mod peer_state;
 pub mod phase;
 pub mod phase_figures;
 pub mod phase_rate;
@@ -95,6 +102,7 @@ pub mod setup_scan;
 pub mod shard;
 pub mod shard_merge;
 pub mod target;
+pub mod target_api;
 pub mod tcpinfo;
 pub mod threshold;
 pub mod trace_record;

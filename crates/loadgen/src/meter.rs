@@ -54,17 +54,18 @@ use pushbench_protocol::h2_classifier::H2Classifier;
 use pushbench_protocol::ledger::tcp_ip_header_bytes;
 use pushbench_protocol::tls_records::{RecordPart, RecordScanner};
 use pushbench_protocol::{
-    ByteClass, ByteLedger, Classifier, Direction, HttpVersion, Received, Traffic, Transport,
-    WireError, WireEvent, now_us,
+    ByteClass, ByteLedger, Classifier, Direction, HttpVersion, Received, TargetKind, Traffic,
+    Transport, WireError, WireEvent, now_us,
 };
 
 use crate::lock;
+use crate::peer_state::PeerNote;
 use crate::recorder::PhaseRecorder;
 use crate::setup_scan::SetupScan;
 use crate::tcpinfo::ConnectionSegments;
 
 /// Something the classifier decoded, for the client loop.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Note {
     /// An event or gap, with the time its last byte was read (µs since epoch).
     Message(Received, u64),
@@ -74,6 +75,8 @@ pub enum Note {
     ResponseEnd(u16, Option<u64>),
     /// Bytes that should have been an event but were not.
     Malformed(&'static str),
+    /// What the server's dialect asks the client to carry on or answer.
+    Peer(PeerNote),
 }
 
 /// The classifier of a connection's HTTP version.
@@ -197,7 +200,27 @@ impl Meter {
         client_id: usize,
         tls: bool,
     ) -> Self {
-        Self::speaking(transport, HttpVersion::Http1, recorder, client_id, tls)
+        Self::of_kind(TargetKind::Pushbench, transport, recorder, client_id, tls)
+    }
+
+    /// [`Meter::with_tls`] for a connection to a `kind` server over
+    /// HTTP/1.1, read in its dialect.
+    pub fn of_kind(
+        kind: TargetKind,
+        transport: Transport,
+        recorder: Arc<PhaseRecorder>,
+        client_id: usize,
+        tls: bool,
+    ) -> Self {
+        let classifier = AnyClassifier::Http1(Classifier::for_target(kind, transport));
+        Self::around(
+            classifier,
+            transport,
+            HttpVersion::Http1,
+            recorder,
+            client_id,
+            tls,
+        )
     }
 
     /// [`Meter::with_tls`] for a connection that speaks `http` (see the
@@ -213,6 +236,17 @@ impl Meter {
             HttpVersion::Http1 => AnyClassifier::Http1(Classifier::new(transport)),
             HttpVersion::Http2 => AnyClassifier::Http2(H2Classifier::new(transport)),
         };
+        Self::around(classifier, transport, http, recorder, client_id, tls)
+    }
+
+    fn around(
+        classifier: AnyClassifier,
+        transport: Transport,
+        http: HttpVersion,
+        recorder: Arc<PhaseRecorder>,
+        client_id: usize,
+        tls: bool,
+    ) -> Self {
         Meter {
             transport,
             state: Arc::new(Mutex::new(MeterState {
@@ -469,6 +503,7 @@ fn book(
             notes.push((stream, Note::ResponseEnd(status, next)))
         }
         WireEvent::Malformed { reason, .. } => notes.push((stream, Note::Malformed(reason))),
+        WireEvent::Peer(signal) => notes.push((stream, Note::Peer(PeerNote::from(signal)))),
     }
 }
 

@@ -262,6 +262,7 @@ impl Phase<'_> {
         let (s, server, transport) = (self.s, &self.server, self.spec.transport);
         ClientSpec {
             transport,
+            kind: s.target_kind,
             server: server.addr,
             start_cursor,
             schedule: Schedule::for_transport(transport, self.poll_interval()),

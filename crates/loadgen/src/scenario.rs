@@ -268,6 +268,29 @@ pub fn validate(s: &Scenario) -> Result<()> {
             &labels,
         );
     }
+    if !s.target_kind.is_pushbench() {
+        if s.target.is_none() {
+            return bad(
+                "target_kind",
+                "names the kind of a running `target` (--target URL); the run starts only \
+                 pushbench's own server",
+                &s.target_kind,
+            );
+        }
+        for &t in &s.transports {
+            if let Err(e) = s.target_kind.check(t) {
+                return bad("transports", &e.to_string(), &t.name());
+            }
+        }
+        if s.tls.contains(&true) || s.http.contains(&HttpVersion::Http2) {
+            return bad(
+                "target_kind",
+                "other kinds of server are measured over plaintext HTTP/1.1 \
+                 (tls = false, http = \"1.1\")",
+                &s.target_kind,
+            );
+        }
+    }
     if s.target_cert.is_some() && s.target.is_none() {
         return bad(
             "target_cert",

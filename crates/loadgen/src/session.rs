@@ -8,13 +8,15 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use pushbench_protocol::Received;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
+use tokio_tungstenite::tungstenite;
 
 use crate::client_spec::{ClientSpec, Schedule};
 use crate::meter::{ConnectionTotals, Meter, Note};
+use crate::peer_state::{PeerState, ws_replies};
 use crate::recorder::{MAX_LATENCY_US, PhaseRecorder};
 use crate::tracker::SeqTracker;
 
@@ -80,6 +82,8 @@ pub(crate) struct Session<'a> {
     pub(crate) report: &'a mut ClientReport,
     pub(crate) progress: &'a AtomicU64,
     pub(crate) cursor: &'a mut u64,
+    /// What the server's dialect asked the client to carry on or answer.
+    pub(crate) peer: &'a mut PeerState,
     /// The server gave a good answer (a 2xx head or the 101 upgrade) on
     /// this connection: the next failure starts the backoff over.
     pub(crate) answered: bool,
@@ -157,6 +161,7 @@ impl Session<'_> {
                     }
                     drained.ended = Some(status);
                 }
+                Note::Peer(note) => self.peer.absorb(note),
                 Note::Malformed(reason) => {
                     *shard
                         .errors
@@ -199,8 +204,15 @@ impl Session<'_> {
                 m = ws.next() => m,
             };
             // tokio-tungstenite answers pings itself; the classifier books
-            // the ping and the pong as control from the raw bytes.
+            // the ping and the pong as control from the raw bytes. What the
+            // server's dialect asks for at the application level (an
+            // Engine.IO pong) is sent here.
             self.drain();
+            for reply in ws_replies(self.spec, self.peer) {
+                if let Err(e) = ws.send(tungstenite::Message::text(reply)).await {
+                    return SessionEnd::Failed(format!("ws: {}", ws_kind(&e)));
+                }
+            }
             match message {
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return SessionEnd::Failed(format!("ws: {}", ws_kind(&e))),
@@ -218,13 +230,12 @@ impl Session<'_> {
 pub const WS_READ_CHUNK: usize = 8 * 1024;
 
 /// The WebSocket settings of every load-generator client.
-pub fn ws_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
-    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
-        .read_buffer_size(WS_READ_CHUNK)
+pub fn ws_config() -> tungstenite::protocol::WebSocketConfig {
+    tungstenite::protocol::WebSocketConfig::default().read_buffer_size(WS_READ_CHUNK)
 }
 
-pub(crate) fn ws_kind(e: &tokio_tungstenite::tungstenite::Error) -> String {
-    use tokio_tungstenite::tungstenite::Error as E;
+pub(crate) fn ws_kind(e: &tungstenite::Error) -> String {
+    use tungstenite::Error as E;
     match e {
         E::ConnectionClosed | E::AlreadyClosed => "closed".into(),
         E::Io(io) => format!("{:?}", io.kind()),

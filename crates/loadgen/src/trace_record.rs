@@ -270,7 +270,8 @@ fn owned(e: WireEvent<'_>) -> Owned {
         // A trace shows the wire; decoded bytes of a coded body are not on it.
         WireEvent::Message(Received::Gap(_))
         | WireEvent::Malformed { .. }
-        | WireEvent::Decoded { .. } => Owned::Other,
+        | WireEvent::Decoded { .. }
+        | WireEvent::Peer(_) => Owned::Other,
     }
 }
 
@@ -357,6 +358,7 @@ pub async fn record(opts: &TraceOptions) -> Result<Trace> {
     };
     let spec = ClientSpec {
         transport: opts.transport,
+        kind: pushbench_protocol::TargetKind::Pushbench,
         server,
         start_cursor: cursor,
         schedule: Schedule::for_transport(opts.transport, opts.poll_interval),

@@ -30,6 +30,9 @@
 //! - [`link`]: [`LinkProfile`], the network path a phase runs over (named
 //!   profiles, the `--link` syntax); [`link_measured`]: what a phase
 //!   measured of it (connect times, retransmissions, the link's counts).
+//! - [`target_kind`]: [`TargetKind`], the kinds of server measured
+//!   (`pushbench`, `nchan`, `pushpin`, `socketio`, `bun`, `node-ws`) and
+//!   the techniques each offers; the classifiers read each kind's dialect.
 //! - [`results`]: [`RunResult`] and its parts, the `results.json` contract.
 //! - [`peer_results`]: [`peer_results::PeersResult`], the `peers.json`
 //!   contract: pushbench beside other tools, as ratios.
@@ -53,6 +56,7 @@ pub mod link;
 pub mod link_measured;
 pub mod peer_results;
 pub mod results;
+pub mod target_kind;
 pub mod tls_records;
 pub mod transport;
 pub mod variant;
@@ -66,9 +70,10 @@ pub use header_profiles::HeaderProfile;
 pub use ledger::{ByteClass, ByteLedger, Traffic};
 pub use link::LinkProfile;
 pub use results::{RESULTS_VERSION, RunResult, Scenario};
+pub use target_kind::{NotOffered, TargetKind, UnknownTargetKind};
 pub use transport::{Transport, UnknownTransport};
 pub use variant::{ContentCoding, HttpVersion};
-pub use wire::{Classifier, Direction, WireError, WireEvent};
+pub use wire::{Classifier, Direction, PeerSignal, WireError, WireEvent};
 
 /// Prints the reliability line of one unit-test case that passed (see
 /// `scripts/reliability.sh`); call it only after the case's assertions.

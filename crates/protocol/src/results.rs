@@ -7,7 +7,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::link_measured::{ConnectTimes, LinkMeasured};
-use crate::{ContentCoding, HeaderProfile, HttpVersion, LinkProfile, Traffic, Transport};
+use crate::{
+    ContentCoding, HeaderProfile, HttpVersion, LinkProfile, TargetKind, Traffic, Transport,
+};
 
 /// The version of the results format written by this build.
 pub const RESULTS_VERSION: u32 = 1;
@@ -217,6 +219,13 @@ pub struct Scenario {
     /// pin it. Absent in older results and when not given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_cert: Option<String>,
+    /// The kind of server the `target` is (`pushbench`, `nchan`,
+    /// `pushpin`, `socketio`, `bun`, `node-ws`): which techniques it
+    /// offers and the dialect its clients speak. Any kind but `pushbench`
+    /// is published into by the load generator at the scenario's rate.
+    /// Absent (pushbench) in older results.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub target_kind: TargetKind,
     /// Request header profiles, one phase each (per transport, client count
     /// and rate): `minimal`, `browser`, `browser:N` (an N-byte cookie) or a
     /// header file. A scenario file may name one (`headers = "browser"`) or
@@ -392,6 +401,7 @@ impl Default for Scenario {
             ws_binary: false,
             target: None,
             target_cert: None,
+            target_kind: TargetKind::Pushbench,
             headers: vec![HeaderProfile::Minimal],
             response_headers: HeaderProfile::Minimal,
             source_addresses: 0,

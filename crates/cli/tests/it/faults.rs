@@ -120,6 +120,7 @@ impl Crowd {
         let mut clients = Vec::new();
         for &transport in kinds {
             let spec = Arc::new(ClientSpec {
+                kind: pushbench_protocol::TargetKind::Pushbench,
                 transport,
                 server: addr,
                 start_cursor: 0,

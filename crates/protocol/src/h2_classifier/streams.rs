@@ -8,6 +8,7 @@ use super::{
     on_stream,
 };
 use crate::ledger::ByteClass;
+use crate::target_kind::TargetKind;
 use crate::transport::Transport;
 use crate::wire::{
     Content, Direction, Emitter, Exchange, FrameParser, WireError, WireEvent, WireOrder,
@@ -115,7 +116,9 @@ impl H2Classifier {
                             st.response = Half::Body(Body::Frames(FrameParser::new(dir)));
                         } else {
                             em.bytes(dir, ByteClass::ResponseHeaders, fragment);
+                            // HTTP/2 is measured against pushbench's own server only.
                             let content = Content::for_response(
+                                TargetKind::Pushbench,
                                 transport,
                                 status,
                                 fields.content_encoding.as_deref(),

@@ -9,6 +9,7 @@ use super::poll::classify_poll_body;
 use super::sse::SseParser;
 use crate::content_coding::{DecodeFailure, Decoder};
 use crate::ledger::ByteClass;
+use crate::target_kind::TargetKind;
 use crate::transport::Transport;
 use crate::variant::ContentCoding;
 
@@ -52,6 +53,17 @@ fn coding_of(value: &str) -> Result<ContentCoding, ()> {
 }
 
 impl Content {
+    /// The body parser of pushbench's own answers on a `transport`
+    /// connection (the dialect every kind without its own shares).
+    fn of_transport(transport: Transport) -> Content {
+        match transport {
+            Transport::ShortPoll | Transport::LongPoll => Content::Poll(Vec::new()),
+            Transport::Stream => Content::Ndjson(Vec::new()),
+            Transport::Sse => Content::Sse(SseParser::default()),
+            Transport::Ws => Content::Opaque,
+        }
+    }
+
     /// The body parser of a response with `status` on a `transport`
     /// connection, over HTTP/1.1 or HTTP/2 alike: a 2xx answer carries the
     /// transport's events, anything else is opaque (control).
@@ -59,16 +71,21 @@ impl Content {
     /// gzip or br body is decoded in front of the parser
     /// ([`Content::Coded`]); one the classifier cannot decode is opaque.
     pub(crate) fn for_response(
+        kind: TargetKind,
         transport: Transport,
         status: u16,
         content_encoding: Option<&str>,
     ) -> Content {
         let content = if (200..300).contains(&status) {
-            match transport {
-                Transport::ShortPoll | Transport::LongPoll => Content::Poll(Vec::new()),
-                Transport::Stream => Content::Ndjson(Vec::new()),
-                Transport::Sse => Content::Sse(SseParser::default()),
-                Transport::Ws => Content::Opaque,
+            match kind {
+                // Each kind with a dialect of its own reads its bodies here;
+                // these carry pushbench's (their events are its JSON).
+                TargetKind::Pushbench
+                | TargetKind::Nchan
+                | TargetKind::Pushpin
+                | TargetKind::Socketio
+                | TargetKind::Bun
+                | TargetKind::NodeWs => Content::of_transport(transport),
             }
         } else {
             Content::Opaque

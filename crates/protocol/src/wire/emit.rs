@@ -70,6 +70,9 @@ pub enum WireEvent<'a> {
         /// The poll cursor (`next`) of a poll answer.
         next: Option<u64>,
     },
+    /// What a target's protocol asks the client to carry into its next
+    /// request or to answer (a resume token, a session, a ping).
+    Peer(PeerSignal<'a>),
     /// Something that should have been an event was not; booked as control.
     Malformed {
         /// Which way it went.
@@ -77,6 +80,30 @@ pub enum WireEvent<'a> {
         /// What was wrong.
         reason: &'static str,
     },
+}
+
+/// What a server's dialect tells its client beyond events, for the client
+/// to carry into its next request or to answer
+/// (`pushbench_protocol::TargetKind`). pushbench's own server needs none:
+/// its cursor is the last seq.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeerSignal<'a> {
+    /// The id to resume after (SSE `id:`, Nchan's `<time>:<tag>`): sent
+    /// back as `Last-Event-ID` (or the kind's equivalent) on reconnect.
+    EventId(&'a str),
+    /// HTTP validators of a poll answer (Nchan long polling): sent back as
+    /// `If-Modified-Since` and `If-None-Match` on the next poll.
+    Validators {
+        /// The `Last-Modified` value.
+        last_modified: &'a str,
+        /// The `Etag` value.
+        etag: &'a str,
+    },
+    /// A session the server opened (Engine.IO's `sid`), named in every
+    /// later request of the client.
+    Session(&'a str),
+    /// The server pinged at the application level (Engine.IO `2`): answer.
+    Ping,
 }
 
 /// A protocol violation that stops classification of a connection; every

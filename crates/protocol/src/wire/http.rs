@@ -3,9 +3,11 @@
 //! response body goes to the parser [`Content`] picks for it.
 
 use super::content::Content;
+use super::dialect;
 use super::emit::{Direction, Emitter, MAX_CHUNK_LINE, MAX_HEAD, WireError, WireEvent, up_to};
 use super::ws::FrameParser;
 use crate::ledger::ByteClass;
+use crate::target_kind::TargetKind;
 use crate::transport::Transport;
 
 /// Accumulates an HTTP head until the blank line; returns how many bytes of
@@ -50,12 +52,14 @@ enum RequestState {
 #[derive(Debug)]
 pub(super) struct RequestParser {
     state: RequestState,
+    kind: TargetKind,
 }
 
-impl Default for RequestParser {
-    fn default() -> Self {
+impl RequestParser {
+    pub(super) fn new(kind: TargetKind) -> Self {
         RequestParser {
             state: RequestState::Head(Vec::new()),
+            kind,
         }
     }
 }
@@ -124,7 +128,7 @@ impl Stepwise for RequestParser {
                     header(&head, "upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
                 if upgrade {
                     em.bytes(DIR, ByteClass::Handshake, &head);
-                    self.state = RequestState::Frames(FrameParser::new(DIR));
+                    self.state = RequestState::Frames(FrameParser::for_target(self.kind, DIR));
                     return Ok(n);
                 }
                 em.bytes(DIR, ByteClass::RequestHeaders, &head);
@@ -192,15 +196,17 @@ enum ResponseState {
 #[derive(Debug)]
 pub(super) struct ResponseParser {
     transport: Transport,
+    kind: TargetKind,
     state: ResponseState,
     status: u16,
     content: Content,
 }
 
 impl ResponseParser {
-    pub(super) fn new(transport: Transport) -> Self {
+    pub(super) fn new(kind: TargetKind, transport: Transport) -> Self {
         ResponseParser {
             transport,
+            kind,
             state: ResponseState::Head(Vec::new()),
             status: 0,
             content: Content::Opaque,
@@ -362,7 +368,7 @@ impl ResponseParser {
         if status == 101 {
             em.bytes(DIR, ByteClass::Handshake, &head);
             em.event(WireEvent::ResponseHead { status });
-            self.state = ResponseState::Frames(FrameParser::new(DIR));
+            self.state = ResponseState::Frames(FrameParser::for_target(self.kind, DIR));
             return Ok(());
         }
         let length = match content_length(&head) {
@@ -376,8 +382,13 @@ impl ResponseParser {
             .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
         em.bytes(DIR, ByteClass::ResponseHeaders, &head);
         em.event(WireEvent::ResponseHead { status });
-        self.content =
-            Content::for_response(self.transport, status, header(&head, "content-encoding"));
+        dialect::response_head(self.kind, self.transport, status, &head, em);
+        self.content = Content::for_response(
+            self.kind,
+            self.transport,
+            status,
+            header(&head, "content-encoding"),
+        );
         if (100..200).contains(&status) || status == 204 || status == 304 {
             self.end_response(em);
         } else if chunked {

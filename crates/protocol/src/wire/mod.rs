@@ -71,6 +71,9 @@
 //!   chunked bodies, the upgrade to WebSocket frames.
 //! - `content`: which body parser a response gets (by transport, status
 //!   and `content-encoding`), with gzip and Brotli decoded in front of it.
+//! - `dialect`: what a target kind's answers say beyond its events (a
+//!   resume token in a response head, [`PeerSignal`]s); the body and frame
+//!   parsers take the kind and read its dialect.
 //! - `event_json`: where an event's payload is in its JSON, and the NDJSON
 //!   line; `poll`: poll answers; `sse`: `text/event-stream` blocks; `ws`:
 //!   WebSocket frames (their headers read by [`crate::frame_head`]).
@@ -82,6 +85,7 @@
 //! file (the [`Classifier`]) on top.
 
 mod content;
+mod dialect;
 mod emit;
 mod event_json;
 mod http;
@@ -90,12 +94,15 @@ mod sse;
 mod ws;
 
 pub(crate) use content::Content;
-pub use emit::{Direction, MAX_CHUNK_LINE, MAX_HEAD, MAX_MESSAGE, WireError, WireEvent};
+pub use emit::{
+    Direction, MAX_CHUNK_LINE, MAX_HEAD, MAX_MESSAGE, PeerSignal, WireError, WireEvent,
+};
 pub(crate) use emit::{Emitter, Exchange, WireOrder, up_to};
 pub use event_json::json_payload_range;
 pub(crate) use ws::FrameParser;
 
 use crate::ledger::ByteClass;
+use crate::target_kind::TargetKind;
 use crate::transport::Transport;
 use http::{RequestParser, ResponseParser, Stepwise};
 
@@ -103,6 +110,7 @@ use http::{RequestParser, ResponseParser, Stepwise};
 #[derive(Debug)]
 pub struct Classifier {
     transport: Transport,
+    kind: TargetKind,
     request: RequestParser,
     response: ResponseParser,
     exchange: Exchange,
@@ -112,12 +120,19 @@ pub struct Classifier {
 }
 
 impl Classifier {
-    /// A classifier for one connection of `transport`.
+    /// A classifier for one connection of `transport` to `pushbench serve`.
     pub fn new(transport: Transport) -> Self {
+        Self::for_target(TargetKind::Pushbench, transport)
+    }
+
+    /// A classifier for one connection of `transport` to a `kind` server,
+    /// read in that kind's wire dialect.
+    pub fn for_target(kind: TargetKind, transport: Transport) -> Self {
         Classifier {
             transport,
-            request: RequestParser::default(),
-            response: ResponseParser::new(transport),
+            kind,
+            request: RequestParser::new(kind),
+            response: ResponseParser::new(kind, transport),
             exchange: Exchange::default(),
             hold: matches!(transport, Transport::ShortPoll | Transport::LongPoll),
             order: WireOrder::default(),
@@ -133,6 +148,11 @@ impl Classifier {
     /// The transport this classifier follows.
     pub fn transport(&self) -> Transport {
         self.transport
+    }
+
+    /// The kind of server whose dialect it reads.
+    pub fn kind(&self) -> TargetKind {
+        self.kind
     }
 
     /// Feeds bytes that crossed the socket in `direction`, reporting segments,

@@ -17,11 +17,23 @@ struct Outcome {
     errors: Vec<WireError>,
     /// Decoded bytes of content-coded bodies, neighbours merged.
     decoded: Vec<(ByteClass, Vec<u8>)>,
+    /// What the dialect told the client (`{:?}` of each [`PeerSignal`]).
+    peer: Vec<String>,
 }
 
 fn run(transport: Transport, script: &[(Direction, Vec<u8>)], one_byte: bool) -> Outcome {
+    run_kind(TargetKind::Pushbench, transport, script, one_byte)
+}
+
+/// [`run`] against a `kind` server, read in its dialect.
+fn run_kind(
+    kind: TargetKind,
+    transport: Transport,
+    script: &[(Direction, Vec<u8>)],
+    one_byte: bool,
+) -> Outcome {
     let mut out = Outcome::default();
-    let mut classifier = Classifier::new(transport);
+    let mut classifier = Classifier::for_target(kind, transport);
     let mut sink = |e: WireEvent<'_>| match e {
         WireEvent::Bytes {
             direction,
@@ -42,6 +54,7 @@ fn run(transport: Transport, script: &[(Direction, Vec<u8>)], one_byte: bool) ->
         WireEvent::ResponseEnd { status, next } => out.ends.push((status, next)),
         WireEvent::ResponseHead { .. } => {}
         WireEvent::Malformed { .. } => out.malformed += 1,
+        WireEvent::Peer(signal) => out.peer.push(format!("{signal:?}")),
     };
     let mut errors = Vec::new();
     for (direction, bytes) in script {

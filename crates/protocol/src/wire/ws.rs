@@ -7,10 +7,13 @@ use super::event_json::decode_json_located;
 use crate::event::{Received, decode_binary};
 use crate::frame_head::{NeedMore, WsFrameHead};
 use crate::ledger::ByteClass;
+use crate::target_kind::TargetKind;
 
 #[derive(Debug)]
 pub(crate) struct FrameParser {
     direction: Direction,
+    /// The wire dialect its data frames are read in.
+    kind: TargetKind,
     /// Header bytes so far (2 to 14).
     header: Vec<u8>,
     /// Set once the header is complete.
@@ -30,9 +33,16 @@ struct FrameBody {
 }
 
 impl FrameParser {
+    /// A parser of pushbench's own frames (HTTP/2's WebSockets).
     pub(crate) fn new(direction: Direction) -> Self {
+        Self::for_target(TargetKind::Pushbench, direction)
+    }
+
+    /// A parser of the frames a `kind` server exchanges.
+    pub(crate) fn for_target(kind: TargetKind, direction: Direction) -> Self {
         FrameParser {
             direction,
+            kind,
             header: Vec::with_capacity(14),
             body: None,
             body_bytes: Vec::new(),
@@ -132,9 +142,9 @@ impl FrameParser {
                 *b ^= key[i % 4];
             }
         }
-        let decoded = match opcode {
-            0x1 => decode_json_located(&unmasked),
-            0x2 => match decode_binary(&unmasked) {
+        let decoded = match (self.kind, opcode) {
+            (_, 0x1) => decode_json_located(&unmasked),
+            (_, 0x2) => match decode_binary(&unmasked) {
                 Ok(r @ Received::Event { envelope_len, .. }) => {
                     Some((r, Some(envelope_len..unmasked.len())))
                 }

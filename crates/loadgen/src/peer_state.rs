@@ -1,0 +1,132 @@
+//! What a client carries between its requests for its target kind
+//! ([`PeerState`]), and the requests that kind's clients make
+//! ([`request`], [`ws_target`], [`ws_replies`]).
+//!
+//! pushbench's own server needs nothing but the client's cursor (the last
+//! seq it has, sent as `since=`). Other kinds resume by what their answers
+//! told the client ([`PeerNote`]s, the owned form of the classifier's
+//! [`PeerSignal`]s): Nchan's message id or validators, Engine.IO's session
+//! and its pings. Each kind's requests live in a module of their own.
+
+use pushbench_protocol::{PeerSignal, TargetKind};
+
+use crate::client_spec::ClientSpec;
+
+/// The owned form of a [`PeerSignal`], as a client's notes carry it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PeerNote {
+    /// [`PeerSignal::EventId`].
+    EventId(String),
+    /// [`PeerSignal::Validators`].
+    Validators {
+        /// `Last-Modified`.
+        last_modified: String,
+        /// `Etag`.
+        etag: String,
+    },
+    /// [`PeerSignal::Session`].
+    Session(String),
+    /// [`PeerSignal::Ping`].
+    Ping,
+}
+
+impl From<PeerSignal<'_>> for PeerNote {
+    fn from(signal: PeerSignal<'_>) -> Self {
+        match signal {
+            PeerSignal::EventId(id) => PeerNote::EventId(id.to_owned()),
+            PeerSignal::Validators {
+                last_modified,
+                etag,
+            } => PeerNote::Validators {
+                last_modified: last_modified.to_owned(),
+                etag: etag.to_owned(),
+            },
+            PeerSignal::Session(sid) => PeerNote::Session(sid.to_owned()),
+            PeerSignal::Ping => PeerNote::Ping,
+        }
+    }
+}
+
+/// What one client carries between requests, beyond its seq cursor.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PeerState {
+    /// The last event id the server named (resumes an SSE or WebSocket).
+    pub event_id: Option<String>,
+    /// The last poll answer's validators (`Last-Modified`, `Etag`).
+    pub validators: Option<(String, String)>,
+    /// The session the server opened for this client.
+    pub session: Option<String>,
+    /// Application-level pings not yet answered.
+    pub pings: u32,
+}
+
+impl PeerState {
+    /// Takes in what the server said.
+    pub fn absorb(&mut self, note: PeerNote) {
+        match note {
+            PeerNote::EventId(id) => self.event_id = Some(id),
+            PeerNote::Validators {
+                last_modified,
+                etag,
+            } => self.validators = Some((last_modified, etag)),
+            PeerNote::Session(sid) => self.session = Some(sid),
+            PeerNote::Ping => self.pings += 1,
+        }
+    }
+
+    /// A new connection: what belonged to the last one (a session, its
+    /// unanswered pings) is gone; resume tokens stay.
+    pub fn reconnected(&mut self, kind: TargetKind) {
+        let _ = kind;
+        self.session = None;
+        self.pings = 0;
+    }
+}
+
+/// The HTTP/1.1 request a `spec.kind` client sends next on its
+/// connection, asking for everything after `cursor` (or what `peer`
+/// says to resume from).
+pub fn request(spec: &ClientSpec, cursor: u64, peer: &mut PeerState) -> String {
+    match spec.kind {
+        TargetKind::Pushbench
+        | TargetKind::Nchan
+        | TargetKind::Pushpin
+        | TargetKind::Socketio
+        | TargetKind::Bun
+        | TargetKind::NodeWs => {
+            let _ = peer;
+            spec.request(cursor)
+        }
+    }
+}
+
+/// The WebSocket request target (path and query) of a `spec.kind` client.
+pub fn ws_target(spec: &ClientSpec, cursor: u64, peer: &PeerState) -> String {
+    match spec.kind {
+        TargetKind::Pushbench
+        | TargetKind::Nchan
+        | TargetKind::Pushpin
+        | TargetKind::Socketio
+        | TargetKind::Bun
+        | TargetKind::NodeWs => {
+            let _ = peer;
+            spec.target(cursor)
+        }
+    }
+}
+
+/// Text messages a `spec.kind` WebSocket client owes the server now
+/// (Engine.IO's pong to a ping, its connect), taken out of `peer`.
+pub fn ws_replies(spec: &ClientSpec, peer: &mut PeerState) -> Vec<String> {
+    match spec.kind {
+        TargetKind::Pushbench
+        | TargetKind::Nchan
+        | TargetKind::Pushpin
+        | TargetKind::Socketio
+        | TargetKind::Bun
+        | TargetKind::NodeWs => {
+            peer.pings = 0;
+            Vec::new()
+        }
+    }
+}

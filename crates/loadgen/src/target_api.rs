@@ -1,0 +1,93 @@
+//! How the load generator talks to a kind of server outside the clients'
+//! own connections: the request that publishes one event into it
+//! ([`publish_request`]), and the probe that tells, within seconds, whether
+//! the server at `--target` is the kind it was said to be ([`probe`],
+//! [`recognise`]).
+//!
+//! Against any kind but pushbench's own server, the load generator
+//! publishes every event itself, at the scenario's rate, with the event's
+//! seq and creation time in its JSON, so loss, order and latency are
+//! measured the same way whoever relays the event. Each kind's publish
+//! request goes to its own publish API (Nchan's publisher location, the
+//! origin or publish endpoint of Pushpin, our Socket.IO and Bun programs'
+//! `/publish`), on the runner's control connections, counted apart.
+
+use pushbench_protocol::{Event, TargetKind};
+
+/// One HTTP/1.1 request of the load generator's own (not a client's).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiRequest {
+    /// `GET`, `POST`.
+    pub method: &'static str,
+    /// Path and query.
+    pub target: String,
+    /// Header lines beyond `host` and `content-length`.
+    pub headers: Vec<(&'static str, String)>,
+    /// The body (empty for none).
+    pub body: String,
+}
+
+/// The request that publishes `event` into a `kind` server, or `None` for
+/// pushbench's own server, whose generator publishes (`serve --rate`).
+pub fn publish_request(kind: TargetKind, event: &Event) -> Option<ApiRequest> {
+    match kind {
+        TargetKind::Pushbench => None,
+        TargetKind::Nchan
+        | TargetKind::Pushpin
+        | TargetKind::Socketio
+        | TargetKind::Bun
+        | TargetKind::NodeWs => Some(ApiRequest {
+            method: "POST",
+            target: "/publish".into(),
+            headers: vec![("content-type", "application/json".into())],
+            body: event.to_json(),
+        }),
+    }
+}
+
+/// The request that tells a `kind` server from others.
+pub fn probe(kind: TargetKind) -> ApiRequest {
+    let target = match kind {
+        TargetKind::Pushbench => "/stats",
+        TargetKind::Nchan
+        | TargetKind::Pushpin
+        | TargetKind::Socketio
+        | TargetKind::Bun
+        | TargetKind::NodeWs => "/",
+    };
+    ApiRequest {
+        method: "GET",
+        target: target.into(),
+        headers: Vec::new(),
+        body: String::new(),
+    }
+}
+
+/// Whether the answer to [`probe`] (`status`, its head's header lines and
+/// its body) is a `kind` server's; `Err` says what was expected, for the
+/// "not a KIND server" error.
+pub fn recognise(
+    kind: TargetKind,
+    status: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Result<(), String> {
+    let _ = headers;
+    match kind {
+        TargetKind::Pushbench => {
+            let stats = serde_json::from_slice::<serde_json::Value>(body).ok();
+            if status == 200 && stats.is_some_and(|s| s.get("last_seq").is_some()) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "GET /stats to answer 200 with pushbench's JSON (`last_seq`), got status {status}"
+                ))
+            }
+        }
+        TargetKind::Nchan
+        | TargetKind::Pushpin
+        | TargetKind::Socketio
+        | TargetKind::Bun
+        | TargetKind::NodeWs => Ok(()),
+    }
+}
