@@ -6,6 +6,8 @@
 //! - [`mod@run`]: `pushbench run`, the measurement itself.
 //! - [`capacity`]: `pushbench capacity`, the highest sustained rate per transport.
 //! - [`peers`]: `pushbench peers`, pushbench beside wrk, h2load and Node `ws`.
+//! - [`servers`]: `pushbench servers`, `pushbench serve` beside nginx +
+//!   Nchan, Pushpin, Socket.IO, Bun and Node `ws`, per technique.
 //! - [`merge`]: `pushbench merge`, the shards of a run (`run --segment
 //!   I/N`) added into one result.
 //! - [`report`]: `pushbench report`, charts and reports from a results file.
@@ -15,7 +17,7 @@
 //! - [`docs`]: `pushbench docs`, the docs' figures from the committed runs.
 //! - [`logging`]: the `tracing` subscriber (`RUST_LOG`, default `info`).
 //! - `progress`: the progress display (`indicatif` on a terminal, plain
-//!   phase lines otherwise) of `run`, `capacity` and `peers`.
+//!   phase lines otherwise) of `run`, `capacity`, `peers` and `servers`.
 //! - [`flags`]: value parsers for numeric flags, whose messages say what
 //!   is allowed.
 //! - [`link_path`]: `--link`: the profile parser and [`link_path::open_path`],
@@ -41,6 +43,7 @@ mod progress;
 pub mod report;
 pub mod run;
 pub mod serve;
+pub mod servers;
 pub mod trace;
 
 /// Measure and teach server push: short polling, long polling, HTTP
@@ -66,6 +69,8 @@ pub enum Command {
     Capacity(Box<capacity::Args>),
     /// Compare pushbench with wrk, h2load and a Node ws server, as ratios measured in one run.
     Peers(peers::Args),
+    /// Compare pushbench serve with nginx + Nchan, Pushpin, Socket.IO, Bun and Node ws, per technique, in one run.
+    Servers(Box<servers::Args>),
     /// Add the results of a run's shards (`run --segment I/N`) into one, as if one generator had run.
     Merge(merge::Args),
     /// Write charts (SVG, PNG), report.md and report.html from a results file.
@@ -87,6 +92,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run(args) => run::run(*args),
         Command::Capacity(args) => capacity::run(*args),
         Command::Peers(args) => peers::run(args),
+        Command::Servers(args) => servers::run(*args),
         Command::Merge(args) => merge::run(args),
         Command::Report(args) => report::run(args),
         Command::Compare(args) => compare::run(args),

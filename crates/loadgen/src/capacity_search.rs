@@ -183,8 +183,9 @@ pub struct CapacityOptions {
     /// The phases' shape: transports, one client count, payload, window...
     /// (`rates` is ignored: the search chooses them).
     pub scenario: Scenario,
-    /// Where each step's server comes from (it must take the rate, so not
-    /// a running `--target`).
+    /// Where each step's server comes from: it must take the rate, so not
+    /// a running `pushbench serve`; a running server of another kind
+    /// (`target_kind`) serves every step, published into at each rate.
     pub source: ServerSource,
     /// How rates are chosen.
     pub policy: SearchPolicy,
@@ -229,7 +230,10 @@ pub async fn find_capacity(
     progress: &mut (dyn FnMut(&Progress) + Send),
     steps: &mut (dyn FnMut(&StepReport) + Send),
 ) -> Result<RunOutcome> {
-    if matches!(opts.source, ServerSource::Target(_)) {
+    // A running `pushbench serve` publishes at the rate it was started
+    // with; a server of another kind is published into by the load
+    // generator, at each step's rate.
+    if matches!(opts.source, ServerSource::Target(_)) && opts.scenario.target_kind.is_pushbench() {
         return Err(Error::Scenario(
             "a capacity search starts its own server at every rate; a running target cannot \
              change its rate"

@@ -64,6 +64,10 @@
 //!   fractions of it.
 //! - [`peer_runs`]: pushbench beside `wrk`, `h2load` and a Node `ws`
 //!   server, as ratios measured in one run.
+//! - [`server_runs`]: `pushbench serve` beside the servers of the other
+//!   target kinds, every technique each offers, each started by its start
+//!   script ([`kind_process`]), as ratios measured in one run
+//!   (`servers.json`).
 //! - [`scenario`]: scenario files (TOML) and their validation.
 //! - [`threshold`]: `--threshold` expressions (`p99<5ms`, `missed=0`).
 //! - [`output`]: `results.json` (atomic), the CSV and the HdrHistogram logs.
@@ -86,6 +90,7 @@ pub mod connection;
 pub mod control_client;
 pub mod h2_client;
 pub mod h2_io;
+pub mod kind_process;
 pub mod machine;
 pub mod meter;
 pub mod observed_target;
@@ -102,6 +107,7 @@ pub mod recorder;
 pub mod request_headers;
 pub mod runner;
 pub mod scenario;
+pub mod server_runs;
 pub mod session;
 pub mod setup_scan;
 pub mod shard;

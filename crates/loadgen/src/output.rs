@@ -85,6 +85,20 @@ pub fn write_peers(
     Ok(path)
 }
 
+/// Writes `servers.json` (atomically) into `dir`; returns its path.
+pub fn write_servers(
+    dir: &Path,
+    result: &pushbench_protocol::server_results::ServersResult,
+) -> Result<PathBuf> {
+    let json = serde_json::to_vec_pretty(result).map_err(|e| Error::Encode {
+        what: "servers.json",
+        message: e.to_string(),
+    })?;
+    let path = dir.join("servers.json");
+    write_atomic(&path, &json)?;
+    Ok(path)
+}
+
 /// Writes everything into `dir`; returns the path of `results.json`.
 pub fn write_run(dir: &Path, outcome: &mut RunOutcome) -> Result<PathBuf> {
     std::fs::create_dir_all(dir)

@@ -366,7 +366,7 @@ async fn short_polling(
 
 /// Builds a comparison from every round's figures (medians compared).
 #[allow(clippy::too_many_arguments)]
-fn comparison(
+pub(crate) fn comparison(
     (name, label): (&str, &str),
     metric: &str,
     higher_is_better: bool,

@@ -39,7 +39,7 @@ pub const STDERR_TAIL: usize = 20;
 pub struct ChildStderr(Arc<std::sync::Mutex<std::collections::VecDeque<String>>>);
 
 impl ChildStderr {
-    fn push(&self, line: String) {
+    pub(crate) fn push(&self, line: String) {
         let mut tail = crate::lock(&self.0);
         if tail.len() == STDERR_TAIL {
             tail.pop_front();

@@ -38,6 +38,9 @@
 //! - [`results`]: [`RunResult`] and its parts, the `results.json` contract.
 //! - [`peer_results`]: [`peer_results::PeersResult`], the `peers.json`
 //!   contract: pushbench beside other tools, as ratios.
+//! - [`server_results`]: [`server_results::ServersResult`], the
+//!   `servers.json` contract: `pushbench serve` beside the servers of the
+//!   other target kinds, per technique, with [`peer_results`]' ratios.
 //! - [`tls_records`]: TLS record framing read from the ciphertext
 //!   ([`tls_records::RecordScanner`]): which bytes are record overhead.
 //! - [`variant`]: [`HttpVersion`] and [`ContentCoding`], the protocol
@@ -59,6 +62,7 @@ pub mod link_measured;
 pub mod peer_results;
 pub mod publish_schedule;
 pub mod results;
+pub mod server_results;
 pub mod target_kind;
 pub mod tls_records;
 pub mod transport;

@@ -31,6 +31,9 @@
 //!   1,000 / 10,000 / 100,000 clients table.
 //! - [`peer_report`]: `peers.json` (pushbench beside wrk, h2load, a Node `ws`
 //!   server) as a table, a ratio chart and `peers.md`.
+//! - [`server_report`]: `servers.json` (`pushbench serve` beside nginx +
+//!   Nchan, Pushpin, Socket.IO, Bun, Node `ws`) as tables, the ratios and
+//!   a chart per technique, and `servers.md`.
 //! - [`trace_render`]: the annotated bytes of one exchange (`pushbench trace`).
 //! - [`doc_figures`]: the tables and figures of the README and `docs/`,
 //!   rewritten from the committed runs between marker comments
@@ -59,6 +62,7 @@ pub mod link_points;
 pub mod model;
 pub mod number_format;
 pub mod peer_report;
+pub mod server_report;
 pub mod summary;
 pub mod table;
 pub mod trace_render;

@@ -41,7 +41,9 @@ pub fn peers_table(result: &PeersResult) -> Table {
     table
 }
 
-fn figure(v: f64) -> String {
+/// A figure in a table: a count with separators from 100 up, else two
+/// decimals.
+pub(crate) fn figure(v: f64) -> String {
     if v >= 100.0 {
         crate::number_format::format_count(v.round() as u64)
     } else {

@@ -11,7 +11,8 @@
 //!   the colors ([`class_color`], [`transport_color`], a phase's shade).
 //! - `frame`: the title strip and the legend every chart is drawn in.
 //! - `bar_axes`: the horizontal bar chart (a category per bar) that
-//!   `bytes_per_event`, `overhead`, `classic_argument` and `peers` build on.
+//!   `bytes_per_event`, `overhead`, `classic_argument`, `peers` and `servers`
+//!   build on.
 //! - `line_style`: a line's colour, dash pattern and marker, drawn alike
 //!   in the plot and the legend, so that lines of one colour can still be
 //!   told apart.
@@ -21,7 +22,9 @@
 //!   `capacity` build on.
 //! - One file per chart: [`BytesPerEvent`], [`Overhead`],
 //!   [`ClassicArgument`], [`LatencyDistribution`], [`BandwidthVsClients`],
-//!   [`LatencyVsRate`], [`CapacityChart`], [`PeersChart`]; and for runs
+//!   [`LatencyVsRate`], [`CapacityChart`], [`PeersChart`] (also the
+//!   ratios of `pushbench servers`), [`ServersChart`] (a technique across
+//!   servers); and for runs
 //!   over emulated links, drawn from [`crate::link_points`]:
 //!   [`LatencyVsRtt`], [`SetupRoundTrips`], [`BytesVsLoss`].
 
@@ -40,6 +43,7 @@ mod line_style;
 mod overhead;
 mod peers_chart;
 mod render;
+mod servers_chart;
 mod setup_round_trips;
 mod style;
 
@@ -55,5 +59,6 @@ pub use line_axes::MAX_LINES;
 pub use overhead::Overhead;
 pub use peers_chart::PeersChart;
 pub use render::{Chart, render};
+pub use servers_chart::ServersChart;
 pub use setup_round_trips::SetupRoundTrips;
 pub use style::{FONT, class_color, register_fonts, transport_color};

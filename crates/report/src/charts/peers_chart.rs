@@ -4,7 +4,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use pushbench_protocol::peer_results::PeersResult;
+use pushbench_protocol::peer_results::{PeerComparison, PeersResult};
 
 use super::bar_axes::{BarFrame, bar_chart, bar_chart_height};
 use super::frame::{LegendMark, frame};
@@ -20,6 +20,7 @@ use crate::number_format::format_decimal;
 /// goal marked.
 #[derive(Debug)]
 pub struct PeersChart {
+    stem: &'static str,
     bars: Vec<(String, f64, Option<f64>)>,
 }
 
@@ -31,11 +32,17 @@ const MISSED: RGBColor = RGBColor(214, 39, 40);
 const NO_GOAL: RGBColor = RGBColor(31, 119, 180);
 
 impl PeersChart {
-    /// The chart for `result`.
+    /// The chart for `result` (`peers.svg`).
     pub fn new(result: &PeersResult) -> Self {
+        Self::of(&result.comparisons, "peers")
+    }
+
+    /// The chart of `comparisons`, written as `<stem>.svg` and `.png`
+    /// (`pushbench servers` draws its ratios with it).
+    pub fn of(comparisons: &[PeerComparison], stem: &'static str) -> Self {
         PeersChart {
-            bars: result
-                .comparisons
+            stem,
+            bars: comparisons
                 .iter()
                 .map(|c| (c.label.clone(), c.ratio, c.goal))
                 .collect(),
@@ -45,7 +52,7 @@ impl PeersChart {
 
 impl Chart for PeersChart {
     fn stem(&self) -> &'static str {
-        "peers"
+        self.stem
     }
 
     fn size(&self) -> (u32, u32) {
