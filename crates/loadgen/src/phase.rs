@@ -374,7 +374,15 @@ impl Phase<'_> {
     /// The measured window. A window cut short keeps what it measured: the
     /// last `/stats` sample stands in for the window's end.
     async fn measure(&mut self, recorder: &PhaseRecorder) -> Result<Window> {
-        let start = self.stats().await?;
+        let mut start = self.stats().await?;
+        // A server of another kind: the publisher's cursor is read right
+        // at the flag, not when the stand-in for `/stats` (a connect,
+        // /proc) began or ended, so the window owes exactly the events
+        // published while the clients counted.
+        let cursor = || self.control.observed().map(|o| o.publisher.last_seq());
+        if let Some(seq) = cursor() {
+            start.last_seq = seq;
+        }
         recorder.set_measuring(true);
         let t0 = Instant::now();
         let mut samples = vec![start.clone()];
@@ -383,15 +391,19 @@ impl Phase<'_> {
             .wait(length, "measuring", Some(&mut samples), None)
             .await;
         recorder.set_measuring(false);
+        let end_cursor = cursor();
         let duration_s = t0.elapsed().as_secs_f64();
         let last_sample = samples.last().cloned().unwrap_or_default();
-        let (end, stopped) = match measured {
+        let (mut end, stopped) = match measured {
             Ok(()) => match self.stats().await {
                 Ok(end) => (end, None),
                 Err(e) => (last_sample, Some(e)),
             },
             Err(e) => (last_sample, Some(e)),
         };
+        if let (Some(seq), None) = (end_cursor, &stopped) {
+            end.last_seq = seq;
+        }
         samples.push(end.clone());
         Ok(Window {
             start,
