@@ -54,6 +54,16 @@ pub fn format_count(n: u64) -> String {
     out
 }
 
+/// A figure in a comparison table or beside a bar: a count with
+/// separators from 100 up (`12,345`), two decimals below (`39.89`).
+pub fn format_figure(v: f64) -> String {
+    if v >= 100.0 {
+        format_count(v.round() as u64)
+    } else {
+        format!("{v:.2}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

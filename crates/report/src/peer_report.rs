@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use pushbench_protocol::peer_results::PeersResult;
 
 use crate::error::ReportError;
+use crate::number_format::format_figure as figure;
 use crate::table::Table;
 
 /// One row per comparison: both figures, the ratio (above 1: pushbench
@@ -39,16 +40,6 @@ pub fn peers_table(result: &PeersResult) -> Table {
         ]);
     }
     table
-}
-
-/// A figure in a table: a count with separators from 100 up, else two
-/// decimals.
-pub(crate) fn figure(v: f64) -> String {
-    if v >= 100.0 {
-        crate::number_format::format_count(v.round() as u64)
-    } else {
-        format!("{v:.2}")
-    }
 }
 
 /// Writes `peers.svg`, `peers.png` and `peers.md` (table, how each figure

@@ -11,8 +11,9 @@ use pushbench_protocol::server_results::{ServerMeasure, ServersResult, Technique
 
 use crate::charts::{PeersChart, ServersChart};
 use crate::error::ReportError;
+use crate::number_format::format_figure as figure;
 use crate::number_format::{format_bytes, format_decimal};
-use crate::peer_report::{figure, peers_table};
+use crate::peer_report::peers_table;
 use crate::table::Table;
 
 /// The stem of the ratios chart.

@@ -13,6 +13,7 @@ mod layout;
 mod link;
 mod peers;
 mod serve;
+mod servers;
 mod shards;
 mod support;
 mod target;

@@ -15,7 +15,7 @@ use super::line_style::LineLook;
 use super::render::{Chart, DrawResult};
 use super::style::{label_font, small_font};
 use crate::number_format::format_decimal;
-use crate::peer_report::figure;
+use crate::number_format::format_figure as figure;
 
 /// `pushbench serve`'s bars.
 const OURS: RGBColor = RGBColor(44, 160, 44);
