@@ -233,8 +233,12 @@ function wsEvents(body) {
   return out;
 }
 
-const wsEvent = (type, content) =>
-  content === undefined ? `${type}\r\n` : `${type} ${Buffer.byteLength(content).toString(16)}\r\n${content}\r\n`;
+/** One WebSocket-over-HTTP event; `content` a string (UTF-8) or bytes. */
+function wsEvent(type, content) {
+  if (content === undefined) return Buffer.from(`${type}\r\n`);
+  const bytes = Buffer.from(content);
+  return Buffer.concat([Buffer.from(`${type} ${bytes.length.toString(16)}\r\n`), bytes, Buffer.from('\r\n')]);
+}
 
 function webSocket(req, res, url, body) {
   const events = wsEvents(body);
@@ -242,23 +246,24 @@ function webSocket(req, res, url, body) {
   const since = open ? cursor(url.searchParams.get('since'), 'since', lastSeq) : 0;
   const answer = () => {
     const headers = { 'Content-Type': 'application/websocket-events' };
-    let out = '';
+    const out = [];
     for (const ev of events) {
       if (ev.type === 'OPEN') {
         const { events: backlogEvents, gap } = backlog({ since, uptoN: forwardedN });
-        out += wsEvent('OPEN');
-        out += wsEvent('TEXT', 'c:{"type":"subscribe","channel":"events"}');
+        out.push(wsEvent('OPEN'));
+        out.push(wsEvent('TEXT', 'c:{"type":"subscribe","channel":"events"}'));
         // With the GRIP extension, a message to the client is `m:`-prefixed.
-        if (gap) out += wsEvent('TEXT', `m:${gapJson(gap)}`);
-        for (const e of backlogEvents) out += wsEvent('TEXT', `m:${e.json}`);
+        if (gap) out.push(wsEvent('TEXT', `m:${gapJson(gap)}`));
+        for (const e of backlogEvents) out.push(wsEvent('TEXT', `m:${e.json}`));
         // Control messages (`c:`) need the GRIP extension on the OPEN answer.
         headers['Sec-WebSocket-Extensions'] = 'grip';
       } else if (ev.type === 'CLOSE') {
-        out += wsEvent('CLOSE', ev.content ? ev.content.toString('latin1') : undefined);
+        // Echo the client's close (its status code, two bytes) to close.
+        out.push(wsEvent('CLOSE', ev.content ?? undefined));
       }
       // TEXT/BINARY from the client, PING, PONG, DISCONNECT: nothing to say.
     }
-    reply(res, 200, headers, out);
+    reply(res, 200, headers, Buffer.concat(out));
   };
   if (open) whenSubscribable(answer);
   else answer();
