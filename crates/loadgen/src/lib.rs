@@ -43,6 +43,7 @@
 //! - [`target_api`]: the load generator's own requests to another kind
 //!   of server: publishing an event into it, and the probe that tells
 //!   whether `--target` is the kind it was said to be.
+//!   [`pushpin_api`] holds Pushpin's (through our GRIP origin).
 //! - [`runner`]: the scenario's phases in order (transport x clients x
 //!   rate x [`runner::PhaseVariant`]: header profile, TLS, HTTP version,
 //!   coding) into a [`RunResult`](pushbench_protocol::RunResult);
@@ -93,6 +94,7 @@ pub mod peer_state;
 pub mod phase;
 pub mod phase_figures;
 pub mod phase_rate;
+pub mod pushpin_api;
 pub mod recorder;
 pub mod request_headers;
 pub mod runner;

@@ -1,0 +1,112 @@
+//! The load generator's own requests to Pushpin in front of our GRIP
+//! origin (`scripts/targets/pushpin/`): publishing an event, and telling
+//! that `--target` is that pair.
+//!
+//! Events are published through Pushpin to the origin (`POST /publish`,
+//! proxied like any request): the origin keeps them in its ring (which a
+//! long poll between two holds, or a stream that missed one, is answered
+//! from) and relays each to Pushpin's HTTP publish endpoint, answering once
+//! Pushpin has taken it. Publishing to the publish endpoint directly would
+//! leave the origin nothing to recover from (docs/servers/pushpin.md).
+//!
+//! The clients' own requests are `pushbench serve`'s: the origin serves
+//! its paths (`/longpoll`, `/stream`, `/sse`, `/ws`) and resumes from the
+//! same `since=` cursor, the last seq a client has.
+
+use pushbench_protocol::Event;
+
+use crate::target_api::ApiRequest;
+
+/// The origin's name in its `/probe` answer.
+pub const ORIGIN_NAME: &str = "pushbench-grip-origin";
+
+/// `POST /publish` with `event`'s JSON, to the origin through Pushpin.
+pub fn publish(event: &Event) -> ApiRequest {
+    ApiRequest {
+        method: "POST",
+        target: "/publish".into(),
+        headers: vec![("content-type", "application/json".into())],
+        body: event.to_json(),
+    }
+}
+
+/// `GET /probe`: the origin says who it is and whether the request came
+/// through Pushpin (which signs what it proxies with `Grip-Sig`).
+pub fn probe() -> ApiRequest {
+    ApiRequest {
+        method: "GET",
+        target: "/probe".into(),
+        headers: Vec::new(),
+        body: String::new(),
+    }
+}
+
+/// Whether the answer to [`probe`] is our origin's, reached through
+/// Pushpin; `Err` says what was expected.
+pub fn recognise(status: u16, body: &[u8]) -> Result<(), String> {
+    let answer = serde_json::from_slice::<serde_json::Value>(body).ok();
+    let origin = answer.as_ref().and_then(|a| a.get("origin")?.as_str());
+    if status != 200 || origin != Some(ORIGIN_NAME) {
+        return Err(format!(
+            "GET /probe to answer 200 with the GRIP origin's JSON (\"origin\":\"{ORIGIN_NAME}\", \
+             scripts/targets/pushpin/start), got status {status}"
+        ));
+    }
+    let via_pushpin = answer
+        .as_ref()
+        .and_then(|a| a.get("via_pushpin")?.as_bool());
+    if via_pushpin != Some(true) {
+        return Err(
+            "the GRIP origin to be reached through Pushpin (the request reached it unsigned, \
+             without Grip-Sig: is --target the origin's port rather than Pushpin's?)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_posts_the_event_json_to_the_origin() {
+        let event = Event {
+            seq: 7,
+            topic: "t0".into(),
+            created_us: 1_700_000_000_000_007,
+            payload: "ABCDEFGH".into(),
+        };
+        let request = publish(&event);
+        assert_eq!(
+            (request.method, request.target.as_str()),
+            ("POST", "/publish")
+        );
+        assert_eq!(
+            request.body,
+            r#"{"seq":7,"topic":"t0","created_us":1700000000000007,"payload":"ABCDEFGH"}"#
+        );
+    }
+
+    #[test]
+    fn the_probe_answer_through_pushpin_is_recognised() {
+        // The origin's answer as Pushpin relayed it (the body of a real
+        // `GET /probe` through scripts/targets/pushpin/start).
+        let body = br#"{"origin":"pushbench-grip-origin","via_pushpin":true,"last_seq":0}"#;
+        assert_eq!(probe().target, "/probe");
+        assert_eq!(recognise(200, body), Ok(()));
+    }
+
+    #[test]
+    fn other_servers_and_the_bare_origin_are_refused_naming_what_was_expected() {
+        let stats = br#"{"last_seq":12,"connections":0}"#;
+        let err = recognise(200, stats).expect_err("pushbench serve is not pushpin");
+        assert!(err.contains(r#""origin":"pushbench-grip-origin""#), "{err}");
+        assert!(err.contains("got status 200"), "{err}");
+        let err = recognise(404, b"not found").expect_err("a 404");
+        assert!(err.contains("got status 404"), "{err}");
+        let bare = br#"{"origin":"pushbench-grip-origin","via_pushpin":false,"last_seq":0}"#;
+        let err = recognise(200, bare).expect_err("the origin without Pushpin");
+        assert!(err.contains("through Pushpin"), "{err}");
+    }
+}
