@@ -30,11 +30,14 @@ pub fn publish(event: &Event) -> ApiRequest {
     }
 }
 
-/// `GET /probe`: the origin says who it is and whether the request came
-/// through Pushpin (which signs what it proxies with `Grip-Sig`).
+/// `POST /probe`, before a run: the origin says who it is and whether the
+/// request came through Pushpin (which signs what it proxies with
+/// `Grip-Sig`), and begins a new stream. A run publishes from seq 1 and
+/// its first clients ask for everything after seq 0, so the ring must not
+/// hold an earlier run's events (`GET /probe` only asks).
 pub fn probe() -> ApiRequest {
     ApiRequest {
-        method: "GET",
+        method: "POST",
         target: "/probe".into(),
         headers: Vec::new(),
         body: String::new(),
@@ -93,7 +96,10 @@ mod tests {
         // The origin's answer as Pushpin relayed it (the body of a real
         // `GET /probe` through scripts/targets/pushpin/start).
         let body = br#"{"origin":"pushbench-grip-origin","via_pushpin":true,"last_seq":0}"#;
-        assert_eq!(probe().target, "/probe");
+        assert_eq!(
+            (probe().method, probe().target.as_str()),
+            ("POST", "/probe")
+        );
         assert_eq!(recognise(200, body), Ok(()));
     }
 

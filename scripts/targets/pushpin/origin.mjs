@@ -27,7 +27,10 @@
 //   event), `http-stream` (its NDJSON line; on `sse`, its SSE block) and
 //   `ws-message` (the event JSON). Answered once Pushpin has taken it.
 // - `GET /probe`: who answers, and whether Pushpin is in front (Pushpin
-//   signs every request it proxies with `Grip-Sig`).
+//   signs every request it proxies with `Grip-Sig`). `POST /probe`, what
+//   pushbench sends before a run, also begins a new stream: the ring of
+//   the last run is emptied, as each run publishes from seq 1 and its
+//   clients ask for everything after seq 0.
 //
 // Nothing is lost between polls or while a stream (re)subscribes: each
 // published item carries `id` (the origin's publish number) and `prev-id`,
@@ -380,6 +383,12 @@ function publish(req, res, body) {
   forward();
 }
 
+/** The ring's events are of an earlier run: a new one starts at seq 1. */
+function newStream() {
+  ring.length = 0;
+  lastSeq = 0;
+}
+
 function probe(req, res) {
   const body = JSON.stringify({
     origin: 'pushbench-grip-origin',
@@ -423,6 +432,9 @@ function route(req, res, body) {
       return webSocket(req, res, url, body);
     case 'POST /publish':
       return publish(req, res, body);
+    case 'POST /probe':
+      newStream();
+      return probe(req, res);
     case 'GET /probe':
     case 'GET /':
       return probe(req, res);
