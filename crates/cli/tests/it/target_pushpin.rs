@@ -226,6 +226,7 @@ fn a_capture_of_pushpin_agrees_with_the_socket_counts_to_the_byte() {
 /// seconds; its stderr.
 fn refused_run(url: &str, transports: &str) -> String {
     let started = Instant::now();
+    let dir = scratch("target-pushpin-refused");
     let out = pushbench()
         .args(["run", "--target", url, "--target-kind", "pushpin"])
         .args([
@@ -237,9 +238,10 @@ fn refused_run(url: &str, transports: &str) -> String {
             "1",
         ])
         .arg("--out")
-        .arg(scratch("target-pushpin-refused"))
+        .arg(&dir)
         .output()
         .expect("run pushbench run");
+    let _ = std::fs::remove_dir_all(&dir);
     assert!(!out.status.success(), "{out:?}");
     assert!(started.elapsed() < Duration::from_secs(10), "{out:?}");
     String::from_utf8_lossy(&out.stderr).into_owned()
