@@ -108,7 +108,11 @@ fi
 url=${line#* listening on }
 port=${url##*:}
 url=${url/0.0.0.0/127.0.0.1}
-case $port in ''|*[!0-9]*) echo "verify-wire: unexpected server line: $line" >&2; exit 1;; esac
+case $port in ''|*[!0-9]*)
+  echo "verify-wire: unexpected server line: $line" >&2
+  cat "$out/server.stderr" >&2
+  exit 1;;
+esac
 
 # The capture: only this server's port; headers are enough (-s 128).
 tshark -q -i "$iface" -f "tcp port $port$filter_extra" -s 128 -w "$out/capture.pcapng" 2>"$out/tshark.stderr" &

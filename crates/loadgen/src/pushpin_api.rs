@@ -1,9 +1,10 @@
-//! The load generator's own requests to Pushpin in front of our GRIP
-//! origin (`scripts/targets/pushpin/`): publishing an event, and telling
-//! that `--target` is that pair.
+//! What the load generator's own requests to Pushpin in front of our GRIP
+//! origin (`scripts/targets/pushpin/`) need beyond the other kinds': the
+//! probe that tells `--target` is that pair, and its answer.
 //!
-//! Events are published through Pushpin to the origin (`POST /publish`,
-//! proxied like any request): the origin keeps them in its ring (which a
+//! Events are published as to the other kinds (`POST /publish` with the
+//! event's JSON, [`crate::target_api::publish_request`]), through Pushpin
+//! to the origin, proxied like any request: the origin keeps them in its ring (which a
 //! long poll between two holds, or a stream that missed one, is answered
 //! from) and relays each to Pushpin's HTTP publish endpoint, answering once
 //! Pushpin has taken it. Publishing to the publish endpoint directly would
@@ -13,45 +14,24 @@
 //! its paths (`/longpoll`, `/stream`, `/sse`, `/ws`) and resumes from the
 //! same `since=` cursor, the last seq a client has.
 
-use pushbench_protocol::Event;
-
-use crate::target_api::ApiRequest;
-
 /// The origin's name in its `/probe` answer.
 pub const ORIGIN_NAME: &str = "pushbench-grip-origin";
 
-/// `POST /publish` with `event`'s JSON, to the origin through Pushpin.
-pub fn publish(event: &Event) -> ApiRequest {
-    ApiRequest {
-        method: "POST",
-        target: "/publish".into(),
-        headers: vec![("content-type", "application/json".into())],
-        body: event.to_json(),
-    }
-}
+/// The probe before a run, `POST /probe`: the origin says who it is and
+/// whether the request came through Pushpin (which signs what it proxies
+/// with `Grip-Sig`), and begins a new stream. A run publishes from seq 1
+/// and its first clients ask for everything after seq 0, so the ring must
+/// not hold an earlier run's events (`GET /probe` only asks).
+pub const PROBE: (&str, &str) = ("POST", "/probe");
 
-/// `POST /probe`, before a run: the origin says who it is and whether the
-/// request came through Pushpin (which signs what it proxies with
-/// `Grip-Sig`), and begins a new stream. A run publishes from seq 1 and
-/// its first clients ask for everything after seq 0, so the ring must not
-/// hold an earlier run's events (`GET /probe` only asks).
-pub fn probe() -> ApiRequest {
-    ApiRequest {
-        method: "POST",
-        target: "/probe".into(),
-        headers: Vec::new(),
-        body: String::new(),
-    }
-}
-
-/// Whether the answer to [`probe`] is our origin's, reached through
+/// Whether the answer to [`PROBE`] is our origin's, reached through
 /// Pushpin; `Err` says what was expected.
 pub fn recognise(status: u16, body: &[u8]) -> Result<(), String> {
     let answer = serde_json::from_slice::<serde_json::Value>(body).ok();
     let origin = answer.as_ref().and_then(|a| a.get("origin")?.as_str());
     if status != 200 || origin != Some(ORIGIN_NAME) {
         return Err(format!(
-            "GET /probe to answer 200 with the GRIP origin's JSON (\"origin\":\"{ORIGIN_NAME}\", \
+            "POST /probe to answer 200 with the GRIP origin's JSON (\"origin\":\"{ORIGIN_NAME}\", \
              scripts/targets/pushpin/start), got status {status}"
         ));
     }
@@ -73,33 +53,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn publish_posts_the_event_json_to_the_origin() {
-        let event = Event {
-            seq: 7,
-            topic: "t0".into(),
-            created_us: 1_700_000_000_000_007,
-            payload: "ABCDEFGH".into(),
-        };
-        let request = publish(&event);
-        assert_eq!(
-            (request.method, request.target.as_str()),
-            ("POST", "/publish")
-        );
-        assert_eq!(
-            request.body,
-            r#"{"seq":7,"topic":"t0","created_us":1700000000000007,"payload":"ABCDEFGH"}"#
-        );
-    }
-
-    #[test]
     fn the_probe_answer_through_pushpin_is_recognised() {
         // The origin's answer as Pushpin relayed it (the body of a real
-        // `GET /probe` through scripts/targets/pushpin/start).
+        // `POST /probe` through scripts/targets/pushpin/start).
         let body = br#"{"origin":"pushbench-grip-origin","via_pushpin":true,"last_seq":0}"#;
-        assert_eq!(
-            (probe().method, probe().target.as_str()),
-            ("POST", "/probe")
-        );
+        assert_eq!(PROBE, ("POST", "/probe"));
         assert_eq!(recognise(200, body), Ok(()));
     }
 

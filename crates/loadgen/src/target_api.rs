@@ -34,27 +34,30 @@ pub struct ApiRequest {
 pub fn publish_request(kind: TargetKind, event: &Event) -> Option<ApiRequest> {
     match kind {
         TargetKind::Pushbench => None,
-        TargetKind::Pushpin => Some(pushpin_api::publish(event)),
-        TargetKind::Nchan | TargetKind::Socketio | TargetKind::Bun | TargetKind::NodeWs => {
-            Some(ApiRequest {
-                method: "POST",
-                target: "/publish".into(),
-                headers: vec![("content-type", "application/json".into())],
-                body: event.to_json(),
-            })
-        }
+        TargetKind::Nchan
+        | TargetKind::Pushpin
+        | TargetKind::Socketio
+        | TargetKind::Bun
+        | TargetKind::NodeWs => Some(ApiRequest {
+            method: "POST",
+            target: "/publish".into(),
+            headers: vec![("content-type", "application/json".into())],
+            body: event.to_json(),
+        }),
     }
 }
 
 /// The request that tells a `kind` server from others.
 pub fn probe(kind: TargetKind) -> ApiRequest {
-    let target = match kind {
-        TargetKind::Pushbench => "/stats",
-        TargetKind::Pushpin => return pushpin_api::probe(),
-        TargetKind::Nchan | TargetKind::Socketio | TargetKind::Bun | TargetKind::NodeWs => "/",
+    let (method, target) = match kind {
+        TargetKind::Pushbench => ("GET", "/stats"),
+        TargetKind::Pushpin => pushpin_api::PROBE,
+        TargetKind::Nchan | TargetKind::Socketio | TargetKind::Bun | TargetKind::NodeWs => {
+            ("GET", "/")
+        }
     };
     ApiRequest {
-        method: "GET",
+        method,
         target: target.into(),
         headers: Vec::new(),
         body: String::new(),
