@@ -38,9 +38,10 @@
 // a hold that missed an item and asks the origin again (a long poll is
 // retried, a stream fetches its `Grip-Link` with `Grip-Last`), and the
 // origin answers from its ring. WebSocket-over-HTTP has no such recovery
-// in Pushpin: a subscription takes effect a moment after the origin's
-// answer, so the origin holds back publishing for --settle-ms after a
-// WebSocket opens (docs/servers/pushpin.md says why and what it costs).
+// in Pushpin, and a subscription takes effect a moment after the origin's
+// answer: so a new subscription (stream, SSE, WebSocket) is answered only
+// between two publish requests, and the next one waits --settle-ms
+// (docs/servers/pushpin.md says why and what it costs).
 import http from 'node:http';
 
 const PROGRAM = 'pushpin-origin';
@@ -176,6 +177,9 @@ function longPoll(req, res, url) {
     reply(res, 200, { 'Content-Type': 'application/json' }, pollBody(batch, next, gap));
     return;
   }
+  // The client has every event up to lastSeq (some maybe not yet taken by
+  // Pushpin): an item it already has does not follow prev-id=lastN, so
+  // Pushpin retries the poll rather than deliver it twice.
   reply(
     res,
     200,
@@ -199,7 +203,7 @@ function streamHold(req, res, url, { channel, contentType, since, line, gapLine 
     const upto = { uptoN: forwardedN };
     const { events, gap } = backlog(afterN === undefined ? { since, ...upto } : { afterN, ...upto });
     const body = (gap ? gapLine(gap) : '') + events.map(line).join('');
-    const at = events.length > 0 ? events[events.length - 1].seq : since ?? lastSeq;
+    const at = events.length > 0 ? events[events.length - 1].seq : since;
     reply(
       res,
       200,

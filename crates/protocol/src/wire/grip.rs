@@ -107,60 +107,68 @@ fn long_poll_held_answered_and_timed_out() {
     assert_eq!((got.malformed, got.peer.len()), (0, 0));
 }
 
-#[test]
-fn stream_first_body_then_published_lines() {
-    // Event 1 is the origin's first body (the ring after since=0), event 2
-    // a published `http-stream` item; the stream stays open.
-    let req = b"GET /stream?since=0 HTTP/1.1\r\nhost: 127.0.0.1:38165\r\n\r\n";
-    let head = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nCache-Control: no-cache\r\nDate: Fri, 04 Dec 2026 12:52:07 GMT\r\nConnection: Transfer-Encoding\r\nTransfer-Encoding: chunked\r\n\r\n";
-    let body = b"4a\r\n{\"seq\":1,\"topic\":\"t0\",\"created_us\":1700000000000001,\"payload\":\"ABCDEFGH\"}\n\r\n4a\r\n{\"seq\":2,\"topic\":\"t0\",\"created_us\":1700000000000002,\"payload\":\"ABCDEFGH\"}\n\r\n";
-    let got = pushpin(
-        Transport::Stream,
-        &[(Out, req), (In, &[&head[..], body].concat())],
-    );
-    let (a1, z1) = envelope(1);
-    let (a2, z2) = envelope(2);
-    assert_eq!(
-        got.segments,
-        vec![
-            seg(Out, RequestHeaders, req),
-            seg(In, ResponseHeaders, head),
-            seg(In, Framing, format!("4a\r\n{a1}")),
-            seg(In, Payload, "ABCDEFGH"),
-            seg(In, Framing, format!("{z1}\n\r\n4a\r\n{a2}")),
-            seg(In, Payload, "ABCDEFGH"),
-            seg(In, Framing, format!("{z2}\n\r\n")),
-        ]
-    );
-    assert_eq!(got.messages, vec![received(1), received(2)]);
-    assert_eq!(got.ends, vec![]);
+/// A held stream's real exchange: `req`, then `head` and two events, each
+/// in a chunk of its own: `open(seq)` before the event's JSON (the chunk
+/// size, SSE's `id:` and `data:`), `close` after it.
+struct HeldStream {
+    transport: Transport,
+    req: &'static [u8],
+    head: &'static [u8],
+    body: &'static [u8],
+    open: fn(u64) -> String,
+    close: &'static str,
 }
 
 #[test]
-fn sse_blocks_with_seq_ids() {
-    let req = b"GET /sse?since=0 HTTP/1.1\r\nhost: 127.0.0.1:40235\r\n\r\n";
-    let head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nDate: Fri, 04 Dec 2026 12:52:11 GMT\r\nConnection: Transfer-Encoding\r\nTransfer-Encoding: chunked\r\n\r\n";
-    let body = b"57\r\nid: 1\ndata: {\"seq\":1,\"topic\":\"t0\",\"created_us\":1700000000000001,\"payload\":\"ABCDEFGH\"}\n\n\r\n57\r\nid: 2\ndata: {\"seq\":2,\"topic\":\"t0\",\"created_us\":1700000000000002,\"payload\":\"ABCDEFGH\"}\n\n\r\n";
-    let got = pushpin(
-        Transport::Sse,
-        &[(Out, req), (In, &[&head[..], body].concat())],
-    );
-    let (a1, z1) = envelope(1);
-    let (a2, z2) = envelope(2);
-    assert_eq!(
-        got.segments,
-        vec![
-            seg(Out, RequestHeaders, req),
-            seg(In, ResponseHeaders, head),
-            seg(In, Framing, format!("57\r\nid: 1\ndata: {a1}")),
-            seg(In, Payload, "ABCDEFGH"),
-            seg(In, Framing, format!("{z1}\n\n\r\n57\r\nid: 2\ndata: {a2}")),
-            seg(In, Payload, "ABCDEFGH"),
-            seg(In, Framing, format!("{z2}\n\n\r\n")),
-        ]
-    );
-    assert_eq!(got.messages, vec![received(1), received(2)]);
-    assert_eq!(got.malformed, 0);
+fn held_streams_frame_each_event_in_a_chunk_of_its_own() {
+    // Event 1 is the origin's first body (the ring after since=0), event 2
+    // a published `http-stream` item; the streams stay open.
+    let ndjson = HeldStream {
+        transport: Transport::Stream,
+        req: b"GET /stream?since=0 HTTP/1.1\r\nhost: 127.0.0.1:38165\r\n\r\n",
+        head: b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nCache-Control: no-cache\r\nDate: Fri, 04 Dec 2026 12:52:07 GMT\r\nConnection: Transfer-Encoding\r\nTransfer-Encoding: chunked\r\n\r\n",
+        body: b"4a\r\n{\"seq\":1,\"topic\":\"t0\",\"created_us\":1700000000000001,\"payload\":\"ABCDEFGH\"}\n\r\n4a\r\n{\"seq\":2,\"topic\":\"t0\",\"created_us\":1700000000000002,\"payload\":\"ABCDEFGH\"}\n\r\n",
+        open: |_| "4a\r\n".into(),
+        close: "\n\r\n",
+    };
+    let sse = HeldStream {
+        transport: Transport::Sse,
+        req: b"GET /sse?since=0 HTTP/1.1\r\nhost: 127.0.0.1:40235\r\n\r\n",
+        head: b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nDate: Fri, 04 Dec 2026 12:52:11 GMT\r\nConnection: Transfer-Encoding\r\nTransfer-Encoding: chunked\r\n\r\n",
+        body: b"57\r\nid: 1\ndata: {\"seq\":1,\"topic\":\"t0\",\"created_us\":1700000000000001,\"payload\":\"ABCDEFGH\"}\n\n\r\n57\r\nid: 2\ndata: {\"seq\":2,\"topic\":\"t0\",\"created_us\":1700000000000002,\"payload\":\"ABCDEFGH\"}\n\n\r\n",
+        open: |seq| format!("57\r\nid: {seq}\ndata: "),
+        close: "\n\n\r\n",
+    };
+    for s in [ndjson, sse] {
+        let got = pushpin(
+            s.transport,
+            &[(Out, s.req), (In, &[s.head, s.body].concat())],
+        );
+        let (a1, z1) = envelope(1);
+        let (a2, z2) = envelope(2);
+        let (open, close) = (s.open, s.close);
+        assert_eq!(
+            got.segments,
+            vec![
+                seg(Out, RequestHeaders, s.req),
+                seg(In, ResponseHeaders, s.head),
+                seg(In, Framing, format!("{}{a1}", open(1))),
+                seg(In, Payload, "ABCDEFGH"),
+                seg(In, Framing, format!("{z1}{close}{}{a2}", open(2))),
+                seg(In, Payload, "ABCDEFGH"),
+                seg(In, Framing, format!("{z2}{close}")),
+            ],
+            "{}",
+            s.transport
+        );
+        assert_eq!(
+            got.messages,
+            vec![received(1), received(2)],
+            "{}",
+            s.transport
+        );
+        assert_eq!((got.ends.len(), got.malformed), (0, 0), "{}", s.transport);
+    }
 }
 
 #[test]
