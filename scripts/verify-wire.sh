@@ -30,6 +30,13 @@
 #   env TRANSPORTS  the run's --transports (default all five)
 #   env LINK        an emulated link profile, e.g. rtt=20ms,loss=1% (default
 #                   none: loopback); TLS defaults to off with it. Needs root.
+#   env TARGET_START  a server of another kind instead of `pushbench serve`:
+#                   its start script (scripts/targets/<kind>/start, whose
+#                   first line is `<kind> listening on http://ADDR` and
+#                   second `pid PID`); the run gets --target-kind and
+#                   --target-pid, TLS off and HTTP/1.1 (what other kinds
+#                   are measured over), and its events are published by
+#                   the load generator (the `control` rows hold that too).
 # Writes OUT_DIR/{capture.pcapng,wire.jsonl,results.json,comparison.md,
 # comparison.json}; prints comparison.md. Exit 0: every byte matches;
 # 1: a mismatch; 77: capture not possible here (no tshark, not permitted).
@@ -44,7 +51,9 @@ duration=${DURATION:-3}
 payload=${PAYLOAD:-128}
 transports=${TRANSPORTS:-short-poll,long-poll,stream,sse,ws}
 link=${LINK:-}
-if [ -n "$link" ]; then tls=${TLS:-off}; else tls=${TLS:-off,on}; fi
+target_start=${TARGET_START:-}
+if [ -n "$link" ] || [ -n "$target_start" ]; then tls=${TLS:-off}; else tls=${TLS:-off,on}; fi
+[ -n "$target_start" ] && HTTP=${HTTP:-1.1}
 
 if ! command -v tshark >/dev/null; then
   echo "verify-wire: tshark is not installed (Debian package tshark)" >&2
@@ -56,7 +65,11 @@ if [ -z "${PUSHBENCH:-}" ]; then
 fi
 
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+# A target's start script stops its server on SIGTERM: wait for that.
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -n "${SERVER_PID:-}" ] && wait "$SERVER_PID" 2>/dev/null || true
+}
 trap cleanup EXIT
 
 # The server, on an ephemeral port; its first stdout line names it.
@@ -78,14 +91,28 @@ if [ -n "$link" ]; then
   filter_extra=" and not host 127.0.0.1"
   iface=any
 fi
-coproc SERVER { exec "$PUSHBENCH" serve --addr "$listen" --rate "$rate" --payload "$payload" \
-  --tls --tls-cert-out "$out/cert.pem" 2>"$out/server.stderr"; }
-pids+=("$SERVER_PID")
-read -r -t 15 line <&"${SERVER[0]}"
-url=${line#pushbench listening on }
+kind_args=(--target-cert "$out/cert.pem")
+if [ -n "$target_start" ]; then
+  coproc SERVER { exec "$target_start" --addr "$listen" 2>"$out/server.stderr"; }
+  pids+=("$SERVER_PID")
+  read -r -t 30 line <&"${SERVER[0]}" || true
+  read -r -t 5 pid_line <&"${SERVER[0]}" || true
+  kind=${line%% listening on *}
+  kind_args=(--target-kind "$kind" --target-pid "${pid_line#pid }")
+else
+  coproc SERVER { exec "$PUSHBENCH" serve --addr "$listen" --rate "$rate" --payload "$payload" \
+    --tls --tls-cert-out "$out/cert.pem" 2>"$out/server.stderr"; }
+  pids+=("$SERVER_PID")
+  read -r -t 15 line <&"${SERVER[0]}"
+fi
+url=${line#* listening on }
 port=${url##*:}
 url=${url/0.0.0.0/127.0.0.1}
-case $port in ''|*[!0-9]*) echo "verify-wire: unexpected server line: $line" >&2; exit 1;; esac
+case $port in ''|*[!0-9]*)
+  echo "verify-wire: unexpected server line: $line" >&2
+  cat "$out/server.stderr" >&2
+  exit 1;;
+esac
 
 # The capture: only this server's port; headers are enough (-s 128).
 tshark -q -i "$iface" -f "tcp port $port$filter_extra" -s 128 -w "$out/capture.pcapng" 2>"$out/tshark.stderr" &
@@ -106,7 +133,7 @@ sleep 1
 
 "$PUSHBENCH" run --target "$url" --transports "$transports" "${link_args[@]}" \
   --clients "$clients" --duration "$duration" --warmup 0.5 --ramp-up 0.2 \
-  --tls "$tls" --target-cert "$out/cert.pem" "${http_args[@]}" \
+  --tls "$tls" "${kind_args[@]}" "${http_args[@]}" \
   --out "$out" --no-report --wire-log "$out/wire.jsonl" >"$out/run.stdout" 2>"$out/run.stderr" \
   || { echo "verify-wire: the run failed:" >&2; cat "$out/run.stderr" >&2; exit 1; }
 
@@ -124,11 +151,12 @@ kill -INT "$tshark_pid"
 wait "$tshark_pid" 2>/dev/null || true
 
 tshark -r "$out/capture.pcapng" -T fields -E separator=, \
-  -e tcp.stream -e tcp.srcport -e tcp.dstport -e tcp.len -e ip.len -e tcp.seq >"$out/packets.csv"
+  -e tcp.stream -e tcp.srcport -e tcp.dstport -e tcp.len -e ip.len -e tcp.seq -e frame.time_relative \
+  >"$out/packets.csv"
 
-python3 - "$out" "$port" "$link" <<'PY'
+python3 - "$out" "$port" "$link" "${kind:-}" <<'PY'
 import collections, json, sys
-out, port, link = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+out, port, link, target_kind = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 conns = [json.loads(l) for l in open(f"{out}/wire.jsonl")]
 # Over a link, the connections on loopback (the runner's control calls)
 # are not in the capture of the link's server side.
@@ -150,8 +178,9 @@ lport = lambda c: int(c["local"].rsplit(":", 1)[1])
 # per direction, payload bytes, packets, IP+TCP header bytes.
 streams = {}
 for line in open(f"{out}/packets.csv"):
-    stream, src, dst, tlen, iplen, seq = map(int, line.strip().split(","))
-    st = streams.setdefault(stream, {"port": src if dst == port else dst,
+    *fields, time = line.strip().split(",")
+    stream, src, dst, tlen, iplen, seq = map(int, fields)
+    st = streams.setdefault(stream, {"port": src if dst == port else dst, "start": float(time),
                                      "sent": [0, 0, 0, 0], "received": [0, 0, 0, 0]})
     c = st["sent" if dst == port else "received"]
     # Payload bytes are the stream's extent (relative seq starts at 1 after
@@ -178,11 +207,21 @@ for i, c in enumerate(conns):
         cap[(i, "sent")], cap[(i, "received")] = match["sent"], match["received"]
 unknown = sorted(st["port"] for sts in free.values() for st in sts)
 # Over a link the runner first checks that the target answers through it
-# (loadgen `reachable_across`):
+# (loadgen `reachable_across`), and a target of another kind stands in for
+# /stats by checking that its port answers (loadgen `observed_target`):
 # a connection opened and closed without a byte of payload, not logged.
 empty = lambda st: st["sent"][3] == 0 and st["received"][3] == 0
-probes = sorted(st["port"] for sts in free.values() for st in sts if link and empty(st))
+probes = sorted(st["port"] for sts in free.values() for st in sts if (link or target_kind) and empty(st))
 unknown = [p for p in unknown if p not in probes]
+# Before a run against another kind, the runner asks the server whether it
+# is that kind (loadgen `ControlClient::probe`, not logged): the one
+# conversation that ends before any logged connection's begins.
+logged = [st for i, c in enumerate(conns) for st in streams.values()
+          if (i, "sent") in cap and cap[(i, "sent")] is st["sent"]]
+first_logged = min((st["start"] for st in logged), default=0.0)
+kind_probe = sorted(st["port"] for sts in free.values() for st in sts
+                    if target_kind and not empty(st) and st["start"] < first_logged)[:1]
+unknown = [p for p in unknown if p not in kind_probe]
 order = ["short-poll", "long-poll", "stream", "sse", "ws", "control"]
 kinds = sorted({c["variant"] for c in conns},
                key=lambda v: (order.index(v.split()[0]) if v.split()[0] in order else 99, v))
@@ -270,12 +309,14 @@ if retx:
                   f"{r['expected']} | {'yes' if r['holds'] else '**no**'} |")
 if probes:
     md.append(f"\n{len(probes)} captured conversation(s) without payload and not in the wire log (the reachability check): ports {probes[:10]}")
+if kind_probe:
+    md.append(f"\n1 captured conversation before the run, not in the wire log (the {target_kind} probe): port {kind_probe[0]}")
 if off_link:
     md.append(f"\n{len(off_link)} connection(s) on loopback (the runner's control calls) are not on the link and not compared.")
 if unknown:
     md.append(f"\ncapture has {len(unknown)} conversation(s) not in the wire log: ports {unknown[:10]}")
 open(f"{out}/comparison.md", "w").write("\n".join(md) + "\n")
-json.dump(dict(ok=ok, link=link or None, unknown_ports=unknown, probe_ports=probes, rows=rows, retransmits=retx), open(f"{out}/comparison.json", "w"), indent=1)
+json.dump(dict(ok=ok, link=link or None, unknown_ports=unknown, probe_ports=probes + kind_probe, rows=rows, retransmits=retx), open(f"{out}/comparison.json", "w"), indent=1)
 if not link:
     md += ["", "Packets the capture has beyond TCP_INFO's segments are the teardown (FIN and its ACKs, and over TLS",
            "the close_notify records, sent after the counters are read); the header bytes differ by 52 per such packet",

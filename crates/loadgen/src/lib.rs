@@ -48,6 +48,7 @@
 //!   publishes a phase's events through it at the phase's rate, and
 //!   [`observed_target`] stands in for such a server's `/stats` (the
 //!   publisher's cursor, its processes' cost from `/proc`).
+//!   [`pushpin_api`] holds Pushpin's requests (through our GRIP origin).
 //! - [`runner`]: the scenario's phases in order (transport x clients x
 //!   rate x [`runner::PhaseVariant`]: header profile, TLS, HTTP version,
 //!   coding) into a [`RunResult`](pushbench_protocol::RunResult);
@@ -103,6 +104,7 @@ pub mod phase_clients;
 pub mod phase_figures;
 pub mod phase_rate;
 pub mod publisher;
+pub mod pushpin_api;
 pub mod recorder;
 pub mod request_headers;
 pub mod runner;

@@ -14,6 +14,8 @@
 
 use pushbench_protocol::{Event, TargetKind};
 
+use crate::pushpin_api;
+
 /// One HTTP/1.1 request of the load generator's own (not a client's).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiRequest {
@@ -47,16 +49,15 @@ pub fn publish_request(kind: TargetKind, event: &Event) -> Option<ApiRequest> {
 
 /// The request that tells a `kind` server from others.
 pub fn probe(kind: TargetKind) -> ApiRequest {
-    let target = match kind {
-        TargetKind::Pushbench => "/stats",
-        TargetKind::Nchan
-        | TargetKind::Pushpin
-        | TargetKind::Socketio
-        | TargetKind::Bun
-        | TargetKind::NodeWs => "/",
+    let (method, target) = match kind {
+        TargetKind::Pushbench => ("GET", "/stats"),
+        TargetKind::Pushpin => pushpin_api::PROBE,
+        TargetKind::Nchan | TargetKind::Socketio | TargetKind::Bun | TargetKind::NodeWs => {
+            ("GET", "/")
+        }
     };
     ApiRequest {
-        method: "GET",
+        method,
         target: target.into(),
         headers: Vec::new(),
         body: String::new(),
@@ -84,10 +85,7 @@ pub fn recognise(
                 ))
             }
         }
-        TargetKind::Nchan
-        | TargetKind::Pushpin
-        | TargetKind::Socketio
-        | TargetKind::Bun
-        | TargetKind::NodeWs => Ok(()),
+        TargetKind::Pushpin => pushpin_api::recognise(status, body),
+        TargetKind::Nchan | TargetKind::Socketio | TargetKind::Bun | TargetKind::NodeWs => Ok(()),
     }
 }
