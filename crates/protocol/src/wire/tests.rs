@@ -6,19 +6,19 @@ use crate::{
     ContentCoding, Event, Gap, Received, decode_binary, decode_json, gap_json, payload_for,
 };
 
-type Segments = Vec<(Direction, ByteClass, Vec<u8>)>;
+pub(super) type Segments = Vec<(Direction, ByteClass, Vec<u8>)>;
 
 #[derive(Debug, Default, PartialEq)]
-struct Outcome {
-    segments: Segments,
-    messages: Vec<Received>,
-    ends: Vec<(u16, Option<u64>)>,
-    malformed: usize,
-    errors: Vec<WireError>,
+pub(super) struct Outcome {
+    pub(super) segments: Segments,
+    pub(super) messages: Vec<Received>,
+    pub(super) ends: Vec<(u16, Option<u64>)>,
+    pub(super) malformed: usize,
+    pub(super) errors: Vec<WireError>,
     /// Decoded bytes of content-coded bodies, neighbours merged.
-    decoded: Vec<(ByteClass, Vec<u8>)>,
+    pub(super) decoded: Vec<(ByteClass, Vec<u8>)>,
     /// What the dialect told the client (`{:?}` of each [`PeerSignal`]).
-    peer: Vec<String>,
+    pub(super) peer: Vec<String>,
 }
 
 fn run(transport: Transport, script: &[(Direction, Vec<u8>)], one_byte: bool) -> Outcome {
@@ -26,7 +26,7 @@ fn run(transport: Transport, script: &[(Direction, Vec<u8>)], one_byte: bool) ->
 }
 
 /// [`run`] against a `kind` server, read in its dialect.
-fn run_kind(
+pub(super) fn run_kind(
     kind: TargetKind,
     transport: Transport,
     script: &[(Direction, Vec<u8>)],
@@ -105,7 +105,7 @@ fn check_sums(transport: Transport, script: &[(Direction, Vec<u8>)]) -> Outcome 
     whole
 }
 
-fn assert_booked_once(script: &[(Direction, Vec<u8>)], whole: &Outcome) {
+pub(super) fn assert_booked_once(script: &[(Direction, Vec<u8>)], whole: &Outcome) {
     for dir in [Direction::Sent, Direction::Received] {
         let fed: Vec<u8> = script
             .iter()
@@ -129,7 +129,7 @@ fn assert_booked_once(script: &[(Direction, Vec<u8>)], whole: &Outcome) {
     }
 }
 
-fn seg(
+pub(super) fn seg(
     direction: Direction,
     class: ByteClass,
     bytes: impl AsRef<[u8]>,
