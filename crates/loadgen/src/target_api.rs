@@ -14,6 +14,8 @@
 
 use pushbench_protocol::{Event, TargetKind};
 
+use crate::engine_io_requests;
+
 /// One HTTP/1.1 request of the load generator's own (not a client's).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiRequest {
@@ -48,16 +50,16 @@ pub fn publish_request(kind: TargetKind, event: &Event) -> Option<ApiRequest> {
 /// The request that tells a `kind` server from others.
 pub fn probe(kind: TargetKind) -> ApiRequest {
     let target = match kind {
-        TargetKind::Pushbench => "/stats",
-        TargetKind::Nchan
-        | TargetKind::Pushpin
-        | TargetKind::Socketio
-        | TargetKind::Bun
-        | TargetKind::NodeWs => "/",
+        TargetKind::Pushbench => "/stats".to_owned(),
+        // A handshake: only Engine.IO answers it with an open packet.
+        TargetKind::Socketio => engine_io_requests::polling_target(None),
+        TargetKind::Nchan | TargetKind::Pushpin | TargetKind::Bun | TargetKind::NodeWs => {
+            "/".to_owned()
+        }
     };
     ApiRequest {
         method: "GET",
-        target: target.into(),
+        target,
         headers: Vec::new(),
         body: String::new(),
     }
@@ -84,10 +86,7 @@ pub fn recognise(
                 ))
             }
         }
-        TargetKind::Nchan
-        | TargetKind::Pushpin
-        | TargetKind::Socketio
-        | TargetKind::Bun
-        | TargetKind::NodeWs => Ok(()),
+        TargetKind::Socketio => engine_io_requests::recognise(status, body),
+        TargetKind::Nchan | TargetKind::Pushpin | TargetKind::Bun | TargetKind::NodeWs => Ok(()),
     }
 }
