@@ -2,7 +2,8 @@
 //! transports, as a Socket.IO client does, without the library.
 //!
 //! Long polling, all in sequence on one keep-alive connection (a new
-//! connection starts a new session, see [`PeerState::reconnected`]):
+//! connection starts a new session, see
+//! [`PeerState::reconnected`](crate::peer_state::PeerState::reconnected)):
 //! `GET /socket.io/?EIO=4&transport=polling` opens a session (its answer,
 //! `0{"sid":...}`, is the open packet the classifier reports as the
 //! session); `POST ...&sid=SID` with `40` connects to the default
