@@ -184,6 +184,41 @@ fn both_transports_deliver_every_event_and_every_byte_is_classed() {
 }
 
 #[test]
+fn trace_prints_one_real_exchange_on_either_transport() {
+    if skip() {
+        return;
+    }
+    let target = Target::start(&[]);
+    for (transport, request) in [
+        (
+            "long-poll",
+            "GET /socket.io/?EIO=4&transport=polling HTTP/1.1",
+        ),
+        ("ws", "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1"),
+    ] {
+        let out = pushbench()
+            .args([
+                "trace",
+                "--target",
+                &target.url,
+                "--target-kind",
+                "socketio",
+            ])
+            .args(["-t", transport, "--no-color", "--redact"])
+            .output()
+            .expect("run pushbench trace");
+        assert!(out.status.success(), "{out:?}");
+        let trace = String::from_utf8_lossy(&out.stdout);
+        assert!(trace.contains(request), "{trace}");
+        // The open packet, the connect and its answer, then the events.
+        for text in [r#"0{"sid":""#, r#"40{"sid":""#, r#"42["event",{"seq":"#] {
+            assert!(trace.contains(text), "{transport}: no {text} in\n{trace}");
+        }
+        assert!(trace.contains("2 events delivered"), "{trace}");
+    }
+}
+
+#[test]
 fn a_capture_of_a_socketio_run_equals_the_socket_counts() {
     if skip() {
         return;
