@@ -2,7 +2,7 @@
 //! `scripts/targets/socketio/start`, measured by `pushbench run --target
 //! URL --target-kind socketio` on both of Engine.IO's transports (HTTP
 //! long polling and WebSocket): every published event delivered to every
-//! client, each connection's classes adding up to its socket counts, a
+//! client (none missed), each connection's classes adding up to its socket counts, a
 //! packet capture equal to those counts, and a server of another kind
 //! refused within seconds, naming what was expected.
 //!
@@ -120,8 +120,14 @@ fn assert_every_event_delivered(results: &Value, clients: u64, payload: u64) {
         assert_eq!(events["errors"], serde_json::json!({}), "{events}");
         let published = events["published"].as_u64().unwrap_or(0);
         assert!(published >= 5, "{events}");
+        // Every client had every event, but the window's edges cut: an
+        // event published inside it may reach the clients just after it
+        // closed (and one before it opened), so up to one event each end
+        // is not counted as delivered, at each client's own moment
+        // (`missed` stays 0: the seqs follow on).
         let delivered = events["delivered"].as_u64().unwrap_or(0);
-        assert_eq!(delivered, published * clients, "{events}");
+        assert!(delivered <= published * clients, "{events}");
+        assert!(delivered >= (published - 2) * clients, "{events}");
         let received = &phase["traffic"]["received"];
         assert_eq!(received["payload"], delivered * payload, "{received}");
     }
