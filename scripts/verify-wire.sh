@@ -30,13 +30,10 @@
 #   env TRANSPORTS  the run's --transports (default all five)
 #   env LINK        an emulated link profile, e.g. rtt=20ms,loss=1% (default
 #                   none: loopback); TLS defaults to off with it. Needs root.
-#   env TARGET_START  a server of another kind instead of `pushbench serve`:
-#                   its start script (scripts/targets/<kind>/start, whose
-#                   first line is `<kind> listening on http://ADDR` and
-#                   second `pid PID`); the run gets --target-kind and
-#                   --target-pid, TLS off and HTTP/1.1 (what other kinds
-#                   are measured over), and its events are published by
-#                   the load generator (the `control` rows hold that too).
+#   env TARGET_KIND another kind of server (`run --target-kind`, e.g.
+#                   socketio): started by scripts/targets/KIND/start instead
+#                   of `pushbench serve`, measured over plaintext HTTP/1.1
+#                   (TLS off, HTTP 1.1); TRANSPORTS must be ones it offers.
 # Writes OUT_DIR/{capture.pcapng,wire.jsonl,results.json,comparison.md,
 # comparison.json}; prints comparison.md. Exit 0: every byte matches;
 # 1: a mismatch; 77: capture not possible here (no tshark, not permitted).
@@ -51,9 +48,9 @@ duration=${DURATION:-3}
 payload=${PAYLOAD:-128}
 transports=${TRANSPORTS:-short-poll,long-poll,stream,sse,ws}
 link=${LINK:-}
-target_start=${TARGET_START:-}
-if [ -n "$link" ] || [ -n "$target_start" ]; then tls=${TLS:-off}; else tls=${TLS:-off,on}; fi
-[ -n "$target_start" ] && HTTP=${HTTP:-1.1}
+kind=${TARGET_KIND:-pushbench}
+if [ -n "$link" ] || [ "$kind" != pushbench ]; then tls=${TLS:-off}; else tls=${TLS:-off,on}; fi
+if [ "$kind" != pushbench ]; then HTTP=${HTTP:-1.1}; fi
 
 if ! command -v tshark >/dev/null; then
   echo "verify-wire: tshark is not installed (Debian package tshark)" >&2
@@ -91,21 +88,24 @@ if [ -n "$link" ]; then
   filter_extra=" and not host 127.0.0.1"
   iface=any
 fi
-kind_args=(--target-cert "$out/cert.pem")
-if [ -n "$target_start" ]; then
-  coproc SERVER { exec "$target_start" --addr "$listen" 2>"$out/server.stderr"; }
-  pids+=("$SERVER_PID")
-  read -r -t 30 line <&"${SERVER[0]}" || true
-  read -r -t 5 pid_line <&"${SERVER[0]}" || true
-  kind=${line%% listening on *}
-  kind_args=(--target-kind "$kind" --target-pid "${pid_line#pid }")
-else
+kind_args=()
+if [ "$kind" = pushbench ]; then
   coproc SERVER { exec "$PUSHBENCH" serve --addr "$listen" --rate "$rate" --payload "$payload" \
     --tls --tls-cert-out "$out/cert.pem" 2>"$out/server.stderr"; }
-  pids+=("$SERVER_PID")
-  read -r -t 15 line <&"${SERVER[0]}"
+  kind_args=(--target-cert "$out/cert.pem")
+else
+  # The targets' contract: first line `KIND listening on URL`; the load
+  # generator publishes into it at the run's rate.
+  coproc SERVER { exec "scripts/targets/$kind/start" --addr "$listen" 2>"$out/server.stderr"; }
+  kind_args=(--target-kind "$kind" --rate "$rate" --payload "$payload")
 fi
-url=${line#* listening on }
+pids+=("$SERVER_PID")
+# Pushpin starts its own processes and zurl: give it time.
+read -r -t 30 line <&"${SERVER[0]}" || true
+if [ "$kind" != pushbench ] && read -r -t 5 pid_line <&"${SERVER[0]}"; then
+  kind_args+=(--target-pid "${pid_line#pid }")
+fi
+url=${line#"$kind" listening on }
 port=${url##*:}
 url=${url/0.0.0.0/127.0.0.1}
 case $port in ''|*[!0-9]*)
@@ -154,9 +154,9 @@ tshark -r "$out/capture.pcapng" -T fields -E separator=, \
   -e tcp.stream -e tcp.srcport -e tcp.dstport -e tcp.len -e ip.len -e tcp.seq -e frame.time_relative \
   >"$out/packets.csv"
 
-python3 - "$out" "$port" "$link" "${kind:-}" <<'PY'
+python3 - "$out" "$port" "$link" "$kind" <<'PY'
 import collections, json, sys
-out, port, link, target_kind = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+out, port, link = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 conns = [json.loads(l) for l in open(f"{out}/wire.jsonl")]
 # Over a link, the connections on loopback (the runner's control calls)
 # are not in the capture of the link's server side.
@@ -211,17 +211,13 @@ unknown = sorted(st["port"] for sts in free.values() for st in sts)
 # /stats by checking that its port answers (loadgen `observed_target`):
 # a connection opened and closed without a byte of payload, not logged.
 empty = lambda st: st["sent"][3] == 0 and st["received"][3] == 0
-probes = sorted(st["port"] for sts in free.values() for st in sts if (link or target_kind) and empty(st))
+# Against another kind of server, the runner checks that it still accepts
+# connections in place of `/stats` (loadgen `ObservedTarget::stats`): the
+# same, connections without a byte.
+kind = sys.argv[4]
+probes = sorted(st["port"] for sts in free.values() for st in sts
+                if (link or kind != "pushbench") and empty(st))
 unknown = [p for p in unknown if p not in probes]
-# Before a run against another kind, the runner asks the server whether it
-# is that kind (loadgen `ControlClient::probe`, not logged): the one
-# conversation that ends before any logged connection's begins.
-logged = [st for i, c in enumerate(conns) for st in streams.values()
-          if (i, "sent") in cap and cap[(i, "sent")] is st["sent"]]
-first_logged = min((st["start"] for st in logged), default=0.0)
-kind_probe = sorted(st["port"] for sts in free.values() for st in sts
-                    if target_kind and not empty(st) and st["start"] < first_logged)[:1]
-unknown = [p for p in unknown if p not in kind_probe]
 order = ["short-poll", "long-poll", "stream", "sse", "ws", "control"]
 kinds = sorted({c["variant"] for c in conns},
                key=lambda v: (order.index(v.split()[0]) if v.split()[0] in order else 99, v))
@@ -308,15 +304,13 @@ if retx:
                   f"{r['capture_retransmitted_bytes']} | {r['tcp_info_retransmitted_bytes']} | {r['tcp_info_retransmitted_segments']} | {r['sockets']} | "
                   f"{r['expected']} | {'yes' if r['holds'] else '**no**'} |")
 if probes:
-    md.append(f"\n{len(probes)} captured conversation(s) without payload and not in the wire log (the reachability check): ports {probes[:10]}")
-if kind_probe:
-    md.append(f"\n1 captured conversation before the run, not in the wire log (the {target_kind} probe): port {kind_probe[0]}")
+    md.append(f"\n{len(probes)} captured conversation(s) without payload and not in the wire log (reachability checks): ports {probes[:10]}")
 if off_link:
     md.append(f"\n{len(off_link)} connection(s) on loopback (the runner's control calls) are not on the link and not compared.")
 if unknown:
     md.append(f"\ncapture has {len(unknown)} conversation(s) not in the wire log: ports {unknown[:10]}")
 open(f"{out}/comparison.md", "w").write("\n".join(md) + "\n")
-json.dump(dict(ok=ok, link=link or None, unknown_ports=unknown, probe_ports=probes + kind_probe, rows=rows, retransmits=retx), open(f"{out}/comparison.json", "w"), indent=1)
+json.dump(dict(ok=ok, link=link or None, unknown_ports=unknown, probe_ports=probes, rows=rows, retransmits=retx), open(f"{out}/comparison.json", "w"), indent=1)
 if not link:
     md += ["", "Packets the capture has beyond TCP_INFO's segments are the teardown (FIN and its ACKs, and over TLS",
            "the close_notify records, sent after the counters are read); the header bytes differ by 52 per such packet",

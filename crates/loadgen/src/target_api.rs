@@ -14,6 +14,7 @@
 
 use pushbench_protocol::{Event, TargetKind};
 
+use crate::engine_io_requests;
 use crate::pushpin_api;
 
 /// One HTTP/1.1 request of the load generator's own (not a client's).
@@ -50,15 +51,15 @@ pub fn publish_request(kind: TargetKind, event: &Event) -> Option<ApiRequest> {
 /// The request that tells a `kind` server from others.
 pub fn probe(kind: TargetKind) -> ApiRequest {
     let (method, target) = match kind {
-        TargetKind::Pushbench => ("GET", "/stats"),
-        TargetKind::Pushpin => pushpin_api::PROBE,
-        TargetKind::Nchan | TargetKind::Socketio | TargetKind::Bun | TargetKind::NodeWs => {
-            ("GET", "/")
-        }
+        TargetKind::Pushbench => ("GET", "/stats".to_owned()),
+        TargetKind::Pushpin => (pushpin_api::PROBE.0, pushpin_api::PROBE.1.to_owned()),
+        // A handshake: only Engine.IO answers it with an open packet.
+        TargetKind::Socketio => ("GET", engine_io_requests::polling_target(None)),
+        TargetKind::Nchan | TargetKind::Bun | TargetKind::NodeWs => ("GET", "/".to_owned()),
     };
     ApiRequest {
         method,
-        target: target.into(),
+        target,
         headers: Vec::new(),
         body: String::new(),
     }
@@ -86,6 +87,7 @@ pub fn recognise(
             }
         }
         TargetKind::Pushpin => pushpin_api::recognise(status, body),
-        TargetKind::Nchan | TargetKind::Socketio | TargetKind::Bun | TargetKind::NodeWs => Ok(()),
+        TargetKind::Socketio => engine_io_requests::recognise(status, body),
+        TargetKind::Nchan | TargetKind::Bun | TargetKind::NodeWs => Ok(()),
     }
 }

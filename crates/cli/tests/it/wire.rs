@@ -17,7 +17,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// Runs `scripts/verify-wire.sh` (of `pushbench serve`, or of a target
-/// kind with `TARGET_START` in `env`) into a scratch directory named after
+/// kind with `TARGET_KIND` in `env`) into a scratch directory named after
 /// `name` with `env` set; `None` (after a note) when no capture is
 /// possible here outside CI. Returns stdout and comparison.json.
 pub(crate) fn verify_wire(name: &str, env: &[(&str, &str)]) -> Option<(String, serde_json::Value)> {
