@@ -30,6 +30,10 @@
 #   env TRANSPORTS  the run's --transports (default all five)
 #   env LINK        an emulated link profile, e.g. rtt=20ms,loss=1% (default
 #                   none: loopback); TLS defaults to off with it. Needs root.
+#   env TARGET_KIND another kind of server (`run --target-kind`, e.g.
+#                   socketio): started by scripts/targets/KIND/start instead
+#                   of `pushbench serve`, measured over plaintext HTTP/1.1
+#                   (TLS off, HTTP 1.1); TRANSPORTS must be ones it offers.
 # Writes OUT_DIR/{capture.pcapng,wire.jsonl,results.json,comparison.md,
 # comparison.json}; prints comparison.md. Exit 0: every byte matches;
 # 1: a mismatch; 77: capture not possible here (no tshark, not permitted).
@@ -44,7 +48,9 @@ duration=${DURATION:-3}
 payload=${PAYLOAD:-128}
 transports=${TRANSPORTS:-short-poll,long-poll,stream,sse,ws}
 link=${LINK:-}
-if [ -n "$link" ]; then tls=${TLS:-off}; else tls=${TLS:-off,on}; fi
+kind=${TARGET_KIND:-pushbench}
+if [ -n "$link" ] || [ "$kind" != pushbench ]; then tls=${TLS:-off}; else tls=${TLS:-off,on}; fi
+if [ "$kind" != pushbench ]; then HTTP=${HTTP:-1.1}; fi
 
 if ! command -v tshark >/dev/null; then
   echo "verify-wire: tshark is not installed (Debian package tshark)" >&2
@@ -56,7 +62,11 @@ if [ -z "${PUSHBENCH:-}" ]; then
 fi
 
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+# A target's start script stops its server on SIGTERM: wait for that.
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -n "${SERVER_PID:-}" ] && wait "$SERVER_PID" 2>/dev/null || true
+}
 trap cleanup EXIT
 
 # The server, on an ephemeral port; its first stdout line names it.
@@ -78,14 +88,31 @@ if [ -n "$link" ]; then
   filter_extra=" and not host 127.0.0.1"
   iface=any
 fi
-coproc SERVER { exec "$PUSHBENCH" serve --addr "$listen" --rate "$rate" --payload "$payload" \
-  --tls --tls-cert-out "$out/cert.pem" 2>"$out/server.stderr"; }
+kind_args=()
+if [ "$kind" = pushbench ]; then
+  coproc SERVER { exec "$PUSHBENCH" serve --addr "$listen" --rate "$rate" --payload "$payload" \
+    --tls --tls-cert-out "$out/cert.pem" 2>"$out/server.stderr"; }
+  kind_args=(--target-cert "$out/cert.pem")
+else
+  # The targets' contract: first line `KIND listening on URL`; the load
+  # generator publishes into it at the run's rate.
+  coproc SERVER { exec "scripts/targets/$kind/start" --addr "$listen" 2>"$out/server.stderr"; }
+  kind_args=(--target-kind "$kind" --rate "$rate" --payload "$payload")
+fi
 pids+=("$SERVER_PID")
-read -r -t 15 line <&"${SERVER[0]}"
-url=${line#pushbench listening on }
+# Pushpin starts its own processes and zurl: give it time.
+read -r -t 30 line <&"${SERVER[0]}" || true
+if [ "$kind" != pushbench ] && read -r -t 5 pid_line <&"${SERVER[0]}"; then
+  kind_args+=(--target-pid "${pid_line#pid }")
+fi
+url=${line#"$kind" listening on }
 port=${url##*:}
 url=${url/0.0.0.0/127.0.0.1}
-case $port in ''|*[!0-9]*) echo "verify-wire: unexpected server line: $line" >&2; exit 1;; esac
+case $port in ''|*[!0-9]*)
+  echo "verify-wire: unexpected server line: $line" >&2
+  cat "$out/server.stderr" >&2
+  exit 1;;
+esac
 
 # The capture: only this server's port; headers are enough (-s 128).
 tshark -q -i "$iface" -f "tcp port $port$filter_extra" -s 128 -w "$out/capture.pcapng" 2>"$out/tshark.stderr" &
@@ -106,7 +133,7 @@ sleep 1
 
 "$PUSHBENCH" run --target "$url" --transports "$transports" "${link_args[@]}" \
   --clients "$clients" --duration "$duration" --warmup 0.5 --ramp-up 0.2 \
-  --tls "$tls" --target-cert "$out/cert.pem" "${http_args[@]}" \
+  --tls "$tls" "${kind_args[@]}" "${http_args[@]}" \
   --out "$out" --no-report --wire-log "$out/wire.jsonl" >"$out/run.stdout" 2>"$out/run.stderr" \
   || { echo "verify-wire: the run failed:" >&2; cat "$out/run.stderr" >&2; exit 1; }
 
@@ -124,9 +151,10 @@ kill -INT "$tshark_pid"
 wait "$tshark_pid" 2>/dev/null || true
 
 tshark -r "$out/capture.pcapng" -T fields -E separator=, \
-  -e tcp.stream -e tcp.srcport -e tcp.dstport -e tcp.len -e ip.len -e tcp.seq >"$out/packets.csv"
+  -e tcp.stream -e tcp.srcport -e tcp.dstport -e tcp.len -e ip.len -e tcp.seq -e frame.time_relative \
+  >"$out/packets.csv"
 
-python3 - "$out" "$port" "$link" <<'PY'
+python3 - "$out" "$port" "$link" "$kind" <<'PY'
 import collections, json, sys
 out, port, link = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 conns = [json.loads(l) for l in open(f"{out}/wire.jsonl")]
@@ -150,8 +178,9 @@ lport = lambda c: int(c["local"].rsplit(":", 1)[1])
 # per direction, payload bytes, packets, IP+TCP header bytes.
 streams = {}
 for line in open(f"{out}/packets.csv"):
-    stream, src, dst, tlen, iplen, seq = map(int, line.strip().split(","))
-    st = streams.setdefault(stream, {"port": src if dst == port else dst,
+    *fields, time = line.strip().split(",")
+    stream, src, dst, tlen, iplen, seq = map(int, fields)
+    st = streams.setdefault(stream, {"port": src if dst == port else dst, "start": float(time),
                                      "sent": [0, 0, 0, 0], "received": [0, 0, 0, 0]})
     c = st["sent" if dst == port else "received"]
     # Payload bytes are the stream's extent (relative seq starts at 1 after
@@ -178,10 +207,16 @@ for i, c in enumerate(conns):
         cap[(i, "sent")], cap[(i, "received")] = match["sent"], match["received"]
 unknown = sorted(st["port"] for sts in free.values() for st in sts)
 # Over a link the runner first checks that the target answers through it
-# (loadgen `reachable_across`):
+# (loadgen `reachable_across`), and a target of another kind stands in for
+# /stats by checking that its port answers (loadgen `observed_target`):
 # a connection opened and closed without a byte of payload, not logged.
 empty = lambda st: st["sent"][3] == 0 and st["received"][3] == 0
-probes = sorted(st["port"] for sts in free.values() for st in sts if link and empty(st))
+# Against another kind of server, the runner checks that it still accepts
+# connections in place of `/stats` (loadgen `ObservedTarget::stats`): the
+# same, connections without a byte.
+kind = sys.argv[4]
+probes = sorted(st["port"] for sts in free.values() for st in sts
+                if (link or kind != "pushbench") and empty(st))
 unknown = [p for p in unknown if p not in probes]
 order = ["short-poll", "long-poll", "stream", "sse", "ws", "control"]
 kinds = sorted({c["variant"] for c in conns},
@@ -269,7 +304,7 @@ if retx:
                   f"{r['capture_retransmitted_bytes']} | {r['tcp_info_retransmitted_bytes']} | {r['tcp_info_retransmitted_segments']} | {r['sockets']} | "
                   f"{r['expected']} | {'yes' if r['holds'] else '**no**'} |")
 if probes:
-    md.append(f"\n{len(probes)} captured conversation(s) without payload and not in the wire log (the reachability check): ports {probes[:10]}")
+    md.append(f"\n{len(probes)} captured conversation(s) without payload and not in the wire log (reachability checks): ports {probes[:10]}")
 if off_link:
     md.append(f"\n{len(off_link)} connection(s) on loopback (the runner's control calls) are not on the link and not compared.")
 if unknown:

@@ -100,6 +100,11 @@ pub struct ConnectionRecord {
     pub tcp_ip_sent: u64,
     /// IP + TCP header bytes of `segs_in` (the `tcp_ip` class, received).
     pub tcp_ip_received: u64,
+    /// A client connection's bytes by class, the whole connection (setup
+    /// and teardown included): each direction's classes add up to its
+    /// socket count. Absent for control calls (every byte `control`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<Traffic>,
 }
 
 impl ConnectionRecord {
@@ -124,6 +129,7 @@ impl ConnectionRecord {
             segs_in: totals.segments.map(|s| s.client.r#in),
             tcp_ip_sent: totals.traffic.sent.tcp_ip,
             tcp_ip_received: totals.traffic.received.tcp_ip,
+            traffic: Some(totals.traffic),
         }
     }
 
@@ -141,6 +147,7 @@ impl ConnectionRecord {
             segs_in: None,
             tcp_ip_sent: 0,
             tcp_ip_received: 0,
+            traffic: None,
         }
     }
 }
@@ -206,12 +213,12 @@ async fn control_for(
     if kind.is_pushbench() {
         return Ok(ControlClient::new(server.control_addr));
     }
-    ControlClient::new(server.control_addr).probe(kind).await?;
+    // The same client carries on, so the probe's connection is logged
+    // (`--wire-log`) with the other control connections.
+    let control = ControlClient::new(server.control_addr);
+    control.probe(kind).await?;
     let observed = ObservedTarget::new(kind, server.control_addr, pid, s);
-    Ok(ControlClient::observing(
-        server.control_addr,
-        Arc::new(observed),
-    ))
+    Ok(control.observing(Arc::new(observed)))
 }
 
 /// How far ahead `--start-at` may be: a day, so a mistyped date fails at

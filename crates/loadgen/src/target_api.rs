@@ -14,6 +14,9 @@
 
 use pushbench_protocol::{Event, TargetKind};
 
+use crate::engine_io_requests;
+use crate::pushpin_api;
+
 /// One HTTP/1.1 request of the load generator's own (not a client's).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiRequest {
@@ -47,17 +50,16 @@ pub fn publish_request(kind: TargetKind, event: &Event) -> Option<ApiRequest> {
 
 /// The request that tells a `kind` server from others.
 pub fn probe(kind: TargetKind) -> ApiRequest {
-    let target = match kind {
-        TargetKind::Pushbench => "/stats",
-        TargetKind::Nchan
-        | TargetKind::Pushpin
-        | TargetKind::Socketio
-        | TargetKind::Bun
-        | TargetKind::NodeWs => "/",
+    let (method, target) = match kind {
+        TargetKind::Pushbench => ("GET", "/stats".to_owned()),
+        TargetKind::Pushpin => (pushpin_api::PROBE.0, pushpin_api::PROBE.1.to_owned()),
+        // A handshake: only Engine.IO answers it with an open packet.
+        TargetKind::Socketio => ("GET", engine_io_requests::polling_target(None)),
+        TargetKind::Nchan | TargetKind::Bun | TargetKind::NodeWs => ("GET", "/".to_owned()),
     };
     ApiRequest {
-        method: "GET",
-        target: target.into(),
+        method,
+        target,
         headers: Vec::new(),
         body: String::new(),
     }
@@ -84,10 +86,8 @@ pub fn recognise(
                 ))
             }
         }
-        TargetKind::Nchan
-        | TargetKind::Pushpin
-        | TargetKind::Socketio
-        | TargetKind::Bun
-        | TargetKind::NodeWs => Ok(()),
+        TargetKind::Pushpin => pushpin_api::recognise(status, body),
+        TargetKind::Socketio => engine_io_requests::recognise(status, body),
+        TargetKind::Nchan | TargetKind::Bun | TargetKind::NodeWs => Ok(()),
     }
 }

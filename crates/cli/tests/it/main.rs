@@ -17,6 +17,8 @@ mod servers;
 mod shards;
 mod support;
 mod target;
+mod target_pushpin;
+mod target_socketio;
 mod tls;
 mod trace;
 mod versus;
