@@ -71,7 +71,8 @@
 //! - [`server_runs`]: `pushbench serve` beside the servers of the other
 //!   target kinds, every technique each offers, each started by its start
 //!   script ([`kind_process`]), as ratios measured in one run
-//!   (`servers.json`).
+//!   (`servers.json`); [`server_figures`] decides the order and the
+//!   common load and makes the figures and ratios from the results.
 //! - [`scenario`]: scenario files (TOML) and their validation.
 //! - [`threshold`]: `--threshold` expressions (`p99<5ms`, `missed=0`).
 //! - [`output`]: `results.json` (atomic), the CSV and the HdrHistogram logs.
@@ -116,6 +117,7 @@ pub mod recorder;
 pub mod request_headers;
 pub mod runner;
 pub mod scenario;
+pub mod server_figures;
 pub mod server_runs;
 pub mod server_stats;
 pub mod session;

@@ -99,7 +99,14 @@ pub fn servers_table(result: &ServersResult) -> Table {
                     figure,
                 ),
                 ceiling_text(result, m),
-                or_dash(common.map(|c| c.rate), format_decimal),
+                common.map_or("—".to_owned(), |c| {
+                    let bound = if c.publisher_bound {
+                        " (publisher-bound)"
+                    } else {
+                        ""
+                    };
+                    format!("{}{bound}", format_decimal(c.rate))
+                }),
                 or_dash(
                     common.map(|c| c.bytes_per_event.values().sum::<f64>()),
                     |v| format!("{v:.1}"),

@@ -15,7 +15,6 @@ use super::line_style::LineLook;
 use super::render::{Chart, DrawResult};
 use super::style::{label_font, small_font};
 use crate::number_format::format_decimal;
-use crate::number_format::format_figure as figure;
 
 /// `pushbench serve`'s bars.
 const OURS: RGBColor = RGBColor(44, 160, 44);
@@ -116,6 +115,16 @@ impl ServersChart {
     }
 }
 
+/// A bar's value: whole from 100 up (no separator, which a small font
+/// blurs into a decimal point), two decimals below.
+fn bar_value(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
 /// Pixels per panel: a caption, the axis and 40 per bar.
 fn panel_height(bars: usize) -> u32 {
     110 + 40 * bars.max(1) as u32
@@ -197,7 +206,10 @@ impl Chart for ServersChart {
                 ))
             }))?;
             chart.draw_series(self.servers.iter().enumerate().map(|(i, s)| {
-                let text = s.figures[p].map_or("not measured".to_owned(), figure);
+                let mut text = s.figures[p].map_or("not measured".to_owned(), bar_value);
+                if let Some(c) = ceilings(s).filter(|c| *c >= right) {
+                    text.push_str(&format!("; publisher's ceiling {} →", bar_value(c)));
+                }
                 let x = s.figures[p].unwrap_or(0.0) + right * 0.01;
                 Text::new(text, (x, i as f64 - 0.12), small_font())
             }))?;
@@ -206,14 +218,6 @@ impl Chart for ServersChart {
                 Some(PathElement::new(
                     vec![(c, i as f64 - 0.42), (c, i as f64 + 0.42)],
                     BLACK.stroke_width(4),
-                ))
-            }))?;
-            chart.draw_series(self.servers.iter().enumerate().filter_map(|(i, s)| {
-                let c = ceilings(s).filter(|c| *c >= right)?;
-                Some(Text::new(
-                    format!("publisher's ceiling {} →", figure(c)),
-                    (right * 0.78, i as f64 + 0.2),
-                    small_font(),
                 ))
             }))?;
         }
