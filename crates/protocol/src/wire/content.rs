@@ -5,6 +5,7 @@
 
 use super::emit::{Direction, Emitter, MAX_MESSAGE, WireError, WireEvent};
 use super::event_json::classify_ndjson_line;
+use super::nchan_bodies::NchanBody;
 use super::poll::classify_poll_body;
 use super::sse::SseParser;
 use crate::content_coding::{DecodeFailure, Decoder};
@@ -22,6 +23,8 @@ pub(crate) enum Content {
     Ndjson(Vec<u8>),
     /// `text/event-stream`.
     Sse(SseParser),
+    /// An Nchan answer's body (`nchan_bodies`).
+    Nchan(NchanBody),
     /// An error body or anything else: control.
     Opaque,
     /// A content-coded body: decoded, then parsed by the body parser inside.
@@ -80,8 +83,10 @@ impl Content {
             match kind {
                 // Each kind with a dialect of its own reads its bodies here;
                 // these carry pushbench's (their events are its JSON).
+                TargetKind::Nchan => {
+                    NchanBody::for_transport(transport).map_or(Content::Opaque, Content::Nchan)
+                }
                 TargetKind::Pushbench
-                | TargetKind::Nchan
                 | TargetKind::Pushpin
                 | TargetKind::Socketio
                 | TargetKind::Bun
@@ -144,6 +149,15 @@ impl Content {
         }
     }
 
+    /// A chunk of a chunked body ended (after its data, before its CRLF):
+    /// a dialect that frames one message per chunk reads it now. A coded
+    /// body's chunks do not bound its decoded messages: nothing to do.
+    pub(crate) fn end_chunk<F: FnMut(WireEvent<'_>)>(&mut self, em: &mut Emitter<'_, F>) {
+        if let Content::Nchan(body) = self {
+            em.in_body(|em| body.end_chunk(em));
+        }
+    }
+
     /// The body ended; returns the poll cursor of a poll answer.
     pub(crate) fn end_body<F: FnMut(WireEvent<'_>)>(self, em: &mut Emitter<'_, F>) -> Option<u64> {
         let next = match self {
@@ -198,6 +212,7 @@ impl Content {
                 }
             }
             Content::Sse(sse) => sse.feed(bytes, em)?,
+            Content::Nchan(body) => body.feed(bytes, em)?,
             Content::Opaque => em.bytes(Direction::Received, ByteClass::Control, bytes),
             // Coded bodies enter through `feed_body`; a coded body inside
             // one is not made by `for_response`.
@@ -210,6 +225,10 @@ impl Content {
     fn end<F: FnMut(WireEvent<'_>)>(self, em: &mut Emitter<'_, F>) -> Option<u64> {
         match self {
             Content::Poll(buf) => classify_poll_body(&buf, em),
+            Content::Nchan(body) => {
+                body.end(em);
+                None
+            }
             other => {
                 other.flush_partial(em);
                 None
@@ -222,6 +241,7 @@ impl Content {
         match self {
             Content::Poll(buf) | Content::Ndjson(buf) => em.bytes(DIR, ByteClass::Control, &buf),
             Content::Sse(sse) => sse.flush_partial(em),
+            Content::Nchan(body) => body.flush_partial(em),
             Content::Opaque => {}
             Content::Coded(coded) => coded.inner.flush_partial(em),
         }

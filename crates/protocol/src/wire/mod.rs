@@ -74,6 +74,8 @@
 //! - `dialect`: what a target kind's answers say beyond its events (a
 //!   resume token in a response head, [`PeerSignal`]s); the body and frame
 //!   parsers take the kind and read its dialect.
+//! - `nchan_bodies`: Nchan's dialect: one message per poll answer or
+//!   chunk, its validators and SSE ids ([`PeerSignal`]).
 //! - `event_json`: where an event's payload is in its JSON, and the NDJSON
 //!   line; `poll`: poll answers; `sse`: `text/event-stream` blocks; `ws`:
 //!   WebSocket frames (their headers read by [`crate::frame_head`]).
@@ -89,6 +91,7 @@ mod dialect;
 mod emit;
 mod event_json;
 mod http;
+mod nchan_bodies;
 mod poll;
 mod sse;
 mod ws;
