@@ -11,6 +11,7 @@
 use pushbench_protocol::{PeerSignal, TargetKind};
 
 use crate::client_spec::ClientSpec;
+use crate::nchan_requests;
 
 /// The owned form of a [`PeerSignal`], as a client's notes carry it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,8 +89,8 @@ impl PeerState {
 /// says to resume from).
 pub fn request(spec: &ClientSpec, cursor: u64, peer: &mut PeerState) -> String {
     match spec.kind {
+        TargetKind::Nchan => nchan_requests::request(spec, peer),
         TargetKind::Pushbench
-        | TargetKind::Nchan
         | TargetKind::Pushpin
         | TargetKind::Socketio
         | TargetKind::Bun
@@ -103,8 +104,8 @@ pub fn request(spec: &ClientSpec, cursor: u64, peer: &mut PeerState) -> String {
 /// The WebSocket request target (path and query) of a `spec.kind` client.
 pub fn ws_target(spec: &ClientSpec, cursor: u64, peer: &PeerState) -> String {
     match spec.kind {
+        TargetKind::Nchan => nchan_requests::ws_target(peer),
         TargetKind::Pushbench
-        | TargetKind::Nchan
         | TargetKind::Pushpin
         | TargetKind::Socketio
         | TargetKind::Bun
@@ -128,5 +129,19 @@ pub fn ws_replies(spec: &ClientSpec, peer: &mut PeerState) -> Vec<String> {
             peer.pings = 0;
             Vec::new()
         }
+    }
+}
+
+/// Whether a `spec.kind` server's answer with a non-2xx `status` is its
+/// way of saying "nothing new" to a poll (Nchan's `304` and long-poll
+/// `408`), which the client takes as an answer, not an error.
+pub fn answers_nothing_new(spec: &ClientSpec, status: u16) -> bool {
+    match spec.kind {
+        TargetKind::Nchan => nchan_requests::answers_nothing_new(spec.transport, status),
+        TargetKind::Pushbench
+        | TargetKind::Pushpin
+        | TargetKind::Socketio
+        | TargetKind::Bun
+        | TargetKind::NodeWs => false,
     }
 }

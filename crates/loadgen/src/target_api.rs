@@ -14,6 +14,8 @@
 
 use pushbench_protocol::{Event, TargetKind};
 
+use crate::nchan_requests;
+
 /// One HTTP/1.1 request of the load generator's own (not a client's).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiRequest {
@@ -32,16 +34,15 @@ pub struct ApiRequest {
 pub fn publish_request(kind: TargetKind, event: &Event) -> Option<ApiRequest> {
     match kind {
         TargetKind::Pushbench => None,
-        TargetKind::Nchan
-        | TargetKind::Pushpin
-        | TargetKind::Socketio
-        | TargetKind::Bun
-        | TargetKind::NodeWs => Some(ApiRequest {
-            method: "POST",
-            target: "/publish".into(),
-            headers: vec![("content-type", "application/json".into())],
-            body: event.to_json(),
-        }),
+        TargetKind::Nchan => Some(nchan_requests::publish_request(event)),
+        TargetKind::Pushpin | TargetKind::Socketio | TargetKind::Bun | TargetKind::NodeWs => {
+            Some(ApiRequest {
+                method: "POST",
+                target: "/publish".into(),
+                headers: vec![("content-type", "application/json".into())],
+                body: event.to_json(),
+            })
+        }
     }
 }
 
@@ -49,11 +50,8 @@ pub fn publish_request(kind: TargetKind, event: &Event) -> Option<ApiRequest> {
 pub fn probe(kind: TargetKind) -> ApiRequest {
     let target = match kind {
         TargetKind::Pushbench => "/stats",
-        TargetKind::Nchan
-        | TargetKind::Pushpin
-        | TargetKind::Socketio
-        | TargetKind::Bun
-        | TargetKind::NodeWs => "/",
+        TargetKind::Nchan => return nchan_requests::probe(),
+        TargetKind::Pushpin | TargetKind::Socketio | TargetKind::Bun | TargetKind::NodeWs => "/",
     };
     ApiRequest {
         method: "GET",
@@ -84,10 +82,7 @@ pub fn recognise(
                 ))
             }
         }
-        TargetKind::Nchan
-        | TargetKind::Pushpin
-        | TargetKind::Socketio
-        | TargetKind::Bun
-        | TargetKind::NodeWs => Ok(()),
+        TargetKind::Nchan => nchan_requests::recognise(status, body),
+        TargetKind::Pushpin | TargetKind::Socketio | TargetKind::Bun | TargetKind::NodeWs => Ok(()),
     }
 }

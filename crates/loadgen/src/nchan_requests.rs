@@ -1,0 +1,214 @@
+//! What a client of an Nchan server (`--target-kind nchan`: nginx with
+//! the config in `scripts/targets/nchan/`) asks, and how it resumes; and
+//! how the load generator publishes into it and recognises it.
+//!
+//! The config has one channel and pushbench's paths, one Nchan subscriber
+//! type each: `/poll` interval-poll, `/longpoll` longpoll, `/stream`
+//! http-chunked, `/sse` eventsource, `/ws` websocket; `/pub` publishes.
+//! - Polls resume by the last answer's validators (`If-Modified-Since`,
+//!   `If-None-Match`: Nchan's message id). A fresh subscriber's first poll
+//!   names none: Nchan then waits for the next message (a long poll
+//!   holds; an interval poll is answered `304`, whose `Date` the
+//!   classifier turns into validators for the next poll).
+//! - SSE resumes by `Last-Event-ID` (the last `id:` Nchan sent).
+//! - http-chunked and WebSocket messages carry no id: a reconnect starts
+//!   at the newest message, so what was published while the client was
+//!   away is missed (and counted so).
+
+use pushbench_protocol::{Event, Transport};
+
+use crate::client_spec::ClientSpec;
+use crate::peer_state::PeerState;
+use crate::target_api::ApiRequest;
+
+/// The publisher location of our config: `POST` publishes the body as one
+/// message of the channel.
+pub const PUBLISH_PATH: &str = "/pub";
+
+/// The location of Nchan's stub status in our config: server-wide counters
+/// in a text format only Nchan answers.
+pub const STATUS_PATH: &str = "/nchan_status";
+
+/// The next HTTP/1.1 request of an Nchan client.
+pub(crate) fn request(spec: &ClientSpec, peer: &PeerState) -> String {
+    let path = spec.transport.path();
+    let mut extra: Vec<(&str, &str)> = Vec::new();
+    match spec.transport {
+        Transport::ShortPoll | Transport::LongPoll => {
+            if let Some((last_modified, etag)) = &peer.validators {
+                extra.push(("If-Modified-Since", last_modified));
+                extra.push(("If-None-Match", etag));
+            }
+        }
+        // Nchan's http-chunked answers 403 to a client that does not say
+        // it takes chunks.
+        Transport::Stream => extra.push(("TE", "chunked")),
+        Transport::Sse => {
+            if let Some(id) = &peer.event_id {
+                extra.push(("Last-Event-ID", id));
+            }
+        }
+        Transport::Ws => {}
+    }
+    spec.http_request("GET", path, &extra, "")
+}
+
+/// The WebSocket request target of an Nchan client: `/ws`, resumed after
+/// `last_event_id` when the client has one (a WebSocket's own messages
+/// name none).
+pub(crate) fn ws_target(peer: &PeerState) -> String {
+    match &peer.event_id {
+        Some(id) => format!("{}?last_event_id={id}", Transport::Ws.path()),
+        None => Transport::Ws.path().to_owned(),
+    }
+}
+
+/// Whether an answer with `status` on a `transport` connection is Nchan
+/// saying "nothing new" (not an error): an interval poll's `304`, or the
+/// `408` that ends a long poll's hold.
+pub(crate) fn answers_nothing_new(transport: Transport, status: u16) -> bool {
+    matches!(
+        (transport, status),
+        (Transport::ShortPoll, 304) | (Transport::LongPoll, 408)
+    )
+}
+
+/// `POST /pub` with the event's JSON: Nchan relays the body as is.
+pub(crate) fn publish_request(event: &Event) -> ApiRequest {
+    ApiRequest {
+        method: "POST",
+        target: PUBLISH_PATH.into(),
+        headers: vec![("content-type", "application/json".into())],
+        body: event.to_json(),
+    }
+}
+
+/// `GET /nchan_status`.
+pub(crate) fn probe() -> ApiRequest {
+    ApiRequest {
+        method: "GET",
+        target: STATUS_PATH.into(),
+        headers: Vec::new(),
+        body: String::new(),
+    }
+}
+
+/// Whether the answer to [`probe`] is Nchan's stub status.
+pub(crate) fn recognise(status: u16, body: &[u8]) -> Result<(), String> {
+    let text = String::from_utf8_lossy(body);
+    let is_status = text.lines().any(|l| l.starts_with("nchan version: "))
+        && text
+            .lines()
+            .any(|l| l.starts_with("total published messages: "));
+    if status == 200 && is_status {
+        Ok(())
+    } else {
+        Err(format!(
+            "GET {STATUS_PATH} to answer 200 with Nchan's stub status \
+             (`total published messages: N`, `nchan version: V`), got status {status}"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use pushbench_protocol::{ContentCoding, HttpVersion, TargetKind};
+
+    use super::*;
+    use crate::client_spec::Schedule;
+    use crate::peer_state::PeerNote;
+    use crate::request_headers::RequestProfile;
+
+    fn spec(transport: Transport) -> ClientSpec {
+        let server = SocketAddr::from(([127, 0, 0, 1], 8080));
+        ClientSpec {
+            transport,
+            kind: TargetKind::Nchan,
+            server,
+            start_cursor: 0,
+            schedule: Schedule::for_transport(transport, Duration::from_millis(250)),
+            longpoll_timeout_s: 30,
+            ws_binary: false,
+            clients: 1,
+            source_addresses: 0,
+            give_up_after: Duration::from_secs(10),
+            headers: RequestProfile::Minimal.headers(transport, server),
+            tls: None,
+            keep_alive: true,
+            http: HttpVersion::Http1,
+            coding: ContentCoding::Identity,
+            h2_streams: 1,
+            path: crate::path_sides::PathSides::default(),
+        }
+    }
+
+    const HOST: &str = "host: 127.0.0.1:8080\r\n";
+
+    #[test]
+    fn polls_send_back_the_last_answers_validators() {
+        let mut peer = PeerState::default();
+        let poll = spec(Transport::ShortPoll);
+        assert_eq!(
+            request(&poll, &peer),
+            format!("GET /poll HTTP/1.1\r\n{HOST}\r\n")
+        );
+        peer.absorb(PeerNote::Validators {
+            last_modified: "Fri, 04 Dec 2026 12:49:28 GMT".into(),
+            etag: "1".into(),
+        });
+        let conditional = "If-Modified-Since: Fri, 04 Dec 2026 12:49:28 GMT\r\n\
+                           If-None-Match: 1\r\n";
+        assert_eq!(
+            request(&poll, &peer),
+            format!("GET /poll HTTP/1.1\r\n{HOST}{conditional}\r\n")
+        );
+        assert_eq!(
+            request(&spec(Transport::LongPoll), &peer),
+            format!("GET /longpoll HTTP/1.1\r\n{HOST}{conditional}\r\n")
+        );
+    }
+
+    #[test]
+    fn streams_ask_for_chunks_and_sse_resumes_by_last_event_id() {
+        let mut peer = PeerState::default();
+        assert_eq!(
+            request(&spec(Transport::Stream), &peer),
+            format!("GET /stream HTTP/1.1\r\n{HOST}TE: chunked\r\n\r\n")
+        );
+        let sse = spec(Transport::Sse);
+        let accept = "accept: text/event-stream\r\n";
+        assert_eq!(
+            request(&sse, &peer),
+            format!("GET /sse HTTP/1.1\r\n{HOST}{accept}\r\n")
+        );
+        peer.absorb(PeerNote::EventId("1796388571:1".into()));
+        assert_eq!(
+            request(&sse, &peer),
+            format!("GET /sse HTTP/1.1\r\n{HOST}{accept}Last-Event-ID: 1796388571:1\r\n\r\n")
+        );
+        assert_eq!(ws_target(&peer), "/ws?last_event_id=1796388571:1");
+        assert_eq!(ws_target(&PeerState::default()), "/ws");
+    }
+
+    #[test]
+    fn only_a_poll_answered_nothing_new_is_no_error() {
+        assert!(answers_nothing_new(Transport::ShortPoll, 304));
+        assert!(answers_nothing_new(Transport::LongPoll, 408));
+        assert!(!answers_nothing_new(Transport::LongPoll, 304));
+        assert!(!answers_nothing_new(Transport::Sse, 408));
+        assert!(!answers_nothing_new(Transport::ShortPoll, 403));
+    }
+
+    #[test]
+    fn the_stub_status_is_recognised_and_anything_else_named() {
+        let status = "total published messages: 4\nstored messages: 4\nnchan version: 1.3.6\n";
+        assert_eq!(recognise(200, status.as_bytes()), Ok(()));
+        let err = recognise(404, b"").expect_err("not nchan");
+        assert!(err.contains("GET /nchan_status to answer 200"), "{err}");
+        assert!(err.contains("got status 404"), "{err}");
+        assert!(recognise(200, br#"{"last_seq": 3}"#).is_err());
+    }
+}
