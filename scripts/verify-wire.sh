@@ -30,6 +30,10 @@
 #   env TRANSPORTS  the run's --transports (default all five)
 #   env LINK        an emulated link profile, e.g. rtt=20ms,loss=1% (default
 #                   none: loopback); TLS defaults to off with it. Needs root.
+#   env TARGET_KIND another kind of server (`--target-kind`, e.g. nchan),
+#                   started by scripts/targets/KIND/start instead of `serve`;
+#                   plaintext HTTP/1.1 only (TLS off, HTTP 1.1), the load
+#                   generator publishing at RATE. Default: pushbench.
 # Writes OUT_DIR/{capture.pcapng,wire.jsonl,results.json,comparison.md,
 # comparison.json}; prints comparison.md. Exit 0: every byte matches;
 # 1: a mismatch; 77: capture not possible here (no tshark, not permitted).
@@ -44,7 +48,13 @@ duration=${DURATION:-3}
 payload=${PAYLOAD:-128}
 transports=${TRANSPORTS:-short-poll,long-poll,stream,sse,ws}
 link=${LINK:-}
-if [ -n "$link" ]; then tls=${TLS:-off}; else tls=${TLS:-off,on}; fi
+kind=${TARGET_KIND:-pushbench}
+if [ -n "$link" ] || [ "$kind" != pushbench ]; then tls=${TLS:-off}; else tls=${TLS:-off,on}; fi
+if [ "$kind" != pushbench ]; then
+  HTTP=${HTTP:-1.1}
+  [ -z "$link" ] || { echo "verify-wire: TARGET_KIND runs on loopback only" >&2; exit 2; }
+  [ -x "scripts/targets/$kind/start" ] || { echo "verify-wire: no scripts/targets/$kind/start" >&2; exit 2; }
+fi
 
 if ! command -v tshark >/dev/null; then
   echo "verify-wire: tshark is not installed (Debian package tshark)" >&2
@@ -78,11 +88,18 @@ if [ -n "$link" ]; then
   filter_extra=" and not host 127.0.0.1"
   iface=any
 fi
-coproc SERVER { exec "$PUSHBENCH" serve --addr "$listen" --rate "$rate" --payload "$payload" \
-  --tls --tls-cert-out "$out/cert.pem" 2>"$out/server.stderr"; }
+kind_args=()
+if [ "$kind" = pushbench ]; then
+  coproc SERVER { exec "$PUSHBENCH" serve --addr "$listen" --rate "$rate" --payload "$payload" \
+    --tls --tls-cert-out "$out/cert.pem" 2>"$out/server.stderr"; }
+  kind_args=(--target-cert "$out/cert.pem")
+else
+  coproc SERVER { exec "scripts/targets/$kind/start" --addr "$listen" 2>"$out/server.stderr"; }
+  kind_args=(--target-kind "$kind" --rate "$rate" --payload "$payload")
+fi
 pids+=("$SERVER_PID")
 read -r -t 15 line <&"${SERVER[0]}"
-url=${line#pushbench listening on }
+url=${line#"$kind" listening on }
 port=${url##*:}
 url=${url/0.0.0.0/127.0.0.1}
 case $port in ''|*[!0-9]*) echo "verify-wire: unexpected server line: $line" >&2; exit 1;; esac
@@ -106,7 +123,7 @@ sleep 1
 
 "$PUSHBENCH" run --target "$url" --transports "$transports" "${link_args[@]}" \
   --clients "$clients" --duration "$duration" --warmup 0.5 --ramp-up 0.2 \
-  --tls "$tls" --target-cert "$out/cert.pem" "${http_args[@]}" \
+  --tls "$tls" "${kind_args[@]}" "${http_args[@]}" \
   --out "$out" --no-report --wire-log "$out/wire.jsonl" >"$out/run.stdout" 2>"$out/run.stderr" \
   || { echo "verify-wire: the run failed:" >&2; cat "$out/run.stderr" >&2; exit 1; }
 
@@ -126,9 +143,9 @@ wait "$tshark_pid" 2>/dev/null || true
 tshark -r "$out/capture.pcapng" -T fields -E separator=, \
   -e tcp.stream -e tcp.srcport -e tcp.dstport -e tcp.len -e ip.len -e tcp.seq >"$out/packets.csv"
 
-python3 - "$out" "$port" "$link" <<'PY'
+python3 - "$out" "$port" "$link" "$kind" <<'PY'
 import collections, json, sys
-out, port, link = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+out, port, link, kind = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 conns = [json.loads(l) for l in open(f"{out}/wire.jsonl")]
 # Over a link, the connections on loopback (the runner's control calls)
 # are not in the capture of the link's server side.
@@ -178,10 +195,13 @@ for i, c in enumerate(conns):
         cap[(i, "sent")], cap[(i, "received")] = match["sent"], match["received"]
 unknown = sorted(st["port"] for sts in free.values() for st in sts)
 # Over a link the runner first checks that the target answers through it
-# (loadgen `reachable_across`):
-# a connection opened and closed without a byte of payload, not logged.
+# (loadgen `reachable_across`), and against another kind of server it
+# checks the server still accepts connections where pushbench's own
+# answers /stats (loadgen `observed_target`): a connection opened and
+# closed without a byte of payload, not logged.
 empty = lambda st: st["sent"][3] == 0 and st["received"][3] == 0
-probes = sorted(st["port"] for sts in free.values() for st in sts if link and empty(st))
+checks = link or kind != "pushbench"
+probes = sorted(st["port"] for sts in free.values() for st in sts if checks and empty(st))
 unknown = [p for p in unknown if p not in probes]
 order = ["short-poll", "long-poll", "stream", "sse", "ws", "control"]
 kinds = sorted({c["variant"] for c in conns},
@@ -269,7 +289,7 @@ if retx:
                   f"{r['capture_retransmitted_bytes']} | {r['tcp_info_retransmitted_bytes']} | {r['tcp_info_retransmitted_segments']} | {r['sockets']} | "
                   f"{r['expected']} | {'yes' if r['holds'] else '**no**'} |")
 if probes:
-    md.append(f"\n{len(probes)} captured conversation(s) without payload and not in the wire log (the reachability check): ports {probes[:10]}")
+    md.append(f"\n{len(probes)} captured conversation(s) without payload and not in the wire log (the reachability checks): ports {probes[:10]}")
 if off_link:
     md.append(f"\n{len(off_link)} connection(s) on loopback (the runner's control calls) are not on the link and not compared.")
 if unknown:

@@ -183,12 +183,13 @@ impl ControlClient {
         }
     }
 
-    /// A client for a server of another kind at `addr`, whose `/stats`
-    /// `observed` stands in for, and whose events it publishes.
-    pub fn observing(addr: SocketAddr, observed: Arc<ObservedTarget>) -> Self {
+    /// This client, for a server of another kind whose `/stats`
+    /// `observed` stands in for, and whose events it publishes; what it
+    /// sent so far (the probe) stays counted.
+    pub fn observing(self, observed: Arc<ObservedTarget>) -> Self {
         ControlClient {
             observed: Some(observed),
-            ..ControlClient::new(addr)
+            ..self
         }
     }
 

@@ -206,12 +206,12 @@ async fn control_for(
     if kind.is_pushbench() {
         return Ok(ControlClient::new(server.control_addr));
     }
-    ControlClient::new(server.control_addr).probe(kind).await?;
+    // The client that probed goes on observing, so the probe's connection
+    // is counted (and logged) with the other control connections.
+    let control = ControlClient::new(server.control_addr);
+    control.probe(kind).await?;
     let observed = ObservedTarget::new(kind, server.control_addr, pid, s);
-    Ok(ControlClient::observing(
-        server.control_addr,
-        Arc::new(observed),
-    ))
+    Ok(control.observing(Arc::new(observed)))
 }
 
 /// How far ahead `--start-at` may be: a day, so a mistyped date fails at
