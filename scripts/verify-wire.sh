@@ -207,6 +207,11 @@ order = ["short-poll", "long-poll", "stream", "sse", "ws", "control"]
 kinds = sorted({c["variant"] for c in conns},
                key=lambda v: (order.index(v.split()[0]) if v.split()[0] in order else 99, v))
 rows, ok = [], not unknown
+# Each connection's classes add up to its socket counts (every byte booked
+# once), which the capture then checks.
+unbooked = [c["local"] for c in conns if c.get("classes_sent", c["socket_sent"]) != c["socket_sent"]
+            or c.get("classes_received", c["socket_received"]) != c["socket_received"]]
+ok &= not unbooked
 for kind in kinds:
     mine = [(i, c) for i, c in enumerate(conns) if c["variant"] == kind]
     if not mine:
@@ -292,6 +297,8 @@ if probes:
     md.append(f"\n{len(probes)} captured conversation(s) without payload and not in the wire log (the reachability checks): ports {probes[:10]}")
 if off_link:
     md.append(f"\n{len(off_link)} connection(s) on loopback (the runner's control calls) are not on the link and not compared.")
+if unbooked:
+    md.append(f"\n{len(unbooked)} connection(s) whose classes do not add up to their socket counts: {unbooked[:10]}")
 if unknown:
     md.append(f"\ncapture has {len(unknown)} conversation(s) not in the wire log: ports {unknown[:10]}")
 open(f"{out}/comparison.md", "w").write("\n".join(md) + "\n")

@@ -19,7 +19,7 @@ use std::process::Command;
 /// Runs `scripts/verify-wire.sh` into a scratch directory named after
 /// `name` with `env` set; `None` (after a note) when no capture is
 /// possible here outside CI. Returns stdout and comparison.json.
-fn verify_wire(name: &str, env: &[(&str, &str)]) -> Option<(String, serde_json::Value)> {
+pub(crate) fn verify_wire(name: &str, env: &[(&str, &str)]) -> Option<(String, serde_json::Value)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let out = std::env::temp_dir().join(format!("pushbench-{name}-{}", std::process::id()));
     let output = Command::new("bash")
@@ -57,7 +57,12 @@ fn verify_wire(name: &str, env: &[(&str, &str)]) -> Option<(String, serde_json::
 
 /// The row of `kind` and `direction`, whose socket bytes are not zero and
 /// equal the capture's.
-fn assert_equal_row(stdout: &str, comparison: &serde_json::Value, kind: &str, direction: &str) {
+pub(crate) fn assert_equal_row(
+    stdout: &str,
+    comparison: &serde_json::Value,
+    kind: &str,
+    direction: &str,
+) {
     let row = comparison["rows"]
         .as_array()
         .expect("rows")
