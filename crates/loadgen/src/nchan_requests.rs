@@ -112,36 +112,16 @@ pub(crate) fn recognise(status: u16, body: &[u8]) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use std::net::SocketAddr;
-    use std::time::Duration;
-
-    use pushbench_protocol::{ContentCoding, HttpVersion, TargetKind};
+    use pushbench_protocol::TargetKind;
 
     use super::*;
-    use crate::client_spec::Schedule;
+    use crate::client_spec::test_spec;
     use crate::peer_state::PeerNote;
-    use crate::request_headers::RequestProfile;
 
     fn spec(transport: Transport) -> ClientSpec {
-        let server = SocketAddr::from(([127, 0, 0, 1], 8080));
         ClientSpec {
-            transport,
             kind: TargetKind::Nchan,
-            server,
-            start_cursor: 0,
-            schedule: Schedule::for_transport(transport, Duration::from_millis(250)),
-            longpoll_timeout_s: 30,
-            ws_binary: false,
-            clients: 1,
-            source_addresses: 0,
-            give_up_after: Duration::from_secs(10),
-            headers: RequestProfile::Minimal.headers(transport, server),
-            tls: None,
-            keep_alive: true,
-            http: HttpVersion::Http1,
-            coding: ContentCoding::Identity,
-            h2_streams: 1,
-            path: crate::path_sides::PathSides::default(),
+            ..test_spec(transport, 1)
         }
     }
 

@@ -255,20 +255,24 @@ fn run(transport: Transport, script: &[(Direction, &[u8])]) -> Outcome {
     check_kind(TargetKind::Nchan, transport, &script)
 }
 
+/// Request and response pairs on one connection, in order.
+fn exchanges<'a>(pairs: &[(&'a str, &'a str)]) -> Vec<(Direction, &'a [u8])> {
+    pairs
+        .iter()
+        .flat_map(|(request, response)| [(Out, request.as_bytes()), (In, response.as_bytes())])
+        .collect()
+}
+
 #[test]
 fn interval_poll_answers_one_message_and_its_validators() {
     let got = run(
         Transport::ShortPoll,
-        &[
-            (Out, POLL_304_REQ.as_bytes()),
-            (In, POLL_304_RESP.as_bytes()),
-            (Out, POLL_FIRST_REQ.as_bytes()),
-            (In, POLL_FIRST_RESP.as_bytes()),
-            (Out, POLL_NEXT_REQ.as_bytes()),
-            (In, POLL_NEXT_RESP.as_bytes()),
-            (Out, POLL_NOTHING_NEW_REQ.as_bytes()),
-            (In, POLL_NOTHING_NEW_RESP.as_bytes()),
-        ],
+        &exchanges(&[
+            (POLL_304_REQ, POLL_304_RESP),
+            (POLL_FIRST_REQ, POLL_FIRST_RESP),
+            (POLL_NEXT_REQ, POLL_NEXT_RESP),
+            (POLL_NOTHING_NEW_REQ, POLL_NOTHING_NEW_RESP),
+        ]),
     );
     let expected = Expect::default()
         .empty(POLL_304_REQ, POLL_304_RESP)
@@ -305,12 +309,10 @@ fn interval_poll_answers_one_message_and_its_validators() {
 fn long_poll_answer_is_one_message_and_a_timeout_is_control() {
     let got = run(
         Transport::LongPoll,
-        &[
-            (Out, LONGPOLL_REQ.as_bytes()),
-            (In, LONGPOLL_RESP.as_bytes()),
-            (Out, LONGPOLL_TIMEOUT_REQ.as_bytes()),
-            (In, LONGPOLL_TIMEOUT_RESP.as_bytes()),
-        ],
+        &exchanges(&[
+            (LONGPOLL_REQ, LONGPOLL_RESP),
+            (LONGPOLL_TIMEOUT_REQ, LONGPOLL_TIMEOUT_RESP),
+        ]),
     );
     let expected = Expect::default()
         .answered(LONGPOLL_REQ, LONGPOLL_RESP)
@@ -327,10 +329,7 @@ fn long_poll_answer_is_one_message_and_a_timeout_is_control() {
 
 #[test]
 fn http_chunked_frames_one_message_per_chunk() {
-    let got = run(
-        Transport::Stream,
-        &[(Out, STREAM_REQ.as_bytes()), (In, STREAM_RESP.as_bytes())],
-    );
+    let got = run(Transport::Stream, &exchanges(&[(STREAM_REQ, STREAM_RESP)]));
     let (head, body) = head_and_body(STREAM_RESP);
     let jsons: Vec<&str> = body.split("\r\n").filter(|l| l.starts_with('{')).collect();
     assert_eq!(jsons.len(), 2, "{body}");
@@ -352,10 +351,7 @@ fn a_chunk_that_is_not_one_event_is_control() {
     let body = "2\r\n{}\r\n0\r\n\r\n";
     let head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
     let response = format!("{head}{body}");
-    let got = run(
-        Transport::Stream,
-        &[(Out, STREAM_REQ.as_bytes()), (In, response.as_bytes())],
-    );
+    let got = run(Transport::Stream, &exchanges(&[(STREAM_REQ, &response)]));
     let expected = Expect::default()
         .add(Out, RequestHeaders, STREAM_REQ)
         .add(In, ResponseHeaders, head)
@@ -369,10 +365,7 @@ fn a_chunk_that_is_not_one_event_is_control() {
 
 #[test]
 fn eventsource_ids_are_framing_and_resume_tokens_pings_are_control() {
-    let got = run(
-        Transport::Sse,
-        &[(Out, SSE_REQ.as_bytes()), (In, SSE_RESP.as_bytes())],
-    );
+    let got = run(Transport::Sse, &exchanges(&[(SSE_REQ, SSE_RESP)]));
     let (head, body) = head_and_body(SSE_RESP);
     let datas: Vec<&str> = body
         .lines()
@@ -401,10 +394,7 @@ fn eventsource_ids_are_framing_and_resume_tokens_pings_are_control() {
     // Resumed with Last-Event-ID: the message after that id.
     let resumed = run(
         Transport::Sse,
-        &[
-            (Out, SSE_RESUME_REQ.as_bytes()),
-            (In, SSE_RESUME_RESP.as_bytes()),
-        ],
+        &exchanges(&[(SSE_RESUME_REQ, SSE_RESUME_RESP)]),
     );
     assert_eq!(resumed.messages, vec![event_of(datas[1])]);
     assert_eq!(resumed.peer, vec!["EventId(\"1796388571:1\")".to_owned()]);
@@ -414,10 +404,7 @@ fn eventsource_ids_are_framing_and_resume_tokens_pings_are_control() {
 fn an_id_line_of_a_block_cut_short_is_not_reported() {
     let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n";
     let response = format!("{head}id: 1796388571:7\ndata: {{\"seq\":");
-    let got = run(
-        Transport::Sse,
-        &[(Out, SSE_REQ.as_bytes()), (In, response.as_bytes())],
-    );
+    let got = run(Transport::Sse, &exchanges(&[(SSE_REQ, &response)]));
     assert_eq!(got.peer, Vec::<String>::new());
     assert_eq!(got.segments.last().map(|s| s.1), Some(Control));
 }
