@@ -15,11 +15,9 @@
 //!   at the newest message, so what was published while the client was
 //!   away is missed (and counted so).
 
-use pushbench_protocol::{Event, Transport};
+use pushbench_protocol::Transport;
 
 use crate::client_spec::ClientSpec;
-use crate::peer_state::PeerState;
-use crate::target_api::ApiRequest;
 
 /// The publisher location of our config: `POST` publishes the body as one
 /// message of the channel.
@@ -29,13 +27,19 @@ pub const PUBLISH_PATH: &str = "/pub";
 /// in a text format only Nchan answers.
 pub const STATUS_PATH: &str = "/nchan_status";
 
-/// The next HTTP/1.1 request of an Nchan client.
-pub(crate) fn request(spec: &ClientSpec, peer: &PeerState) -> String {
+/// The next HTTP/1.1 request of an Nchan client that has the last poll
+/// answer's `validators` (`Last-Modified`, `Etag`) and the last SSE
+/// `event_id`, if any.
+pub(crate) fn request(
+    spec: &ClientSpec,
+    validators: Option<&(String, String)>,
+    event_id: Option<&str>,
+) -> String {
     let path = spec.transport.path();
     let mut extra: Vec<(&str, &str)> = Vec::new();
     match spec.transport {
         Transport::ShortPoll | Transport::LongPoll => {
-            if let Some((last_modified, etag)) = &peer.validators {
+            if let Some((last_modified, etag)) = validators {
                 extra.push(("If-Modified-Since", last_modified));
                 extra.push(("If-None-Match", etag));
             }
@@ -44,7 +48,7 @@ pub(crate) fn request(spec: &ClientSpec, peer: &PeerState) -> String {
         // it takes chunks.
         Transport::Stream => extra.push(("TE", "chunked")),
         Transport::Sse => {
-            if let Some(id) = &peer.event_id {
+            if let Some(id) = event_id {
                 extra.push(("Last-Event-ID", id));
             }
         }
@@ -54,10 +58,10 @@ pub(crate) fn request(spec: &ClientSpec, peer: &PeerState) -> String {
 }
 
 /// The WebSocket request target of an Nchan client: `/ws`, resumed after
-/// `last_event_id` when the client has one (a WebSocket's own messages
-/// name none).
-pub(crate) fn ws_target(peer: &PeerState) -> String {
-    match &peer.event_id {
+/// `event_id` when the client has one (a WebSocket's own messages name
+/// none).
+pub(crate) fn ws_target(event_id: Option<&str>) -> String {
+    match event_id {
         Some(id) => format!("{}?last_event_id={id}", Transport::Ws.path()),
         None => Transport::Ws.path().to_owned(),
     }
@@ -73,27 +77,8 @@ pub(crate) fn answers_nothing_new(transport: Transport, status: u16) -> bool {
     )
 }
 
-/// `POST /pub` with the event's JSON: Nchan relays the body as is.
-pub(crate) fn publish_request(event: &Event) -> ApiRequest {
-    ApiRequest {
-        method: "POST",
-        target: PUBLISH_PATH.into(),
-        headers: vec![("content-type", "application/json".into())],
-        body: event.to_json(),
-    }
-}
-
-/// `GET /nchan_status`.
-pub(crate) fn probe() -> ApiRequest {
-    ApiRequest {
-        method: "GET",
-        target: STATUS_PATH.into(),
-        headers: Vec::new(),
-        body: String::new(),
-    }
-}
-
-/// Whether the answer to [`probe`] is Nchan's stub status.
+/// Whether the answer to the probe (`GET` [`STATUS_PATH`]) is Nchan's
+/// stub status.
 pub(crate) fn recognise(status: u16, body: &[u8]) -> Result<(), String> {
     let text = String::from_utf8_lossy(body);
     let is_status = text.lines().any(|l| l.starts_with("nchan version: "))
@@ -116,7 +101,6 @@ mod tests {
 
     use super::*;
     use crate::client_spec::test_spec;
-    use crate::peer_state::PeerNote;
 
     fn spec(transport: Transport) -> ClientSpec {
         ClientSpec {
@@ -129,48 +113,43 @@ mod tests {
 
     #[test]
     fn polls_send_back_the_last_answers_validators() {
-        let mut peer = PeerState::default();
         let poll = spec(Transport::ShortPoll);
         assert_eq!(
-            request(&poll, &peer),
+            request(&poll, None, None),
             format!("GET /poll HTTP/1.1\r\n{HOST}\r\n")
         );
-        peer.absorb(PeerNote::Validators {
-            last_modified: "Fri, 04 Dec 2026 12:49:28 GMT".into(),
-            etag: "1".into(),
-        });
+        let validators = ("Fri, 04 Dec 2026 12:49:28 GMT".to_owned(), "1".to_owned());
         let conditional = "If-Modified-Since: Fri, 04 Dec 2026 12:49:28 GMT\r\n\
                            If-None-Match: 1\r\n";
         assert_eq!(
-            request(&poll, &peer),
+            request(&poll, Some(&validators), None),
             format!("GET /poll HTTP/1.1\r\n{HOST}{conditional}\r\n")
         );
         assert_eq!(
-            request(&spec(Transport::LongPoll), &peer),
+            request(&spec(Transport::LongPoll), Some(&validators), None),
             format!("GET /longpoll HTTP/1.1\r\n{HOST}{conditional}\r\n")
         );
     }
 
     #[test]
     fn streams_ask_for_chunks_and_sse_resumes_by_last_event_id() {
-        let mut peer = PeerState::default();
+        let id = Some("1796388571:1");
         assert_eq!(
-            request(&spec(Transport::Stream), &peer),
+            request(&spec(Transport::Stream), None, id),
             format!("GET /stream HTTP/1.1\r\n{HOST}TE: chunked\r\n\r\n")
         );
         let sse = spec(Transport::Sse);
         let accept = "accept: text/event-stream\r\n";
         assert_eq!(
-            request(&sse, &peer),
+            request(&sse, None, None),
             format!("GET /sse HTTP/1.1\r\n{HOST}{accept}\r\n")
         );
-        peer.absorb(PeerNote::EventId("1796388571:1".into()));
         assert_eq!(
-            request(&sse, &peer),
+            request(&sse, None, id),
             format!("GET /sse HTTP/1.1\r\n{HOST}{accept}Last-Event-ID: 1796388571:1\r\n\r\n")
         );
-        assert_eq!(ws_target(&peer), "/ws?last_event_id=1796388571:1");
-        assert_eq!(ws_target(&PeerState::default()), "/ws");
+        assert_eq!(ws_target(id), "/ws?last_event_id=1796388571:1");
+        assert_eq!(ws_target(None), "/ws");
     }
 
     #[test]

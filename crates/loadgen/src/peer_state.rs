@@ -89,7 +89,9 @@ impl PeerState {
 /// says to resume from).
 pub fn request(spec: &ClientSpec, cursor: u64, peer: &mut PeerState) -> String {
     match spec.kind {
-        TargetKind::Nchan => nchan_requests::request(spec, peer),
+        TargetKind::Nchan => {
+            nchan_requests::request(spec, peer.validators.as_ref(), peer.event_id.as_deref())
+        }
         TargetKind::Pushbench
         | TargetKind::Pushpin
         | TargetKind::Socketio
@@ -104,7 +106,7 @@ pub fn request(spec: &ClientSpec, cursor: u64, peer: &mut PeerState) -> String {
 /// The WebSocket request target (path and query) of a `spec.kind` client.
 pub fn ws_target(spec: &ClientSpec, cursor: u64, peer: &PeerState) -> String {
     match spec.kind {
-        TargetKind::Nchan => nchan_requests::ws_target(peer),
+        TargetKind::Nchan => nchan_requests::ws_target(peer.event_id.as_deref()),
         TargetKind::Pushbench
         | TargetKind::Pushpin
         | TargetKind::Socketio

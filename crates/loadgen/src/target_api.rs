@@ -32,25 +32,27 @@ pub struct ApiRequest {
 /// The request that publishes `event` into a `kind` server, or `None` for
 /// pushbench's own server, whose generator publishes (`serve --rate`).
 pub fn publish_request(kind: TargetKind, event: &Event) -> Option<ApiRequest> {
-    match kind {
-        TargetKind::Pushbench => None,
-        TargetKind::Nchan => Some(nchan_requests::publish_request(event)),
+    let target = match kind {
+        TargetKind::Pushbench => return None,
+        // Nchan relays the body as is: subscribers get the event JSON.
+        TargetKind::Nchan => nchan_requests::PUBLISH_PATH,
         TargetKind::Pushpin | TargetKind::Socketio | TargetKind::Bun | TargetKind::NodeWs => {
-            Some(ApiRequest {
-                method: "POST",
-                target: "/publish".into(),
-                headers: vec![("content-type", "application/json".into())],
-                body: event.to_json(),
-            })
+            "/publish"
         }
-    }
+    };
+    Some(ApiRequest {
+        method: "POST",
+        target: target.into(),
+        headers: vec![("content-type", "application/json".into())],
+        body: event.to_json(),
+    })
 }
 
 /// The request that tells a `kind` server from others.
 pub fn probe(kind: TargetKind) -> ApiRequest {
     let target = match kind {
         TargetKind::Pushbench => "/stats",
-        TargetKind::Nchan => return nchan_requests::probe(),
+        TargetKind::Nchan => nchan_requests::STATUS_PATH,
         TargetKind::Pushpin | TargetKind::Socketio | TargetKind::Bun | TargetKind::NodeWs => "/",
     };
     ApiRequest {
