@@ -67,16 +67,6 @@ pub(crate) fn ws_target(event_id: Option<&str>) -> String {
     }
 }
 
-/// Whether an answer with `status` on a `transport` connection is Nchan
-/// saying "nothing new" (not an error): an interval poll's `304`, or the
-/// `408` that ends a long poll's hold.
-pub(crate) fn answers_nothing_new(transport: Transport, status: u16) -> bool {
-    matches!(
-        (transport, status),
-        (Transport::ShortPoll, 304) | (Transport::LongPoll, 408)
-    )
-}
-
 /// Whether the answer to the probe (`GET` [`STATUS_PATH`]) is Nchan's
 /// stub status.
 pub(crate) fn recognise(status: u16, body: &[u8]) -> Result<(), String> {
@@ -150,15 +140,6 @@ mod tests {
         );
         assert_eq!(ws_target(id), "/ws?last_event_id=1796388571:1");
         assert_eq!(ws_target(None), "/ws");
-    }
-
-    #[test]
-    fn only_a_poll_answered_nothing_new_is_no_error() {
-        assert!(answers_nothing_new(Transport::ShortPoll, 304));
-        assert!(answers_nothing_new(Transport::LongPoll, 408));
-        assert!(!answers_nothing_new(Transport::LongPoll, 304));
-        assert!(!answers_nothing_new(Transport::Sse, 408));
-        assert!(!answers_nothing_new(Transport::ShortPoll, 403));
     }
 
     #[test]

@@ -133,17 +133,3 @@ pub fn ws_replies(spec: &ClientSpec, peer: &mut PeerState) -> Vec<String> {
         }
     }
 }
-
-/// Whether a `spec.kind` server's answer with a non-2xx `status` is its
-/// way of saying "nothing new" to a poll (Nchan's `304` and long-poll
-/// `408`), which the client takes as an answer, not an error.
-pub fn answers_nothing_new(spec: &ClientSpec, status: u16) -> bool {
-    match spec.kind {
-        TargetKind::Nchan => nchan_requests::answers_nothing_new(spec.transport, status),
-        TargetKind::Pushbench
-        | TargetKind::Pushpin
-        | TargetKind::Socketio
-        | TargetKind::Bun
-        | TargetKind::NodeWs => false,
-    }
-}

@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite;
 
 use crate::client_spec::{ClientSpec, Schedule};
 use crate::meter::{ConnectionTotals, Meter, Note};
-use crate::peer_state::{PeerState, answers_nothing_new, ws_replies};
+use crate::peer_state::{PeerState, ws_replies};
 use crate::recorder::{MAX_LATENCY_US, PhaseRecorder};
 use crate::tracker::SeqTracker;
 
@@ -148,11 +148,7 @@ impl Session<'_> {
                     }
                 }
                 Note::Message(Received::Gap(_), _) => self.report.tracker.gaps += 1,
-                Note::ResponseHead(status)
-                    if !(200..300).contains(&status)
-                        && status != 101
-                        && !answers_nothing_new(self.spec, status) =>
-                {
+                Note::ResponseHead(status) if !self.spec.kind.answers_normally(status) => {
                     drained.bad_status = Some(status);
                 }
                 Note::ResponseHead(_) => self.answered = true,
