@@ -154,3 +154,36 @@ fn a_server_of_another_kind_is_refused_naming_nchan() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn trace_prints_a_real_exchange_of_every_technique() {
+    if skip_unless_ready(missing_nchan(), INSTALL) {
+        return;
+    }
+    let nchan = TargetServer::start("nchan");
+    for (transport, marks) in [
+        ("short-poll", &["If-None-Match: -1", "Etag: "][..]),
+        ("long-poll", &["Last-Modified: "][..]),
+        ("stream", &["TE: chunked", "chunk-size line"][..]),
+        ("sse", &["id: ", "Last-Event-ID"][..]),
+        ("ws", &["opcode=0x1 (text)"][..]),
+    ] {
+        let out = pushbench()
+            .args(["trace", "--target", &nchan.url, "--target-kind", "nchan"])
+            .args(["-t", transport, "--no-color", "--timeout", "20"])
+            .output()
+            .expect("run pushbench trace");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{transport}: {out:?}");
+        assert!(
+            stdout.contains("2 events delivered"),
+            "{transport}:\n{stdout}"
+        );
+        for mark in marks {
+            assert!(
+                stdout.contains(mark),
+                "{transport}: no {mark:?} in\n{stdout}"
+            );
+        }
+    }
+}
