@@ -16,6 +16,7 @@ mod serve;
 mod shards;
 mod support;
 mod target;
+mod target_nchan;
 mod target_pushpin;
 mod target_socketio;
 mod tls;
