@@ -208,3 +208,65 @@ pub fn can_emulate(test: &str) -> bool {
     }
     net_admin
 }
+
+/// A server of another kind (`--target-kind`) started by
+/// `scripts/targets/KIND/start` on `127.0.0.1:0`, whose contract is a
+/// first stdout line `KIND listening on http://ADDR` and a second
+/// `pid PID` (the server's main process). Dropped, it gets SIGTERM: the
+/// start script stops the server and removes its temp files.
+pub struct TargetServer {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// The server's main process.
+    pub pid: u32,
+}
+
+impl TargetServer {
+    /// The start script of `kind`, under the repository's scripts/targets.
+    pub fn script(kind: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../scripts/targets/{kind}/start"))
+    }
+
+    /// Starts `kind`'s server; panics with what the script said when it
+    /// breaks its contract.
+    pub fn start(kind: &str) -> TargetServer {
+        let mut child = Command::new(Self::script(kind))
+            .args(["--addr", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start scripts/targets/{kind}/start: {e}"));
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let (mut first, mut second) = (String::new(), String::new());
+        let _ = stdout.read_line(&mut first);
+        let _ = stdout.read_line(&mut second);
+        let url = first
+            .trim()
+            .strip_prefix(&format!("{kind} listening on "))
+            .map(str::to_owned);
+        let pid = second
+            .trim()
+            .strip_prefix("pid ")
+            .and_then(|p| p.parse().ok());
+        let server = match (url, pid) {
+            (Some(url), Some(pid)) => TargetServer { child, url, pid },
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("scripts/targets/{kind}/start printed {first:?} then {second:?}");
+            }
+        };
+        drop(stdout);
+        server
+    }
+}
+
+impl Drop for TargetServer {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
