@@ -155,7 +155,8 @@ pub fn default_criteria(
 }
 
 /// The criteria `phase` broke, each with its measured value; empty when it
-/// held. An incomplete phase never holds.
+/// held. An incomplete phase never holds, nor one that published fewer
+/// events than its rate owes the window.
 pub fn sustained(phase: &PhaseResult, criteria: &[Threshold]) -> Vec<String> {
     let mut broken: Vec<String> = criteria
         .iter()
@@ -164,6 +165,18 @@ pub fn sustained(phase: &PhaseResult, criteria: &[Threshold]) -> Vec<String> {
         .collect();
     if phase.incomplete {
         broken.push("the phase did not complete".to_owned());
+    }
+    // A phase that published fewer events than its rate owes the window
+    // (a server of another kind refusing publishes, a publisher that
+    // cannot keep up) did not run at that rate, whatever it delivered:
+    // two events of slack for the window's edges.
+    let owed = phase.rate * phase.duration_s;
+    let published = phase.events.published as f64;
+    if phase.rate > 0.0 && (phase.events.published == 0 || published + 2.0 < 0.9 * owed) {
+        broken.push(format!(
+            "published {} of the {owed:.0} events the rate owes the window",
+            phase.events.published
+        ));
     }
     broken
 }

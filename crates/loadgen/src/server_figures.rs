@@ -616,6 +616,19 @@ mod tests {
     }
 
     #[test]
+    fn a_step_that_published_less_than_its_rate_owes_did_not_hold() {
+        assert!(sustained(&phase(90.0, 360, 1.0, 1.0), &[]).is_empty());
+        // Every publish refused: nothing missed, nothing delivered.
+        let refused = sustained(&phase(200.0, 0, 0.0, 0.0), &[]);
+        assert_eq!(
+            refused,
+            ["published 0 of the 200 events the rate owes the window"]
+        );
+        // A publisher that kept up with only half the rate.
+        assert_eq!(sustained(&phase(200.0, 400, 1.0, 1.0), &[]).len(), 1);
+    }
+
+    #[test]
     fn the_method_says_how_the_other_kinds_are_published_into() {
         let text = method_text(&settings(), ceiling_rate(&SearchPolicy::default())).join("\n");
         assert!(text.contains("one publish request per event"), "{text}");

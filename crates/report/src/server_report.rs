@@ -108,7 +108,7 @@ pub fn servers_table(result: &ServersResult) -> Table {
                     format!("{}{bound}", format_decimal(c.rate))
                 }),
                 or_dash(
-                    common.map(|c| c.bytes_per_event.values().sum::<f64>()),
+                    common.map(|c| c.bytes_per_event.values().fold(0.0, |a, b| a + b)),
                     |v| format!("{v:.1}"),
                 ),
                 or_dash(common.map(|c| c.p50_ms), |v| format!("{v:.2}")),
@@ -148,7 +148,7 @@ pub fn bytes_table(technique: &TechniqueResult) -> Table {
         };
         let mut row = vec![
             s.kind.title().to_owned(),
-            format!("{:.1}", m.bytes_per_event.values().sum::<f64>()),
+            format!("{:.1}", m.bytes_per_event.values().fold(0.0, |a, b| a + b)),
         ];
         row.extend(classes.iter().map(|c| {
             format!(
