@@ -516,7 +516,7 @@ impl ServersRun<'_, '_> {
             .run_once(kind, self.scenario(transport, self.opts.clients, rate))
             .await?;
         let phase = outcome.result.phases.first().cloned();
-        let publish = outcome.result.publish_traffic.clone();
+        let publish = outcome.result.publish_traffic;
         let why = outcome.result.error.clone().unwrap_or_default();
         self.done(&name, outcome);
         let phase = phase
