@@ -43,6 +43,8 @@
 //! - [`target_api`]: the load generator's own requests to another kind
 //!   of server: publishing an event into it, and the probe that tells
 //!   whether `--target` is the kind it was said to be.
+//!   [`relay_programs`] holds the probe of the `bun` and `node-ws` kinds
+//!   (the relay programs of `scripts/peers/`).
 //! - [`runner`]: the scenario's phases in order (transport x clients x
 //!   rate x [`runner::PhaseVariant`]: header profile, TLS, HTTP version,
 //!   coding) into a [`RunResult`](pushbench_protocol::RunResult);
@@ -94,6 +96,7 @@ pub mod phase;
 pub mod phase_figures;
 pub mod phase_rate;
 pub mod recorder;
+pub mod relay_programs;
 pub mod request_headers;
 pub mod runner;
 pub mod scenario;

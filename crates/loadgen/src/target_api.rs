@@ -14,6 +14,8 @@
 
 use pushbench_protocol::{Event, TargetKind};
 
+use crate::relay_programs;
+
 /// One HTTP/1.1 request of the load generator's own (not a client's).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiRequest {
@@ -49,11 +51,8 @@ pub fn publish_request(kind: TargetKind, event: &Event) -> Option<ApiRequest> {
 pub fn probe(kind: TargetKind) -> ApiRequest {
     let target = match kind {
         TargetKind::Pushbench => "/stats",
-        TargetKind::Nchan
-        | TargetKind::Pushpin
-        | TargetKind::Socketio
-        | TargetKind::Bun
-        | TargetKind::NodeWs => "/",
+        TargetKind::Bun | TargetKind::NodeWs => relay_programs::PROBE_PATH,
+        TargetKind::Nchan | TargetKind::Pushpin | TargetKind::Socketio => "/",
     };
     ApiRequest {
         method: "GET",
@@ -84,10 +83,7 @@ pub fn recognise(
                 ))
             }
         }
-        TargetKind::Nchan
-        | TargetKind::Pushpin
-        | TargetKind::Socketio
-        | TargetKind::Bun
-        | TargetKind::NodeWs => Ok(()),
+        TargetKind::Bun | TargetKind::NodeWs => relay_programs::recognise(kind, status, body),
+        TargetKind::Nchan | TargetKind::Pushpin | TargetKind::Socketio => Ok(()),
     }
 }
