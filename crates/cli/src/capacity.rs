@@ -89,6 +89,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         load_point_duration_s: args.load_duration,
         interrupt: None,
         emulated: setup.emulated.clone(),
+        target_pid: setup.target_pid,
     };
     let outcome = measure(move |interrupt| async move {
         let opts = CapacityOptions { interrupt, ..opts };

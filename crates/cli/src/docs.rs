@@ -40,23 +40,38 @@ pub struct Findings {
     pub missing_sources: Vec<String>,
 }
 
-/// `README.md` and every `docs/*.md` under `root`, sorted.
+/// `README.md` and every `docs/*.md` and `docs/*/*.md` under `root`
+/// (a topic's own pages, such as `docs/servers/nchan.md`), sorted.
 pub fn docs_in(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut docs = vec![root.join("README.md")];
-    let dir = root.join("docs");
-    let entries = std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?;
     let mut pages = Vec::new();
-    for entry in entries {
-        let path = entry
-            .with_context(|| format!("reading {}", dir.display()))?
-            .path();
+    let dir = root.join("docs");
+    for path in entries_of(&dir)? {
         if path.extension().is_some_and(|e| e == "md") {
             pages.push(path);
+        } else if path.is_dir() && path.file_name().is_some_and(|n| n != "images") {
+            pages.extend(
+                entries_of(&path)?
+                    .into_iter()
+                    .filter(|p| p.extension().is_some_and(|e| e == "md")),
+            );
         }
     }
     pages.sort();
     docs.extend(pages);
     Ok(docs)
+}
+
+/// The paths in `dir`.
+fn entries_of(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+    entries
+        .map(|entry| {
+            entry
+                .map(|e| e.path())
+                .with_context(|| format!("reading {}", dir.display()))
+        })
+        .collect()
 }
 
 /// A source's text: the file, or in a folder its results.json or peers.json.

@@ -136,6 +136,11 @@ pub struct Args {
     /// is refused before the run.
     #[arg(long, value_name = "KIND")]
     pub target_kind: Option<TargetKind>,
+    /// The process of a --target of another kind whose tree (it and its
+    /// children) is the server's CPU and memory; default: the process
+    /// listening on the target's port.
+    #[arg(long, value_name = "PID", requires = "target_kind")]
+    pub target_pid: Option<u32>,
     /// The certificate (PEM) of a --target started with `serve --tls
     /// --tls-cert-out FILE`: its TLS phases pin it.
     #[arg(long, value_name = "FILE")]
@@ -310,6 +315,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let setup = args.setup()?;
     let source = setup.source.clone();
     let emulated = setup.emulated.clone();
+    let target_pid = setup.target_pid;
     let scenario = setup.scenario.clone();
     if scenario.target.is_some() && !scenario.response_headers.is_minimal() {
         eprintln!(
@@ -326,6 +332,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             interrupt,
             outage_grace,
             emulated,
+            target_pid,
         };
         let mut progress = progress_printer(std::io::stderr().is_terminal());
         pushbench_loadgen::runner::run_shard(opts, shard, &mut progress).await
@@ -343,6 +350,8 @@ pub(crate) struct Setup {
     pub(crate) thresholds: Vec<Threshold>,
     /// The emulated path of the scenario's links other than `loopback`.
     pub(crate) emulated: Option<std::sync::Arc<dyn pushbench_net::network_path::NetworkPath>>,
+    /// The process tree of a `--target` of another kind (`--target-pid`).
+    pub(crate) target_pid: Option<u32>,
 }
 
 impl Args {
@@ -419,6 +428,7 @@ impl Args {
             out,
             thresholds,
             emulated,
+            target_pid: self.target_pid,
         })
     }
 }

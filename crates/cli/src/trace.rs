@@ -12,7 +12,7 @@ use clap::Parser;
 use pushbench_loadgen::path_sides::PathSides;
 use pushbench_loadgen::scenario::MAX_PAYLOAD;
 use pushbench_loadgen::trace_record::{TraceOptions, TraceServer, record};
-use pushbench_protocol::{HeaderProfile, HttpVersion, LinkProfile, Transport};
+use pushbench_protocol::{HeaderProfile, HttpVersion, LinkProfile, TargetKind, Transport};
 use pushbench_server::in_process::InProcess;
 
 use crate::flags::whole;
@@ -29,6 +29,16 @@ pub struct Args {
     /// events itself.
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
+    /// The kind of server --target is (see `pushbench run --target-kind`);
+    /// any but pushbench is published into by the trace, a few events a
+    /// second, and spoken to in its own dialect.
+    #[arg(
+        long,
+        value_name = "KIND",
+        default_value = "pushbench",
+        requires = "target"
+    )]
+    pub target_kind: TargetKind,
     /// Events to receive before the client leaves.
     #[arg(long, default_value_t = 2, value_parser = whole::<u64>(1, 1_000_000), allow_negative_numbers = true)]
     pub events: u64,
@@ -80,6 +90,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// The trace text of `args` (colored when `color`).
 pub fn output(args: &Args, color: bool) -> anyhow::Result<String> {
     // The embedded server is this binary's own, with `serve`'s defaults.
+    if let Err(e) = args.target_kind.check(args.transport) {
+        anyhow::bail!("--transport: {e}");
+    }
+    if !args.target_kind.is_pushbench() && args.http == HttpVersion::Http2 {
+        anyhow::bail!(
+            "--http 2: a {} target is traced over HTTP/1.1",
+            args.target_kind
+        );
+    }
     let server = match args.target.as_deref() {
         Some(url) => TraceServer::Target(parse_target(url)?),
         None => TraceServer::Embedded(Arc::new(InProcess::default())),
@@ -110,6 +129,7 @@ pub fn output(args: &Args, color: bool) -> anyhow::Result<String> {
         headers,
         timeout: Duration::from_secs(args.timeout),
         http: args.http,
+        kind: args.target_kind,
         path,
         ..TraceOptions::new(server)
     };

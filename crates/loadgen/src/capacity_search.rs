@@ -202,6 +202,9 @@ pub struct CapacityOptions {
     /// The emulated path of a scenario's link other than `loopback`
     /// (see [`RunOptions::emulated`]).
     pub emulated: Option<std::sync::Arc<dyn pushbench_net::network_path::NetworkPath>>,
+    /// The process tree of a `--target` of another kind
+    /// (see [`RunOptions::target_pid`]).
+    pub target_pid: Option<u32>,
 }
 
 /// One step's outcome, for a progress line.
@@ -386,6 +389,7 @@ impl Step<'_> {
                 interrupt: opts.interrupt.clone(),
                 outage_grace: crate::backoff::DEFAULT_GIVE_UP,
                 emulated: opts.emulated.clone(),
+                target_pid: opts.target_pid,
             },
             progress,
         )

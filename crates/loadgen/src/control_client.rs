@@ -11,13 +11,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pushbench_net::counting::{CountingStream, Tally};
-use pushbench_protocol::{Direction, Traffic, wire::ControlClassifier};
+use pushbench_protocol::{Direction, TargetKind, Traffic, wire::ControlClassifier};
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::lock;
+use crate::observed_target::ObservedTarget;
 use crate::{Error, Result};
+use crate::{lock, target_api};
 
 /// How long one control call may take: `/stats` answers at once, so a
 /// server that takes longer is stuck or dead.
@@ -37,6 +38,9 @@ pub struct Stats {
     /// Events dropped for slow consumers.
     #[serde(default)]
     pub slow_consumer_drops: u64,
+    /// Connections open now, all routes together.
+    #[serde(default)]
+    pub connections_open: u64,
     /// When the server started (µs since the epoch; 0 from servers that do
     /// not say): a change means it was restarted.
     #[serde(default)]
@@ -115,8 +119,16 @@ pub struct PeerStats {
     pub tls: bool,
 }
 
+/// The tally of control connections: every byte `control`.
 #[derive(Clone, Debug, Default)]
-struct ControlTally(Arc<Mutex<Traffic>>);
+pub(crate) struct ControlTally(Arc<Mutex<Traffic>>);
+
+impl ControlTally {
+    /// Everything counted so far.
+    pub(crate) fn traffic(&self) -> Traffic {
+        *lock(&self.0)
+    }
+}
 
 impl Tally for ControlTally {
     fn on_read(&self, bytes: &[u8]) {
@@ -155,6 +167,9 @@ pub struct ControlClient {
     addr: SocketAddr,
     traffic: ControlTally,
     connections: Arc<Mutex<Vec<ControlConnection>>>,
+    /// A server of another kind: what stands in for its `/stats` (the
+    /// publisher's last seq, its processes' cost from `/proc`).
+    observed: Option<Arc<ObservedTarget>>,
 }
 
 impl ControlClient {
@@ -164,13 +179,41 @@ impl ControlClient {
             addr,
             traffic: ControlTally::default(),
             connections: Arc::default(),
+            observed: None,
         }
+    }
+
+    /// A client for a server of another kind at `addr`, whose `/stats`
+    /// `observed` stands in for, and whose events it publishes.
+    pub fn observing(addr: SocketAddr, observed: Arc<ObservedTarget>) -> Self {
+        ControlClient {
+            observed: Some(observed),
+            ..ControlClient::new(addr)
+        }
+    }
+
+    /// The server of another kind this client observes, if it is one.
+    pub fn observed(&self) -> Option<&Arc<ObservedTarget>> {
+        self.observed.as_ref()
+    }
+
+    /// What the publisher into a server of another kind sent and received
+    /// (every byte `control`); nothing for pushbench's own server.
+    pub fn publish_traffic(&self) -> Traffic {
+        self.observed
+            .as_ref()
+            .map(|o| o.publisher.traffic())
+            .unwrap_or_default()
     }
 
     /// Every control connection made so far (for the wire log, so a packet
     /// capture can tell them apart from the measured clients).
     pub fn connections(&self) -> Vec<ControlConnection> {
-        lock(&self.connections).clone()
+        let mut all = lock(&self.connections).clone();
+        if let Some(observed) = &self.observed {
+            all.extend(observed.publisher.connections());
+        }
+        all
     }
 
     /// The server's address.
@@ -185,6 +228,9 @@ impl ControlClient {
 
     /// `GET /stats` (with the per-connection list when `connections`).
     pub async fn stats(&self, connections: bool) -> Result<Stats> {
+        if let Some(observed) = &self.observed {
+            return observed.stats(self.addr).await;
+        }
         let path = if connections {
             "/stats?connections=1"
         } else {
@@ -231,6 +277,32 @@ impl ControlClient {
         })
     }
 
+    /// Asks the server [`target_api::probe`]'s question and checks the
+    /// answer is a `kind` server's: an unreachable server and a server of
+    /// another kind are told apart, each within [`CONTROL_TIMEOUT`].
+    pub async fn probe(&self, kind: TargetKind) -> Result<()> {
+        let mut request = target_api::probe(kind);
+        // Read to the end: the server closes after answering.
+        request.headers.push(("connection", "close".to_owned()));
+        let bytes = crate::publisher::wire_request(&request, self.addr);
+        let answer = self
+            .raw_exchange(request.method, &request.target, &bytes)
+            .await
+            .map_err(|e| match e {
+                Error::ServerDied(why) => {
+                    self.server_error(format!("cannot be reached as a {kind} server: {why}"))
+                }
+                other => other,
+            })?;
+        let not_kind = |expected: String| {
+            self.server_error(format!("is not a {kind} server: expected {expected}"))
+        };
+        let (status, body) =
+            split_response(&answer.0).ok_or_else(|| not_kind("an HTTP/1.1 answer".to_owned()))?;
+        let headers = head_fields(&answer.0);
+        target_api::recognise(kind, status, &headers, &body).map_err(not_kind)
+    }
+
     fn server_error(&self, message: String) -> Error {
         Error::Server {
             url: format!("http://{}", self.addr),
@@ -250,45 +322,13 @@ impl ControlClient {
         path: &str,
         body: &[u8],
     ) -> Result<(Vec<u8>, u64, u64)> {
-        let exchange = async {
-            let tcp = TcpStream::connect(self.addr).await?;
-            let local = tcp.local_addr()?;
-            let mut conn = CountingStream::new(tcp, self.traffic.clone());
-            let head = format!(
-                "{method} {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
-                self.addr,
-                body.len()
-            );
-            let t0 = pushbench_protocol::event::now_us();
-            conn.write_all(&[head.as_bytes(), body].concat()).await?;
-            let mut answer = Vec::new();
-            (&mut conn)
-                .take(MAX_CONTROL_BODY as u64)
-                .read_to_end(&mut answer)
-                .await?;
-            let t3 = pushbench_protocol::event::now_us();
-            lock(&self.connections).push(ControlConnection {
-                local,
-                sent: (head.len() + body.len()) as u64,
-                received: answer.len() as u64,
-            });
-            Ok::<_, std::io::Error>((answer, t0, t3))
-        };
-        let (answer, t0, t3) = match tokio::time::timeout(CONTROL_TIMEOUT, exchange).await {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(e)) => {
-                return Err(Error::ServerDied(format!(
-                    "{method} {path} on {}: {e}",
-                    self.addr
-                )));
-            }
-            Err(_) => {
-                return Err(Error::ServerDied(format!(
-                    "{method} {path} on {} got no answer within {CONTROL_TIMEOUT:?}",
-                    self.addr
-                )));
-            }
-        };
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+            self.addr,
+            body.len()
+        );
+        let request = [head.as_bytes(), body].concat();
+        let (answer, t0, t3) = self.raw_exchange(method, path, &request).await?;
         let (status, body) = split_response(&answer)
             .ok_or_else(|| self.server_error(format!("{method} {path}: malformed HTTP answer")))?;
         if !(200..300).contains(&status) {
@@ -299,6 +339,63 @@ impl ControlClient {
         }
         Ok((body, t0, t3))
     }
+
+    /// Writes `request` on a new connection and reads the answer to its
+    /// end (the server closes: `connection: close`), with this clock (µs)
+    /// as the request was written and as the answer's end was read.
+    async fn raw_exchange(
+        &self,
+        method: &str,
+        path: &str,
+        request: &[u8],
+    ) -> Result<(Vec<u8>, u64, u64)> {
+        let exchange = async {
+            let tcp = TcpStream::connect(self.addr).await?;
+            let local = tcp.local_addr()?;
+            let mut conn = CountingStream::new(tcp, self.traffic.clone());
+            let t0 = pushbench_protocol::event::now_us();
+            conn.write_all(request).await?;
+            let mut answer = Vec::new();
+            (&mut conn)
+                .take(MAX_CONTROL_BODY as u64)
+                .read_to_end(&mut answer)
+                .await?;
+            let t3 = pushbench_protocol::event::now_us();
+            lock(&self.connections).push(ControlConnection {
+                local,
+                sent: request.len() as u64,
+                received: answer.len() as u64,
+            });
+            Ok::<_, std::io::Error>((answer, t0, t3))
+        };
+        match tokio::time::timeout(CONTROL_TIMEOUT, exchange).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(e)) => Err(Error::ServerDied(format!(
+                "{method} {path} on {}: {e}",
+                self.addr
+            ))),
+            Err(_) => Err(Error::ServerDied(format!(
+                "{method} {path} on {} got no answer within {CONTROL_TIMEOUT:?}",
+                self.addr
+            ))),
+        }
+    }
+}
+
+/// The header fields of an answer's head, names lowercased.
+fn head_fields(answer: &[u8]) -> Vec<(String, String)> {
+    let end = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(answer.len());
+    String::from_utf8_lossy(&answer[..end])
+        .split("\r\n")
+        .skip(1)
+        .filter_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            Some((name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        })
+        .collect()
 }
 
 /// Splits a whole `connection: close` answer into status and (de-chunked)

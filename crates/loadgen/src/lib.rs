@@ -42,7 +42,10 @@
 //!   server.
 //! - [`target_api`]: the load generator's own requests to another kind
 //!   of server: publishing an event into it, and the probe that tells
-//!   whether `--target` is the kind it was said to be.
+//!   whether `--target` is the kind it was said to be; [`publisher`]
+//!   publishes a phase's events through it at the phase's rate, and
+//!   [`observed_target`] stands in for such a server's `/stats` (the
+//!   publisher's cursor, its processes' cost from `/proc`).
 //!   [`relay_programs`] holds the probe of the `bun` and `node-ws` kinds
 //!   (the relay programs of `scripts/peers/`).
 //! - [`runner`]: the scenario's phases in order (transport x clients x
@@ -87,6 +90,7 @@ pub mod h2_client;
 pub mod h2_io;
 pub mod machine;
 pub mod meter;
+pub mod observed_target;
 pub mod outages;
 pub mod output;
 pub mod path_sides;
@@ -95,6 +99,7 @@ pub mod peer_state;
 pub mod phase;
 pub mod phase_figures;
 pub mod phase_rate;
+pub mod publisher;
 pub mod recorder;
 pub mod relay_programs;
 pub mod request_headers;

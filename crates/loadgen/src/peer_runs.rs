@@ -282,6 +282,7 @@ async fn short_polling(
                     interrupt: opts.interrupt.clone(),
                     outage_grace: crate::backoff::DEFAULT_GIVE_UP,
                     emulated: None,
+                    target_pid: None,
                 },
                 progress,
             )
@@ -586,6 +587,7 @@ impl FanOut<'_> {
                 load_point_duration_s: self.opts.ws_seconds,
                 interrupt: self.opts.interrupt.clone(),
                 emulated: None,
+                target_pid: None,
             },
             progress,
             &mut |s| {
@@ -645,6 +647,7 @@ impl FanOut<'_> {
                 interrupt: self.opts.interrupt.clone(),
                 outage_grace: crate::backoff::DEFAULT_GIVE_UP,
                 emulated: None,
+                target_pid: None,
             },
             progress,
         )

@@ -61,6 +61,12 @@ pub use crate::phase_figures::{DISTRIBUTION, derive, summarize};
 /// a client that cannot connect must not hold the phase.
 pub const CONNECT_GRACE: Duration = Duration::from_secs(10);
 
+/// How long after the ramp-up the load generator starts publishing into
+/// a server of another kind: a client's first session counts as opened
+/// when its connection is (or its WebSocket upgraded), and its first
+/// request needs a moment more to be registered by the server.
+pub const SUBSCRIBE_SETTLE: Duration = Duration::from_millis(250);
+
 /// How often `/stats` is sampled during the window.
 pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 
@@ -189,14 +195,20 @@ pub async fn run_phase(
         spec.shard.map_or(0, |shard| shard.clock_offset_us),
     );
     let before = match phase.ramp_up(&clients).await {
-        Ok(()) => phase.warm_up().await,
+        Ok(()) => {
+            phase.start_publishing().await;
+            phase.warm_up().await
+        }
         Err(e) => Err(e),
     };
     if let Err(e) = before {
+        phase.stop_publishing().await;
         clients.stop().await;
         return Err(e);
     }
-    let window = phase.measure(&clients.recorder).await?;
+    let window = phase.measure(&clients.recorder).await;
+    phase.stop_publishing().await;
+    let window = window?;
     if window.stopped.is_none() {
         phase.drain(&clients, window.end.last_seq).await;
     }
@@ -307,6 +319,30 @@ impl Phase<'_> {
         };
         self.wait(limit, "connecting", None, Some(&all_connected))
             .await
+    }
+
+    /// A server of another kind: the load generator publishes this
+    /// phase's events into it from now on, once every client's first
+    /// request has had [`SUBSCRIBE_SETTLE`] to reach it (its subscription
+    /// has no cursor to catch up from: what is published before it
+    /// registers is not its to receive). The phase's start cursor is the
+    /// last seq published before, so `missed` counts exactly.
+    async fn start_publishing(&mut self) {
+        let Some(observed) = self.control.observed() else {
+            return;
+        };
+        let PhaseRate::Known { rate, .. } = self.spec.rate else {
+            return;
+        };
+        tokio::time::sleep(SUBSCRIBE_SETTLE).await;
+        observed.publisher.start(observed.plan(rate)).await;
+    }
+
+    /// Stops what [`Phase::start_publishing`] started.
+    async fn stop_publishing(&mut self) {
+        if let Some(observed) = self.control.observed() {
+            observed.publisher.stop().await;
+        }
     }
 
     /// The warm-up stage: clients connected, nothing recorded yet. A
@@ -485,11 +521,16 @@ impl Phase<'_> {
         } else {
             0.0
         };
-        let route = window_end
+        let mut route = window_end
             .transports
             .get(transport.name())
             .copied()
             .unwrap_or_default();
+        if route.connections_open == 0 {
+            // A server that does not count per route (another kind, seen
+            // from `/proc`): its connections all together.
+            route.connections_open = window_end.connections_open;
+        }
         let cpu_seconds = cpu_across_restarts(samples);
         let rss_max = samples
             .iter()

@@ -26,12 +26,13 @@ use tokio::sync::watch;
 use crate::clock_offset::{self, CLOCK_SAMPLES};
 use crate::control_client::ControlClient;
 use crate::meter::ConnectionTotals;
+use crate::observed_target::ObservedTarget;
 use crate::path_sides::PathSides;
 use crate::phase::{PhaseSpec, Progress, run_phase};
 use crate::phase_rate::PhaseRate;
 use crate::request_headers::RequestProfile;
 use crate::shard::{PhaseSchedule, PhaseShard, ShardPlan};
-use crate::target::ServerSource;
+use crate::target::{ServerHandle, ServerSource};
 use crate::{Error, Result, machine, scenario};
 
 /// What to run and how.
@@ -51,6 +52,10 @@ pub struct RunOptions {
     /// `loopback` can run. A `loopback` link always runs over the kernel's
     /// loopback, a path of its own, even in a sweep with emulated links.
     pub emulated: Option<Arc<dyn NetworkPath>>,
+    /// The root of a `--target` of another kind's process tree, whose CPU
+    /// and memory are its cost (`--target-pid`); `None` finds the process
+    /// listening on the target's port.
+    pub target_pid: Option<u32>,
 }
 
 /// What a run produced: the result (maybe incomplete) and each phase's histogram.
@@ -153,7 +158,8 @@ pub fn files_needed(scenario: &Scenario, in_process: bool) -> u64 {
 /// whatever the scenario asks (a sweep would measure the same thing again).
 fn server_rates<'a>(s: &'a Scenario, source: &ServerSource) -> &'a [f64] {
     match source {
-        ServerSource::Target(_) => &s.rates[..s.rates.len().min(1)],
+        // A server of another kind is published into at each rate.
+        ServerSource::Target(_) if s.target_kind.is_pushbench() => &s.rates[..s.rates.len().min(1)],
         _ => &s.rates,
     }
 }
@@ -166,6 +172,10 @@ async fn phase_rate(
     control: &ControlClient,
     rate: f64,
 ) -> Result<PhaseRate> {
+    if control.observed().is_some() {
+        // The load generator publishes into it at the scenario's rate.
+        return Ok(PhaseRate::scenario(rate));
+    }
     match source {
         ServerSource::Target(url) => {
             let stats = control.stats(false).await?;
@@ -182,6 +192,26 @@ async fn phase_rate(
         }
         _ => Ok(PhaseRate::scenario(rate)),
     }
+}
+
+/// The runner's control client for `server`: `/stats` for pushbench's
+/// own server; for another kind, after the probe that it is that kind, an
+/// [`ObservedTarget`] publishing into it (processes rooted at `pid`).
+async fn control_for(
+    s: &Scenario,
+    server: &ServerHandle,
+    pid: Option<u32>,
+) -> Result<ControlClient> {
+    let kind = s.target_kind;
+    if kind.is_pushbench() {
+        return Ok(ControlClient::new(server.control_addr));
+    }
+    ControlClient::new(server.control_addr).probe(kind).await?;
+    let observed = ObservedTarget::new(kind, server.control_addr, pid, s);
+    Ok(ControlClient::observing(
+        server.control_addr,
+        Arc::new(observed),
+    ))
 }
 
 /// How far ahead `--start-at` may be: a day, so a mistyped date fails at
@@ -348,6 +378,13 @@ pub async fn run_shard(
     progress: &mut (dyn FnMut(&Progress) + Send),
 ) -> Result<RunOutcome> {
     scenario::validate(&opts.scenario)?;
+    if shard.is_some() && !opts.scenario.target_kind.is_pushbench() {
+        return Err(Error::Scenario(format!(
+            "a shard (--segment) measures pushbench's own server; a {} target is published \
+             into by its one load generator",
+            opts.scenario.target_kind
+        )));
+    }
     if shard.is_some() && !matches!(opts.source, ServerSource::Target(_)) {
         return Err(Error::Scenario(
             "a shard (--segment) measures a running server: give its --target URL".to_owned(),
@@ -365,6 +402,7 @@ pub async fn run_shard(
     let mut histograms = Vec::new();
     let mut wire_log = Vec::new();
     let mut control_traffic = Traffic::default();
+    let mut publish_traffic = Traffic::default();
     let mut error = None;
     let rates = server_rates(&scenario, &opts.source);
     if rates.len() < scenario.rates.len() {
@@ -398,9 +436,13 @@ pub async fn run_shard(
                     break 'links;
                 }
             };
-            let control = ControlClient::new(server.control_addr);
-            let rate = match phase_rate(&opts.source, &control, rate).await {
-                Ok(rate) => rate,
+            let ready = async {
+                let control = control_for(&scenario, &server, opts.target_pid).await?;
+                let rate = phase_rate(&opts.source, &control, rate).await?;
+                Ok::<_, Error>((control, rate))
+            };
+            let (control, rate) = match ready.await {
+                Ok(ready) => ready,
                 Err(e) => {
                     server.stop().await;
                     if phases.is_empty() {
@@ -513,6 +555,7 @@ pub async fn run_shard(
                 }
             }
             control_traffic.merge(&control.traffic());
+            publish_traffic.merge(&control.publish_traffic());
             wire_log.extend(
                 control
                     .connections()
@@ -536,6 +579,7 @@ pub async fn run_shard(
         scenario,
         phases,
         control_traffic,
+        publish_traffic,
         capacity: None,
         shard: shard.map(|plan| ShardInfo {
             index: plan.segment.index,

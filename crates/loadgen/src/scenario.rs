@@ -274,7 +274,7 @@ pub fn validate(s: &Scenario) -> Result<()> {
                 "target_kind",
                 "names the kind of a running `target` (--target URL); the run starts only \
                  pushbench's own server",
-                &s.target_kind,
+                &s.target_kind.name(),
             );
         }
         for &t in &s.transports {
@@ -287,7 +287,7 @@ pub fn validate(s: &Scenario) -> Result<()> {
                 "target_kind",
                 "other kinds of server are measured over plaintext HTTP/1.1 \
                  (tls = false, http = \"1.1\")",
-                &s.target_kind,
+                &s.target_kind.name(),
             );
         }
     }
@@ -310,6 +310,34 @@ fn names(versions: &[HttpVersion]) -> Vec<&'static str> {
 mod tests {
     use super::*;
     use pushbench_protocol::Transport;
+
+    #[test]
+    fn another_kind_needs_a_target_plaintext_http1_and_techniques_it_offers() {
+        let kind = |transports: &str, extra: &str| {
+            parse(&format!(
+                "target_kind = \"socketio\"\ntransports = {transports}\n{extra}"
+            ))
+            .map_err(|e| e.to_string())
+            .and_then(|s| validate(&s).map_err(|e| e.to_string()))
+        };
+        let target = "target = \"http://127.0.0.1:9\"\n";
+        assert!(kind("[\"ws\", \"long-poll\"]", target).is_ok());
+        let err = kind("[\"ws\"]", "").expect_err("no target");
+        assert!(
+            err.contains("target_kind") && err.contains("--target"),
+            "{err}"
+        );
+        let err = kind("[\"ws\", \"sse\"]", target).expect_err("no SSE");
+        assert!(err.contains("socketio does not offer sse"), "{err}");
+        let err = kind(
+            "[\"ws\"]",
+            &format!("{target}tls = true\ntarget_cert = \"c.pem\"\n"),
+        )
+        .expect_err("TLS");
+        assert!(err.contains("plaintext HTTP/1.1"), "{err}");
+        let err = parse("target_kind = \"socket.io\"\n").expect_err("unknown kind");
+        assert!(err.contains("socket.io"), "{err}");
+    }
 
     #[test]
     fn files_override_defaults_and_unknown_keys_are_named() {

@@ -148,7 +148,7 @@ impl Session<'_> {
                     }
                 }
                 Note::Message(Received::Gap(_), _) => self.report.tracker.gaps += 1,
-                Note::ResponseHead(status) if !(200..300).contains(&status) && status != 101 => {
+                Note::ResponseHead(status) if !self.spec.kind.answers_normally(status) => {
                     drained.bad_status = Some(status);
                 }
                 Note::ResponseHead(_) => self.answered = true,

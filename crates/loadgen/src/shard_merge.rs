@@ -19,10 +19,10 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
-use pushbench_protocol::RunResult;
 use pushbench_protocol::results::{
     Connections, EventCounts, LatencySummary, Merged, MergedShard, Outage, PhaseResult,
 };
+use pushbench_protocol::{RunResult, Traffic};
 
 use crate::phase_figures::{derive, summarize};
 use crate::recorder::new_histogram;
@@ -225,6 +225,8 @@ pub fn merge(
         scenario: base.scenario.clone(),
         phases,
         control_traffic,
+        // Shards measure pushbench's own server, which publishes itself.
+        publish_traffic: Traffic::default(),
         capacity: None,
         shard: None,
         clock: None,

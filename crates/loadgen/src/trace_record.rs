@@ -18,8 +18,11 @@
 //!   time, then the client leaves (a WebSocket close handshake; a plain
 //!   TCP close for the HTTP ones, which carries no HTTP bytes).
 //!
-//! Against `--target` the events come from that server's generator. The
-//! embedded server is handed in ([`TraceServer::Embedded`]): this crate
+//! Against `--target` the events come from that server's generator; a
+//! target of another kind (`--target-kind`) is published into by the trace
+//! in the background ([`Publisher`], a few events a second) once the
+//! client has made its first request, and the client speaks that kind's
+//! dialect ([`crate::peer_state`]). The embedded server is handed in ([`TraceServer::Embedded`]): this crate
 //! knows no server.
 
 use std::net::SocketAddr;
@@ -34,7 +37,7 @@ use pushbench_net::counting::{CountingStream, Tally};
 use pushbench_net::embedding::{EmbeddedServer, ServeSpec, StartError, StartServer};
 use pushbench_protocol::{
     ByteClass, Classifier, ContentCoding, Direction, H2Classifier, HeaderProfile, HttpVersion,
-    Received, Transport, WireEvent,
+    Received, TargetKind, Transport, WireEvent,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -46,6 +49,8 @@ use crate::client_spec::{ClientSpec, Schedule};
 use crate::control_client::ControlClient;
 use crate::lock;
 use crate::path_sides::PathSides;
+use crate::peer_state::{PeerNote, PeerState};
+use crate::publisher::{PublishPlan, Publisher};
 use crate::request_headers::RequestProfile;
 use crate::{Error, Result};
 
@@ -85,6 +90,8 @@ pub struct TraceOptions {
     pub timeout: Duration,
     /// HTTP/1.1, or HTTP/2 with prior knowledge (h2c).
     pub http: HttpVersion,
+    /// The kind of server a `--target` is (pushbench's own by default).
+    pub kind: TargetKind,
     /// The network path: the client's socket is made at its client side
     /// and dials a `--target` at the host's end of it. The embedded server
     /// listens on loopback, so it runs only on the loopback path.
@@ -106,6 +113,7 @@ impl TraceOptions {
             poll_interval: Duration::from_millis(500),
             timeout: Duration::from_secs(30),
             http: HttpVersion::Http1,
+            kind: TargetKind::Pushbench,
             path: PathSides::default(),
         }
     }
@@ -155,9 +163,11 @@ enum TraceClassifier {
 }
 
 impl TraceClassifier {
-    fn new(transport: Transport, http: HttpVersion) -> Self {
+    fn new(kind: TargetKind, transport: Transport, http: HttpVersion) -> Self {
         match http {
-            HttpVersion::Http1 => TraceClassifier::Http1(Box::new(Classifier::new(transport))),
+            HttpVersion::Http1 => {
+                TraceClassifier::Http1(Box::new(Classifier::for_target(kind, transport)))
+            }
             HttpVersion::Http2 => TraceClassifier::Http2(Box::new(H2Classifier::new(transport))),
         }
     }
@@ -180,7 +190,10 @@ impl TraceClassifier {
 
 #[derive(Debug)]
 struct Recording {
+    kind: TargetKind,
     classifier: TraceClassifier,
+    /// What the server's dialect asked the client to carry on or answer.
+    peer: PeerState,
     segments: Vec<Segment>,
     socket: (u64, u64),
     delivered: u64,
@@ -194,9 +207,11 @@ struct Recording {
 struct Recorder(Arc<Mutex<Recording>>);
 
 impl Recorder {
-    fn new(transport: Transport, http: HttpVersion) -> Self {
+    fn new(kind: TargetKind, transport: Transport, http: HttpVersion) -> Self {
         Recorder(Arc::new(Mutex::new(Recording {
-            classifier: TraceClassifier::new(transport, http),
+            kind,
+            classifier: TraceClassifier::new(kind, transport, http),
+            peer: PeerState::default(),
             segments: Vec::new(),
             socket: (0, 0),
             delivered: 0,
@@ -231,6 +246,11 @@ impl Recorder {
         }
     }
 
+    /// Runs `f` on what the client carries for its dialect.
+    fn with_peer<R>(&self, f: impl FnOnce(&mut PeerState) -> R) -> R {
+        f(&mut lock(&self.0).peer)
+    }
+
     /// `(events delivered, responses ended, response heads)` so far.
     fn progress(&self) -> Result<(u64, u64, u64)> {
         let rec = lock(&self.0);
@@ -250,6 +270,7 @@ enum Owned {
     Event,
     Head(u16),
     End,
+    Peer(PeerNote),
     Other,
 }
 
@@ -267,11 +288,11 @@ fn owned(e: WireEvent<'_>) -> Owned {
         WireEvent::Message(Received::Event { .. }) => Owned::Event,
         WireEvent::ResponseHead { status } => Owned::Head(status),
         WireEvent::ResponseEnd { .. } => Owned::End,
+        WireEvent::Peer(signal) => Owned::Peer(PeerNote::from(signal)),
         // A trace shows the wire; decoded bytes of a coded body are not on it.
         WireEvent::Message(Received::Gap(_))
         | WireEvent::Malformed { .. }
-        | WireEvent::Decoded { .. }
-        | WireEvent::Peer(_) => Owned::Other,
+        | WireEvent::Decoded { .. } => Owned::Other,
     }
 }
 
@@ -282,11 +303,12 @@ impl Recording {
             Owned::Event => self.delivered += 1,
             Owned::Head(status) => {
                 self.heads += 1;
-                if !(200..300).contains(&status) && status != 101 {
+                if !self.kind.answers_normally(status) {
                     self.bad_status.get_or_insert(status);
                 }
             }
             Owned::End => self.responses_ended += 1,
+            Owned::Peer(note) => self.peer.absorb(note),
             Owned::Other => {}
         }
     }
@@ -310,13 +332,33 @@ enum Source {
     Embedded(Box<dyn EmbeddedServer>, usize),
     /// A running server's own generator.
     Target,
+    /// A server of another kind, published into in the background from the
+    /// first [`Source::publish`] on.
+    Relay(Publisher, PublishPlan),
 }
 
+/// How fast the trace publishes into a server of another kind: a few
+/// events a second, so each shows as an exchange of its own.
+const RELAY_RATE: f64 = 4.0;
+
 impl Source {
-    fn publish(&self) {
-        if let Source::Embedded(server, payload) = self {
-            server.publish_generated(*payload);
+    /// Publishes the next event (the embedded server), or makes sure the
+    /// background publishing runs (a server of another kind).
+    async fn publish(&self) {
+        match self {
+            Source::Embedded(server, payload) => {
+                server.publish_generated(*payload);
+            }
+            Source::Relay(publisher, plan) if publisher.rate() == 0.0 => {
+                publisher.start(*plan).await;
+            }
+            Source::Relay(..) | Source::Target => {}
         }
+    }
+
+    /// Whether the trace itself decides when each event is published.
+    fn in_step(&self) -> bool {
+        matches!(self, Source::Embedded(..))
     }
 }
 
@@ -324,6 +366,17 @@ impl Source {
 pub async fn record(opts: &TraceOptions) -> Result<Trace> {
     let profile = RequestProfile::resolve(&opts.profile).map_err(Error::Scenario)?;
     let (source, server, cursor) = match &opts.server {
+        &TraceServer::Target(addr) if !opts.kind.is_pushbench() => {
+            ControlClient::new(addr).probe(opts.kind).await?;
+            let plan = PublishPlan {
+                rate: RELAY_RATE,
+                burst: 1,
+                payload: opts.payload,
+                topics: 1,
+            };
+            let source = Source::Relay(Publisher::new(opts.kind, addr), plan);
+            (source, opts.path.server_addr(addr.port()), 0)
+        }
         &TraceServer::Target(addr) => {
             let stats = ControlClient::new(addr).stats(false).await?;
             (
@@ -358,7 +411,7 @@ pub async fn record(opts: &TraceOptions) -> Result<Trace> {
     };
     let spec = ClientSpec {
         transport: opts.transport,
-        kind: pushbench_protocol::TargetKind::Pushbench,
+        kind: opts.kind,
         server,
         start_cursor: cursor,
         schedule: Schedule::for_transport(opts.transport, opts.poll_interval),
@@ -382,7 +435,7 @@ pub async fn record(opts: &TraceOptions) -> Result<Trace> {
         h2_streams: 1,
         path: opts.path.clone(),
     };
-    let recorder = Recorder::new(opts.transport, opts.http);
+    let recorder = Recorder::new(opts.kind, opts.transport, opts.http);
     let (tcp, _) = crate::connection::dial(&opts.path, server, None)
         .await
         .map_err(|kind| Error::Server {
@@ -410,8 +463,12 @@ pub async fn record(opts: &TraceOptions) -> Result<Trace> {
         }
     };
     recorder.finish();
-    if let Source::Embedded(running, _) = source {
-        let _ = running.shutdown_within(Duration::from_secs(1)).await;
+    match source {
+        Source::Embedded(running, _) => {
+            let _ = running.shutdown_within(Duration::from_secs(1)).await;
+        }
+        Source::Relay(publisher, _) => publisher.stop().await,
+        Source::Target => {}
     }
     let rec = lock(&recorder.0);
     Ok(Trace {
@@ -540,10 +597,14 @@ impl Exchange<'_> {
 
     async fn send(&self, channel: &mut Channel, cursor: u64) -> Result<()> {
         match channel {
-            Channel::Http1(conn) => conn
-                .write_all(self.spec.request(cursor).as_bytes())
-                .await
-                .map_err(|e| Error::io("sending the request", e)),
+            Channel::Http1(conn) => {
+                let request = self
+                    .recorder
+                    .with_peer(|peer| crate::peer_state::request(self.spec, cursor, peer));
+                conn.write_all(request.as_bytes())
+                    .await
+                    .map_err(|e| Error::io("sending the request", e))
+            }
             // The request is queued on its stream at once (h2's task
             // writes it); its answer is awaited by `read_until`, as an
             // HTTP/1.1 answer is read there.
@@ -575,7 +636,7 @@ impl Exchange<'_> {
     }
 
     async fn polls(&self, channel: &mut Channel, mut cursor: u64) -> Result<u64> {
-        let embedded = matches!(self.source, Source::Embedded(..));
+        let embedded = self.source.in_step();
         let long = self.spec.transport == Transport::LongPoll;
         let mut requests = 0;
         loop {
@@ -586,12 +647,12 @@ impl Exchange<'_> {
                 return Ok(requests);
             }
             if embedded && !long && !finished {
-                self.source.publish();
+                self.source.publish().await;
             }
             self.send(channel, cursor).await?;
             requests += 1;
-            if embedded && long {
-                self.source.publish();
+            if long || !embedded {
+                self.source.publish().await;
             }
             self.read_until(channel, |_, ended, _| ended >= requests)
                 .await?;
@@ -606,7 +667,7 @@ impl Exchange<'_> {
         self.send(channel, cursor).await?;
         self.read_until(channel, |_, _, heads| heads >= 1).await?;
         for i in 1..=self.opts.events {
-            self.source.publish();
+            self.source.publish().await;
             self.read_until(channel, |delivered, _, _| delivered >= i)
                 .await?;
         }
@@ -616,9 +677,12 @@ impl Exchange<'_> {
     async fn websocket(&self, channel: Channel, cursor: u64) -> Result<u64> {
         match channel {
             Channel::Http1(conn) => {
+                let target = self
+                    .recorder
+                    .with_peer(|peer| crate::peer_state::ws_target(self.spec, cursor, peer));
                 let request = self
                     .spec
-                    .ws_request(cursor)
+                    .ws_request_to(&target)
                     .map_err(|e| self.server_error("ws request", &e))?;
                 let (ws, _) = tokio_tungstenite::client_async(request, conn)
                     .await
@@ -664,12 +728,21 @@ impl Exchange<'_> {
     {
         let ws_error = |what: &str, e: &dyn std::fmt::Display| self.server_error(what, e);
         for i in 1..=self.opts.events {
-            self.source.publish();
+            self.source.publish().await;
             while self.recorder.progress()?.0 < i {
                 match ws.next().await {
                     Some(Ok(_)) => {}
                     Some(Err(e)) => return Err(ws_error("reading", &e)),
                     None => return Err(ws_error("reading", &"closed by server")),
+                }
+                // What the dialect owes the server (an Engine.IO pong).
+                let replies = self
+                    .recorder
+                    .with_peer(|peer| crate::peer_state::ws_replies(self.spec, peer));
+                for reply in replies {
+                    ws.send(Message::text(reply))
+                        .await
+                        .map_err(|e| ws_error("replying", &e))?;
                 }
             }
         }

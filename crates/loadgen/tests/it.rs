@@ -605,6 +605,7 @@ async fn real_results_validate_against_the_committed_schema() {
         interrupt: None,
         outage_grace: pushbench_loadgen::backoff::DEFAULT_GIVE_UP,
         emulated: None,
+        target_pid: None,
     };
     let mut outcome = run_scenario(opts, &mut |_| {}).await.expect("run");
     assert!(outcome.result.complete, "{:?}", outcome.result.error);
@@ -699,6 +700,7 @@ async fn a_capacity_search_climbs_bisects_and_writes_valid_results() {
         load_point_duration_s: 0.5,
         interrupt: None,
         emulated: None,
+        target_pid: None,
     };
     // Correctness only: these hold on a loaded machine too, where the
     // default criteria's delivery ratio and p99 bound are about speed.
@@ -767,6 +769,7 @@ async fn clients_spread_over_loopback_source_addresses() {
         interrupt: None,
         outage_grace: Duration::from_secs(5),
         emulated: None,
+        target_pid: None,
     };
     let outcome = run_scenario(opts, &mut |_| {}).await.expect("run");
     assert!(outcome.result.complete, "{:?}", outcome.result.error);
@@ -860,6 +863,7 @@ async fn a_tls_sweep_runs_plaintext_then_tls_on_one_server() {
         interrupt: None,
         outage_grace: pushbench_loadgen::backoff::DEFAULT_GIVE_UP,
         emulated: None,
+        target_pid: None,
     };
     let outcome = run_scenario(opts, &mut |_| {}).await.expect("run");
     let r = &outcome.result;
@@ -966,6 +970,7 @@ fn over_alias(url: &str, links: &[&str], scenario: Scenario, host_end: [u8; 4]) 
         interrupt: None,
         outage_grace: pushbench_loadgen::backoff::DEFAULT_GIVE_UP,
         emulated: Some(HostAlias::new(host_end)),
+        target_pid: None,
     }
 }
 
@@ -1073,6 +1078,7 @@ async fn an_emulated_link_without_a_path_is_refused() {
         interrupt: None,
         outage_grace: pushbench_loadgen::backoff::DEFAULT_GIVE_UP,
         emulated: None,
+        target_pid: None,
     };
     let err = run_scenario(opts, &mut |_| {}).await.expect_err("refused");
     assert!(

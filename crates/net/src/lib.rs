@@ -19,6 +19,9 @@
 //! - [`network_path`]: the network the clients cross
 //!   ([`NetworkPath`](network_path::NetworkPath)): the kernel's loopback, or
 //!   the emulated link of `pushbench-link`, handed in by the CLI.
+//! - [`process_tree`]: CPU and RSS of a process and its descendants from
+//!   `/proc` (the server's own figures; a server of another kind found by
+//!   pid or listening port).
 //!
 //! No HTTP stack lives here (no axum, hyper or tower): only tokio's IO
 //! traits, rustls and the shared vocabulary of `pushbench-protocol`.
@@ -28,4 +31,5 @@ pub mod atomic_file;
 pub mod counting;
 pub mod embedding;
 pub mod network_path;
+pub mod process_tree;
 pub mod tls_config;

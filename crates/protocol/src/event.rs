@@ -76,6 +76,27 @@ pub fn gap_json(gap: Gap) -> String {
     format!(r#"{{"gap":{{"from":{},"to":{}}}}}"#, gap.from, gap.to)
 }
 
+/// The topic a generated event `seq` goes out on when events are spread
+/// over `topics` topics (0 counts as 1): `t0`, `t1`, ... in turn.
+pub fn generated_topic(seq: u64, topics: u32) -> String {
+    format!("t{}", seq % u64::from(topics.max(1)))
+}
+
+impl Event {
+    /// Generated event `seq`, as `pushbench serve`'s generator makes it and
+    /// the load generator publishes it into servers of other kinds: its
+    /// [`generated_topic`], a [`payload_for`] of `len` bytes, created at
+    /// `created_us`.
+    pub fn generated(seq: u64, len: usize, topics: u32, created_us: u64) -> Event {
+        Event {
+            seq,
+            topic: generated_topic(seq, topics),
+            created_us,
+            payload: payload_for(seq, len),
+        }
+    }
+}
+
 /// A deterministic payload of `len` ASCII letters and digits, different per seq.
 ///
 /// Letters and digits need no JSON escaping, so the payload's wire length is

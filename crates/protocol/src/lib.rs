@@ -33,6 +33,8 @@
 //! - [`target_kind`]: [`TargetKind`], the kinds of server measured
 //!   (`pushbench`, `nchan`, `pushpin`, `socketio`, `bun`, `node-ws`) and
 //!   the techniques each offers; the classifiers read each kind's dialect.
+//! - [`publish_schedule`]: when a fixed-rate publisher's events are due
+//!   (the server's generator and the load generator's publisher).
 //! - [`results`]: [`RunResult`] and its parts, the `results.json` contract.
 //! - [`peer_results`]: [`peer_results::PeersResult`], the `peers.json`
 //!   contract: pushbench beside other tools, as ratios.
@@ -55,6 +57,7 @@ pub mod ledger;
 pub mod link;
 pub mod link_measured;
 pub mod peer_results;
+pub mod publish_schedule;
 pub mod results;
 pub mod target_kind;
 pub mod tls_records;

@@ -38,6 +38,13 @@ pub struct RunResult {
     /// The load generator's own control traffic (`/stats`, publishing), kept
     /// apart from every transport's figures.
     pub control_traffic: Traffic,
+    /// What publishing the events into a server of another kind
+    /// (`scenario.target_kind`) took: the load generator's publish
+    /// requests and their answers, every byte `control`, apart from
+    /// `control_traffic` and every transport's figures. Absent for
+    /// pushbench's own server, whose generator publishes.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub publish_traffic: Traffic,
     /// The capacity search that chose the phases (`pushbench capacity`);
     /// absent for a plain run.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -93,6 +93,17 @@ impl TargetKind {
         self.offers().contains(&transport)
     }
 
+    /// Whether a response with `status` is this kind's way of saying
+    /// "nothing new" to a poll (not an error to reconnect over): 2xx for
+    /// every kind, and Nchan's `304 Not Modified` (an interval poll with
+    /// nothing newer than its validators) and `408 Request Timeout` (a
+    /// long poll held to its timeout).
+    pub fn answers_normally(self, status: u16) -> bool {
+        (200..300).contains(&status)
+            || status == 101
+            || (self == TargetKind::Nchan && matches!(status, 304 | 408))
+    }
+
     /// Whether the server assigns seqs itself and answers `/stats` (only
     /// pushbench's own server); every other kind is published into by the
     /// load generator and observed from `/proc`.

@@ -1,5 +1,6 @@
 //! The built-in event generator (`serve --rate R --burst N`): a fixed
-//! schedule ([`PublishSchedule`], pure) and the task that follows it.
+//! schedule (`pushbench_protocol::publish_schedule::PublishSchedule`, pure,
+//! shared with the load generator's publisher) and the task that follows it.
 //!
 //! Events come in groups of `burst`, published back to back, the groups
 //! spaced `burst / rate` seconds apart, so the average rate stays `rate`.
@@ -10,38 +11,9 @@
 
 use std::time::{Duration, Instant};
 
+use pushbench_protocol::publish_schedule::PublishSchedule;
+
 use crate::{AppState, live};
-
-/// When the generator's events are due, counted from its start: event `n`
-/// (1-based) belongs to group `ceil(n / burst)`, and group `g` is due at
-/// `g * burst / rate` seconds. Every event of a group is due at the same
-/// moment, so all of them are stamped with it.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct PublishSchedule {
-    rate: f64,
-    burst: u64,
-}
-
-impl PublishSchedule {
-    /// `rate` events per second (greater than 0) in groups of `burst` (0
-    /// counts as 1).
-    pub fn new(rate: f64, burst: u32) -> Self {
-        PublishSchedule {
-            rate,
-            burst: u64::from(burst.max(1)),
-        }
-    }
-
-    /// Events due by `elapsed_s` seconds after the start: whole groups only.
-    pub fn due_by(&self, elapsed_s: f64) -> u64 {
-        (elapsed_s * self.rate / self.burst as f64) as u64 * self.burst
-    }
-
-    /// Seconds after the start at which event `n` (1-based) is due.
-    pub fn due_at_s(&self, n: u64) -> f64 {
-        (n.div_ceil(self.burst) * self.burst) as f64 / self.rate
-    }
-}
 
 /// Publishes by [`PublishSchedule`] at fixed times (a schedule, not a sleep
 /// after each event), so a slow moment is caught up rather than silently
@@ -69,35 +41,5 @@ pub(crate) async fn generate(state: AppState) {
             _ = tokio::time::sleep_until(next_at.into()) => {}
             () = live::stopped(&mut shutdown) => return,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_burst_of_one_is_the_even_spacing() {
-        let even = PublishSchedule::new(100.0, 1);
-        let times: Vec<f64> = (1..=3).map(|n| even.due_at_s(n)).collect();
-        assert_eq!(times, [0.01, 0.02, 0.03]);
-        assert_eq!(even.due_by(0.0099), 0);
-        assert_eq!(even.due_by(0.025), 2);
-        assert_eq!(PublishSchedule::new(100.0, 0), even, "0 counts as 1");
-    }
-
-    #[test]
-    fn a_burst_publishes_its_events_together_at_the_average_rate() {
-        // 100 ev/s in fives: five at 50 ms, five at 100 ms, ...
-        let bursts = PublishSchedule::new(100.0, 5);
-        let times: Vec<f64> = (1..=11).map(|n| bursts.due_at_s(n)).collect();
-        assert_eq!(
-            times,
-            [0.05, 0.05, 0.05, 0.05, 0.05, 0.1, 0.1, 0.1, 0.1, 0.1, 0.15]
-        );
-        assert_eq!(bursts.due_by(0.049), 0, "nothing before the first group");
-        assert_eq!(bursts.due_by(0.05), 5, "the whole group at once");
-        assert_eq!(bursts.due_by(0.099), 5);
-        assert_eq!(bursts.due_by(1.0), 100, "the average rate is kept");
     }
 }

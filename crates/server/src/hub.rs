@@ -154,7 +154,7 @@ impl Hub {
     /// omission).
     pub fn publish_scheduled(&self, len: usize, topics: u32, scheduled_us: Option<u64>) -> u64 {
         self.publish_with(scheduled_us, |seq| {
-            let topic = format!("t{}", seq % u64::from(topics.max(1)));
+            let topic = pushbench_protocol::event::generated_topic(seq, topics);
             (topic, payload_for(seq, len))
         })
     }

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use pushbench_net::process_tree::{parse_cpu_seconds, parse_vm_rss};
 use serde::Serialize;
 
 use crate::hub::Hub;
@@ -272,52 +273,13 @@ pub fn report(
 }
 
 /// Reads this process's CPU time and RSS from `/proc/self`; zeros elsewhere.
+/// The parsers are `pushbench_net::process_tree`'s, shared with the load
+/// generator's view of servers of other kinds.
 pub fn process_stats() -> ProcessStats {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     ProcessStats {
         cpu_seconds: parse_cpu_seconds(&stat).unwrap_or(0.0),
         rss_bytes: parse_vm_rss(&status).unwrap_or(0),
-    }
-}
-
-/// `/proc/<pid>/stat` reports times in USER_HZ, which the kernel fixes at 100
-/// for user space on every architecture we run on (it is an ABI constant,
-/// unlike the kernel's internal HZ).
-const USER_HZ: f64 = 100.0;
-
-/// utime + stime from a `/proc/<pid>/stat` line, in seconds.
-pub fn parse_cpu_seconds(stat: &str) -> Option<f64> {
-    // The command name (field 2) may hold spaces; fields resume after ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // After ')': state is field 3, so utime (14) and stime (15) are 11 and 12.
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) as f64 / USER_HZ)
-}
-
-/// `VmRSS` from `/proc/<pid>/status`, in bytes.
-pub fn parse_vm_rss(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_proc_stat_with_spaces_in_the_name() {
-        let line = "1234 (my (odd) name) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 4 0 100";
-        assert_eq!(parse_cpu_seconds(line), Some(3.0));
-        assert_eq!(parse_cpu_seconds("garbage"), None);
-    }
-
-    #[test]
-    fn parses_vm_rss() {
-        let status = "Name:\tx\nVmPeak:\t  9000 kB\nVmRSS:\t    2048 kB\n";
-        assert_eq!(parse_vm_rss(status), Some(2 * 1024 * 1024));
     }
 }
