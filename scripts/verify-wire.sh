@@ -22,6 +22,15 @@
 # the server's retransmissions, and only those of the client's that
 # reached it). The TCP_INFO segment/header check applies to loopback only.
 #
+# With TARGET_KIND=KIND the server is another kind's, started by
+# scripts/targets/KIND/start (plaintext HTTP/1.1 only), and the run
+# publishes into it (`run --target-kind KIND`); the capture then also holds
+# the publisher's connection, a control call like the others.
+#
+# Every measured connection's classified bytes (the wire log's
+# classified_sent/received) must also equal its socket counts: every byte
+# in exactly one class.
+#
 # Usage: scripts/verify-wire.sh [OUT_DIR]
 #   env PUSHBENCH   the pushbench binary (default: cargo build --release one)
 #   env CLIENTS, RATE, DURATION, PAYLOAD   the run (defaults 5, 20, 3, 128)
@@ -30,6 +39,8 @@
 #   env TRANSPORTS  the run's --transports (default all five)
 #   env LINK        an emulated link profile, e.g. rtt=20ms,loss=1% (default
 #                   none: loopback); TLS defaults to off with it. Needs root.
+#   env TARGET_KIND a kind of server (bun, node-ws, ...) to start from
+#                   scripts/targets/ instead of `pushbench serve`
 # Writes OUT_DIR/{capture.pcapng,wire.jsonl,results.json,comparison.md,
 # comparison.json}; prints comparison.md. Exit 0: every byte matches;
 # 1: a mismatch; 77: capture not possible here (no tshark, not permitted).
@@ -44,7 +55,8 @@ duration=${DURATION:-3}
 payload=${PAYLOAD:-128}
 transports=${TRANSPORTS:-short-poll,long-poll,stream,sse,ws}
 link=${LINK:-}
-if [ -n "$link" ]; then tls=${TLS:-off}; else tls=${TLS:-off,on}; fi
+kind=${TARGET_KIND:-}
+if [ -n "$link" ] || [ -n "$kind" ]; then tls=${TLS:-off}; else tls=${TLS:-off,on}; fi
 
 if ! command -v tshark >/dev/null; then
   echo "verify-wire: tshark is not installed (Debian package tshark)" >&2
@@ -60,7 +72,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 # The server, on an ephemeral port; its first stdout line names it.
-if [ -z "${HTTP+set}" ] && "$PUSHBENCH" run --help | grep -q -- '--http '; then
+if [ -z "${HTTP+set}" ] && [ -z "$kind" ] && "$PUSHBENCH" run --help | grep -q -- '--http '; then
   HTTP=1.1,2
 fi
 http_args=()
@@ -78,11 +90,17 @@ if [ -n "$link" ]; then
   filter_extra=" and not host 127.0.0.1"
   iface=any
 fi
-coproc SERVER { exec "$PUSHBENCH" serve --addr "$listen" --rate "$rate" --payload "$payload" \
-  --tls --tls-cert-out "$out/cert.pem" 2>"$out/server.stderr"; }
+target_args=(--tls "$tls" --target-cert "$out/cert.pem")
+if [ -n "$kind" ]; then
+  coproc SERVER { exec "scripts/targets/$kind/start" --addr "$listen" 2>"$out/server.stderr"; }
+  target_args=(--target-kind "$kind" --rate "$rate" --payload "$payload")
+else
+  coproc SERVER { exec "$PUSHBENCH" serve --addr "$listen" --rate "$rate" --payload "$payload" \
+    --tls --tls-cert-out "$out/cert.pem" 2>"$out/server.stderr"; }
+fi
 pids+=("$SERVER_PID")
 read -r -t 15 line <&"${SERVER[0]}"
-url=${line#pushbench listening on }
+url=${line#* listening on }
 port=${url##*:}
 url=${url/0.0.0.0/127.0.0.1}
 case $port in ''|*[!0-9]*) echo "verify-wire: unexpected server line: $line" >&2; exit 1;; esac
@@ -106,7 +124,7 @@ sleep 1
 
 "$PUSHBENCH" run --target "$url" --transports "$transports" "${link_args[@]}" \
   --clients "$clients" --duration "$duration" --warmup 0.5 --ramp-up 0.2 \
-  --tls "$tls" --target-cert "$out/cert.pem" "${http_args[@]}" \
+  "${target_args[@]}" "${http_args[@]}" \
   --out "$out" --no-report --wire-log "$out/wire.jsonl" >"$out/run.stdout" 2>"$out/run.stderr" \
   || { echo "verify-wire: the run failed:" >&2; cat "$out/run.stderr" >&2; exit 1; }
 
@@ -126,9 +144,9 @@ wait "$tshark_pid" 2>/dev/null || true
 tshark -r "$out/capture.pcapng" -T fields -E separator=, \
   -e tcp.stream -e tcp.srcport -e tcp.dstport -e tcp.len -e ip.len -e tcp.seq >"$out/packets.csv"
 
-python3 - "$out" "$port" "$link" <<'PY'
+python3 - "$out" "$port" "$link" "$kind" <<'PY'
 import collections, json, sys
-out, port, link = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+out, port, link, target_kind = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 conns = [json.loads(l) for l in open(f"{out}/wire.jsonl")]
 # Over a link, the connections on loopback (the runner's control calls)
 # are not in the capture of the link's server side.
@@ -178,10 +196,12 @@ for i, c in enumerate(conns):
         cap[(i, "sent")], cap[(i, "received")] = match["sent"], match["received"]
 unknown = sorted(st["port"] for sts in free.values() for st in sts)
 # Over a link the runner first checks that the target answers through it
-# (loadgen `reachable_across`):
-# a connection opened and closed without a byte of payload, not logged.
+# (loadgen `reachable_across`), and a server of another kind is checked
+# for reachability where pushbench's own answers /stats (loadgen
+# `ObservedTarget::stats`): a connection opened and closed without a byte
+# of payload, not logged.
 empty = lambda st: st["sent"][3] == 0 and st["received"][3] == 0
-probes = sorted(st["port"] for sts in free.values() for st in sts if link and empty(st))
+probes = sorted(st["port"] for sts in free.values() for st in sts if (link or target_kind) and empty(st))
 unknown = [p for p in unknown if p not in probes]
 order = ["short-poll", "long-poll", "stream", "sse", "ws", "control"]
 kinds = sorted({c["variant"] for c in conns},
@@ -203,6 +223,9 @@ for kind in kinds:
         ok &= all((i, d) in cap for i, _ in mine)
         equal = sock == cb
         ok &= equal
+        # Every byte of a measured connection landed in one class.
+        classified = None if kind == "control" else sum(c.get(f"classified_{d}", -1) for _, c in mine)
+        ok &= classified is None or classified == sock
         if segs is not None and not link:
             # TCP_INFO is read just before the client closes, so the
             # teardown's FIN/ACK segments (at most 2 per connection and
@@ -221,15 +244,15 @@ for kind in kinds:
             # server's FIN); the segments TCP_INFO counted match exactly.
             ok &= 52 * teardown <= chb - est <= 64 * teardown
         rows.append(dict(kind=kind, direction=d, connections=len(mine), socket_bytes=sock,
-                         capture_bytes=cb, equal=equal, capture_packets=cpk, retransmitted_bytes=retx, tcp_info_segments=segs,
+                         capture_bytes=cb, equal=equal, classified_bytes=classified, capture_packets=cpk, retransmitted_bytes=retx, tcp_info_segments=segs,
                          capture_header_bytes=chb, tcp_ip_estimate=est))
 md = ["Capture vs socket, per transport and direction (client view: sent = client to server).", "",
-      "| transport | dir | conns | socket bytes | capture bytes | equal | retransmitted B | capture packets | TCP_INFO segs | capture IP+TCP header B | tcp_ip estimate B |",
-      "|---|---|---:|---:|---:|:-:|---:|---:|---:|---:|---:|"]
+      "| transport | dir | conns | socket bytes | capture bytes | equal | classified bytes | retransmitted B | capture packets | TCP_INFO segs | capture IP+TCP header B | tcp_ip estimate B |",
+      "|---|---|---:|---:|---:|:-:|---:|---:|---:|---:|---:|---:|"]
 for r in rows:
     f = lambda v: "-" if v is None else str(v)
     md.append(f"| {r['kind']} | {r['direction']} | {r['connections']} | {r['socket_bytes']} | {r['capture_bytes']} | "
-              f"{'yes' if r['equal'] else '**NO**'} | {r['retransmitted_bytes']} | {r['capture_packets']} | {f(r['tcp_info_segments'])} | "
+              f"{'yes' if r['equal'] else '**NO**'} | {f(r['classified_bytes'])} | {r['retransmitted_bytes']} | {r['capture_packets']} | {f(r['tcp_info_segments'])} | "
               f"{r['capture_header_bytes']} | {f(r['tcp_ip_estimate'])} |")
 retx = []
 for n, p in enumerate(phases, 1):

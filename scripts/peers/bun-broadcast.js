@@ -26,8 +26,10 @@
 // - `GET /stream?since=S`: HTTP streaming, a `ReadableStream` body in
 //   chunked encoding, one NDJSON line per event; `GET /sse?since=S` (or
 //   `Last-Event-ID: S`): Server-Sent Events, `id: SEQ` and `data: JSON`
-//   per event. Both catch up from the ring like `/ws`, and every new
-//   event is framed once and enqueued on each open body; a body with
+//   per event. Both catch up from the ring like `/ws` (with nothing to
+//   catch up, a body opens with an empty line or an SSE comment: see
+//   STREAMING), and every new event is framed once and enqueued on each
+//   open body; a body with
 //   more than QUEUE_LIMIT chunks queued (a client that stopped reading)
 //   is ended and counted in `slow_consumer_drops`, so memory stays
 //   bounded, as in `pushbench serve`;
@@ -52,10 +54,18 @@ const TOPIC = 'events';
  */
 const QUEUE_LIMIT = 1024;
 
-/** The HTTP techniques: their path, content type and framing. */
+/**
+ * The HTTP techniques: their path, content type, and the opener written
+ * when a new body has nothing to catch up. Bun sends the status line and
+ * our headers at once but holds the rest of the head (`Date`,
+ * `Transfer-Encoding`, the blank line) until the body's first chunk
+ * (oven-sh/bun PR #33660, open), so a client would not see the response
+ * begin until the first event; the opener is the smallest chunk each
+ * format ignores: an empty NDJSON line, an SSE comment (both `control`).
+ */
 const STREAMING = {
-  '/stream': { technique: 'stream', contentType: 'application/x-ndjson' },
-  '/sse': { technique: 'sse', contentType: 'text/event-stream' },
+  '/stream': { technique: 'stream', contentType: 'application/x-ndjson', opener: '\n' },
+  '/sse': { technique: 'sse', contentType: 'text/event-stream', opener: ':\n\n' },
 };
 
 const opts = peer.parseArgs('bun-broadcast', process.argv.slice(2));
@@ -99,7 +109,7 @@ function broadcast(seq, eventJson) {
 }
 
 /** A streaming body for a new `technique` client that has seen `since`. */
-function subscribe(technique, contentType, since) {
+function subscribe({ technique, contentType, opener }, since) {
   const open = bodies[technique];
   let mine;
   const body = new ReadableStream({
@@ -108,11 +118,9 @@ function subscribe(technique, contentType, since) {
       counts[technique].total += 1;
       // Catch up (synchronously, so no live event slips in between),
       // then join the broadcast.
-      if (since !== null) {
-        const { messages, events } = peer.catchUpFramed(log, technique, since);
-        for (const m of messages) controller.enqueue(m);
-        counts[technique].delivered += events;
-      }
+      const { messages, events } = since === null ? { messages: [], events: 0 } : peer.catchUpFramed(log, technique, since);
+      for (const m of messages.length > 0 ? messages : [opener]) controller.enqueue(m);
+      counts[technique].delivered += events;
       open.add(controller);
     },
     cancel() {
@@ -161,7 +169,7 @@ const server = Bun.serve({
       const lastEventId = streaming.technique === 'sse' ? req.headers.get('last-event-id') : null;
       const since = peer.sinceParam(url, lastEventId);
       if (since === undefined) return json(400, peer.errorBody(400, peer.BAD_SINCE));
-      return subscribe(streaming.technique, streaming.contentType, since);
+      return subscribe(streaming, since);
     }
     if (req.method === 'GET' && url.pathname === '/stats') return stats();
     if (opts.mode === 'relay' && req.method === 'POST' && url.pathname === '/publish') return publish(req);

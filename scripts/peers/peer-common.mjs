@@ -109,12 +109,13 @@ export class EventLog {
   }
 
   /**
-   * Keeps event `seq`, whose JSON is `json`, as the last one: a publisher
-   * that starts again from seq 1 (a new `pushbench run` against the same
-   * relay) starts a new stream, and the old events past it are not
-   * caught up.
+   * Keeps event `seq`, whose JSON is `json`, as the last one. A seq below
+   * the last starts a new stream (a new `pushbench run` against the same
+   * relay publishes from seq 1 again): the ring is emptied first, so no
+   * old event is caught up as if it were new.
    */
   add(seq, json) {
+    if (seq < this.lastSeq) this.events = new Array(this.size);
     this.events[seq % this.size] = { seq, json };
     this.lastSeq = seq;
   }

@@ -192,6 +192,16 @@ impl ControlClient {
         }
     }
 
+    /// This client, now observing a server of another kind (see
+    /// [`ControlClient::observing`]); the calls it made so far stay in
+    /// [`ControlClient::connections`].
+    pub fn observing_with(self, observed: Arc<ObservedTarget>) -> Self {
+        ControlClient {
+            observed: Some(observed),
+            ..self
+        }
+    }
+
     /// The server of another kind this client observes, if it is one.
     pub fn observed(&self) -> Option<&Arc<ObservedTarget>> {
         self.observed.as_ref()

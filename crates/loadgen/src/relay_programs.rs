@@ -97,3 +97,4 @@ mod tests {
         assert!(recognise(TargetKind::Nchan, 200, &stats("nginx", "relay")).is_err());
     }
 }
+

@@ -100,6 +100,15 @@ pub struct ConnectionRecord {
     pub tcp_ip_sent: u64,
     /// IP + TCP header bytes of `segs_in` (the `tcp_ip` class, received).
     pub tcp_ip_received: u64,
+    /// The bytes the classifier booked into a class, client to server:
+    /// `socket_sent` when every byte landed in exactly one class (a
+    /// measured client's; `None` for control calls, which are not
+    /// classified).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classified_sent: Option<u64>,
+    /// The same, server to client (against `socket_received`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classified_received: Option<u64>,
 }
 
 impl ConnectionRecord {
@@ -124,6 +133,8 @@ impl ConnectionRecord {
             segs_in: totals.segments.map(|s| s.client.r#in),
             tcp_ip_sent: totals.traffic.sent.tcp_ip,
             tcp_ip_received: totals.traffic.received.tcp_ip,
+            classified_sent: Some(totals.traffic.sent.total()),
+            classified_received: Some(totals.traffic.received.total()),
         }
     }
 
@@ -141,6 +152,8 @@ impl ConnectionRecord {
             segs_in: None,
             tcp_ip_sent: 0,
             tcp_ip_received: 0,
+            classified_sent: None,
+            classified_received: None,
         }
     }
 }
@@ -206,12 +219,12 @@ async fn control_for(
     if kind.is_pushbench() {
         return Ok(ControlClient::new(server.control_addr));
     }
-    ControlClient::new(server.control_addr).probe(kind).await?;
+    // The probe's connection is the run's first control call (in the
+    // wire log, so a capture finds every conversation logged).
+    let control = ControlClient::new(server.control_addr);
+    control.probe(kind).await?;
     let observed = ObservedTarget::new(kind, server.control_addr, pid, s);
-    Ok(ControlClient::observing(
-        server.control_addr,
-        Arc::new(observed),
-    ))
+    Ok(control.observing_with(Arc::new(observed)))
 }
 
 /// How far ahead `--start-at` may be: a day, so a mistyped date fails at

@@ -16,6 +16,7 @@ mod serve;
 mod shards;
 mod support;
 mod target;
+mod target_bun_node;
 mod tls;
 mod trace;
 mod versus;

@@ -208,3 +208,84 @@ pub fn can_emulate(test: &str) -> bool {
     }
     net_admin
 }
+
+/// The repository's root (scripts/ and docs/ live there).
+pub fn repo_root() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A server of another kind, started by `scripts/targets/KIND/start
+/// --addr ADDR` (the contract of every start script: first stdout line
+/// `KIND listening on http://127.0.0.1:PORT`, second `pid PID`); SIGKILLed
+/// when dropped.
+pub struct TargetServer {
+    child: Child,
+    /// Where it listens, `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// The port it bound.
+    pub port: u16,
+    /// The server's main process, as its second line named it.
+    pub pid: u32,
+}
+
+impl TargetServer {
+    /// Starts `kind`'s server on `addr` (`127.0.0.1:0`: a free port).
+    pub fn start(kind: &str, addr: &str) -> TargetServer {
+        let script = repo_root().join(format!("scripts/targets/{kind}/start"));
+        let mut child = Command::new(&script)
+            .args(["--addr", addr])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", script.display()));
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut lines = [String::new(), String::new()];
+        for line in &mut lines {
+            stdout.read_line(line).expect("a line from the start script");
+        }
+        let prefix = format!("{kind} listening on http://127.0.0.1:");
+        let port = lines[0].trim().strip_prefix(&prefix).map(str::parse::<u16>);
+        let pid = lines[1].trim().strip_prefix("pid ").map(str::parse::<u32>);
+        let (Some(Ok(port)), Some(Ok(pid))) = (port, pid) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{kind}: unexpected first lines from its start script: {lines:?}");
+        };
+        TargetServer {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            pid,
+        }
+    }
+
+    /// The start script's own process id (the server's, when it execs).
+    pub fn child_id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits up to `within` for the server to exit;
+    /// its exit status, or `None` if it is still running.
+    pub fn terminate(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM {}", self.pid);
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for TargetServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
