@@ -78,10 +78,12 @@ mod tests {
         let node = stats("ws-broadcast", "relay");
         assert_eq!(
             recognise(TargetKind::Bun, 200, &node),
-            Err("GET /stats to answer 200 with JSON naming \"server\":\"bun-broadcast\" and \
+            Err(
+                "GET /stats to answer 200 with JSON naming \"server\":\"bun-broadcast\" and \
                  \"mode\":\"relay\" (scripts/targets/bun/start), got `ws-broadcast` in \
                  `relay` mode"
-                .to_owned())
+                    .to_owned()
+            )
         );
         let generating = recognise(TargetKind::NodeWs, 200, &stats("ws-broadcast", "serve"));
         assert!(
@@ -97,4 +99,3 @@ mod tests {
         assert!(recognise(TargetKind::Nchan, 200, &stats("nginx", "relay")).is_err());
     }
 }
-

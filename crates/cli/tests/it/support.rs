@@ -241,7 +241,9 @@ impl TargetServer {
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut lines = [String::new(), String::new()];
         for line in &mut lines {
-            stdout.read_line(line).expect("a line from the start script");
+            stdout
+                .read_line(line)
+                .expect("a line from the start script");
         }
         let prefix = format!("{kind} listening on http://127.0.0.1:");
         let port = lines[0].trim().strip_prefix(&prefix).map(str::parse::<u16>);

@@ -74,7 +74,12 @@ fn every_technique_of_bun_and_node_ws_delivers_every_event_and_books_every_byte(
         let wire = out.join("wire.jsonl");
         let run = pushbench()
             .args(["run", "--target", &target.url, "--target-kind", kind.name()])
-            .args(["--transports", &transports, "--clients", &CLIENTS.to_string()])
+            .args([
+                "--transports",
+                &transports,
+                "--clients",
+                &CLIENTS.to_string(),
+            ])
             .args(["--rate", "8", "--payload", &PAYLOAD.to_string()])
             .args(["--duration", "2", "--warmup", "0.3", "--ramp-up", "0.1"])
             .arg("--wire-log")
@@ -106,7 +111,10 @@ fn every_technique_of_bun_and_node_ws_delivers_every_event_and_books_every_byte(
             let control = received["control"].as_u64().unwrap_or(u64::MAX);
             assert!(control <= 3 * CLIENTS, "{kind} {transport}: {received}");
             // The server's cost, from /proc of the start script's process.
-            assert!(phase["server"]["rss_max_bytes"].as_u64() > Some(0), "{phase}");
+            assert!(
+                phase["server"]["rss_max_bytes"].as_u64() > Some(0),
+                "{phase}"
+            );
             assert_eq!(phase["server"]["connections_open"], CLIENTS, "{phase}");
         }
         // Publishing is reported apart from the clients' and control bytes.
