@@ -199,9 +199,6 @@ const server = Bun.serve({
   },
 });
 
-const runtime = `bun ${Bun.version}, Bun.serve pub/sub`;
-peer.announce({ mode: opts.mode, name: 'bun-broadcast', kind: 'bun', runtime, host: server.hostname, port: server.port });
-
 const stopSchedule = peer.startSchedule(opts.rate, (createdUs) => {
   const eventJson = log.append(createdUs);
   broadcast(log.lastSeq, eventJson);
@@ -216,3 +213,8 @@ peer.onSignals(() => {
   }
   server.stop();
 });
+
+// The address last: a SIGTERM sent as soon as it is printed must find the
+// handlers above (else it kills the process, exit 143).
+const runtime = `bun ${Bun.version}, Bun.serve pub/sub`;
+peer.announce({ mode: opts.mode, name: 'bun-broadcast', kind: 'bun', runtime, host: server.hostname, port: server.port });

@@ -250,7 +250,7 @@ fn each_start_script_keeps_the_contract_and_stops_cleanly_on_sigterm() {
         assert_eq!(target.port, port, "{kind}");
         // The script execs the runtime: the pid it prints is its own.
         assert_eq!(target.pid, target.child_id(), "{kind}");
-        let status = target.terminate(Duration::from_secs(3));
+        let status = target.terminate(Duration::from_secs(5));
         assert!(
             status.is_some_and(|s| s.success()),
             "{kind}: SIGTERM gave {status:?}"
