@@ -22,11 +22,6 @@
 # the server's retransmissions, and only those of the client's that
 # reached it). The TCP_INFO segment/header check applies to loopback only.
 #
-# With TARGET_KIND=KIND the server is another kind's, started by
-# scripts/targets/KIND/start (plaintext HTTP/1.1 only), and the run
-# publishes into it (`run --target-kind KIND`); the capture then also holds
-# the publisher's connection, a control call like the others.
-#
 # Every measured connection's classified bytes (the wire log's
 # classified_sent/received) must also equal its socket counts: every byte
 # in exactly one class.
@@ -39,8 +34,13 @@
 #   env TRANSPORTS  the run's --transports (default all five)
 #   env LINK        an emulated link profile, e.g. rtt=20ms,loss=1% (default
 #                   none: loopback); TLS defaults to off with it. Needs root.
-#   env TARGET_KIND a kind of server (bun, node-ws, ...) to start from
-#                   scripts/targets/ instead of `pushbench serve`
+#   env TARGET_START  a server of another kind instead of `pushbench serve`:
+#                   its start script (scripts/targets/<kind>/start, whose
+#                   first line is `<kind> listening on http://ADDR` and
+#                   second `pid PID`); the run gets --target-kind and
+#                   --target-pid, TLS off and HTTP/1.1 (what other kinds
+#                   are measured over), and its events are published by
+#                   the load generator (the `control` rows hold that too).
 # Writes OUT_DIR/{capture.pcapng,wire.jsonl,results.json,comparison.md,
 # comparison.json}; prints comparison.md. Exit 0: every byte matches;
 # 1: a mismatch; 77: capture not possible here (no tshark, not permitted).
@@ -55,8 +55,9 @@ duration=${DURATION:-3}
 payload=${PAYLOAD:-128}
 transports=${TRANSPORTS:-short-poll,long-poll,stream,sse,ws}
 link=${LINK:-}
-kind=${TARGET_KIND:-}
-if [ -n "$link" ] || [ -n "$kind" ]; then tls=${TLS:-off}; else tls=${TLS:-off,on}; fi
+target_start=${TARGET_START:-}
+if [ -n "$link" ] || [ -n "$target_start" ]; then tls=${TLS:-off}; else tls=${TLS:-off,on}; fi
+[ -n "$target_start" ] && HTTP=${HTTP:-1.1}
 
 if ! command -v tshark >/dev/null; then
   echo "verify-wire: tshark is not installed (Debian package tshark)" >&2
@@ -68,11 +69,15 @@ if [ -z "${PUSHBENCH:-}" ]; then
 fi
 
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+# A target's start script stops its server on SIGTERM: wait for that.
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -n "${SERVER_PID:-}" ] && wait "$SERVER_PID" 2>/dev/null || true
+}
 trap cleanup EXIT
 
 # The server, on an ephemeral port; its first stdout line names it.
-if [ -z "${HTTP+set}" ] && [ -z "$kind" ] && "$PUSHBENCH" run --help | grep -q -- '--http '; then
+if [ -z "${HTTP+set}" ] && "$PUSHBENCH" run --help | grep -q -- '--http '; then
   HTTP=1.1,2
 fi
 http_args=()
@@ -90,20 +95,28 @@ if [ -n "$link" ]; then
   filter_extra=" and not host 127.0.0.1"
   iface=any
 fi
-target_args=(--tls "$tls" --target-cert "$out/cert.pem")
-if [ -n "$kind" ]; then
-  coproc SERVER { exec "scripts/targets/$kind/start" --addr "$listen" 2>"$out/server.stderr"; }
-  target_args=(--target-kind "$kind" --rate "$rate" --payload "$payload")
+kind_args=(--target-cert "$out/cert.pem")
+if [ -n "$target_start" ]; then
+  coproc SERVER { exec "$target_start" --addr "$listen" 2>"$out/server.stderr"; }
+  pids+=("$SERVER_PID")
+  read -r -t 30 line <&"${SERVER[0]}" || true
+  read -r -t 5 pid_line <&"${SERVER[0]}" || true
+  kind=${line%% listening on *}
+  kind_args=(--target-kind "$kind" --target-pid "${pid_line#pid }")
 else
   coproc SERVER { exec "$PUSHBENCH" serve --addr "$listen" --rate "$rate" --payload "$payload" \
     --tls --tls-cert-out "$out/cert.pem" 2>"$out/server.stderr"; }
+  pids+=("$SERVER_PID")
+  read -r -t 15 line <&"${SERVER[0]}"
 fi
-pids+=("$SERVER_PID")
-read -r -t 15 line <&"${SERVER[0]}"
 url=${line#* listening on }
 port=${url##*:}
 url=${url/0.0.0.0/127.0.0.1}
-case $port in ''|*[!0-9]*) echo "verify-wire: unexpected server line: $line" >&2; exit 1;; esac
+case $port in ''|*[!0-9]*)
+  echo "verify-wire: unexpected server line: $line" >&2
+  cat "$out/server.stderr" >&2
+  exit 1;;
+esac
 
 # The capture: only this server's port; headers are enough (-s 128).
 tshark -q -i "$iface" -f "tcp port $port$filter_extra" -s 128 -w "$out/capture.pcapng" 2>"$out/tshark.stderr" &
@@ -124,7 +137,7 @@ sleep 1
 
 "$PUSHBENCH" run --target "$url" --transports "$transports" "${link_args[@]}" \
   --clients "$clients" --duration "$duration" --warmup 0.5 --ramp-up 0.2 \
-  "${target_args[@]}" "${http_args[@]}" \
+  --tls "$tls" "${kind_args[@]}" "${http_args[@]}" \
   --out "$out" --no-report --wire-log "$out/wire.jsonl" >"$out/run.stdout" 2>"$out/run.stderr" \
   || { echo "verify-wire: the run failed:" >&2; cat "$out/run.stderr" >&2; exit 1; }
 
@@ -144,7 +157,7 @@ wait "$tshark_pid" 2>/dev/null || true
 tshark -r "$out/capture.pcapng" -T fields -E separator=, \
   -e tcp.stream -e tcp.srcport -e tcp.dstport -e tcp.len -e ip.len -e tcp.seq >"$out/packets.csv"
 
-python3 - "$out" "$port" "$link" "$kind" <<'PY'
+python3 - "$out" "$port" "$link" "${kind:-}" <<'PY'
 import collections, json, sys
 out, port, link, target_kind = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 conns = [json.loads(l) for l in open(f"{out}/wire.jsonl")]
@@ -196,10 +209,9 @@ for i, c in enumerate(conns):
         cap[(i, "sent")], cap[(i, "received")] = match["sent"], match["received"]
 unknown = sorted(st["port"] for sts in free.values() for st in sts)
 # Over a link the runner first checks that the target answers through it
-# (loadgen `reachable_across`), and a server of another kind is checked
-# for reachability where pushbench's own answers /stats (loadgen
-# `ObservedTarget::stats`): a connection opened and closed without a byte
-# of payload, not logged.
+# (loadgen `reachable_across`), and a target of another kind stands in for
+# /stats by checking that its port answers (loadgen `observed_target`):
+# a connection opened and closed without a byte of payload, not logged.
 empty = lambda st: st["sent"][3] == 0 and st["received"][3] == 0
 probes = sorted(st["port"] for sts in free.values() for st in sts if (link or target_kind) and empty(st))
 unknown = [p for p in unknown if p not in probes]

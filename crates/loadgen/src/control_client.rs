@@ -5,18 +5,21 @@
 //! into [`ControlClient::traffic`], so it never mixes into a transport's
 //! figures.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pushbench_net::counting::{CountingStream, Tally};
-use pushbench_protocol::{Direction, TargetKind, Traffic, wire::ControlClassifier};
+use pushbench_net::counting::CountingStream;
+use pushbench_protocol::{TargetKind, Traffic};
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+pub use crate::control_tally::ControlConnection;
+use crate::control_tally::ControlTally;
+use crate::http_answer::wire_request;
 use crate::observed_target::ObservedTarget;
+pub use crate::server_stats::{Generator, PeerStats, ProcessStats, RouteStats, Stats};
 use crate::{Error, Result};
 use crate::{lock, target_api};
 
@@ -26,140 +29,6 @@ pub const CONTROL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Largest control answer read (a `/stats` with many connections listed).
 const MAX_CONTROL_BODY: usize = 64 * 1024 * 1024;
-
-/// `/stats`, as far as the runner needs it.
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct Stats {
-    /// Highest seq assigned.
-    pub last_seq: u64,
-    /// Events published.
-    #[serde(default)]
-    pub events_published: u64,
-    /// Events dropped for slow consumers.
-    #[serde(default)]
-    pub slow_consumer_drops: u64,
-    /// Connections open now, all routes together.
-    #[serde(default)]
-    pub connections_open: u64,
-    /// When the server started (µs since the epoch; 0 from servers that do
-    /// not say): a change means it was restarted.
-    #[serde(default)]
-    pub started_us: u64,
-    /// CPU and memory of the server process.
-    pub process: ProcessStats,
-    /// The server's built-in generator (`None` from servers that do not
-    /// say, such as other implementations of the protocol).
-    #[serde(default)]
-    pub generator: Option<Generator>,
-    /// Per transport (and `other`) counts.
-    #[serde(default)]
-    pub transports: BTreeMap<String, RouteStats>,
-    /// Per connection counts (with `?connections=1`).
-    #[serde(default)]
-    pub connections: Vec<PeerStats>,
-}
-
-/// The server's built-in generator, as `/stats` describes it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Deserialize)]
-pub struct Generator {
-    /// Events per second it publishes; 0 when it is off.
-    pub rate: f64,
-    /// Payload bytes of each event.
-    #[serde(default)]
-    pub payload: usize,
-    /// Topics it spreads events over.
-    #[serde(default)]
-    pub topics: u32,
-}
-
-/// The server process's cost.
-#[derive(Clone, Copy, Debug, Default, Deserialize)]
-pub struct ProcessStats {
-    /// User + system CPU seconds so far.
-    pub cpu_seconds: f64,
-    /// Resident set size, bytes.
-    pub rss_bytes: u64,
-}
-
-/// One route's counts.
-#[derive(Clone, Copy, Debug, Default, Deserialize)]
-pub struct RouteStats {
-    /// Connections open now.
-    #[serde(default)]
-    pub connections_open: u64,
-    /// Connections ever.
-    #[serde(default)]
-    pub connections_total: u64,
-    /// Events delivered.
-    #[serde(default)]
-    pub events_delivered: u64,
-    /// Bytes read from clients.
-    #[serde(default)]
-    pub bytes_read: u64,
-    /// Bytes written to clients.
-    #[serde(default)]
-    pub bytes_written: u64,
-}
-
-/// One connection as the server counted it.
-#[derive(Clone, Debug, Deserialize)]
-pub struct PeerStats {
-    /// The client's address.
-    pub peer: SocketAddr,
-    /// Transport name, if it served one.
-    pub transport: Option<String>,
-    /// Bytes the server read.
-    pub bytes_read: u64,
-    /// Bytes the server wrote.
-    pub bytes_written: u64,
-    /// Still open.
-    pub open: bool,
-    /// It spoke TLS (absent from plaintext connections and older servers).
-    #[serde(default)]
-    pub tls: bool,
-}
-
-/// The tally of control connections: every byte `control`.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct ControlTally(Arc<Mutex<Traffic>>);
-
-impl ControlTally {
-    /// Everything counted so far.
-    pub(crate) fn traffic(&self) -> Traffic {
-        *lock(&self.0)
-    }
-}
-
-impl Tally for ControlTally {
-    fn on_read(&self, bytes: &[u8]) {
-        let mut traffic = lock(&self.0);
-        ControlClassifier.feed(Direction::Received, bytes, &mut |e| {
-            if let pushbench_protocol::WireEvent::Bytes { class, bytes, .. } = e {
-                traffic.received.add(class, bytes.len() as u64);
-            }
-        });
-    }
-
-    fn on_written(&self, bytes: &[u8]) {
-        let mut traffic = lock(&self.0);
-        ControlClassifier.feed(Direction::Sent, bytes, &mut |e| {
-            if let pushbench_protocol::WireEvent::Bytes { class, bytes, .. } = e {
-                traffic.sent.add(class, bytes.len() as u64);
-            }
-        });
-    }
-}
-
-/// One control connection: where it came from and what crossed its socket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ControlConnection {
-    /// The client end of the connection.
-    pub local: SocketAddr,
-    /// Bytes written.
-    pub sent: u64,
-    /// Bytes read.
-    pub received: u64,
-}
 
 /// Makes the runner's control calls to one server.
 #[derive(Clone, Debug)]
@@ -233,7 +102,7 @@ impl ControlClient {
 
     /// All control traffic so far.
     pub fn traffic(&self) -> Traffic {
-        *lock(&self.traffic.0)
+        self.traffic.traffic()
     }
 
     /// `GET /stats` (with the per-connection list when `connections`).
@@ -294,7 +163,7 @@ impl ControlClient {
         let mut request = target_api::probe(kind);
         // Read to the end: the server closes after answering.
         request.headers.push(("connection", "close".to_owned()));
-        let bytes = crate::publisher::wire_request(&request, self.addr);
+        let bytes = wire_request(&request, self.addr);
         let answer = self
             .raw_exchange(request.method, &request.target, &bytes)
             .await

@@ -35,7 +35,9 @@
 //! - [`request_headers`]: the request header profiles (`minimal`,
 //!   Chromium's `browser` heads, a header file) per transport.
 //! - [`control_client`]: the runner's own HTTP calls (`/stats`, `/publish`) on
-//!   separate, separately counted connections.
+//!   separate, separately counted connections ([`control_tally`]), the
+//!   `/stats` they read ([`server_stats`]); [`http_answer`] frames the
+//!   runner's requests on kept-alive connections.
 //! - [`target`]: where the server comes from: a URL, a child
 //!   `pushbench serve`, or an in-process server handed in (tests, `pushbench
 //!   trace`) through `pushbench_net::embedding`: this crate depends on no
@@ -46,6 +48,7 @@
 //!   publishes a phase's events through it at the phase's rate, and
 //!   [`observed_target`] stands in for such a server's `/stats` (the
 //!   publisher's cursor, its processes' cost from `/proc`).
+//!   [`pushpin_api`] holds Pushpin's requests (through our GRIP origin).
 //!   [`relay_programs`] holds the probe of the `bun` and `node-ws` kinds
 //!   (the relay programs of `scripts/peers/`).
 //! - [`runner`]: the scenario's phases in order (transport x clients x
@@ -54,7 +57,7 @@
 //!   [`phase`] runs one phase (its figures from what it measured:
 //!   [`phase_figures`]), its stages (ramp-up, warm-up, measured
 //!   window, drain, collect) the methods of one type, watching the
-//!   server's [`outages`]; [`phase_rate`] decides the rate a phase
+//!   server's [`outages`], its clients a [`phase_clients::Clients`]; [`phase_rate`] decides the rate a phase
 //!   records (the scenario's, a `--target`'s own, or measured).
 //! - [`shard`]: one shard of a run split over several generators (`run
 //!   --segment I/N`): its slice of every phase's clients and the shared
@@ -70,8 +73,8 @@
 //! - [`threshold`]: `--threshold` expressions (`p99<5ms`, `missed=0`).
 //! - [`output`]: `results.json` (atomic), the CSV and the HdrHistogram logs.
 //! - [`machine`]: the machine description for results.
-//! - [`trace_record`]: one real exchange recorded byte by byte, classified,
-//!   for `pushbench trace` (its embedded server handed in by the CLI).
+//! - [`trace_record`]: one real exchange recorded byte by byte, classified
+//!   (by [`trace_tally`]), for `pushbench trace` (its embedded server handed in by the CLI).
 //! - [`tcpinfo`]: `TCP_INFO` segment and retransmission counts of both
 //!   sockets of a client connection (the `tcp_ip` and `retransmitted`
 //!   figures), over netlink sock_diag, read at each side of the
@@ -86,8 +89,10 @@ pub mod client_spec;
 pub mod clock_offset;
 pub mod connection;
 pub mod control_client;
+pub mod control_tally;
 pub mod h2_client;
 pub mod h2_io;
+pub mod http_answer;
 pub mod machine;
 pub mod meter;
 pub mod observed_target;
@@ -97,14 +102,17 @@ pub mod path_sides;
 pub mod peer_runs;
 pub mod peer_state;
 pub mod phase;
+pub mod phase_clients;
 pub mod phase_figures;
 pub mod phase_rate;
 pub mod publisher;
+pub mod pushpin_api;
 pub mod recorder;
 pub mod relay_programs;
 pub mod request_headers;
 pub mod runner;
 pub mod scenario;
+pub mod server_stats;
 pub mod session;
 pub mod setup_scan;
 pub mod shard;
@@ -114,6 +122,7 @@ pub mod target_api;
 pub mod tcpinfo;
 pub mod threshold;
 pub mod trace_record;
+pub mod trace_tally;
 pub mod tracker;
 
 pub use phase::Progress;

@@ -19,8 +19,8 @@ use pushbench_net::process_tree::{established_to, listening_pid, sample_tree};
 use pushbench_protocol::{Scenario, TargetKind};
 use tokio::net::TcpStream;
 
-use crate::control_client::{Generator, ProcessStats, Stats};
 use crate::publisher::{PublishPlan, Publisher};
+use crate::server_stats::{Generator, ProcessStats, Stats};
 use crate::{Error, Result};
 
 /// How long the liveness check of a `/stats` stand-in may take.

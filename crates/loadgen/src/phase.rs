@@ -26,7 +26,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -35,15 +34,13 @@ use pushbench_protocol::link_measured::LinkMeasured;
 use pushbench_protocol::results::{Connections, EventCounts, PhaseResult, ServerCost};
 use pushbench_protocol::{ContentCoding, HeaderProfile, HttpVersion, Scenario, Traffic, Transport};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
-use crate::client::run_client;
 use crate::client_spec::{ClientSpec, Schedule};
 use crate::control_client::{ControlClient, Stats};
-use crate::h2_client::H2Groups;
 use crate::meter::ConnectionTotals;
 use crate::outages::Outages;
 use crate::path_sides::path_delta_of;
+use crate::phase_clients::Clients;
 use crate::phase_rate::PhaseRate;
 use crate::recorder::PhaseRecorder;
 use crate::request_headers::RequestProfile;
@@ -598,89 +595,6 @@ impl Phase<'_> {
             end_cursor,
             stopped: window.stopped,
         }
-    }
-}
-
-/// The phase's clients: their tasks, their cursors and the stop signal.
-struct Clients {
-    spec: Arc<ClientSpec>,
-    /// The client ids this generator runs (all of the phase's, or a
-    /// shard's slice).
-    ids: std::ops::Range<u32>,
-    recorder: Arc<PhaseRecorder>,
-    stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<ClientReport>>,
-    /// Each client's cursor (the highest seq it has caught up to).
-    cursors: Vec<Arc<AtomicU64>>,
-}
-
-impl Clients {
-    /// Starts the clients `ids` of `spec`, spread over `ramp` as in a
-    /// run of all `spec.clients` (client `id` at `ramp * id / clients`),
-    /// their receipt times moved by `clock_offset_us` onto the server's clock.
-    fn start(
-        spec: ClientSpec,
-        ids: std::ops::Range<u32>,
-        ramp: Duration,
-        clock_offset_us: i64,
-    ) -> Self {
-        let spec = Arc::new(spec);
-        let recorder = Arc::new(PhaseRecorder::with_clock_offset(clock_offset_us));
-        let h2_groups = Arc::new(H2Groups::default());
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let mut tasks = Vec::with_capacity(ids.len());
-        let mut cursors = Vec::with_capacity(ids.len());
-        let total = spec.clients.max(1) as f64;
-        for id in ids.start as usize..ids.end as usize {
-            let delay = ramp.mul_f64(id as f64 / total);
-            let progress_cell = Arc::new(AtomicU64::new(spec.start_cursor));
-            cursors.push(progress_cell.clone());
-            let (spec, recorder, mut stop) = (spec.clone(), recorder.clone(), stop_rx.clone());
-            let h2_groups = h2_groups.clone();
-            tasks.push(tokio::spawn(async move {
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = stop.changed() => return ClientReport::default(),
-                }
-                run_client(spec, id, recorder, h2_groups, progress_cell, stop).await
-            }));
-        }
-        Clients {
-            spec,
-            ids,
-            recorder,
-            stop: stop_tx,
-            tasks,
-            cursors,
-        }
-    }
-
-    /// How many clients this generator runs.
-    fn count(&self) -> u64 {
-        self.ids.len() as u64
-    }
-
-    /// Whether a client has not caught up to `cursor` yet.
-    fn behind(&self, cursor: u64) -> bool {
-        self.cursors
-            .iter()
-            .any(|c| c.load(Ordering::Relaxed) < cursor)
-    }
-
-    /// Stops the clients and takes their reports; a client that does not
-    /// stop within 5 s is aborted and reports nothing.
-    async fn stop(&mut self) -> Vec<ClientReport> {
-        let _ = self.stop.send(true);
-        let tasks = std::mem::take(&mut self.tasks);
-        let mut reports = Vec::with_capacity(tasks.len());
-        for task in tasks {
-            let abort = task.abort_handle();
-            match tokio::time::timeout(Duration::from_secs(5), task).await {
-                Ok(Ok(report)) => reports.push(report),
-                _ => abort.abort(),
-            }
-        }
-        reports
     }
 }
 

@@ -14,6 +14,7 @@
 
 use pushbench_protocol::{Event, TargetKind};
 
+use crate::pushpin_api;
 use crate::relay_programs;
 
 /// One HTTP/1.1 request of the load generator's own (not a client's).
@@ -49,13 +50,14 @@ pub fn publish_request(kind: TargetKind, event: &Event) -> Option<ApiRequest> {
 
 /// The request that tells a `kind` server from others.
 pub fn probe(kind: TargetKind) -> ApiRequest {
-    let target = match kind {
-        TargetKind::Pushbench => "/stats",
-        TargetKind::Bun | TargetKind::NodeWs => relay_programs::PROBE_PATH,
-        TargetKind::Nchan | TargetKind::Pushpin | TargetKind::Socketio => "/",
+    let (method, target) = match kind {
+        TargetKind::Pushbench => ("GET", "/stats"),
+        TargetKind::Pushpin => pushpin_api::PROBE,
+        TargetKind::Bun | TargetKind::NodeWs => ("GET", relay_programs::PROBE_PATH),
+        TargetKind::Nchan | TargetKind::Socketio => ("GET", "/"),
     };
     ApiRequest {
-        method: "GET",
+        method,
         target: target.into(),
         headers: Vec::new(),
         body: String::new(),
@@ -83,7 +85,8 @@ pub fn recognise(
                 ))
             }
         }
+        TargetKind::Pushpin => pushpin_api::recognise(status, body),
         TargetKind::Bun | TargetKind::NodeWs => relay_programs::recognise(kind, status, body),
-        TargetKind::Nchan | TargetKind::Pushpin | TargetKind::Socketio => Ok(()),
+        TargetKind::Nchan | TargetKind::Socketio => Ok(()),
     }
 }

@@ -17,6 +17,7 @@ mod shards;
 mod support;
 mod target;
 mod target_bun_node;
+mod target_pushpin;
 mod tls;
 mod trace;
 mod versus;

@@ -215,50 +215,56 @@ pub fn repo_root() -> std::path::PathBuf {
 }
 
 /// A server of another kind, started by `scripts/targets/KIND/start
-/// --addr ADDR` (the contract of every start script: first stdout line
-/// `KIND listening on http://127.0.0.1:PORT`, second `pid PID`); SIGKILLed
-/// when dropped.
-pub struct TargetServer {
+/// --addr ADDR` as a user would (the contract of every start script:
+/// first stdout line `KIND listening on http://127.0.0.1:PORT`, second
+/// `pid PID`), stopped with SIGTERM when dropped (the script stops the
+/// server and its children and removes its temporary files), SIGKILLed
+/// if that takes over 10 s.
+pub struct StartedTarget {
     child: Child,
-    /// Where it listens, `http://127.0.0.1:PORT`.
-    pub url: String,
-    /// The port it bound.
-    pub port: u16,
-    /// The server's main process, as its second line named it.
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The server's main process, as the script's second line names it.
     pub pid: u32,
 }
 
-impl TargetServer {
-    /// Starts `kind`'s server on `addr` (`127.0.0.1:0`: a free port).
-    pub fn start(kind: &str, addr: &str) -> TargetServer {
-        let script = repo_root().join(format!("scripts/targets/{kind}/start"));
+impl StartedTarget {
+    /// Starts `kind`'s server on a free loopback port.
+    pub fn start(kind: &str) -> StartedTarget {
+        StartedTarget::start_at(kind, "127.0.0.1:0")
+    }
+
+    /// Starts `kind`'s server with `--addr addr`.
+    pub fn start_at(kind: &str, addr: &str) -> StartedTarget {
+        let script = repo_root().join("scripts/targets").join(kind).join("start");
         let mut child = Command::new(&script)
             .args(["--addr", addr])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", script.display()));
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut lines = [String::new(), String::new()];
-        for line in &mut lines {
-            stdout
-                .read_line(line)
-                .expect("a line from the start script");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let mut line = || lines.next().and_then(Result::ok).unwrap_or_default();
+        let (first, second) = (line(), line());
+        let prefix = format!("{kind} listening on http://");
+        let addr = first.strip_prefix(&prefix).and_then(|a| a.parse().ok());
+        let pid = second.strip_prefix("pid ").and_then(|p| p.parse().ok());
+        match (addr, pid) {
+            (Some(addr), Some(pid)) => StartedTarget { child, addr, pid },
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "{}: unexpected first lines {first:?}, {second:?}",
+                    script.display()
+                )
+            }
         }
-        let prefix = format!("{kind} listening on http://127.0.0.1:");
-        let port = lines[0].trim().strip_prefix(&prefix).map(str::parse::<u16>);
-        let pid = lines[1].trim().strip_prefix("pid ").map(str::parse::<u32>);
-        let (Some(Ok(port)), Some(Ok(pid))) = (port, pid) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{kind}: unexpected first lines from its start script: {lines:?}");
-        };
-        TargetServer {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            port,
-            pid,
-        }
+    }
+
+    /// `http://ADDR`, as `--target` takes it.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// The start script's own process id (the server's, when it execs).
@@ -266,17 +272,15 @@ impl TargetServer {
         self.child.id()
     }
 
-    /// Sends SIGTERM and waits up to `within` for the server to exit;
-    /// its exit status, or `None` if it is still running.
+    /// Sends the start script SIGTERM and waits up to `within` for it to
+    /// exit: its exit status, or `None` if it is still running.
     pub fn terminate(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
-        let sent = Command::new("kill")
-            .args(["-TERM", &self.pid.to_string()])
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill -TERM {}", self.pid);
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
+            if let Ok(Some(status)) = self.child.try_wait() {
                 return Some(status);
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -285,9 +289,11 @@ impl TargetServer {
     }
 }
 
-impl Drop for TargetServer {
+impl Drop for StartedTarget {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if self.terminate(Duration::from_secs(10)).is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }

@@ -16,8 +16,9 @@ use pushbench_protocol::{TargetKind, Transport};
 use serde_json::Value;
 
 use crate::support::{
-    TargetServer, checked_results, pushbench, repo_root, scratch, skip_unless_ready,
+    StartedTarget, checked_results, pushbench, repo_root, scratch, skip_unless_ready,
 };
+use crate::wire::{assert_equal_row, verify_wire};
 
 /// How `.ci/run` installs what these tests need.
 const INSTALL: &str = "apt-get install nodejs npm; npm ci --prefix scripts/peers";
@@ -69,11 +70,17 @@ fn every_technique_of_bun_and_node_ws_delivers_every_event_and_books_every_byte(
         if skip_unless_ready(missing_runtime(kind), INSTALL) {
             continue;
         }
-        let target = TargetServer::start(kind.name(), "127.0.0.1:0");
+        let target = StartedTarget::start(kind.name());
         let out = scratch(&format!("target-{kind}"));
         let wire = out.join("wire.jsonl");
         let run = pushbench()
-            .args(["run", "--target", &target.url, "--target-kind", kind.name()])
+            .args([
+                "run",
+                "--target",
+                &target.url(),
+                "--target-kind",
+                kind.name(),
+            ])
             .args([
                 "--transports",
                 &transports,
@@ -136,58 +143,26 @@ fn every_technique_of_bun_and_node_ws_delivers_every_event_and_books_every_byte(
     }
 }
 
-/// `scripts/verify-wire.sh` against `kind`'s server: `None` (after a note)
-/// when no capture is possible here outside CI; otherwise its rows.
-fn captured(kind: TargetKind, transports: &str) -> Option<Value> {
-    let out = scratch(&format!("target-{kind}-capture"));
-    let output = Command::new("bash")
-        .arg(repo_root().join("scripts/verify-wire.sh"))
-        .arg(&out)
-        .env("PUSHBENCH", env!("CARGO_BIN_EXE_pushbench"))
-        .env("TARGET_KIND", kind.name())
-        .env("TRANSPORTS", transports)
-        .env("CLIENTS", "3")
-        .env("DURATION", "1")
-        .output()
-        .expect("run scripts/verify-wire.sh");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    if output.status.code() == Some(77) {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but no packet capture is possible: {stderr}; .ci/run installs tshark"
-        );
-        eprintln!("skipped: no packet capture here ({})", stderr.trim());
-        return None;
-    }
-    assert!(output.status.success(), "{kind}:\n{stdout}\n{stderr}");
-    let comparison: Value =
-        serde_json::from_slice(&std::fs::read(out.join("comparison.json")).expect("comparison"))
-            .expect("comparison.json");
-    let _ = std::fs::remove_dir_all(&out);
-    Some(comparison)
-}
-
 #[test]
 fn a_capture_of_bun_and_node_ws_equals_the_socket_counts_and_the_classes() {
     for (kind, transports) in kinds() {
         if skip_unless_ready(missing_runtime(kind), INSTALL) {
             continue;
         }
-        let Some(comparison) = captured(kind, &transports) else {
+        let start = repo_root().join(format!("scripts/targets/{kind}/start"));
+        let start = start.to_string_lossy();
+        let env = [
+            ("TARGET_START", start.as_ref()),
+            ("TRANSPORTS", &transports),
+            ("CLIENTS", "3"),
+            ("DURATION", "1"),
+        ];
+        let Some((stdout, comparison)) = verify_wire(&format!("target-{kind}"), &env) else {
             return;
         };
-        assert_eq!(comparison["ok"], true, "{comparison}");
-        let rows = comparison["rows"].as_array().expect("rows");
         for transport in kind.offers() {
             for direction in ["sent", "received"] {
-                let row = rows
-                    .iter()
-                    .find(|r| r["kind"] == transport.name() && r["direction"] == direction)
-                    .unwrap_or_else(|| panic!("{kind}: no {transport} {direction} row"));
-                assert!(row["socket_bytes"].as_u64() > Some(0), "{row}");
-                assert_eq!(row["socket_bytes"], row["capture_bytes"], "{row}");
-                assert_eq!(row["socket_bytes"], row["classified_bytes"], "{row}");
+                assert_equal_row(&stdout, &comparison, transport.name(), direction);
             }
         }
     }
@@ -198,11 +173,11 @@ fn a_wrong_kind_or_technique_is_refused_within_seconds_naming_what_was_expected(
     if skip_unless_ready(missing_runtime(TargetKind::NodeWs), INSTALL) {
         return;
     }
-    let node = TargetServer::start("node-ws", "127.0.0.1:0");
+    let node = StartedTarget::start("node-ws");
     let out = scratch("target-wrong-kind");
     let started = Instant::now();
     let run = pushbench()
-        .args(["run", "--target", &node.url, "--target-kind", "bun"])
+        .args(["run", "--target", &node.url(), "--target-kind", "bun"])
         .args(["--transports", "ws", "--clients", "1", "--duration", "1"])
         .arg("--out")
         .arg(&out)
@@ -216,12 +191,12 @@ fn a_wrong_kind_or_technique_is_refused_within_seconds_naming_what_was_expected(
             "{}: is not a bun server: expected GET /stats to answer 200 with JSON naming \
              \"server\":\"bun-broadcast\" and \"mode\":\"relay\" (scripts/targets/bun/start), \
              got `ws-broadcast` in `relay` mode",
-            node.url
+            node.url()
         )),
         "{stderr}"
     );
     let sse = pushbench()
-        .args(["run", "--target", &node.url, "--target-kind", "node-ws"])
+        .args(["run", "--target", &node.url(), "--target-kind", "node-ws"])
         .args(["--transports", "sse", "--clients", "1", "--duration", "1"])
         .arg("--out")
         .arg(&out)
@@ -246,8 +221,8 @@ fn each_start_script_keeps_the_contract_and_stops_cleanly_on_sigterm() {
         let free = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
         let port = free.local_addr().expect("addr").port();
         drop(free);
-        let mut target = TargetServer::start(kind.name(), &format!("127.0.0.1:{port}"));
-        assert_eq!(target.port, port, "{kind}");
+        let mut target = StartedTarget::start_at(kind.name(), &format!("127.0.0.1:{port}"));
+        assert_eq!(target.addr.port(), port, "{kind}");
         // The script execs the runtime: the pid it prints is its own.
         assert_eq!(target.pid, target.child_id(), "{kind}");
         let status = target.terminate(Duration::from_secs(5));
@@ -269,9 +244,9 @@ fn a_trace_shows_one_real_exchange_of_each_bun_technique() {
     }
     for transport in TargetKind::Bun.offers() {
         // A fresh relay each: its ring is the trace's alone.
-        let bun = TargetServer::start("bun", "127.0.0.1:0");
+        let bun = StartedTarget::start("bun");
         let trace = pushbench()
-            .args(["trace", "--target", &bun.url, "--target-kind", "bun"])
+            .args(["trace", "--target", &bun.url(), "--target-kind", "bun"])
             .args(["--transport", transport.name(), "--redact", "--no-color"])
             .output()
             .expect("run pushbench trace");

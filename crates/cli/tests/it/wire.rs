@@ -16,10 +16,11 @@
 use std::path::Path;
 use std::process::Command;
 
-/// Runs `scripts/verify-wire.sh` into a scratch directory named after
+/// Runs `scripts/verify-wire.sh` (of `pushbench serve`, or of a target
+/// kind with `TARGET_START` in `env`) into a scratch directory named after
 /// `name` with `env` set; `None` (after a note) when no capture is
 /// possible here outside CI. Returns stdout and comparison.json.
-fn verify_wire(name: &str, env: &[(&str, &str)]) -> Option<(String, serde_json::Value)> {
+pub(crate) fn verify_wire(name: &str, env: &[(&str, &str)]) -> Option<(String, serde_json::Value)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let out = std::env::temp_dir().join(format!("pushbench-{name}-{}", std::process::id()));
     let output = Command::new("bash")
@@ -55,9 +56,15 @@ fn verify_wire(name: &str, env: &[(&str, &str)]) -> Option<(String, serde_json::
     Some((stdout, comparison))
 }
 
-/// The row of `kind` and `direction`, whose socket bytes are not zero and
-/// equal the capture's.
-fn assert_equal_row(stdout: &str, comparison: &serde_json::Value, kind: &str, direction: &str) {
+/// The row of `kind` and `direction` (a transport, not `control`), whose
+/// socket bytes are not zero and equal the capture's and the classified
+/// bytes.
+pub(crate) fn assert_equal_row(
+    stdout: &str,
+    comparison: &serde_json::Value,
+    kind: &str,
+    direction: &str,
+) {
     let row = comparison["rows"]
         .as_array()
         .expect("rows")
@@ -66,6 +73,8 @@ fn assert_equal_row(stdout: &str, comparison: &serde_json::Value, kind: &str, di
         .unwrap_or_else(|| panic!("no row for {kind} {direction}:\n{stdout}"));
     assert!(row["socket_bytes"].as_u64() > Some(0), "{row}");
     assert_eq!(row["socket_bytes"], row["capture_bytes"], "{row}");
+    // Every byte of the measured connections landed in one class.
+    assert_eq!(row["socket_bytes"], row["classified_bytes"], "{row}");
 }
 
 #[test]

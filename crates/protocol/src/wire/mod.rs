@@ -77,6 +77,8 @@
 //! - `event_json`: where an event's payload is in its JSON, and the NDJSON
 //!   line; `poll`: poll answers; `sse`: `text/event-stream` blocks; `ws`:
 //!   WebSocket frames (their headers read by [`crate::frame_head`]).
+//! - `grip` (tests only): real exchanges of Pushpin in front of our GRIP
+//!   origin, whose answers are pushbench's own dialect.
 //! - The HTTP/2 classifier (`h2_classifier`, above this module) feeds its DATA to the
 //!   same `content` and `ws` parsers through the same emitter.
 //!
@@ -226,3 +228,6 @@ impl ControlClassifier {
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+#[cfg(test)]
+mod grip;

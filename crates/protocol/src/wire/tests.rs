@@ -8,17 +8,18 @@ use crate::{
 
 type Segments = Vec<(Direction, ByteClass, Vec<u8>)>;
 
+/// What a classifier made of an exchange (each kind's tests read it too).
 #[derive(Debug, Default, PartialEq)]
-struct Outcome {
-    segments: Segments,
-    messages: Vec<Received>,
-    ends: Vec<(u16, Option<u64>)>,
-    malformed: usize,
-    errors: Vec<WireError>,
+pub(crate) struct Outcome {
+    pub(crate) segments: Segments,
+    pub(crate) messages: Vec<Received>,
+    pub(crate) ends: Vec<(u16, Option<u64>)>,
+    pub(crate) malformed: usize,
+    pub(crate) errors: Vec<WireError>,
     /// Decoded bytes of content-coded bodies, neighbours merged.
-    decoded: Vec<(ByteClass, Vec<u8>)>,
+    pub(crate) decoded: Vec<(ByteClass, Vec<u8>)>,
     /// What the dialect told the client (`{:?}` of each [`PeerSignal`]).
-    peer: Vec<String>,
+    pub(crate) peer: Vec<String>,
 }
 
 fn run(transport: Transport, script: &[(Direction, Vec<u8>)], one_byte: bool) -> Outcome {
@@ -77,15 +78,34 @@ fn run_kind(
 /// Runs both ways, checks they agree, that every byte was booked once and
 /// that the exchange is no protocol error.
 fn check(transport: Transport, script: &[(Direction, Vec<u8>)]) -> Outcome {
-    let whole = check_broken(transport, script);
+    check_kind(TargetKind::Pushbench, transport, script)
+}
+
+/// [`check`] against a `kind` server, read in its dialect (each kind's
+/// tests of real captured exchanges call it).
+pub(crate) fn check_kind(
+    kind: TargetKind,
+    transport: Transport,
+    script: &[(Direction, Vec<u8>)],
+) -> Outcome {
+    let whole = check_kind_broken(kind, transport, script);
     assert_eq!(whole.errors, vec![], "feed");
     whole
 }
 
 /// [`check`] for an exchange that may break the protocol.
 fn check_broken(transport: Transport, script: &[(Direction, Vec<u8>)]) -> Outcome {
-    let whole = run(transport, script, false);
-    let bytewise = run(transport, script, true);
+    check_kind_broken(TargetKind::Pushbench, transport, script)
+}
+
+/// [`check_broken`] against a `kind` server.
+fn check_kind_broken(
+    kind: TargetKind,
+    transport: Transport,
+    script: &[(Direction, Vec<u8>)],
+) -> Outcome {
+    let whole = run_kind(kind, transport, script, false);
+    let bytewise = run_kind(kind, transport, script, true);
     assert_eq!(
         whole, bytewise,
         "byte-at-a-time feed classifies differently"
@@ -129,7 +149,7 @@ fn assert_booked_once(script: &[(Direction, Vec<u8>)], whole: &Outcome) {
     }
 }
 
-fn seg(
+pub(crate) fn seg(
     direction: Direction,
     class: ByteClass,
     bytes: impl AsRef<[u8]>,
