@@ -249,6 +249,58 @@ def h2_seeds(gap):
     )
 
 
+def socketio_seeds():
+    """Engine.IO v4 / Socket.IO exchanges (the `socketio` target kind), as
+    captured from scripts/targets/socketio: long polling (handshake,
+    connect, events, a ping and its pong) and WebSocket frames."""
+    sid = b"3aP0a7QDpRAkLsf7AAAA"
+    query = b"/socket.io/?EIO=4&transport=polling"
+    poll = b"GET %s&sid=%s HTTP/1.1\r\nhost: h\r\n\r\n" % (query, sid)
+
+    def post(body):
+        return b"POST %s&sid=%s HTTP/1.1\r\nhost: h\r\ncontent-length: %d\r\n\r\n%s" % (query, sid, len(body), body)
+
+    def packet(seq):
+        return b'42["event",%s]' % event_json(seq)
+
+    ok = fixed(b"200 OK", b"ok")
+    write(
+        "wire_socketio_long_poll",
+        "session",
+        encode(
+            [
+                (SENT, b"GET %s HTTP/1.1\r\nhost: h\r\n\r\n" % query),
+                (RECEIVED, fixed(b"200 OK", b'0{"sid":"%s","upgrades":["websocket"],"pingInterval":25000}' % sid)),
+                (SENT, post(b"40")),
+                (RECEIVED, ok),
+                (SENT, poll),
+                (RECEIVED, fixed(b"200 OK", b'40{"sid":"XyZSReSFWiJujozLAAAA"}')),
+                (SENT, poll),
+                (RECEIVED, fixed(b"200 OK", packet(1) + b"\x1e" + packet(2) + b"\x1e2")),
+                (SENT, post(b"3")),
+                (RECEIVED, ok),
+                (SENT, poll),
+                (RECEIVED, fixed(b"400 Bad Request", b'{"code":1,"message":"Session ID unknown"}')),
+            ]
+        ),
+    )
+    event = packet(3)
+    write(
+        "wire_socketio_ws",
+        "session",
+        encode(
+            [
+                (SENT, b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nupgrade: websocket\r\n\r\n"),
+                (RECEIVED, b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n"),
+                (RECEIVED, b"\x81\x1b" + b'0{"sid":"%s"}' % sid[:16]),
+                (SENT, b"\x81\x82\x01\x02\x03\x04" + bytes(c ^ (1, 2, 3, 4)[i] for i, c in enumerate(b"40"))),
+                (RECEIVED, bytes([0x81, 126, 0, len(event)]) + event + b"\x81\x012"),
+                (SENT, b"\x81\x81\x01\x02\x03\x04" + bytes([ord("3") ^ 1])),
+            ]
+        ),
+    )
+
+
 def main():
     for trace in sorted(GOLDEN.glob("trace-*.txt")):
         target = "wire_" + trace.stem.removeprefix("trace-").replace("-", "_")
@@ -354,6 +406,7 @@ def main():
         ),
     )
     h2_seeds(gap)
+    socketio_seeds()
 
     event = event_json(42)
     write("event_codec", "json", event)

@@ -22,10 +22,6 @@
 # the server's retransmissions, and only those of the client's that
 # reached it). The TCP_INFO segment/header check applies to loopback only.
 #
-# Every measured connection's classified bytes (the wire log's
-# classified_sent/received) must also equal its socket counts: every byte
-# in exactly one class.
-#
 # Usage: scripts/verify-wire.sh [OUT_DIR]
 #   env PUSHBENCH   the pushbench binary (default: cargo build --release one)
 #   env CLIENTS, RATE, DURATION, PAYLOAD   the run (defaults 5, 20, 3, 128)
@@ -34,13 +30,10 @@
 #   env TRANSPORTS  the run's --transports (default all five)
 #   env LINK        an emulated link profile, e.g. rtt=20ms,loss=1% (default
 #                   none: loopback); TLS defaults to off with it. Needs root.
-#   env TARGET_START  a server of another kind instead of `pushbench serve`:
-#                   its start script (scripts/targets/<kind>/start, whose
-#                   first line is `<kind> listening on http://ADDR` and
-#                   second `pid PID`); the run gets --target-kind and
-#                   --target-pid, TLS off and HTTP/1.1 (what other kinds
-#                   are measured over), and its events are published by
-#                   the load generator (the `control` rows hold that too).
+#   env TARGET_KIND another kind of server (`run --target-kind`, e.g.
+#                   socketio): started by scripts/targets/KIND/start instead
+#                   of `pushbench serve`, measured over plaintext HTTP/1.1
+#                   (TLS off, HTTP 1.1); TRANSPORTS must be ones it offers.
 # Writes OUT_DIR/{capture.pcapng,wire.jsonl,results.json,comparison.md,
 # comparison.json}; prints comparison.md. Exit 0: every byte matches;
 # 1: a mismatch; 77: capture not possible here (no tshark, not permitted).
@@ -55,9 +48,9 @@ duration=${DURATION:-3}
 payload=${PAYLOAD:-128}
 transports=${TRANSPORTS:-short-poll,long-poll,stream,sse,ws}
 link=${LINK:-}
-target_start=${TARGET_START:-}
-if [ -n "$link" ] || [ -n "$target_start" ]; then tls=${TLS:-off}; else tls=${TLS:-off,on}; fi
-[ -n "$target_start" ] && HTTP=${HTTP:-1.1}
+kind=${TARGET_KIND:-pushbench}
+if [ -n "$link" ] || [ "$kind" != pushbench ]; then tls=${TLS:-off}; else tls=${TLS:-off,on}; fi
+if [ "$kind" != pushbench ]; then HTTP=${HTTP:-1.1}; fi
 
 if ! command -v tshark >/dev/null; then
   echo "verify-wire: tshark is not installed (Debian package tshark)" >&2
@@ -95,21 +88,24 @@ if [ -n "$link" ]; then
   filter_extra=" and not host 127.0.0.1"
   iface=any
 fi
-kind_args=(--target-cert "$out/cert.pem")
-if [ -n "$target_start" ]; then
-  coproc SERVER { exec "$target_start" --addr "$listen" 2>"$out/server.stderr"; }
-  pids+=("$SERVER_PID")
-  read -r -t 30 line <&"${SERVER[0]}" || true
-  read -r -t 5 pid_line <&"${SERVER[0]}" || true
-  kind=${line%% listening on *}
-  kind_args=(--target-kind "$kind" --target-pid "${pid_line#pid }")
-else
+kind_args=()
+if [ "$kind" = pushbench ]; then
   coproc SERVER { exec "$PUSHBENCH" serve --addr "$listen" --rate "$rate" --payload "$payload" \
     --tls --tls-cert-out "$out/cert.pem" 2>"$out/server.stderr"; }
-  pids+=("$SERVER_PID")
-  read -r -t 15 line <&"${SERVER[0]}"
+  kind_args=(--target-cert "$out/cert.pem")
+else
+  # The targets' contract: first line `KIND listening on URL`; the load
+  # generator publishes into it at the run's rate.
+  coproc SERVER { exec "scripts/targets/$kind/start" --addr "$listen" 2>"$out/server.stderr"; }
+  kind_args=(--target-kind "$kind" --rate "$rate" --payload "$payload")
 fi
-url=${line#* listening on }
+pids+=("$SERVER_PID")
+# Pushpin starts its own processes and zurl: give it time.
+read -r -t 30 line <&"${SERVER[0]}" || true
+if [ "$kind" != pushbench ] && read -r -t 5 pid_line <&"${SERVER[0]}"; then
+  kind_args+=(--target-pid "${pid_line#pid }")
+fi
+url=${line#"$kind" listening on }
 port=${url##*:}
 url=${url/0.0.0.0/127.0.0.1}
 case $port in ''|*[!0-9]*)
@@ -155,11 +151,12 @@ kill -INT "$tshark_pid"
 wait "$tshark_pid" 2>/dev/null || true
 
 tshark -r "$out/capture.pcapng" -T fields -E separator=, \
-  -e tcp.stream -e tcp.srcport -e tcp.dstport -e tcp.len -e ip.len -e tcp.seq >"$out/packets.csv"
+  -e tcp.stream -e tcp.srcport -e tcp.dstport -e tcp.len -e ip.len -e tcp.seq -e frame.time_relative \
+  >"$out/packets.csv"
 
-python3 - "$out" "$port" "$link" "${kind:-}" <<'PY'
+python3 - "$out" "$port" "$link" "$kind" <<'PY'
 import collections, json, sys
-out, port, link, target_kind = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+out, port, link = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 conns = [json.loads(l) for l in open(f"{out}/wire.jsonl")]
 # Over a link, the connections on loopback (the runner's control calls)
 # are not in the capture of the link's server side.
@@ -181,8 +178,9 @@ lport = lambda c: int(c["local"].rsplit(":", 1)[1])
 # per direction, payload bytes, packets, IP+TCP header bytes.
 streams = {}
 for line in open(f"{out}/packets.csv"):
-    stream, src, dst, tlen, iplen, seq = map(int, line.strip().split(","))
-    st = streams.setdefault(stream, {"port": src if dst == port else dst,
+    *fields, time = line.strip().split(",")
+    stream, src, dst, tlen, iplen, seq = map(int, fields)
+    st = streams.setdefault(stream, {"port": src if dst == port else dst, "start": float(time),
                                      "sent": [0, 0, 0, 0], "received": [0, 0, 0, 0]})
     c = st["sent" if dst == port else "received"]
     # Payload bytes are the stream's extent (relative seq starts at 1 after
@@ -213,7 +211,12 @@ unknown = sorted(st["port"] for sts in free.values() for st in sts)
 # /stats by checking that its port answers (loadgen `observed_target`):
 # a connection opened and closed without a byte of payload, not logged.
 empty = lambda st: st["sent"][3] == 0 and st["received"][3] == 0
-probes = sorted(st["port"] for sts in free.values() for st in sts if (link or target_kind) and empty(st))
+# Against another kind of server, the runner checks that it still accepts
+# connections in place of `/stats` (loadgen `ObservedTarget::stats`): the
+# same, connections without a byte.
+kind = sys.argv[4]
+probes = sorted(st["port"] for sts in free.values() for st in sts
+                if (link or kind != "pushbench") and empty(st))
 unknown = [p for p in unknown if p not in probes]
 order = ["short-poll", "long-poll", "stream", "sse", "ws", "control"]
 kinds = sorted({c["variant"] for c in conns},
@@ -235,9 +238,6 @@ for kind in kinds:
         ok &= all((i, d) in cap for i, _ in mine)
         equal = sock == cb
         ok &= equal
-        # Every byte of a measured connection landed in one class.
-        classified = None if kind == "control" else sum(c.get(f"classified_{d}", -1) for _, c in mine)
-        ok &= classified is None or classified == sock
         if segs is not None and not link:
             # TCP_INFO is read just before the client closes, so the
             # teardown's FIN/ACK segments (at most 2 per connection and
@@ -256,15 +256,15 @@ for kind in kinds:
             # server's FIN); the segments TCP_INFO counted match exactly.
             ok &= 52 * teardown <= chb - est <= 64 * teardown
         rows.append(dict(kind=kind, direction=d, connections=len(mine), socket_bytes=sock,
-                         capture_bytes=cb, equal=equal, classified_bytes=classified, capture_packets=cpk, retransmitted_bytes=retx, tcp_info_segments=segs,
+                         capture_bytes=cb, equal=equal, capture_packets=cpk, retransmitted_bytes=retx, tcp_info_segments=segs,
                          capture_header_bytes=chb, tcp_ip_estimate=est))
 md = ["Capture vs socket, per transport and direction (client view: sent = client to server).", "",
-      "| transport | dir | conns | socket bytes | capture bytes | equal | classified bytes | retransmitted B | capture packets | TCP_INFO segs | capture IP+TCP header B | tcp_ip estimate B |",
-      "|---|---|---:|---:|---:|:-:|---:|---:|---:|---:|---:|---:|"]
+      "| transport | dir | conns | socket bytes | capture bytes | equal | retransmitted B | capture packets | TCP_INFO segs | capture IP+TCP header B | tcp_ip estimate B |",
+      "|---|---|---:|---:|---:|:-:|---:|---:|---:|---:|---:|"]
 for r in rows:
     f = lambda v: "-" if v is None else str(v)
     md.append(f"| {r['kind']} | {r['direction']} | {r['connections']} | {r['socket_bytes']} | {r['capture_bytes']} | "
-              f"{'yes' if r['equal'] else '**NO**'} | {f(r['classified_bytes'])} | {r['retransmitted_bytes']} | {r['capture_packets']} | {f(r['tcp_info_segments'])} | "
+              f"{'yes' if r['equal'] else '**NO**'} | {r['retransmitted_bytes']} | {r['capture_packets']} | {f(r['tcp_info_segments'])} | "
               f"{r['capture_header_bytes']} | {f(r['tcp_ip_estimate'])} |")
 retx = []
 for n, p in enumerate(phases, 1):
@@ -304,7 +304,7 @@ if retx:
                   f"{r['capture_retransmitted_bytes']} | {r['tcp_info_retransmitted_bytes']} | {r['tcp_info_retransmitted_segments']} | {r['sockets']} | "
                   f"{r['expected']} | {'yes' if r['holds'] else '**no**'} |")
 if probes:
-    md.append(f"\n{len(probes)} captured conversation(s) without payload and not in the wire log (the reachability check): ports {probes[:10]}")
+    md.append(f"\n{len(probes)} captured conversation(s) without payload and not in the wire log (reachability checks): ports {probes[:10]}")
 if off_link:
     md.append(f"\n{len(off_link)} connection(s) on loopback (the runner's control calls) are not on the link and not compared.")
 if unknown:

@@ -76,6 +76,8 @@ fn classify<'a>(transport: Transport, feeds: impl IntoIterator<Item = Read<'a>>)
         WireEvent::Decoded { class, bytes } => {
             script::push_run(out.decoded.entry(stream).or_default(), class, bytes)
         }
+        // HTTP/2 speaks only pushbench's dialect, which signals nothing.
+        WireEvent::Peer(_) => {}
     };
     for read in feeds {
         if let Err(e) = classifier.feed(read.direction, read.bytes, &mut sink) {

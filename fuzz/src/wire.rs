@@ -15,7 +15,7 @@
 //!   the events decoded from them.
 
 use pushbench_protocol::wire::{Classifier, Direction, WireError, WireEvent};
-use pushbench_protocol::{ByteClass, Received, Transport};
+use pushbench_protocol::{ByteClass, Received, TargetKind, Transport};
 
 use crate::script::{self, Read};
 
@@ -33,6 +33,8 @@ struct Outcome {
     errors: [Option<WireError>; 2],
     /// Decoded bytes of content-coded bodies, by class, neighbours merged.
     decoded: Vec<(ByteClass, Vec<u8>)>,
+    /// What the dialect told the client (`{:?}` of each signal).
+    peer: Vec<String>,
 }
 
 /// Whether a content-coded body failed to decode on the connection: how
@@ -52,10 +54,14 @@ pub fn index(direction: Direction) -> usize {
     }
 }
 
-fn classify<'a>(transport: Transport, feeds: impl IntoIterator<Item = Read<'a>>) -> Outcome {
+fn classify<'a>(
+    kind: TargetKind,
+    transport: Transport,
+    feeds: impl IntoIterator<Item = Read<'a>>,
+) -> Outcome {
     let mut out = Outcome::default();
     let mut errors: [Option<WireError>; 2] = [None, None];
-    let mut classifier = Classifier::new(transport);
+    let mut classifier = Classifier::for_target(kind, transport);
     let mut sink = |event: WireEvent<'_>| match event {
         WireEvent::Bytes { .. } => {
             let Some((direction, class, bytes)) = script::segment(&event) else {
@@ -68,6 +74,7 @@ fn classify<'a>(transport: Transport, feeds: impl IntoIterator<Item = Read<'a>>)
         WireEvent::ResponseHead { status } => out.heads.push(status),
         WireEvent::ResponseEnd { status, next } => out.ends.push((status, next)),
         WireEvent::Malformed { direction, reason } => out.malformed.push((direction, reason)),
+        WireEvent::Peer(signal) => out.peer.push(format!("{signal:?}")),
     };
     for read in feeds {
         if let Err(e) = classifier.feed(read.direction, read.bytes, &mut sink) {
@@ -80,12 +87,18 @@ fn classify<'a>(transport: Transport, feeds: impl IntoIterator<Item = Read<'a>>)
 }
 
 /// Classifies the exchange in `data` (see [`crate::script`]) as a
-/// connection of `transport` and checks the module's properties.
+/// connection of `transport` to `pushbench serve` and checks the module's
+/// properties.
 pub fn check(transport: Transport, data: &[u8]) {
+    check_kind(TargetKind::Pushbench, transport, data)
+}
+
+/// [`check`] for a connection to a `kind` server, read in its dialect.
+pub fn check_kind(kind: TargetKind, transport: Transport, data: &[u8]) {
     let reads = script::reads(data);
-    let split = classify(transport, reads.iter().copied());
+    let split = classify(kind, transport, reads.iter().copied());
     let joined = script::joined(&reads);
-    let whole = classify(transport, script::as_reads(&joined));
+    let whole = classify(kind, transport, script::as_reads(&joined));
 
     for direction in [Direction::Sent, Direction::Received] {
         let fed = script::stream(&reads, direction);

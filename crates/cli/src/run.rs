@@ -161,8 +161,9 @@ pub struct Args {
     #[arg(long)]
     pub no_report: bool,
     /// Write one JSON line per TCP connection (phase, transport or `control`,
-    /// local and server address, socket bytes each way, TCP_INFO segments)
-    /// to FILE, to attribute a packet capture (scripts/verify-wire.sh).
+    /// local and server address, socket bytes each way, TCP_INFO segments,
+    /// a client's bytes by class) to FILE, to attribute a packet capture
+    /// (scripts/verify-wire.sh).
     #[arg(long, value_name = "FILE")]
     pub wire_log: Option<PathBuf>,
     /// Seconds the server may be unreachable (refused connections, /stats

@@ -240,10 +240,12 @@ impl ClientSpec {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn spec(transport: Transport, clients: usize) -> ClientSpec {
+    /// A spec of `clients` `transport` clients of `pushbench serve` on
+    /// 127.0.0.1:8080, minimal headers.
+    pub(crate) fn spec(transport: Transport, clients: usize) -> ClientSpec {
         ClientSpec {
             transport,
             kind: TargetKind::Pushbench,

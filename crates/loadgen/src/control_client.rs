@@ -52,19 +52,9 @@ impl ControlClient {
         }
     }
 
-    /// A client for a server of another kind at `addr`, whose `/stats`
+    /// This client, for a server of another kind, whose `/stats`
     /// `observed` stands in for, and whose events it publishes.
-    pub fn observing(addr: SocketAddr, observed: Arc<ObservedTarget>) -> Self {
-        ControlClient {
-            observed: Some(observed),
-            ..ControlClient::new(addr)
-        }
-    }
-
-    /// This client, now observing a server of another kind (see
-    /// [`ControlClient::observing`]); the calls it made so far stay in
-    /// [`ControlClient::connections`].
-    pub fn observing_with(self, observed: Arc<ObservedTarget>) -> Self {
+    pub fn observing(self, observed: Arc<ObservedTarget>) -> Self {
         ControlClient {
             observed: Some(observed),
             ..self

@@ -31,7 +31,8 @@
 //!   WebSocket by extended CONNECT, over [`h2_io`]'s byte streams.
 //! - [`peer_state`]: what a client of another kind of server
 //!   (`--target-kind`) carries between requests (a resume token, a
-//!   session, pings owed) and the requests that kind's clients make.
+//!   session, pings owed) and the requests that kind's clients make, each
+//!   kind's in a module of its own: [`engine_io_requests`] (`socketio`).
 //! - [`request_headers`]: the request header profiles (`minimal`,
 //!   Chromium's `browser` heads, a header file) per transport.
 //! - [`control_client`]: the runner's own HTTP calls (`/stats`, `/publish`) on
@@ -90,6 +91,7 @@ pub mod clock_offset;
 pub mod connection;
 pub mod control_client;
 pub mod control_tally;
+pub mod engine_io_requests;
 pub mod h2_client;
 pub mod h2_io;
 pub mod http_answer;

@@ -11,6 +11,7 @@
 use pushbench_protocol::{PeerSignal, TargetKind};
 
 use crate::client_spec::ClientSpec;
+use crate::engine_io_requests;
 
 /// The owned form of a [`PeerSignal`], as a client's notes carry it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,6 +59,10 @@ pub struct PeerState {
     pub session: Option<String>,
     /// Application-level pings not yet answered.
     pub pings: u32,
+    /// The client has sent what the server's session asks of it once
+    /// opened (Engine.IO: the Socket.IO connect, `40`); a new session asks
+    /// again.
+    pub joined: bool,
 }
 
 impl PeerState {
@@ -80,6 +85,7 @@ impl PeerState {
         let _ = kind;
         self.session = None;
         self.pings = 0;
+        self.joined = false;
     }
 }
 
@@ -88,10 +94,15 @@ impl PeerState {
 /// says to resume from).
 pub fn request(spec: &ClientSpec, cursor: u64, peer: &mut PeerState) -> String {
     match spec.kind {
+        TargetKind::Socketio => engine_io_requests::request(
+            spec,
+            peer.session.as_deref(),
+            &mut peer.joined,
+            &mut peer.pings,
+        ),
         TargetKind::Pushbench
         | TargetKind::Nchan
         | TargetKind::Pushpin
-        | TargetKind::Socketio
         | TargetKind::Bun
         | TargetKind::NodeWs => {
             let _ = peer;
@@ -103,10 +114,10 @@ pub fn request(spec: &ClientSpec, cursor: u64, peer: &mut PeerState) -> String {
 /// The WebSocket request target (path and query) of a `spec.kind` client.
 pub fn ws_target(spec: &ClientSpec, cursor: u64, peer: &PeerState) -> String {
     match spec.kind {
+        TargetKind::Socketio => engine_io_requests::ws_target(),
         TargetKind::Pushbench
         | TargetKind::Nchan
         | TargetKind::Pushpin
-        | TargetKind::Socketio
         | TargetKind::Bun
         | TargetKind::NodeWs => {
             let _ = peer;
@@ -119,10 +130,14 @@ pub fn ws_target(spec: &ClientSpec, cursor: u64, peer: &PeerState) -> String {
 /// (Engine.IO's pong to a ping, its connect), taken out of `peer`.
 pub fn ws_replies(spec: &ClientSpec, peer: &mut PeerState) -> Vec<String> {
     match spec.kind {
+        TargetKind::Socketio => engine_io_requests::owed_packets(
+            peer.session.is_some(),
+            &mut peer.joined,
+            &mut peer.pings,
+        ),
         TargetKind::Pushbench
         | TargetKind::Nchan
         | TargetKind::Pushpin
-        | TargetKind::Socketio
         | TargetKind::Bun
         | TargetKind::NodeWs => {
             peer.pings = 0;

@@ -100,15 +100,11 @@ pub struct ConnectionRecord {
     pub tcp_ip_sent: u64,
     /// IP + TCP header bytes of `segs_in` (the `tcp_ip` class, received).
     pub tcp_ip_received: u64,
-    /// The bytes the classifier booked into a class, client to server:
-    /// `socket_sent` when every byte landed in exactly one class (a
-    /// measured client's; `None` for control calls, which are not
-    /// classified).
+    /// A client connection's bytes by class, the whole connection (setup
+    /// and teardown included): each direction's classes add up to its
+    /// socket count. Absent for control calls (every byte `control`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub classified_sent: Option<u64>,
-    /// The same, server to client (against `socket_received`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub classified_received: Option<u64>,
+    pub traffic: Option<Traffic>,
 }
 
 impl ConnectionRecord {
@@ -133,8 +129,7 @@ impl ConnectionRecord {
             segs_in: totals.segments.map(|s| s.client.r#in),
             tcp_ip_sent: totals.traffic.sent.tcp_ip,
             tcp_ip_received: totals.traffic.received.tcp_ip,
-            classified_sent: Some(totals.traffic.sent.total()),
-            classified_received: Some(totals.traffic.received.total()),
+            traffic: Some(totals.traffic),
         }
     }
 
@@ -152,8 +147,7 @@ impl ConnectionRecord {
             segs_in: None,
             tcp_ip_sent: 0,
             tcp_ip_received: 0,
-            classified_sent: None,
-            classified_received: None,
+            traffic: None,
         }
     }
 }
@@ -219,12 +213,12 @@ async fn control_for(
     if kind.is_pushbench() {
         return Ok(ControlClient::new(server.control_addr));
     }
-    // The probe's connection is the run's first control call (in the
-    // wire log, so a capture finds every conversation logged).
+    // The same client carries on, so the probe's connection is logged
+    // (`--wire-log`) with the other control connections.
     let control = ControlClient::new(server.control_addr);
     control.probe(kind).await?;
     let observed = ObservedTarget::new(kind, server.control_addr, pid, s);
-    Ok(control.observing_with(Arc::new(observed)))
+    Ok(control.observing(Arc::new(observed)))
 }
 
 /// How far ahead `--start-at` may be: a day, so a mistyped date fails at

@@ -14,6 +14,7 @@
 
 use pushbench_protocol::{Event, TargetKind};
 
+use crate::engine_io_requests;
 use crate::pushpin_api;
 use crate::relay_programs;
 
@@ -51,14 +52,16 @@ pub fn publish_request(kind: TargetKind, event: &Event) -> Option<ApiRequest> {
 /// The request that tells a `kind` server from others.
 pub fn probe(kind: TargetKind) -> ApiRequest {
     let (method, target) = match kind {
-        TargetKind::Pushbench => ("GET", "/stats"),
-        TargetKind::Pushpin => pushpin_api::PROBE,
-        TargetKind::Bun | TargetKind::NodeWs => ("GET", relay_programs::PROBE_PATH),
-        TargetKind::Nchan | TargetKind::Socketio => ("GET", "/"),
+        TargetKind::Pushbench => ("GET", "/stats".to_owned()),
+        TargetKind::Pushpin => (pushpin_api::PROBE.0, pushpin_api::PROBE.1.to_owned()),
+        // A handshake: only Engine.IO answers it with an open packet.
+        TargetKind::Socketio => ("GET", engine_io_requests::polling_target(None)),
+        TargetKind::Bun | TargetKind::NodeWs => ("GET", relay_programs::PROBE_PATH.to_owned()),
+        TargetKind::Nchan => ("GET", "/".to_owned()),
     };
     ApiRequest {
         method,
-        target: target.into(),
+        target,
         headers: Vec::new(),
         body: String::new(),
     }
@@ -86,7 +89,8 @@ pub fn recognise(
             }
         }
         TargetKind::Pushpin => pushpin_api::recognise(status, body),
+        TargetKind::Socketio => engine_io_requests::recognise(status, body),
         TargetKind::Bun | TargetKind::NodeWs => relay_programs::recognise(kind, status, body),
-        TargetKind::Nchan | TargetKind::Socketio => Ok(()),
+        TargetKind::Nchan => Ok(()),
     }
 }

@@ -18,6 +18,7 @@ mod support;
 mod target;
 mod target_bun_node;
 mod target_pushpin;
+mod target_socketio;
 mod tls;
 mod trace;
 mod versus;

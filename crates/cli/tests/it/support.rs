@@ -231,14 +231,15 @@ pub struct StartedTarget {
 impl StartedTarget {
     /// Starts `kind`'s server on a free loopback port.
     pub fn start(kind: &str) -> StartedTarget {
-        StartedTarget::start_at(kind, "127.0.0.1:0")
+        StartedTarget::start_with(kind, &["--addr", "127.0.0.1:0"])
     }
 
-    /// Starts `kind`'s server with `--addr addr`.
-    pub fn start_at(kind: &str, addr: &str) -> StartedTarget {
+    /// Starts `kind`'s server with the start script's arguments `args`
+    /// (`--addr ADDR` and any the kind's script takes).
+    pub fn start_with(kind: &str, args: &[&str]) -> StartedTarget {
         let script = repo_root().join("scripts/targets").join(kind).join("start");
         let mut child = Command::new(&script)
-            .args(["--addr", addr])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

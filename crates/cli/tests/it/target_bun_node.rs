@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use pushbench_protocol::{TargetKind, Transport};
+use pushbench_protocol::{TargetKind, Traffic, Transport};
 use serde_json::Value;
 
 use crate::support::{
@@ -135,8 +135,11 @@ fn every_technique_of_bun_and_node_ws_delivers_every_event_and_books_every_byte(
                 .collect();
             assert_eq!(mine.len() as u64, CLIENTS, "{kind}: {phase}");
             for c in mine {
-                assert_eq!(c["classified_sent"], c["socket_sent"], "{c}");
-                assert_eq!(c["classified_received"], c["socket_received"], "{c}");
+                let traffic: Traffic =
+                    serde_json::from_value(c["traffic"].clone()).expect("a connection's traffic");
+                assert_eq!(Some(traffic.sent.total()), c["socket_sent"].as_u64(), "{c}");
+                let received = traffic.received.total();
+                assert_eq!(Some(received), c["socket_received"].as_u64(), "{c}");
             }
         }
         let _ = std::fs::remove_dir_all(&out);
@@ -149,10 +152,8 @@ fn a_capture_of_bun_and_node_ws_equals_the_socket_counts_and_the_classes() {
         if skip_unless_ready(missing_runtime(kind), INSTALL) {
             continue;
         }
-        let start = repo_root().join(format!("scripts/targets/{kind}/start"));
-        let start = start.to_string_lossy();
         let env = [
-            ("TARGET_START", start.as_ref()),
+            ("TARGET_KIND", kind.name()),
             ("TRANSPORTS", &transports),
             ("CLIENTS", "3"),
             ("DURATION", "1"),
@@ -221,7 +222,8 @@ fn each_start_script_keeps_the_contract_and_stops_cleanly_on_sigterm() {
         let free = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
         let port = free.local_addr().expect("addr").port();
         drop(free);
-        let mut target = StartedTarget::start_at(kind.name(), &format!("127.0.0.1:{port}"));
+        let addr = format!("127.0.0.1:{port}");
+        let mut target = StartedTarget::start_with(kind.name(), &["--addr", &addr]);
         assert_eq!(target.addr.port(), port, "{kind}");
         // The script execs the runtime: the pid it prints is its own.
         assert_eq!(target.pid, target.child_id(), "{kind}");

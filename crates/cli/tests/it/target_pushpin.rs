@@ -138,12 +138,11 @@ fn a_capture_of_pushpin_agrees_with_the_socket_counts_to_the_byte() {
     if skip_unless_ready(missing(), INSTALL) {
         return;
     }
-    let start = repo_root().join("scripts/targets/pushpin/start");
     let transports = offered().join(",");
     let Some((stdout, comparison)) = verify_wire(
         "wire-pushpin",
         &[
-            ("TARGET_START", start.to_str().expect("utf-8 path")),
+            ("TARGET_KIND", "pushpin"),
             ("TRANSPORTS", &transports),
             ("CLIENTS", "3"),
             ("DURATION", "1"),

@@ -17,7 +17,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// Runs `scripts/verify-wire.sh` (of `pushbench serve`, or of a target
-/// kind with `TARGET_START` in `env`) into a scratch directory named after
+/// kind with `TARGET_KIND` in `env`) into a scratch directory named after
 /// `name` with `env` set; `None` (after a note) when no capture is
 /// possible here outside CI. Returns stdout and comparison.json.
 pub(crate) fn verify_wire(name: &str, env: &[(&str, &str)]) -> Option<(String, serde_json::Value)> {
@@ -56,9 +56,8 @@ pub(crate) fn verify_wire(name: &str, env: &[(&str, &str)]) -> Option<(String, s
     Some((stdout, comparison))
 }
 
-/// The row of `kind` and `direction` (a transport, not `control`), whose
-/// socket bytes are not zero and equal the capture's and the classified
-/// bytes.
+/// The row of `kind` and `direction`, whose socket bytes are not zero and
+/// equal the capture's.
 pub(crate) fn assert_equal_row(
     stdout: &str,
     comparison: &serde_json::Value,
@@ -73,8 +72,6 @@ pub(crate) fn assert_equal_row(
         .unwrap_or_else(|| panic!("no row for {kind} {direction}:\n{stdout}"));
     assert!(row["socket_bytes"].as_u64() > Some(0), "{row}");
     assert_eq!(row["socket_bytes"], row["capture_bytes"], "{row}");
-    // Every byte of the measured connections landed in one class.
-    assert_eq!(row["socket_bytes"], row["classified_bytes"], "{row}");
 }
 
 #[test]

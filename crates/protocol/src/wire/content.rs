@@ -4,6 +4,7 @@
 //! The one entry point of the HTTP/1.1 and HTTP/2 paths.
 
 use super::emit::{Direction, Emitter, MAX_MESSAGE, WireError, WireEvent};
+use super::engine_io::PollPayload;
 use super::event_json::classify_ndjson_line;
 use super::poll::classify_poll_body;
 use super::sse::SseParser;
@@ -22,6 +23,8 @@ pub(crate) enum Content {
     Ndjson(Vec<u8>),
     /// `text/event-stream`.
     Sse(SseParser),
+    /// An Engine.IO polling payload (`socketio`), buffered whole.
+    EngineIo(PollPayload),
     /// An error body or anything else: control.
     Opaque,
     /// A content-coded body: decoded, then parsed by the body parser inside.
@@ -78,12 +81,14 @@ impl Content {
     ) -> Content {
         let content = if (200..300).contains(&status) {
             match kind {
+                // Engine.IO's polling payloads (its WebSocket frames are
+                // read by `ws`).
+                TargetKind::Socketio => Content::EngineIo(PollPayload::default()),
                 // Each kind with a dialect of its own reads its bodies here;
                 // these carry pushbench's (their events are its JSON).
                 TargetKind::Pushbench
                 | TargetKind::Nchan
                 | TargetKind::Pushpin
-                | TargetKind::Socketio
                 | TargetKind::Bun
                 | TargetKind::NodeWs => Content::of_transport(transport),
             }
@@ -198,6 +203,7 @@ impl Content {
                 }
             }
             Content::Sse(sse) => sse.feed(bytes, em)?,
+            Content::EngineIo(payload) => payload.feed(bytes)?,
             Content::Opaque => em.bytes(Direction::Received, ByteClass::Control, bytes),
             // Coded bodies enter through `feed_body`; a coded body inside
             // one is not made by `for_response`.
@@ -210,6 +216,10 @@ impl Content {
     fn end<F: FnMut(WireEvent<'_>)>(self, em: &mut Emitter<'_, F>) -> Option<u64> {
         match self {
             Content::Poll(buf) => classify_poll_body(&buf, em),
+            Content::EngineIo(payload) => {
+                payload.end(em);
+                None
+            }
             other => {
                 other.flush_partial(em);
                 None
@@ -222,6 +232,7 @@ impl Content {
         match self {
             Content::Poll(buf) | Content::Ndjson(buf) => em.bytes(DIR, ByteClass::Control, &buf),
             Content::Sse(sse) => sse.flush_partial(em),
+            Content::EngineIo(payload) => payload.flush_partial(em),
             Content::Opaque => {}
             Content::Coded(coded) => coded.inner.flush_partial(em),
         }

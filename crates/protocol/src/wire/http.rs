@@ -141,8 +141,14 @@ impl Stepwise for RequestParser {
             }
             RequestState::Body { remaining } => {
                 let n = up_to(bytes, *remaining);
-                // A request body is what `/publish` publishes: payload.
-                em.bytes(DIR, ByteClass::Payload, &bytes[..n]);
+                let class = match self.kind {
+                    // Engine.IO's POSTs carry the client's answers (its
+                    // connect, its pongs): they deliver nothing.
+                    TargetKind::Socketio => ByteClass::Control,
+                    // A request body is what `/publish` publishes: payload.
+                    _ => ByteClass::Payload,
+                };
+                em.bytes(DIR, class, &bytes[..n]);
                 *remaining -= n as u64;
                 if *remaining == 0 {
                     self.state = RequestState::Head(Vec::new());

@@ -74,6 +74,8 @@
 //! - `dialect`: what a target kind's answers say beyond its events (a
 //!   resume token in a response head, [`PeerSignal`]s); the body and frame
 //!   parsers take the kind and read its dialect.
+//! - `engine_io`: the `socketio` kind's Engine.IO v4 / Socket.IO packets,
+//!   in polling payloads and WebSocket frames, and their classes.
 //! - `event_json`: where an event's payload is in its JSON, and the NDJSON
 //!   line; `poll`: poll answers; `sse`: `text/event-stream` blocks; `ws`:
 //!   WebSocket frames (their headers read by [`crate::frame_head`]).
@@ -89,6 +91,7 @@
 mod content;
 mod dialect;
 mod emit;
+mod engine_io;
 mod event_json;
 mod http;
 mod poll;

@@ -6,7 +6,7 @@ use crate::{
     ContentCoding, Event, Gap, Received, decode_binary, decode_json, gap_json, payload_for,
 };
 
-type Segments = Vec<(Direction, ByteClass, Vec<u8>)>;
+pub(super) type Segments = Vec<(Direction, ByteClass, Vec<u8>)>;
 
 /// What a classifier made of an exchange (each kind's tests read it too).
 #[derive(Debug, Default, PartialEq)]
@@ -27,7 +27,7 @@ fn run(transport: Transport, script: &[(Direction, Vec<u8>)], one_byte: bool) ->
 }
 
 /// [`run`] against a `kind` server, read in its dialect.
-fn run_kind(
+pub(super) fn run_kind(
     kind: TargetKind,
     transport: Transport,
     script: &[(Direction, Vec<u8>)],
@@ -125,7 +125,7 @@ fn check_sums(transport: Transport, script: &[(Direction, Vec<u8>)]) -> Outcome 
     whole
 }
 
-fn assert_booked_once(script: &[(Direction, Vec<u8>)], whole: &Outcome) {
+pub(super) fn assert_booked_once(script: &[(Direction, Vec<u8>)], whole: &Outcome) {
     for dir in [Direction::Sent, Direction::Received] {
         let fed: Vec<u8> = script
             .iter()

@@ -3,6 +3,7 @@
 //! as events (JSON text or binary).
 
 use super::emit::{Direction, Emitter, MAX_MESSAGE, WireEvent, up_to};
+use super::engine_io::book_frame;
 use super::event_json::decode_json_located;
 use crate::event::{Received, decode_binary};
 use crate::frame_head::{NeedMore, WsFrameHead};
@@ -130,18 +131,18 @@ impl FrameParser {
             em.bytes(dir, ByteClass::Control, &body);
             return;
         }
+        if self.kind == TargetKind::Socketio {
+            // One Engine.IO packet per frame (`engine_io`).
+            book_frame(dir, opcode, &header, &body, &unmasked(&body, mask), em);
+            return;
+        }
         if dir == Direction::Sent {
             // A client data frame publishes its body as an event payload.
             em.bytes(dir, ByteClass::Framing, &header);
             em.bytes(dir, ByteClass::Payload, &body);
             return;
         }
-        let mut unmasked = body.clone();
-        if let Some(key) = mask {
-            for (i, b) in unmasked.iter_mut().enumerate() {
-                *b ^= key[i % 4];
-            }
-        }
+        let unmasked = unmasked(&body, mask);
         let decoded = match (self.kind, opcode) {
             (_, 0x1) => decode_json_located(&unmasked),
             (_, 0x2) => match decode_binary(&unmasked) {
@@ -188,4 +189,15 @@ impl FrameParser {
         );
         self.body = None;
     }
+}
+
+/// A frame's body with its mask (if any) taken off.
+fn unmasked(body: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+    let mut unmasked = body.to_vec();
+    if let Some(key) = mask {
+        for (i, b) in unmasked.iter_mut().enumerate() {
+            *b ^= key[i % 4];
+        }
+    }
+    unmasked
 }
