@@ -30,10 +30,10 @@
 #   env TRANSPORTS  the run's --transports (default all five)
 #   env LINK        an emulated link profile, e.g. rtt=20ms,loss=1% (default
 #                   none: loopback); TLS defaults to off with it. Needs root.
-#   env TARGET_KIND another kind of server (`run --target-kind`, e.g.
-#                   socketio): started by scripts/targets/KIND/start instead
-#                   of `pushbench serve`, measured over plaintext HTTP/1.1
-#                   (TLS off, HTTP 1.1); TRANSPORTS must be ones it offers.
+#   env TARGET_KIND another kind of server (`--target-kind`, e.g. nchan),
+#                   started by scripts/targets/KIND/start instead of `serve`;
+#                   plaintext HTTP/1.1 only (TLS off, HTTP 1.1), the load
+#                   generator publishing at RATE. Default: pushbench.
 # Writes OUT_DIR/{capture.pcapng,wire.jsonl,results.json,comparison.md,
 # comparison.json}; prints comparison.md. Exit 0: every byte matches;
 # 1: a mismatch; 77: capture not possible here (no tshark, not permitted).
@@ -50,7 +50,11 @@ transports=${TRANSPORTS:-short-poll,long-poll,stream,sse,ws}
 link=${LINK:-}
 kind=${TARGET_KIND:-pushbench}
 if [ -n "$link" ] || [ "$kind" != pushbench ]; then tls=${TLS:-off}; else tls=${TLS:-off,on}; fi
-if [ "$kind" != pushbench ]; then HTTP=${HTTP:-1.1}; fi
+if [ "$kind" != pushbench ]; then
+  HTTP=${HTTP:-1.1}
+  [ -z "$link" ] || { echo "verify-wire: TARGET_KIND runs on loopback only" >&2; exit 2; }
+  [ -x "scripts/targets/$kind/start" ] || { echo "verify-wire: no scripts/targets/$kind/start" >&2; exit 2; }
+fi
 
 if ! command -v tshark >/dev/null; then
   echo "verify-wire: tshark is not installed (Debian package tshark)" >&2
@@ -156,7 +160,7 @@ tshark -r "$out/capture.pcapng" -T fields -E separator=, \
 
 python3 - "$out" "$port" "$link" "$kind" <<'PY'
 import collections, json, sys
-out, port, link = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+out, port, link, kind = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 conns = [json.loads(l) for l in open(f"{out}/wire.jsonl")]
 # Over a link, the connections on loopback (the runner's control calls)
 # are not in the capture of the link's server side.
@@ -207,21 +211,23 @@ for i, c in enumerate(conns):
         cap[(i, "sent")], cap[(i, "received")] = match["sent"], match["received"]
 unknown = sorted(st["port"] for sts in free.values() for st in sts)
 # Over a link the runner first checks that the target answers through it
-# (loadgen `reachable_across`), and a target of another kind stands in for
-# /stats by checking that its port answers (loadgen `observed_target`):
-# a connection opened and closed without a byte of payload, not logged.
+# (loadgen `reachable_across`), and against another kind of server it
+# checks the server still accepts connections where pushbench's own
+# answers /stats (loadgen `observed_target`): a connection opened and
+# closed without a byte of payload, not logged.
 empty = lambda st: st["sent"][3] == 0 and st["received"][3] == 0
-# Against another kind of server, the runner checks that it still accepts
-# connections in place of `/stats` (loadgen `ObservedTarget::stats`): the
-# same, connections without a byte.
-kind = sys.argv[4]
-probes = sorted(st["port"] for sts in free.values() for st in sts
-                if (link or kind != "pushbench") and empty(st))
+checks = link or kind != "pushbench"
+probes = sorted(st["port"] for sts in free.values() for st in sts if checks and empty(st))
 unknown = [p for p in unknown if p not in probes]
 order = ["short-poll", "long-poll", "stream", "sse", "ws", "control"]
 kinds = sorted({c["variant"] for c in conns},
                key=lambda v: (order.index(v.split()[0]) if v.split()[0] in order else 99, v))
 rows, ok = [], not unknown
+# Each connection's classes add up to its socket counts (every byte booked
+# once), which the capture then checks.
+unbooked = [c["local"] for c in conns if c.get("classes_sent", c["socket_sent"]) != c["socket_sent"]
+            or c.get("classes_received", c["socket_received"]) != c["socket_received"]]
+ok &= not unbooked
 for kind in kinds:
     mine = [(i, c) for i, c in enumerate(conns) if c["variant"] == kind]
     if not mine:
@@ -307,6 +313,8 @@ if probes:
     md.append(f"\n{len(probes)} captured conversation(s) without payload and not in the wire log (reachability checks): ports {probes[:10]}")
 if off_link:
     md.append(f"\n{len(off_link)} connection(s) on loopback (the runner's control calls) are not on the link and not compared.")
+if unbooked:
+    md.append(f"\n{len(unbooked)} connection(s) whose classes do not add up to their socket counts: {unbooked[:10]}")
 if unknown:
     md.append(f"\ncapture has {len(unknown)} conversation(s) not in the wire log: ports {unknown[:10]}")
 open(f"{out}/comparison.md", "w").write("\n".join(md) + "\n")

@@ -10,7 +10,8 @@
 //! - [`wire`]: the wire classifier of one transport, both directions: every
 //!   byte booked exactly once, the same classes whatever the read
 //!   boundaries, and the payload bytes equal to the decoded events' payloads;
-//!   in pushbench's dialect or another target kind's (`wire_socketio_*`).
+//!   in pushbench's dialect or another target kind's (`wire_socketio_*`;
+//!   `wire_nchan`: the first byte picks the transport).
 //! - [`h2`]: the HTTP/2 wire classifier, any transport: every byte booked
 //!   exactly once, the same classes per stream whatever the read
 //!   boundaries, and the payload bytes equal to the decoded events' payloads.

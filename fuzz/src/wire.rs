@@ -90,10 +90,21 @@ fn classify<'a>(
 /// connection of `transport` to `pushbench serve` and checks the module's
 /// properties.
 pub fn check(transport: Transport, data: &[u8]) {
-    check_kind(TargetKind::Pushbench, transport, data)
+    check_kind(TargetKind::Pushbench, transport, data);
 }
 
-/// [`check`] for a connection to a `kind` server, read in its dialect.
+/// [`check`] for a connection to a `kind` server, read in its dialect;
+/// the first byte of `data` picks the transport among those `kind` offers.
+pub fn check_dialect(kind: TargetKind, data: &[u8]) {
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let offered = kind.offers();
+    check_kind(kind, offered[usize::from(pick) % offered.len()], rest);
+}
+
+/// [`check`] for a connection to a `kind` server over `transport`, read in
+/// its dialect.
 pub fn check_kind(kind: TargetKind, transport: Transport, data: &[u8]) {
     let reads = script::reads(data);
     let split = classify(kind, transport, reads.iter().copied());

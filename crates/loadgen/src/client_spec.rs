@@ -239,33 +239,38 @@ impl ClientSpec {
     }
 }
 
+/// A phase's spec for unit tests: `clients` clients of `transport` to
+/// pushbench's server on 127.0.0.1:8080, the minimal header profile.
 #[cfg(test)]
-pub(crate) mod tests {
+pub(crate) fn test_spec(transport: Transport, clients: usize) -> ClientSpec {
+    ClientSpec {
+        transport,
+        kind: TargetKind::Pushbench,
+        server: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        start_cursor: 0,
+        schedule: Schedule::for_transport(transport, Duration::from_millis(250)),
+        longpoll_timeout_s: 30,
+        ws_binary: true,
+        clients,
+        source_addresses: 0,
+        give_up_after: Duration::from_secs(10),
+        headers: crate::request_headers::RequestProfile::Minimal
+            .headers(transport, SocketAddr::from(([127, 0, 0, 1], 8080))),
+        tls: None,
+        keep_alive: true,
+        http: HttpVersion::Http1,
+        coding: ContentCoding::Identity,
+        h2_streams: 1,
+        path: crate::path_sides::PathSides::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
     use super::*;
 
-    /// A spec of `clients` `transport` clients of `pushbench serve` on
-    /// 127.0.0.1:8080, minimal headers.
-    pub(crate) fn spec(transport: Transport, clients: usize) -> ClientSpec {
-        ClientSpec {
-            transport,
-            kind: TargetKind::Pushbench,
-            server: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            start_cursor: 0,
-            schedule: Schedule::for_transport(transport, Duration::from_millis(250)),
-            longpoll_timeout_s: 30,
-            ws_binary: true,
-            clients,
-            source_addresses: 0,
-            give_up_after: Duration::from_secs(10),
-            headers: crate::request_headers::RequestProfile::Minimal
-                .headers(transport, SocketAddr::from(([127, 0, 0, 1], 8080))),
-            tls: None,
-            keep_alive: true,
-            http: HttpVersion::Http1,
-            coding: ContentCoding::Identity,
-            h2_streams: 1,
-            path: crate::path_sides::PathSides::default(),
-        }
+    fn spec(transport: Transport, clients: usize) -> ClientSpec {
+        test_spec(transport, clients)
     }
 
     #[test]

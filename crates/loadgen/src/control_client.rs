@@ -52,8 +52,9 @@ impl ControlClient {
         }
     }
 
-    /// This client, for a server of another kind, whose `/stats`
-    /// `observed` stands in for, and whose events it publishes.
+    /// This client, for a server of another kind whose `/stats`
+    /// `observed` stands in for, and whose events it publishes; what it
+    /// sent so far (the probe) stays counted.
     pub fn observing(self, observed: Arc<ObservedTarget>) -> Self {
         ControlClient {
             observed: Some(observed),

@@ -113,7 +113,7 @@ mod tests {
     fn spec(transport: Transport) -> ClientSpec {
         ClientSpec {
             kind: TargetKind::Socketio,
-            ..crate::client_spec::tests::spec(transport, 1)
+            ..crate::client_spec::test_spec(transport, 1)
         }
     }
 

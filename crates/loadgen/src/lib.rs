@@ -32,7 +32,9 @@
 //! - [`peer_state`]: what a client of another kind of server
 //!   (`--target-kind`) carries between requests (a resume token, a
 //!   session, pings owed) and the requests that kind's clients make, each
-//!   kind's in a module of its own: [`engine_io_requests`] (`socketio`).
+//!   kind's in a module of its own: [`engine_io_requests`] (`socketio`),
+//!   [`nchan_requests`] (nginx + Nchan, also its publish request and
+//!   probe).
 //! - [`request_headers`]: the request header profiles (`minimal`,
 //!   Chromium's `browser` heads, a header file) per transport.
 //! - [`control_client`]: the runner's own HTTP calls (`/stats`, `/publish`) on
@@ -97,6 +99,7 @@ pub mod h2_io;
 pub mod http_answer;
 pub mod machine;
 pub mod meter;
+pub mod nchan_requests;
 pub mod observed_target;
 pub mod outages;
 pub mod output;

@@ -12,6 +12,7 @@ use pushbench_protocol::{PeerSignal, TargetKind};
 
 use crate::client_spec::ClientSpec;
 use crate::engine_io_requests;
+use crate::nchan_requests;
 
 /// The owned form of a [`PeerSignal`], as a client's notes carry it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,11 +101,10 @@ pub fn request(spec: &ClientSpec, cursor: u64, peer: &mut PeerState) -> String {
             &mut peer.joined,
             &mut peer.pings,
         ),
-        TargetKind::Pushbench
-        | TargetKind::Nchan
-        | TargetKind::Pushpin
-        | TargetKind::Bun
-        | TargetKind::NodeWs => {
+        TargetKind::Nchan => {
+            nchan_requests::request(spec, peer.validators.as_ref(), peer.event_id.as_deref())
+        }
+        TargetKind::Pushbench | TargetKind::Pushpin | TargetKind::Bun | TargetKind::NodeWs => {
             let _ = peer;
             spec.request(cursor)
         }
@@ -115,11 +115,8 @@ pub fn request(spec: &ClientSpec, cursor: u64, peer: &mut PeerState) -> String {
 pub fn ws_target(spec: &ClientSpec, cursor: u64, peer: &PeerState) -> String {
     match spec.kind {
         TargetKind::Socketio => engine_io_requests::ws_target(),
-        TargetKind::Pushbench
-        | TargetKind::Nchan
-        | TargetKind::Pushpin
-        | TargetKind::Bun
-        | TargetKind::NodeWs => {
+        TargetKind::Nchan => nchan_requests::ws_target(peer.event_id.as_deref()),
+        TargetKind::Pushbench | TargetKind::Pushpin | TargetKind::Bun | TargetKind::NodeWs => {
             let _ = peer;
             spec.target(cursor)
         }

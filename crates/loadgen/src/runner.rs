@@ -88,6 +88,11 @@ pub struct ConnectionRecord {
     pub socket_sent: u64,
     /// Bytes read from the socket (server to client).
     pub socket_received: u64,
+    /// The connection's sent bytes as the classifier booked them, every
+    /// class added up: `socket_sent` when each byte was booked once.
+    pub classes_sent: u64,
+    /// The same for the received bytes (`socket_received`).
+    pub classes_received: u64,
     /// The setup part of `socket_sent` (first request or upgrade).
     pub setup_sent: u64,
     /// The setup part of `socket_received` (first response head).
@@ -123,6 +128,8 @@ impl ConnectionRecord {
             server,
             socket_sent: totals.socket_sent,
             socket_received: totals.socket_received,
+            classes_sent: totals.traffic.sent.total(),
+            classes_received: totals.traffic.received.total(),
             setup_sent: totals.setup.sent.total(),
             setup_received: totals.setup.received.total(),
             segs_out: totals.segments.map(|s| s.client.out),
@@ -141,6 +148,9 @@ impl ConnectionRecord {
             server,
             socket_sent: c.sent,
             socket_received: c.received,
+            // Every byte of a control connection is `control`.
+            classes_sent: c.sent,
+            classes_received: c.received,
             setup_sent: 0,
             setup_received: 0,
             segs_out: None,
@@ -213,8 +223,8 @@ async fn control_for(
     if kind.is_pushbench() {
         return Ok(ControlClient::new(server.control_addr));
     }
-    // The same client carries on, so the probe's connection is logged
-    // (`--wire-log`) with the other control connections.
+    // The client that probed goes on observing, so the probe's connection
+    // is counted (and logged) with the other control connections.
     let control = ControlClient::new(server.control_addr);
     control.probe(kind).await?;
     let observed = ObservedTarget::new(kind, server.control_addr, pid, s);

@@ -15,6 +15,7 @@
 use pushbench_protocol::{Event, TargetKind};
 
 use crate::engine_io_requests;
+use crate::nchan_requests;
 use crate::pushpin_api;
 use crate::relay_programs;
 
@@ -34,30 +35,31 @@ pub struct ApiRequest {
 /// The request that publishes `event` into a `kind` server, or `None` for
 /// pushbench's own server, whose generator publishes (`serve --rate`).
 pub fn publish_request(kind: TargetKind, event: &Event) -> Option<ApiRequest> {
-    match kind {
-        TargetKind::Pushbench => None,
-        TargetKind::Nchan
-        | TargetKind::Pushpin
-        | TargetKind::Socketio
-        | TargetKind::Bun
-        | TargetKind::NodeWs => Some(ApiRequest {
-            method: "POST",
-            target: "/publish".into(),
-            headers: vec![("content-type", "application/json".into())],
-            body: event.to_json(),
-        }),
-    }
+    let target = match kind {
+        TargetKind::Pushbench => return None,
+        // Nchan relays the body as is: subscribers get the event JSON.
+        TargetKind::Nchan => nchan_requests::PUBLISH_PATH,
+        TargetKind::Pushpin | TargetKind::Socketio | TargetKind::Bun | TargetKind::NodeWs => {
+            "/publish"
+        }
+    };
+    Some(ApiRequest {
+        method: "POST",
+        target: target.into(),
+        headers: vec![("content-type", "application/json".into())],
+        body: event.to_json(),
+    })
 }
 
 /// The request that tells a `kind` server from others.
 pub fn probe(kind: TargetKind) -> ApiRequest {
     let (method, target) = match kind {
         TargetKind::Pushbench => ("GET", "/stats".to_owned()),
+        TargetKind::Nchan => ("GET", nchan_requests::STATUS_PATH.to_owned()),
         TargetKind::Pushpin => (pushpin_api::PROBE.0, pushpin_api::PROBE.1.to_owned()),
         // A handshake: only Engine.IO answers it with an open packet.
         TargetKind::Socketio => ("GET", engine_io_requests::polling_target(None)),
         TargetKind::Bun | TargetKind::NodeWs => ("GET", relay_programs::PROBE_PATH.to_owned()),
-        TargetKind::Nchan => ("GET", "/".to_owned()),
     };
     ApiRequest {
         method,
@@ -88,9 +90,9 @@ pub fn recognise(
                 ))
             }
         }
+        TargetKind::Nchan => nchan_requests::recognise(status, body),
         TargetKind::Pushpin => pushpin_api::recognise(status, body),
         TargetKind::Socketio => engine_io_requests::recognise(status, body),
         TargetKind::Bun | TargetKind::NodeWs => relay_programs::recognise(kind, status, body),
-        TargetKind::Nchan => Ok(()),
     }
 }

@@ -6,6 +6,7 @@
 use super::emit::{Direction, Emitter, MAX_MESSAGE, WireError, WireEvent};
 use super::engine_io::PollPayload;
 use super::event_json::classify_ndjson_line;
+use super::nchan_bodies::NchanBody;
 use super::poll::classify_poll_body;
 use super::sse::SseParser;
 use crate::content_coding::{DecodeFailure, Decoder};
@@ -25,6 +26,8 @@ pub(crate) enum Content {
     Sse(SseParser),
     /// An Engine.IO polling payload (`socketio`), buffered whole.
     EngineIo(PollPayload),
+    /// An Nchan answer's body (`nchan_bodies`).
+    Nchan(NchanBody),
     /// An error body or anything else: control.
     Opaque,
     /// A content-coded body: decoded, then parsed by the body parser inside.
@@ -84,10 +87,12 @@ impl Content {
                 // Engine.IO's polling payloads (its WebSocket frames are
                 // read by `ws`).
                 TargetKind::Socketio => Content::EngineIo(PollPayload::default()),
-                // Each kind with a dialect of its own reads its bodies here;
-                // these carry pushbench's (their events are its JSON).
+                // One message per poll answer or chunk.
+                TargetKind::Nchan => {
+                    NchanBody::for_transport(transport).map_or(Content::Opaque, Content::Nchan)
+                }
+                // pushbench's own dialect (their events are its JSON).
                 TargetKind::Pushbench
-                | TargetKind::Nchan
                 | TargetKind::Pushpin
                 | TargetKind::Bun
                 | TargetKind::NodeWs => Content::of_transport(transport),
@@ -149,6 +154,15 @@ impl Content {
         }
     }
 
+    /// A chunk of a chunked body ended (after its data, before its CRLF):
+    /// a dialect that frames one message per chunk reads it now. A coded
+    /// body's chunks do not bound its decoded messages: nothing to do.
+    pub(crate) fn end_chunk<F: FnMut(WireEvent<'_>)>(&mut self, em: &mut Emitter<'_, F>) {
+        if let Content::Nchan(body) = self {
+            em.in_body(|em| body.end_chunk(em));
+        }
+    }
+
     /// The body ended; returns the poll cursor of a poll answer.
     pub(crate) fn end_body<F: FnMut(WireEvent<'_>)>(self, em: &mut Emitter<'_, F>) -> Option<u64> {
         let next = match self {
@@ -204,6 +218,7 @@ impl Content {
             }
             Content::Sse(sse) => sse.feed(bytes, em)?,
             Content::EngineIo(payload) => payload.feed(bytes)?,
+            Content::Nchan(body) => body.feed(bytes, em)?,
             Content::Opaque => em.bytes(Direction::Received, ByteClass::Control, bytes),
             // Coded bodies enter through `feed_body`; a coded body inside
             // one is not made by `for_response`.
@@ -220,6 +235,10 @@ impl Content {
                 payload.end(em);
                 None
             }
+            Content::Nchan(body) => {
+                body.end(em);
+                None
+            }
             other => {
                 other.flush_partial(em);
                 None
@@ -233,6 +252,7 @@ impl Content {
             Content::Poll(buf) | Content::Ndjson(buf) => em.bytes(DIR, ByteClass::Control, &buf),
             Content::Sse(sse) => sse.flush_partial(em),
             Content::EngineIo(payload) => payload.flush_partial(em),
+            Content::Nchan(body) => body.flush_partial(em),
             Content::Opaque => {}
             Content::Coded(coded) => coded.inner.flush_partial(em),
         }

@@ -3,7 +3,7 @@
 //! response body goes to the parser [`Content`] picks for it.
 
 use super::content::Content;
-use super::dialect;
+use super::dialect::{self, header};
 use super::emit::{Direction, Emitter, MAX_CHUNK_LINE, MAX_HEAD, WireError, WireEvent, up_to};
 use super::ws::FrameParser;
 use crate::ledger::ByteClass;
@@ -24,15 +24,6 @@ fn take_head(buf: &mut Vec<u8>, bytes: &[u8]) -> Result<(usize, bool), (usize, W
         }
     }
     Ok((bytes.len(), false))
-}
-
-/// The value of header `name` (case-insensitive) in a complete head.
-fn header<'h>(head: &'h [u8], name: &str) -> Option<&'h str> {
-    let text = std::str::from_utf8(head).ok()?;
-    text.split("\r\n").skip(1).find_map(|line| {
-        let (n, v) = line.split_once(':')?;
-        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
 }
 
 fn content_length(head: &[u8]) -> Result<Option<u64>, WireError> {
@@ -286,10 +277,14 @@ impl Stepwise for ResponseParser {
                 ChunkState::Data { remaining } => {
                     let n = up_to(bytes, *remaining);
                     *remaining -= n as u64;
-                    if *remaining == 0 {
+                    let chunk_done = *remaining == 0;
+                    if chunk_done {
                         *chunk = ChunkState::DataEnd(Vec::new());
                     }
                     self.feed_content(&bytes[..n], em).map_err(|e| (n, e))?;
+                    if chunk_done {
+                        self.content.end_chunk(em);
+                    }
                     Ok(n)
                 }
                 ChunkState::DataEnd(crlf) => {

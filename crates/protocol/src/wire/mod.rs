@@ -76,6 +76,8 @@
 //!   parsers take the kind and read its dialect.
 //! - `engine_io`: the `socketio` kind's Engine.IO v4 / Socket.IO packets,
 //!   in polling payloads and WebSocket frames, and their classes.
+//! - `nchan_bodies`: Nchan's dialect: one message per poll answer or
+//!   chunk, its validators and SSE ids ([`PeerSignal`]).
 //! - `event_json`: where an event's payload is in its JSON, and the NDJSON
 //!   line; `poll`: poll answers; `sse`: `text/event-stream` blocks; `ws`:
 //!   WebSocket frames (their headers read by [`crate::frame_head`]).
@@ -94,6 +96,7 @@ mod emit;
 mod engine_io;
 mod event_json;
 mod http;
+mod nchan_bodies;
 mod poll;
 mod sse;
 mod ws;
