@@ -60,7 +60,7 @@
 //!   [`phase`] runs one phase (its figures from what it measured:
 //!   [`phase_figures`]), its stages (ramp-up, warm-up, measured
 //!   window, drain, collect) the methods of one type, watching the
-//!   server's [`outages`], its clients a [`phase_clients::Clients`]; [`phase_rate`] decides the rate a phase
+//!   server's [`outages`], its clients a `phase_clients::Clients`; [`phase_rate`] decides the rate a phase
 //!   records (the scenario's, a `--target`'s own, or measured).
 //! - [`shard`]: one shard of a run split over several generators (`run
 //!   --segment I/N`): its slice of every phase's clients and the shared
