@@ -52,13 +52,15 @@
 //!   [`observed_target`] stands in for such a server's `/stats` (the
 //!   publisher's cursor, its processes' cost from `/proc`).
 //!   [`pushpin_api`] holds Pushpin's requests (through our GRIP origin).
+//!   [`relay_programs`] holds the probe of the `bun` and `node-ws` kinds
+//!   (the relay programs of `scripts/peers/`).
 //! - [`runner`]: the scenario's phases in order (transport x clients x
 //!   rate x [`runner::PhaseVariant`]: header profile, TLS, HTTP version,
 //!   coding) into a [`RunResult`](pushbench_protocol::RunResult);
 //!   [`phase`] runs one phase (its figures from what it measured:
 //!   [`phase_figures`]), its stages (ramp-up, warm-up, measured
 //!   window, drain, collect) the methods of one type, watching the
-//!   server's [`outages`], its clients a [`phase_clients::Clients`]; [`phase_rate`] decides the rate a phase
+//!   server's [`outages`], its clients a `phase_clients::Clients`; [`phase_rate`] decides the rate a phase
 //!   records (the scenario's, a `--target`'s own, or measured).
 //! - [`shard`]: one shard of a run split over several generators (`run
 //!   --segment I/N`): its slice of every phase's clients and the shared
@@ -117,6 +119,7 @@ pub mod phase_rate;
 pub mod publisher;
 pub mod pushpin_api;
 pub mod recorder;
+pub mod relay_programs;
 pub mod request_headers;
 pub mod runner;
 pub mod scenario;

@@ -105,7 +105,7 @@ impl ObservedTarget {
         let open = (established_to(addr.port()) as u64).saturating_sub(publishing);
         Ok(Stats {
             last_seq,
-            events_published: last_seq,
+            events_published: last_seq.saturating_sub(self.publisher.started_us),
             started_us: self.publisher.started_us,
             process: ProcessStats {
                 cpu_seconds: tree.cpu_seconds,

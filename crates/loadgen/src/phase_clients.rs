@@ -1,4 +1,4 @@
-//! A phase's clients ([`Clients`]): their tasks, started over the
+//! A phase's clients (`Clients`): their tasks, started over the
 //! ramp-up, their cursors (for the drain) and the signal that stops them.
 
 use std::sync::Arc;

@@ -8,7 +8,13 @@
 //! due, so a publish the server answers late shows in the latencies
 //! instead of thinning the rate (no coordinated omission). Seqs continue
 //! over the whole run, one after another on one kept-alive connection, so
-//! the server receives them in order; an event whose publish fails is
+//! the server receives them in order, and they start above every seq an
+//! earlier run could have published into the same server (the first is
+//! the publisher's creation time in microseconds since the epoch, plus
+//! one: a run would have to publish over a million events a second to
+//! catch up with the clock), so a server that keeps a ring of what it
+//! relayed never answers a new run's `since=` with an old run's events;
+//! an event whose publish fails is
 //! retried (on a new connection) until it is accepted or the phase ends,
 //! so a seq is never skipped by the publisher. `last_seq` is the last seq
 //! the server accepted: the end cursor of a phase, as `/stats`'s
@@ -95,14 +101,18 @@ impl Publisher {
     /// A publisher into the `kind` server at `addr`; nothing is published
     /// until [`Publisher::start`].
     pub fn new(kind: TargetKind, addr: SocketAddr) -> Self {
+        let started_us = now_us();
         Publisher {
             kind,
             addr,
-            counts: Arc::default(),
+            counts: Arc::new(Counts {
+                last_seq: AtomicU64::new(started_us),
+                failures: AtomicU64::new(0),
+            }),
             traffic: ControlTally::default(),
             connections: Arc::default(),
             running: Mutex::new(None),
-            started_us: now_us(),
+            started_us,
             rate: Mutex::new(0.0),
         }
     }

@@ -17,6 +17,7 @@ use pushbench_protocol::{Event, TargetKind};
 use crate::engine_io_requests;
 use crate::nchan_requests;
 use crate::pushpin_api;
+use crate::relay_programs;
 
 /// One HTTP/1.1 request of the load generator's own (not a client's).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,7 +59,7 @@ pub fn probe(kind: TargetKind) -> ApiRequest {
         TargetKind::Pushpin => (pushpin_api::PROBE.0, pushpin_api::PROBE.1.to_owned()),
         // A handshake: only Engine.IO answers it with an open packet.
         TargetKind::Socketio => ("GET", engine_io_requests::polling_target(None)),
-        TargetKind::Bun | TargetKind::NodeWs => ("GET", "/".to_owned()),
+        TargetKind::Bun | TargetKind::NodeWs => ("GET", relay_programs::PROBE_PATH.to_owned()),
     };
     ApiRequest {
         method,
@@ -92,6 +93,6 @@ pub fn recognise(
         TargetKind::Nchan => nchan_requests::recognise(status, body),
         TargetKind::Pushpin => pushpin_api::recognise(status, body),
         TargetKind::Socketio => engine_io_requests::recognise(status, body),
-        TargetKind::Bun | TargetKind::NodeWs => Ok(()),
+        TargetKind::Bun | TargetKind::NodeWs => relay_programs::recognise(kind, status, body),
     }
 }

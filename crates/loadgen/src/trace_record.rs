@@ -4,7 +4,7 @@
 //! The trace client is the load generator's client in miniature: the same
 //! requests ([`ClientSpec::request`]), the same WebSocket client
 //! (tokio-tungstenite), a [`CountingStream`] around the socket, and the same
-//! wire [`Classifier`] booking every byte. Instead of adding the classes up,
+//! wire [`Classifier`](pushbench_protocol::Classifier) booking every byte. Instead of adding the classes up,
 //! it keeps every classified segment in order, so the trace shows exactly
 //! the bytes the benchmark counts.
 //!
@@ -189,8 +189,10 @@ pub async fn record(opts: &TraceOptions) -> Result<Trace> {
                 payload: opts.payload,
                 topics: 1,
             };
-            let source = Source::Relay(Publisher::new(opts.kind, addr), plan);
-            (source, opts.path.server_addr(addr.port()), 0)
+            let publisher = Publisher::new(opts.kind, addr);
+            let cursor = publisher.last_seq();
+            let source = Source::Relay(publisher, plan);
+            (source, opts.path.server_addr(addr.port()), cursor)
         }
         &TraceServer::Target(addr) => {
             let stats = ControlClient::new(addr).stats(false).await?;

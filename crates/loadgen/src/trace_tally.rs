@@ -1,4 +1,4 @@
-//! The trace's [`Tally`] ([`Recorder`]): every byte of the traced
+//! The trace's [`Tally`] (`Recorder`): every byte of the traced
 //! connection classified, in the order the classifier released it, and
 //! what the exchange has got so far (events, answers, what the dialect
 //! asked the client to carry on).

@@ -17,6 +17,7 @@ mod servers;
 mod shards;
 mod support;
 mod target;
+mod target_bun_node;
 mod target_nchan;
 mod target_pushpin;
 mod target_socketio;

@@ -209,64 +209,92 @@ pub fn can_emulate(test: &str) -> bool {
     net_admin
 }
 
-/// A server of another kind (`--target-kind`) started by
-/// `scripts/targets/KIND/start` on `127.0.0.1:0`, whose contract is a
-/// first stdout line `KIND listening on http://ADDR` and a second
-/// `pid PID` (the server's main process). Dropped, it gets SIGTERM: the
-/// start script stops the server and removes its temp files.
-pub struct TargetServer {
+/// The repository's root (scripts/ and docs/ live there).
+pub fn repo_root() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A server of another kind, started by `scripts/targets/KIND/start
+/// --addr ADDR` as a user would (the contract of every start script:
+/// first stdout line `KIND listening on http://127.0.0.1:PORT`, second
+/// `pid PID`), stopped with SIGTERM when dropped (the script stops the
+/// server and its children and removes its temporary files), SIGKILLed
+/// if that takes over 10 s.
+pub struct StartedTarget {
     child: Child,
-    /// `http://127.0.0.1:PORT`.
-    pub url: String,
-    /// The server's main process.
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The server's main process, as the script's second line names it.
     pub pid: u32,
 }
 
-impl TargetServer {
-    /// The start script of `kind`, under the repository's scripts/targets.
-    pub fn script(kind: &str) -> std::path::PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../scripts/targets/{kind}/start"))
+impl StartedTarget {
+    /// Starts `kind`'s server on a free loopback port.
+    pub fn start(kind: &str) -> StartedTarget {
+        StartedTarget::start_with(kind, &["--addr", "127.0.0.1:0"])
     }
 
-    /// Starts `kind`'s server; panics with what the script said when it
-    /// breaks its contract.
-    pub fn start(kind: &str) -> TargetServer {
-        let mut child = Command::new(Self::script(kind))
-            .args(["--addr", "127.0.0.1:0"])
+    /// Starts `kind`'s server with the start script's arguments `args`
+    /// (`--addr ADDR` and any the kind's script takes).
+    pub fn start_with(kind: &str, args: &[&str]) -> StartedTarget {
+        let script = repo_root().join("scripts/targets").join(kind).join("start");
+        let mut child = Command::new(&script)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .unwrap_or_else(|e| panic!("start scripts/targets/{kind}/start: {e}"));
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let (mut first, mut second) = (String::new(), String::new());
-        let _ = stdout.read_line(&mut first);
-        let _ = stdout.read_line(&mut second);
-        let url = first
-            .trim()
-            .strip_prefix(&format!("{kind} listening on "))
-            .map(str::to_owned);
-        let pid = second
-            .trim()
-            .strip_prefix("pid ")
-            .and_then(|p| p.parse().ok());
-        let server = match (url, pid) {
-            (Some(url), Some(pid)) => TargetServer { child, url, pid },
+            .unwrap_or_else(|e| panic!("start {}: {e}", script.display()));
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let mut line = || lines.next().and_then(Result::ok).unwrap_or_default();
+        let (first, second) = (line(), line());
+        let prefix = format!("{kind} listening on http://");
+        let addr = first.strip_prefix(&prefix).and_then(|a| a.parse().ok());
+        let pid = second.strip_prefix("pid ").and_then(|p| p.parse().ok());
+        match (addr, pid) {
+            (Some(addr), Some(pid)) => StartedTarget { child, addr, pid },
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("scripts/targets/{kind}/start printed {first:?} then {second:?}");
+                panic!(
+                    "{}: unexpected first lines {first:?}, {second:?}",
+                    script.display()
+                )
             }
-        };
-        drop(stdout);
-        server
+        }
     }
-}
 
-impl Drop for TargetServer {
-    fn drop(&mut self) {
+    /// `http://ADDR`, as `--target` takes it.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The start script's own process id (the server's, when it execs).
+    pub fn child_id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends the start script SIGTERM and waits up to `within` for it to
+    /// exit: its exit status, or `None` if it is still running.
+    pub fn terminate(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
-        let _ = self.child.wait();
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for StartedTarget {
+    fn drop(&mut self) {
+        if self.terminate(Duration::from_secs(10)).is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }

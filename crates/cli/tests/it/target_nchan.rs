@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{Server, TargetServer, pushbench, scratch, skip_unless_ready};
+use crate::support::{Server, StartedTarget, pushbench, scratch, skip_unless_ready};
 
 const INSTALL: &str = "apt-get install nginx-light libnginx-mod-nchan";
 
@@ -37,13 +37,13 @@ fn every_technique_runs_against_nchan_with_nothing_missed() {
     if skip_unless_ready(missing_nchan(), INSTALL) {
         return;
     }
-    let nchan = TargetServer::start("nchan");
+    let nchan = StartedTarget::start("nchan");
     let dir = scratch("target-nchan");
     let clients = 10;
     // 3 events/s: under the 4 polls/s of a short poller, which Nchan
     // answers one message per poll.
     let out = pushbench()
-        .args(["run", "--target", &nchan.url, "--target-kind", "nchan"])
+        .args(["run", "--target", &nchan.url(), "--target-kind", "nchan"])
         .args(["--transports", "short-poll,long-poll,stream,sse,ws"])
         .args(["--clients", &clients.to_string(), "--rate", "3"])
         .args(["--duration", "2", "--warmup", "0.5", "--ramp-up", "0.2"])
@@ -163,7 +163,7 @@ fn trace_prints_a_real_exchange_of_every_technique() {
     if skip_unless_ready(missing_nchan(), INSTALL) {
         return;
     }
-    let nchan = TargetServer::start("nchan");
+    let nchan = StartedTarget::start("nchan");
     for (transport, marks) in [
         ("short-poll", &["If-None-Match: -1", "Etag: "][..]),
         ("long-poll", &["Last-Modified: "][..]),
@@ -172,7 +172,7 @@ fn trace_prints_a_real_exchange_of_every_technique() {
         ("ws", &["opcode=0x1 (text)"][..]),
     ] {
         let out = pushbench()
-            .args(["trace", "--target", &nchan.url, "--target-kind", "nchan"])
+            .args(["trace", "--target", &nchan.url(), "--target-kind", "nchan"])
             .args(["-t", transport, "--no-color", "--timeout", "20"])
             .output()
             .expect("run pushbench trace");

@@ -7,22 +7,18 @@
 //! failure (`.ci/run` installs them).
 
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pushbench_loadgen::trace_record::{TraceOptions, TraceServer, record};
 use pushbench_protocol::{Direction, TargetKind};
 
-use crate::support::{Server, checked_results, pushbench, scratch, skip_unless_ready};
+use crate::support::{
+    Server, StartedTarget, checked_results, pushbench, repo_root, scratch, skip_unless_ready,
+};
 use crate::wire::{assert_equal_row, verify_wire};
 
 const INSTALL: &str = "apt-get install pushpin nodejs curl";
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn missing() -> Option<String> {
     ["pushpin", "node", "curl"].into_iter().find_map(|tool| {
@@ -32,66 +28,6 @@ fn missing() -> Option<String> {
             .is_ok_and(|o| o.status.success());
         (!found).then(|| format!("`{tool}` is missing"))
     })
-}
-
-/// A server started by `scripts/targets/<kind>/start`, stopped with
-/// SIGTERM (the script's contract: it stops the server and its children
-/// and removes its temporary files) when dropped.
-struct StartedTarget {
-    child: Child,
-    addr: SocketAddr,
-    /// The server's main process, as the script's second line names it.
-    pid: u32,
-}
-
-impl StartedTarget {
-    fn start(kind: &str) -> StartedTarget {
-        let script = repo_root().join("scripts/targets").join(kind).join("start");
-        let mut child = Command::new(&script)
-            .args(["--addr", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}", script.display()));
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let mut line = || lines.next().and_then(Result::ok).unwrap_or_default();
-        let (first, second) = (line(), line());
-        let prefix = format!("{kind} listening on http://");
-        let addr = first.strip_prefix(&prefix).and_then(|a| a.parse().ok());
-        let pid = second.strip_prefix("pid ").and_then(|p| p.parse().ok());
-        match (addr, pid) {
-            (Some(addr), Some(pid)) => StartedTarget { child, addr, pid },
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "{}: unexpected first lines {first:?}, {second:?}",
-                    script.display()
-                )
-            }
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for StartedTarget {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn offered() -> Vec<&'static str> {

@@ -10,20 +10,16 @@
 //! them the tests are skipped with a note, except under CI (env `CI`
 //! set), where that is a failure.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pushbench_loadgen::runner::ConnectionRecord;
 use serde_json::Value;
 
-use crate::support::{checked_results, pushbench, scratch, skip_unless_ready, start_serve};
+use crate::support::{
+    StartedTarget, checked_results, pushbench, repo_root, scratch, skip_unless_ready, start_serve,
+};
 use crate::wire::{assert_equal_row, verify_wire};
-
-fn repo_root() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-}
 
 /// What is missing to start the target, if anything.
 fn missing_target() -> Option<String> {
@@ -43,68 +39,6 @@ fn missing_target() -> Option<String> {
 /// `true` (after a note) when the target cannot start here outside CI.
 fn skip() -> bool {
     skip_unless_ready(missing_target(), "npm ci --prefix scripts/targets/socketio")
-}
-
-/// A target started by its `start` script (the targets' contract: first
-/// stdout line `socketio listening on URL`, second `pid PID`), killed when
-/// dropped.
-struct Target {
-    child: Child,
-    url: String,
-    pid: u32,
-}
-
-impl Target {
-    fn start(extra: &[&str]) -> Target {
-        let mut child = Command::new(repo_root().join("scripts/targets/socketio/start"))
-            .args(["--addr", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start scripts/targets/socketio/start");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let mut next = || lines.next().and_then(Result::ok).unwrap_or_default();
-        let (first, second) = (next(), next());
-        let url = first.strip_prefix("socketio listening on http://127.0.0.1:");
-        let pid = second.strip_prefix("pid ").and_then(|p| p.parse().ok());
-        match (url, pid) {
-            (Some(port), Some(pid)) if port.parse::<u16>().is_ok_and(|p| p > 0) => Target {
-                url: format!("http://127.0.0.1:{port}"),
-                pid,
-                child,
-            },
-            _ => {
-                let _ = child.kill();
-                panic!("the start contract's first two lines, got {first:?} and {second:?}");
-            }
-        }
-    }
-
-    /// SIGTERM, as the contract asks: the server exits 0 within seconds.
-    fn terminate(mut self) {
-        let sent = Command::new("kill")
-            .args(["-TERM", &self.pid.to_string()])
-            .status()
-            .expect("kill -TERM");
-        assert!(sent.success());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                assert!(status.success(), "exit after SIGTERM: {status}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "still running 5 s after SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Target {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Each phase: every event published reached every client once, in order;
@@ -140,12 +74,21 @@ fn both_transports_deliver_every_event_and_every_byte_is_classed() {
     }
     // Pings every 400 ms, so Engine.IO's heartbeat (a ping in a poll
     // answer or a frame, the client's pong) runs inside the phases.
-    let target = Target::start(&["--ping-interval", "400"]);
+    let target = StartedTarget::start_with(
+        "socketio",
+        &["--addr", "127.0.0.1:0", "--ping-interval", "400"],
+    );
     let dir = scratch("target-socketio");
     let wire_log = dir.join("wire.jsonl");
     let (clients, payload) = (10, 64);
     let out = pushbench()
-        .args(["run", "--target", &target.url, "--target-kind", "socketio"])
+        .args([
+            "run",
+            "--target",
+            &target.url(),
+            "--target-kind",
+            "socketio",
+        ])
         .args(["--target-pid", &target.pid.to_string()])
         .args([
             "--transports",
@@ -185,7 +128,13 @@ fn both_transports_deliver_every_event_and_every_byte_is_classed() {
         );
         assert!(traffic.received.payload > 0, "{r:?}");
     }
-    target.terminate();
+    // SIGTERM, as the contract asks: the server exits 0 within seconds.
+    let mut target = target;
+    let status = target.terminate(Duration::from_secs(5));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "after SIGTERM: {status:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -194,7 +143,7 @@ fn trace_prints_one_real_exchange_on_either_transport() {
     if skip() {
         return;
     }
-    let target = Target::start(&[]);
+    let target = StartedTarget::start("socketio");
     for (transport, request) in [
         (
             "long-poll",
@@ -206,7 +155,7 @@ fn trace_prints_one_real_exchange_on_either_transport() {
             .args([
                 "trace",
                 "--target",
-                &target.url,
+                &target.url(),
                 "--target-kind",
                 "socketio",
             ])
@@ -280,9 +229,15 @@ fn a_server_of_another_kind_is_refused_naming_what_socketio_answers() {
         "{stderr}"
     );
     // And a technique Socket.IO does not offer is refused before the run.
-    let target = Target::start(&[]);
+    let target = StartedTarget::start("socketio");
     let out = pushbench()
-        .args(["run", "--target", &target.url, "--target-kind", "socketio"])
+        .args([
+            "run",
+            "--target",
+            &target.url(),
+            "--target-kind",
+            "socketio",
+        ])
         .args(["--transports", "sse", "--duration", "1"])
         .output()
         .expect("run pushbench run");

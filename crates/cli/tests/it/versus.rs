@@ -11,11 +11,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{pushbench, skip_unless_ready};
-
-fn repo_root() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-}
+use crate::support::{pushbench, repo_root, skip_unless_ready};
 
 fn missing_peer() -> Option<String> {
     for tool in ["wrk", "h2load", "node"] {
