@@ -25,7 +25,8 @@ cd "$(dirname "$0")/.."
 source scripts/lib/bench.sh
 
 prelude=""
-for dir in scripts/targets/*/; do
+# node-ws and bun run scripts/peers' relays (ws, and bun's binary from npm).
+for dir in scripts/peers/ scripts/targets/*/; do
   if [ -f "$dir/package-lock.json" ]; then
     npm ci --prefix "$dir" --no-audit --no-fund --silent
     prelude="${prelude:+$prelude
@@ -60,7 +61,7 @@ version_of() { "$@" 2>&1 | head -1 || true; }
 package_version() {
   node -p "require('./$1/package.json').version" 2>/dev/null || echo "not installed"
 }
-bun_exe=$(ls scripts/targets/bun/node_modules/.bin/bun 2>/dev/null || command -v bun || true)
+bun_exe=${BUN:-$(ls scripts/peers/node_modules/.bin/bun 2>/dev/null || true)}
 
 cat >"$out/README.md" <<EOT
 # pushbench serve beside the servers people run, $(date -u +%F)
@@ -80,7 +81,7 @@ $(bench_machine_md)
 | pushpin | $(version_of pushpin --version) |
 | node | $(version_of node --version) |
 | socket.io (npm) | $(package_version scripts/targets/socketio/node_modules/socket.io) |
-| ws (npm) | $(package_version scripts/targets/node-ws/node_modules/ws) |
+| ws (npm) | $(package_version scripts/peers/node_modules/ws) |
 | bun | $(if [ -n "$bun_exe" ]; then version_of "$bun_exe" --version; else echo "not installed"; fi) |
 
 $(for dir in "$out"/clients-*/; do

@@ -51,8 +51,13 @@ fn measure<'a>(servers: &'a Value, transport: &str, kind: &str) -> &'a Value {
 #[test]
 fn servers_sets_serve_beside_node_ws_with_ratios_charts_and_a_table() {
     let script = repo_root().join("scripts/targets/node-ws/start");
-    let missing = (!script.is_file()).then(|| format!("{} is missing", script.display()));
-    if skip_unless_ready(missing, "scripts/targets/node-ws (npm ci as .ci/run does)") {
+    let ws = repo_root().join("scripts/peers/node_modules/ws/package.json");
+    let missing = if !script.is_file() {
+        Some(format!("{} is missing", script.display()))
+    } else {
+        (!ws.is_file()).then(|| "the `ws` package of scripts/peers is missing".to_owned())
+    };
+    if skip_unless_ready(missing, "npm ci --prefix scripts/peers") {
         return;
     }
     let out = scratch("servers-node-ws");
