@@ -5,7 +5,7 @@
 //!
 //! - A table: `<!-- generated: NAME source=PATH [KEY=VALUE] -->`, the
 //!   table, then `<!-- /generated -->` on a line of its own. NAME is one of
-//!   [`TABLES`]; PATH a `results.json` or `peers.json`; `phases` takes
+//!   [`TABLES`]; PATH a `results.json`, `peers.json` or `servers.json`; `phases` takes
 //!   `columns=..`, `capacity-points` takes `points=..`, and `phases` and
 //!   `phase-cost` select phases by `transport=..`, `tls=..` and the like
 //!   (see [`doc_tables`]).
@@ -45,13 +45,14 @@ use std::collections::BTreeMap;
 
 use pushbench_protocol::RunResult;
 use pushbench_protocol::peer_results::PeersResult;
+use pushbench_protocol::server_results::ServersResult;
 use serde_json::Value;
 
 use crate::number_format::{format_bytes, format_count, format_us};
 use crate::table::Table;
 
 /// The tables a `generated:` block may name, and what each shows.
-pub const TABLES: [(&str, &str); 10] = [
+pub const TABLES: [(&str, &str); 13] = [
     ("summary", "the run's summary table, one row per phase"),
     ("capacity", "the capacity search's highest sustained rates"),
     (
@@ -61,6 +62,18 @@ pub const TABLES: [(&str, &str); 10] = [
     ("variants", "bytes per event by class, one row per variant"),
     ("classic-argument", "polling against pushing per variant"),
     ("peers", "pushbench beside its peers, as ratios"),
+    (
+        "servers",
+        "`pushbench servers`: every technique and server (a servers.json)",
+    ),
+    (
+        "servers-ratios",
+        "`pushbench servers`: pushbench serve against each server, as ratios",
+    ),
+    (
+        "servers-bytes",
+        "`pushbench servers`: one technique's bytes per event by class (`transport=`)",
+    ),
     (
         "phases",
         "one row per phase, the columns named by `columns=`",
@@ -309,6 +322,26 @@ fn table(table_marker: &TableMarker, value: &Value, line: usize) -> Result<Table
             let peers = serde_json::from_value::<PeersResult>(value.clone())
                 .map_err(|e| source_error(line, source, format!("not a peers file: {e}")))?;
             crate::peer_report::peers_table(&peers)
+        }
+        "servers" | "servers-ratios" | "servers-bytes" => {
+            let servers = serde_json::from_value::<ServersResult>(value.clone())
+                .map_err(|e| source_error(line, source, format!("not a servers file: {e}")))?;
+            match name {
+                "servers" => crate::server_report::servers_table(&servers),
+                "servers-ratios" => {
+                    crate::peer_report::peers_table(&crate::server_report::as_peers(&servers))
+                }
+                _ => {
+                    let technique = servers
+                        .techniques
+                        .iter()
+                        .find(|t| t.transport.name() == param("transport"))
+                        .ok_or_else(|| {
+                            marker(line, "servers-bytes needs transport=T of a measured technique")
+                        })?;
+                    crate::server_report::bytes_table(technique)
+                }
+            }
         }
         "phases" => {
             let mut filter = table_marker.params.clone();
