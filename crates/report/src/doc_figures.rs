@@ -233,6 +233,7 @@ fn parse_table_marker(rest: &str, line: usize) -> Result<TableMarker, DocError> 
         "phases" => (&["columns"], &doc_tables::PHASE_KEYS),
         "capacity-points" => (&["points"], &[]),
         "phase-cost" => (&[], &doc_tables::PHASE_KEYS),
+        "servers-bytes" => (&["transport"], &[]),
         _ => (&[], &[]),
     };
     if let Some(key) = needs.iter().find(|k| !params.contains_key(**k)) {
@@ -337,7 +338,10 @@ fn table(table_marker: &TableMarker, value: &Value, line: usize) -> Result<Table
                         .iter()
                         .find(|t| t.transport.name() == param("transport"))
                         .ok_or_else(|| {
-                            marker(line, "servers-bytes needs transport=T of a measured technique")
+                            marker(
+                                line,
+                                "servers-bytes needs transport=T of a measured technique",
+                            )
                         })?;
                     crate::server_report::bytes_table(technique)
                 }
