@@ -327,25 +327,8 @@ fn table(table_marker: &TableMarker, value: &Value, line: usize) -> Result<Table
         "servers" | "servers-ratios" | "servers-bytes" => {
             let servers = serde_json::from_value::<ServersResult>(value.clone())
                 .map_err(|e| source_error(line, source, format!("not a servers file: {e}")))?;
-            match name {
-                "servers" => crate::server_report::servers_table(&servers),
-                "servers-ratios" => {
-                    crate::peer_report::peers_table(&crate::server_report::as_peers(&servers))
-                }
-                _ => {
-                    let technique = servers
-                        .techniques
-                        .iter()
-                        .find(|t| t.transport.name() == param("transport"))
-                        .ok_or_else(|| {
-                            marker(
-                                line,
-                                "servers-bytes needs transport=T of a measured technique",
-                            )
-                        })?;
-                    crate::server_report::bytes_table(technique)
-                }
-            }
+            doc_tables::servers_block(name, &servers, param("transport"))
+                .map_err(|m| marker(line, m))?
         }
         "phases" => {
             let mut filter = table_marker.params.clone();

@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use pushbench_protocol::results::{PhaseResult, TransportCapacity};
+use pushbench_protocol::server_results::ServersResult;
 use pushbench_protocol::{
     ByteClass, ContentCoding, HeaderProfile, HttpVersion, LinkProfile, RunResult, Transport,
 };
@@ -313,6 +314,30 @@ pub const PHASE_KEYS: [&str; 8] = [
     "coding",
     "link",
 ];
+
+/// A `pushbench servers` table: every technique and server (`servers`),
+/// serve against each server as ratios (`servers-ratios`), or one
+/// technique's bytes per event by class (`servers-bytes`, `transport`).
+pub fn servers_block(
+    name: &str,
+    servers: &ServersResult,
+    transport: &str,
+) -> Result<Table, String> {
+    Ok(match name {
+        "servers" => crate::server_report::servers_table(servers),
+        "servers-ratios" => {
+            crate::peer_report::peers_table(&crate::server_report::as_peers(servers))
+        }
+        _ => {
+            let technique = servers
+                .techniques
+                .iter()
+                .find(|t| t.transport.name() == transport)
+                .ok_or("servers-bytes needs transport=T of a measured technique")?;
+            crate::server_report::bytes_table(technique)
+        }
+    })
+}
 
 /// Whether `phase`'s field `key` equals `value`, read as that field's type
 /// reads it (`http=2` is `http=h2`), or why the selector is wrong.
