@@ -62,7 +62,7 @@ pub async fn run_client(
             id,
             spec.tls.is_some(),
         );
-        peer.reconnected(spec.kind);
+        peer.reconnected();
         let started = Instant::now();
         let (mut conn, local) = match dialer.attempt(&meter, &mut stop).await {
             Attempt::Stop => break,

@@ -17,7 +17,7 @@ use tokio::net::TcpStream;
 
 pub use crate::control_tally::ControlConnection;
 use crate::control_tally::ControlTally;
-use crate::http_answer::wire_request;
+use crate::http_answer::{is_chunked, wire_request};
 use crate::observed_target::ObservedTarget;
 pub use crate::server_stats::{Generator, PeerStats, ProcessStats, RouteStats, Stats};
 use crate::{Error, Result};
@@ -169,8 +169,7 @@ impl ControlClient {
         };
         let (status, body) =
             split_response(&answer.0).ok_or_else(|| not_kind("an HTTP/1.1 answer".to_owned()))?;
-        let headers = head_fields(&answer.0);
-        target_api::recognise(kind, status, &headers, &body).map_err(not_kind)
+        target_api::recognise(kind, status, &body).map_err(not_kind)
     }
 
     fn server_error(&self, message: String) -> Error {
@@ -252,22 +251,6 @@ impl ControlClient {
     }
 }
 
-/// The header fields of an answer's head, names lowercased.
-fn head_fields(answer: &[u8]) -> Vec<(String, String)> {
-    let end = answer
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or(answer.len());
-    String::from_utf8_lossy(&answer[..end])
-        .split("\r\n")
-        .skip(1)
-        .filter_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            Some((name.trim().to_ascii_lowercase(), value.trim().to_owned()))
-        })
-        .collect()
-}
-
 /// Splits a whole `connection: close` answer into status and (de-chunked)
 /// body; `None` when it is not a well-formed HTTP answer.
 ///
@@ -278,10 +261,7 @@ pub fn split_response(answer: &[u8]) -> Option<(u16, Vec<u8>)> {
     let head = std::str::from_utf8(&answer[..end]).ok()?;
     let status = head.split(' ').nth(1)?.parse().ok()?;
     let body = &answer[end + 4..];
-    let chunked = head.lines().any(|l| {
-        l.to_ascii_lowercase().starts_with("transfer-encoding:")
-            && l.to_ascii_lowercase().contains("chunked")
-    });
+    let chunked = is_chunked(head);
     if !chunked {
         return Some((status, body.to_vec()));
     }

@@ -41,16 +41,11 @@ pub fn answer_len(buf: &[u8]) -> Option<Result<(u16, usize), String>> {
     let Some(status) = status else {
         return Some(Err("answer is not HTTP/1.x".into()));
     };
-    let header = |name: &str| {
-        head.split("\r\n").skip(1).find_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-        })
-    };
+    let header = |name: &str| header_in(head, name);
     if (100..200).contains(&status) || status == 204 || status == 304 {
         return Some(Ok((status, head_end)));
     }
-    if header("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked")) {
+    if is_chunked(head) {
         return chunked_len(buf, head_end).map(|r| r.map(|len| (status, len)));
     }
     match header("content-length").map(str::parse::<usize>) {
@@ -60,6 +55,20 @@ pub fn answer_len(buf: &[u8]) -> Option<Result<(u16, usize), String>> {
             "answer without content-length or chunked body (cannot keep the connection)".into(),
         )),
     }
+}
+
+/// The value of header `name` (case-insensitive) in an answer's `head`
+/// (its status line first).
+pub fn header_in<'h>(head: &'h str, name: &str) -> Option<&'h str> {
+    head.split("\r\n").skip(1).find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// Whether an answer's `head` says its body is chunked.
+pub fn is_chunked(head: &str) -> bool {
+    header_in(head, "transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
 }
 
 /// The end of a chunked body that starts at `at` in `buf`.

@@ -82,8 +82,7 @@ impl PeerState {
 
     /// A new connection: what belonged to the last one (a session, its
     /// unanswered pings) is gone; resume tokens stay.
-    pub fn reconnected(&mut self, kind: TargetKind) {
-        let _ = kind;
+    pub fn reconnected(&mut self) {
         self.session = None;
         self.pings = 0;
         self.joined = false;

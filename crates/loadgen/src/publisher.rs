@@ -79,6 +79,8 @@ struct Counts {
 struct Running {
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+    /// The rate it publishes.
+    rate: f64,
 }
 
 /// Publishes the run's events into one server of another kind.
@@ -93,8 +95,6 @@ pub struct Publisher {
     /// When the publisher was made (µs since the epoch): the `started_us`
     /// of the server it stands for in the phases' view.
     pub started_us: u64,
-    /// The rate of the phase publishing now (0 between phases).
-    rate: Mutex<f64>,
 }
 
 impl Publisher {
@@ -113,7 +113,6 @@ impl Publisher {
             connections: Arc::default(),
             running: Mutex::new(None),
             started_us,
-            rate: Mutex::new(0.0),
         }
     }
 
@@ -129,7 +128,7 @@ impl Publisher {
 
     /// The rate being published now (0 when stopped).
     pub fn rate(&self) -> f64 {
-        *lock(&self.rate)
+        lock(&self.running).as_ref().map_or(0.0, |r| r.rate)
     }
 
     /// Every byte the publisher's connections carried (all `control`).
@@ -158,18 +157,20 @@ impl Publisher {
             plan,
             stopped,
         ));
-        *lock(&self.rate) = plan.rate;
-        *lock(&self.running) = Some(Running { stop, task });
+        *lock(&self.running) = Some(Running {
+            stop,
+            task,
+            rate: plan.rate,
+        });
     }
 
     /// Stops publishing (an event being published finishes first).
     pub async fn stop(&self) {
         let running = lock(&self.running).take();
-        if let Some(Running { stop, task }) = running {
+        if let Some(Running { stop, task, .. }) = running {
             let _ = stop.send(true);
             let _ = task.await;
         }
-        *lock(&self.rate) = 0.0;
     }
 }
 

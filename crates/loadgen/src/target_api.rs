@@ -69,16 +69,10 @@ pub fn probe(kind: TargetKind) -> ApiRequest {
     }
 }
 
-/// Whether the answer to [`probe`] (`status`, its head's header lines and
-/// its body) is a `kind` server's; `Err` says what was expected, for the
+/// Whether the answer to [`probe`] (`status` and body) is a `kind`
+/// server's; `Err` says what was expected, for the
 /// "not a KIND server" error.
-pub fn recognise(
-    kind: TargetKind,
-    status: u16,
-    headers: &[(String, String)],
-    body: &[u8],
-) -> Result<(), String> {
-    let _ = headers;
+pub fn recognise(kind: TargetKind, status: u16, body: &[u8]) -> Result<(), String> {
     match kind {
         TargetKind::Pushbench => {
             let stats = serde_json::from_slice::<serde_json::Value>(body).ok();

@@ -26,10 +26,7 @@ pub(super) fn response_head<F: FnMut(WireEvent<'_>)>(
         | TargetKind::Pushpin
         | TargetKind::Socketio
         | TargetKind::Bun
-        | TargetKind::NodeWs => {
-            let _ = (transport, status, head);
-            None
-        }
+        | TargetKind::NodeWs => None,
     };
     if let Some(signal) = signal {
         em.event(WireEvent::Peer(signal));
