@@ -104,8 +104,9 @@ else
   kind_args=(--target-kind "$kind" --rate "$rate" --payload "$payload")
 fi
 pids+=("$SERVER_PID")
-# Pushpin starts its own processes and zurl: give it time.
-read -r -t 30 line <&"${SERVER[0]}" || true
+# Pushpin starts its own processes and zurl, and may try three times
+# (scripts/targets/pushpin/start): give it time.
+read -r -t 90 line <&"${SERVER[0]}" || true
 if [ "$kind" != pushbench ] && read -r -t 5 pid_line <&"${SERVER[0]}"; then
   kind_args+=(--target-pid "${pid_line#pid }")
 fi
