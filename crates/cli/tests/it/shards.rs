@@ -51,20 +51,20 @@ fn start_in(ahead: f64) -> String {
     format!("{:.3}", now + ahead)
 }
 
-/// `pushbench run` shard `index` of [`SHARDS`] with [`CLIENTS`] clients
+/// `pushbench run` shard `index` of `count` with [`CLIENTS`] clients
 /// over SSE and WebSocket, short phases, into `dir`: `command` is the
 /// binary, or `ip netns exec NS` and the binary.
 fn shard_run(
     mut command: Command,
     target: &str,
     start_at: &str,
-    index: usize,
+    (index, count): (usize, u32),
     dir: &Path,
 ) -> Command {
     command
         .args(["run", "--target", target, "--clients", &CLIENTS.to_string()])
         .args(["--transports", "sse,ws", "--segment"])
-        .arg(format!("{index}/{SHARDS}"))
+        .arg(format!("{index}/{count}"))
         .args(["--start-at", start_at])
         .args(["--duration", "2", "--warmup", "0.3", "--ramp-up", "0.1"])
         .arg("--no-report")
@@ -170,7 +170,7 @@ fn three_shards_merge_into_one_run_with_every_client_once() {
         .iter()
         .enumerate()
         .map(|(i, dir)| {
-            shard_run(pushbench(), &target, &start_at, i, dir)
+            shard_run(pushbench(), &target, &start_at, (i, SHARDS), dir)
                 .spawn()
                 .expect("start a shard")
         })
@@ -245,7 +245,7 @@ fn shards_in_network_namespaces_of_their_own_merge_into_one_run() {
                 ns.command(env!("CARGO_BIN_EXE_pushbench")),
                 &target,
                 &start_at,
-                i,
+                (i, SHARDS),
                 dir,
             );
             command.arg("--wire-log").arg(dir.join("wire.jsonl"));
@@ -296,6 +296,72 @@ fn shards_in_network_namespaces_of_their_own_merge_into_one_run() {
             .expect("ip link show");
         assert!(!link.status.success(), "{interface} removed");
     }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// `compare --equivalence` on real runs: a 2-shard run, merged, against a
+/// 1-process run (`--segment 0/1`) of the same scenario on the same
+/// schedule and server, is the same in every count and byte figure; a
+/// merged result with one event missed is not.
+#[test]
+fn a_merged_run_is_equivalent_to_a_1_process_run() {
+    let server = Server::start(&["--rate", "20", "--payload", "32"]);
+    let target = format!("http://{}", server.addr);
+    let root = scratch("shards-equivalence");
+    let start_at = start_in(3.0);
+    let runs = [("single", (0, 1)), ("shard-0", (0, 2)), ("shard-1", (1, 2))];
+    let children: Vec<Child> = runs
+        .iter()
+        .map(|(name, segment)| {
+            shard_run(pushbench(), &target, &start_at, *segment, &root.join(name))
+                .spawn()
+                .expect("start a run")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("a run");
+        assert!(out.status.success(), "{}", output(&out));
+    }
+    let merged = root.join("merged");
+    let out = merge(&[root.join("shard-0"), root.join("shard-1")], &merged);
+    assert!(out.status.success(), "{}", output(&out));
+    let compare = |b: &Path, md: &Path| {
+        pushbench()
+            .arg("compare")
+            .arg(root.join("single"))
+            .arg(b)
+            .arg("--equivalence")
+            .arg("--out")
+            .arg(md)
+            .output()
+            .expect("run pushbench compare")
+    };
+    let md = root.join("equivalence.md");
+    let out = compare(&merged, &md);
+    assert!(out.status.success(), "{}", output(&out));
+    let text = std::fs::read_to_string(&md).expect("equivalence.md");
+    for phase in ["sse", "ws"] {
+        assert!(
+            text.contains(&format!(
+                "- {phase} {CLIENTS}c@20/s: counts and bytes: the same"
+            )),
+            "{text}"
+        );
+    }
+    assert!(text.contains("| payload received / event |"), "{text}");
+
+    let mut lossy = read(&merged);
+    lossy.phases[0].events.missed = 1;
+    let lossy_dir = root.join("lossy");
+    std::fs::create_dir_all(&lossy_dir).expect("mkdir");
+    std::fs::write(
+        lossy_dir.join("results.json"),
+        serde_json::to_vec(&lossy).expect("json"),
+    )
+    .expect("write");
+    let out = compare(&lossy_dir, &root.join("lossy.md"));
+    assert!(!out.status.success());
+    assert!(output(&out).contains("not the same"), "{}", output(&out));
     let _ = std::fs::remove_dir_all(&root);
 }
 
