@@ -176,13 +176,13 @@ shard_rows=$(for ((i = 0; i < shards; i++)); do
 done)
 
 cat >"$out/README.md" <<EOT
-# Shards in network namespaces against one process, $(date -u +%F)
+# $shards shards $([ "$mode" = netns ] && echo "in network namespaces" || echo "over loopback") against one process, $(date -u +%F)
 
 Made by \`scripts/shards.sh${args[*]:+ ${args[*]}}\`: one \`pushbench serve\`
 (\`${serve[*]}\`), $shards shards of \`pushbench run ${scenario[*]}\`
 (\`--segment I/$shards --start-at T\`, $(
   [ "$mode" = netns ] && echo "each in a network namespace of its own joined to the host by a veth pair" \
-    || echo "on the host over loopback, the clients spread over 127.0.0.1 to 127.0.0.$shards: **no namespaces** (not root)"
+    || echo "on the host over loopback, the clients spread over 127.0.0.1 to 127.0.0.$shards: **no namespaces** (not root, or NO_NETNS=1)"
 )), \`pushbench merge\`d into [merged/](merged/), then the same scenario
 as one process (\`--segment 0/1\`) into [single/](single/), then
 \`pushbench compare single merged --equivalence\`.

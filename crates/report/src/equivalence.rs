@@ -196,7 +196,7 @@ fn phase_checks(pa: &PhaseResult, pb: &PhaseResult, push: &mut Push<'_>) {
         Within(2.0 / fewest_published),
         EDGES,
     );
-    let losses: [(&str, fn(&PhaseResult) -> u64); 6] = [
+    let losses: [(&str, Count); 6] = [
         ("missed", |p| p.events.missed),
         ("duplicated", |p| p.events.duplicated),
         ("out of order", |p| p.events.out_of_order),
@@ -262,7 +262,7 @@ fn phase_checks(pa: &PhaseResult, pb: &PhaseResult, push: &mut Push<'_>) {
             );
         }
     }
-    let percentiles: [(&str, fn(&PhaseResult) -> u64); 3] = [
+    let percentiles: [(&str, Count); 3] = [
         ("latency p50 µs", |p| p.latency_us.p50),
         ("latency p99 µs", |p| p.latency_us.p99),
         ("latency max µs", |p| p.latency_us.max),
@@ -277,6 +277,9 @@ fn phase_checks(pa: &PhaseResult, pb: &PhaseResult, push: &mut Push<'_>) {
         );
     }
 }
+
+/// A whole-number figure read from a phase.
+type Count = fn(&PhaseResult) -> u64;
 
 type Side = fn(&pushbench_protocol::Traffic) -> &ByteLedger;
 
@@ -307,8 +310,8 @@ fn steady_rule(
     Allowance,
     &'static str,
 ) {
-    let per_event: fn(&PhaseResult) -> u64 = |p| p.events.delivered;
-    let per_response: fn(&PhaseResult) -> u64 = |p| p.connections.responses;
+    let per_event: Count = |p| p.events.delivered;
+    let per_response: Count = |p| p.connections.responses;
     match class {
         ByteClass::Payload => (
             per_event,
