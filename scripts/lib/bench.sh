@@ -5,7 +5,9 @@
 #   bench_prepare LABEL   sets $out (refusing to replace it unless FORCE=1)
 #                         and $exe (the release binary, built first);
 #                         env BENCH_ROOT puts the folder elsewhere than
-#                         bench-results/ (a smoke run's scratch folder)
+#                         bench-results/ (a smoke run's scratch folder);
+#                         env PUSHBENCH_BIN names a prebuilt binary to use
+#                         instead (a smoke run's debug build)
 #   bench_start / bench_finish
 #                         record the time and load average around the run
 #   bench_machine_md      prints the "## Machine" and "## Versions" sections
@@ -22,8 +24,12 @@ bench_prepare() {
     fi
     rm -r "$out"
   fi
-  cargo build --release -q -p pushbench-cli
-  exe=${CARGO_TARGET_DIR:-target}/release/pushbench
+  if [ -n "${PUSHBENCH_BIN:-}" ]; then
+    exe=$PUSHBENCH_BIN
+  else
+    cargo build --release -q -p pushbench-cli
+    exe=${CARGO_TARGET_DIR:-target}/release/pushbench
+  fi
   mkdir -p "$out"
 }
 

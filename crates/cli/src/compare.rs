@@ -17,14 +17,29 @@ pub struct Args {
     /// A's by more than PCT percent.
     #[arg(long, value_name = "PCT", value_parser = crate::flags::decimal(0.0, 1_000_000.0, "percent"), allow_negative_numbers = true)]
     pub fail_over: Option<f64>,
+    /// Instead of the changes, judge whether B (a merged N-shard run)
+    /// measured what A (a 1-process run of the same scenario) did: every
+    /// figure normalised (per client, event, response or connection) and
+    /// held to a stated allowance (exact, seq digits, window edges, the
+    /// histograms' precision, or not judged when it follows timing);
+    /// exits with an error when a count or byte figure is not the same.
+    #[arg(long, conflicts_with = "fail_over")]
+    pub equivalence: bool,
+    /// With --equivalence: also write the table and verdicts as Markdown
+    /// to FILE.
+    #[arg(long, value_name = "FILE", requires = "equivalence")]
+    pub out: Option<PathBuf>,
 }
 
 /// Prints the comparison; fails on a regression over `--fail-over`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let a = pushbench_report::load_results(&args.a).context("reading run A")?;
     let b = pushbench_report::load_results(&args.b).context("reading run B")?;
-    let comparison = pushbench_report::compare(&a, &b);
     println!("A: {}\nB: {}\n", args.a.display(), args.b.display());
+    if args.equivalence {
+        return judge_equivalence(&args, &a, &b);
+    }
+    let comparison = pushbench_report::compare(&a, &b);
     print!("{}", comparison.table().to_text());
     if comparison.is_unchanged() {
         println!("\nno change");
@@ -49,6 +64,43 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
             bail!("{} figure(s) worse by more than {pct}%", regressions.len());
         }
+    }
+    Ok(())
+}
+
+/// `--equivalence`: the checks, the verdict per phase, the Markdown.
+fn judge_equivalence(
+    args: &Args,
+    a: &pushbench_protocol::RunResult,
+    b: &pushbench_protocol::RunResult,
+) -> anyhow::Result<()> {
+    let eq = pushbench_report::equivalence(a, b);
+    let verdicts: Vec<String> = eq
+        .verdicts()
+        .iter()
+        .map(|v| format!("{}: {}", v.phase, v.words()))
+        .collect();
+    print!("{}", eq.table().to_text());
+    println!();
+    for line in &verdicts {
+        println!("{line}");
+    }
+    if let Some(path) = &args.out {
+        let mut md = format!(
+            "A: `{}`\n\nB: `{}`\n\n{}\n",
+            args.a.display(),
+            args.b.display(),
+            eq.table().to_markdown()
+        );
+        for line in &verdicts {
+            md.push_str(&format!("- {line}\n"));
+        }
+        std::fs::write(path, md).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if !eq.counts_and_bytes_equal() {
+        bail!(
+            "B is not the same run as A: a count or byte figure differs beyond its allowance (see DIFFERS above)"
+        );
     }
     Ok(())
 }

@@ -71,6 +71,8 @@
 //!   queue, serialization, delay, jitter, order), tested without sockets.
 //! - `emulator`: the reader and writer threads per direction that drive
 //!   the schedulers between the two TUN devices, and the counts.
+//! - `veth_namespace`: [`VethNamespace`], a namespace one veth hop from
+//!   the host (a shard's own address), and the veth pair both use.
 //! - `netns`: names, the address plan, the `ip` commands, cleanup, and the
 //!   thread that runs jobs inside a namespace.
 
@@ -79,6 +81,7 @@
 mod emulator;
 mod netns;
 pub mod scheduler;
+mod veth_namespace;
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
@@ -91,10 +94,12 @@ use pushbench_net::network_path::{Job, NetworkPath, PathCounts, Side};
 use pushbench_protocol::LinkProfile;
 
 use crate::emulator::Emulator;
-use crate::netns::{AddressBlock, LinkNames, NS_CONTROL, NS_TUN, SideThread, free_block, ip};
+use crate::netns::{AddressBlock, LinkNames, NS_TUN, SideThread, free_block, ip};
 use crate::scheduler::DirectionParams;
 
 pub use crate::netns::{cleanup_stale, cleanup_this_process, pid_of_namespace};
+pub use crate::veth_namespace::VethNamespace;
+use crate::veth_namespace::veth_to_host;
 
 /// The MTU of both TUN devices: Ethernet's, as on the paths emulated.
 const LINK_MTU: u16 = 1500;
@@ -111,6 +116,9 @@ pub enum LinkError {
         /// The profile's label.
         profile: String,
     },
+    /// Not root: no CAP_NET_ADMIN, for something other than a link.
+    #[error("{0} needs root (CAP_NET_ADMIN)")]
+    NeedsRoot(String),
     /// `loopback` needs no link.
     #[error("--link loopback is the kernel's loopback: it needs no emulated link")]
     Loopback,
@@ -165,14 +173,27 @@ impl From<LinkError> for io::Error {
 /// Fails with [`LinkError::NeedsNetAdmin`] unless this process holds
 /// CAP_NET_ADMIN (root has it), naming `profile` in the message.
 pub fn require_net_admin(profile: &LinkProfile) -> Result<(), LinkError> {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    if has_net_admin(&status) {
+    if this_process_has_net_admin() {
         Ok(())
     } else {
         Err(LinkError::NeedsNetAdmin {
             profile: profile.label(),
         })
     }
+}
+
+/// Fails with [`LinkError::NeedsRoot`] naming `what` unless this process
+/// holds CAP_NET_ADMIN.
+pub(crate) fn require_net_admin_for(what: &str) -> Result<(), LinkError> {
+    if this_process_has_net_admin() {
+        Ok(())
+    } else {
+        Err(LinkError::NeedsRoot(what.to_owned()))
+    }
+}
+
+fn this_process_has_net_admin() -> bool {
+    has_net_admin(&std::fs::read_to_string("/proc/self/status").unwrap_or_default())
 }
 
 /// Whether the `CapEff` line of a `/proc/<pid>/status` text has
@@ -245,9 +266,9 @@ pub struct Link {
 /// What a link made on the host, removed on drop (also when `open`
 /// fails half way).
 #[derive(Debug, Default)]
-struct Resources {
-    namespaces: Vec<String>,
-    interfaces: Vec<String>,
+pub(crate) struct Resources {
+    pub(crate) namespaces: Vec<String>,
+    pub(crate) interfaces: Vec<String>,
 }
 
 impl Drop for Resources {
@@ -348,25 +369,7 @@ impl Link {
         if let Some(ns) = &server_ns {
             in_ns(Some(ns), &["link", "set", "lo", "up"])?;
             server.run(|| rp_filter_off(NS_TUN)).map_err(thread_error)?;
-            let host_end = names.host_control();
-            ip(&[
-                "link", "add", &host_end, "type", "veth", "peer", "name", NS_CONTROL, "netns", ns,
-            ])?;
-            resources.interfaces.push(host_end.clone());
-            let net = |addr: Ipv4Addr| format!("{addr}/30");
-            ip(&["addr", "add", &net(block.control_host()), "dev", &host_end])?;
-            ip(&["link", "set", &host_end, "up"])?;
-            in_ns(
-                Some(ns),
-                &[
-                    "addr",
-                    "add",
-                    &net(block.control_server()),
-                    "dev",
-                    NS_CONTROL,
-                ],
-            )?;
-            in_ns(Some(ns), &["link", "set", NS_CONTROL, "up"])?;
+            veth_to_host(&names, block, ns, &mut resources)?;
         }
 
         let (up, down) = direction_params(profile);
@@ -441,7 +444,7 @@ impl Drop for Link {
 }
 
 /// Runs `ip args` in namespace `ns` (`ip -n NS`), or on the host.
-fn in_ns(ns: Option<&str>, args: &[&str]) -> Result<(), LinkError> {
+pub(crate) fn in_ns(ns: Option<&str>, args: &[&str]) -> Result<(), LinkError> {
     match ns {
         Some(ns) => {
             let mut all = vec!["-n", ns];

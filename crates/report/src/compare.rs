@@ -99,24 +99,9 @@ pub struct Comparison {
 /// count, event rate and variant (HTTP version, TLS, content coding,
 /// header profile): an HTTP/2 phase is never compared with an HTTP/1.1 one.
 pub fn compare(a: &RunResult, b: &RunResult) -> Comparison {
-    let index = |run: &RunResult| -> BTreeMap<String, usize> {
-        run.phases
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (phase_key(p), i))
-            .collect()
-    };
-    let b_index = index(b);
-    let a_index = index(a);
+    let matched = match_phases(a, b);
     let mut changes = Vec::new();
-    let mut only_in_a = Vec::new();
-    for phase_a in &a.phases {
-        let key = phase_key(phase_a);
-        let Some(&j) = b_index.get(&key) else {
-            only_in_a.push(key);
-            continue;
-        };
-        let phase_b = &b.phases[j];
+    for (key, phase_a, phase_b) in matched.pairs {
         for figure in FIGURES {
             changes.push(Change {
                 phase: key.clone(),
@@ -127,14 +112,52 @@ pub fn compare(a: &RunResult, b: &RunResult) -> Comparison {
             });
         }
     }
+    Comparison {
+        changes,
+        only_in_a: matched.only_in_a,
+        only_in_b: matched.only_in_b,
+    }
+}
+
+/// The phases of two runs paired by [`phase_key`], in run A's order.
+#[derive(Debug)]
+pub struct MatchedPhases<'a> {
+    /// The key and the phase in A and in B.
+    pub pairs: Vec<(String, &'a PhaseResult, &'a PhaseResult)>,
+    /// Keys of the phases only run A measured.
+    pub only_in_a: Vec<String>,
+    /// Keys of the phases only run B measured.
+    pub only_in_b: Vec<String>,
+}
+
+/// Pairs the phases of `a` and `b` by transport, client count, event rate
+/// and variant ([`phase_key`]).
+pub fn match_phases<'a>(a: &'a RunResult, b: &'a RunResult) -> MatchedPhases<'a> {
+    let index = |run: &RunResult| -> BTreeMap<String, usize> {
+        run.phases
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (phase_key(p), i))
+            .collect()
+    };
+    let (a_index, b_index) = (index(a), index(b));
+    let mut pairs = Vec::new();
+    let mut only_in_a = Vec::new();
+    for phase_a in &a.phases {
+        let key = phase_key(phase_a);
+        match b_index.get(&key) {
+            Some(&j) => pairs.push((key, phase_a, &b.phases[j])),
+            None => only_in_a.push(key),
+        }
+    }
     let only_in_b = b
         .phases
         .iter()
         .map(phase_key)
         .filter(|k| !a_index.contains_key(k))
         .collect();
-    Comparison {
-        changes,
+    MatchedPhases {
+        pairs,
         only_in_a,
         only_in_b,
     }

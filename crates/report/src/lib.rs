@@ -27,6 +27,9 @@
 //! - [`document`]: `report.md` and `report.html` from the same sections.
 //! - [`mod@compare`]: two runs side by side, [`Comparison::regressions`];
 //!   [`compare()`] builds one.
+//! - [`mod@equivalence`]: whether a merged N-shard run measured what a
+//!   1-process run of the same scenario did, each figure normalised and
+//!   held to a stated allowance ([`equivalence()`]).
 //! - [`model`]: the analytic bandwidth per technique, and the classic
 //!   1,000 / 10,000 / 100,000 clients table.
 //! - [`peer_report`]: `peers.json` (pushbench beside wrk, h2load, a Node `ws`
@@ -56,6 +59,7 @@ pub mod charts;
 pub mod compare;
 pub mod doc_figures;
 pub mod document;
+pub mod equivalence;
 mod error;
 pub mod figures;
 pub mod link_points;
@@ -69,6 +73,7 @@ pub mod trace_render;
 pub mod variant_labels;
 
 pub use compare::{Comparison, compare};
+pub use equivalence::{Equivalence, equivalence};
 pub use error::ReportError;
 pub use summary::{summary_table, terminal_summary, warnings};
 pub use table::Table;

@@ -63,7 +63,13 @@ pub struct Server {
 
 impl Server {
     pub fn start(extra: &[&str]) -> Server {
-        let (child, addr) = start_serve(extra, Stdio::inherit());
+        Server::start_at("127.0.0.1:0", extra)
+    }
+
+    /// Starts `pushbench serve --addr ADDR EXTRA...` (port 0: a free one).
+    pub fn start_at(addr: &str, extra: &[&str]) -> Server {
+        let (child, addr) =
+            try_serve_at(addr, extra, Stdio::inherit()).unwrap_or_else(|line| panic!("{line}"));
         Server {
             child,
             addr: addr.parse().expect("address"),
