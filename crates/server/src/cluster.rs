@@ -314,6 +314,10 @@ pub struct Cluster {
     reconnects: AtomicU64,
     publish_errors: AtomicU64,
     published_here: AtomicU64,
+    /// The highest seq Redis gave this node's publishes: with the hub's
+    /// last seq, the floor of the next publish, so a seq this node was
+    /// told of but never read back (Redis died in between) is not reused.
+    highest_assigned: AtomicU64,
     last_error: Mutex<Option<String>>,
     reader_lag_us: AtomicU64,
     lease_held: AtomicBool,
@@ -331,6 +335,7 @@ impl Cluster {
             reconnects: AtomicU64::new(0),
             publish_errors: AtomicU64::new(0),
             published_here: AtomicU64::new(0),
+            highest_assigned: AtomicU64::new(0),
             last_error: Mutex::new(None),
             reader_lag_us: AtomicU64::new(0),
             lease_held: AtomicBool::new(false),
@@ -376,9 +381,10 @@ impl Cluster {
         self.lease_held.store(held, Ordering::Relaxed);
     }
 
-    /// Publishes one event into the stream; returns its seq. `hub`
-    /// supplies the floor (its last seq, see [`PUBLISH_SCRIPT`]); the event
-    /// reaches the hub through the reader, like everyone else's.
+    /// Publishes one event into the stream; returns its seq. The floor
+    /// (see [`PUBLISH_SCRIPT`]) is the highest seq this node knows of: the
+    /// hub's last, or one Redis assigned it. The event reaches the hub
+    /// through the reader, like everyone else's.
     pub async fn publish(
         &self,
         hub: &Hub,
@@ -388,7 +394,8 @@ impl Cluster {
         let args = publish_args(
             &self.keys,
             &self.config.node,
-            hub.last_seq(),
+            hub.last_seq()
+                .max(self.highest_assigned.load(Ordering::Relaxed)),
             self.maxlen,
             created_us,
             what,
@@ -413,6 +420,9 @@ impl Cluster {
                 self.mark_up();
                 self.published_here.fetch_add(1, Ordering::Relaxed);
                 let seq = reply.as_integer().and_then(|n| u64::try_from(n).ok());
+                if let Some(seq) = seq {
+                    self.highest_assigned.fetch_max(seq, Ordering::Relaxed);
+                }
                 seq.ok_or_else(|| self.unavailable(RedisError::Unexpected(format!("{reply:?}"))))
             }
             Err(RedisError::Refused(message)) if message.starts_with("NOTLEASE") => {
