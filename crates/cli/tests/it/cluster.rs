@@ -11,10 +11,12 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use futures_util::{SinkExt as _, StreamExt as _};
 use pushbench_protocol::Transport;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::crowd::{Crowd, assert_no_loss, stats, wait_for};
 use crate::support::{Server, StartedTarget, pushbench, repo_root, skip_unless_ready};
@@ -130,6 +132,34 @@ async fn sse_ids(addr: SocketAddr, last_event_id: u64, until: u64) -> Vec<u64> {
         .await
         .expect("the SSE events within 10 s")
         .expect("SSE")
+}
+
+type WebSocket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+/// A WebSocket on `addr`'s `/ws`, from now on (no cursor).
+async fn ws_publisher(addr: SocketAddr) -> WebSocket {
+    let url = format!("ws://{addr}/ws");
+    let (ws, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .expect("WebSocket handshake");
+    ws
+}
+
+/// The next text message on `ws`, as JSON (within 10 s).
+async fn next_text(ws: &mut WebSocket) -> Value {
+    let next = async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(text))) => return text,
+                Some(Ok(_)) => {}
+                other => panic!("the WebSocket ended: {other:?}"),
+            }
+        }
+    };
+    let text = tokio::time::timeout(Duration::from_secs(10), next)
+        .await
+        .expect("a message within 10 s");
+    serde_json::from_str(text.as_str()).expect("JSON text")
 }
 
 fn lease_held(stats: &Value) -> bool {
@@ -327,6 +357,13 @@ async fn subscribers_keep_their_connections_across_a_redis_restart() {
     })
     .await;
     let before = down["last_seq"].as_u64().expect("last_seq");
+    // A WebSocket publish hears the same error and keeps its connection.
+    let mut ws = ws_publisher(a).await;
+    ws.send(Message::Text("while down".into()))
+        .await
+        .expect("send");
+    let error = next_text(&mut ws).await;
+    assert_eq!(error["status"], 503, "{error}");
     let (status, answer) = post(a, "while down").await;
     assert_eq!(status, 503, "{answer}");
     assert_eq!(answer["status"], 503);
@@ -348,6 +385,11 @@ async fn subscribers_keep_their_connections_across_a_redis_restart() {
     assert!(cluster["reconnects"].as_u64() >= Some(1), "{cluster}");
     assert!(cluster["publish_errors"].as_u64() >= Some(1), "{cluster}");
     let last = after["last_seq"].as_u64().expect("last_seq");
+    let event = next_text(&mut ws).await;
+    assert!(
+        event["seq"].as_u64() > Some(before),
+        "the same WebSocket gets events again: {event}"
+    );
     let mut reports = Vec::new();
     for crowd in crowds {
         crowd.caught_up(last, Duration::from_secs(10)).await;
@@ -414,4 +456,88 @@ fn cluster_flags_are_checked_and_a_lone_server_is_unchanged() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let report = runtime.block_on(stats(lone.addr));
     assert!(report.get("cluster").is_none(), "{report}");
+}
+
+/// Runs the publish script as `node` with `floor`: the seq, or Redis's
+/// refusal.
+async fn run(
+    conn: &mut pushbench_server::redis_conn::RedisConn,
+    keys: &pushbench_server::cluster::Keys,
+    node: &str,
+    floor: u64,
+    what: pushbench_server::cluster::Publish<'_>,
+) -> Result<Option<i64>, pushbench_server::redis_conn::RedisError> {
+    let args = pushbench_server::cluster::publish_args(keys, node, floor, 100, 1, what);
+    let reply = conn.command(&args, Duration::from_secs(5)).await?;
+    Ok(reply.as_integer())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_publish_script_keeps_one_generator_and_seqs_above_the_floor() {
+    use pushbench_server::cluster::{Keys, LEASE_SCRIPT, Publish};
+    use pushbench_server::redis_conn::{RedisConn, RedisError};
+    if skip_unless_ready(missing_redis(), INSTALL) {
+        return;
+    }
+    let redis = start_redis("127.0.0.1:0");
+    let url = format!("redis://{}", redis.addr).parse().expect("URL");
+    let limit = Duration::from_secs(5);
+    let mut conn = RedisConn::connect(&url, limit).await.expect("connect");
+    let keys = Keys::new("script");
+    let generated = Publish::Generated { len: 8, topics: 1 };
+    // No lease yet: a generator publish is refused, and uses no seq.
+    let refused = run(&mut conn, &keys, "n1", 0, generated).await;
+    assert!(
+        matches!(&refused, Err(RedisError::Refused(m)) if m.contains("NOTLEASE")),
+        "{refused:?}"
+    );
+    let lease = |node: &'static str| ["EVAL", LEASE_SCRIPT, "1", "script:generator", node, "60000"];
+    let took = conn.command(&lease("n1"), limit).await.expect("lease");
+    assert_eq!(took.as_integer(), Some(1));
+    let other = conn.command(&lease("n2"), limit).await.expect("lease");
+    assert_eq!(other.as_integer(), Some(0), "the lease is n1's");
+    assert_eq!(
+        run(&mut conn, &keys, "n1", 0, generated)
+            .await
+            .expect("publish"),
+        Some(1)
+    );
+    let stale = run(&mut conn, &keys, "n2", 0, generated).await;
+    assert!(
+        matches!(&stale, Err(RedisError::Refused(m)) if m.contains("NOTLEASE")),
+        "{stale:?}"
+    );
+    // Clients publish from any node; a floor above the counter (a
+    // restarted Redis) lifts it, and the counter never goes back.
+    let client = Publish::Client {
+        topic: "c",
+        payload: "p",
+    };
+    assert_eq!(
+        run(&mut conn, &keys, "n2", 1, client)
+            .await
+            .expect("publish"),
+        Some(2)
+    );
+    assert_eq!(
+        run(&mut conn, &keys, "n2", 40, client)
+            .await
+            .expect("publish"),
+        Some(41)
+    );
+    assert_eq!(
+        run(&mut conn, &keys, "n1", 3, client)
+            .await
+            .expect("publish"),
+        Some(42)
+    );
+    let tail = conn
+        .command(
+            &["XREVRANGE", "script:events", "+", "-", "COUNT", "1"],
+            limit,
+        )
+        .await
+        .expect("XREVRANGE");
+    let events = pushbench_server::cluster::parse_range(&tail).expect("entries");
+    assert_eq!((events[0].seq, events[0].payload.as_str()), (42, "p"));
 }
