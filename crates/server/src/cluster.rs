@@ -256,6 +256,15 @@ pub enum ClusterError {
         /// What failed.
         source: RedisError,
     },
+    /// Redis failed a moment ago; not tried again yet (see
+    /// [`RETRY_GAP`]).
+    #[error("the cluster's redis ({url}) is unavailable: {last_error}")]
+    Down {
+        /// Where Redis is (no password).
+        url: String,
+        /// The failure a moment ago.
+        last_error: String,
+    },
     /// A generator publish from a node whose lease has expired.
     #[error("this node no longer holds the generator lease")]
     NotLeaseHolder,
@@ -297,6 +306,12 @@ pub struct ClusterStats {
 /// better told so than held.
 pub const COMMAND_LIMIT: Duration = Duration::from_secs(1);
 
+/// After a failed publish, how long the next ones fail at once instead of
+/// trying Redis again: publishes queue on one connection, so against a
+/// stalled Redis each would otherwise wait out [`COMMAND_LIMIT`] behind
+/// the one before it.
+pub const RETRY_GAP: Duration = Duration::from_millis(250);
+
 /// A node's link to the cluster: its publishing connection, and health
 /// that the reader and generator update.
 #[derive(Debug)]
@@ -308,6 +323,8 @@ pub struct Cluster {
     /// Entries kept in the stream (`MAXLEN ~`): the ring.
     pub maxlen: usize,
     publisher: tokio::sync::Mutex<Option<RedisConn>>,
+    /// When a publish last failed on Redis.
+    publish_failed_at: Mutex<Option<std::time::Instant>>,
     up: AtomicBool,
     /// Whether a connection of some role has failed since it last
     /// connected, so the next connect counts as a reconnect.
@@ -331,6 +348,7 @@ impl Cluster {
             config,
             maxlen: maxlen.max(1),
             publisher: tokio::sync::Mutex::new(None),
+            publish_failed_at: Mutex::new(None),
             up: AtomicBool::new(false),
             reconnects: AtomicU64::new(0),
             publish_errors: AtomicU64::new(0),
@@ -401,19 +419,38 @@ impl Cluster {
             what,
         );
         let mut publisher = self.publisher.lock().await;
-        let result = match publisher.as_mut() {
-            Some(conn) => conn.command(&args, COMMAND_LIMIT).await,
-            None => match self.connect().await {
-                Ok(mut conn) => {
-                    if self.last_error_is_set() {
-                        self.reconnected("publisher");
-                    }
-                    let result = conn.command(&args, COMMAND_LIMIT).await;
-                    *publisher = Some(conn);
-                    result
+        let failed_at = *self
+            .publish_failed_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if publisher.is_none() && failed_at.is_some_and(|at| at.elapsed() < RETRY_GAP) {
+            self.publish_errors.fetch_add(1, Ordering::Relaxed);
+            return Err(ClusterError::Down {
+                url: self.config.url.to_string(),
+                last_error: self.stats_last_error().unwrap_or_default(),
+            });
+        }
+        // Taken out for the command and put back only after its reply: a
+        // publish whose caller goes away mid-command (a client hanging
+        // up) drops the connection with it, rather than leaving its reply
+        // to be read as the next publish's.
+        let result = match publisher.take() {
+            Some(conn) => Ok(conn),
+            None => self.connect().await.inspect(|_| {
+                if self.last_error_is_set() {
+                    self.reconnected("publisher");
                 }
-                Err(err) => Err(err),
-            },
+            }),
+        };
+        let result = match result {
+            Ok(mut conn) => {
+                let reply = conn.command(&args, COMMAND_LIMIT).await;
+                if reply.is_ok() || matches!(reply, Err(RedisError::Refused(_))) {
+                    *publisher = Some(conn);
+                }
+                reply
+            }
+            Err(err) => Err(err),
         };
         match result {
             Ok(reply) => {
@@ -429,8 +466,10 @@ impl Cluster {
                 Err(ClusterError::NotLeaseHolder)
             }
             Err(err) => {
-                // The connection may hold half a reply: start afresh.
-                *publisher = None;
+                *self
+                    .publish_failed_at
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
                 self.publish_errors.fetch_add(1, Ordering::Relaxed);
                 self.mark_down("publish", &err);
                 Err(self.unavailable(err))
@@ -439,10 +478,14 @@ impl Cluster {
     }
 
     fn last_error_is_set(&self) -> bool {
+        self.stats_last_error().is_some()
+    }
+
+    fn stats_last_error(&self) -> Option<String> {
         self.last_error
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .is_some()
+            .clone()
     }
 
     fn unavailable(&self, source: RedisError) -> ClusterError {
@@ -462,11 +505,7 @@ impl Cluster {
             reconnects: self.reconnects.load(Ordering::Relaxed),
             publish_errors: self.publish_errors.load(Ordering::Relaxed),
             published_here: self.published_here.load(Ordering::Relaxed),
-            last_error: self
-                .last_error
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone(),
+            last_error: self.stats_last_error(),
             reader_last_id: format!("{}-0", hub.last_seq()),
             reader_lag_us: self.reader_lag_us.load(Ordering::Relaxed),
             generator_lease_held: self.lease_held.load(Ordering::Relaxed),

@@ -204,7 +204,12 @@ impl AppState {
     /// Waits up to `limit` for the hub to hold `seq`; returns its last seq.
     async fn caught_up_to(&self, seq: u64, limit: Duration) -> u64 {
         let mut latest = self.hub.watch_latest();
-        let _late = tokio::time::timeout(limit, latest.wait_for(|&last| last >= seq)).await;
+        // The `Ref` that `wait_for` returns holds the watch's read lock: it
+        // must be gone before the ring's lock is taken (`last_seq`), since
+        // a publish takes the two the other way round.
+        let _caught_up = tokio::time::timeout(limit, latest.wait_for(|&last| last >= seq))
+            .await
+            .is_ok_and(|arrived| arrived.is_ok());
         self.hub.last_seq()
     }
 }
