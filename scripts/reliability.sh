@@ -32,7 +32,7 @@ runs=(
   "-p pushbench-server --lib |"
   "-p pushbench-protocol --lib |"
   "-p pushbench-loadgen --lib | scenario::"
-  "-p pushbench-cli --test it | bad_flags faults headers::header_files"
+  "-p pushbench-cli --test it | bad_flags faults headers::header_files cluster::"
 )
 
 commands=()
