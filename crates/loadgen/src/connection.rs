@@ -181,6 +181,11 @@ impl<'a> Dialer<'a> {
         }
     }
 
+    /// Dials `spec`'s server from now on (another node of the same phase).
+    pub(crate) fn dial_to(&mut self, spec: &'a ClientSpec) {
+        self.spec = spec;
+    }
+
     /// A connection from `local` ended and is closed: books what `meter`
     /// counted on it (`segments` its `TCP_INFO` counts, both ends) and the
     /// protocol error its classifier met, if any.

@@ -106,6 +106,8 @@ pub mod kind_process;
 pub mod machine;
 pub mod meter;
 pub mod nchan_requests;
+pub mod node_watch;
+pub mod nodes;
 pub mod observed_target;
 pub mod outages;
 pub mod output;

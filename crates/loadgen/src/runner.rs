@@ -458,8 +458,17 @@ pub async fn run_shard(
                 let rate = phase_rate(&opts.source, &control, rate).await?;
                 Ok::<_, Error>((control, rate))
             };
-            let (control, rate) = match ready.await {
-                Ok(ready) => ready,
+            let (controls, rate) = match ready.await {
+                Ok((control, rate)) => {
+                    // One more control client per node of a `--target`
+                    // list: each node's own `/stats`.
+                    let more = server.more_nodes.iter();
+                    let more = more.map(|node| ControlClient::new(node.control_addr));
+                    (
+                        std::iter::once(control).chain(more).collect::<Vec<_>>(),
+                        rate,
+                    )
+                }
                 Err(e) => {
                     server.stop().await;
                     if phases.is_empty() {
@@ -472,7 +481,7 @@ pub async fn run_shard(
             if let Some(plan) = &shard
                 && schedule.is_none()
             {
-                match shard_clock(&control, plan, &scenario).await {
+                match shard_clock(&controls[0], plan, &scenario).await {
                     Ok((estimate, plan_schedule)) => {
                         clock = Some(estimate);
                         schedule = Some(plan_schedule);
@@ -536,7 +545,7 @@ pub async fn run_shard(
                                 }),
                             },
                             &mut server,
-                            &control,
+                            &controls,
                             opts.interrupt.as_mut(),
                             &label,
                             progress,
@@ -571,14 +580,16 @@ pub async fn run_shard(
                     }
                 }
             }
-            control_traffic.merge(&control.traffic());
-            publish_traffic.merge(&control.publish_traffic());
-            wire_log.extend(
-                control
-                    .connections()
-                    .iter()
-                    .map(|c| ConnectionRecord::control(c, server.control_addr)),
-            );
+            for control in &controls {
+                control_traffic.merge(&control.traffic());
+                publish_traffic.merge(&control.publish_traffic());
+                wire_log.extend(
+                    control
+                        .connections()
+                        .iter()
+                        .map(|c| ConnectionRecord::control(c, control.addr())),
+                );
+            }
             server.stop().await;
             if error.is_some() {
                 break 'links;

@@ -31,6 +31,9 @@ pub struct ClientReport {
     pub opened: u64,
     /// Connection attempts that failed.
     pub failed: u64,
+    /// Connections opened on another node than the last one (its node
+    /// was down).
+    pub moved: u64,
 }
 
 /// Why a session ended.

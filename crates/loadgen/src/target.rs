@@ -101,7 +101,23 @@ pub struct ServerHandle {
     /// scenario has no TLS phase). The server also answers plaintext on
     /// the same port (`serve --tls`), which the control calls use.
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The nodes after the first of a `--target URL1,URL2,...` (server
+    /// nodes sharing one stream); empty for one server.
+    pub more_nodes: Vec<NodeAddr>,
     kind: HandleKind,
+}
+
+/// One server node of a `--target` list: its URL and where the clients
+/// and the control calls reach it (see [`ServerHandle::addr`] and
+/// [`ServerHandle::control_addr`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeAddr {
+    /// Its URL, as `--target` listed it.
+    pub url: String,
+    /// Where the clients dial it.
+    pub addr: SocketAddr,
+    /// Where the control calls reach it.
+    pub control_addr: SocketAddr,
 }
 
 #[derive(Debug)]
@@ -196,15 +212,27 @@ impl ServerSource {
     ) -> Result<ServerHandle> {
         let spec = serve_spec(scenario, rate);
         match self {
-            ServerSource::Target(url) => {
-                let control_addr = parse_url(url)?;
-                let addr = if path.is_loopback() {
-                    control_addr
-                } else {
-                    let addr = path.server_addr(control_addr.port());
-                    reachable_across(path, url, control_addr, addr).await?;
-                    addr
-                };
+            ServerSource::Target(list) => {
+                let mut nodes = Vec::new();
+                for (url, control_addr) in crate::nodes::parse_targets(list)? {
+                    let addr = if path.is_loopback() {
+                        control_addr
+                    } else {
+                        let addr = path.server_addr(control_addr.port());
+                        reachable_across(path, &url, control_addr, addr).await?;
+                        addr
+                    };
+                    nodes.push(NodeAddr {
+                        url,
+                        addr,
+                        control_addr,
+                    });
+                }
+                let mut nodes = nodes.into_iter();
+                let first = nodes
+                    .next()
+                    .ok_or_else(|| Error::Scenario("--target: no URL".to_owned()))?;
+                let (addr, control_addr) = (first.addr, first.control_addr);
                 // A `serve --tls` port answers plaintext too, so the control
                 // calls stay plaintext; the TLS phases pin its certificate.
                 let tls = match &scenario.target_cert {
@@ -222,6 +250,7 @@ impl ServerSource {
                     url: format!("http://{addr}"),
                     outage_grace: crate::backoff::DEFAULT_GIVE_UP,
                     tls,
+                    more_nodes: nodes.collect(),
                     kind: HandleKind::External,
                 })
             }
@@ -250,6 +279,7 @@ impl ServerSource {
                     url: format!("{scheme}://{addr}"),
                     outage_grace: crate::backoff::DEFAULT_GIVE_UP,
                     tls,
+                    more_nodes: Vec::new(),
                     kind: HandleKind::InProcess(server),
                 })
             }
@@ -363,6 +393,7 @@ impl ServerSource {
                     url,
                     outage_grace: crate::backoff::DEFAULT_GIVE_UP,
                     tls,
+                    more_nodes: Vec::new(),
                     kind: HandleKind::Child(child, stderr),
                 })
             }
@@ -371,6 +402,19 @@ impl ServerSource {
 }
 
 impl ServerHandle {
+    /// Every node the clients spread over: this server, then
+    /// [`ServerHandle::more_nodes`].
+    pub fn nodes(&self) -> Vec<NodeAddr> {
+        let first = NodeAddr {
+            url: self.url.clone(),
+            addr: self.addr,
+            control_addr: self.control_addr,
+        };
+        std::iter::once(first)
+            .chain(self.more_nodes.iter().cloned())
+            .collect()
+    }
+
     /// `Some(reason)` when a child server has exited.
     pub fn exited(&mut self) -> Option<String> {
         match &mut self.kind {

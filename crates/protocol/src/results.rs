@@ -556,6 +556,11 @@ pub struct Connections {
     /// an outage). Absent in older results.
     #[serde(default)]
     pub reconnects: u64,
+    /// Of `reconnects`, those that went to another server node than the
+    /// client's last (`run --target URL1,URL2,...`: its node was down).
+    /// Absent with one node.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub moved_reconnects: u64,
     /// TCP connect plus, for WebSocket, the upgrade handshake, microseconds.
     pub setup_us: LatencySummary,
     /// HTTP responses read to their end during the measured window (poll
@@ -679,4 +684,35 @@ pub struct ServerCost {
     pub connections_open: u64,
     /// Events the server dropped for slow consumers during the phase.
     pub slow_consumer_drops: u64,
+    /// Against several server nodes (`run --target URL1,URL2,...`): each
+    /// node's own figures, from its own `/stats`; the figures above are
+    /// their sums (`rss_per_connection_bytes` the summed growth over the
+    /// summed connections). Absent with one node.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeCost>,
+}
+
+/// One server node's cost during a phase, from its own `/stats` samples
+/// (a node that went down contributes what it last said).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeCost {
+    /// The node's URL, as `--target` listed it.
+    pub url: String,
+    /// CPU seconds (user + system) during the measured window.
+    pub cpu_seconds: f64,
+    /// RSS before the phase's clients connected, bytes.
+    pub rss_idle_bytes: u64,
+    /// Highest RSS seen during the phase, bytes.
+    pub rss_max_bytes: u64,
+    /// (rss_max - rss_idle) / connections open on this node, bytes.
+    pub rss_per_connection_bytes: f64,
+    /// Connections this node reported open at the end of the window (or
+    /// when it last answered).
+    pub connections_open: u64,
+    /// When this node could not be reached during the phase.
+    pub outage: Outage,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
