@@ -3,14 +3,17 @@
 //! gives its figures in `results.json` (`server.nodes`), summed into the
 //! phase's `server`. Against independent `pushbench serve` processes with
 //! no generator (so no node has a seq the others lack): the spread and the
-//! per-node figures, not the failover (see the cluster tests for that).
+//! per-node figures, and a killed node's clients moving to the next node
+//! (with no events to resume: the cursors are the cluster tests').
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pushbench_protocol::RunResult;
 use serde_json::Value;
 
-use crate::support::{Server, checked_results, quick_run, scratch};
+use crate::support::{Server, checked_results, pushbench, quick_run, scratch};
 
 /// Runs `clients` clients of `transports` over `servers` as one target list.
 async fn run_over(
@@ -92,4 +95,99 @@ async fn one_target_writes_no_node_figures() {
     let phase = &json["phases"][0];
     assert!(phase["server"].get("nodes").is_none(), "{phase}");
     assert!(phase["connections"].get("moved_reconnects").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_nodes_clients_move_to_the_next_and_its_outage_is_its_own() {
+    let mut servers: Vec<Server> = (0..3).map(|_| Server::start(&["--rate", "0"])).collect();
+    let urls: Vec<String> = servers
+        .iter()
+        .map(|s| format!("http://{}", s.addr))
+        .collect();
+    let out = scratch("target-nodes-kill");
+    let mut run = pushbench()
+        .args(["run", "--target", &urls.join(",")])
+        .args(["--clients", "6", "--transports", "ws,long-poll"])
+        .args(["--duration", "2", "--warmup", "0.3", "--ramp-up", "0.1"])
+        .args(["--no-report", "--out"])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start pushbench run");
+    // Into the first (WebSocket) phase's measured window.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    servers[1].kill();
+    let status = tokio::task::spawn_blocking(move || run.wait())
+        .await
+        .expect("the run's task")
+        .expect("the run");
+    assert!(status.success(), "{status}");
+    let json = checked_results(&out);
+    let result: RunResult = serde_json::from_value(json).expect("results");
+    assert!(result.complete, "{:?}", result.error);
+    let [ws, long_poll] = &result.phases[..] else {
+        panic!("two phases: {:?}", result.phases.len())
+    };
+    // Clients 1 and 4 were on node 1: each moved once, to node 2.
+    assert_eq!(ws.connections.moved_reconnects, 2, "{:?}", ws.connections);
+    assert_eq!(ws.events.missed, 0);
+    let down = &ws.server.nodes[1];
+    assert!(down.outage.stats_failures > 0, "{down:?}");
+    assert!(ws.server.nodes[0].outage.stats_failures == 0);
+    assert_eq!(ws.outage.stats_failures, down.outage.stats_failures);
+    // The next phase starts with node 1 down: its clients start on node 2,
+    // which is no move (a first connection), and all 6 are served.
+    assert_eq!(long_poll.connections.first_sessions, 6);
+    assert_eq!(long_poll.connections.moved_reconnects, 0);
+    assert_eq!(long_poll.server.nodes[2].connections_open, 4);
+    assert!(long_poll.server.nodes[1].outage.stats_failures > 0);
+}
+
+#[test]
+fn shards_spread_their_clients_over_the_nodes_the_same_way() {
+    let servers: Vec<Server> = (0..2).map(|_| Server::start(&["--rate", "0"])).collect();
+    let urls: Vec<String> = servers
+        .iter()
+        .map(|s| format!("http://{}", s.addr))
+        .collect();
+    let root = scratch("target-nodes-shards");
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    let start_at = format!("{:.3}", now + 3.0);
+    let dirs: Vec<PathBuf> = (0..2).map(|i| root.join(format!("shard-{i}"))).collect();
+    let children: Vec<_> = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, dir)| {
+            pushbench()
+                .args(["run", "--target", &urls.join(","), "--clients", "6"])
+                .args(["--transports", "ws", "--segment", &format!("{i}/2")])
+                .args(["--start-at", &start_at])
+                .args(["--duration", "1", "--warmup", "0.3", "--ramp-up", "0.1"])
+                .args(["--no-report", "--out"])
+                .arg(dir)
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("start a shard")
+        })
+        .collect();
+    for (mut child, dir) in children.into_iter().zip(&dirs) {
+        assert!(child.wait().expect("a shard").success());
+        let json = checked_results(dir);
+        let result: RunResult = serde_json::from_value(json).expect("results");
+        let phase = &result.phases[0];
+        assert_eq!(phase.clients, 3, "the shard's slice");
+        // Ids 0-2 and 3-5: each shard puts clients on both nodes, and each
+        // node holds 3 of the 6 (its own /stats, seen by both shards).
+        let per_node: Vec<u64> = phase
+            .server
+            .nodes
+            .iter()
+            .map(|n| n.connections_open)
+            .collect();
+        assert_eq!(per_node, [3, 3], "{}", dir.display());
+    }
+    let _ = std::fs::remove_dir_all(&root);
 }
