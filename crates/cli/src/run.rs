@@ -243,7 +243,7 @@ fn parse_server_exe(raw: &str) -> Result<PathBuf, String> {
 /// A `--target`: one URL or a list of server nodes (`URL1,URL2,...`),
 /// checked as the runner will read it.
 fn parse_target(raw: &str) -> Result<String, String> {
-    match pushbench_loadgen::nodes::parse_targets(raw) {
+    match pushbench_loadgen::target::parse_targets(raw) {
         Ok(_) => Ok(raw.to_owned()),
         Err(err) => Err(err.to_string()),
     }

@@ -1,6 +1,6 @@
-//! Several server nodes as one target (`run --target URL1,URL2,...`): the
-//! list as the flag gives it ([`parse_targets`]), where each client starts
-//! and where it goes when its node is down ([`Nodes`]), as pure functions.
+//! Several server nodes as one target (`run --target URL1,URL2,...`, read
+//! by [`crate::target::parse_targets`]): where each client starts and where
+//! it goes when its node is down ([`Nodes`]), as pure functions.
 //!
 //! Client `id` starts on node `id % n`, so every shard of a run (`--segment`)
 //! spreads its clients the same way. A client whose connection attempt
@@ -9,46 +9,6 @@
 //! a node that closed one connection keeps its clients. With nodes sharing
 //! one stream (`serve --cluster`) every node has the same seqs, so the
 //! client resumes from its cursor and misses nothing.
-
-use std::net::SocketAddr;
-
-use crate::target::parse_url;
-use crate::{Error, Result};
-
-/// A `--target` value: one URL, or several separated by commas (server
-/// nodes sharing one stream), each with its address. Every URL has the
-/// same scheme; none is empty or repeated.
-pub fn parse_targets(list: &str) -> Result<Vec<(String, SocketAddr)>> {
-    let bad = |why: String| Error::Scenario(format!("--target `{list}`: {why}"));
-    let mut nodes: Vec<(String, SocketAddr)> = Vec::new();
-    for url in list.split(',').map(str::trim) {
-        if url.is_empty() {
-            return Err(bad("an empty URL in the list".to_owned()));
-        }
-        let addr = parse_url(url).map_err(|e| bad(e.to_string()))?;
-        if let Some((first, _)) = nodes.first()
-            && scheme(first) != scheme(url)
-        {
-            return Err(bad(format!(
-                "every node must have the same scheme: `{first}` and `{url}` differ"
-            )));
-        }
-        if nodes.iter().any(|(_, a)| *a == addr) {
-            return Err(bad(format!("{addr} is listed twice")));
-        }
-        nodes.push((url.to_owned(), addr));
-    }
-    Ok(nodes)
-}
-
-fn scheme(url: &str) -> &str {
-    url.split_once("://").map_or("", |(s, _)| s)
-}
-
-/// How many nodes a `--target` value lists (1 for a single URL).
-pub fn count(list: &str) -> usize {
-    list.split(',').count()
-}
 
 /// The nodes a phase's clients spread over, by index into the target list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,36 +66,5 @@ mod tests {
         let one = Nodes::new(1);
         assert_eq!((one.first_for(5), one.next_after(0)), (0, 0));
         assert_eq!(Nodes::new(0), one);
-    }
-
-    #[test]
-    fn a_target_list_parses_or_names_what_is_wrong() {
-        let nodes = parse_targets("http://127.0.0.1:8001, http://127.0.0.1:8002").expect("list");
-        assert_eq!(
-            nodes,
-            [
-                (
-                    "http://127.0.0.1:8001".to_owned(),
-                    SocketAddr::from(([127, 0, 0, 1], 8001))
-                ),
-                (
-                    "http://127.0.0.1:8002".to_owned(),
-                    SocketAddr::from(([127, 0, 0, 1], 8002))
-                ),
-            ]
-        );
-        assert_eq!(count("http://a:1,http://b:2"), 2);
-        for (bad, says) in [
-            ("http://127.0.0.1:1,https://127.0.0.1:2", "same scheme"),
-            ("http://127.0.0.1:1,", "empty URL"),
-            ("http://127.0.0.1:1,http://127.0.0.1:1", "listed twice"),
-            ("http://127.0.0.1:1,ftp://x:2", "must start with http"),
-        ] {
-            let err = parse_targets(bad).expect_err(bad).to_string();
-            assert!(
-                err.contains("--target") && err.contains(says),
-                "{bad}: {err}"
-            );
-        }
     }
 }

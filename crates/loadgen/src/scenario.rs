@@ -181,7 +181,7 @@ pub fn validate(s: &Scenario) -> Result<()> {
         );
     }
     if let Some(list) = &s.target {
-        crate::nodes::parse_targets(list)?;
+        crate::target::parse_targets(list)?;
     }
     if s.headers.is_empty() {
         return bad(
@@ -277,7 +277,11 @@ pub fn validate(s: &Scenario) -> Result<()> {
                 &s.target_kind.name(),
             );
         }
-        if let Some(list) = s.target.as_deref().filter(|l| crate::nodes::count(l) > 1) {
+        if let Some(list) = s
+            .target
+            .as_deref()
+            .filter(|l| crate::target::node_count(l) > 1)
+        {
             return bad(
                 "target",
                 &format!(

@@ -214,7 +214,7 @@ impl ServerSource {
         match self {
             ServerSource::Target(list) => {
                 let mut nodes = Vec::new();
-                for (url, control_addr) in crate::nodes::parse_targets(list)? {
+                for (url, control_addr) in parse_targets(list)? {
                     let addr = if path.is_loopback() {
                         control_addr
                     } else {
@@ -506,6 +506,41 @@ pub fn target_on_loopback_only(
     )
 }
 
+/// A `--target` value: one URL, or several separated by commas (server
+/// nodes sharing one stream), each with its address. Every URL has the
+/// same scheme; none is empty or repeated.
+pub fn parse_targets(list: &str) -> Result<Vec<(String, SocketAddr)>> {
+    let bad = |why: String| Error::Scenario(format!("--target `{list}`: {why}"));
+    let mut nodes: Vec<(String, SocketAddr)> = Vec::new();
+    for url in list.split(',').map(str::trim) {
+        if url.is_empty() {
+            return Err(bad("an empty URL in the list".to_owned()));
+        }
+        let addr = parse_url(url).map_err(|e| bad(e.to_string()))?;
+        if let Some((first, _)) = nodes.first()
+            && scheme(first) != scheme(url)
+        {
+            return Err(bad(format!(
+                "every node must have the same scheme: `{first}` and `{url}` differ"
+            )));
+        }
+        if nodes.iter().any(|(_, a)| *a == addr) {
+            return Err(bad(format!("{addr} is listed twice")));
+        }
+        nodes.push((url.to_owned(), addr));
+    }
+    Ok(nodes)
+}
+
+fn scheme(url: &str) -> &str {
+    url.split_once("://").map_or("", |(s, _)| s)
+}
+
+/// How many nodes a `--target` value lists (1 for a single URL).
+pub fn node_count(list: &str) -> usize {
+    list.split(',').count()
+}
+
 /// `http://host:port[/]` (or `https://`, a `serve --tls` port, which
 /// answers both) to a socket address.
 pub fn parse_url(url: &str) -> Result<SocketAddr> {
@@ -593,5 +628,36 @@ mod tests {
         );
         assert!(parse_url("ftp://127.0.0.1:1").is_err());
         assert!(parse_url("http://127.0.0.1:8080/stats").is_err());
+    }
+
+    #[test]
+    fn a_target_list_parses_or_names_what_is_wrong() {
+        let nodes = parse_targets("http://127.0.0.1:8001, http://127.0.0.1:8002").expect("list");
+        assert_eq!(
+            nodes,
+            [
+                (
+                    "http://127.0.0.1:8001".to_owned(),
+                    SocketAddr::from(([127, 0, 0, 1], 8001))
+                ),
+                (
+                    "http://127.0.0.1:8002".to_owned(),
+                    SocketAddr::from(([127, 0, 0, 1], 8002))
+                ),
+            ]
+        );
+        assert_eq!(node_count("http://a:1,http://b:2"), 2);
+        for (bad, says) in [
+            ("http://127.0.0.1:1,https://127.0.0.1:2", "same scheme"),
+            ("http://127.0.0.1:1,", "empty URL"),
+            ("http://127.0.0.1:1,http://127.0.0.1:1", "listed twice"),
+            ("http://127.0.0.1:1,ftp://x:2", "must start with http"),
+        ] {
+            let err = parse_targets(bad).expect_err(bad).to_string();
+            assert!(
+                err.contains("--target") && err.contains(says),
+                "{bad}: {err}"
+            );
+        }
     }
 }

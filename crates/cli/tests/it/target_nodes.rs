@@ -141,6 +141,17 @@ async fn a_dead_nodes_clients_move_to_the_next_and_its_outage_is_its_own() {
     assert_eq!(long_poll.connections.moved_reconnects, 0);
     assert_eq!(long_poll.server.nodes[2].connections_open, 4);
     assert!(long_poll.server.nodes[1].outage.stats_failures > 0);
+    let report = pushbench()
+        .arg("report")
+        .arg(out.join("results.json"))
+        .output()
+        .expect("run pushbench report");
+    assert!(report.status.success(), "{report:?}");
+    let md = std::fs::read_to_string(out.join("report.md")).expect("report.md");
+    assert!(md.contains("## Server nodes"), "{md}");
+    let down = format!("server nodes unreachable: {}", urls[1]);
+    assert!(md.contains(&down), "{md}");
+    let _ = std::fs::remove_dir_all(&out);
 }
 
 #[test]
