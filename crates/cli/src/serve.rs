@@ -98,6 +98,19 @@ pub struct Args {
     /// and Brotli quality 4, one flush per event on live bodies.
     #[arg(long, value_delimiter = ',', value_name = "CODINGS", default_value = "off", value_parser = parse_coding)]
     pub compression: Vec<ContentCoding>,
+    /// Join a cluster of server nodes on one Redis stream (Redis 7's
+    /// `redis://HOST:PORT`, optionally `redis://:PASSWORD@HOST:PORT/DB`):
+    /// every node started with the same URL and --cluster-key serves the
+    /// same events with the same seqs, a cursor taken on one node resumes
+    /// on another, and the --rate generator runs on one node at a time.
+    /// Refused with --journal (Redis is the history). The node refuses to
+    /// start when Redis does not answer within 3 s (see docs/scaling.md).
+    #[arg(long, value_name = "URL", value_parser = parse_cluster_url, conflicts_with = "journal")]
+    pub cluster: Option<pushbench_server::redis_conn::RedisUrl>,
+    /// Prefix of the cluster's Redis keys (`PREFIX:events`, `PREFIX:seq`,
+    /// `PREFIX:generator`), so several clusters can share one Redis.
+    #[arg(long, value_name = "PREFIX", default_value = "pushbench", value_parser = parse_cluster_key, requires = "cluster")]
+    pub cluster_key: String,
     /// Write the certificate (PEM) to FILE, for clients to pin it.
     #[arg(long, value_name = "FILE", requires = "tls")]
     pub tls_cert_out: Option<PathBuf>,
@@ -141,6 +154,21 @@ fn parse_origin(raw: &str) -> Result<String, String> {
             "expected `*` or an origin such as http://app.example:8080 (scheme://host[:port], \
              no path), got `{raw}`"
         ))
+    }
+}
+
+/// A `--cluster` URL.
+fn parse_cluster_url(raw: &str) -> Result<pushbench_server::redis_conn::RedisUrl, String> {
+    raw.parse()
+}
+
+/// A `--cluster-key` prefix: visible ASCII without spaces, so it reads
+/// the same in redis-cli and in logs.
+fn parse_cluster_key(raw: &str) -> Result<String, String> {
+    if !raw.is_empty() && raw.len() <= 200 && raw.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(raw.to_owned())
+    } else {
+        Err("expected a key prefix of 1 to 200 visible ASCII characters (no spaces)".to_owned())
     }
 }
 
@@ -188,6 +216,14 @@ impl Args {
             journal: self.journal.clone(),
             response_headers,
             compression: ContentCoding::enabled(&self.compression),
+            cluster: self
+                .cluster
+                .clone()
+                .map(|url| pushbench_server::cluster::ClusterConfig {
+                    url,
+                    key: self.cluster_key.clone(),
+                    node: String::new(),
+                }),
             ..ServerConfig::default()
         })
     }
@@ -214,11 +250,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let server = pushbench_server::spawn(config, args.addr)
             .await
             .map_err(|err| {
-                let journal = err
-                    .get_ref()
+                let inner = err.get_ref();
+                let journal = inner
                     .is_some_and(|inner| inner.is::<pushbench_server::journal::JournalError>());
+                let cluster = inner.is_some_and(|inner| inner.is::<pushbench_server::JoinError>());
                 if journal {
                     anyhow::Error::new(err).context("opening --journal")
+                } else if cluster {
+                    anyhow::Error::new(err).context("joining the cluster (--cluster)")
                 } else {
                     anyhow::Error::new(err).context(format!("listening on {} (--addr)", args.addr))
                 }

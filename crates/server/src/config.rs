@@ -86,6 +86,11 @@ pub struct ServerConfig {
     /// ([`crate::compression`]). Empty (the default) never compresses, so runs
     /// without the flag measure exactly what they always did.
     pub compression: Vec<pushbench_protocol::ContentCoding>,
+    /// `serve --cluster`: publish into and read from one Redis stream
+    /// shared with other nodes ([`crate::cluster`]); `None` is a lone
+    /// server, exactly as without the flag. Excludes `journal` (Redis is
+    /// the history).
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 impl Default for ServerConfig {
@@ -117,6 +122,7 @@ impl Default for ServerConfig {
             response_headers: Vec::new(),
             tls: None,
             compression: Vec::new(),
+            cluster: None,
         }
     }
 }

@@ -50,7 +50,7 @@ pub async fn publish(
             rate: state.config.publish_rate,
         });
     }
-    let seq = state.hub.publish(&topic, payload);
+    let seq = state.publish(&topic, payload).await?;
     Ok((StatusCode::OK, Json(json!({ "seq": seq }))).into_response())
 }
 
@@ -73,6 +73,10 @@ pub async fn stats_json(
         stats::GeneratorStats::of(&state.config),
         with_connections,
     );
+    let report = stats::StatsReport {
+        cluster: state.cluster.as_ref().map(|c| c.stats(&state.hub)),
+        ..report
+    };
     Ok(Json(report).into_response())
 }
 

@@ -60,6 +60,10 @@ pub enum AppError {
         /// The limit.
         limit: usize,
     },
+    /// The cluster's event backplane (Redis) is unreachable, so nothing
+    /// can be published: 503.
+    #[error("{0}")]
+    Unavailable(String),
     /// The server failed at something that cannot fail on good input (a
     /// compressor writing to memory): 500.
     #[error("internal error: {0}")]
@@ -75,13 +79,26 @@ impl AppError {
         }
     }
 
+    /// The JSON body this error is answered with (also sent as a
+    /// WebSocket text message when an upstream publish fails).
+    pub fn body(&self) -> serde_json::Value {
+        let status = self.status();
+        let mut body = json!({ "error": self.to_string(), "status": status.as_u16() });
+        if let AppError::BadParameter { parameter, .. } = self {
+            body["parameter"] = json!(parameter);
+        }
+        body
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             AppError::BadParameter { .. } => StatusCode::BAD_REQUEST,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::TooManyConnections { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::TooManyConnections { .. } | AppError::Unavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             AppError::NotAnUpgrade { status, .. } => *status,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -93,11 +110,6 @@ impl AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let status = self.status();
-        let mut body = json!({ "error": self.to_string(), "status": status.as_u16() });
-        if let AppError::BadParameter { parameter, .. } = &self {
-            body["parameter"] = json!(parameter);
-        }
-        (status, Json(body)).into_response()
+        (self.status(), Json(self.body())).into_response()
     }
 }

@@ -179,18 +179,59 @@ impl Hub {
             created_us: created_us.unwrap_or_else(now_us),
             payload,
         }));
+        self.push(&mut ring, stored);
+        seq
+    }
+
+    /// Stores an event whose seq was assigned elsewhere (the cluster's
+    /// Redis stream, [`crate::cluster`]), encoded once here like a local
+    /// one. Returns false for a seq at or below the last one (already
+    /// here). A seq past the next one means the seqs between will never
+    /// arrive here (the stream was trimmed past them while this node could
+    /// not read): the ring drops what it held, so a cursor before the jump
+    /// gets one gap up to it instead of a silent hole.
+    pub fn store(&self, event: Event) -> bool {
+        let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        if event.seq <= ring.last_seq {
+            return false;
+        }
+        if event.seq > ring.last_seq + 1 {
+            ring.events.clear();
+            ring.evicted_through = event.seq - 1;
+        }
+        ring.last_seq = event.seq;
+        if self.skip_every > 0 && event.seq.is_multiple_of(self.skip_every) {
+            return true;
+        }
+        self.push(&mut ring, Arc::new(StoredEvent::new(event)));
+        true
+    }
+
+    /// Seqs after `cursor` that left the ring (or never reached it), if
+    /// any: what a live subscriber that sees a jump in seqs must report.
+    pub fn gap_after(&self, cursor: u64) -> Option<Gap> {
+        let ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        (cursor < ring.evicted_through).then(|| Gap {
+            from: cursor + 1,
+            to: ring.evicted_through,
+        })
+    }
+
+    /// Appends `stored` to the ring (evicting the oldest when full) and the
+    /// journal, and wakes live subscribers; `ring` is the held lock.
+    fn push(&self, ring: &mut Ring, stored: Arc<StoredEvent>) {
+        let seq = stored.seq;
         if ring.events.len() == ring.capacity
             && let Some(old) = ring.events.pop_front()
         {
             ring.evicted_through = old.seq;
         }
         ring.events.push_back(Arc::clone(&stored));
-        self.journal(&mut ring, &stored);
+        self.journal(ring, &stored);
         // Sent under the lock so the ring and the live stream agree on order.
         let _no_subscribers_is_fine = self.live.send(stored);
         self.latest.send_replace(seq);
         self.published.fetch_add(1, Ordering::Relaxed);
-        seq
     }
 
     /// Appends `stored` to the journal (and compacts it when due). A
@@ -356,6 +397,28 @@ mod tests {
         let empty = Hub::restore(4, 10, 0, Vec::new(), 9, None);
         assert_eq!(empty.since(0, 10).gap, Some(Gap { from: 1, to: 9 }));
         assert_eq!(empty.publish_generated(8, 1), 10);
+    }
+
+    #[test]
+    fn stored_events_keep_their_seqs_and_a_jump_is_one_gap() {
+        let hub = Hub::new(100, 10, 0);
+        let mut live = hub.subscribe();
+        assert!(hub.store(Event::generated(1, 4, 1, 0)));
+        assert!(hub.store(Event::generated(2, 4, 1, 0)));
+        assert!(
+            !hub.store(Event::generated(2, 4, 1, 0)),
+            "a duplicate is ignored"
+        );
+        assert_eq!(live.try_recv().map(|e| e.seq).ok(), Some(1));
+        assert_eq!(hub.gap_after(1), None);
+        assert!(hub.store(Event::generated(6, 4, 1, 0)));
+        assert_eq!(hub.last_seq(), 6);
+        assert_eq!(hub.gap_after(2), Some(Gap { from: 3, to: 5 }));
+        let b = hub.since(1, 100);
+        assert_eq!(b.gap, Some(Gap { from: 2, to: 5 }));
+        assert_eq!(b.events.iter().map(|e| e.seq).collect::<Vec<_>>(), [6]);
+        assert_eq!(hub.published(), 3);
+        assert_eq!(&b.events[0].event.payload, &payload_for(6, 4));
     }
 
     #[test]

@@ -9,6 +9,11 @@
 //!   disk so a restarted server resumes it (`--journal`).
 //! - [`generator`]: the built-in generator's fixed schedule (`--rate`,
 //!   `--burst`) and the task that publishes by it.
+//! - [`cluster`] (`--cluster`): many nodes on one Redis stream; the seq is
+//!   assigned in Redis, [`cluster_reader`] feeds every node's hub from the
+//!   stream, and the generator runs on the node holding a lease. Redis is
+//!   spoken through [`resp`] (the RESP2 codec, plain functions) and
+//!   [`redis_conn`] (one async connection).
 //! - [`live`]: [`live::Subscription`], backlog then live events, exactly once,
 //!   with the slow-consumer policy; used by `stream`, `sse` and `ws`.
 //! - One module per transport: [`poll`] (short and long polling),
@@ -34,6 +39,8 @@
 //! serves with the counting listener and runs the event generator.
 #![deny(missing_docs)]
 
+pub mod cluster;
+pub mod cluster_reader;
 pub mod compression;
 pub mod config;
 pub mod control_routes;
@@ -47,6 +54,8 @@ pub mod listener;
 pub mod live;
 pub mod params;
 pub mod poll;
+pub mod redis_conn;
+pub mod resp;
 pub mod response_headers;
 pub mod route;
 pub mod serve;
@@ -92,6 +101,35 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// The publish rate limit shared by `POST /publish` and WebSockets.
     pub publish_limiter: Arc<guard::RateLimiter>,
+    /// The link to the cluster's Redis (`--cluster`); `None` for a lone
+    /// server.
+    pub cluster: Option<Arc<cluster::Cluster>>,
+}
+
+/// How long a request whose cursor is ahead of this node waits for the
+/// node's reader to catch up (`--cluster` only): a cursor taken on a node
+/// whose reader was a moment ahead of this one's is valid here too.
+const CURSOR_CATCH_UP: Duration = Duration::from_secs(2);
+
+/// How long `POST /publish` on a cluster node waits for its event to come
+/// back through the node's reader, so a client reading this node right
+/// after publishing sees its event (read-your-writes), as on a lone server.
+const OWN_EVENT_WAIT: Duration = Duration::from_secs(2);
+
+/// Process-wide count of cluster nodes created, so that node ids stay
+/// unique even for several nodes in one process (tests).
+static NODES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A node id for the lease and `/stats`: host name, process id and a
+/// per-process count.
+fn node_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".to_owned());
+    let n = NODES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{host}-{}-{n}", std::process::id())
 }
 
 impl AppState {
@@ -114,7 +152,14 @@ impl AppState {
             None => Hub::new(config.ring, config.queue, config.skip_every),
         };
         let hub = Arc::new(hub);
+        let cluster = config.cluster.clone().map(|mut cluster| {
+            if cluster.node.is_empty() {
+                cluster.node = node_id();
+            }
+            Arc::new(cluster::Cluster::new(cluster, config.ring))
+        });
         let state = AppState {
+            cluster,
             hub,
             counters: Arc::new(Counters::default()),
             registry: Arc::new(Registry::default()),
@@ -123,6 +168,44 @@ impl AppState {
             config: Arc::new(config),
         };
         Ok((state, stop))
+    }
+
+    /// Publishes a client's event (`POST /publish`, a WebSocket message):
+    /// into the local hub, or with `--cluster` into the cluster's stream
+    /// (then waits, briefly, for it to arrive here); returns its seq.
+    pub async fn publish(&self, topic: &str, payload: String) -> Result<u64, AppError> {
+        let Some(cluster) = &self.cluster else {
+            return Ok(self.hub.publish(topic, payload));
+        };
+        let what = cluster::Publish::Client {
+            topic,
+            payload: &payload,
+        };
+        let seq = cluster
+            .publish(&self.hub, pushbench_protocol::now_us(), what)
+            .await
+            .map_err(|err| AppError::Unavailable(err.to_string()))?;
+        self.caught_up_to(seq, OWN_EVENT_WAIT).await;
+        Ok(seq)
+    }
+
+    /// The hub's last seq for validating `cursor`: with `--cluster`, a
+    /// cursor ahead of it first waits (up to [`CURSOR_CATCH_UP`]) for this
+    /// node's reader to get there.
+    pub async fn last_seq_for(&self, cursor: Option<u64>) -> u64 {
+        match cursor {
+            Some(cursor) if self.cluster.is_some() => {
+                self.caught_up_to(cursor, CURSOR_CATCH_UP).await
+            }
+            _ => self.hub.last_seq(),
+        }
+    }
+
+    /// Waits up to `limit` for the hub to hold `seq`; returns its last seq.
+    async fn caught_up_to(&self, seq: u64, limit: Duration) -> u64 {
+        let mut latest = self.hub.watch_latest();
+        let _late = tokio::time::timeout(limit, latest.wait_for(|&last| last >= seq)).await;
+        self.hub.last_seq()
     }
 }
 
@@ -241,6 +324,27 @@ fn request_head_text(request: &Request) -> String {
     head
 }
 
+/// A cluster node could not reach its Redis at start (after
+/// [`cluster_reader::JOIN_WAIT`] of trying): the inner error of
+/// [`spawn`]'s `NotConnected` error.
+#[derive(Debug, thiserror::Error)]
+#[error("could not join the cluster on {url} within {wait:?}: {source}")]
+pub struct JoinError {
+    url: String,
+    wait: Duration,
+    source: redis_conn::RedisError,
+}
+
+impl JoinError {
+    fn new(cluster: &cluster::Cluster, source: redis_conn::RedisError) -> Self {
+        JoinError {
+            url: cluster.config.url.to_string(),
+            wait: cluster_reader::JOIN_WAIT,
+            source,
+        }
+    }
+}
+
 /// A server running in the background of the current tokio runtime.
 #[derive(Debug)]
 pub struct RunningServer {
@@ -259,8 +363,23 @@ const LISTEN_BACKLOG: u32 = 8_192;
 /// opened is an error of kind `InvalidData` whose inner error is the
 /// [`JournalError`].
 pub async fn spawn(config: ServerConfig, addr: SocketAddr) -> io::Result<RunningServer> {
+    if config.cluster.is_some() && config.journal.is_some() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a cluster node keeps no journal: Redis is the history",
+        ));
+    }
     let (state, stop) =
         AppState::new(config).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    // Joined before listening: a node that never read the stream cannot
+    // answer cursors, so it refuses to start rather than serve wrong ones.
+    let reader =
+        match &state.cluster {
+            Some(cluster) => Some(cluster_reader::join(cluster, &state.hub).await.map_err(
+                |e| io::Error::new(io::ErrorKind::NotConnected, JoinError::new(cluster, e)),
+            )?),
+            None => None,
+        };
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()?
     } else {
@@ -285,7 +404,27 @@ pub async fn spawn(config: ServerConfig, addr: SocketAddr) -> io::Result<Running
         config.send_timeout,
         config.header_timeout,
     );
-    if state.config.rate > 0.0 {
+    if let (Some(cluster), Some(reader)) = (&state.cluster, reader) {
+        tracing::info!(
+            "cluster node {} on {} (key {}), from seq {}",
+            cluster.config.node,
+            cluster.config.url,
+            cluster.config.key,
+            state.hub.last_seq()
+        );
+        tokio::spawn(cluster_reader::read(
+            Arc::clone(cluster),
+            Arc::clone(&state.hub),
+            reader,
+            state.shutdown.clone(),
+        ));
+        if state.config.rate > 0.0 {
+            tokio::spawn(generator::generate_clustered(
+                state.clone(),
+                Arc::clone(cluster),
+            ));
+        }
+    } else if state.config.rate > 0.0 {
         tokio::spawn(generator::generate(state.clone()));
     }
     let listener = CountingListener::new(
@@ -313,7 +452,9 @@ impl RunningServer {
         &self.state
     }
 
-    /// Publishes one event; returns its seq.
+    /// Publishes one event into the local hub; returns its seq. For tests
+    /// and the embedded server; a `--cluster` node publishes through
+    /// [`AppState::publish`].
     pub fn publish(&self, topic: &str, payload: impl Into<String>) -> u64 {
         self.state.hub.publish(topic, payload.into())
     }

@@ -116,7 +116,21 @@ impl Subscription {
             };
             match received {
                 Ok(event) if event.seq <= self.last => {}
-                Ok(event) => return Some(self.hand_out(event)),
+                Ok(event) => {
+                    // A cluster node's hub can jump over seqs the stream
+                    // lost while it could not read (see `Hub::store`): say
+                    // so before the event, as a cursor read would.
+                    if self.state.cluster.is_some()
+                        && event.seq > self.last + 1
+                        && let Some(gap) = self.state.hub.gap_after(self.last)
+                    {
+                        let to = gap.to.min(event.seq - 1);
+                        self.last = to;
+                        self.backlog.push_front(event);
+                        return Some(LiveItem::Gap(Gap { from: gap.from, to }));
+                    }
+                    return Some(self.hand_out(event));
+                }
                 Err(RecvError::Lagged(_)) => self.resync(),
                 Err(RecvError::Closed) => return None,
             }

@@ -54,9 +54,10 @@ fn answer(state: &AppState, route: Route, backlog: &Backlog) -> Response {
         .into_response()
 }
 
-fn since(state: &AppState, query: &Query) -> Result<u64, AppError> {
-    let last = state.hub.last_seq();
-    Ok(params::cursor(params::optional_u64(query, "since")?, "since", last)?.unwrap_or(last))
+async fn since(state: &AppState, query: &Query) -> Result<u64, AppError> {
+    let raw = params::optional_u64(query, "since")?;
+    let last = state.last_seq_for(raw).await;
+    Ok(params::cursor(raw, "since", last)?.unwrap_or(last))
 }
 
 /// `GET /poll?since=S`: every event after S, at once, maybe none.
@@ -65,7 +66,7 @@ pub async fn short_poll(
     raw: Result<QueryExtractor<Query>, QueryRejection>,
 ) -> Result<Response, AppError> {
     let query = query(raw)?;
-    let since = since(&state, &query)?;
+    let since = since(&state, &query).await?;
     let backlog = state.hub.since(since, state.config.max_batch);
     Ok(answer(
         &state,
@@ -81,7 +82,7 @@ pub async fn long_poll(
     raw: Result<QueryExtractor<Query>, QueryRejection>,
 ) -> Result<Response, AppError> {
     let query = query(raw)?;
-    let since = since(&state, &query)?;
+    let since = since(&state, &query).await?;
     let hold = params::timeout(
         &query,
         state.config.longpoll_default_timeout,

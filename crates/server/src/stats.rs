@@ -208,6 +208,10 @@ pub struct StatsReport {
     /// Per connection (open, then recently closed), only when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connections: Option<Vec<ConnSnapshot>>,
+    /// `--cluster` only: this node's link to the cluster's Redis (absent
+    /// on a lone server, whose report is unchanged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<crate::cluster::ClusterStats>,
 }
 
 /// Builds the per-route table from connection snapshots and closed totals.
@@ -269,6 +273,7 @@ pub fn report(
         generator,
         transports,
         connections,
+        cluster: None,
     }
 }
 

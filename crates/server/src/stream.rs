@@ -75,11 +75,8 @@ pub async fn http_stream(
     raw: Result<QueryExtractor<Query>, QueryRejection>,
 ) -> Result<Response, AppError> {
     let query = query(raw)?;
-    let since = params::cursor(
-        params::optional_u64(&query, "since")?,
-        "since",
-        state.hub.last_seq(),
-    )?;
+    let raw = params::optional_u64(&query, "since")?;
+    let since = params::cursor(raw, "since", state.last_seq_for(raw).await)?;
     let sub = Subscription::new(state, Route::Transport(Transport::Stream), since, None);
     Ok(live_response(sub, "application/x-ndjson", ndjson))
 }
@@ -91,12 +88,17 @@ pub async fn server_sent_events(
     raw: Result<QueryExtractor<Query>, QueryRejection>,
 ) -> Result<Response, AppError> {
     let query = query(raw)?;
-    let last = state.hub.last_seq();
     // A browser's EventSource sends Last-Event-ID only on reconnects, so a
     // first connection can name its cursor in the query instead.
     let resume = match params::last_event_id(headers.get("last-event-id").map(|v| v.as_bytes()))? {
-        Some(id) => params::cursor(Some(id), "Last-Event-ID", last)?,
-        None => params::cursor(params::optional_u64(&query, "since")?, "since", last)?,
+        Some(id) => {
+            let last = state.last_seq_for(Some(id)).await;
+            params::cursor(Some(id), "Last-Event-ID", last)?
+        }
+        None => {
+            let raw = params::optional_u64(&query, "since")?;
+            params::cursor(raw, "since", state.last_seq_for(raw).await)?
+        }
     };
     let keepalive = Some(state.config.sse_keepalive);
     let sub = Subscription::new(state, Route::Transport(Transport::Sse), resume, keepalive);

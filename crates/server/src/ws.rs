@@ -96,11 +96,8 @@ pub async fn websocket(
     let may_publish =
         guard::has_publish_token(&headers, &query, state.config.publish_token.as_deref());
     let format = params::format(&query)?;
-    let since = params::cursor(
-        params::optional_u64(&query, "since")?,
-        "since",
-        state.hub.last_seq(),
-    )?;
+    let raw = params::optional_u64(&query, "since")?;
+    let since = params::cursor(raw, "since", state.last_seq_for(raw).await)?;
     let topic = params::topic(&query, "upstream")?;
     // Named once, when the session ends on the send timeout: the label
     // is known by now (the connection was routed).
@@ -195,7 +192,7 @@ async fn push_session(mut socket: WebSocket, state: AppState, session: Session) 
         may_publish,
         who,
     } = session;
-    let hub = std::sync::Arc::clone(&state.hub);
+    let publisher = state.clone();
     let limiter = std::sync::Arc::clone(&state.publish_limiter);
     let counters = std::sync::Arc::clone(&state.counters);
     let mut sub = Subscription::new(state, Route::Transport(Transport::Ws), since, None);
@@ -245,7 +242,14 @@ async fn push_session(mut socket: WebSocket, state: AppState, session: Session) 
                     return drain(&mut socket).await;
                 }
                 Upstream::Publish(payload) => {
-                    hub.publish(&topic, payload);
+                    // Only a cluster node can fail here (Redis down): the
+                    // client hears why in the server's JSON error shape and
+                    // keeps its subscription.
+                    if let Err(err) = publisher.publish(&topic, payload).await
+                        && socket.send(Message::Text(err.body().to_string().into())).await.is_err()
+                    {
+                        return;
+                    }
                 }
                 Upstream::Ignore => {}
                 Upstream::Close(code, reason) => {

@@ -3,8 +3,10 @@
 mod bad_flags;
 mod browser;
 mod burst;
+mod cluster;
 mod coding;
 mod conformance;
+mod crowd;
 mod docs;
 mod faults;
 mod headers;

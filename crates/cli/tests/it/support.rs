@@ -238,6 +238,13 @@ impl StartedTarget {
     /// (`--addr ADDR` and any the kind's script takes).
     pub fn start_with(kind: &str, args: &[&str]) -> StartedTarget {
         let script = repo_root().join("scripts/targets").join(kind).join("start");
+        StartedTarget::start_script(&script, &format!("{kind} listening on http://"), args)
+    }
+
+    /// Starts `script ARGS` whose first line is `PREFIX` then the
+    /// address (`kind listening on http://`, or `redis listening on
+    /// redis://` for `scripts/lib/redis-start`).
+    pub fn start_script(script: &Path, prefix: &str, args: &[&str]) -> StartedTarget {
         let mut child = Command::new(&script)
             .args(args)
             .stdout(Stdio::piped())
@@ -247,8 +254,7 @@ impl StartedTarget {
         let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
         let mut line = || lines.next().and_then(Result::ok).unwrap_or_default();
         let (first, second) = (line(), line());
-        let prefix = format!("{kind} listening on http://");
-        let addr = first.strip_prefix(&prefix).and_then(|a| a.parse().ok());
+        let addr = first.strip_prefix(prefix).and_then(|a| a.parse().ok());
         let pid = second.strip_prefix("pid ").and_then(|p| p.parse().ok());
         match (addr, pid) {
             (Some(addr), Some(pid)) => StartedTarget { child, addr, pid },
