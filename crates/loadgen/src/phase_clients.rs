@@ -32,9 +32,9 @@ pub(crate) struct Clients {
 impl Clients {
     /// Starts the clients `ids` of `specs` (one per server node, each
     /// client starting on its node, see [`crate::nodes::Nodes`]), spread
-    /// over `ramp` as in a run of all `spec.clients` (client `id` at `ramp
-    /// * id / clients`), their receipt times moved by `clock_offset_us`
-    /// onto the server's clock.
+    /// over `ramp` as in a run of all `spec.clients` (client `id` at
+    /// `ramp * id / clients`), their receipt times moved by
+    /// `clock_offset_us` onto the server's clock.
     pub(crate) fn start(
         specs: Vec<ClientSpec>,
         ids: std::ops::Range<u32>,

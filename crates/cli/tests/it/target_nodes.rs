@@ -3,8 +3,10 @@
 //! gives its figures in `results.json` (`server.nodes`), summed into the
 //! phase's `server`. Against independent `pushbench serve` processes with
 //! no generator (so no node has a seq the others lack): the spread and the
-//! per-node figures, and a killed node's clients moving to the next node
-//! (with no events to resume: the cursors are the cluster tests').
+//! per-node figures, and a killed node's clients moving to the next node.
+//! Then on a real cluster (`serve --cluster` on Redis): a node killed
+//! mid-window, its clients resume on the next from their cursors and miss
+//! nothing.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -13,7 +15,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use pushbench_protocol::RunResult;
 use serde_json::Value;
 
-use crate::support::{Server, checked_results, pushbench, quick_run, scratch};
+use crate::cluster::{INSTALL, missing_redis, node, start_redis};
+use crate::support::{Server, checked_results, pushbench, quick_run, scratch, skip_unless_ready};
 
 /// Runs `clients` clients of `transports` over `servers` as one target list.
 async fn run_over(
@@ -199,6 +202,77 @@ fn shards_spread_their_clients_over_the_nodes_the_same_way() {
             .map(|n| n.connections_open)
             .collect();
         assert_eq!(per_node, [3, 3], "{}", dir.display());
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// `pushbench run` of 6 `transport` clients over `urls` for 4 s, writing
+/// into `out`; started, not waited for.
+fn start_run(urls: &[String], transport: &str, out: &Path) -> std::process::Child {
+    pushbench()
+        .args(["run", "--target", &urls.join(","), "--clients", "6"])
+        .args(["--transports", transport])
+        .args(["--duration", "4", "--warmup", "0.3", "--ramp-up", "0.1"])
+        .args(["--no-report", "--out"])
+        .arg(out)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start pushbench run")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_cluster_nodes_clients_resume_on_the_next_and_miss_nothing() {
+    if skip_unless_ready(missing_redis(), INSTALL) {
+        return;
+    }
+    let redis = start_redis("127.0.0.1:0");
+    let mut nodes: Vec<Server> = (0..3).map(|_| node(&redis, "failover", "20")).collect();
+    let urls: Vec<String> = nodes.iter().map(|s| format!("http://{}", s.addr)).collect();
+    let root = scratch("target-nodes-failover");
+    // One run per technique at once, so the kill lands in every window.
+    let runs: Vec<(&str, PathBuf, std::process::Child)> = ["ws", "sse", "long-poll"]
+        .into_iter()
+        .map(|t| {
+            let out = root.join(t);
+            let child = start_run(&urls, t, &out);
+            (t, out, child)
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    nodes[1].kill();
+    for (transport, out, mut child) in runs {
+        let status = tokio::task::spawn_blocking(move || child.wait())
+            .await
+            .expect("the run's task")
+            .expect("the run");
+        assert!(status.success(), "{transport}: {status}");
+        let json = checked_results(&out);
+        let result: RunResult = serde_json::from_value(json).expect("results");
+        assert!(result.complete, "{transport}: {:?}", result.error);
+        let phase = &result.phases[0];
+        let events = &phase.events;
+        assert!(events.published >= 20, "{transport}: {events:?}");
+        assert_eq!(
+            (events.missed, events.duplicated, events.out_of_order),
+            (0, 0, 0),
+            "{transport}: {events:?}"
+        );
+        // Clients 1 and 4 were on node 1: each resumed on node 2.
+        assert_eq!(
+            phase.connections.moved_reconnects, 2,
+            "{transport}: {:?}",
+            phase.connections
+        );
+        let down = &phase.server.nodes[1];
+        assert!(down.outage.stats_failures > 0, "{transport}: {down:?}");
+        assert_eq!(phase.server.nodes[0].outage.stats_failures, 0);
+        eprintln!(
+            "{transport}: {} published, {} delivered, 0 missed, {} moved; node 1 down {:.1} s",
+            events.published,
+            events.delivered,
+            phase.connections.moved_reconnects,
+            down.outage.longest_s
+        );
     }
     let _ = std::fs::remove_dir_all(&root);
 }
