@@ -18,9 +18,10 @@ use tokio::sync::watch;
 
 use crate::backoff::Backoff;
 use crate::client_spec::ClientSpec;
-use crate::meter::{BelowTls, ConnectionTotals, Meter};
+use crate::meter::{BelowTls, Meter};
 use crate::path_sides::PathSides;
 use crate::recorder::PhaseRecorder;
+use crate::session::ClientConnection;
 use crate::tcpinfo::{ConnectionSegments, read_connection};
 
 /// A client connection: the meter above whatever carries the HTTP bytes.
@@ -126,8 +127,8 @@ pub(crate) struct Dialer<'a> {
     id: usize,
     recorder: &'a PhaseRecorder,
     backoff: Backoff,
-    /// Every connection: local address and what it carried.
-    pub(crate) connections: Vec<(SocketAddr, ConnectionTotals)>,
+    /// Every connection: its addresses and what it carried.
+    pub(crate) connections: Vec<ClientConnection>,
     /// Connections opened.
     pub(crate) opened: u64,
     /// Connection attempts that failed.
@@ -195,7 +196,11 @@ impl<'a> Dialer<'a> {
         meter: &Meter,
         segments: Option<ConnectionSegments>,
     ) {
-        self.connections.push((local, meter.finish(segments)));
+        self.connections.push(ClientConnection {
+            local,
+            server: self.spec.server,
+            totals: meter.finish(segments),
+        });
         if let Some(err) = meter.take_error() {
             self.recorder.error(self.id, format!("protocol: {err}"));
         }

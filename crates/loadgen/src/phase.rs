@@ -37,14 +37,13 @@ use tokio::sync::watch;
 
 use crate::client_spec::{ClientSpec, Schedule};
 use crate::control_client::{ControlClient, Stats};
-use crate::meter::ConnectionTotals;
 use crate::node_watch::{NodeWatch, cluster_cost};
 use crate::path_sides::path_delta_of;
 use crate::phase_clients::Clients;
 use crate::phase_rate::PhaseRate;
 use crate::recorder::PhaseRecorder;
 use crate::request_headers::RequestProfile;
-use crate::session::ClientReport;
+use crate::session::{ClientConnection, ClientReport};
 use crate::shard::{PhaseShard, Segment};
 use crate::target::ServerHandle;
 use crate::tcpinfo::retransmits;
@@ -111,8 +110,8 @@ pub struct PhaseOutcome {
     pub result: PhaseResult,
     /// The merged latency histogram of the window.
     pub latency: Histogram<u64>,
-    /// Every client connection: local address and what it carried.
-    pub connections: Vec<(SocketAddr, ConnectionTotals)>,
+    /// Every client connection: its addresses and what it carried.
+    pub connections: Vec<ClientConnection>,
     /// The phase's start cursor `C0`.
     pub start_cursor: u64,
     /// The phase's end cursor `C1`.
@@ -529,8 +528,8 @@ impl Phase<'_> {
             connections.failed += report.failed;
             connections.reconnects += report.opened.saturating_sub(1);
             connections.moved_reconnects += report.moved;
-            for (_, totals) in &report.connections {
-                setup_traffic.merge(&totals.setup);
+            for connection in &report.connections {
+                setup_traffic.merge(&connection.totals.setup);
             }
             conns.extend(report.connections);
         }
@@ -615,7 +614,7 @@ impl Phase<'_> {
             link: self.server.path.profile(),
             link_measured: Some(LinkMeasured {
                 connect_us: summarize(&merged.connect).into(),
-                retransmits: retransmits(conns.iter().filter_map(|(_, t)| t.segments)),
+                retransmits: retransmits(conns.iter().filter_map(|c| c.totals.segments)),
                 path: (!self.server.path.is_loopback()).then(|| path_delta_of(path_delta)),
             }),
             duration_s,

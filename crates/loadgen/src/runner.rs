@@ -554,17 +554,11 @@ pub async fn run_shard(
                         {
                             Ok(outcome) => {
                                 let number = phases.len() + 1;
-                                wire_log.extend(outcome.connections.iter().map(
-                                    |(local, totals)| {
-                                        ConnectionRecord::client(
-                                            number,
-                                            transport,
-                                            *local,
-                                            server.addr,
-                                            totals,
-                                        )
-                                    },
-                                ));
+                                wire_log.extend(outcome.connections.iter().map(|c| {
+                                    ConnectionRecord::client(
+                                        number, transport, c.local, c.server, &c.totals,
+                                    )
+                                }));
                                 phases.push(outcome.result);
                                 histograms.push(outcome.latency);
                                 if let Some(e) = outcome.stopped {

@@ -232,7 +232,8 @@ async fn books_every_byte(
         tokio::time::sleep(Duration::from_millis(300)).await;
         let stats = control.stats(true).await.expect("stats");
         let by_peer: HashMap<_, _> = stats.connections.iter().map(|c| (c.peer, c)).collect();
-        for (local, totals) in &outcome.connections {
+        for connection in &outcome.connections {
+            let (local, totals) = (&connection.local, &connection.totals);
             if http == HttpVersion::Http2 {
                 // Over the whole connection (a stream's one request may
                 // have gone before the window).
