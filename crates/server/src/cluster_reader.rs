@@ -38,7 +38,8 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// back.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
-/// The wait after `last` (none yet: [`FIRST_BACKOFF`]).
+/// The wait after `last`: none yet gives the first wait (100 ms), then
+/// each doubles up to 1 s.
 pub fn next_backoff(last: Option<Duration>) -> Duration {
     last.map_or(FIRST_BACKOFF, |d| (d * 2).min(MAX_BACKOFF))
 }

@@ -10,7 +10,7 @@
 //! section 2.2).
 //!
 //! With `--cluster` the schedule runs on one node at a time, the holder of
-//! a lease in Redis ([`generate_clustered`]).
+//! a lease in Redis (`generate_clustered`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -190,7 +190,7 @@ impl AppState {
     }
 
     /// The hub's last seq for validating `cursor`: with `--cluster`, a
-    /// cursor ahead of it first waits (up to [`CURSOR_CATCH_UP`]) for this
+    /// cursor ahead of it first waits (up to 2 s) for this
     /// node's reader to get there.
     pub async fn last_seq_for(&self, cursor: Option<u64>) -> u64 {
         match cursor {

@@ -18,7 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::crowd::{Crowd, assert_no_loss, stats, wait_for};
+use crate::crowd::{Crowd, assert_no_loss, exchange, stats, wait_for};
 use crate::support::{Server, StartedTarget, pushbench, repo_root, skip_unless_ready};
 
 pub(crate) const INSTALL: &str = "apt-get install redis-server";
@@ -51,31 +51,6 @@ pub(crate) fn node(redis: &StartedTarget, key: &str, rate: &str) -> Server {
         "--payload",
         "24",
     ])
-}
-
-/// Sends `request` on a fresh connection (closed after the answer); the
-/// status and the body.
-async fn exchange(addr: SocketAddr, request: String) -> (u16, Vec<u8>) {
-    let talk = async {
-        let mut tcp = TcpStream::connect(addr).await?;
-        tcp.write_all(request.as_bytes()).await?;
-        let mut answer = Vec::new();
-        tcp.read_to_end(&mut answer).await?;
-        Ok::<_, std::io::Error>(answer)
-    };
-    let answer = tokio::time::timeout(Duration::from_secs(10), talk)
-        .await
-        .expect("an answer within 10 s")
-        .expect("an answer");
-    let end = answer
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a response head");
-    let status = std::str::from_utf8(&answer[9..12])
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .expect("a status code");
-    (status, answer[end + 4..].to_vec())
 }
 
 /// `GET /poll?since=S` on `addr`: the events.

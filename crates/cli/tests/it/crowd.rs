@@ -20,26 +20,36 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// `GET /stats` on a fresh connection, as JSON.
-pub async fn stats(addr: SocketAddr) -> Value {
-    let exchange = async {
+/// Sends `request` on a fresh connection (closed after the answer); the
+/// status and the body.
+pub async fn exchange(addr: SocketAddr, request: String) -> (u16, Vec<u8>) {
+    let talk = async {
         let mut tcp = TcpStream::connect(addr).await?;
-        tcp.write_all(b"GET /stats HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
-            .await?;
+        tcp.write_all(request.as_bytes()).await?;
         let mut answer = Vec::new();
         tcp.read_to_end(&mut answer).await?;
         Ok::<_, std::io::Error>(answer)
     };
-    let answer = tokio::time::timeout(Duration::from_secs(10), exchange)
+    let answer = tokio::time::timeout(Duration::from_secs(10), talk)
         .await
-        .expect("/stats within 10 s")
-        .expect("/stats");
-    let body = answer
+        .expect("an answer within 10 s")
+        .expect("an answer");
+    let end = answer
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .map(|end| &answer[end + 4..])
         .expect("a response head");
-    serde_json::from_slice(body).expect("/stats JSON")
+    let status = std::str::from_utf8(&answer[9..12])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .expect("a status code");
+    (status, answer[end + 4..].to_vec())
+}
+
+/// `GET /stats` on a fresh connection, as JSON.
+pub async fn stats(addr: SocketAddr) -> Value {
+    let request = "GET /stats HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n";
+    let (_, body) = exchange(addr, request.to_owned()).await;
+    serde_json::from_slice(&body).expect("/stats JSON")
 }
 
 /// Connections the server holds open for `transport`.

@@ -245,7 +245,7 @@ impl StartedTarget {
     /// address (`kind listening on http://`, or `redis listening on
     /// redis://` for `scripts/lib/redis-start`).
     pub fn start_script(script: &Path, prefix: &str, args: &[&str]) -> StartedTarget {
-        let mut child = Command::new(&script)
+        let mut child = Command::new(script)
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
