@@ -1,5 +1,5 @@
 //! A phase's view of its server nodes' `/stats` (`NodeWatch`): one
-//! control client and one [`Outages`] per node. With one node it is that
+//! control client and one `Outages` per node. With one node it is that
 //! node's view, unchanged; with several (`run --target URL1,URL2,...`)
 //! every node is asked, their answers are combined ([`combine`]: the
 //! cursor is the highest, the counts are summed) and each answer is kept
