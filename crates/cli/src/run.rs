@@ -126,8 +126,12 @@ pub struct Args {
     pub link: Option<Vec<LinkProfile>>,
     /// Measure a running server (http://host:port) instead of starting one;
     /// the phases record its generator rate from /stats, or the measured
-    /// publish rate when it has none.
-    #[arg(long, value_name = "URL", value_parser = parse_target)]
+    /// publish rate when it has none. Several URLs, comma-separated (same
+    /// scheme), are server nodes sharing one stream (`serve --cluster`):
+    /// client i starts on node i mod n and, when its node is down, resumes
+    /// from its cursor on the next; each node's /stats gives its own
+    /// figures.
+    #[arg(long, value_name = "URL[,URL...]", value_parser = parse_target)]
     pub target: Option<String>,
     /// The kind of server --target is: pushbench (default), nchan,
     /// pushpin, socketio, bun or node-ws. Other kinds are published into
@@ -236,9 +240,10 @@ fn parse_server_exe(raw: &str) -> Result<PathBuf, String> {
     }
 }
 
-/// A `--target`: checked as the runner will read it.
+/// A `--target`: one URL or a list of server nodes (`URL1,URL2,...`),
+/// checked as the runner will read it.
 fn parse_target(raw: &str) -> Result<String, String> {
-    match pushbench_loadgen::target::parse_url(raw) {
+    match pushbench_loadgen::target::parse_targets(raw) {
         Ok(_) => Ok(raw.to_owned()),
         Err(err) => Err(err.to_string()),
     }

@@ -21,24 +21,33 @@ use crate::client_spec::{ClientSpec, Schedule};
 use crate::connection::{Attempt, Conn, Dialer, close, io_kind};
 use crate::h2_client::H2Groups;
 use crate::meter::Meter;
+use crate::nodes::Nodes;
 use crate::peer_state::{PeerState, request, ws_target};
 use crate::recorder::PhaseRecorder;
 use crate::session::{ClientReport, Session, SessionEnd, poll_turn, ws_config, ws_kind};
 use crate::tracker::SeqTracker;
 
-/// Runs client `id` until `stop` turns true. `progress` holds the client's
-/// cursor (highest seq it has caught up to) for the runner's drain;
-/// `h2_groups` are the phase's shared HTTP/2 connections (unused over
-/// HTTP/1.1).
+/// Runs client `id` until `stop` turns true. `specs` are one per server
+/// node (see [`Nodes`]): the client starts on its node and, when a
+/// connection attempt fails there, moves to the next, resuming from its
+/// cursor. `progress` holds the client's cursor (highest seq it has caught
+/// up to) for the runner's drain; `h2_groups` are the phase's shared
+/// HTTP/2 connections (unused over HTTP/1.1), each on one node, the one of
+/// its group (an HTTP/2 client does not move).
 pub async fn run_client(
-    spec: Arc<ClientSpec>,
+    specs: Arc<[ClientSpec]>,
     id: usize,
     recorder: Arc<PhaseRecorder>,
     h2_groups: Arc<H2Groups>,
     progress: Arc<AtomicU64>,
     mut stop: watch::Receiver<bool>,
 ) -> ClientReport {
+    let nodes = Nodes::new(specs.len());
+    let mut node = nodes.first_for(id);
+    let mut spec = &specs[node];
     if spec.http == HttpVersion::Http2 {
+        let group = id / spec.h2_streams.max(1) as usize;
+        let spec = &specs[nodes.first_for(group)];
         return crate::h2_client::run_client(spec, id, recorder, h2_groups, progress, stop).await;
     }
     let mut report = ClientReport {
@@ -47,7 +56,9 @@ pub async fn run_client(
     };
     let mut cursor = spec.start_cursor;
     let mut peer = PeerState::default();
-    let mut dialer = Dialer::new(&spec, id, &recorder);
+    let mut dialer = Dialer::new(spec, id, &recorder);
+    // The node of the last connection opened, to count the moves.
+    let mut last_opened = None;
     let mut next_poll = tokio::time::Instant::now();
     while !*stop.borrow() {
         // Without keep-alive a short poll's connection is dialed at its
@@ -66,11 +77,20 @@ pub async fn run_client(
         let started = Instant::now();
         let (mut conn, local) = match dialer.attempt(&meter, &mut stop).await {
             Attempt::Stop => break,
-            Attempt::Retry => continue,
+            Attempt::Retry => {
+                node = nodes.after_failure(node, true);
+                spec = &specs[node];
+                dialer.dial_to(spec);
+                continue;
+            }
             Attempt::Open(conn, local) => (conn, local),
         };
+        if last_opened.is_some_and(|last| last != node) {
+            report.moved += 1;
+        }
+        last_opened = Some(node);
         let mut session = Session {
-            spec: &spec,
+            spec,
             id,
             recorder: &recorder,
             meter: &meter,
@@ -89,7 +109,7 @@ pub async fn run_client(
                 session.http(&mut conn, &mut next_poll, &mut stop).await
             }
         };
-        let segments = close(&mut conn, &spec, &meter).await;
+        let segments = close(&mut conn, spec, &meter).await;
         session.drain();
         if session.answered {
             dialer.succeeded();

@@ -18,9 +18,10 @@ use tokio::sync::watch;
 
 use crate::backoff::Backoff;
 use crate::client_spec::ClientSpec;
-use crate::meter::{BelowTls, ConnectionTotals, Meter};
+use crate::meter::{BelowTls, Meter};
 use crate::path_sides::PathSides;
 use crate::recorder::PhaseRecorder;
+use crate::session::ClientConnection;
 use crate::tcpinfo::{ConnectionSegments, read_connection};
 
 /// A client connection: the meter above whatever carries the HTTP bytes.
@@ -126,8 +127,8 @@ pub(crate) struct Dialer<'a> {
     id: usize,
     recorder: &'a PhaseRecorder,
     backoff: Backoff,
-    /// Every connection: local address and what it carried.
-    pub(crate) connections: Vec<(SocketAddr, ConnectionTotals)>,
+    /// Every connection: its addresses and what it carried.
+    pub(crate) connections: Vec<ClientConnection>,
     /// Connections opened.
     pub(crate) opened: u64,
     /// Connection attempts that failed.
@@ -181,6 +182,11 @@ impl<'a> Dialer<'a> {
         }
     }
 
+    /// Dials `spec`'s server from now on (another node of the same phase).
+    pub(crate) fn dial_to(&mut self, spec: &'a ClientSpec) {
+        self.spec = spec;
+    }
+
     /// A connection from `local` ended and is closed: books what `meter`
     /// counted on it (`segments` its `TCP_INFO` counts, both ends) and the
     /// protocol error its classifier met, if any.
@@ -190,7 +196,11 @@ impl<'a> Dialer<'a> {
         meter: &Meter,
         segments: Option<ConnectionSegments>,
     ) {
-        self.connections.push((local, meter.finish(segments)));
+        self.connections.push(ClientConnection {
+            local,
+            server: self.spec.server,
+            totals: meter.finish(segments),
+        });
         if let Some(err) = meter.take_error() {
             self.recorder.error(self.id, format!("protocol: {err}"));
         }

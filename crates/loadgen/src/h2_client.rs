@@ -117,7 +117,7 @@ struct Up {
 /// group's connection, and the connection itself if `id` is the group's
 /// first client.
 pub async fn run_client(
-    spec: Arc<ClientSpec>,
+    spec: &ClientSpec,
     id: usize,
     recorder: Arc<PhaseRecorder>,
     groups: Arc<H2Groups>,
@@ -131,7 +131,7 @@ pub async fn run_client(
         ..ClientReport::default()
     };
     let client = streams(
-        &spec,
+        spec,
         id,
         &recorder,
         &group,
@@ -140,7 +140,7 @@ pub async fn run_client(
         stop.clone(),
     );
     if id.is_multiple_of(per_connection) {
-        let (kept, ()) = tokio::join!(keep(&spec, id, &recorder, &group, stop), client);
+        let (kept, ()) = tokio::join!(keep(spec, id, &recorder, &group, stop), client);
         report.connections = kept.connections;
         report.opened = kept.opened;
         report.failed = kept.failed;

@@ -41,7 +41,8 @@
 //!   separate, separately counted connections ([`control_tally`]), the
 //!   `/stats` they read ([`server_stats`]); [`http_answer`] frames the
 //!   runner's requests on kept-alive connections.
-//! - [`target`]: where the server comes from: a URL, a child
+//! - [`target`]: where the server comes from: a URL (or a list of server
+//!   nodes, which [`nodes`] spreads the clients over), a child
 //!   `pushbench serve`, or an in-process server handed in (tests, `pushbench
 //!   trace`) through `pushbench_net::embedding`: this crate depends on no
 //!   server.
@@ -60,7 +61,8 @@
 //!   [`phase`] runs one phase (its figures from what it measured:
 //!   [`phase_figures`]), its stages (ramp-up, warm-up, measured
 //!   window, drain, collect) the methods of one type, watching the
-//!   server's [`outages`], its clients a `phase_clients::Clients`; [`phase_rate`] decides the rate a phase
+//!   server's [`outages`] (each node's, and their `/stats` combined, by
+//!   [`node_watch`]), its clients a `phase_clients::Clients`; [`phase_rate`] decides the rate a phase
 //!   records (the scenario's, a `--target`'s own, or measured).
 //! - [`shard`]: one shard of a run split over several generators (`run
 //!   --segment I/N`): its slice of every phase's clients and the shared
@@ -106,6 +108,8 @@ pub mod kind_process;
 pub mod machine;
 pub mod meter;
 pub mod nchan_requests;
+pub mod node_watch;
+pub mod nodes;
 pub mod observed_target;
 pub mod outages;
 pub mod output;

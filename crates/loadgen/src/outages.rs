@@ -9,9 +9,6 @@ use crate::control_client::{ControlClient, Stats};
 use crate::target::ServerHandle;
 use crate::{Error, Result};
 
-/// How often `/stats` is asked again while the server does not answer.
-const OUTAGE_RETRY: Duration = Duration::from_millis(250);
-
 /// A phase's view of the server's outages: `/stats` calls that failed are
 /// tolerated until the server has been unreachable for its outage grace,
 /// and counted; a changed `started_us` counts a restart.
@@ -37,21 +34,6 @@ impl Outages {
         }
     }
 
-    /// `/stats`, asked again every [`OUTAGE_RETRY`] while the server is
-    /// unreachable, until it answers or the grace runs out.
-    pub(crate) async fn stats(
-        &mut self,
-        control: &ControlClient,
-        server: &mut ServerHandle,
-    ) -> Result<Stats> {
-        loop {
-            if let Some(stats) = self.try_stats(control, server).await? {
-                return Ok(stats);
-            }
-            tokio::time::sleep(OUTAGE_RETRY).await;
-        }
-    }
-
     /// One `/stats` call: `None` when it failed within the grace.
     pub(crate) async fn try_stats(
         &mut self,
@@ -61,20 +43,29 @@ impl Outages {
         if let Some(reason) = server.exited() {
             return Err(Error::ServerDied(reason));
         }
+        self.try_node_stats(control).await
+    }
+
+    /// One `/stats` call to the node of `control` (one of several; see
+    /// `crate::node_watch`): `None` when it failed within the grace.
+    pub(crate) async fn try_node_stats(
+        &mut self,
+        control: &ControlClient,
+    ) -> Result<Option<Stats>> {
+        let url = format!("http://{}", control.addr());
         let now = Instant::now();
         match control.stats(false).await {
             Ok(stats) => {
                 if let Some(since) = self.failing_since.take() {
                     self.longest = self.longest.max(now - since);
                     tracing::info!(
-                        "{} answers again after {:.1} s",
-                        server.url,
+                        "{url} answers again after {:.1} s",
                         (now - since).as_secs_f64()
                     );
                 }
                 if stats.started_us != 0 {
                     if self.started_us.is_some_and(|s| s != stats.started_us) {
-                        tracing::warn!("{} was restarted (a new started_us)", server.url);
+                        tracing::warn!("{url} was restarted (a new started_us)");
                         self.restarts += 1;
                     }
                     self.started_us = Some(stats.started_us);
@@ -84,9 +75,8 @@ impl Outages {
             Err(Error::ServerDied(why)) => {
                 if self.failing_since.is_none() {
                     tracing::warn!(
-                        "{} stopped answering: {why}; clients keep reconnecting for up to {:.1} s \
+                        "{url} stopped answering: {why}; clients keep reconnecting for up to {:.1} s \
                          (--outage-grace)",
-                        server.url,
                         self.grace.as_secs_f64()
                     );
                 }
@@ -96,8 +86,7 @@ impl Outages {
                 self.longest = self.longest.max(down);
                 if down >= self.grace {
                     return Err(Error::ServerDied(format!(
-                        "{} has not answered for {:.1} s (the outage grace is {:.1} s): {why}",
-                        server.url,
+                        "{url} has not answered for {:.1} s (the outage grace is {:.1} s): {why}",
                         down.as_secs_f64(),
                         self.grace.as_secs_f64()
                     )));
@@ -106,6 +95,13 @@ impl Outages {
             }
             Err(other) => Err(other),
         }
+    }
+
+    /// Whether the server has been unreachable for its whole grace (and
+    /// still is).
+    pub(crate) fn past_grace(&self) -> bool {
+        self.failing_since
+            .is_some_and(|since| since.elapsed() >= self.grace)
     }
 
     /// The outages so far, for the phase's result.

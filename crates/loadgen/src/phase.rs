@@ -37,19 +37,19 @@ use tokio::sync::watch;
 
 use crate::client_spec::{ClientSpec, Schedule};
 use crate::control_client::{ControlClient, Stats};
-use crate::meter::ConnectionTotals;
-use crate::outages::Outages;
+use crate::node_watch::{NodeWatch, cluster_cost};
 use crate::path_sides::path_delta_of;
 use crate::phase_clients::Clients;
 use crate::phase_rate::PhaseRate;
 use crate::recorder::PhaseRecorder;
 use crate::request_headers::RequestProfile;
-use crate::session::ClientReport;
+use crate::session::{ClientConnection, ClientReport};
 use crate::shard::{PhaseShard, Segment};
 use crate::target::ServerHandle;
 use crate::tcpinfo::retransmits;
 use crate::{Error, Result, scenario};
 
+pub use crate::node_watch::cpu_across_restarts;
 pub use crate::phase_figures::{DISTRIBUTION, derive, summarize};
 
 /// How long past the ramp-up a phase waits for its last clients to get
@@ -110,8 +110,8 @@ pub struct PhaseOutcome {
     pub result: PhaseResult,
     /// The merged latency histogram of the window.
     pub latency: Histogram<u64>,
-    /// Every client connection: local address and what it carried.
-    pub connections: Vec<(SocketAddr, ConnectionTotals)>,
+    /// Every client connection: its addresses and what it carried.
+    pub connections: Vec<ClientConnection>,
     /// The phase's start cursor `C0`.
     pub start_cursor: u64,
     /// The phase's end cursor `C1`.
@@ -153,7 +153,7 @@ pub async fn run_phase(
     s: &Scenario,
     spec: PhaseSpec<'_>,
     server: &mut ServerHandle,
-    control: &ControlClient,
+    controls: &[ControlClient],
     interrupt: Option<&mut watch::Receiver<bool>>,
     label: &Progress,
     progress: &mut (dyn FnMut(&Progress) + Send),
@@ -168,10 +168,13 @@ pub async fn run_phase(
             )));
         }
     };
+    let control = controls
+        .first()
+        .ok_or_else(|| Error::Scenario("a phase needs the server's control client".to_owned()))?;
     let mut phase = Phase {
         s,
         spec,
-        outages: Outages::new(server.outage_grace),
+        nodes: NodeWatch::new(controls, server.outage_grace),
         server,
         control,
         interrupt,
@@ -185,8 +188,14 @@ pub async fn run_phase(
     let path_before = phase.server.path.path().counts();
     let group = scenario::h2_streams(s, spec.http);
     let segment = spec.shard.map_or(Segment::WHOLE, |shard| shard.segment);
+    let specs = phase
+        .server
+        .nodes()
+        .iter()
+        .map(|node| phase.client_spec(node.addr, idle.last_seq, tls.clone()))
+        .collect();
     let mut clients = Clients::start(
-        phase.client_spec(idle.last_seq, tls),
+        specs,
         segment.clients(spec.clients, group),
         phase.ramp(),
         spec.shard.map_or(0, |shard| shard.clock_offset_us),
@@ -226,8 +235,9 @@ struct Phase<'a> {
     /// The phase's progress line; each stage fills in its own part.
     label: &'a Progress,
     progress: &'a mut (dyn FnMut(&Progress) + Send),
-    /// The server's outages over the phase, as `/stats` saw them.
-    outages: Outages,
+    /// The server's nodes (one, or those of a `--target` list), their
+    /// `/stats` and their outages over the phase.
+    nodes: NodeWatch<'a>,
 }
 
 /// What the measured window saw.
@@ -247,7 +257,7 @@ struct Window {
 impl Phase<'_> {
     /// `/stats`, through the phase's outages.
     async fn stats(&mut self) -> Result<Stats> {
-        self.outages.stats(self.control, self.server).await
+        self.nodes.stats(self.server).await
     }
 
     /// Reports `stage`, `elapsed` into its planned `length`.
@@ -265,14 +275,19 @@ impl Phase<'_> {
         Duration::from_secs_f64(self.s.ramp_up_s)
     }
 
-    /// What every client of the phase shares, asking for everything after
-    /// `start_cursor`, over TLS with `tls` when given.
-    fn client_spec(&self, start_cursor: u64, tls: Option<Arc<rustls::ClientConfig>>) -> ClientSpec {
+    /// What every client of the phase on the node at `addr` shares, asking
+    /// for everything after `start_cursor`, over TLS with `tls` when given.
+    fn client_spec(
+        &self,
+        addr: SocketAddr,
+        start_cursor: u64,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> ClientSpec {
         let (s, server, transport) = (self.s, &self.server, self.spec.transport);
         ClientSpec {
             transport,
             kind: s.target_kind,
-            server: server.addr,
+            server: addr,
             start_cursor,
             schedule: Schedule::for_transport(transport, self.poll_interval()),
             longpoll_timeout_s: s.longpoll_timeout_s,
@@ -281,7 +296,7 @@ impl Phase<'_> {
             source_addresses: s.source_addresses,
             give_up_after: server.outage_grace,
             headers: crate::request_headers::with_coding(
-                self.spec.headers.headers(transport, server.addr),
+                self.spec.headers.headers(transport, addr),
                 transport,
                 self.spec.coding,
                 s.coding.iter().any(|&c| c != ContentCoding::Identity),
@@ -452,7 +467,7 @@ impl Phase<'_> {
             if let Some(samples) = samples.as_deref_mut()
                 && Instant::now() >= next_sample
             {
-                if let Some(sample) = self.outages.try_stats(self.control, self.server).await? {
+                if let Some(sample) = self.nodes.try_stats(self.server).await? {
                     samples.push(sample);
                 }
                 next_sample += SAMPLE_EVERY;
@@ -483,7 +498,7 @@ impl Phase<'_> {
     ) -> PhaseOutcome {
         let transport = self.spec.transport;
         let count = clients.ids.len() as u32;
-        let spec = &clients.spec;
+        let spec = clients.spec();
         let (start_cursor, end_cursor) = (spec.start_cursor, window.end.last_seq);
         let (window_start, window_end) = (&window.start, &window.end);
         let merged = clients.recorder.merged();
@@ -512,8 +527,9 @@ impl Phase<'_> {
             connections.opened += report.opened;
             connections.failed += report.failed;
             connections.reconnects += report.opened.saturating_sub(1);
-            for (_, totals) in &report.connections {
-                setup_traffic.merge(&totals.setup);
+            connections.moved_reconnects += report.moved;
+            for connection in &report.connections {
+                setup_traffic.merge(&connection.totals.setup);
             }
             conns.extend(report.connections);
         }
@@ -555,6 +571,36 @@ impl Phase<'_> {
             }
         };
         let derived = derive(&traffic, &events, &connections, duration_s);
+        let slow_consumer_drops = window_end
+            .slow_consumer_drops
+            .saturating_sub(window_start.slow_consumer_drops);
+        let server = if window_end.nodes.is_empty() {
+            ServerCost {
+                cpu_seconds,
+                cpu_us_per_event: per_event(cpu_seconds * 1e6),
+                rss_idle_bytes: rss_idle,
+                rss_max_bytes: rss_max,
+                rss_per_connection_bytes: if route.connections_open > 0 {
+                    rss_max.saturating_sub(rss_idle) as f64 / route.connections_open as f64
+                } else {
+                    0.0
+                },
+                connections_open: route.connections_open,
+                slow_consumer_drops,
+                nodes: Vec::new(),
+            }
+        } else {
+            let urls: Vec<String> = self.server.nodes().into_iter().map(|n| n.url).collect();
+            cluster_cost(
+                &urls,
+                transport.name(),
+                idle,
+                samples,
+                &self.nodes.per_node(),
+                events.delivered,
+                slow_consumer_drops,
+            )
+        };
         let result = PhaseResult {
             transport,
             clients: count,
@@ -568,7 +614,7 @@ impl Phase<'_> {
             link: self.server.path.profile(),
             link_measured: Some(LinkMeasured {
                 connect_us: summarize(&merged.connect).into(),
-                retransmits: retransmits(conns.iter().filter_map(|(_, t)| t.segments)),
+                retransmits: retransmits(conns.iter().filter_map(|c| c.totals.segments)),
                 path: (!self.server.path.is_loopback()).then(|| path_delta_of(path_delta)),
             }),
             duration_s,
@@ -576,27 +622,13 @@ impl Phase<'_> {
             traffic,
             latency_us: summarize(&merged.latency),
             derived,
-            server: ServerCost {
-                cpu_seconds,
-                cpu_us_per_event: per_event(cpu_seconds * 1e6),
-                rss_idle_bytes: rss_idle,
-                rss_max_bytes: rss_max,
-                rss_per_connection_bytes: if route.connections_open > 0 {
-                    rss_max.saturating_sub(rss_idle) as f64 / route.connections_open as f64
-                } else {
-                    0.0
-                },
-                connections_open: route.connections_open,
-                slow_consumer_drops: window_end
-                    .slow_consumer_drops
-                    .saturating_sub(window_start.slow_consumer_drops),
-            },
+            server,
             events,
             histogram_log: None,
             setup_bytes_per_connection,
             setup_traffic,
             incomplete: window.stopped.is_some(),
-            outage: self.outages.summary(),
+            outage: self.nodes.summary(),
         };
         log_phase_end(&result);
         PhaseOutcome {
@@ -636,52 +668,5 @@ fn log_phase_end(result: &PhaseResult) {
             .map(|(kind, n)| format!("{n} {kind}"))
             .collect();
         tracing::info!("{name} phase: client errors: {}", kinds.join(", "));
-    }
-}
-
-/// The server's CPU seconds over consecutive `/stats` samples, summed per
-/// server process: a sample from a restarted process (another
-/// `started_us`) counts its own CPU since it started, since the old
-/// process's counter is gone. What a killed process spent after its last
-/// sample cannot be known and is not counted.
-pub fn cpu_across_restarts(samples: &[Stats]) -> f64 {
-    samples
-        .windows(2)
-        .map(|pair| {
-            let (a, b) = (&pair[0], &pair[1]);
-            if a.started_us == b.started_us {
-                (b.process.cpu_seconds - a.process.cpu_seconds).max(0.0)
-            } else {
-                b.process.cpu_seconds
-            }
-        })
-        .sum()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sample(started_us: u64, cpu_seconds: f64) -> Stats {
-        Stats {
-            started_us,
-            process: crate::control_client::ProcessStats {
-                cpu_seconds,
-                rss_bytes: 0,
-            },
-            ..Stats::default()
-        }
-    }
-
-    #[test]
-    fn server_cpu_is_summed_per_process_across_a_restart() {
-        let samples = [
-            sample(1, 10.0),
-            sample(1, 10.5),
-            sample(2, 0.25),
-            sample(2, 0.75),
-        ];
-        assert!((cpu_across_restarts(&samples) - 1.25).abs() < 1e-9);
-        assert_eq!(cpu_across_restarts(&samples[..1]), 0.0);
     }
 }

@@ -16,7 +16,9 @@ use crate::session::ClientReport;
 
 /// The phase's clients: their tasks, their cursors and the stop signal.
 pub(crate) struct Clients {
-    pub(crate) spec: Arc<ClientSpec>,
+    /// What the clients share, one per server node (one for one server):
+    /// the same but for the node's address.
+    pub(crate) specs: Arc<[ClientSpec]>,
     /// The client ids this generator runs (all of the phase's, or a
     /// shard's slice).
     pub(crate) ids: std::ops::Range<u32>,
@@ -28,16 +30,19 @@ pub(crate) struct Clients {
 }
 
 impl Clients {
-    /// Starts the clients `ids` of `spec`, spread over `ramp` as in a
-    /// run of all `spec.clients` (client `id` at `ramp * id / clients`),
-    /// their receipt times moved by `clock_offset_us` onto the server's clock.
+    /// Starts the clients `ids` of `specs` (one per server node, each
+    /// client starting on its node, see [`crate::nodes::Nodes`]), spread
+    /// over `ramp` as in a run of all `spec.clients` (client `id` at
+    /// `ramp * id / clients`), their receipt times moved by
+    /// `clock_offset_us` onto the server's clock.
     pub(crate) fn start(
-        spec: ClientSpec,
+        specs: Vec<ClientSpec>,
         ids: std::ops::Range<u32>,
         ramp: Duration,
         clock_offset_us: i64,
     ) -> Self {
-        let spec = Arc::new(spec);
+        let specs: Arc<[ClientSpec]> = specs.into();
+        let spec = &specs[0];
         let recorder = Arc::new(PhaseRecorder::with_clock_offset(clock_offset_us));
         let h2_groups = Arc::new(H2Groups::default());
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -48,24 +53,29 @@ impl Clients {
             let delay = ramp.mul_f64(id as f64 / total);
             let progress_cell = Arc::new(AtomicU64::new(spec.start_cursor));
             cursors.push(progress_cell.clone());
-            let (spec, recorder, mut stop) = (spec.clone(), recorder.clone(), stop_rx.clone());
+            let (specs, recorder, mut stop) = (specs.clone(), recorder.clone(), stop_rx.clone());
             let h2_groups = h2_groups.clone();
             tasks.push(tokio::spawn(async move {
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
                     _ = stop.changed() => return ClientReport::default(),
                 }
-                run_client(spec, id, recorder, h2_groups, progress_cell, stop).await
+                run_client(specs, id, recorder, h2_groups, progress_cell, stop).await
             }));
         }
         Clients {
-            spec,
+            specs,
             ids,
             recorder,
             stop: stop_tx,
             tasks,
             cursors,
         }
+    }
+
+    /// What every client shares (its first node's spec).
+    pub(crate) fn spec(&self) -> &ClientSpec {
+        &self.specs[0]
     }
 
     /// How many clients this generator runs.

@@ -458,8 +458,17 @@ pub async fn run_shard(
                 let rate = phase_rate(&opts.source, &control, rate).await?;
                 Ok::<_, Error>((control, rate))
             };
-            let (control, rate) = match ready.await {
-                Ok(ready) => ready,
+            let (controls, rate) = match ready.await {
+                Ok((control, rate)) => {
+                    // One more control client per node of a `--target`
+                    // list: each node's own `/stats`.
+                    let more = server.more_nodes.iter();
+                    let more = more.map(|node| ControlClient::new(node.control_addr));
+                    (
+                        std::iter::once(control).chain(more).collect::<Vec<_>>(),
+                        rate,
+                    )
+                }
                 Err(e) => {
                     server.stop().await;
                     if phases.is_empty() {
@@ -472,7 +481,7 @@ pub async fn run_shard(
             if let Some(plan) = &shard
                 && schedule.is_none()
             {
-                match shard_clock(&control, plan, &scenario).await {
+                match shard_clock(&controls[0], plan, &scenario).await {
                     Ok((estimate, plan_schedule)) => {
                         clock = Some(estimate);
                         schedule = Some(plan_schedule);
@@ -536,7 +545,7 @@ pub async fn run_shard(
                                 }),
                             },
                             &mut server,
-                            &control,
+                            &controls,
                             opts.interrupt.as_mut(),
                             &label,
                             progress,
@@ -545,17 +554,11 @@ pub async fn run_shard(
                         {
                             Ok(outcome) => {
                                 let number = phases.len() + 1;
-                                wire_log.extend(outcome.connections.iter().map(
-                                    |(local, totals)| {
-                                        ConnectionRecord::client(
-                                            number,
-                                            transport,
-                                            *local,
-                                            server.addr,
-                                            totals,
-                                        )
-                                    },
-                                ));
+                                wire_log.extend(outcome.connections.iter().map(|c| {
+                                    ConnectionRecord::client(
+                                        number, transport, c.local, c.server, &c.totals,
+                                    )
+                                }));
                                 phases.push(outcome.result);
                                 histograms.push(outcome.latency);
                                 if let Some(e) = outcome.stopped {
@@ -571,14 +574,16 @@ pub async fn run_shard(
                     }
                 }
             }
-            control_traffic.merge(&control.traffic());
-            publish_traffic.merge(&control.publish_traffic());
-            wire_log.extend(
-                control
-                    .connections()
-                    .iter()
-                    .map(|c| ConnectionRecord::control(c, server.control_addr)),
-            );
+            for control in &controls {
+                control_traffic.merge(&control.traffic());
+                publish_traffic.merge(&control.publish_traffic());
+                wire_log.extend(
+                    control
+                        .connections()
+                        .iter()
+                        .map(|c| ConnectionRecord::control(c, control.addr())),
+                );
+            }
             server.stop().await;
             if error.is_some() {
                 break 'links;

@@ -180,8 +180,8 @@ pub fn validate(s: &Scenario) -> Result<()> {
             &s.longpoll_timeout_s,
         );
     }
-    if let Some(url) = &s.target {
-        crate::target::parse_url(url)?;
+    if let Some(list) = &s.target {
+        crate::target::parse_targets(list)?;
     }
     if s.headers.is_empty() {
         return bad(
@@ -275,6 +275,21 @@ pub fn validate(s: &Scenario) -> Result<()> {
                 "names the kind of a running `target` (--target URL); the run starts only \
                  pushbench's own server",
                 &s.target_kind.name(),
+            );
+        }
+        if let Some(list) = s
+            .target
+            .as_deref()
+            .filter(|l| crate::target::node_count(l) > 1)
+        {
+            return bad(
+                "target",
+                &format!(
+                    "a list of nodes is for pushbench servers sharing one stream \
+                     (`serve --cluster`); a {} target is one URL",
+                    s.target_kind
+                ),
+                &list,
             );
         }
         for &t in &s.transports {
@@ -435,6 +450,14 @@ mod tests {
         ("target = \"ftp://x\"", "target"),
         ("target = \"http://127.0.0.1:8080/stats\"", "target"),
         ("target = 5", "target"),
+        (
+            "target = \"http://127.0.0.1:1,http://127.0.0.1:2\"\ntarget_kind = \"nchan\"",
+            "a nchan target is one URL",
+        ),
+        (
+            "target = \"http://127.0.0.1:1,https://127.0.0.1:2\"",
+            "same scheme",
+        ),
         ("tls = \"yes\"", "tls"),
         ("tls = []", "tls"),
         ("http = \"3\"", "http"),

@@ -37,6 +37,11 @@ pub struct Stats {
     /// Per connection counts (with `?connections=1`).
     #[serde(default)]
     pub connections: Vec<PeerStats>,
+    /// Against several server nodes: each node's own answer, in node
+    /// order (`None` from a node that did not answer), of which this is
+    /// the combination (`crate::node_watch::combine`); empty for one server.
+    #[serde(skip)]
+    pub nodes: Vec<Option<Stats>>,
 }
 
 /// The server's built-in generator, as `/stats` describes it.

@@ -25,12 +25,27 @@ use crate::tracker::SeqTracker;
 pub struct ClientReport {
     /// Seqs received.
     pub tracker: SeqTracker,
-    /// Every connection: local address and what it carried.
-    pub connections: Vec<(SocketAddr, ConnectionTotals)>,
+    /// Every connection: its addresses and what it carried.
+    pub connections: Vec<ClientConnection>,
     /// Connections opened.
     pub opened: u64,
     /// Connection attempts that failed.
     pub failed: u64,
+    /// Connections opened on another node than the last one (its node
+    /// was down).
+    pub moved: u64,
+}
+
+/// One connection a client made: its local address, the server (node)
+/// it reached, and what it carried.
+#[derive(Debug)]
+pub struct ClientConnection {
+    /// The client's address.
+    pub local: SocketAddr,
+    /// The server's address (a node of a `--target` list: the one dialed).
+    pub server: SocketAddr,
+    /// What the connection carried.
+    pub totals: ConnectionTotals,
 }
 
 /// Why a session ended.

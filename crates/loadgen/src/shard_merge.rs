@@ -412,6 +412,7 @@ fn merge_phase(parts: &[&PhaseResult], latency: &Histogram<u64>) -> PhaseResult 
         connections.opened += c.opened;
         connections.failed += c.failed;
         connections.reconnects += c.reconnects;
+        connections.moved_reconnects += c.moved_reconnects;
         connections.responses += c.responses;
         connections.first_sessions += c.first_sessions;
         connections.all_connected_us = connections.all_connected_us.max(c.all_connected_us);

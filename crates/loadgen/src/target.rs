@@ -101,7 +101,23 @@ pub struct ServerHandle {
     /// scenario has no TLS phase). The server also answers plaintext on
     /// the same port (`serve --tls`), which the control calls use.
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The nodes after the first of a `--target URL1,URL2,...` (server
+    /// nodes sharing one stream); empty for one server.
+    pub more_nodes: Vec<NodeAddr>,
     kind: HandleKind,
+}
+
+/// One server node of a `--target` list: its URL and where the clients
+/// and the control calls reach it (see [`ServerHandle::addr`] and
+/// [`ServerHandle::control_addr`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeAddr {
+    /// Its URL, as `--target` listed it.
+    pub url: String,
+    /// Where the clients dial it.
+    pub addr: SocketAddr,
+    /// Where the control calls reach it.
+    pub control_addr: SocketAddr,
 }
 
 #[derive(Debug)]
@@ -196,15 +212,27 @@ impl ServerSource {
     ) -> Result<ServerHandle> {
         let spec = serve_spec(scenario, rate);
         match self {
-            ServerSource::Target(url) => {
-                let control_addr = parse_url(url)?;
-                let addr = if path.is_loopback() {
-                    control_addr
-                } else {
-                    let addr = path.server_addr(control_addr.port());
-                    reachable_across(path, url, control_addr, addr).await?;
-                    addr
-                };
+            ServerSource::Target(list) => {
+                let mut nodes = Vec::new();
+                for (url, control_addr) in parse_targets(list)? {
+                    let addr = if path.is_loopback() {
+                        control_addr
+                    } else {
+                        let addr = path.server_addr(control_addr.port());
+                        reachable_across(path, &url, control_addr, addr).await?;
+                        addr
+                    };
+                    nodes.push(NodeAddr {
+                        url,
+                        addr,
+                        control_addr,
+                    });
+                }
+                let mut nodes = nodes.into_iter();
+                let first = nodes
+                    .next()
+                    .ok_or_else(|| Error::Scenario("--target: no URL".to_owned()))?;
+                let (addr, control_addr) = (first.addr, first.control_addr);
                 // A `serve --tls` port answers plaintext too, so the control
                 // calls stay plaintext; the TLS phases pin its certificate.
                 let tls = match &scenario.target_cert {
@@ -222,6 +250,7 @@ impl ServerSource {
                     url: format!("http://{addr}"),
                     outage_grace: crate::backoff::DEFAULT_GIVE_UP,
                     tls,
+                    more_nodes: nodes.collect(),
                     kind: HandleKind::External,
                 })
             }
@@ -250,6 +279,7 @@ impl ServerSource {
                     url: format!("{scheme}://{addr}"),
                     outage_grace: crate::backoff::DEFAULT_GIVE_UP,
                     tls,
+                    more_nodes: Vec::new(),
                     kind: HandleKind::InProcess(server),
                 })
             }
@@ -363,6 +393,7 @@ impl ServerSource {
                     url,
                     outage_grace: crate::backoff::DEFAULT_GIVE_UP,
                     tls,
+                    more_nodes: Vec::new(),
                     kind: HandleKind::Child(child, stderr),
                 })
             }
@@ -371,6 +402,19 @@ impl ServerSource {
 }
 
 impl ServerHandle {
+    /// Every node the clients spread over: this server, then
+    /// [`ServerHandle::more_nodes`].
+    pub fn nodes(&self) -> Vec<NodeAddr> {
+        let first = NodeAddr {
+            url: self.url.clone(),
+            addr: self.addr,
+            control_addr: self.control_addr,
+        };
+        std::iter::once(first)
+            .chain(self.more_nodes.iter().cloned())
+            .collect()
+    }
+
     /// `Some(reason)` when a child server has exited.
     pub fn exited(&mut self) -> Option<String> {
         match &mut self.kind {
@@ -462,6 +506,41 @@ pub fn target_on_loopback_only(
     )
 }
 
+/// A `--target` value: one URL, or several separated by commas (server
+/// nodes sharing one stream), each with its address. Every URL has the
+/// same scheme; none is empty or repeated.
+pub fn parse_targets(list: &str) -> Result<Vec<(String, SocketAddr)>> {
+    let bad = |why: String| Error::Scenario(format!("--target `{list}`: {why}"));
+    let mut nodes: Vec<(String, SocketAddr)> = Vec::new();
+    for url in list.split(',').map(str::trim) {
+        if url.is_empty() {
+            return Err(bad("an empty URL in the list".to_owned()));
+        }
+        let addr = parse_url(url).map_err(|e| bad(e.to_string()))?;
+        if let Some((first, _)) = nodes.first()
+            && scheme(first) != scheme(url)
+        {
+            return Err(bad(format!(
+                "every node must have the same scheme: `{first}` and `{url}` differ"
+            )));
+        }
+        if nodes.iter().any(|(_, a)| *a == addr) {
+            return Err(bad(format!("{addr} is listed twice")));
+        }
+        nodes.push((url.to_owned(), addr));
+    }
+    Ok(nodes)
+}
+
+fn scheme(url: &str) -> &str {
+    url.split_once("://").map_or("", |(s, _)| s)
+}
+
+/// How many nodes a `--target` value lists (1 for a single URL).
+pub fn node_count(list: &str) -> usize {
+    list.split(',').count()
+}
+
 /// `http://host:port[/]` (or `https://`, a `serve --tls` port, which
 /// answers both) to a socket address.
 pub fn parse_url(url: &str) -> Result<SocketAddr> {
@@ -549,5 +628,36 @@ mod tests {
         );
         assert!(parse_url("ftp://127.0.0.1:1").is_err());
         assert!(parse_url("http://127.0.0.1:8080/stats").is_err());
+    }
+
+    #[test]
+    fn a_target_list_parses_or_names_what_is_wrong() {
+        let nodes = parse_targets("http://127.0.0.1:8001, http://127.0.0.1:8002").expect("list");
+        assert_eq!(
+            nodes,
+            [
+                (
+                    "http://127.0.0.1:8001".to_owned(),
+                    SocketAddr::from(([127, 0, 0, 1], 8001))
+                ),
+                (
+                    "http://127.0.0.1:8002".to_owned(),
+                    SocketAddr::from(([127, 0, 0, 1], 8002))
+                ),
+            ]
+        );
+        assert_eq!(node_count("http://a:1,http://b:2"), 2);
+        for (bad, says) in [
+            ("http://127.0.0.1:1,https://127.0.0.1:2", "same scheme"),
+            ("http://127.0.0.1:1,", "empty URL"),
+            ("http://127.0.0.1:1,http://127.0.0.1:1", "listed twice"),
+            ("http://127.0.0.1:1,ftp://x:2", "must start with http"),
+        ] {
+            let err = parse_targets(bad).expect_err(bad).to_string();
+            assert!(
+                err.contains("--target") && err.contains(says),
+                "{bad}: {err}"
+            );
+        }
     }
 }

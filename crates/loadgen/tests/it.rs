@@ -165,7 +165,7 @@ async fn books_every_byte(
                 shard: None,
             },
             &mut server,
-            &control,
+            std::slice::from_ref(&control),
             None,
             &Progress {
                 headers: headers.clone(),
@@ -232,7 +232,8 @@ async fn books_every_byte(
         tokio::time::sleep(Duration::from_millis(300)).await;
         let stats = control.stats(true).await.expect("stats");
         let by_peer: HashMap<_, _> = stats.connections.iter().map(|c| (c.peer, c)).collect();
-        for (local, totals) in &outcome.connections {
+        for connection in &outcome.connections {
+            let (local, totals) = (&connection.local, &connection.totals);
             if http == HttpVersion::Http2 {
                 // Over the whole connection (a stream's one request may
                 // have gone before the window).
@@ -544,7 +545,7 @@ async fn a_server_that_skips_events_is_caught_with_the_exact_count() {
                 shard: None,
             },
             &mut server,
-            &control,
+            std::slice::from_ref(&control),
             None,
             &label(transport, 2),
             &mut |_| {},
@@ -826,7 +827,7 @@ async fn a_client_pinning_another_certificate_is_refused_with_a_clear_error() {
             shard: None,
         },
         &mut server,
-        &control,
+        std::slice::from_ref(&control),
         None,
         &label(Transport::Sse, 1),
         &mut |_| {},

@@ -36,6 +36,8 @@
 //! - [`publish_schedule`]: when a fixed-rate publisher's events are due
 //!   (the server's generator and the load generator's publisher).
 //! - [`results`]: [`RunResult`] and its parts, the `results.json` contract.
+//!   [`server_cost`] holds a phase's server side (cost, per node when there
+//!   are several, outages), which `results` re-exports.
 //! - [`peer_results`]: [`peer_results::PeersResult`], the `peers.json`
 //!   contract: pushbench beside other tools, as ratios.
 //! - [`server_results`]: [`server_results::ServersResult`], the
@@ -62,6 +64,7 @@ pub mod link_measured;
 pub mod peer_results;
 pub mod publish_schedule;
 pub mod results;
+pub mod server_cost;
 pub mod server_results;
 pub mod target_kind;
 pub mod tls_records;

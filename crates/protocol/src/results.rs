@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::link_measured::{ConnectTimes, LinkMeasured};
+pub use crate::server_cost::{NodeCost, Outage, ServerCost};
 use crate::{
     ContentCoding, HeaderProfile, HttpVersion, LinkProfile, TargetKind, Traffic, Transport,
 };
@@ -529,22 +530,6 @@ impl RateSource {
     }
 }
 
-/// The moments a phase's server could not be reached. The clients rode
-/// them out by reconnecting from their cursors (their failures are in
-/// `events.errors` by kind, their new connections in
-/// `connections.reconnects`); this is the runner's side of it.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Outage {
-    /// `/stats` calls that failed and were retried within the outage grace.
-    pub stats_failures: u64,
-    /// The longest time `/stats` went unanswered, seconds.
-    pub longest_s: f64,
-    /// Times the server was found restarted (its `started_us` changed).
-    /// Server CPU is then summed per process; what the old process spent
-    /// after its last sample is lost.
-    pub server_restarts: u64,
-}
-
 /// Connection counts of a phase.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Connections {
@@ -556,6 +541,11 @@ pub struct Connections {
     /// an outage). Absent in older results.
     #[serde(default)]
     pub reconnects: u64,
+    /// Of `reconnects`, those that went to another server node than the
+    /// client's last (`run --target URL1,URL2,...`: its node was down).
+    /// Absent with one node.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub moved_reconnects: u64,
     /// TCP connect plus, for WebSocket, the upgrade handshake, microseconds.
     pub setup_us: LatencySummary,
     /// HTTP responses read to their end during the measured window (poll
@@ -662,21 +652,6 @@ pub struct Derived {
     pub connections_per_second: f64,
 }
 
-/// Server process cost during a phase, from `/stats` samples.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ServerCost {
-    /// CPU seconds (user + system) spent during the measured window.
-    pub cpu_seconds: f64,
-    /// CPU microseconds per delivered event.
-    pub cpu_us_per_event: f64,
-    /// RSS before the phase's clients connected, bytes.
-    pub rss_idle_bytes: u64,
-    /// Highest RSS seen during the phase, bytes.
-    pub rss_max_bytes: u64,
-    /// (rss_max - rss_idle) / connections open, bytes.
-    pub rss_per_connection_bytes: f64,
-    /// Connections the server reported open at the end of the window.
-    pub connections_open: u64,
-    /// Events the server dropped for slow consumers during the phase.
-    pub slow_consumer_drops: u64,
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

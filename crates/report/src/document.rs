@@ -11,6 +11,7 @@ use crate::capacity_tables::{capacity_table, connections_table};
 use crate::error::{ReportError, read_file};
 use crate::figures::transports_in;
 use crate::model::{self, CLASSIC_CLIENTS, Load};
+use crate::node_tables::{NODES_TEXT, nodes_table};
 use crate::number_format::{format_bytes, format_count};
 use crate::summary::{run_notes, run_rates, summary_table, variant_table, warnings};
 use crate::table::{Table, escape_html};
@@ -364,6 +365,7 @@ impl Report<'_> {
                 )
             }),
             capacity_table(r).map(|t| ("Capacity".to_owned(), CAPACITY_TEXT.to_owned(), t)),
+            nodes_table(r).map(|t| ("Server nodes".to_owned(), NODES_TEXT.to_owned(), t)),
         ]
         .into_iter()
         .flatten()

@@ -20,6 +20,9 @@
 //! - [`summary`]: the summary table, the warnings, [`terminal_summary`].
 //! - [`capacity_tables`]: the capacity search's table, and the connection ramp
 //!   and request rates of every run.
+//! - [`node_tables`]: each server node's figures of a run against several
+//!   (`--target URL1,URL2,...`), and the warning naming a node that was
+//!   unreachable.
 //! - [`charts`]: one [`charts::Chart`] per picture, one file each under
 //!   `charts/`, drawn on the SVG and PNG backends by [`charts::render`];
 //!   the frame, the bar and line axes and the fixed colors per byte class
@@ -64,6 +67,7 @@ mod error;
 pub mod figures;
 pub mod link_points;
 pub mod model;
+pub mod node_tables;
 pub mod number_format;
 pub mod peer_report;
 pub mod server_report;

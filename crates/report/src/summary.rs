@@ -5,6 +5,7 @@ use pushbench_protocol::results::RateSource;
 use pushbench_protocol::{ByteClass, RunResult};
 
 use crate::figures::{classes_in, per_event_by_class, phase_has_losses, transports_in};
+use crate::node_tables::unreachable_nodes;
 use crate::number_format::{format_bytes, format_count, format_decimal, format_us};
 use crate::table::Table;
 use crate::variant_labels::{constant_in, phase_label, varying_in};
@@ -201,7 +202,9 @@ pub fn warnings(result: &RunResult) -> Vec<String> {
             ));
         }
         let outage = &phase.outage;
-        if outage.server_restarts > 0 || outage.stats_failures > 0 {
+        if let Some(nodes) = unreachable_nodes(&label, phase) {
+            out.push(nodes);
+        } else if outage.server_restarts > 0 || outage.stats_failures > 0 {
             out.push(format!(
                 "{label}: the server was unreachable for up to {:.1} s and restarted {} time(s); \
                  clients reconnected {} time(s); its server cost misses what the old process \

@@ -278,6 +278,34 @@ const CASES: &[(&[&str], &str, &str)] = &[
         "no path",
     ),
     (
+        &["run", "--target", "http://127.0.0.1:1,https://127.0.0.1:2"],
+        "--target",
+        "same scheme",
+    ),
+    (
+        &["run", "--target", "http://127.0.0.1:1,"],
+        "--target",
+        "an empty URL",
+    ),
+    (
+        &["run", "--target", "http://127.0.0.1:1,http://127.0.0.1:1"],
+        "--target",
+        "listed twice",
+    ),
+    (
+        &[
+            "run",
+            "--target",
+            "http://127.0.0.1:1,http://127.0.0.1:2",
+            "--target-kind",
+            "nchan",
+            "--transports",
+            "long-poll",
+        ],
+        "target",
+        "a nchan target is one URL",
+    ),
+    (
         &["run", "--threshold", "bogus"],
         "--threshold",
         "METRIC OP VALUE",

@@ -21,10 +21,10 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::crowd::{Crowd, assert_no_loss, exchange, stats, wait_for};
 use crate::support::{Server, StartedTarget, pushbench, reliability, repo_root, skip_unless_ready};
 
-const INSTALL: &str = "apt-get install redis-server";
+pub(crate) const INSTALL: &str = "apt-get install redis-server";
 
 /// What is missing to start Redis here, if anything.
-fn missing_redis() -> Option<String> {
+pub(crate) fn missing_redis() -> Option<String> {
     let found = std::process::Command::new("redis-server")
         .arg("--version")
         .output()
@@ -33,13 +33,13 @@ fn missing_redis() -> Option<String> {
 }
 
 /// Redis on `addr` (port 0: a free one), stopped when dropped.
-fn start_redis(addr: &str) -> StartedTarget {
+pub(crate) fn start_redis(addr: &str) -> StartedTarget {
     let script = repo_root().join("scripts/lib/redis-start");
     StartedTarget::start_script(&script, "redis listening on redis://", &["--addr", addr])
 }
 
 /// A node of the cluster `key` on `redis`, generating `rate` events/s.
-fn node(redis: &StartedTarget, key: &str, rate: &str) -> Server {
+pub(crate) fn node(redis: &StartedTarget, key: &str, rate: &str) -> Server {
     let url = format!("redis://{}", redis.addr);
     Server::start(&[
         "--cluster",

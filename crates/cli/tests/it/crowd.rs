@@ -114,7 +114,8 @@ impl Crowd {
         let (stop, stop_rx) = watch::channel(false);
         let mut clients = Vec::new();
         for &transport in kinds {
-            let spec = Arc::new(ClientSpec {
+            // One server node: every client's spec is this one.
+            let spec: Arc<[ClientSpec]> = Arc::from([ClientSpec {
                 kind: pushbench_protocol::TargetKind::Pushbench,
                 transport,
                 server: addr,
@@ -136,7 +137,7 @@ impl Crowd {
                     HttpVersion::Http2 => per_kind as u32,
                 },
                 path: pushbench_loadgen::path_sides::PathSides::default(),
-            });
+            }]);
             for _ in 0..per_kind {
                 let progress = Arc::new(AtomicU64::new(0));
                 let task = tokio::spawn(run_client(

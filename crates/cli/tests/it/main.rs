@@ -21,6 +21,7 @@ mod support;
 mod target;
 mod target_bun_node;
 mod target_nchan;
+mod target_nodes;
 mod target_pushpin;
 mod target_socketio;
 mod tls;
