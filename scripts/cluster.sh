@@ -173,10 +173,10 @@ for part in $parts; do
     backplane)
       # The same node, alone and on Redis: a capacity search each, then
       # both at half the clustered node's highest sustained rate.
-      common=(--transports ws --clients 100 --payload 128 --duration 4 --warmup 1 --ramp-up 0.5)
-      "$exe" capacity "${common[@]}" --refine 3 --max-p99 100 --no-report \
+      common=(--transports ws --clients 100 --payload 128 --warmup 1 --ramp-up 0.5)
+      "$exe" capacity "${common[@]}" --duration 4 --refine 3 --max-p99 100 --no-report \
         --out "$dir/capacity-alone" >"$dir/capacity-alone.txt" 2>"$dir/capacity-alone.log" || status=1
-      "$exe" capacity "${common[@]}" --refine 3 --max-p99 100 --no-report \
+      "$exe" capacity "${common[@]}" --duration 4 --refine 3 --max-p99 100 --no-report \
         --serve-arg=--cluster="$redis" --serve-arg=--cluster-key=backplane-capacity \
         --out "$dir/capacity-cluster" >"$dir/capacity-cluster.txt" 2>"$dir/capacity-cluster.log" || status=1
       rate=$(jq '[.capacity.transports[0].max_rate / 2, 1] | max | floor' "$dir/capacity-cluster/results.json")
