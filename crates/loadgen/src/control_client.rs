@@ -198,8 +198,19 @@ impl ControlClient {
         );
         let request = [head.as_bytes(), body].concat();
         let (answer, t0, t3) = self.raw_exchange(method, path, &request).await?;
-        let (status, body) = split_response(&answer)
-            .ok_or_else(|| self.server_error(format!("{method} {path}: malformed HTTP answer")))?;
+        let Some((status, body)) = split_response(&answer) else {
+            // A server killed mid-answer ends the connection before its
+            // head is whole: that is the server going away (an outage,
+            // within its grace), not a server answering nonsense.
+            if !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+                return Err(Error::ServerDied(format!(
+                    "{method} {path} on {}: the connection ended after {} bytes, before a whole answer head",
+                    self.addr,
+                    answer.len()
+                )));
+            }
+            return Err(self.server_error(format!("{method} {path}: malformed HTTP answer")));
+        };
         if !(200..300).contains(&status) {
             return Err(self.server_error(format!(
                 "{method} {path}: status {status}: {}",

@@ -52,7 +52,7 @@ use crate::number_format::{format_bytes, format_count, format_us};
 use crate::table::Table;
 
 /// The tables a `generated:` block may name, and what each shows.
-pub const TABLES: [(&str, &str); 13] = [
+pub const TABLES: [(&str, &str); 14] = [
     ("summary", "the run's summary table, one row per phase"),
     ("capacity", "the capacity search's highest sustained rates"),
     (
@@ -62,6 +62,10 @@ pub const TABLES: [(&str, &str); 13] = [
     ("variants", "bytes per event by class, one row per variant"),
     ("classic-argument", "polling against pushing per variant"),
     ("peers", "pushbench beside its peers, as ratios"),
+    (
+        "nodes",
+        "a run over server nodes: each node's connections, CPU and memory",
+    ),
     (
         "servers",
         "`pushbench servers`: every technique and server (a servers.json)",
@@ -316,6 +320,7 @@ fn table(table_marker: &TableMarker, value: &Value, line: usize) -> Result<Table
         "capacity" => crate::capacity_tables::capacity_table(&run()?)
             .ok_or_else(|| absent("capacity section"))?,
         "connections" => crate::capacity_tables::connections_table(&run()?),
+        "nodes" => crate::node_tables::nodes_table(&run()?).ok_or_else(|| absent("nodes"))?,
         "variants" => crate::summary::variant_table(&run()?).ok_or_else(|| absent("variants"))?,
         "classic-argument" => crate::document::classic_argument_table(&run()?)
             .ok_or_else(|| absent("polling and pushing variants"))?,

@@ -60,32 +60,34 @@ impl Keys {
     }
 }
 
-/// Assigns the next seq and appends the event, atomically (a script runs
-/// alone in Redis). KEYS: stream, counter, lease. ARGV: node, floor (the
-/// highest seq the node has seen), MAXLEN, generator flag, created_us,
-/// then `topic payload` or, for a generated event, `LEN/TOPICS` (the
-/// reader rebuilds topic and payload from the seq, as
-/// [`Event::generated`] does). A generator publish from a node that no
-/// longer holds the lease is refused (`NOTLEASE`), so two generators never
+/// Assigns the next seqs and appends the events, atomically (a script
+/// runs alone in Redis). KEYS: stream, counter, lease. ARGV: node, floor
+/// (the highest seq the node has seen), MAXLEN, generator flag, then for a
+/// client's event `created_us topic payload`, or for generated events
+/// `LEN/TOPICS` and one `created_us` per event (the generator publishes
+/// every event due at a wake-up in one call; the reader rebuilds topic
+/// and payload from the seq, as [`Event::generated`] does). Returns the
+/// last seq assigned. A generator publish from a node that no longer
+/// holds the lease is refused (`NOTLEASE`), so two generators never
 /// overlap, even when a stalled holder wakes after its lease expired. A
 /// Redis restarted without persistence has lost its counter: the floor
 /// keeps the seqs above what the cluster already delivered.
 pub const PUBLISH_SCRIPT: &str = r"
-if ARGV[4] == '1' and redis.call('GET', KEYS[3]) ~= ARGV[1] then
+local generated = ARGV[4] == '1'
+if generated and redis.call('GET', KEYS[3]) ~= ARGV[1] then
   return redis.error_reply('NOTLEASE this node does not hold the generator lease')
 end
-local seq = redis.call('INCR', KEYS[2])
-local floor = tonumber(ARGV[2])
-if seq <= floor then
-  seq = floor + 1
-  redis.call('SET', KEYS[2], seq)
-end
-local id = string.format('%d-0', seq)
-if ARGV[4] == '1' then
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], id, 'created_us', ARGV[5], 'generated', ARGV[6])
+local seq = math.max(tonumber(redis.call('GET', KEYS[2]) or '0'), tonumber(ARGV[2]))
+if generated then
+  for i = 6, #ARGV do
+    seq = seq + 1
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], string.format('%d-0', seq), 'created_us', ARGV[i], 'generated', ARGV[5])
+  end
 else
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], id, 'created_us', ARGV[5], 'topic', ARGV[6], 'payload', ARGV[7])
+  seq = seq + 1
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], string.format('%d-0', seq), 'created_us', ARGV[5], 'topic', ARGV[6], 'payload', ARGV[7])
 end
+redis.call('SET', KEYS[2], seq)
 return seq
 ";
 
@@ -116,20 +118,25 @@ return 0
 /// What one publish puts in the stream.
 #[derive(Debug, Clone, Copy)]
 pub enum Publish<'a> {
-    /// From a client (`POST /publish`, a WebSocket message).
+    /// One event from a client (`POST /publish`, a WebSocket message).
     Client {
         /// The topic.
         topic: &'a str,
         /// The payload.
         payload: &'a str,
+        /// Its creation time, µs since the epoch.
+        created_us: u64,
     },
-    /// From the generator: payload length and topic count; the seq makes
+    /// Events from the generator, one per creation time (µs since the
+    /// epoch), in order: payload length and topic count; the seq makes
     /// the rest.
     Generated {
         /// Payload bytes.
         len: usize,
         /// Topics spread over.
         topics: u32,
+        /// Each event's scheduled creation time.
+        created_us: &'a [u64],
     },
 }
 
@@ -139,7 +146,6 @@ pub fn publish_args(
     node: &str,
     floor: u64,
     maxlen: usize,
-    created_us: u64,
     what: Publish<'_>,
 ) -> Vec<String> {
     let mut args = vec![
@@ -154,13 +160,21 @@ pub fn publish_args(
         maxlen.to_string(),
     ];
     match what {
-        Publish::Client { topic, payload } => {
+        Publish::Client {
+            topic,
+            payload,
+            created_us,
+        } => {
             args.extend(["0".to_owned(), created_us.to_string()]);
             args.extend([topic.to_owned(), payload.to_owned()]);
         }
-        Publish::Generated { len, topics } => {
-            args.extend(["1".to_owned(), created_us.to_string()]);
-            args.push(format!("{len}/{topics}"));
+        Publish::Generated {
+            len,
+            topics,
+            created_us,
+        } => {
+            args.extend(["1".to_owned(), format!("{len}/{topics}")]);
+            args.extend(created_us.iter().map(u64::to_string));
         }
     }
     args
@@ -399,23 +413,17 @@ impl Cluster {
         self.lease_held.store(held, Ordering::Relaxed);
     }
 
-    /// Publishes one event into the stream; returns its seq. The floor
+    /// Publishes `what` into the stream; returns its (last) seq. The floor
     /// (see [`PUBLISH_SCRIPT`]) is the highest seq this node knows of: the
     /// hub's last, or one Redis assigned it. The event reaches the hub
     /// through the reader, like everyone else's.
-    pub async fn publish(
-        &self,
-        hub: &Hub,
-        created_us: u64,
-        what: Publish<'_>,
-    ) -> Result<u64, ClusterError> {
+    pub async fn publish(&self, hub: &Hub, what: Publish<'_>) -> Result<u64, ClusterError> {
         let args = publish_args(
             &self.keys,
             &self.config.node,
             hub.last_seq()
                 .max(self.highest_assigned.load(Ordering::Relaxed)),
             self.maxlen,
-            created_us,
             what,
         );
         let mut publisher = self.publisher.lock().await;
@@ -550,10 +558,10 @@ mod tests {
             "n1",
             7,
             100,
-            5,
             Publish::Client {
                 topic: "news",
                 payload: "hi",
+                created_us: 5,
             },
         );
         assert_eq!(
@@ -577,10 +585,13 @@ mod tests {
             "n1",
             0,
             100,
-            5,
-            Publish::Generated { len: 16, topics: 3 },
+            Publish::Generated {
+                len: 16,
+                topics: 3,
+                created_us: &[5, 6],
+            },
         );
-        assert_eq!(&generated[9..], ["1", "5", "16/3"]);
+        assert_eq!(&generated[9..], ["1", "16/3", "5", "6"]);
     }
 
     #[test]

@@ -59,6 +59,10 @@ const LEASE_TTL: Duration = Duration::from_millis(2_000);
 /// quarter of the TTL, so three renewals may fail before it lapses.
 const LEASE_RENEW: Duration = Duration::from_millis(500);
 
+/// Most generated events published in one script call: a second of
+/// events at 1,000 ev/s, a few hundred KiB of arguments at most.
+const BATCH: u64 = 1_000;
+
 /// A schedule this node runs while it holds the lease.
 #[derive(Debug)]
 struct Run {
@@ -132,7 +136,9 @@ pub(crate) async fn generate_clustered(state: AppState, cluster: Arc<Cluster>) {
     }
 }
 
-/// Publishes every event of `run` due by now; true when the lease turned
+/// Publishes every event of `run` due by now, in one script call (at
+/// most [`BATCH`] events a call: a call per event would cap the cluster's
+/// rate at one Redis round trip per event); true when the lease turned
 /// out lost (the publish script refused).
 async fn publish_due(
     state: &AppState,
@@ -144,14 +150,19 @@ async fn publish_due(
     let config = &state.config;
     let due = schedule.due_by(run.start.elapsed().as_secs_f64());
     while run.sent < due {
-        run.sent += 1;
-        let scheduled_us = run.start_us + (schedule.due_at_s(run.sent) * 1e6) as u64;
+        let created_us: Vec<u64> = (run.sent + 1..=due.min(run.sent + BATCH))
+            .map(|n| run.start_us + (schedule.due_at_s(n) * 1e6) as u64)
+            .collect();
         let what = Publish::Generated {
             len: config.payload,
             topics: config.topics,
+            created_us: &created_us,
         };
-        match cluster.publish(&state.hub, scheduled_us, what).await {
-            Ok(_) => *warned = false,
+        match cluster.publish(&state.hub, what).await {
+            Ok(_) => {
+                run.sent += created_us.len() as u64;
+                *warned = false;
+            }
             Err(ClusterError::NotLeaseHolder) => return true,
             Err(err) => {
                 if !*warned {

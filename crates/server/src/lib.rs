@@ -180,9 +180,10 @@ impl AppState {
         let what = cluster::Publish::Client {
             topic,
             payload: &payload,
+            created_us: pushbench_protocol::now_us(),
         };
         let seq = cluster
-            .publish(&self.hub, pushbench_protocol::now_us(), what)
+            .publish(&self.hub, what)
             .await
             .map_err(|err| AppError::Unavailable(err.to_string()))?;
         self.caught_up_to(seq, OWN_EVENT_WAIT).await;

@@ -468,7 +468,7 @@ async fn run(
     floor: u64,
     what: pushbench_server::cluster::Publish<'_>,
 ) -> Result<Option<i64>, pushbench_server::redis_conn::RedisError> {
-    let args = pushbench_server::cluster::publish_args(keys, node, floor, 100, 1, what);
+    let args = pushbench_server::cluster::publish_args(keys, node, floor, 100, what);
     let reply = conn.command(&args, Duration::from_secs(5)).await?;
     Ok(reply.as_integer())
 }
@@ -485,7 +485,11 @@ async fn the_publish_script_keeps_one_generator_and_seqs_above_the_floor() {
     let limit = Duration::from_secs(5);
     let mut conn = RedisConn::connect(&url, limit).await.expect("connect");
     let keys = Keys::new("script");
-    let generated = Publish::Generated { len: 8, topics: 1 };
+    let generated = Publish::Generated {
+        len: 8,
+        topics: 1,
+        created_us: &[1],
+    };
     // No lease yet: a generator publish is refused, and uses no seq.
     let refused = run(&mut conn, &keys, "n1", 0, generated).await;
     assert!(
@@ -513,6 +517,7 @@ async fn the_publish_script_keeps_one_generator_and_seqs_above_the_floor() {
     let client = Publish::Client {
         topic: "c",
         payload: "p",
+        created_us: 1,
     };
     assert_eq!(
         run(&mut conn, &keys, "n2", 1, client)
@@ -541,4 +546,24 @@ async fn the_publish_script_keeps_one_generator_and_seqs_above_the_floor() {
         .expect("XREVRANGE");
     let events = pushbench_server::cluster::parse_range(&tail).expect("entries");
     assert_eq!((events[0].seq, events[0].payload.as_str()), (42, "p"));
+    // The generator publishes a wake-up's due events in one call: one seq
+    // each, in order, each with its own creation time.
+    let batch = Publish::Generated {
+        len: 8,
+        topics: 1,
+        created_us: &[100, 200, 300],
+    };
+    assert_eq!(
+        run(&mut conn, &keys, "n1", 0, batch)
+            .await
+            .expect("publish"),
+        Some(45)
+    );
+    let tail = conn
+        .command(&["XRANGE", "script:events", "43-0", "+"], limit)
+        .await
+        .expect("XRANGE");
+    let events = pushbench_server::cluster::parse_range(&tail).expect("entries");
+    let got: Vec<(u64, u64)> = events.iter().map(|e| (e.seq, e.created_us)).collect();
+    assert_eq!(got, [(43, 100), (44, 200), (45, 300)]);
 }
