@@ -44,6 +44,9 @@ pub fn next_backoff(last: Option<Duration>) -> Duration {
     last.map_or(FIRST_BACKOFF, |d| (d * 2).min(MAX_BACKOFF))
 }
 
+/// Entries per `XREVRANGE` while a joining node loads the stream's tail.
+const TAIL_PAGE: usize = 10_000;
+
 /// Connects to Redis (retrying for [`JOIN_WAIT`]) and loads the stream's
 /// last `ring` entries into `hub`; returns the connection for [`read`].
 pub async fn join(cluster: &Cluster, hub: &Hub) -> Result<RedisConn, RedisError> {
@@ -57,15 +60,31 @@ pub async fn join(cluster: &Cluster, hub: &Hub) -> Result<RedisConn, RedisError>
             Err(err) => return Err(err),
         }
     };
-    let count = cluster.maxlen.to_string();
+    // Newest first, a page at a time: a ring of a fast run's minute holds
+    // hundreds of thousands of entries, more than one reply brings within
+    // COMMAND_LIMIT.
     let stream = cluster.keys.stream.as_str();
-    let reply = conn
-        .command(
-            &["XREVRANGE", stream, "+", "-", "COUNT", &count],
-            COMMAND_LIMIT,
-        )
-        .await?;
-    let mut tail = parse_range(&reply).map_err(RedisError::Unexpected)?;
+    let mut tail = Vec::new();
+    let mut end = "+".to_owned();
+    while tail.len() < cluster.maxlen {
+        let want = TAIL_PAGE.min(cluster.maxlen - tail.len());
+        let count = want.to_string();
+        let reply = conn
+            .command(
+                &["XREVRANGE", stream, &end, "-", "COUNT", &count],
+                COMMAND_LIMIT,
+            )
+            .await?;
+        let page = parse_range(&reply).map_err(RedisError::Unexpected)?;
+        let (Some(oldest), full) = (page.last(), page.len() == want) else {
+            break;
+        };
+        end = format!("({}-0", oldest.seq);
+        tail.extend(page);
+        if !full {
+            break;
+        }
+    }
     tail.reverse();
     for event in tail {
         hub.store(event);

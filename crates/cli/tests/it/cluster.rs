@@ -567,3 +567,45 @@ async fn the_publish_script_keeps_one_generator_and_seqs_above_the_floor() {
     let got: Vec<(u64, u64)> = events.iter().map(|e| (e.seq, e.created_us)).collect();
     assert_eq!(got, [(43, 100), (44, 200), (45, 300)]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_joining_node_loads_a_tail_longer_than_one_page() {
+    use pushbench_server::cluster::{Keys, LEASE_SCRIPT, Publish};
+    use pushbench_server::redis_conn::RedisConn;
+    if skip_unless_ready(missing_redis(), INSTALL) {
+        return;
+    }
+    let redis = start_redis("127.0.0.1:0");
+    let url = format!("redis://{}", redis.addr).parse().expect("URL");
+    let limit = Duration::from_secs(5);
+    let mut conn = RedisConn::connect(&url, limit).await.expect("connect");
+    let keys = Keys::new("tail");
+    let lease = ["EVAL", LEASE_SCRIPT, "1", "tail:generator", "seed", "60000"];
+    conn.command(&lease, limit).await.expect("lease");
+    // 25,000 events, two and a half of the joining node's pages.
+    let created: Vec<u64> = (1..=1_000).collect();
+    for _ in 0..25 {
+        let batch = Publish::Generated {
+            len: 24,
+            topics: 1,
+            created_us: &created,
+        };
+        let args = pushbench_server::cluster::publish_args(&keys, "seed", 0, 100_000, batch);
+        conn.command(&args, limit).await.expect("publish");
+    }
+    let url = format!("redis://{}", redis.addr);
+    let joined = Server::start(&[
+        "--cluster",
+        &url,
+        "--cluster-key",
+        "tail",
+        "--rate",
+        "0",
+        "--ring",
+        "30000",
+    ]);
+    let first = poll(joined.addr, 0).await;
+    assert_eq!(seqs(&first[..3]), [1, 2, 3]);
+    let last = poll(joined.addr, 24_998).await;
+    assert_eq!(seqs(&last), [24_999, 25_000]);
+}
