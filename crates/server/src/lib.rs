@@ -358,6 +358,10 @@ pub struct RunningServer {
     state: AppState,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+    /// A `--cluster` node's generator: awaited on shutdown, so it gives
+    /// the cluster's generator lease up before the process exits (the
+    /// next node then generates at once, not after the lease expires).
+    generator: Option<JoinHandle<()>>,
 }
 
 /// Backlog for the listening socket: a load generator ramping thousands of
@@ -410,6 +414,7 @@ pub async fn spawn(config: ServerConfig, addr: SocketAddr) -> io::Result<Running
         config.send_timeout,
         config.header_timeout,
     );
+    let mut generator = None;
     if let (Some(cluster), Some(reader)) = (&state.cluster, reader) {
         tracing::info!(
             "cluster node {} on {} (key {}), from seq {}",
@@ -425,10 +430,10 @@ pub async fn spawn(config: ServerConfig, addr: SocketAddr) -> io::Result<Running
             state.shutdown.clone(),
         ));
         if state.config.rate > 0.0 {
-            tokio::spawn(generator::generate_clustered(
+            generator = Some(tokio::spawn(generator::generate_clustered(
                 state.clone(),
                 Arc::clone(cluster),
-            ));
+            )));
         }
     } else if state.config.rate > 0.0 {
         tokio::spawn(generator::generate(state.clone()));
@@ -444,6 +449,7 @@ pub async fn spawn(config: ServerConfig, addr: SocketAddr) -> io::Result<Running
         state,
         stop,
         task,
+        generator,
     })
 }
 
@@ -471,6 +477,10 @@ impl RunningServer {
     pub async fn shutdown_within(self, grace: Duration) -> io::Result<()> {
         self.stop.send_replace(true);
         self.task.await.map_err(io::Error::other)?;
+        if let Some(generator) = self.generator {
+            // The release is one Redis command within COMMAND_LIMIT.
+            let _released_or_gave_up = tokio::time::timeout(grace, generator).await;
+        }
         serve::drain(&self.state, grace).await;
         Ok(())
     }

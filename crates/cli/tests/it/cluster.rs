@@ -609,3 +609,27 @@ async fn a_joining_node_loads_a_tail_longer_than_one_page() {
     let last = poll(joined.addr, 24_998).await;
     assert_eq!(seqs(&last), [24_999, 25_000]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_stopped_gracefully_hands_the_generator_on_at_once() {
+    if skip_unless_ready(missing_redis(), INSTALL) {
+        return;
+    }
+    let redis = start_redis("127.0.0.1:0");
+    let mut first = node(&redis, "handover", "20");
+    wait_for(first.addr, Duration::from_secs(5), "the lease", |s| {
+        lease_held(s)
+    })
+    .await;
+    assert!(first.terminate().success());
+    // The lease lives 2 s without renewal: a node that starts now and
+    // generates within 1 s found it released, not expired.
+    let next = node(&redis, "handover", "20");
+    wait_for(
+        next.addr,
+        Duration::from_secs(1),
+        "the lease at once",
+        |s| lease_held(s),
+    )
+    .await;
+}
