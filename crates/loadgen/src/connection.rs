@@ -291,7 +291,20 @@ pub async fn dial(
         .and_then(|made| made)
         .map_err(|e| io_kind("socket", &e))?;
     if let Some(ip) = source {
-        // Bind before connect so the kernel picks a port on that address.
+        // Bind before connect so the connection leaves from that address.
+        // IP_BIND_ADDRESS_NO_PORT: the port is chosen at connect, unique
+        // per 4-tuple, not at bind, where it must be free toward every
+        // destination (a bind-time port cannot reuse one in TIME_WAIT: a
+        // phase after one of tens of thousands of connections then finds
+        // the address's ports nearly all taken, and connects crawl).
+        if v4 {
+            nix::sys::socket::setsockopt(
+                &socket,
+                nix::sys::socket::sockopt::IpBindAddressNoPort,
+                &true,
+            )
+            .map_err(|e| io_kind("setsockopt", &std::io::Error::from(e)))?;
+        }
         socket
             .bind(SocketAddr::new(ip, 0))
             .map_err(|e| io_kind("bind", &e))?;

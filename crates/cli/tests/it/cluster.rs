@@ -629,7 +629,7 @@ async fn a_node_stopped_gracefully_hands_the_generator_on_at_once() {
         next.addr,
         Duration::from_secs(1),
         "the lease at once",
-        |s| lease_held(s),
+        lease_held,
     )
     .await;
 }

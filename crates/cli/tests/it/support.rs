@@ -101,7 +101,7 @@ impl Server {
     /// SIGTERM, the graceful stop, and its exit status (within 10 s).
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
-        let sent = std::process::Command::new("kill")
+        let sent = Command::new("kill")
             .args(["-TERM", &pid])
             .status()
             .expect("run kill");
