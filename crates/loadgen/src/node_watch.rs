@@ -33,7 +33,10 @@ impl<'a> NodeWatch<'a> {
     /// unreachable for at most `grace` before it counts as gone.
     pub(crate) fn new(controls: &'a [ControlClient], grace: Duration) -> Self {
         NodeWatch {
-            nodes: controls.iter().map(|c| (c, Outages::new(grace))).collect(),
+            nodes: controls
+                .iter()
+                .map(|c| (c, Outages::new(grace, controls.len() > 1)))
+                .collect(),
         }
     }
 

@@ -15,6 +15,9 @@ use crate::{Error, Result};
 #[derive(Debug)]
 pub(crate) struct Outages {
     grace: Duration,
+    /// One node of several (`--target URL1,URL2,...`): its clients move
+    /// to the others rather than wait for it.
+    one_of_several: bool,
     failing_since: Option<Instant>,
     failures: u64,
     longest: Duration,
@@ -23,9 +26,10 @@ pub(crate) struct Outages {
 }
 
 impl Outages {
-    pub(crate) fn new(grace: Duration) -> Self {
+    pub(crate) fn new(grace: Duration, one_of_several: bool) -> Self {
         Outages {
             grace,
+            one_of_several,
             failing_since: None,
             failures: 0,
             longest: Duration::ZERO,
@@ -73,7 +77,11 @@ impl Outages {
                 Ok(Some(stats))
             }
             Err(Error::ServerDied(why)) => {
-                if self.failing_since.is_none() {
+                if self.failing_since.is_none() && self.one_of_several {
+                    tracing::warn!(
+                        "{url} stopped answering: {why}; its clients move to the other nodes"
+                    );
+                } else if self.failing_since.is_none() {
                     tracing::warn!(
                         "{url} stopped answering: {why}; clients keep reconnecting for up to {:.1} s \
                          (--outage-grace)",
