@@ -88,6 +88,15 @@ pub struct Args {
         allow_negative_numbers = true
     )]
     pub ws_refine: u32,
+    /// Rounds of the fan-out: per round every server's capacity is searched
+    /// once, in turn, and each pair runs once at the common load; medians
+    /// are compared.
+    #[arg(long, default_value_t = 2, value_name = "N", value_parser = whole::<u32>(1, 20), allow_negative_numbers = true)]
+    pub ws_rounds: u32,
+    /// An extra argument of the measured `pushbench serve` (repeatable),
+    /// e.g. `--serve-arg=--workers=1` to run it on one thread like Bun.
+    #[arg(long = "serve-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub serve_args: Vec<String>,
     /// p99 bound of a sustained fan-out phase, milliseconds.
     #[arg(
         long,
@@ -197,6 +206,8 @@ impl Args {
                 refine_steps: self.ws_refine,
                 ..SearchPolicy::default()
             },
+            ws_rounds: self.ws_rounds,
+            serve_args: self.serve_args.clone(),
             max_p99_ms: self.max_p99,
             payload: self.payload,
             interrupt: None,

@@ -45,6 +45,13 @@ pub struct Args {
     /// Connections open at once before push requests get 503.
     #[arg(long, default_value_t = 19_500, value_parser = whole::<u32>(1, u32::MAX.into()), allow_negative_numbers = true)]
     pub max_connections: u32,
+    /// Threads that run the server: its connections, the generator and the
+    /// hub (default: one per core). 1 runs it all on one thread with no
+    /// cross-thread wake-ups, as Node and Bun do; on a machine it shares
+    /// with the load generator that is often the cheaper choice (see
+    /// docs/performance.md).
+    #[arg(long, value_name = "N", value_parser = whole::<usize>(1, 1_024), allow_negative_numbers = true)]
+    pub workers: Option<usize>,
     /// Seconds between SSE keep-alive comments.
     #[arg(long, default_value_t = 15.0, value_parser = above_zero(3_600.0, "seconds"), allow_negative_numbers = true)]
     pub sse_keepalive: f64,
@@ -229,6 +236,22 @@ impl Args {
     }
 }
 
+/// The server's runtime: `workers` threads, one per core by default, or
+/// for 1 a single-threaded runtime (no work-stealing, no wake-ups across
+/// threads).
+fn runtime(workers: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
+    match workers {
+        Some(1) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        Some(n) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build(),
+        None => tokio::runtime::Runtime::new(),
+    }
+}
+
 /// Runs the server until Ctrl-C or SIGTERM, then shuts it down cleanly.
 pub fn run(args: Args) -> anyhow::Result<()> {
     crate::raise_open_files_limit();
@@ -245,7 +268,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         None
     };
-    let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+    let runtime = runtime(args.workers).context("starting the tokio runtime")?;
     runtime.block_on(async {
         let server = pushbench_server::spawn(config, args.addr)
             .await

@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use pushbench_protocol::peer_results::{PEERS_VERSION, PeerComparison, PeersResult, median};
+use pushbench_protocol::results::PhaseResult;
 use pushbench_protocol::{Scenario, Transport};
 use tokio::process::Command;
 use tokio::sync::watch;
@@ -63,6 +64,13 @@ pub struct PeersOptions {
     pub ws_seconds: f64,
     /// The fan-out capacity search.
     pub ws_policy: SearchPolicy,
+    /// Rounds of the fan-out: each round searches every server's capacity
+    /// once, in turn, then measures each pair at the common load; the
+    /// medians are compared (a search's result moves by a bisection step
+    /// or more between runs on a shared machine).
+    pub ws_rounds: u32,
+    /// Extra arguments of `pushbench serve` (e.g. `--workers 1`).
+    pub serve_args: Vec<String>,
     /// p99 bound of a sustained fan-out phase, milliseconds.
     pub max_p99_ms: f64,
     /// Payload bytes per event.
@@ -492,9 +500,11 @@ impl std::str::FromStr for WsPeer {
     }
 }
 
-/// The fan-out comparisons: one capacity search against `pushbench serve`,
-/// then per peer the same search and one phase each at a load both held.
-/// A peer that cannot run is skipped with its reason; the others go on.
+/// The fan-out comparisons, in rounds: per round one capacity search
+/// against `pushbench serve` and one against each peer, in turn; then per
+/// peer and round both at 90 % of the lower of the two median sustained
+/// rates. A peer that cannot run is skipped with its reason; the others go
+/// on.
 async fn fan_out(
     opts: &PeersOptions,
     outcome: &mut PeersOutcome,
@@ -504,7 +514,13 @@ async fn fan_out(
     let mut peers = Vec::new();
     for (peer, exe) in &opts.ws_peers {
         match peer.describe(exe).await {
-            Ok(described) => peers.push((*peer, exe, described)),
+            Ok(described) => peers.push(Peer {
+                peer: *peer,
+                exe,
+                described,
+                found: Vec::new(),
+                failed: None,
+            }),
             Err(e) => outcome.skipped.push(format!(
                 "WebSocket fan-out against {}: {e}",
                 peer.short_name()
@@ -527,26 +543,66 @@ async fn fan_out(
         opts,
         scenario: &scenario,
     };
-    let ours = fan
-        .capacity("pushbench", &opts.pushbench_exe, outcome, progress, note)
-        .await?;
-    for (peer, exe, described) in peers {
-        if interrupted(opts) {
-            return Err(Error::Interrupted);
+    let rounds = opts.ws_rounds.max(1);
+    let mut ours = Vec::new();
+    for round in 1..=rounds {
+        let ours_exe = (opts.pushbench_exe.as_path(), &opts.serve_args[..]);
+        let folder = round_folder("ws-capacity-pushbench", round);
+        ours.push(
+            fan.capacity(&folder, ours_exe, outcome, progress, note)
+                .await?,
+        );
+        for peer in peers.iter_mut().filter(|p| p.failed.is_none()) {
+            let folder = round_folder(&format!("ws-capacity-{}", peer.peer.key()), round);
+            match fan
+                .capacity(&folder, (peer.exe, &[]), outcome, progress, note)
+                .await
+            {
+                Ok(found) => peer.found.push(found),
+                Err(Error::Interrupted) => return Err(Error::Interrupted),
+                Err(e) => peer.failed = Some(e),
+            }
         }
-        let compared = fan
-            .against(ours, (peer, exe, &described), outcome, progress, note)
-            .await;
-        match compared {
+    }
+    for peer in peers {
+        if let Some(e) = peer.failed {
+            outcome.skipped.push(format!(
+                "WebSocket fan-out against {}: {e}",
+                peer.peer.short_name()
+            ));
+            continue;
+        }
+        match fan.against(&ours, &peer, outcome, progress, note).await {
             Err(Error::Interrupted) => return Err(Error::Interrupted),
             Err(e) => outcome.skipped.push(format!(
                 "WebSocket fan-out against {}: {e}",
-                peer.short_name()
+                peer.peer.short_name()
             )),
             Ok(()) => {}
         }
     }
     Ok(())
+}
+
+/// A round's folder: the name itself for the first round, `NAME-R` after.
+fn round_folder(name: &str, round: u32) -> String {
+    if round == 1 {
+        name.to_owned()
+    } else {
+        format!("{name}-{round}")
+    }
+}
+
+/// A peer of the fan-out, with what its searches found.
+#[derive(Debug)]
+struct Peer<'a> {
+    peer: WsPeer,
+    exe: &'a Path,
+    described: String,
+    /// Each round's (highest sustained rate, deliveries/s there).
+    found: Vec<(f64, f64)>,
+    /// Why a search failed; the peer is then left out.
+    failed: Option<Error>,
 }
 
 /// The load every fan-out run shares.
@@ -557,12 +613,13 @@ struct FanOut<'a> {
 }
 
 impl FanOut<'_> {
-    /// The capacity search against `exe` (folder `ws-capacity-NAME`): its
-    /// highest sustained rate and deliveries per second.
+    /// The capacity search against `exe` with its extra `serve` arguments
+    /// (written to `folder`): its highest sustained rate and deliveries
+    /// per second.
     async fn capacity(
         &self,
-        name: &str,
-        exe: &Path,
+        folder: &str,
+        (exe, extra_args): (&Path, &[String]),
         outcome: &mut PeersOutcome,
         progress: &mut (dyn FnMut(&Progress) + Send),
         note: &mut (dyn FnMut(&str) + Send),
@@ -571,14 +628,14 @@ impl FanOut<'_> {
             return Err(Error::Interrupted);
         }
         note(&format!(
-            "peers: WebSocket fan-out capacity search against {name}"
+            "peers: WebSocket fan-out capacity search: {folder}"
         ));
         let run = find_capacity(
             CapacityOptions {
                 scenario: self.scenario.clone(),
                 source: ServerSource::Child {
                     exe: exe.to_path_buf(),
-                    extra_args: Vec::new(),
+                    extra_args: extra_args.to_vec(),
                 },
                 policy: self.opts.ws_policy.clone(),
                 criteria: None,
@@ -592,7 +649,7 @@ impl FanOut<'_> {
             progress,
             &mut |s| {
                 note(&format!(
-                    "peers: {name} @ {} ev/s x {}: {:.0} deliveries/s, p99 {:.1} ms{}",
+                    "peers: {folder} @ {} ev/s x {}: {:.0} deliveries/s, p99 {:.1} ms{}",
                     s.phase.rate,
                     s.phase.clients,
                     s.phase.derived.events_per_second,
@@ -612,24 +669,25 @@ impl FanOut<'_> {
             .as_ref()
             .and_then(|c| c.transports.first())
             .map(|t| (t.max_rate, t.max_delivered_per_second));
-        outcome.runs.push((format!("ws-capacity-{name}"), run));
+        outcome.runs.push((folder.to_owned(), run));
         match found {
             Some((Some(rate), delivered)) => Ok((rate, delivered)),
             _ => Err(Error::Scenario(format!(
-                "{name}: no rate was sustained (see ws-capacity-{name}/)"
+                "no rate was sustained (see {folder}/)"
             ))),
         }
     }
 
-    /// One phase of `exe` at `rate` (folder `FOLDER`).
+    /// One phase of `exe` (with its extra `serve` arguments) at `rate`
+    /// (folder `FOLDER`).
     async fn phase_at(
         &self,
         rate: f64,
-        (folder, exe): (String, &Path),
+        (folder, exe, extra_args): (String, &Path, &[String]),
         outcome: &mut PeersOutcome,
         progress: &mut (dyn FnMut(&Progress) + Send),
         note: &mut (dyn FnMut(&str) + Send),
-    ) -> Result<pushbench_protocol::results::PhaseResult> {
+    ) -> Result<PhaseResult> {
         let n = self.opts.ws_clients;
         note(&format!(
             "peers: WebSocket fan-out at {rate} ev/s x {n}: {folder}"
@@ -642,7 +700,7 @@ impl FanOut<'_> {
                 },
                 source: ServerSource::Child {
                     exe: exe.to_path_buf(),
-                    extra_args: Vec::new(),
+                    extra_args: extra_args.to_vec(),
                 },
                 interrupt: self.opts.interrupt.clone(),
                 outage_grace: crate::backoff::DEFAULT_GIVE_UP,
@@ -662,33 +720,51 @@ impl FanOut<'_> {
         Ok(phase)
     }
 
-    /// `pushbench serve` (which sustained `ours`: rate, deliveries/s)
-    /// against one peer: its capacity search, then both at 90 % of the
-    /// lower of the two sustained rates; three comparisons.
+    /// `pushbench serve` (each round's sustained rate and deliveries/s in
+    /// `ours`) against one peer (its searches done): per round both at
+    /// 90 % of the lower of the two median sustained rates, alternating;
+    /// three comparisons of medians.
     async fn against(
         &self,
-        ours: (f64, f64),
-        (peer, exe, described): (WsPeer, &Path, &str),
+        ours: &[(f64, f64)],
+        peer: &Peer<'_>,
         outcome: &mut PeersOutcome,
         progress: &mut (dyn FnMut(&Progress) + Send),
         note: &mut (dyn FnMut(&str) + Send),
     ) -> Result<()> {
         let opts = self.opts;
-        let key = peer.key();
-        let theirs = self.capacity(key, exe, outcome, progress, note).await?;
-        let common = (ours.0.min(theirs.0) * 0.9).max(1.0).round();
+        let key = peer.peer.key();
+        let rates = |found: &[(f64, f64)]| median(&found.iter().map(|f| f.0).collect::<Vec<_>>());
+        let common = (rates(ours).min(rates(&peer.found)) * 0.9).max(1.0).round();
         let mine = format!("ws-common-pushbench-vs-{key}");
-        let at_common = [
-            (mine.clone(), opts.pushbench_exe.as_path()),
-            (format!("ws-common-{key}"), exe),
-        ];
-        let mut phases = Vec::new();
-        for run in at_common {
-            phases.push(self.phase_at(common, run, outcome, progress, note).await?);
+        let mut phases = (Vec::new(), Vec::new());
+        for round in 1..=opts.ws_rounds.max(1) {
+            let ours_run = (
+                round_folder(&mine, round),
+                opts.pushbench_exe.as_path(),
+                &opts.serve_args[..],
+            );
+            phases.0.push(
+                self.phase_at(common, ours_run, outcome, progress, note)
+                    .await?,
+            );
+            let theirs_run = (
+                round_folder(&format!("ws-common-{key}"), round),
+                peer.exe,
+                &[][..],
+            );
+            phases.1.push(
+                self.phase_at(common, theirs_run, outcome, progress, note)
+                    .await?,
+            );
         }
+        let described = peer.described.as_str();
+        let delivered = |found: &[(f64, f64)]| found.iter().map(|f| f.1).collect::<Vec<_>>();
+        let (ours_delivered, theirs_delivered) = (delivered(ours), delivered(&peer.found));
+        let serve: String = opts.serve_args.iter().map(|a| format!(" {a}")).collect();
         let n = opts.ws_clients;
-        let [goal_rate, goal_p99, goal_cpu] = peer.goals();
-        let vs = peer.short_name();
+        let [goal_rate, goal_p99, goal_cpu] = peer.peer.goals();
+        let vs = peer.peer.short_name();
         outcome.result.comparisons.push(comparison(
             (
                 &format!("WebSocket fan-out to {n} clients: highest sustained deliveries/s"),
@@ -697,37 +773,50 @@ impl FanOut<'_> {
             "deliveries/s",
             true,
             "pushbench serve",
-            (&[ours.1], &[theirs.1]),
+            (&ours_delivered, &theirs_delivered),
             described,
             goal_rate,
             format!(
                 "`pushbench capacity --transports ws --clients {n} --payload {} --duration {}` \
-                 against each server (a fresh one per rate; doubling from {} ev/s, then {} \
+                 against `pushbench serve{serve}` and the peer (a fresh one per rate; doubling from {} ev/s, then {} \
                  bisection steps; sustained = nothing missed or failed, >= 98 % delivered in \
-                 the window, p99 < {} ms); folders ws-capacity-pushbench/ and ws-capacity-{key}/",
+                 the window, p99 < {} ms), {} rounds, servers in turn, medians compared; \
+                 folders ws-capacity-pushbench*/ and ws-capacity-{key}*/",
                 opts.payload,
                 opts.ws_seconds,
                 opts.ws_policy.start_rate,
                 opts.ws_policy.refine_steps,
-                opts.max_p99_ms
+                opts.max_p99_ms,
+                opts.ws_rounds.max(1)
             ),
         ));
         let method = format!(
             "`pushbench run --transports ws --clients {n} --rate {common} --payload {} \
-             --duration {}` against each server (90 % of the lower of the two sustained \
-             rates); folders {mine}/ and ws-common-{key}/",
+             --duration {}` against `pushbench serve{serve}` and the peer (90 % of the lower \
+             of the two median sustained rates), once per round; folders {mine}*/ and \
+             ws-common-{key}*/",
             opts.payload, opts.ws_seconds
         );
         let name = format!("WebSocket fan-out, {common} ev/s to {n} clients");
-        let p99 = |i: usize| phases[i].latency_us.p99 as f64 / 1e3;
-        let cpu = |i: usize| phases[i].server.cpu_us_per_event;
+        let p99 = |side: &[PhaseResult]| -> Vec<f64> {
+            side.iter().map(|p| p.latency_us.p99 as f64 / 1e3).collect()
+        };
+        let cpu = |side: &[PhaseResult]| -> Vec<f64> {
+            side.iter().map(|p| p.server.cpu_us_per_event).collect()
+        };
         for (what, label, metric, (a, b), goal) in [
-            ("p99 latency", "p99", "p99 ms", (p99(0), p99(1)), goal_p99),
+            (
+                "p99 latency",
+                "p99",
+                "p99 ms",
+                (p99(&phases.0), p99(&phases.1)),
+                goal_p99,
+            ),
             (
                 "server CPU per delivered event",
                 "server CPU/event",
                 "CPU µs/event",
-                (cpu(0), cpu(1)),
+                (cpu(&phases.0), cpu(&phases.1)),
                 goal_cpu,
             ),
         ] {
@@ -736,7 +825,7 @@ impl FanOut<'_> {
                 metric,
                 false,
                 "pushbench serve",
-                (&[a], &[b]),
+                (&a, &b),
                 described,
                 goal,
                 method.clone(),

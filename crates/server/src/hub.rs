@@ -138,7 +138,7 @@ impl Hub {
 
     /// Publishes one event now; returns its seq.
     pub fn publish(&self, topic: &str, payload: String) -> u64 {
-        self.publish_with(None, |_| (topic.to_owned(), payload))
+        self.publish_with(|_| (topic.to_owned(), payload))
     }
 
     /// Publishes a generated event (payload of `len` bytes, topic by seq).
@@ -153,18 +153,43 @@ impl Hub {
     /// latency, instead of silently postponing the stamp (coordinated
     /// omission).
     pub fn publish_scheduled(&self, len: usize, topics: u32, scheduled_us: Option<u64>) -> u64 {
-        self.publish_with(scheduled_us, |seq| {
+        let created_us = scheduled_us.unwrap_or_else(now_us);
+        self.publish_scheduled_batch(len, topics, &[created_us])
+    }
+
+    /// Publishes the generated events due at one wake-up of the
+    /// generator, one per entry of `scheduled_us` (each event's creation
+    /// time, as in [`Hub::publish_scheduled`]), and wakes live subscribers
+    /// once, after the last: each then writes the whole batch with one
+    /// write instead of being woken, and writing, per event. Returns the
+    /// last seq.
+    pub fn publish_scheduled_batch(&self, len: usize, topics: u32, scheduled_us: &[u64]) -> u64 {
+        let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        let mut announced = None;
+        for &created_us in scheduled_us {
+            ring.last_seq += 1;
+            let seq = ring.last_seq;
+            if self.skip_every > 0 && seq.is_multiple_of(self.skip_every) {
+                continue;
+            }
             let topic = pushbench_protocol::event::generated_topic(seq, topics);
-            (topic, payload_for(seq, len))
-        })
+            let stored = StoredEvent::new(Event {
+                seq,
+                topic,
+                created_us,
+                payload: payload_for(seq, len),
+            });
+            self.append(&mut ring, Arc::new(stored));
+            announced = Some(seq);
+        }
+        if let Some(seq) = announced {
+            self.announce(seq);
+        }
+        ring.last_seq
     }
 
     /// Publishes the event `make(seq)` builds as `(topic, payload)`.
-    fn publish_with(
-        &self,
-        created_us: Option<u64>,
-        make: impl FnOnce(u64) -> (String, String),
-    ) -> u64 {
+    fn publish_with(&self, make: impl FnOnce(u64) -> (String, String)) -> u64 {
         let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
         ring.last_seq += 1;
         let seq = ring.last_seq;
@@ -176,7 +201,7 @@ impl Hub {
         let stored = Arc::new(StoredEvent::new(Event {
             seq,
             topic,
-            created_us: created_us.unwrap_or_else(now_us),
+            created_us: now_us(),
             payload,
         }));
         self.push(&mut ring, stored);
@@ -221,6 +246,13 @@ impl Hub {
     /// journal, and wakes live subscribers; `ring` is the held lock.
     fn push(&self, ring: &mut Ring, stored: Arc<StoredEvent>) {
         let seq = stored.seq;
+        self.append(ring, stored);
+        self.announce(seq);
+    }
+
+    /// Appends `stored` to the ring, the journal and the live queue,
+    /// without waking anyone (see [`Hub::announce`]).
+    fn append(&self, ring: &mut Ring, stored: Arc<StoredEvent>) {
         if ring.events.len() == ring.capacity
             && let Some(old) = ring.events.pop_front()
         {
@@ -230,8 +262,21 @@ impl Hub {
         self.journal(ring, &stored);
         // Sent under the lock so the ring and the live stream agree on order.
         let _no_subscribers_is_fine = self.live.send(stored);
-        self.latest.send_replace(seq);
         self.published.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Wakes everyone waiting for new events (live subscribers and long
+    /// polls, through the latest-seq watch) with `seq`, the last event
+    /// appended: once per publish, or per batch. Called under the ring's
+    /// lock, so the watch never runs ahead of the ring.
+    fn announce(&self, seq: u64) {
+        self.latest.send_replace(seq);
+    }
+
+    /// Wakes every live subscriber without an event, so each looks at the
+    /// shutdown flag (see [`crate::live::Subscription::next`]).
+    pub fn wake_all(&self) {
+        self.latest.send_modify(|_| {});
     }
 
     /// Appends `stored` to the journal (and compacts it when due). A

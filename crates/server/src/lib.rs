@@ -476,6 +476,7 @@ impl RunningServer {
     /// finish.
     pub async fn shutdown_within(self, grace: Duration) -> io::Result<()> {
         self.stop.send_replace(true);
+        self.state.hub.wake_all();
         self.task.await.map_err(io::Error::other)?;
         if let Some(generator) = self.generator {
             // The release is one Redis command within COMMAND_LIMIT.

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use pushbench_protocol::Gap;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::TryRecvError;
 use tokio::sync::{broadcast, watch};
 
 use crate::AppState;
@@ -40,6 +40,8 @@ pub struct Subscription {
     state: AppState,
     route: Route,
     live: broadcast::Receiver<Arc<StoredEvent>>,
+    /// The hub's latest-seq watch: what wakes this subscriber.
+    latest: watch::Receiver<u64>,
     shutdown: watch::Receiver<bool>,
     backlog: VecDeque<Arc<StoredEvent>>,
     pending_gap: Option<Gap>,
@@ -60,12 +62,14 @@ impl Subscription {
     ) -> Self {
         // Subscribe before reading the ring so nothing falls between the two.
         let live = state.hub.subscribe();
+        let latest = state.hub.watch_latest();
         let shutdown = state.shutdown.clone();
         let last = cursor.unwrap_or_else(|| state.hub.last_seq());
         Subscription {
             state,
             route,
             live,
+            latest,
             shutdown,
             backlog: VecDeque::new(),
             pending_gap: None,
@@ -87,7 +91,65 @@ impl Subscription {
     }
 
     /// The next item, or `None` when the server shuts down.
+    ///
+    /// Waits on the hub's latest-seq watch, not on the live queue: the
+    /// hub announces once per publish or per batch of published events
+    /// (see [`crate::Hub::publish_scheduled_batch`]), so a subscriber is
+    /// woken once for a batch and takes it all with [`Self::try_next`]. A
+    /// shutdown wakes everyone through the same watch
+    /// ([`crate::Hub::wake_all`]): one wait per wake-up, not three.
     pub async fn next(&mut self) -> Option<LiveItem> {
+        loop {
+            if *self.shutdown.borrow() {
+                return None;
+            }
+            // Announcements up to here are seen before the queue is read:
+            // an event queued after the read is announced after it, so the
+            // wait below returns at once.
+            self.latest.borrow_and_update();
+            if let Some(item) = self.try_next() {
+                return Some(item);
+            }
+            let changed = match self.keepalive {
+                None => self.latest.changed().await,
+                Some(every) => tokio::select! {
+                    biased;
+                    changed = self.latest.changed() => changed,
+                    () = tokio::time::sleep(every) => return Some(LiveItem::KeepAlive),
+                },
+            };
+            if changed.is_err() {
+                // The hub is gone: nothing more will come.
+                return None;
+            }
+        }
+    }
+
+    /// The next item if one is ready now, without waiting: what a writer
+    /// that was just woken takes to send a burst with one write. `None`
+    /// means nothing is ready (an end of the stream shows at the next
+    /// [`Subscription::next`]). Cheaper than polling `next` once more: no
+    /// futures are made, the queue is read with `try_recv`.
+    pub fn try_next(&mut self) -> Option<LiveItem> {
+        loop {
+            if let Some(item) = self.backlog_item() {
+                return Some(item);
+            }
+            match self.live.try_recv() {
+                Ok(event) => {
+                    if let Some(item) = self.received(event) {
+                        return Some(item);
+                    }
+                }
+                Err(TryRecvError::Lagged(_)) => self.resync(),
+                Err(TryRecvError::Empty | TryRecvError::Closed) => return None,
+            }
+        }
+    }
+
+    /// The next item already here: a pending gap, then the backlog (read
+    /// from the ring while catching up).
+    fn backlog_item(&mut self) -> Option<LiveItem> {
         loop {
             if self.backlog.is_empty() && self.pending_gap.is_none() && self.catching_up {
                 self.refill();
@@ -95,46 +157,32 @@ impl Subscription {
             if let Some(gap) = self.pending_gap.take() {
                 return Some(LiveItem::Gap(gap));
             }
-            if let Some(event) = self.backlog.pop_front() {
-                if event.seq <= self.last {
-                    continue;
-                }
+            let event = self.backlog.pop_front()?;
+            if event.seq > self.last {
                 return Some(self.hand_out(event));
             }
-            let every = self.keepalive;
-            let keepalive = async move {
-                match every {
-                    Some(every) => tokio::time::sleep(every).await,
-                    None => std::future::pending().await,
-                }
-            };
-            let received = tokio::select! {
-                biased;
-                () = stopped(&mut self.shutdown) => return None,
-                received = self.live.recv() => received,
-                () = keepalive => return Some(LiveItem::KeepAlive),
-            };
-            match received {
-                Ok(event) if event.seq <= self.last => {}
-                Ok(event) => {
-                    // A cluster node's hub can jump over seqs the stream
-                    // lost while it could not read (see `Hub::store`): say
-                    // so before the event, as a cursor read would.
-                    if self.state.cluster.is_some()
-                        && event.seq > self.last + 1
-                        && let Some(gap) = self.state.hub.gap_after(self.last)
-                    {
-                        let to = gap.to.min(event.seq - 1);
-                        self.last = to;
-                        self.backlog.push_front(event);
-                        return Some(LiveItem::Gap(Gap { from: gap.from, to }));
-                    }
-                    return Some(self.hand_out(event));
-                }
-                Err(RecvError::Lagged(_)) => self.resync(),
-                Err(RecvError::Closed) => return None,
-            }
         }
+    }
+
+    /// What an event from the live queue becomes: nothing for a
+    /// duplicate, else the event, or first a gap before it.
+    fn received(&mut self, event: Arc<StoredEvent>) -> Option<LiveItem> {
+        if event.seq <= self.last {
+            return None;
+        }
+        // A cluster node's hub can jump over seqs the stream lost while
+        // it could not read (see `Hub::store`): say so before the event,
+        // as a cursor read would.
+        if self.state.cluster.is_some()
+            && event.seq > self.last + 1
+            && let Some(gap) = self.state.hub.gap_after(self.last)
+        {
+            let to = gap.to.min(event.seq - 1);
+            self.last = to;
+            self.backlog.push_front(event);
+            return Some(LiveItem::Gap(Gap { from: gap.from, to }));
+        }
+        Some(self.hand_out(event))
     }
 
     /// Slow-consumer policy: the client fell more than the queue behind.

@@ -116,6 +116,10 @@ fn peers_compares_with_wrk_h2load_node_ws_and_bun_and_writes_everything() {
             "40",
             "--ws-refine",
             "0",
+            // Two rounds, servers in turn; ours on one thread like Bun.
+            "--ws-rounds",
+            "2",
+            "--serve-arg=--workers=1",
             // Generous: this checks the comparison is made, not speed.
             "--max-p99",
             "5000",
@@ -132,6 +136,8 @@ fn peers_compares_with_wrk_h2load_node_ws_and_bun_and_writes_everything() {
         .map(|c| c["peer"].as_str().unwrap_or_default())
         .collect();
     assert_eq!(comparisons.len(), 8, "{peers_named:?}");
+    let fan_out_rounds = comparisons[2]["rounds"].as_array().map(Vec::len);
+    assert_eq!(fan_out_rounds, Some(2), "each round's figures are kept");
     let expected = ["wrk", "h2load", "Node", "Node", "Node", "Bun", "Bun", "Bun"];
     for (c, peer) in comparisons.iter().zip(expected) {
         assert!(c["peer"].as_str().is_some_and(|p| p.contains(peer)), "{c}");
@@ -157,6 +163,10 @@ fn peers_compares_with_wrk_h2load_node_ws_and_bun_and_writes_everything() {
         "ws-capacity-bun/results.json",
         "ws-common-pushbench-vs-node/results.json",
         "ws-common-pushbench-vs-bun/results.json",
+        "ws-capacity-pushbench-2/results.json",
+        "ws-capacity-bun-2/results.json",
+        "ws-common-pushbench-vs-bun-2/results.json",
+        "ws-common-bun-2/results.json",
     ] {
         assert!(out.join(file).exists(), "{file} missing");
     }
