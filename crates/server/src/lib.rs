@@ -59,10 +59,12 @@ pub mod resp;
 pub mod response_headers;
 pub mod route;
 pub mod serve;
+pub mod shared_socket;
 pub mod stats;
 pub mod stream;
 pub mod tls_identity;
 pub mod ws;
+pub mod ws_direct;
 
 use std::io;
 use std::net::SocketAddr;
@@ -269,7 +271,7 @@ async fn track_connection(
     }
     params::host_from_authority(&mut request);
     let route = Route::for_path(request.uri().path());
-    if let Some(ConnectInfo(Conn(conn))) = request.extensions().get::<ConnectInfo<Conn>>() {
+    if let Some(ConnectInfo(Conn(conn, _))) = request.extensions().get::<ConnectInfo<Conn>>() {
         let first = conn.tag(route);
         if first {
             state.counters.connection_opened(route);

@@ -10,10 +10,11 @@ use std::sync::{Arc, Mutex};
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
 use pushbench_net::counting::{CountingStream, Tally};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_io_timeout::TimeoutStream;
 
 use crate::route::Route;
+use crate::shared_socket::SharedSocket;
 
 /// How many closed connections `/stats?connections=1` still lists, so a
 /// client can compare its counts after it hung up. Bounded: memory must not
@@ -66,7 +67,7 @@ pub struct ConnCounters {
 }
 
 impl ConnCounters {
-    fn new(peer: SocketAddr) -> Self {
+    pub(crate) fn new(peer: SocketAddr) -> Self {
         ConnCounters {
             peer,
             bytes_read: AtomicU64::new(0),
@@ -177,7 +178,9 @@ impl ConnCounters {
         }
     }
 
-    fn record_written(&self, bytes: &[u8]) {
+    /// Books `bytes` written to the client (the counting stream's tally,
+    /// or a push session writing past it).
+    pub fn record_written(&self, bytes: &[u8]) {
         self.bytes_written
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         if self.capturing_response.load(Ordering::Relaxed)
@@ -401,7 +404,7 @@ impl Drop for ConnTally {
 /// The socket under the counting: writes that stall longer than the send
 /// timeout fail, so a client that stops reading cannot hold a connection
 /// (and its buffers) forever.
-pub type TimedSocket = std::pin::Pin<Box<TimeoutStream<TcpStream>>>;
+pub type TimedSocket = std::pin::Pin<Box<TimeoutStream<SharedSocket>>>;
 
 /// One accepted connection as the server sees it.
 pub type ServerIo = CountingStream<TimedSocket, ConnTally>;
@@ -444,7 +447,7 @@ impl Listener for CountingListener {
             counters,
             registry: Arc::clone(&self.registry),
         };
-        let mut timed = TimeoutStream::new(stream);
+        let mut timed = TimeoutStream::new(SharedSocket(Arc::new(stream)));
         timed.set_write_timeout(Some(self.send_timeout));
         (CountingStream::new(Box::pin(timed), tally), peer)
     }
@@ -455,13 +458,25 @@ impl Listener for CountingListener {
 }
 
 /// The connection a request arrived on, as request extension
-/// (`ConnectInfo<Conn>`).
+/// (`ConnectInfo<Conn>`): its counters and its socket (for a WebSocket
+/// push session that writes straight to a plain connection, see
+/// [`crate::ws_direct`]).
 #[derive(Clone, Debug)]
-pub struct Conn(pub Arc<ConnCounters>);
+pub struct Conn(pub Arc<ConnCounters>, pub SharedSocket);
+
+impl Conn {
+    /// The counters and socket of `io`.
+    pub fn of(io: &ServerIo) -> Self {
+        Conn(
+            Arc::clone(&io.tally().counters),
+            io.get_ref().get_ref().clone(),
+        )
+    }
+}
 
 impl Connected<IncomingStream<'_, CountingListener>> for Conn {
     fn connect_info(stream: IncomingStream<'_, CountingListener>) -> Self {
-        Conn(Arc::clone(&stream.io().tally().counters))
+        Conn::of(stream.io())
     }
 }
 

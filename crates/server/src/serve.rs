@@ -31,7 +31,7 @@ pub async fn serve(mut listener: CountingListener, router: Router, state: AppSta
             () = stopped(&mut shutdown) => return,
         };
         let counters = Arc::clone(io.tally().counters());
-        let conn = Conn(Arc::clone(&counters));
+        let conn = Conn::of(&io);
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(conn.clone()));
@@ -138,7 +138,7 @@ async fn open(io: ServerIo, state: &AppState) -> Option<Opened> {
     let sniffed = tokio::time::timeout(timeout, async {
         let mut first = [0u8; 3];
         loop {
-            let n = io.get_ref().get_ref().peek(&mut first).await.ok()?;
+            let n = io.get_ref().get_ref().0.peek(&mut first).await.ok()?;
             if n == 0 {
                 return None;
             }

@@ -7,7 +7,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_
 use axum::extract::{ConnectInfo, Extension, Query as QueryExtractor, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use futures_util::{FutureExt as _, SinkExt as _};
+use futures_util::SinkExt as _;
 use pushbench_protocol::{Transport, gap_json};
 use std::sync::atomic::Ordering;
 use tokio_tungstenite::tungstenite;
@@ -21,6 +21,7 @@ use crate::params::{self, Format, Query};
 use crate::poll::query;
 use crate::route::Route;
 use crate::stats::is_timed_out;
+use crate::ws_direct::{DirectWriter, WriteError};
 
 /// The close code for a receive error: too big is 1009, invalid UTF-8 1007,
 /// any other protocol violation 1002.
@@ -101,16 +102,23 @@ pub async fn websocket(
     let topic = params::topic(&query, "upstream")?;
     // Named once, when the session ends on the send timeout: the label
     // is known by now (the connection was routed).
-    let who = conn.map_or_else(
+    let who = conn.as_ref().map_or_else(
         || "a WebSocket client".to_owned(),
-        |Extension(ConnectInfo(Conn(conn)))| conn.describe(),
+        |Extension(ConnectInfo(Conn(conn, _)))| conn.describe(),
     );
+    // Text frames on a plain connection go straight to the socket.
+    let direct =
+        conn.filter(|_| format == Format::Text)
+            .and_then(|Extension(ConnectInfo(conn))| {
+                DirectWriter::for_connection(&conn, state.config.send_timeout)
+            });
     let session = Session {
         since,
         format,
         topic,
         may_publish,
         who,
+        direct,
     };
     Ok(upgrade(ws, &state)?.on_upgrade(move |socket| push_session(socket, state, session)))
 }
@@ -123,6 +131,8 @@ struct Session {
     may_publish: bool,
     /// The connection as a log line names it.
     who: String,
+    /// Writes text frames past tungstenite (plain connections).
+    direct: Option<DirectWriter>,
 }
 
 /// What an upstream message asks of the session.
@@ -152,7 +162,7 @@ fn upstream(message: Option<Result<Message, axum::Error>>) -> Upstream {
 /// Most messages written before one flush. Events already waiting go out
 /// together; the bound keeps one subscriber that is far behind from holding
 /// its worker thread while others wait.
-const COALESCE: usize = 64;
+const COALESCE: usize = crate::ws_direct::MAX_BURST;
 
 /// What a live item becomes on a WebSocket.
 enum Outgoing {
@@ -179,9 +189,55 @@ fn outgoing(item: Option<LiveItem>, format: Format) -> Outgoing {
 /// reading) and names the client in a warning; the session ends either way.
 fn count_send_error(counters: &crate::stats::Counters, who: &str, err: axum::Error) {
     if is_timed_out(&*err.into_inner()) {
-        tracing::warn!("cut {who}: it stopped reading for the send timeout (--send-timeout)");
-        counters.send_timeouts.fetch_add(1, Ordering::Relaxed);
+        count_send_timeout(counters, who);
     }
+}
+
+fn count_send_timeout(counters: &crate::stats::Counters, who: &str) {
+    tracing::warn!("cut {who}: it stopped reading for the send timeout (--send-timeout)");
+    counters.send_timeouts.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Takes `first` and whatever else is ready now (up to [`COALESCE`]) into
+/// `burst` as messages; true when the subscription ended (shutdown).
+fn take_burst(
+    sub: &mut Subscription,
+    first: Option<LiveItem>,
+    format: Format,
+    burst: &mut Vec<Message>,
+) -> bool {
+    let mut next = Some(first);
+    while let Some(item) = next.take() {
+        match outgoing(item, format) {
+            Outgoing::Send(message) => burst.push(message),
+            Outgoing::Skip => {}
+            Outgoing::End => return true,
+        }
+        if burst.len() < COALESCE {
+            next = sub.try_next().map(Some);
+        }
+    }
+    false
+}
+
+/// A text message's bytes (the direct path carries only text).
+fn message_bytes(message: &Message) -> &[u8] {
+    match message {
+        Message::Text(text) => text.as_bytes(),
+        Message::Binary(data) => data,
+        _ => &[],
+    }
+}
+
+/// tungstenite's path: every message of `burst` fed, then one flush.
+async fn feed_and_flush(
+    socket: &mut WebSocket,
+    burst: &mut Vec<Message>,
+) -> Result<(), axum::Error> {
+    for message in burst.drain(..) {
+        socket.feed(message).await?;
+    }
+    socket.flush().await
 }
 
 async fn push_session(mut socket: WebSocket, state: AppState, session: Session) {
@@ -191,48 +247,65 @@ async fn push_session(mut socket: WebSocket, state: AppState, session: Session) 
         topic,
         may_publish,
         who,
+        direct,
     } = session;
     let publisher = state.clone();
     let limiter = std::sync::Arc::clone(&state.publish_limiter);
     let counters = std::sync::Arc::clone(&state.counters);
     let mut sub = Subscription::new(state, Route::Transport(Transport::Ws), since, None);
+    let mut burst = Vec::new();
+    // Whether tungstenite may hold output of its own (a pong, after a
+    // read): flushed before a direct write, so frames never interleave.
+    let mut tungstenite_wrote = false;
     loop {
+        // Events first (`biased`): a wake-up for events does not also
+        // poll the upstream reader; the client's messages are read
+        // whenever no event is ready.
         tokio::select! {
+            biased;
             item = sub.next() => {
                 // This event and any others already waiting go out in one
-                // write: one flush (one system call) per burst rather than
-                // per event, and nothing that is ready is held back.
-                let mut next = Some(item);
-                let (mut fed, mut ended) = (0, false);
-                while let Some(item) = next.take() {
-                    match outgoing(item, format) {
-                        Outgoing::Send(message) => {
-                            if let Err(err) = socket.feed(message).await {
-                                return count_send_error(&counters, &who, err);
+                // write: one system call per burst rather than per event,
+                // and nothing that is ready is held back.
+                let ended = take_burst(&mut sub, item, format, &mut burst);
+                if !burst.is_empty() {
+                    let sent = match &direct {
+                        Some(direct) => {
+                            if tungstenite_wrote {
+                                if let Err(err) = socket.flush().await {
+                                    return count_send_error(&counters, &who, err);
+                                }
+                                tungstenite_wrote = false;
                             }
-                            fed += 1;
+                            direct
+                                .write_texts(burst.iter().map(message_bytes))
+                                .await
+                                .map_err(|err| match err {
+                                    WriteError::TimedOut => Some(()),
+                                    WriteError::Io(_) => None,
+                                })
                         }
-                        Outgoing::Skip => {}
-                        Outgoing::End => {
-                            ended = true;
-                            break;
+                        None => feed_and_flush(&mut socket, &mut burst)
+                            .await
+                            .map_err(|err| is_timed_out(&*err.into_inner()).then_some(())),
+                    };
+                    burst.clear();
+                    if let Err(timed_out) = sent {
+                        if timed_out.is_some() {
+                            count_send_timeout(&counters, &who);
                         }
+                        return;
                     }
-                    if fed < COALESCE {
-                        next = sub.next().now_or_never();
-                    }
-                }
-                if fed > 0
-                    && let Err(err) = socket.flush().await
-                {
-                    return count_send_error(&counters, &who, err);
                 }
                 if ended {
                     close(&mut socket, close_code::AWAY, "server shutting down").await;
                     return drain(&mut socket).await;
                 }
             }
-            message = socket.recv() => match upstream(message) {
+            message = socket.recv() => match upstream({
+                tungstenite_wrote = true;
+                message
+            }) {
                 Upstream::Publish(_) if !may_publish => {
                     close(&mut socket, close_code::POLICY, "publishing needs the token").await;
                     return drain(&mut socket).await;
