@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite;
 
 use crate::client_spec::{ClientSpec, Schedule};
 use crate::meter::{ConnectionTotals, Meter, Note};
-use crate::peer_state::{PeerState, ws_replies};
+use crate::peer_state::{PeerState, WsControl, ws_replies};
 use crate::recorder::{MAX_LATENCY_US, PhaseRecorder, Shard};
 use crate::tracker::SeqTracker;
 
@@ -252,6 +252,7 @@ impl Session<'_> {
             // server's dialect asks for at the application level (an
             // Engine.IO pong) is sent here.
             self.drain();
+            self.peer.ws_control = WsControl::default();
             for reply in ws_replies(self.spec, self.peer) {
                 if let Err(e) = ws.send(tungstenite::Message::text(reply)).await {
                     return SessionEnd::Failed(format!("ws: {}", ws_kind(&e)));
@@ -266,10 +267,12 @@ impl Session<'_> {
     }
 }
 
-/// Bytes tungstenite reads per socket read on a client connection. Its
-/// default, 128 KiB, is zero-filled before every read: at a few hundred
-/// bytes per event that memset was the load generator's largest cost (17 %
-/// of its CPU in a 100-client fan-out, by `perf`). Events are small and the
+/// Bytes a WebSocket client reads per socket read: tungstenite's chunk
+/// (handshakes, and the HTTP/2 clients' messages) and the HTTP/1.1 push
+/// path's buffer ([`crate::ws_session`], zeroed once per connection).
+/// tungstenite zero-fills its chunk before every read: its default, 128
+/// KiB, made that memset the load generator's largest cost (17 % of its
+/// CPU in a 100-client fan-out, by `perf`). Events are small and the
 /// buffer still grows for a large message, so 8 KiB costs nothing else.
 pub const WS_READ_CHUNK: usize = 8 * 1024;
 
