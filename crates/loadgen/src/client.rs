@@ -202,19 +202,19 @@ impl Session<'_> {
             _ = stop.changed() => return SessionEnd::Stopped,
             h = tokio_tungstenite::client_async_with_config(
                 request,
-                conn,
+                &mut *conn,
                 Some(ws_config()),
             ) => h,
         };
-        let mut ws = match handshake {
-            Ok((ws, _response)) => {
-                self.answered = true;
-                ws
-            }
+        match handshake {
+            // Its reader is not used on the push path (`ws_session`): the
+            // bytes it read past the 101 were counted and classified as
+            // they passed.
+            Ok((_ws, _response)) => self.answered = true,
             Err(e) => return SessionEnd::Failed(format!("ws handshake: {}", ws_kind(&e))),
-        };
+        }
         self.record_setup(started);
         self.drain();
-        self.ws_messages(&mut ws, stop).await
+        self.ws_frames(conn, stop).await
     }
 }

@@ -26,7 +26,9 @@
 //!   client's connections over plain TCP or TLS ([`connection::Wire`]),
 //!   reconnects with [`backoff`] and closes them counting every byte;
 //!   [`session`] hands a connection's decoded messages to the client's
-//!   tracker and histogram. [`h2_client`] runs the same clients over
+//!   tracker and histogram; [`ws_session`] is an HTTP/1.1 WebSocket's push
+//!   path (raw reads, the meter's classifier parses the frames, the client
+//!   answers pings and close itself). [`h2_client`] runs the same clients over
 //!   HTTP/2: a connection shared by a group of clients, a stream each,
 //!   WebSocket by extended CONNECT, over [`h2_io`]'s byte streams.
 //! - [`peer_state`]: what a client of another kind of server
@@ -141,6 +143,7 @@ pub mod threshold;
 pub mod trace_record;
 pub mod trace_tally;
 pub mod tracker;
+pub mod ws_session;
 
 pub use phase::Progress;
 pub use runner::{RunOptions, run_scenario};

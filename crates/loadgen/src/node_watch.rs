@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use pushbench_protocol::results::{NodeCost, Outage, ServerCost};
+use pushbench_protocol::server_cost::us_per_event;
 
 use crate::control_client::{ControlClient, ProcessStats, Stats};
 use crate::outages::Outages;
@@ -196,11 +197,7 @@ pub fn cluster_cost(
     let connections_open = nodes.iter().map(|n| n.connections_open).sum();
     ServerCost {
         cpu_seconds,
-        cpu_us_per_event: if delivered > 0 {
-            cpu_seconds * 1e6 / delivered as f64
-        } else {
-            0.0
-        },
+        cpu_us_per_event: us_per_event(cpu_seconds, delivered),
         rss_idle_bytes,
         rss_max_bytes,
         rss_per_connection_bytes: per_connection(rss_max_bytes, rss_idle_bytes, connections_open),

@@ -172,8 +172,9 @@ pub fn csv(result: &RunResult) -> String {
     // The link (quoted: a custom one's text has commas) and what the
     // phase measured of it.
     out.push_str(",link,connect_p50_us,connect_p99_us,retrans_sent_bytes,retrans_received_bytes");
-    // Whether the polls kept their connection, last.
-    out.push_str(",keep_alive\n");
+    // Whether the polls kept their connection; then the load generator's
+    // own CPU.
+    out.push_str(",keep_alive,loadgen_cpu_s,loadgen_cpu_us_per_event\n");
     let class_values =
         |out: &mut String, p: &pushbench_protocol::results::PhaseResult, classes: &[ByteClass]| {
             for ledger in [&p.traffic.sent, &p.traffic.received] {
@@ -240,13 +241,15 @@ pub fn csv(result: &RunResult) -> String {
         let measured = p.link_measured.clone().unwrap_or_default();
         let _ = writeln!(
             out,
-            ",\"{}\",{},{},{},{},{}",
+            ",\"{}\",{},{},{},{},{},{:.4},{:.2}",
             p.link.label(),
             measured.connect_us.p50,
             measured.connect_us.p99,
             measured.retransmits.sent_bytes,
             measured.retransmits.received_bytes,
-            p.keep_alive
+            p.keep_alive,
+            p.load_generator.cpu_seconds,
+            p.load_generator.cpu_us_per_event
         );
     }
     out

@@ -30,6 +30,10 @@ pub enum PeerNote {
     Session(String),
     /// [`PeerSignal::Ping`].
     Ping,
+    /// [`PeerSignal::WsPing`].
+    WsPing(Vec<u8>),
+    /// [`PeerSignal::WsClose`].
+    WsClose(Vec<u8>),
 }
 
 impl From<PeerSignal<'_>> for PeerNote {
@@ -45,6 +49,8 @@ impl From<PeerSignal<'_>> for PeerNote {
             },
             PeerSignal::Session(sid) => PeerNote::Session(sid.to_owned()),
             PeerSignal::Ping => PeerNote::Ping,
+            PeerSignal::WsPing(payload) => PeerNote::WsPing(payload.to_vec()),
+            PeerSignal::WsClose(body) => PeerNote::WsClose(body.to_vec()),
         }
     }
 }
@@ -64,6 +70,18 @@ pub struct PeerState {
     /// opened (Engine.IO: the Socket.IO connect, `40`); a new session asks
     /// again.
     pub joined: bool,
+    /// WebSocket control frames of the server not yet answered.
+    pub ws_control: WsControl,
+}
+
+/// The server's WebSocket pings and close, for a client that answers them
+/// itself (one that reads through tungstenite leaves it to tungstenite).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WsControl {
+    /// Payloads of pings not yet answered, in order.
+    pub pings: Vec<Vec<u8>>,
+    /// The server's close frame body, once it came.
+    pub close: Option<Vec<u8>>,
 }
 
 impl PeerState {
@@ -77,6 +95,8 @@ impl PeerState {
             } => self.validators = Some((last_modified, etag)),
             PeerNote::Session(sid) => self.session = Some(sid),
             PeerNote::Ping => self.pings += 1,
+            PeerNote::WsPing(payload) => self.ws_control.pings.push(payload),
+            PeerNote::WsClose(body) => self.ws_control.close = Some(body),
         }
     }
 
@@ -86,6 +106,7 @@ impl PeerState {
         self.session = None;
         self.pings = 0;
         self.joined = false;
+        self.ws_control = WsControl::default();
     }
 }
 

@@ -30,8 +30,12 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use pushbench_net::network_path::PathCounts;
+use pushbench_net::process_tree::own_cpu_seconds;
 use pushbench_protocol::link_measured::LinkMeasured;
-use pushbench_protocol::results::{Connections, EventCounts, PhaseResult, ServerCost};
+use pushbench_protocol::results::{
+    Connections, EventCounts, LoadGeneratorCost, PhaseResult, ServerCost,
+};
+use pushbench_protocol::server_cost::us_per_event;
 use pushbench_protocol::{ContentCoding, HeaderProfile, HttpVersion, Scenario, Traffic, Transport};
 use tokio::sync::watch;
 
@@ -250,6 +254,8 @@ struct Window {
     samples: Vec<Stats>,
     /// How long the window was open, seconds.
     duration_s: f64,
+    /// CPU seconds the load generator's process spent while it was open.
+    load_generator_cpu_s: f64,
     /// Why the window was cut short (interrupted, server died).
     stopped: Option<Error>,
 }
@@ -395,6 +401,8 @@ impl Phase<'_> {
         if let Some(seq) = cursor() {
             start.last_seq = seq;
         }
+        let own_cpu = || own_cpu_seconds().unwrap_or(0.0);
+        let cpu_at_start = own_cpu();
         recorder.set_measuring(true);
         let t0 = Instant::now();
         let mut samples = vec![start.clone()];
@@ -403,6 +411,7 @@ impl Phase<'_> {
             .wait(length, "measuring", Some(&mut samples), None)
             .await;
         recorder.set_measuring(false);
+        let load_generator_cpu_s = (own_cpu() - cpu_at_start).max(0.0);
         let end_cursor = cursor();
         let duration_s = t0.elapsed().as_secs_f64();
         let last_sample = samples.last().cloned().unwrap_or_default();
@@ -422,6 +431,7 @@ impl Phase<'_> {
             end,
             samples,
             duration_s,
+            load_generator_cpu_s,
             stopped,
         })
     }
@@ -563,13 +573,6 @@ impl Phase<'_> {
             .max()
             .unwrap_or(0);
         let rss_idle = idle.process.rss_bytes;
-        let per_event = |x: f64| {
-            if events.delivered > 0 {
-                x / events.delivered as f64
-            } else {
-                0.0
-            }
-        };
         let derived = derive(&traffic, &events, &connections, duration_s);
         let slow_consumer_drops = window_end
             .slow_consumer_drops
@@ -577,7 +580,7 @@ impl Phase<'_> {
         let server = if window_end.nodes.is_empty() {
             ServerCost {
                 cpu_seconds,
-                cpu_us_per_event: per_event(cpu_seconds * 1e6),
+                cpu_us_per_event: us_per_event(cpu_seconds, events.delivered),
                 rss_idle_bytes: rss_idle,
                 rss_max_bytes: rss_max,
                 rss_per_connection_bytes: if route.connections_open > 0 {
@@ -623,6 +626,7 @@ impl Phase<'_> {
             latency_us: summarize(&merged.latency),
             derived,
             server,
+            load_generator: LoadGeneratorCost::of(window.load_generator_cpu_s, events.delivered),
             events,
             histogram_log: None,
             setup_bytes_per_connection,

@@ -463,6 +463,7 @@ mod tests {
                 cpu_us_per_event: cpu,
                 ..ServerCost::default()
             },
+            load_generator: Default::default(),
             histogram_log: None,
             setup_traffic: Traffic::default(),
             setup_bytes_per_connection: 0.0,

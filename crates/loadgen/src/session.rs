@@ -16,8 +16,8 @@ use tokio_tungstenite::tungstenite;
 
 use crate::client_spec::{ClientSpec, Schedule};
 use crate::meter::{ConnectionTotals, Meter, Note};
-use crate::peer_state::{PeerState, ws_replies};
-use crate::recorder::{MAX_LATENCY_US, PhaseRecorder};
+use crate::peer_state::{PeerState, WsControl, ws_replies};
+use crate::recorder::{MAX_LATENCY_US, PhaseRecorder, Shard};
 use crate::tracker::SeqTracker;
 
 /// One client's result for a phase.
@@ -87,6 +87,39 @@ pub(crate) fn record_setup_time(recorder: &PhaseRecorder, id: usize, started: In
     let _ = recorder.shard(id).setup.record(us);
 }
 
+/// One event as a client received it.
+#[derive(Clone, Copy, Debug)]
+pub struct Receipt {
+    /// The event's seq.
+    pub seq: u64,
+    /// When the server created it, µs on the server's clock.
+    pub created_us: u64,
+    /// When its last byte was read, µs on the load generator's clock.
+    pub at: u64,
+}
+
+/// Books one received event of a client: its seq in the client's
+/// `tracker`, and when it is new and the phase's window is open, a
+/// delivery and its latency in the client's `shard` of `recorder`. The
+/// per-event step of every client's receive path (and of the `receive`
+/// bench).
+pub fn record_event(
+    receipt: Receipt,
+    tracker: &mut SeqTracker,
+    recorder: &PhaseRecorder,
+    shard: &mut Shard,
+) {
+    let new = tracker.record(receipt.seq);
+    if new && recorder.measuring() {
+        shard.delivered += 1;
+        let latency = recorder
+            .on_server_clock(receipt.at)
+            .saturating_sub(receipt.created_us)
+            .clamp(1, MAX_LATENCY_US);
+        let _ = shard.latency.record(latency);
+    }
+}
+
 /// One client's view of one connection (HTTP/1.1) or of its streams on
 /// a shared one (HTTP/2).
 pub(crate) struct Session<'a> {
@@ -151,16 +184,12 @@ impl Session<'_> {
                     },
                     at,
                 ) => {
-                    let new = self.report.tracker.record(seq);
-                    if new && measuring {
-                        shard.delivered += 1;
-                        let latency = self
-                            .recorder
-                            .on_server_clock(at)
-                            .saturating_sub(created_us)
-                            .clamp(1, MAX_LATENCY_US);
-                        let _ = shard.latency.record(latency);
-                    }
+                    let receipt = Receipt {
+                        seq,
+                        created_us,
+                        at,
+                    };
+                    record_event(receipt, &mut self.report.tracker, self.recorder, &mut shard);
                 }
                 Note::Message(Received::Gap(_), _) => self.report.tracker.gaps += 1,
                 Note::ResponseHead(status) if !self.spec.kind.answers_normally(status) => {
@@ -223,6 +252,7 @@ impl Session<'_> {
             // server's dialect asks for at the application level (an
             // Engine.IO pong) is sent here.
             self.drain();
+            self.peer.ws_control = WsControl::default();
             for reply in ws_replies(self.spec, self.peer) {
                 if let Err(e) = ws.send(tungstenite::Message::text(reply)).await {
                     return SessionEnd::Failed(format!("ws: {}", ws_kind(&e)));
@@ -237,10 +267,12 @@ impl Session<'_> {
     }
 }
 
-/// Bytes tungstenite reads per socket read on a client connection. Its
-/// default, 128 KiB, is zero-filled before every read: at a few hundred
-/// bytes per event that memset was the load generator's largest cost (17 %
-/// of its CPU in a 100-client fan-out, by `perf`). Events are small and the
+/// Bytes a WebSocket client reads per socket read: tungstenite's chunk
+/// (handshakes, and the HTTP/2 clients' messages) and the HTTP/1.1 push
+/// path's buffer ([`crate::ws_session`], zeroed once per connection).
+/// tungstenite zero-fills its chunk before every read: its default, 128
+/// KiB, made that memset the load generator's largest cost (17 % of its
+/// CPU in a 100-client fan-out, by `perf`). Events are small and the
 /// buffer still grows for a large message, so 8 KiB costs nothing else.
 pub const WS_READ_CHUNK: usize = 8 * 1024;
 

@@ -20,8 +20,10 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use pushbench_protocol::results::{
-    Connections, EventCounts, LatencySummary, Merged, MergedShard, Outage, PhaseResult,
+    Connections, EventCounts, LatencySummary, LoadGeneratorCost, Merged, MergedShard, Outage,
+    PhaseResult,
 };
+use pushbench_protocol::server_cost::us_per_event;
 use pushbench_protocol::{RunResult, Traffic};
 
 use crate::phase_figures::{derive, summarize};
@@ -423,11 +425,12 @@ fn merge_phase(parts: &[&PhaseResult], latency: &Histogram<u64>) -> PhaseResult 
     connections.setup_us = bound_summaries(parts.iter().map(|p| &p.connections.setup_us));
     let duration_s = parts.iter().map(|p| p.duration_s).fold(0.0, f64::max);
     let mut server = base.server.clone();
-    server.cpu_us_per_event = if events.delivered > 0 {
-        server.cpu_seconds * 1e6 / events.delivered as f64
-    } else {
-        0.0
-    };
+    server.cpu_us_per_event = us_per_event(server.cpu_seconds, events.delivered);
+    // Each shard is its own process: their CPU adds up.
+    let load_generator = LoadGeneratorCost::of(
+        parts.iter().map(|p| p.load_generator.cpu_seconds).sum(),
+        events.delivered,
+    );
     PhaseResult {
         transport: base.transport,
         clients: parts.iter().map(|p| p.clients).sum(),
@@ -450,6 +453,7 @@ fn merge_phase(parts: &[&PhaseResult], latency: &Histogram<u64>) -> PhaseResult 
         events,
         latency_us: summarize(latency),
         server,
+        load_generator,
         histogram_log: None,
         setup_traffic,
         incomplete: parts.iter().any(|p| p.incomplete),
@@ -527,6 +531,7 @@ mod tests {
             p.events.missed = u64::from(index);
             p.events.errors = BTreeMap::from([("reset".to_owned(), 1)]);
             p.connections.opened = 10;
+            p.load_generator = LoadGeneratorCost::of(0.1, delivered);
             p.latency_us = summarize(&histogram);
         }
         ShardRun {
@@ -555,6 +560,9 @@ mod tests {
             "server figure once"
         );
         assert_eq!(p.server.cpu_seconds, pa.server.cpu_seconds);
+        // Each shard's process spent its own CPU: summed, per merged event.
+        assert!((p.load_generator.cpu_seconds - 0.2).abs() < 1e-12);
+        assert!((p.load_generator.cpu_us_per_event - 500.0).abs() < 1e-9);
         assert_eq!(p.connections.opened, 20);
         for class in ByteClass::ALL {
             assert_eq!(

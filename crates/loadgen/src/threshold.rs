@@ -295,6 +295,7 @@ mod tests {
                 ..Derived::default()
             },
             server: ServerCost::default(),
+            load_generator: Default::default(),
             histogram_log: None,
             setup_traffic: pushbench_protocol::Traffic::default(),
             setup_bytes_per_connection: 0.0,

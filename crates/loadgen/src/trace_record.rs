@@ -553,9 +553,11 @@ impl Exchange<'_> {
                     None => return Err(ws_error("reading", &"closed by server")),
                 }
                 // What the dialect owes the server (an Engine.IO pong).
-                let replies = self
-                    .recorder
-                    .with_peer(|peer| crate::peer_state::ws_replies(self.spec, peer));
+                let replies = self.recorder.with_peer(|peer| {
+                    // tungstenite answers pings and closes itself.
+                    peer.ws_control = Default::default();
+                    crate::peer_state::ws_replies(self.spec, peer)
+                });
                 for reply in replies {
                     ws.send(Message::text(reply))
                         .await

@@ -1024,7 +1024,7 @@ async fn a_run_over_a_link_records_it_and_what_it_measured() {
     let header = lines.next().expect("header");
     assert!(
         header.ends_with(
-            ",link,connect_p50_us,connect_p99_us,retrans_sent_bytes,retrans_received_bytes,keep_alive"
+            ",link,connect_p50_us,connect_p99_us,retrans_sent_bytes,retrans_received_bytes,keep_alive,loadgen_cpu_s,loadgen_cpu_us_per_event"
         ),
         "{header}"
     );

@@ -29,6 +29,12 @@ pub fn parse_cpu_seconds(stat: &str) -> Option<f64> {
     Some((utime + stime) as f64 / USER_HZ)
 }
 
+/// utime + stime of this process so far, in seconds (`None` without
+/// `/proc`).
+pub fn own_cpu_seconds() -> Option<f64> {
+    parse_cpu_seconds(&std::fs::read_to_string("/proc/self/stat").ok()?)
+}
+
 /// The parent pid from a `/proc/<pid>/stat` line.
 pub fn parse_ppid(stat: &str) -> Option<u32> {
     // After ')': state (3), then ppid (4).

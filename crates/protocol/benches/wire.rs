@@ -10,107 +10,11 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use pushbench_protocol::framing::{chunk_framing_len, ws_header_len};
 use pushbench_protocol::wire::{Classifier, Direction, WireEvent};
-use pushbench_protocol::{
-    ByteLedger, Event, Received, Transport, decode_binary, decode_json, payload_for,
-};
+use pushbench_protocol::{ByteLedger, Received, Transport, decode_binary, decode_json};
 
-/// Payload bytes per event, as in the default scenarios.
-const PAYLOAD: usize = 128;
-/// Events per streaming connection in one iteration.
-const STREAM_EVENTS: u64 = 1_000;
-/// The load generator's read buffer (`client.rs`).
-const READ_BUF: usize = 8 * 1024;
-
-fn event(seq: u64) -> Event {
-    Event {
-        seq,
-        topic: format!("t{}", seq % 4),
-        created_us: 1_732_500_000_000_000 + seq * 1_000,
-        payload: payload_for(seq, PAYLOAD),
-    }
-}
-
-const DATE: &str = "date: Mon, 25 Nov 2024 02:00:00 GMT\r\n";
-
-/// One HTTP/1.1 chunk as hyper writes it.
-fn chunk(data: &[u8]) -> Vec<u8> {
-    let mut out = format!("{:x}\r\n", data.len()).into_bytes();
-    out.extend_from_slice(data);
-    out.extend_from_slice(b"\r\n");
-    out
-}
-
-/// An unmasked server frame (FIN set) carrying `body`.
-fn server_frame(opcode: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x80 | opcode];
-    match body.len() {
-        n @ 0..=125 => out.push(n as u8),
-        n @ 126..=65_535 => {
-            out.push(126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    out.extend_from_slice(body);
-    out
-}
-
-/// A poll answer of `n` events (`/poll` and `/longpoll` send the same body).
-fn poll_answer(n: u64) -> Vec<Vec<u8>> {
-    let events: Vec<String> = (1..=n).map(|s| event(s).to_json()).collect();
-    let body = format!(
-        "{{\"events\":[{}],\"next\":{},\"gap\":null}}",
-        events.join(","),
-        n + 1
-    );
-    let head = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{DATE}\r\n",
-        body.len()
-    );
-    vec![head.into_bytes(), body.into_bytes()]
-}
-
-fn ndjson_stream(n: u64) -> Vec<Vec<u8>> {
-    let head = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\ncache-control: no-cache\r\n\
-         transfer-encoding: chunked\r\n{DATE}\r\n"
-    );
-    let mut writes = vec![head.into_bytes()];
-    writes.extend((1..=n).map(|s| chunk(format!("{}\n", event(s).to_json()).as_bytes())));
-    writes
-}
-
-fn sse_stream(n: u64) -> Vec<Vec<u8>> {
-    let head = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n\
-         transfer-encoding: chunked\r\n{DATE}\r\n"
-    );
-    let mut writes = vec![head.into_bytes()];
-    writes.extend((1..=n).map(|s| {
-        let e = event(s);
-        chunk(format!("id: {}\ndata: {}\n\n", e.seq, e.to_json()).as_bytes())
-    }));
-    writes
-}
-
-const WS_101: &[u8] =
-    b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n\
-sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\ndate: Mon, 25 Nov 2024 02:00:00 GMT\r\n\r\n";
-
-fn ws_text_stream(n: u64) -> Vec<Vec<u8>> {
-    let mut writes = vec![WS_101.to_vec()];
-    writes.extend((1..=n).map(|s| server_frame(0x1, event(s).to_json().as_bytes())));
-    writes
-}
-
-fn ws_binary_stream(n: u64) -> Vec<Vec<u8>> {
-    let mut writes = vec![WS_101.to_vec()];
-    writes.extend((1..=n).map(|s| server_frame(0x2, &event(s).to_binary())));
-    writes
-}
+#[path = "common/server_writes.rs"]
+mod server_writes;
+use server_writes::*;
 
 /// What the load generator's meter does with each classifier event, minus
 /// the clock: book bytes by class, count messages.

@@ -15,6 +15,30 @@ pub fn ws_header_len(payload_len: u64, masked: bool) -> usize {
     2 + extended + if masked { 4 } else { 0 }
 }
 
+/// A client's WebSocket frame (RFC 6455 section 5.2): FIN set, `opcode`,
+/// `payload` masked with `key`. Its header is [`ws_header_len`]`(len,
+/// true)` bytes: what a load-generator client writes for a pong, a close
+/// or a text reply.
+pub fn ws_client_frame(opcode: u8, payload: &[u8], key: [u8; 4]) -> Vec<u8> {
+    let len = payload.len();
+    let mut out = Vec::with_capacity(ws_header_len(len as u64, true) + len);
+    out.push(0x80 | (opcode & 0x0f));
+    match len {
+        0..=125 => out.push(0x80 | len as u8),
+        126..=65_535 => {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        _ => {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(&key);
+    out.extend(payload.iter().zip(key.iter().cycle()).map(|(b, k)| b ^ k));
+    out
+}
+
 /// Bytes an HTTP/1.1 chunk adds around `data_len` bytes of data: the hex size,
 /// CRLF after it and CRLF after the data (RFC 9112 section 7.1).
 pub fn chunk_framing_len(data_len: usize) -> usize {
@@ -59,6 +83,26 @@ mod tests {
         assert_eq!(ws_header_len(125, true), 6);
         assert_eq!(ws_header_len(126, true), 8);
         assert_eq!(ws_header_len(65_536, true), 14);
+    }
+
+    #[test]
+    fn client_frames_are_masked_with_exact_headers() {
+        use crate::frame_head::WsFrameHead;
+        let key = [1, 2, 3, 4];
+        // A pong of "hi": 0x8A, masked length 2, the key, then the mask.
+        assert_eq!(
+            ws_client_frame(0xA, b"hi", key),
+            [0x8A, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2]
+        );
+        for len in [0usize, 125, 126, 65_535, 65_536] {
+            let payload = vec![b'x'; len];
+            let frame = ws_client_frame(0x1, &payload, key);
+            let head = WsFrameHead::parse(&frame).expect("a whole header");
+            assert_eq!(head.header_len, ws_header_len(len as u64, true), "{len}");
+            assert_eq!(frame.len(), head.header_len + len);
+            assert_eq!((head.opcode, head.payload_len), (0x1, len as u64));
+            assert_eq!(head.mask, Some(key));
+        }
     }
 
     #[test]

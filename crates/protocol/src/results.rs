@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::link_measured::{ConnectTimes, LinkMeasured};
-pub use crate::server_cost::{NodeCost, Outage, ServerCost};
+pub use crate::server_cost::{LoadGeneratorCost, NodeCost, Outage, ServerCost};
 use crate::{
     ContentCoding, HeaderProfile, HttpVersion, LinkProfile, TargetKind, Traffic, Transport,
 };
@@ -480,6 +480,10 @@ pub struct PhaseResult {
     pub derived: Derived,
     /// What the server spent.
     pub server: ServerCost,
+    /// What the load generator's own process spent (all its clients).
+    /// Zeros in older results.
+    #[serde(default)]
+    pub load_generator: LoadGeneratorCost,
     /// HdrHistogram V2 log of the latencies, relative to the results file.
     pub histogram_log: Option<String>,
     /// Connection setup traffic, all clients together: each connection's

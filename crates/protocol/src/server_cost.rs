@@ -1,7 +1,8 @@
 //! What a phase's server cost ([`ServerCost`], per node [`NodeCost`] when
 //! the run measured several) and when it could not be reached
 //! ([`Outage`]): the server side of a [`PhaseResult`](crate::results::PhaseResult),
-//! from `/stats` samples.
+//! from `/stats` samples; and what the load generator itself spent
+//! ([`LoadGeneratorCost`]), so a reader can tell which side was the limit.
 
 use serde::{Deserialize, Serialize};
 
@@ -65,4 +66,51 @@ pub struct NodeCost {
     pub connections_open: u64,
     /// When this node could not be reached during the phase.
     pub outage: Outage,
+}
+
+/// CPU microseconds per delivered event: `cpu_seconds` over `delivered`
+/// (0 when nothing was delivered). The one formula of every
+/// `cpu_us_per_event`, the server's and the load generator's.
+pub fn us_per_event(cpu_seconds: f64, delivered: u64) -> f64 {
+    if delivered > 0 {
+        cpu_seconds * 1e6 / delivered as f64
+    } else {
+        0.0
+    }
+}
+
+/// What the load generator's own process spent during a phase's window,
+/// from its `/proc/self/stat` at the window's edges (the same reading the
+/// server makes for its `/stats`). All clients of the process share it:
+/// a capacity search measures the server only while this stays below the
+/// server's own cost per event.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoadGeneratorCost {
+    /// CPU seconds (user + system) during the measured window; summed over
+    /// the shards of a merged run.
+    pub cpu_seconds: f64,
+    /// CPU microseconds per delivered event.
+    pub cpu_us_per_event: f64,
+}
+
+impl LoadGeneratorCost {
+    /// `cpu_seconds` spent to deliver `delivered` events.
+    pub fn of(cpu_seconds: f64, delivered: u64) -> Self {
+        LoadGeneratorCost {
+            cpu_seconds,
+            cpu_us_per_event: us_per_event(cpu_seconds, delivered),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cost_per_event_is_cpu_over_delivered() {
+        assert_eq!(us_per_event(0.5, 1000), 500.0);
+        assert_eq!(us_per_event(0.5, 0), 0.0);
+        assert_eq!(LoadGeneratorCost::of(2.0, 4_000_000).cpu_us_per_event, 0.5);
+    }
 }

@@ -38,6 +38,16 @@ pub fn summary_table(result: &RunResult) -> Table {
         "CPU µs/ev",
         "RSS/conn",
     ];
+    // The load generator's own cost per event, beside the server's: above
+    // it, the load generator, not the server, was the limit. A run from
+    // before it was measured keeps the table it always had.
+    let load_generator = result
+        .phases
+        .iter()
+        .any(|p| p.load_generator.cpu_seconds > 0.0);
+    if load_generator {
+        titles.insert(titles.len() - 1, "LG µs/ev");
+    }
     for (k, dimension) in constant.iter().enumerate() {
         titles.insert(VARIANT_COLUMNS + k, dimension.column);
     }
@@ -76,6 +86,10 @@ pub fn summary_table(result: &RunResult) -> Table {
             format!("{:.1}", phase.server.cpu_us_per_event),
             format_bytes(phase.server.rss_per_connection_bytes),
         ];
+        if load_generator {
+            let lg = format!("{:.1}", phase.load_generator.cpu_us_per_event);
+            row.insert(row.len() - 1, lg);
+        }
         for (k, dimension) in constant.iter().enumerate() {
             row.insert(VARIANT_COLUMNS + k, dimension.value(phase));
         }
@@ -365,6 +379,28 @@ mod tests {
             phase.rate_source = source;
         }
         run
+    }
+
+    #[test]
+    fn load_generator_cost_is_a_column_when_measured() {
+        // The fixture predates the measurement: no column, as before.
+        let old = summary_table(&run());
+        assert!(!old.headers.iter().any(|h| h == "LG µs/ev"));
+        let mut run = run();
+        for phase in &mut run.phases {
+            phase.load_generator.cpu_seconds = 0.25;
+            phase.load_generator.cpu_us_per_event = 0.5;
+        }
+        let table = summary_table(&run);
+        let at = table.headers.iter().position(|h| h == "LG µs/ev");
+        let cpu = table.headers.iter().position(|h| h == "CPU µs/ev");
+        assert_eq!(at, cpu.map(|c| c + 1), "{:?}", table.headers);
+        let at = at.unwrap_or_default();
+        assert!(
+            table.rows.iter().all(|r| r[at] == "0.5"),
+            "{:?}",
+            table.rows
+        );
     }
 
     #[test]

@@ -104,6 +104,12 @@ pub enum PeerSignal<'a> {
     Session(&'a str),
     /// The server pinged at the application level (Engine.IO `2`): answer.
     Ping,
+    /// A WebSocket ping from the server, its payload: answer with a pong
+    /// carrying it (RFC 6455 section 5.5.2).
+    WsPing(&'a [u8]),
+    /// A WebSocket close frame from the server, its body (status code and
+    /// reason): reply with a close, then the connection ends.
+    WsClose(&'a [u8]),
 }
 
 /// A protocol violation that stops classification of a connection; every

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::emit::{Direction, Emitter, WireEvent};
-use crate::event::{Received, decode_json};
+use crate::event::{Received, decode_json, decode_own_event};
 use crate::ledger::ByteClass;
 
 #[derive(Deserialize)]
@@ -35,6 +35,9 @@ pub fn json_payload_range(json: &[u8]) -> Option<Range<usize>> {
 
 /// Decodes one JSON message and finds its payload bytes, if it is an event.
 pub(super) fn decode_json_located(json: &[u8]) -> Option<(Received, Option<Range<usize>>)> {
+    if let Some((received, payload)) = decode_own_event(json) {
+        return Some((received, Some(payload)));
+    }
     let received = decode_json(json).ok()?;
     match received {
         Received::Event { .. } => Some((received, Some(json_payload_range(json)?))),

@@ -404,11 +404,12 @@ fn websocket_headers_are_framing_control_frames_are_control() {
     let binary = server_frame(0x2, &bin_event);
     let gap = server_frame(0x1, gap_json(Gap { from: 3, to: 3 }).as_bytes());
     let ping = server_frame(0x9, b"hi");
+    let server_close = server_frame(0x8, &[0x03, 0xe8]);
     let pong = client_frame(0xA, b"hi");
     let publish = client_frame(0x1, b"hello");
     let close = client_frame(0x8, &[0x03, 0xe8]);
     let mut received_wire = head.as_bytes().to_vec();
-    for f in [&text, &binary, &gap, &ping] {
+    for f in [&text, &binary, &gap, &ping, &server_close] {
         received_wire.extend_from_slice(f);
     }
     let mut sent_wire = req.as_bytes().to_vec();
@@ -435,7 +436,20 @@ fn websocket_headers_are_framing_control_frames_are_control() {
                 [z1.as_bytes(), &binary[..2], &bin_event[..bin_envelope]].concat()
             ),
             seg(In, Payload, &bin_event[bin_envelope..]),
-            seg(In, Control, [&gap[..], &ping[..]].concat()),
+            seg(
+                In,
+                Control,
+                [&gap[..], &ping[..], &server_close[..]].concat()
+            ),
+        ]
+    );
+    // The server's ping and close reach the client, which answers them
+    // (the client's own are not for it).
+    assert_eq!(
+        got.peer,
+        [
+            format!("{:?}", PeerSignal::WsPing(b"hi")),
+            format!("{:?}", PeerSignal::WsClose(&[0x03, 0xe8])),
         ]
     );
     assert_eq!(

@@ -2,7 +2,7 @@
 //! [`WsFrameHead`], control frames booked as control, data frames decoded
 //! as events (JSON text or binary).
 
-use super::emit::{Direction, Emitter, MAX_MESSAGE, WireEvent, up_to};
+use super::emit::{Direction, Emitter, MAX_MESSAGE, PeerSignal, WireEvent, up_to};
 use super::engine_io::book_frame;
 use super::event_json::decode_json_located;
 use crate::event::{Received, decode_binary};
@@ -126,9 +126,17 @@ impl FrameParser {
             return;
         };
         if opcode >= 0x8 {
-            // Close, ping, pong: they deliver nothing.
+            // Close, ping, pong: they deliver nothing, but a client that
+            // reads no frames itself must answer the server's.
             em.bytes(dir, ByteClass::Control, &header);
             em.bytes(dir, ByteClass::Control, &body);
+            if dir == Direction::Received {
+                match opcode {
+                    0x8 => em.event(WireEvent::Peer(PeerSignal::WsClose(&unmasked(&body, mask)))),
+                    0x9 => em.event(WireEvent::Peer(PeerSignal::WsPing(&unmasked(&body, mask)))),
+                    _ => {}
+                }
+            }
             return;
         }
         if self.kind == TargetKind::Socketio {
