@@ -48,7 +48,7 @@ fn dimension_value(column: &str, phase: &PhaseResult) -> String {
 }
 
 /// The columns a `phases` table may name.
-pub const PHASE_COLUMNS: [PhaseColumn; 25] = [
+pub const PHASE_COLUMNS: [PhaseColumn; 26] = [
     ("transport", "transport", |p| p.transport.name().to_owned()),
     ("headers", "headers", |p| p.headers.to_string()),
     ("http", "http", |p| dimension_value("http", p)),
@@ -80,6 +80,11 @@ pub const PHASE_COLUMNS: [PhaseColumn; 25] = [
     ("cpu-per-event", "server CPU µs per delivered event", |p| {
         grouped(p.server.cpu_us_per_event, 1)
     }),
+    (
+        "lg-cpu-per-event",
+        "load generator CPU µs per received event",
+        |p| grouped(p.load_generator.cpu_us_per_event, 1),
+    ),
     ("rss-per-connection", "server RSS per connection", |p| {
         format_bytes(p.server.rss_per_connection_bytes)
     }),
