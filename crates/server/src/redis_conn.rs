@@ -138,6 +138,11 @@ pub enum RedisError {
 /// (`--max-payload` 64 MiB) fits; past it the peer is not a sane Redis.
 const MAX_REPLY: usize = 256 * 1024 * 1024;
 
+/// Room made in the reply buffer before each read: the reader's pages of
+/// up to 10,000 entries arrive in few reads, and the buffer, not the
+/// caller's future, holds it.
+const READ_CHUNK: usize = 16 * 1024;
+
 /// One connection to Redis.
 #[derive(Debug)]
 pub struct RedisConn {
@@ -201,12 +206,14 @@ impl RedisConn {
                     "a reply of more than {MAX_REPLY} bytes"
                 ))));
             }
-            let mut chunk = [0u8; 16 * 1024];
-            let n = self.stream.read(&mut chunk).await?;
+            // Read straight into the connection's buffer: a stack chunk
+            // here would live in the future of every caller that may
+            // publish (a WebSocket session holds one for its whole life).
+            self.buf.reserve(READ_CHUNK);
+            let n = self.stream.read_buf(&mut self.buf).await?;
             if n == 0 {
                 return Err(RedisError::Closed);
             }
-            self.buf.extend_from_slice(&chunk[..n]);
         }
     }
 }
@@ -214,6 +221,30 @@ impl RedisConn {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_command_future_holds_no_read_buffer() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let stream = TcpStream::connect(listener.local_addr().expect("addr"))
+            .await
+            .expect("connect");
+        let mut conn = RedisConn {
+            stream,
+            buf: Vec::new(),
+        };
+        // Never polled: only its size matters. A WebSocket session that
+        // may publish into a cluster holds such a future for its life.
+        let command = conn.command(&["PING"], Duration::from_secs(1));
+        let size = size_of_val(&command);
+        assert!(size < 1024, "a command's future is {size} bytes");
+        crate::reliability(
+            "security/limits",
+            "future of one Redis command (held by every WebSocket session)",
+            "under 1 KiB: replies are read into the connection's buffer",
+        );
+    }
 
     #[test]
     fn urls_parse_with_defaults_and_hide_the_password() {

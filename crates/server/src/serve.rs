@@ -30,27 +30,53 @@ pub async fn serve(mut listener: CountingListener, router: Router, state: AppSta
             accepted = listener.accept() => accepted,
             () = stopped(&mut shutdown) => return,
         };
-        let counters = Arc::clone(io.tally().counters());
-        let conn = Conn::of(&io);
-        let router = router.clone();
-        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(conn.clone()));
-            router.clone().oneshot(request)
-        });
-        let state = state.clone();
-        tokio::spawn(async move {
-            let Some(opened) = open(io, &state).await else {
-                return;
-            };
-            let result = match opened {
-                Opened::Tls(io, version) => drive(*io, version, service, &state).await,
-                Opened::Plain(io, version) => drive(io, version, service, &state).await,
-            };
-            if let Err(err) = result {
-                let end = state.counters.connection_error(&err);
-                log_connection_end(end, &counters.describe(), &err);
-            }
-        });
+        let service = ConnRouter {
+            conn: Conn::of(&io),
+            router: router.clone(),
+        };
+        tokio::spawn(connection(io, service, state.clone()));
+    }
+}
+
+/// The router as hyper serves it on one connection: each request carries
+/// the connection (`ConnectInfo<Conn>`) for the counting and the labels.
+#[derive(Clone, Debug)]
+struct ConnRouter {
+    conn: Conn,
+    router: Router,
+}
+
+impl hyper::service::Service<hyper::Request<Incoming>> for ConnRouter {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = tower::util::Oneshot<Router, hyper::Request<Incoming>>;
+
+    fn call(&self, mut request: hyper::Request<Incoming>) -> Self::Future {
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(self.conn.clone()));
+        self.router.clone().oneshot(request)
+    }
+}
+
+/// One connection's task, from its first bytes to its end. An SSE or
+/// streaming connection keeps this future for its whole life, so it holds
+/// only what every connection needs: the opening (a TLS handshake's
+/// state) and the driver of the one HTTP version spoken are boxed, sized
+/// for what this connection uses rather than for the largest of them
+/// (an HTTP/2 driver over TLS).
+async fn connection(io: ServerIo, service: ConnRouter, state: AppState) {
+    let counters = Arc::clone(io.tally().counters());
+    let Some(opened) = Box::pin(open(io, &state)).await else {
+        return;
+    };
+    let result = match opened {
+        Opened::Tls(io, version) => drive(*io, version, service, &state).await,
+        Opened::Plain(io, version) => drive(io, version, service, &state).await,
+    };
+    if let Err(err) = result {
+        let end = state.counters.connection_error(&err);
+        log_connection_end(end, &counters.describe(), &err);
     }
 }
 
@@ -224,79 +250,85 @@ impl pushbench_net::counting::Tally for ReadCount {
     fn on_written(&self, _bytes: &[u8]) {}
 }
 
+/// The future of a connection's HTTP driver, boxed (see [`connection`]).
+type Driving<'a> = std::pin::Pin<Box<dyn Future<Output = Result<(), hyper::Error>> + Send + 'a>>;
+
 /// Serves one connection with hyper until it ends or the server shuts down.
-async fn drive<I, S>(
-    io: I,
-    version: Version,
-    service: S,
-    state: &AppState,
-) -> Result<(), hyper::Error>
+fn drive<I>(io: I, version: Version, service: ConnRouter, state: &AppState) -> Driving<'_>
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-    S: hyper::service::HttpService<Incoming> + Send + 'static,
-    S::Future: Send + 'static,
-    S::ResBody: Send + 'static,
-    <S::ResBody as hyper::body::Body>::Data: Send,
-    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    match version {
+        Version::Http1 => Box::pin(drive_http1(io, service, state)),
+        Version::Http2 => Box::pin(drive_http2(io, service, state)),
+    }
+}
+
+/// HTTP/1.1, upgrades (WebSocket) included.
+async fn drive_http1<I>(io: I, service: ConnRouter, state: &AppState) -> Result<(), hyper::Error>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let mut shutdown = state.shutdown.clone();
     let config = &state.config;
-    match version {
-        Version::Http1 => {
-            let mut builder = http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(config.header_timeout)
-                .max_buf_size(config.max_header_bytes);
-            let connection = builder
-                .serve_connection(TokioIo::new(io), service)
-                .with_upgrades();
-            let mut connection = std::pin::pin!(connection);
-            tokio::select! {
-                result = connection.as_mut() => result,
-                () = stopped(&mut shutdown) => {
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
-                }
-            }
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_timeout)
+        .max_buf_size(config.max_header_bytes);
+    let connection = builder
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    let mut connection = std::pin::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => result,
+        () = stopped(&mut shutdown) => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
         }
-        Version::Http2 => {
-            let mut builder = http2::Builder::new(TokioExecutor::new());
-            builder
-                .timer(TokioTimer::new())
-                // WebSocket over HTTP/2 (RFC 8441): announce
-                // SETTINGS_ENABLE_CONNECT_PROTOCOL so clients may send an
-                // extended CONNECT with `:protocol websocket` to `/ws`.
-                .enable_connect_protocol()
-                .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX))
-                .max_concurrent_streams(H2_MAX_STREAMS);
-            let read = ReadCount::default();
-            let io = pushbench_net::counting::CountingStream::new(io, read.clone());
-            let connection = builder.serve_connection(TokioIo::new(io), service);
-            let mut connection = std::pin::pin!(connection);
-            let opening = tokio::time::sleep(config.header_timeout);
-            let mut opening = std::pin::pin!(opening);
-            let mut opened = false;
-            loop {
-                tokio::select! {
-                    result = connection.as_mut() => return result,
-                    () = stopped(&mut shutdown) => {
-                        connection.as_mut().graceful_shutdown();
-                        return connection.await;
-                    }
-                    () = opening.as_mut(), if !opened => {
-                        if read.0.load(Ordering::Relaxed) < H2_OPENING_BYTES {
-                            tracing::warn!(
-                                "cut an HTTP/2 connection: no preface within the header timeout \
-                                 (--header-timeout)"
-                            );
-                            state.counters.header_timeouts.fetch_add(1, Ordering::Relaxed);
-                            return Ok(());
-                        }
-                        opened = true;
-                    }
+    }
+}
+
+/// HTTP/2, with a deadline for the client's opening frames.
+async fn drive_http2<I>(io: I, service: ConnRouter, state: &AppState) -> Result<(), hyper::Error>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let mut shutdown = state.shutdown.clone();
+    let config = &state.config;
+    let mut builder = http2::Builder::new(TokioExecutor::new());
+    builder
+        .timer(TokioTimer::new())
+        // WebSocket over HTTP/2 (RFC 8441): announce
+        // SETTINGS_ENABLE_CONNECT_PROTOCOL so clients may send an
+        // extended CONNECT with `:protocol websocket` to `/ws`.
+        .enable_connect_protocol()
+        .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(H2_MAX_STREAMS);
+    let read = ReadCount::default();
+    let io = pushbench_net::counting::CountingStream::new(io, read.clone());
+    let connection = builder.serve_connection(TokioIo::new(io), service);
+    let mut connection = std::pin::pin!(connection);
+    let opening = tokio::time::sleep(config.header_timeout);
+    let mut opening = std::pin::pin!(opening);
+    let mut opened = false;
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => return result,
+            () = stopped(&mut shutdown) => {
+                connection.as_mut().graceful_shutdown();
+                return connection.await;
+            }
+            () = opening.as_mut(), if !opened => {
+                if read.0.load(Ordering::Relaxed) < H2_OPENING_BYTES {
+                    tracing::warn!(
+                        "cut an HTTP/2 connection: no preface within the header timeout \
+                         (--header-timeout)"
+                    );
+                    state.counters.header_timeouts.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
                 }
+                opened = true;
             }
         }
     }
@@ -320,6 +352,34 @@ pub async fn drain(state: &AppState, grace: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_connection_task_holds_no_driver_inline() {
+        let (state, _stop) = AppState::new(crate::config::ServerConfig::default()).expect("state");
+        let socket = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = socket.local_addr().expect("addr");
+        let mut listener =
+            CountingListener::new(socket, Arc::clone(&state.registry), Duration::from_secs(1));
+        let _client = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let (io, _peer) = listener.accept().await;
+        let service = ConnRouter {
+            conn: Conn::of(&io),
+            router: Router::new(),
+        };
+        // Never polled: only its size matters. An SSE or streaming client
+        // keeps this future for its connection's life; hyper's drivers
+        // (HTTP/2 over TLS the largest) are several KiB each.
+        let task = connection(io, service, state);
+        let size = size_of_val(&task);
+        assert!(size < 512, "a connection's task is {size} bytes");
+        crate::reliability(
+            "security/limits",
+            "task future of one open connection",
+            "under 512 bytes: the opening and the HTTP driver are boxed",
+        );
+    }
 
     #[test]
     fn first_bytes_tell_tls_h2c_and_http1_apart() {

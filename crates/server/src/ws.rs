@@ -317,8 +317,10 @@ async fn push_session(mut socket: WebSocket, state: AppState, session: Session) 
                 Upstream::Publish(payload) => {
                     // Only a cluster node can fail here (Redis down): the
                     // client hears why in the server's JSON error shape and
-                    // keeps its subscription.
-                    if let Err(err) = publisher.publish(&topic, payload).await
+                    // keeps its subscription. Boxed: a cluster publish (a
+                    // Redis round trip) inline would make every session's
+                    // future, held for the connection's life, that large.
+                    if let Err(err) = Box::pin(publisher.publish(&topic, payload)).await
                         && socket.send(Message::Text(err.body().to_string().into())).await.is_err()
                     {
                         return;
