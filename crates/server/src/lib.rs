@@ -500,3 +500,17 @@ impl RunningServer {
 pub fn reliability(class: &str, case: &str, outcome: &str) {
     println!("reliability: {class} | {case} | {outcome}");
 }
+
+/// Asserts that `held`, something the server keeps for every open
+/// connection (a future, never polled here), is under `limit` bytes, and
+/// prints its reliability line: idle connections must stay cheap.
+#[cfg(test)]
+pub fn assert_held_under<T>(held: &T, limit: usize, case: &str) {
+    let size = size_of_val(held);
+    assert!(size < limit, "{case}: {size} bytes");
+    reliability(
+        "security/limits",
+        case,
+        &format!("under {limit} bytes, not a buffer"),
+    );
+}

@@ -237,13 +237,7 @@ mod tests {
         // Never polled: only its size matters. A WebSocket session that
         // may publish into a cluster holds such a future for its life.
         let command = conn.command(&["PING"], Duration::from_secs(1));
-        let size = size_of_val(&command);
-        assert!(size < 1024, "a command's future is {size} bytes");
-        crate::reliability(
-            "security/limits",
-            "future of one Redis command (held by every WebSocket session)",
-            "under 1 KiB: replies are read into the connection's buffer",
-        );
+        crate::assert_held_under(&command, 1024, "future of one Redis command");
     }
 
     #[test]

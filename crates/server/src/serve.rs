@@ -372,13 +372,7 @@ mod tests {
         // keeps this future for its connection's life; hyper's drivers
         // (HTTP/2 over TLS the largest) are several KiB each.
         let task = connection(io, service, state);
-        let size = size_of_val(&task);
-        assert!(size < 512, "a connection's task is {size} bytes");
-        crate::reliability(
-            "security/limits",
-            "task future of one open connection",
-            "under 512 bytes: the opening and the HTTP driver are boxed",
-        );
+        crate::assert_held_under(&task, 512, "task future of one open connection");
     }
 
     #[test]
