@@ -100,8 +100,43 @@ impl DirectWriter {
     /// the send timeout whenever the socket's buffer is full.
     pub async fn write_texts<'a>(
         &self,
-        texts: impl IntoIterator<Item = &'a [u8]>,
+        texts: impl Iterator<Item = &'a [u8]> + Clone,
     ) -> Result<(), WriteError> {
+        let total: usize = texts
+            .clone()
+            .take(MAX_BURST)
+            .map(|text| FrameHead::text(text.len()).as_bytes().len() + text.len())
+            .sum();
+        let mut done = 0;
+        while done < total {
+            match self.try_write_from(texts.clone(), done) {
+                Ok(0) => return Err(WriteError::Io(io::ErrorKind::WriteZero.into())),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let writable = self.socket.0.writable();
+                    match tokio::time::timeout(self.send_timeout, writable).await {
+                        Err(_) => return Err(WriteError::TimedOut),
+                        Ok(Err(e)) => return Err(WriteError::Io(e)),
+                        Ok(Ok(())) => {}
+                    }
+                }
+                Err(e) => return Err(WriteError::Io(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// One vectored write of the frames of `texts` past their first
+    /// `done` bytes; books and returns what the socket took. The frames
+    /// are laid out afresh for each attempt in this plain function, so
+    /// their arrays (some 4 KiB) live on its stack and not in the future
+    /// of [`Self::write_texts`], which a push session holds for its
+    /// connection's life.
+    fn try_write_from<'a>(
+        &self,
+        texts: impl Iterator<Item = &'a [u8]>,
+        done: usize,
+    ) -> io::Result<usize> {
         let mut payloads: [&[u8]; MAX_BURST] = [&[]; MAX_BURST];
         let mut count = 0;
         for (slot, text) in payloads.iter_mut().zip(texts) {
@@ -118,25 +153,10 @@ impl DirectWriter {
             slices[2 * i + 1] = IoSlice::new(payloads[i]);
         }
         let mut rest = &mut slices[..2 * count];
-        let socket = &self.socket.0;
-        while !rest.is_empty() {
-            match socket.try_write_vectored(rest) {
-                Ok(0) => return Err(WriteError::Io(io::ErrorKind::WriteZero.into())),
-                Ok(n) => {
-                    book(&self.counters, rest, n);
-                    IoSlice::advance_slices(&mut rest, n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    match tokio::time::timeout(self.send_timeout, socket.writable()).await {
-                        Err(_) => return Err(WriteError::TimedOut),
-                        Ok(Err(e)) => return Err(WriteError::Io(e)),
-                        Ok(Ok(())) => {}
-                    }
-                }
-                Err(e) => return Err(WriteError::Io(e)),
-            }
-        }
-        Ok(())
+        IoSlice::advance_slices(&mut rest, done);
+        let n = self.socket.0.try_write_vectored(rest)?;
+        book(&self.counters, rest, n);
+        Ok(n)
     }
 }
 
@@ -174,6 +194,39 @@ mod tests {
             ours.extend_from_slice(&payload);
             assert_eq!(ours, tungstenite_frame(&payload), "length {len}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_burst_goes_out_as_tungstenites_frames_from_a_small_future() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let mut client = tokio::net::TcpStream::connect(listener.local_addr().expect("addr"))
+            .await
+            .expect("connect");
+        let (server, peer) = listener.accept().await.expect("accept");
+        let writer = DirectWriter {
+            socket: SharedSocket(Arc::new(server)),
+            counters: Arc::new(ConnCounters::new(peer)),
+            send_timeout: Duration::from_secs(5),
+        };
+        let texts = [vec![b'a'; 10], vec![b'b'; 300], vec![b'c'; 70_000]];
+        let write = writer.write_texts(texts.iter().map(Vec::as_slice));
+        crate::assert_held_under(&write, 1024, "future of a WebSocket burst's direct write");
+        let expected: Vec<u8> = texts.iter().flat_map(|t| tungstenite_frame(t)).collect();
+        let (written, received) = tokio::join!(write, async {
+            let mut got = vec![0; expected.len()];
+            tokio::io::AsyncReadExt::read_exact(&mut client, &mut got)
+                .await
+                .map(|_| got)
+        });
+        written.expect("written");
+        assert_eq!(received.expect("received"), expected);
+        let booked = writer
+            .counters
+            .bytes_written
+            .load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(booked, expected.len() as u64);
     }
 
     #[test]
