@@ -514,3 +514,16 @@ pub fn assert_held_under<T>(held: &T, limit: usize, case: &str) {
         &format!("under {limit} bytes, not a buffer"),
     );
 }
+
+/// A connected loopback TCP pair: (client, server).
+#[cfg(test)]
+pub async fn tcp_pair() -> (tokio::net::TcpStream, tokio::net::TcpStream) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let client = tokio::net::TcpStream::connect(listener.local_addr().expect("addr"))
+        .await
+        .expect("connect");
+    let (server, _) = listener.accept().await.expect("accept");
+    (client, server)
+}

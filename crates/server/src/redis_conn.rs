@@ -224,12 +224,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_command_future_holds_no_read_buffer() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let stream = TcpStream::connect(listener.local_addr().expect("addr"))
-            .await
-            .expect("connect");
+        let (stream, _server) = crate::tcp_pair().await;
         let mut conn = RedisConn {
             stream,
             buf: Vec::new(),

@@ -121,13 +121,7 @@ mod tests {
 
     /// A connected pair: the client's stream and the server's shared end.
     async fn pair() -> (TcpStream, SharedSocket) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let client = TcpStream::connect(listener.local_addr().expect("addr"))
-            .await
-            .expect("connect");
-        let (server, _) = listener.accept().await.expect("accept");
+        let (client, server) = crate::tcp_pair().await;
         (client, SharedSocket(Arc::new(server)))
     }
 

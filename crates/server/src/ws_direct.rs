@@ -198,13 +198,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_burst_goes_out_as_tungstenites_frames_from_a_small_future() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let mut client = tokio::net::TcpStream::connect(listener.local_addr().expect("addr"))
-            .await
-            .expect("connect");
-        let (server, peer) = listener.accept().await.expect("accept");
+        let (mut client, server) = crate::tcp_pair().await;
+        let peer = server.peer_addr().expect("peer");
         let writer = DirectWriter {
             socket: SharedSocket(Arc::new(server)),
             counters: Arc::new(ConnCounters::new(peer)),
