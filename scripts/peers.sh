@@ -12,8 +12,14 @@
 # Needs: wrk and h2load (apt-get install wrk nghttp2-client), node and npm
 # (the `ws` and `bun` packages, bun's binary with it, are installed here
 # from the npm registry, as locked).
+# Then, with the same serve flags, `pushbench capacity --transports
+# ws,sse,stream` (folder transports/): how close SSE and HTTP streaming
+# come to the WebSocket's fan-out on the same server.
 # Usage: scripts/peers.sh [extra `pushbench peers` flags...]
 #   env FORCE=1   replace an existing folder of the same name
+#   env SERVE_ARGS  flags of the measured `pushbench serve` (default
+#                 `--workers 1`: one thread, as the Node and Bun peers run)
+#   env TRANSPORTS=0  skip the transports search
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=lib/bench.sh
@@ -22,7 +28,16 @@ npm ci --prefix scripts/peers --no-audit --no-fund --silent
 bench_prepare "${LABEL:-peers}"
 
 prelude="npm ci --prefix scripts/peers"
-bench_run peers --out "$out" "$@"
+serve_args=()
+for a in ${SERVE_ARGS---workers 1}; do serve_args+=("--serve-arg=$a"); done
+bench_run peers --out "$out" "${serve_args[@]}" "$@"
+if [ "${TRANSPORTS:-1}" = 1 ]; then
+  transports=(capacity --transports ws,sse,stream --clients 100 --payload 128
+    --duration 4 --warmup 1 --ramp-up 0.5 --refine 3 --max-p99 100
+    "${serve_args[@]}" --out "$out/transports")
+  mkdir -p "$out/transports"
+  "$exe" "${transports[@]}" >"$out/transports/summary.txt" 2>"$out/transports/run.log"
+fi
 
 cat >"$out/README.md" <<EOT
 # pushbench beside its peers, $(date -u +%F)
@@ -41,6 +56,16 @@ $(bench_machine_md)
 $(sed -n '/^| comparison/,/^$/p' "$out/peers.md")
 
 ![ratios](peers.svg)
+
+$(if [ "${TRANSPORTS:-1}" = 1 ]; then cat <<EOT2
+## SSE and HTTP streaming beside WebSocket
+
+\`$exe ${transports[*]}\` (a fresh server per rate, the same search as
+the fan-out's): [transports/](transports/report.md)
+
+$(bench_section "$out/transports/report.md" Capacity)
+EOT2
+fi)
 
 How each figure was measured, round by round: [peers.md](peers.md). Raw
 data: [peers.json](peers.json), the tools' output in [logs/](logs/), each

@@ -67,7 +67,7 @@ pub enum Command {
     /// Find the highest event rate each transport sustains, then measure latency at fractions of it.
     // Boxed like `Run`: it holds the run options.
     Capacity(Box<capacity::Args>),
-    /// Compare pushbench with wrk, h2load and a Node ws server, as ratios measured in one run.
+    /// Compare pushbench with wrk, h2load and Node ws and Bun servers, as ratios measured in one run.
     Peers(peers::Args),
     /// Compare pushbench serve with nginx + Nchan, Pushpin, Socket.IO, Bun and Node ws, per technique, in one run.
     Servers(Box<servers::Args>),
