@@ -20,23 +20,43 @@
 #   env SERVE_ARGS  flags of the measured `pushbench serve` (default
 #                 `--workers 1`: one thread, as the Node and Bun peers run)
 #   env TRANSPORTS=0  skip the transports search
+#   env KEEP=1    keep today's folder's peers part (peers.json there) and
+#                 run only the transports search again
+# The commit each part was made at is in commit-peers.txt and
+# transports/commit.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=lib/bench.sh
 source scripts/lib/bench.sh
 npm ci --prefix scripts/peers --no-audit --no-fund --silent
-bench_prepare "${LABEL:-peers}"
-
 prelude="npm ci --prefix scripts/peers"
 serve_args=()
 for a in ${SERVE_ARGS---workers 1}; do serve_args+=("--serve-arg=$a"); done
-bench_run peers --out "$out" "${serve_args[@]}" "$@"
+kept=bench-results/$(date -u +%F)-${LABEL:-peers}
+if [ "${KEEP:-}" = 1 ] && [ -e "$kept/peers.json" ]; then
+  # Today's folder already has the peers part: only the transports part
+  # runs again (into a fresh transports/).
+  out=$kept
+  cargo build --release -q -p pushbench-cli
+  exe=${CARGO_TARGET_DIR:-target}/release/pushbench
+  ran=(peers --out "$out" "${serve_args[@]}" "$@")
+  rm -rf "$out/transports"
+else
+  bench_prepare "${LABEL:-peers}"
+  # A missed goal makes `peers` exit 1; the folder is still written.
+  bench_run peers --out "$out" "${serve_args[@]}" "$@" || echo "peers: exit $?" >&2
+fi
+git rev-parse HEAD >"$out/commit-peers.txt.tmp"
+[ -e "$out/commit-peers.txt" ] || mv "$out/commit-peers.txt.tmp" "$out/commit-peers.txt"
+rm -f "$out/commit-peers.txt.tmp"
 if [ "${TRANSPORTS:-1}" = 1 ]; then
   transports=(capacity --transports ws,sse,stream --clients 100 --payload 128
     --duration 4 --warmup 1 --ramp-up 0.5 --refine 3 --max-p99 100
     "${serve_args[@]}" --out "$out/transports")
   mkdir -p "$out/transports"
-  "$exe" "${transports[@]}" >"$out/transports/summary.txt" 2>"$out/transports/run.log"
+  git rev-parse HEAD >"$out/transports/commit.txt"
+  "$exe" "${transports[@]}" >"$out/transports/summary.txt" 2>"$out/transports/run.log" ||
+    echo "peers: the transports search exited $? (see $out/transports/run.log)" >&2
 fi
 
 cat >"$out/README.md" <<EOT

@@ -365,6 +365,20 @@ pub async fn find_capacity(
     Ok(outcome)
 }
 
+/// Whether every step gets a server of its own (a child or one in this
+/// process), so one that gives out under a step's load ends only that step.
+fn fresh_server_per_step(source: &ServerSource) -> bool {
+    matches!(
+        source,
+        ServerSource::Child { .. } | ServerSource::InProcess(_)
+    )
+}
+
+/// Whether the user interrupted the run.
+fn interrupted(opts: &CapacityOptions) -> bool {
+    opts.interrupt.as_ref().is_some_and(|stop| *stop.borrow())
+}
+
 /// Whether the search must end: a step failed (server died, interrupted).
 fn stopped(all: &Option<RunOutcome>) -> bool {
     all.as_ref().is_none_or(|a| !a.result.complete)
@@ -411,13 +425,30 @@ impl Step<'_> {
             progress,
         )
         .await;
+        let was_complete = all.as_ref().is_none_or(|a| a.result.complete);
         let Some(index) = merge(all, run)? else {
             return Ok(None);
         };
+        // A step's own server (a fresh one per step) that stopped
+        // answering under its load ends that step, not the search: the
+        // next step starts another. What ended it is one of the step's
+        // broken criteria; the run stays complete.
+        let ended_by_its_server = fresh_server_per_step(&opts.source)
+            && was_complete
+            && !interrupted(opts)
+            && all.as_ref().is_some_and(|a| !a.result.complete);
+        let mut ended = None;
+        if ended_by_its_server && let Some(all) = all.as_mut() {
+            all.result.complete = true;
+            ended = all.result.error.take();
+        }
         let Some(phase) = all.as_ref().and_then(|a| a.result.phases.get(index)) else {
             return Ok(None);
         };
-        let failed = sustained(phase, self.criteria);
+        let mut failed = sustained(phase, self.criteria);
+        if let Some(error) = ended {
+            failed.push(format!("its server gave out: {error}"));
+        }
         steps(&StepReport {
             transport: self.transport,
             kind: self.kind,
