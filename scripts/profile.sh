@@ -7,7 +7,7 @@
 # transport T: T/results.json (the run), T/breakdown.md and .json (the
 # server's samples booked to the parts of the delivery path by
 # scripts/lib/perf-breakdown.py, with µs per delivery from the run's
-# server CPU), T/folded.txt (folded stacks) and T/flamegraph.svg (when
+# server CPU), T/folded.txt.gz (folded stacks, gzipped) and T/flamegraph.svg (when
 # `inferno-flamegraph` is on PATH: `cargo install inferno`), and a README.
 #
 # Usage: scripts/profile.sh [transports (default ws,sse,stream)]
@@ -58,6 +58,7 @@ for t in ${transports//,/ }; do
     inferno-flamegraph --title "pushbench serve, $t: $clients clients x $rate ev/s" \
       <"$out/$t/folded.txt" >"$out/$t/flamegraph.svg"
   fi
+  gzip -9 "$out/$t/folded.txt"
   server=
 done
 bench_finish

@@ -75,7 +75,7 @@ pub struct Args {
     /// Highest rate the fan-out searches may try, events per second.
     #[arg(
         long,
-        default_value_t = 20_000.0,
+        default_value_t = 100_000.0,
         value_name = "EV_PER_S",
         allow_negative_numbers = true
     )]
