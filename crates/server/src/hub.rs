@@ -138,7 +138,13 @@ impl Hub {
 
     /// Publishes one event now; returns its seq.
     pub fn publish(&self, topic: &str, payload: String) -> u64 {
-        self.publish_with(|_| (topic.to_owned(), payload))
+        let mut payload = payload;
+        self.publish_made(1, |_, seq| Event {
+            seq,
+            topic: topic.to_owned(),
+            created_us: now_us(),
+            payload: std::mem::take(&mut payload),
+        })
     }
 
     /// Publishes a generated event (payload of `len` bytes, topic by seq).
@@ -164,48 +170,34 @@ impl Hub {
     /// write instead of being woken, and writing, per event. Returns the
     /// last seq.
     pub fn publish_scheduled_batch(&self, len: usize, topics: u32, scheduled_us: &[u64]) -> u64 {
+        self.publish_made(scheduled_us.len(), |i, seq| Event {
+            seq,
+            topic: pushbench_protocol::event::generated_topic(seq, topics),
+            created_us: scheduled_us[i],
+            payload: payload_for(seq, len),
+        })
+    }
+
+    /// Publishes `count` events, the `i`th built by `make(i, seq)` once its
+    /// seq is assigned, under one lock, and wakes live subscribers once,
+    /// after the last. Returns the last seq assigned.
+    fn publish_made(&self, count: usize, mut make: impl FnMut(usize, u64) -> Event) -> u64 {
         let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
         let mut announced = None;
-        for &created_us in scheduled_us {
+        for i in 0..count {
             ring.last_seq += 1;
             let seq = ring.last_seq;
             if self.skip_every > 0 && seq.is_multiple_of(self.skip_every) {
+                // Fault injection: the seq is used up but nobody ever sees it.
                 continue;
             }
-            let topic = pushbench_protocol::event::generated_topic(seq, topics);
-            let stored = StoredEvent::new(Event {
-                seq,
-                topic,
-                created_us,
-                payload: payload_for(seq, len),
-            });
-            self.append(&mut ring, Arc::new(stored));
+            self.append(&mut ring, Arc::new(StoredEvent::new(make(i, seq))));
             announced = Some(seq);
         }
         if let Some(seq) = announced {
             self.announce(seq);
         }
         ring.last_seq
-    }
-
-    /// Publishes the event `make(seq)` builds as `(topic, payload)`.
-    fn publish_with(&self, make: impl FnOnce(u64) -> (String, String)) -> u64 {
-        let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
-        ring.last_seq += 1;
-        let seq = ring.last_seq;
-        if self.skip_every > 0 && seq.is_multiple_of(self.skip_every) {
-            // Fault injection: the seq is used up but nobody ever sees it.
-            return seq;
-        }
-        let (topic, payload) = make(seq);
-        let stored = Arc::new(StoredEvent::new(Event {
-            seq,
-            topic,
-            created_us: now_us(),
-            payload,
-        }));
-        self.push(&mut ring, stored);
-        seq
     }
 
     /// Stores an event whose seq was assigned elsewhere (the cluster's
@@ -228,7 +220,9 @@ impl Hub {
         if self.skip_every > 0 && event.seq.is_multiple_of(self.skip_every) {
             return true;
         }
-        self.push(&mut ring, Arc::new(StoredEvent::new(event)));
+        let seq = event.seq;
+        self.append(&mut ring, Arc::new(StoredEvent::new(event)));
+        self.announce(seq);
         true
     }
 
@@ -242,16 +236,9 @@ impl Hub {
         })
     }
 
-    /// Appends `stored` to the ring (evicting the oldest when full) and the
-    /// journal, and wakes live subscribers; `ring` is the held lock.
-    fn push(&self, ring: &mut Ring, stored: Arc<StoredEvent>) {
-        let seq = stored.seq;
-        self.append(ring, stored);
-        self.announce(seq);
-    }
-
-    /// Appends `stored` to the ring, the journal and the live queue,
-    /// without waking anyone (see [`Hub::announce`]).
+    /// Appends `stored` to the ring (evicting the oldest when full), the
+    /// journal and the live queue, without waking anyone (see
+    /// [`Hub::announce`]); `ring` is the held lock.
     fn append(&self, ring: &mut Ring, stored: Arc<StoredEvent>) {
         if ring.events.len() == ring.capacity
             && let Some(old) = ring.events.pop_front()
