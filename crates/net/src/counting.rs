@@ -7,7 +7,7 @@
 
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -17,6 +17,8 @@ pub trait Tally {
     fn on_read(&self, bytes: &[u8]);
     /// Bytes just accepted by the socket for the peer.
     fn on_written(&self, bytes: &[u8]);
+    /// The writer above flushed: whatever it had written is on its way.
+    fn on_flush(&self) {}
 }
 
 /// A stream that reports every byte it carries to a [`Tally`].
@@ -99,7 +101,12 @@ impl<S: AsyncWrite + Unpin, T: Tally + Unpin> AsyncWrite for CountingStream<S, T
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+        let this = self.get_mut();
+        let flushed = ready!(Pin::new(&mut this.inner).poll_flush(cx));
+        if flushed.is_ok() {
+            this.tally.on_flush();
+        }
+        Poll::Ready(flushed)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -44,6 +44,7 @@ pub mod cluster_reader;
 pub mod compression;
 pub mod config;
 pub mod control_routes;
+pub mod direct;
 pub mod error;
 pub mod generator;
 pub mod guard;
@@ -64,7 +65,6 @@ pub mod stats;
 pub mod stream;
 pub mod tls_identity;
 pub mod ws;
-pub mod ws_direct;
 
 use std::io;
 use std::net::SocketAddr;

@@ -6,9 +6,11 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
+use futures_util::task::AtomicWaker;
 use pushbench_net::counting::{CountingStream, Tally};
 use tokio::net::TcpListener;
 use tokio_io_timeout::TimeoutStream;
@@ -64,6 +66,10 @@ pub struct ConnCounters {
     heads: Mutex<HeadCapture>,
     tls: AtomicBool,
     http2: AtomicBool,
+    /// How many times the connection's writer (hyper) flushed.
+    flushes: AtomicU64,
+    /// Who waits for the next flush ([`ConnCounters::next_flush`]).
+    flush_waiter: AtomicWaker,
 }
 
 impl ConnCounters {
@@ -79,6 +85,8 @@ impl ConnCounters {
             heads: Mutex::new(HeadCapture::default()),
             tls: AtomicBool::new(false),
             http2: AtomicBool::new(false),
+            flushes: AtomicU64::new(0),
+            flush_waiter: AtomicWaker::new(),
         }
     }
 
@@ -191,6 +199,30 @@ impl ConnCounters {
             self.capturing_response.store(false, Ordering::Relaxed);
         }
     }
+    fn record_flush(&self) {
+        self.flushes.fetch_add(1, Ordering::Release);
+        self.flush_waiter.wake();
+    }
+
+    /// Resolves at the connection's first flush after this future is
+    /// first polled. hyper flushes only once it has written everything it
+    /// buffered, so a response body that waits here when hyper first
+    /// polls it (with the response head buffered, not yet written) knows
+    /// the head is on the socket: what it writes past hyper then follows
+    /// the head ([`crate::direct`]).
+    pub async fn next_flush(&self) {
+        let seen = self.flushes.load(Ordering::Acquire);
+        std::future::poll_fn(|cx| {
+            self.flush_waiter.register(cx.waker());
+            if self.flushes.load(Ordering::Acquire) == seen {
+                Poll::Pending
+            } else {
+                Poll::Ready(())
+            }
+        })
+        .await;
+    }
+
     /// The route this connection was first used for (`None` before any request).
     pub fn route(&self) -> Option<Route> {
         Route::from_index(self.route.load(Ordering::Relaxed))
@@ -393,6 +425,10 @@ impl Tally for ConnTally {
     fn on_written(&self, bytes: &[u8]) {
         self.counters.record_written(bytes);
     }
+
+    fn on_flush(&self) {
+        self.counters.record_flush();
+    }
 }
 
 impl Drop for ConnTally {
@@ -460,7 +496,7 @@ impl Listener for CountingListener {
 /// The connection a request arrived on, as request extension
 /// (`ConnectInfo<Conn>`): its counters and its socket (for a WebSocket
 /// push session that writes straight to a plain connection, see
-/// [`crate::ws_direct`]).
+/// [`crate::direct`]).
 #[derive(Clone, Debug)]
 pub struct Conn(pub Arc<ConnCounters>, pub SharedSocket);
 

@@ -2,7 +2,7 @@
 //!
 //! hyper, TLS and tungstenite own a connection's stream by value. A
 //! WebSocket push session on a plain connection writes its events past
-//! them, straight to the socket ([`crate::ws_direct`]): the stream is an
+//! them, straight to the socket ([`crate::direct`]): the stream is an
 //! [`Arc`] of tokio's [`TcpStream`], whose readiness and `try_*` calls
 //! take `&self`. [`SharedSocket`] is the chain's end of it.
 

@@ -1,19 +1,24 @@
 //! HTTP streaming (`GET /stream`, NDJSON in chunked encoding) and
-//! Server-Sent Events (`GET /sse`): one live body, two encodings.
+//! Server-Sent Events (`GET /sse`): one live body, two encodings. On a plain
+//! HTTP/1.1 connection the body's chunks go straight to the socket
+//! ([`crate::direct`]); hyper still writes the head and the last chunk.
 
 use std::convert::Infallible;
+use std::io;
 
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query as QueryExtractor, State};
-use axum::http::{HeaderMap, header};
+use axum::extract::{ConnectInfo, Extension, Query as QueryExtractor, State};
+use axum::http::{HeaderMap, Method, Version, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures_util::stream;
+use futures_util::{StreamExt as _, future, stream};
 use pushbench_protocol::{Transport, gap_json};
 
 use crate::AppState;
+use crate::direct::{DirectWriter, Framing, MAX_BURST};
 use crate::error::AppError;
+use crate::listener::Conn;
 use crate::live::{LiveItem, Subscription};
 use crate::params::{self, Query};
 use crate::poll::query;
@@ -44,48 +49,114 @@ fn sse(item: LiveItem) -> Option<Bytes> {
     }
 }
 
-/// A response whose body is `subscription` encoded item by item: hyper sends
-/// each item as one chunk, and the last chunk when the subscription ends.
+/// A response whose body is `subscription` encoded item by item, one
+/// chunk per item: through hyper, which sends each item as a chunk and the
+/// last chunk when the subscription ends; or, with a `direct` writer,
+/// past it ([`direct_chunks`]).
 fn live_response(
     subscription: Subscription,
     content_type: &'static str,
     encode: Encoder,
+    direct: Option<DirectWriter>,
 ) -> Response {
-    let body = stream::unfold(subscription, move |mut sub| async move {
-        loop {
-            let item = sub.next().await?;
-            if let Some(bytes) = encode(item) {
-                return Some((Ok::<_, Infallible>(bytes), sub));
+    let body = match direct {
+        None => Body::from_stream(stream::unfold(subscription, move |mut sub| async move {
+            loop {
+                let item = sub.next().await?;
+                if let Some(bytes) = encode(item) {
+                    return Some((Ok::<_, Infallible>(bytes), sub));
+                }
             }
-        }
-    });
+        })),
+        // hyper gets no data: it writes the head, then waits for the end
+        // of this body to write the last chunk (or drops the connection
+        // on its error).
+        Some(writer) => Body::from_stream(
+            stream::once(write_chunks(subscription, encode, writer))
+                .filter_map(|written| future::ready(written.err().map(Err::<Bytes, _>))),
+        ),
+    };
     (
         [
             (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "no-cache"),
         ],
-        Body::from_stream(body),
+        body,
     )
         .into_response()
+}
+
+/// A writer of chunks straight to the socket, when hyper would send this
+/// response chunked over a plain connection: a GET (a HEAD has no body)
+/// over HTTP/1.1 (HTTP/1.0 has no chunks), uncompressed (a compressed
+/// body's bytes are not the hub's).
+fn direct_chunks(
+    state: &AppState,
+    method: &Method,
+    version: Version,
+    conn: Option<Extension<ConnectInfo<Conn>>>,
+) -> Option<DirectWriter> {
+    let Extension(ConnectInfo(conn)) = conn?;
+    let chunked = method == Method::GET && version == Version::HTTP_11;
+    (chunked && state.config.compression.is_empty())
+        .then(|| DirectWriter::for_connection(&conn, state.config.send_timeout, Framing::Chunked))
+        .flatten()
+}
+
+/// Writes `sub`'s items as chunks with `writer` until the subscription
+/// ends (`Ok`) or a write fails: each wake-up's items go out together,
+/// up to [`MAX_BURST`] in one vectored write.
+async fn write_chunks(
+    mut sub: Subscription,
+    encode: Encoder,
+    writer: DirectWriter,
+) -> io::Result<()> {
+    // hyper polls this body first with the response head buffered; the
+    // chunks may follow once it has flushed the head.
+    writer.counters().next_flush().await;
+    // A chunk of no bytes would end the body: none is written.
+    let chunk = |item| encode(item).filter(|bytes| !bytes.is_empty());
+    let mut burst: Vec<Bytes> = Vec::new();
+    while let Some(first) = sub.next().await {
+        burst.extend(chunk(first));
+        while burst.len() < MAX_BURST {
+            match sub.try_next() {
+                Some(item) => burst.extend(chunk(item)),
+                None => break,
+            }
+        }
+        if !burst.is_empty() {
+            writer.write(burst.iter().map(|bytes| &bytes[..])).await?;
+            burst.clear();
+        }
+    }
+    Ok(())
 }
 
 /// `GET /stream?since=S`: chunked HTTP streaming, one chunk per event.
 pub async fn http_stream(
     State(state): State<AppState>,
+    method: Method,
+    version: Version,
     raw: Result<QueryExtractor<Query>, QueryRejection>,
+    conn: Option<Extension<ConnectInfo<Conn>>>,
 ) -> Result<Response, AppError> {
     let query = query(raw)?;
     let raw = params::optional_u64(&query, "since")?;
     let since = params::cursor(raw, "since", state.last_seq_for(raw).await)?;
+    let direct = direct_chunks(&state, &method, version, conn);
     let sub = Subscription::new(state, Route::Transport(Transport::Stream), since, None);
-    Ok(live_response(sub, "application/x-ndjson", ndjson))
+    Ok(live_response(sub, "application/x-ndjson", ndjson, direct))
 }
 
 /// `GET /sse`: Server-Sent Events; `Last-Event-ID` (or `?since=`) resumes.
 pub async fn server_sent_events(
     State(state): State<AppState>,
+    method: Method,
+    version: Version,
     headers: HeaderMap,
     raw: Result<QueryExtractor<Query>, QueryRejection>,
+    conn: Option<Extension<ConnectInfo<Conn>>>,
 ) -> Result<Response, AppError> {
     let query = query(raw)?;
     // A browser's EventSource sends Last-Event-ID only on reconnects, so a
@@ -101,6 +172,7 @@ pub async fn server_sent_events(
         }
     };
     let keepalive = Some(state.config.sse_keepalive);
+    let direct = direct_chunks(&state, &method, version, conn);
     let sub = Subscription::new(state, Route::Transport(Transport::Sse), resume, keepalive);
-    Ok(live_response(sub, "text/event-stream", sse))
+    Ok(live_response(sub, "text/event-stream", sse, direct))
 }

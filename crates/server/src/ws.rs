@@ -13,6 +13,7 @@ use std::sync::atomic::Ordering;
 use tokio_tungstenite::tungstenite;
 
 use crate::AppState;
+use crate::direct::{DirectWriter, Framing, WriteError};
 use crate::error::AppError;
 use crate::guard;
 use crate::listener::Conn;
@@ -21,7 +22,6 @@ use crate::params::{self, Format, Query};
 use crate::poll::query;
 use crate::route::Route;
 use crate::stats::is_timed_out;
-use crate::ws_direct::{DirectWriter, WriteError};
 
 /// The close code for a receive error: too big is 1009, invalid UTF-8 1007,
 /// any other protocol violation 1002.
@@ -110,7 +110,11 @@ pub async fn websocket(
     let direct =
         conn.filter(|_| format == Format::Text)
             .and_then(|Extension(ConnectInfo(conn))| {
-                DirectWriter::for_connection(&conn, state.config.send_timeout)
+                DirectWriter::for_connection(
+                    &conn,
+                    state.config.send_timeout,
+                    Framing::WebSocketText,
+                )
             });
     let session = Session {
         since,
@@ -162,7 +166,7 @@ fn upstream(message: Option<Result<Message, axum::Error>>) -> Upstream {
 /// Most messages written before one flush. Events already waiting go out
 /// together; the bound keeps one subscriber that is far behind from holding
 /// its worker thread while others wait.
-const COALESCE: usize = crate::ws_direct::MAX_BURST;
+const COALESCE: usize = crate::direct::MAX_BURST;
 
 /// What a live item becomes on a WebSocket.
 enum Outgoing {
@@ -278,7 +282,7 @@ async fn push_session(mut socket: WebSocket, state: AppState, session: Session) 
                                 tungstenite_wrote = false;
                             }
                             direct
-                                .write_texts(burst.iter().map(message_bytes))
+                                .write(burst.iter().map(message_bytes))
                                 .await
                                 .map_err(|err| match err {
                                     WriteError::TimedOut => Some(()),

@@ -159,6 +159,14 @@ impl Client {
         (size > 0).then(|| data[..size].to_vec())
     }
 
+    /// The bytes buffered or next read, raw; `None` at the end.
+    pub async fn read_some(&mut self) -> Option<Vec<u8>> {
+        if self.buf.is_empty() && !self.fill().await {
+            return None;
+        }
+        Some(std::mem::take(&mut self.buf))
+    }
+
     /// True when the peer has closed the connection (reads to the end).
     pub async fn closed(&mut self) -> bool {
         !self.fill().await

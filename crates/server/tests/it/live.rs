@@ -244,3 +244,43 @@ async fn a_client_that_never_reads_does_not_grow_server_memory() {
         "server memory bounded by the queue: RSS grows by less than 16 MiB, not by the 40 MiB sent",
     );
 }
+
+/// A HEAD has no body: nothing may follow its head, although a GET's
+/// chunks are written past hyper on a plain connection.
+#[tokio::test]
+async fn a_head_request_for_a_live_body_gets_only_the_head() {
+    let server = spawn_server(quiet()).await;
+    let mut client = Client::connect(server.local_addr()).await;
+    for path in ["/stream", "/sse"] {
+        client.send("HEAD", path, "", b"").await;
+        let (status, _) = client.read_head().await;
+        assert_eq!(status, 200, "{path}");
+    }
+    server.publish("t", "after the heads");
+    // The next answer on the connection is the poll's, whole.
+    let answer = client.request("GET", "/poll?since=0").await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(seqs(&answer.json()), [1]);
+    server.shutdown().await.expect("shutdown");
+}
+
+/// HTTP/1.0 has no chunks: the body runs to the close of the connection.
+#[tokio::test]
+async fn an_http_1_0_stream_is_delimited_by_the_close() {
+    let server = spawn_server(quiet()).await;
+    let mut client = Client::connect(server.local_addr()).await;
+    client.send_raw(b"GET /stream HTTP/1.0\r\n\r\n").await;
+    let (status, head) = client.read_head().await;
+    assert_eq!(status, 200);
+    assert!(!head.contains("chunked"), "{head}");
+    server.publish("t", "one");
+    let mut line = Vec::new();
+    while !line.ends_with(b"\n") {
+        let Some(chunk) = client.read_some().await else {
+            panic!("closed before the event");
+        };
+        line.extend_from_slice(&chunk);
+    }
+    assert_eq!(seq_of(&line), 1, "the NDJSON line itself, unframed");
+    server.shutdown().await.expect("shutdown");
+}
