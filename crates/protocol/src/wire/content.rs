@@ -204,12 +204,23 @@ impl Content {
                 }
             }
             Content::Ndjson(line) => {
-                for piece in bytes.split_inclusive(|&b| b == b'\n') {
-                    line.extend_from_slice(piece);
-                    if piece.ends_with(b"\n") {
-                        classify_ndjson_line(&std::mem::take(line), em);
+                // A line cut by the previous read is completed first; the
+                // lines wholly inside `bytes` are read in place.
+                let mut rest = bytes;
+                if !line.is_empty() {
+                    let take = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
+                    line.extend_from_slice(&rest[..take]);
+                    rest = &rest[take..];
+                    if line.ends_with(b"\n") {
+                        classify_ndjson_line(line, em);
+                        line.clear();
                     }
                 }
+                while let Some(end) = memchr::memchr(b'\n', rest) {
+                    classify_ndjson_line(&rest[..=end], em);
+                    rest = &rest[end + 1..];
+                }
+                line.extend_from_slice(rest);
                 // Only the last piece can be partial, so all of `bytes` is
                 // booked or buffered when this fails.
                 if line.len() > MAX_MESSAGE {

@@ -168,6 +168,18 @@ impl Stepwise for RequestParser {
     }
 }
 
+/// The size a whole chunk-size line (`hex[;ext]\r\n`) announces.
+fn chunk_size(line: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(line).ok()?;
+    let hex = text
+        .trim_end_matches(['\r', '\n'])
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim();
+    u64::from_str_radix(hex, 16).ok()
+}
+
 #[derive(Debug)]
 enum ChunkState {
     /// Reading `hex[;ext]\r\n`.
@@ -243,36 +255,41 @@ impl Stepwise for ResponseParser {
             }
             ResponseState::Chunked(chunk) => match chunk {
                 ChunkState::SizeLine(line) => {
-                    let end = bytes.iter().position(|&b| b == b'\n');
+                    let end = memchr::memchr(b'\n', bytes);
                     let taken = end.map_or(bytes.len(), |pos| pos + 1);
-                    line.extend_from_slice(&bytes[..taken]);
                     // Checked on the line so far, complete or not, so a
                     // long line is refused wherever the reads were cut.
-                    if line.len() > MAX_CHUNK_LINE {
-                        return Err((taken, WireError::BadChunkSize));
-                    }
-                    let Some(pos) = end else {
+                    if end.is_none() || line.len() + taken > MAX_CHUNK_LINE {
+                        line.extend_from_slice(&bytes[..taken]);
+                        if line.len() > MAX_CHUNK_LINE {
+                            return Err((taken, WireError::BadChunkSize));
+                        }
                         return Ok(taken);
+                    }
+                    // A whole line in this read is read in place; only one
+                    // cut by a read was gathered.
+                    let whole: &[u8] = if line.is_empty() {
+                        &bytes[..taken]
+                    } else {
+                        line.extend_from_slice(&bytes[..taken]);
+                        line
                     };
-                    let bad = (pos + 1, WireError::BadChunkSize);
-                    let text = std::str::from_utf8(line).map_err(|_| bad.clone())?;
-                    let hex = text
-                        .trim_end_matches(['\r', '\n'])
-                        .split(';')
-                        .next()
-                        .unwrap_or("")
-                        .trim();
-                    let size = u64::from_str_radix(hex, 16).map_err(|_| bad)?;
-                    let line = std::mem::take(line);
+                    let Some(size) = chunk_size(whole) else {
+                        // Kept, to be booked as control with the rest.
+                        if line.is_empty() {
+                            line.extend_from_slice(&bytes[..taken]);
+                        }
+                        return Err((taken, WireError::BadChunkSize));
+                    };
                     if size == 0 {
                         // The last chunk ends the body: it delivers nothing.
-                        em.bytes(DIR, ByteClass::Control, &line);
+                        em.bytes(DIR, ByteClass::Control, whole);
                         *chunk = ChunkState::Trailer(Vec::new());
                     } else {
-                        em.bytes(DIR, ByteClass::Framing, &line);
+                        em.bytes(DIR, ByteClass::Framing, whole);
                         *chunk = ChunkState::Data { remaining: size };
                     }
-                    Ok(pos + 1)
+                    Ok(taken)
                 }
                 ChunkState::Data { remaining } => {
                     let n = up_to(bytes, *remaining);
@@ -286,6 +303,11 @@ impl Stepwise for ResponseParser {
                         self.content.end_chunk(em);
                     }
                     Ok(n)
+                }
+                ChunkState::DataEnd(crlf) if crlf.is_empty() && bytes.starts_with(b"\r\n") => {
+                    em.bytes(DIR, ByteClass::Framing, b"\r\n");
+                    *chunk = ChunkState::SizeLine(Vec::new());
+                    Ok(2)
                 }
                 ChunkState::DataEnd(crlf) => {
                     let n = bytes.len().min(2 - crlf.len());

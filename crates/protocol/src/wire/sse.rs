@@ -3,55 +3,99 @@
 
 use std::ops::Range;
 
+use memchr::memchr;
+
 use super::emit::{Direction, Emitter, MAX_MESSAGE, WireError, WireEvent};
 use super::event_json::decode_json_located;
 use crate::event::Received;
 use crate::ledger::ByteClass;
 
+/// Reads `text/event-stream` in units: an event block (lines up to and
+/// including a blank line), or a comment line outside a block (a
+/// keep-alive). A unit wholly inside the bytes fed is read in place, in
+/// one pass that finds its lines; only a unit cut by the end of a read is
+/// gathered, a line at a time.
 #[derive(Debug, Default)]
 pub(crate) struct SseParser {
-    /// The line being read, terminator included once complete.
-    line: Vec<u8>,
-    /// The lines of the current event block (terminators included).
-    block: Vec<Vec<u8>>,
+    /// The start of a unit the bytes so far did not complete: whole
+    /// lines (terminators included), then maybe part of one.
+    pending: Vec<u8>,
+    /// Where the line being read starts in `pending`.
+    line_start: usize,
+    /// The lines of the unit being booked (kept for their capacity).
+    lines: Vec<Line>,
 }
 
-/// One parsed SSE line: name range, value range, terminator start.
-struct SseLine<'a> {
-    raw: &'a [u8],
-    name: &'a [u8],
+/// One line of a unit, as offsets into the unit: the whole line
+/// (terminator included), its field name, its value (after the colon and
+/// one optional space) and where its content ends (before `\r\n` or `\n`).
+#[derive(Clone, Debug)]
+struct Line {
+    raw: Range<usize>,
+    name: Range<usize>,
     value: Range<usize>,
     content_end: usize,
 }
 
-fn parse_sse_line(raw: &[u8]) -> SseLine<'_> {
-    let mut content_end = raw.len();
-    if raw[..content_end].ends_with(b"\n") {
-        content_end -= 1;
-    }
-    if raw[..content_end].ends_with(b"\r") {
-        content_end -= 1;
-    }
-    let content = &raw[..content_end];
-    match content.iter().position(|&b| b == b':') {
-        Some(colon) => {
-            let mut start = colon + 1;
-            if content.get(start) == Some(&b' ') {
-                start += 1;
-            }
-            SseLine {
-                raw,
-                name: &content[..colon],
-                value: start..content_end,
-                content_end,
-            }
+impl Line {
+    /// The line of `unit` at `raw` (which ends with its terminator).
+    fn parse(unit: &[u8], raw: Range<usize>) -> Line {
+        let mut content_end = raw.end;
+        if unit[raw.start..content_end].ends_with(b"\n") {
+            content_end -= 1;
         }
-        None => SseLine {
+        if unit[raw.start..content_end].ends_with(b"\r") {
+            content_end -= 1;
+        }
+        let (name, value) = match memchr(b':', &unit[raw.start..content_end]) {
+            Some(at) => {
+                let colon = raw.start + at;
+                let mut start = colon + 1;
+                if unit.get(start) == Some(&b' ') && start < content_end {
+                    start += 1;
+                }
+                (raw.start..colon, start..content_end)
+            }
+            None => (raw.start..content_end, content_end..content_end),
+        };
+        Line {
             raw,
-            name: content,
-            value: content_end..content_end,
+            name,
+            value,
             content_end,
-        },
+        }
+    }
+
+    fn is_blank(&self) -> bool {
+        self.content_end == self.raw.start
+    }
+
+    /// A comment: content that starts with a colon.
+    fn is_comment(&self) -> bool {
+        self.name.is_empty() && !self.is_blank()
+    }
+
+    /// Whether this line ends its unit: a blank line ends a block, and a
+    /// comment that is a unit's `first` line is a unit of its own.
+    fn ends_unit(&self, first: bool) -> bool {
+        self.is_blank() || first && self.is_comment()
+    }
+}
+
+/// Finds the first whole unit of `bytes` and its lines (into `lines`);
+/// its length, or `None` when the bytes end first.
+fn scan_unit(bytes: &[u8], lines: &mut Vec<Line>) -> Option<usize> {
+    lines.clear();
+    let mut start = 0;
+    loop {
+        let end = start + memchr(b'\n', &bytes[start..])? + 1;
+        let line = Line::parse(bytes, start..end);
+        let ends = line.ends_unit(lines.is_empty());
+        lines.push(line);
+        if ends {
+            return Some(end);
+        }
+        start = end;
     }
 }
 
@@ -61,83 +105,104 @@ impl SseParser {
         bytes: &[u8],
         em: &mut Emitter<'_, F>,
     ) -> Result<(), WireError> {
-        for piece in bytes.split_inclusive(|&b| b == b'\n') {
-            self.line.extend_from_slice(piece);
-            if !piece.ends_with(b"\n") {
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            if self.pending.is_empty() {
+                if let Some(len) = scan_unit(rest, &mut self.lines) {
+                    book_unit(&rest[..len], &self.lines, em);
+                    rest = &rest[len..];
+                    continue;
+                }
+                self.line_start = rest.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                self.pending.extend_from_slice(rest);
+                break;
+            }
+            // The pending unit grows by (the rest of) one line.
+            let take = memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
+            self.pending.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if !self.pending.ends_with(b"\n") {
                 continue;
             }
-            let line = std::mem::take(&mut self.line);
-            let parsed = parse_sse_line(&line);
-            if parsed.content_end == 0 {
-                self.block.push(line);
-                self.end_block(em);
-            } else if parsed.name.is_empty() && self.block.is_empty() {
-                // A comment outside an event (a keep-alive): control at once.
-                em.bytes(Direction::Received, ByteClass::Control, &line);
+            let line = Line::parse(&self.pending, self.line_start..self.pending.len());
+            if line.ends_unit(self.line_start == 0) {
+                let len = scan_unit(&self.pending, &mut self.lines);
+                debug_assert_eq!(len, Some(self.pending.len()));
+                book_unit(&self.pending, &self.lines, em);
+                self.pending.clear();
+                self.line_start = 0;
             } else {
-                self.block.push(line);
+                self.line_start = self.pending.len();
             }
         }
         // Checked after the loop so all of `bytes` is booked or buffered.
-        let buffered = self.line.len() + self.block.iter().map(Vec::len).sum::<usize>();
-        if buffered > MAX_MESSAGE {
-            return Err(WireError::TooLarge(buffered as u64));
+        if self.pending.len() > MAX_MESSAGE {
+            return Err(WireError::TooLarge(self.pending.len() as u64));
         }
         Ok(())
     }
 
-    /// The body was cut short: books the partial block and line as control.
+    /// The body was cut short: books the partial unit as control, a line
+    /// at a time.
     pub(super) fn flush_partial<F: FnMut(WireEvent<'_>)>(self, em: &mut Emitter<'_, F>) {
-        for line in self.block {
-            em.bytes(Direction::Received, ByteClass::Control, &line);
+        for line in self.pending.split_inclusive(|&b| b == b'\n') {
+            em.bytes(Direction::Received, ByteClass::Control, line);
         }
-        em.bytes(Direction::Received, ByteClass::Control, &self.line);
     }
+}
 
-    /// A blank line ended the block (which includes it as its last line).
-    fn end_block<F: FnMut(WireEvent<'_>)>(&mut self, em: &mut Emitter<'_, F>) {
-        const DIR: Direction = Direction::Received;
-        let block = std::mem::take(&mut self.block);
-        let lines: Vec<SseLine<'_>> = block.iter().map(|l| parse_sse_line(l)).collect();
-        let data: Vec<&SseLine<'_>> = lines.iter().filter(|l| l.name == b"data").collect();
-        let event_type = lines
-            .iter()
-            .find(|l| l.name == b"event")
-            .map(|l| &l.raw[l.value.clone()]);
-        let decoded = match data.as_slice() {
-            [one] => decode_json_located(&one.raw[one.value.clone()]),
-            _ => None,
-        };
-        let is_message = event_type.is_none_or(|t| t == b"message");
-        match decoded {
-            Some((received, Some(payload))) if is_message => {
-                for line in &lines {
-                    if line.name == b"data" {
-                        let p = line.value.start + payload.start..line.value.start + payload.end;
-                        em.split(DIR, line.raw, p);
-                    } else if line.name.is_empty() && line.content_end > 0 || line.name == b"retry"
-                    {
-                        em.bytes(DIR, ByteClass::Control, line.raw);
-                    } else {
-                        em.bytes(DIR, ByteClass::Framing, line.raw);
-                    }
+/// Books one whole unit with its `lines`: a comment as control, a block
+/// by [`end_block`].
+fn book_unit<F: FnMut(WireEvent<'_>)>(unit: &[u8], lines: &[Line], em: &mut Emitter<'_, F>) {
+    match lines {
+        [only] if only.is_comment() => em.bytes(Direction::Received, ByteClass::Control, unit),
+        _ => end_block(unit, lines, em),
+    }
+}
+
+/// A blank line ended `block` (whose last line it is).
+fn end_block<F: FnMut(WireEvent<'_>)>(block: &[u8], lines: &[Line], em: &mut Emitter<'_, F>) {
+    const DIR: Direction = Direction::Received;
+    let named = |line: &Line, name: &[u8]| &block[line.name.clone()] == name;
+    let mut data = lines.iter().filter(|l| named(l, b"data"));
+    let (first_data, more_data) = (data.next(), data.next().is_some());
+    let event_type = lines
+        .iter()
+        .find(|l| named(l, b"event"))
+        .map(|l| &block[l.value.clone()]);
+    let decoded = match first_data {
+        Some(line) if !more_data => decode_json_located(&block[line.value.clone()]),
+        _ => None,
+    };
+    let is_message = event_type.is_none_or(|t| t == b"message");
+    match decoded {
+        Some((received, Some(payload))) if is_message => {
+            for line in lines {
+                let raw = &block[line.raw.clone()];
+                if named(line, b"data") {
+                    let start = line.value.start - line.raw.start;
+                    em.split(DIR, raw, start + payload.start..start + payload.end);
+                } else if line.is_comment() || named(line, b"retry") {
+                    em.bytes(DIR, ByteClass::Control, raw);
+                } else {
+                    em.bytes(DIR, ByteClass::Framing, raw);
                 }
-                em.message(received);
             }
-            other => {
-                for line in &lines {
-                    em.bytes(DIR, ByteClass::Control, line.raw);
+            em.message(received);
+        }
+        other => {
+            for line in lines {
+                em.bytes(DIR, ByteClass::Control, &block[line.raw.clone()]);
+            }
+            match other {
+                Some((received @ Received::Gap(_), _)) => em.message(received),
+                _ if first_data.is_some() => {
+                    em.event(WireEvent::Malformed {
+                        direction: DIR,
+                        reason: "SSE data is neither an event nor a gap",
+                    });
                 }
-                match other {
-                    Some((received @ Received::Gap(_), _)) => em.message(received),
-                    _ if !data.is_empty() => {
-                        em.event(WireEvent::Malformed {
-                            direction: DIR,
-                            reason: "SSE data is neither an event nor a gap",
-                        });
-                    }
-                    _ => {}
-                }
+                _ => {}
             }
         }
     }
