@@ -109,7 +109,7 @@ impl Event {
 pub fn payload_for(seq: u64, len: usize) -> String {
     const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut state = seq;
-    (0..len)
+    let bytes = (0..len)
         .map(|_| {
             // SplitMix64 (Steele, Lea, Flood 2014): a fast, well-mixed
             // sequence; the modulo's bias is below 2^-57.
@@ -118,9 +118,11 @@ pub fn payload_for(seq: u64, len: usize) -> String {
             z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
             z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
             z ^= z >> 31;
-            char::from(ALPHABET[(z % 62) as usize])
+            ALPHABET[(z % 62) as usize]
         })
-        .collect()
+        .collect::<Vec<u8>>();
+    // The alphabet is ASCII: always UTF-8.
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
 /// What a client needs from one received message, and how its bytes split.

@@ -23,9 +23,11 @@ pub struct ServerConfig {
     /// ring stays a few MiB at the largest payloads a benchmark uses.
     pub ring: usize,
     /// How far (in events) a live subscriber may fall behind the stream
-    /// before it counts as a slow consumer and is disconnected. The queue is
-    /// shared by all subscribers (one bounded ring with a cursor each), so
-    /// server memory stays bounded whatever clients do.
+    /// before it counts as a slow consumer (`slow_consumer_resyncs`). Live
+    /// subscribers read the one ring with a cursor each and hold at most a
+    /// burst of events of their own, so server memory stays bounded
+    /// whatever clients do; what leaves the ring before a slow subscriber
+    /// read it reaches it as a gap marker (`slow_consumer_drops`).
     pub queue: usize,
     /// Largest payload `POST /publish` or an upstream WebSocket message may
     /// carry; larger gets 413 or close code 1009.

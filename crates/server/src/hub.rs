@@ -1,8 +1,8 @@
 //! The event hub: one numbered stream that every transport reads.
 //!
-//! A bounded ring answers cursors ("everything after seq S"); a broadcast
-//! channel wakes live subscribers; a watch channel carries the latest seq for
-//! long polls. Each event is encoded once, here, and shared by every client.
+//! A bounded ring answers cursors ("everything after seq S") and is what
+//! live subscribers read too; a watch channel carries the latest seq,
+//! which wakes them and long polls. Each event is encoded once, here, and shared by every client.
 //! With a [`Journal`] every event is also appended to a file, and a hub
 //! started on that file again resumes where the last one stopped.
 
@@ -14,8 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
 use pushbench_protocol::{Event, Gap, now_us, payload_for};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
+use crate::direct::{Framing, Head, Wire};
 use crate::journal::Journal;
 
 /// One published event with its encodings, built once and shared.
@@ -31,21 +32,60 @@ pub struct StoredEvent {
     pub line: Bytes,
     /// `id: <seq>\ndata: <json>\n\n`: one SSE event.
     pub sse: Bytes,
+    /// The heads a direct writer puts before each encoding, by [`Wire`].
+    heads: [Head; 3],
 }
 
 impl StoredEvent {
+    /// Encodes `event` once, into one buffer that all three encodings
+    /// share: `id: <seq>\ndata: <json>\n\n` is the SSE event, and the
+    /// JSON and the NDJSON line (the JSON and the first newline after
+    /// it) are slices of it. One allocation per event, not five.
     fn new(event: Event) -> Self {
-        let json = event.to_json();
-        let line = Bytes::from(format!("{json}\n"));
-        let sse = Bytes::from(format!("id: {}\ndata: {json}\n\n", event.seq));
+        use std::io::Write as _;
+        let mut buf = Vec::with_capacity(64 + event.topic.len() + event.payload.len() * 2);
+        // Writing to a Vec cannot fail, nor can serialising an Event.
+        let _ = write!(buf, "id: {}\ndata: ", event.seq);
+        let start = buf.len();
+        let _ = serde_json::to_writer(&mut buf, &event);
+        let end = buf.len();
+        buf.extend_from_slice(b"\n\n");
+        let sse = Bytes::from(buf);
+        let (json, line) = (sse.slice(start..end), sse.slice(start..end + 1));
+        let heads = [
+            Framing::WebSocketText.head(json.len()),
+            Framing::Chunked.head(sse.len()),
+            Framing::Chunked.head(line.len()),
+        ];
         StoredEvent {
             seq: event.seq,
-            json: Utf8Bytes::from(json),
+            json: Utf8Bytes::try_from(json).unwrap_or_default(),
             line,
             sse,
             event,
+            heads,
         }
     }
+
+    /// The head and the bytes of this event on `wire`: made once, when
+    /// the event was published, for every subscriber.
+    pub fn framed(&self, wire: Wire) -> (&[u8], &[u8]) {
+        let (index, bytes): (usize, &[u8]) = match wire {
+            Wire::WebSocket => (0, self.json.as_bytes()),
+            Wire::SseChunk => (1, &self.sse),
+            Wire::NdjsonChunk => (2, &self.line),
+        };
+        (self.heads[index].as_bytes(), bytes)
+    }
+}
+
+/// What a live subscriber's read of the ring found ([`Hub::read_after`]).
+#[derive(Debug)]
+pub struct LiveRead {
+    /// Seqs after the cursor that already left the ring.
+    pub gap: Option<Gap>,
+    /// How many seqs the newest event was past the cursor.
+    pub behind: u64,
 }
 
 /// What a cursor read returns.
@@ -70,7 +110,9 @@ struct Ring {
 /// The hub. Cheap to share (`Arc<Hub>`).
 pub struct Hub {
     ring: Mutex<Ring>,
-    live: broadcast::Sender<Arc<StoredEvent>>,
+    /// How far a live subscriber may fall behind before it is a slow
+    /// consumer ([`crate::live::Subscription`]).
+    queue: u64,
     latest: watch::Sender<u64>,
     skip_every: u64,
     published: AtomicU64,
@@ -106,7 +148,6 @@ impl Hub {
         last_seq: u64,
         journal: Option<Journal>,
     ) -> Self {
-        let (live, _) = broadcast::channel(queue.max(1));
         let capacity = ring.max(1);
         let skip = history.len().saturating_sub(capacity);
         let mut events = VecDeque::with_capacity(ring.min(65_536));
@@ -127,7 +168,7 @@ impl Hub {
                 evicted_through,
                 journal,
             }),
-            live,
+            queue: queue.max(1) as u64,
             latest,
             skip_every,
             published: AtomicU64::new(0),
@@ -226,18 +267,8 @@ impl Hub {
         true
     }
 
-    /// Seqs after `cursor` that left the ring (or never reached it), if
-    /// any: what a live subscriber that sees a jump in seqs must report.
-    pub fn gap_after(&self, cursor: u64) -> Option<Gap> {
-        let ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
-        (cursor < ring.evicted_through).then(|| Gap {
-            from: cursor + 1,
-            to: ring.evicted_through,
-        })
-    }
-
-    /// Appends `stored` to the ring (evicting the oldest when full), the
-    /// journal and the live queue, without waking anyone (see
+    /// Appends `stored` to the ring (evicting the oldest when full) and
+    /// the journal, without waking anyone (see
     /// [`Hub::announce`]); `ring` is the held lock.
     fn append(&self, ring: &mut Ring, stored: Arc<StoredEvent>) {
         if ring.events.len() == ring.capacity
@@ -247,8 +278,6 @@ impl Hub {
         }
         ring.events.push_back(Arc::clone(&stored));
         self.journal(ring, &stored);
-        // Sent under the lock so the ring and the live stream agree on order.
-        let _no_subscribers_is_fine = self.live.send(stored);
         self.published.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -335,9 +364,33 @@ impl Hub {
         self.published.load(Ordering::Relaxed)
     }
 
-    /// A live subscription: every event published from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<StoredEvent>> {
-        self.live.subscribe()
+    /// What a live subscriber at `cursor` reads next: up to `limit`
+    /// events after it, appended to `out` (a subscriber's backlog, so no
+    /// list is made per read), the seqs after it that left the ring, and
+    /// how far behind the newest event it was.
+    pub fn read_after(
+        &self,
+        cursor: u64,
+        limit: usize,
+        out: &mut VecDeque<Arc<StoredEvent>>,
+    ) -> LiveRead {
+        let ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        let gap = (cursor < ring.evicted_through).then(|| Gap {
+            from: cursor + 1,
+            to: ring.evicted_through,
+        });
+        let start = ring.events.partition_point(|e| e.seq <= cursor);
+        out.extend(ring.events.range(start..).take(limit).cloned());
+        LiveRead {
+            gap,
+            behind: ring.last_seq.saturating_sub(cursor),
+        }
+    }
+
+    /// How far (in events) a live subscriber may fall behind the newest
+    /// event before it counts as a slow consumer (`serve --queue`).
+    pub fn queue(&self) -> u64 {
+        self.queue
     }
 
     /// The latest delivered seq, for waiting on new events.
@@ -434,18 +487,21 @@ mod tests {
     #[test]
     fn stored_events_keep_their_seqs_and_a_jump_is_one_gap() {
         let hub = Hub::new(100, 10, 0);
-        let mut live = hub.subscribe();
         assert!(hub.store(Event::generated(1, 4, 1, 0)));
         assert!(hub.store(Event::generated(2, 4, 1, 0)));
         assert!(
             !hub.store(Event::generated(2, 4, 1, 0)),
             "a duplicate is ignored"
         );
-        assert_eq!(live.try_recv().map(|e| e.seq).ok(), Some(1));
-        assert_eq!(hub.gap_after(1), None);
+        let mut live = VecDeque::new();
+        let read = hub.read_after(0, 10, &mut live);
+        assert_eq!(live.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!((read.gap, read.behind), (None, 2));
         assert!(hub.store(Event::generated(6, 4, 1, 0)));
         assert_eq!(hub.last_seq(), 6);
-        assert_eq!(hub.gap_after(2), Some(Gap { from: 3, to: 5 }));
+        live.clear();
+        let read = hub.read_after(2, 10, &mut live);
+        assert_eq!((read.gap, read.behind), (Some(Gap { from: 3, to: 5 }), 4));
         let b = hub.since(1, 100);
         assert_eq!(b.gap, Some(Gap { from: 2, to: 5 }));
         assert_eq!(b.events.iter().map(|e| e.seq).collect::<Vec<_>>(), [6]);

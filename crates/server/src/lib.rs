@@ -4,8 +4,8 @@
 //!
 //! # Layout
 //! - [`config`]: [`ServerConfig`], every policy and limit with its reason.
-//! - [`hub`]: the numbered event stream: ring buffer for cursors, broadcast
-//!   for live subscribers, each event encoded once; [`journal`] keeps it on
+//! - [`hub`]: the numbered event stream: one ring buffer that cursors and
+//!   live subscribers read, each event encoded (and framed) once; [`journal`] keeps it on
 //!   disk so a restarted server resumes it (`--journal`).
 //! - [`generator`]: the built-in generator's fixed schedule (`--rate`,
 //!   `--burst`) and the task that publishes by it.

@@ -191,11 +191,16 @@ impl ConnCounters {
     pub fn record_written(&self, bytes: &[u8]) {
         self.bytes_written
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        if self.capturing_response.load(Ordering::Relaxed)
-            && !self.is_tls()
-            && !self.is_http2()
-            && capture_head(&mut self.heads().response, bytes)
-        {
+        if self.capturing_response.load(Ordering::Relaxed) {
+            self.capture_response(bytes);
+        }
+    }
+
+    /// Keeps the response head's bytes for the teaching page (plain
+    /// HTTP/1.1 only); rare, so kept out of the hot path above.
+    #[cold]
+    fn capture_response(&self, bytes: &[u8]) {
+        if !self.is_tls() && !self.is_http2() && capture_head(&mut self.heads().response, bytes) {
             self.capturing_response.store(false, Ordering::Relaxed);
         }
     }

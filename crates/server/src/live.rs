@@ -10,10 +10,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use pushbench_protocol::Gap;
-use tokio::sync::broadcast::error::TryRecvError;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
 use crate::AppState;
+use crate::direct::MAX_BURST;
 use crate::hub::StoredEvent;
 use crate::route::Route;
 
@@ -39,16 +39,17 @@ pub async fn stopped(shutdown: &mut watch::Receiver<bool>) {
 pub struct Subscription {
     state: AppState,
     route: Route,
-    live: broadcast::Receiver<Arc<StoredEvent>>,
     /// The hub's latest-seq watch: what wakes this subscriber.
     latest: watch::Receiver<u64>,
     shutdown: watch::Receiver<bool>,
+    /// Events read from the ring, not yet handed out.
     backlog: VecDeque<Arc<StoredEvent>>,
     pending_gap: Option<Gap>,
-    /// Highest seq handed out; anything at or below it is a duplicate.
+    /// Highest seq handed out (or reported in a gap).
     last: u64,
-    /// Whether the ring may still hold events after `last` not yet in `backlog`.
-    catching_up: bool,
+    /// Whether this subscriber fell more than the queue behind and has
+    /// not caught up since (counted once per fall).
+    lagging: bool,
     keepalive: Option<Duration>,
 }
 
@@ -60,39 +61,67 @@ impl Subscription {
         cursor: Option<u64>,
         keepalive: Option<Duration>,
     ) -> Self {
-        // Subscribe before reading the ring so nothing falls between the two.
-        let live = state.hub.subscribe();
         let latest = state.hub.watch_latest();
         let shutdown = state.shutdown.clone();
         let last = cursor.unwrap_or_else(|| state.hub.last_seq());
         Subscription {
             state,
             route,
-            live,
             latest,
             shutdown,
             backlog: VecDeque::new(),
             pending_gap: None,
             last,
-            catching_up: cursor.is_some(),
+            lagging: false,
             keepalive,
         }
     }
 
-    /// Refills the backlog from the ring after `last`, noting any gap.
-    fn refill(&mut self) {
-        let batch = self.state.hub.since(self.last, self.state.config.max_batch);
-        if let Some(gap) = batch.gap {
+    /// Reads what the ring holds after `last` into the backlog (at most a
+    /// burst, so a client that stopped reading holds on to few events
+    /// after the ring let them go), noting any gap; false when there is
+    /// nothing new.
+    ///
+    /// Slow-consumer policy: a subscriber that fell more than the queue
+    /// (`--queue`) behind the newest event is counted once per fall
+    /// (`slow_consumer_resyncs`); it keeps reading the ring, which is
+    /// longer, and whatever left the ring before it could read it
+    /// arrives as a gap marker, counted in `slow_consumer_drops`. (A
+    /// client that asked for a cursor older than the ring gets its gap
+    /// without being counted: it was not slow.)
+    fn refill(&mut self) -> bool {
+        let limit = self.state.config.max_batch;
+        let read = self
+            .state
+            .hub
+            .read_after(self.last, limit, &mut self.backlog);
+        let counters = &self.state.counters;
+        let lagging = read.behind > self.state.hub.queue();
+        if lagging && !self.lagging {
+            tracing::info!(
+                after = self.last,
+                "a slow subscriber fell more than the queue (--queue) behind: reading on from the ring"
+            );
+            counters
+                .slow_consumer_resyncs
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        self.lagging = lagging;
+        if let Some(gap) = read.gap {
+            if lagging {
+                counters
+                    .slow_consumer_drops
+                    .fetch_add(gap.len(), Ordering::Relaxed);
+            }
             self.pending_gap = Some(gap);
             self.last = self.last.max(gap.to);
         }
-        self.catching_up = batch.events.len() == self.state.config.max_batch;
-        self.backlog.extend(batch.events);
+        read.gap.is_some() || !self.backlog.is_empty()
     }
 
     /// The next item, or `None` when the server shuts down.
     ///
-    /// Waits on the hub's latest-seq watch, not on the live queue: the
+    /// Waits on the hub's latest-seq watch, then reads the ring: the
     /// hub announces once per publish or per batch of published events
     /// (see [`crate::Hub::publish_scheduled_batch`]), so a subscriber is
     /// woken once for a batch and takes it all with [`Self::try_next`]. A
@@ -103,9 +132,9 @@ impl Subscription {
             if *self.shutdown.borrow() {
                 return None;
             }
-            // Announcements up to here are seen before the queue is read:
-            // an event queued after the read is announced after it, so the
-            // wait below returns at once.
+            // Announcements up to here are seen before the ring is read:
+            // an event appended after the read is announced after it, so
+            // the wait below returns at once.
             self.latest.borrow_and_update();
             if let Some(item) = self.try_next() {
                 return Some(item);
@@ -129,82 +158,49 @@ impl Subscription {
     /// that was just woken takes to send a burst with one write. `None`
     /// means nothing is ready (an end of the stream shows at the next
     /// [`Subscription::next`]). Cheaper than polling `next` once more: no
-    /// futures are made, the queue is read with `try_recv`.
+    /// futures are made, the ring is read once per batch.
     pub fn try_next(&mut self) -> Option<LiveItem> {
         loop {
-            if let Some(item) = self.backlog_item() {
-                return Some(item);
-            }
-            match self.live.try_recv() {
-                Ok(event) => {
-                    if let Some(item) = self.received(event) {
-                        return Some(item);
-                    }
-                }
-                Err(TryRecvError::Lagged(_)) => self.resync(),
-                Err(TryRecvError::Empty | TryRecvError::Closed) => return None,
-            }
-        }
-    }
-
-    /// The next item already here: a pending gap, then the backlog (read
-    /// from the ring while catching up).
-    fn backlog_item(&mut self) -> Option<LiveItem> {
-        loop {
-            if self.backlog.is_empty() && self.pending_gap.is_none() && self.catching_up {
-                self.refill();
-            }
             if let Some(gap) = self.pending_gap.take() {
                 return Some(LiveItem::Gap(gap));
             }
-            let event = self.backlog.pop_front()?;
-            if event.seq > self.last {
-                return Some(self.hand_out(event));
+            if let Some(event) = self.backlog.pop_front() {
+                if event.seq > self.last {
+                    return Some(self.hand_out(event));
+                }
+                continue;
+            }
+            if !self.refill() {
+                return None;
             }
         }
     }
 
-    /// What an event from the live queue becomes: nothing for a
-    /// duplicate, else the event, or first a gap before it.
-    fn received(&mut self, event: Arc<StoredEvent>) -> Option<LiveItem> {
-        if event.seq <= self.last {
-            return None;
+    /// Takes `first` (what [`Self::next`] returned) and whatever else is
+    /// ready now into `burst`, up to [`MAX_BURST`] items, each as `make`
+    /// has it (`None`: nothing to write, such as a keep-alive a transport
+    /// needs none of). Returns true when the subscription ended
+    /// (shutdown). Events already waiting go out together: one write per
+    /// burst rather than per event, and nothing ready is held back; the
+    /// bound keeps one subscriber that is far behind from holding its
+    /// worker thread while others wait.
+    pub fn take_burst<T>(
+        &mut self,
+        first: Option<LiveItem>,
+        burst: &mut Vec<T>,
+        make: impl Fn(LiveItem) -> Option<T>,
+    ) -> bool {
+        let Some(first) = first else {
+            return true;
+        };
+        burst.extend(make(first));
+        while burst.len() < MAX_BURST {
+            match self.try_next() {
+                Some(item) => burst.extend(make(item)),
+                None => break,
+            }
         }
-        // A cluster node's hub can jump over seqs the stream lost while
-        // it could not read (see `Hub::store`): say so before the event,
-        // as a cursor read would.
-        if self.state.cluster.is_some()
-            && event.seq > self.last + 1
-            && let Some(gap) = self.state.hub.gap_after(self.last)
-        {
-            let to = gap.to.min(event.seq - 1);
-            self.last = to;
-            self.backlog.push_front(event);
-            return Some(LiveItem::Gap(Gap { from: gap.from, to }));
-        }
-        Some(self.hand_out(event))
-    }
-
-    /// Slow-consumer policy: the client fell more than the queue behind.
-    /// Resync from the ring, which is longer; whatever left the ring too
-    /// arrives as a gap marker, and both are counted.
-    fn resync(&mut self) {
-        tracing::info!(
-            after = self.last,
-            "a slow subscriber fell more than the queue (--queue) behind: resynced from the ring"
-        );
-        let counters = &self.state.counters;
-        counters
-            .slow_consumer_resyncs
-            .fetch_add(1, Ordering::Relaxed);
-        self.catching_up = true;
-        self.refill();
-        if let Some(gap) = self.pending_gap {
-            self.state
-                .counters
-                .slow_consumer_drops
-                .fetch_add(gap.len(), Ordering::Relaxed);
-        }
+        false
     }
 
     fn hand_out(&mut self, event: Arc<StoredEvent>) -> LiveItem {

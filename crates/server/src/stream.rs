@@ -16,7 +16,7 @@ use futures_util::{StreamExt as _, future, stream};
 use pushbench_protocol::{Transport, gap_json};
 
 use crate::AppState;
-use crate::direct::{DirectWriter, Framing, MAX_BURST};
+use crate::direct::{DirectWriter, Framing, Outgoing, Wire};
 use crate::error::AppError;
 use crate::listener::Conn;
 use crate::live::{LiveItem, Subscription};
@@ -92,6 +92,7 @@ fn live_response(
 /// body's bytes are not the hub's).
 fn direct_chunks(
     state: &AppState,
+    wire: Wire,
     method: &Method,
     version: Version,
     conn: Option<Extension<ConnectInfo<Conn>>>,
@@ -99,13 +100,14 @@ fn direct_chunks(
     let Extension(ConnectInfo(conn)) = conn?;
     let chunked = method == Method::GET && version == Version::HTTP_11;
     (chunked && state.config.compression.is_empty())
-        .then(|| DirectWriter::for_connection(&conn, state.config.send_timeout, Framing::Chunked))
+        .then(|| DirectWriter::for_connection(&conn, state.config.send_timeout, wire))
         .flatten()
 }
 
 /// Writes `sub`'s items as chunks with `writer` until the subscription
 /// ends (`Ok`) or a write fails: each wake-up's items go out together,
-/// up to [`MAX_BURST`] in one vectored write.
+/// up to [`crate::direct::MAX_BURST`] in one write; an event as the chunk the hub made
+/// for everyone, anything else as `encode` has it.
 async fn write_chunks(
     mut sub: Subscription,
     encode: Encoder,
@@ -114,23 +116,25 @@ async fn write_chunks(
     // hyper polls this body first with the response head buffered; the
     // chunks may follow once it has flushed the head.
     writer.counters().next_flush().await;
-    // A chunk of no bytes would end the body: none is written.
-    let chunk = |item| encode(item).filter(|bytes| !bytes.is_empty());
-    let mut burst: Vec<Bytes> = Vec::new();
-    while let Some(first) = sub.next().await {
-        burst.extend(chunk(first));
-        while burst.len() < MAX_BURST {
-            match sub.try_next() {
-                Some(item) => burst.extend(chunk(item)),
-                None => break,
-            }
-        }
+    let chunk = |item| match item {
+        LiveItem::Event(event) => Some(Outgoing::Event(event)),
+        // A chunk of no bytes would end the body: none is written.
+        other => encode(other)
+            .filter(|bytes| !bytes.is_empty())
+            .map(|bytes| Outgoing::own(Framing::Chunked, bytes)),
+    };
+    let mut burst = Vec::new();
+    loop {
+        let first = sub.next().await;
+        let ended = sub.take_burst(first, &mut burst, chunk);
         if !burst.is_empty() {
-            writer.write(burst.iter().map(|bytes| &bytes[..])).await?;
+            writer.write(&burst).await?;
             burst.clear();
         }
+        if ended {
+            return Ok(());
+        }
     }
-    Ok(())
 }
 
 /// `GET /stream?since=S`: chunked HTTP streaming, one chunk per event.
@@ -144,7 +148,7 @@ pub async fn http_stream(
     let query = query(raw)?;
     let raw = params::optional_u64(&query, "since")?;
     let since = params::cursor(raw, "since", state.last_seq_for(raw).await)?;
-    let direct = direct_chunks(&state, &method, version, conn);
+    let direct = direct_chunks(&state, Wire::NdjsonChunk, &method, version, conn);
     let sub = Subscription::new(state, Route::Transport(Transport::Stream), since, None);
     Ok(live_response(sub, "application/x-ndjson", ndjson, direct))
 }
@@ -172,7 +176,7 @@ pub async fn server_sent_events(
         }
     };
     let keepalive = Some(state.config.sse_keepalive);
-    let direct = direct_chunks(&state, &method, version, conn);
+    let direct = direct_chunks(&state, Wire::SseChunk, &method, version, conn);
     let sub = Subscription::new(state, Route::Transport(Transport::Sse), resume, keepalive);
     Ok(live_response(sub, "text/event-stream", sse, direct))
 }

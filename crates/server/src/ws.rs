@@ -7,13 +7,14 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_
 use axum::extract::{ConnectInfo, Extension, Query as QueryExtractor, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use bytes::Bytes;
 use futures_util::SinkExt as _;
 use pushbench_protocol::{Transport, gap_json};
 use std::sync::atomic::Ordering;
 use tokio_tungstenite::tungstenite;
 
 use crate::AppState;
-use crate::direct::{DirectWriter, Framing, WriteError};
+use crate::direct::{DirectWriter, Framing, Outgoing, Wire, WriteError};
 use crate::error::AppError;
 use crate::guard;
 use crate::listener::Conn;
@@ -110,11 +111,7 @@ pub async fn websocket(
     let direct =
         conn.filter(|_| format == Format::Text)
             .and_then(|Extension(ConnectInfo(conn))| {
-                DirectWriter::for_connection(
-                    &conn,
-                    state.config.send_timeout,
-                    Framing::WebSocketText,
-                )
+                DirectWriter::for_connection(&conn, state.config.send_timeout, Wire::WebSocket)
             });
     let session = Session {
         since,
@@ -163,29 +160,29 @@ fn upstream(message: Option<Result<Message, axum::Error>>) -> Upstream {
     }
 }
 
-/// Most messages written before one flush. Events already waiting go out
-/// together; the bound keeps one subscriber that is far behind from holding
-/// its worker thread while others wait.
-const COALESCE: usize = crate::direct::MAX_BURST;
-
-/// What a live item becomes on a WebSocket.
-enum Outgoing {
-    Send(Message),
-    /// A keep-alive tick: WebSocket clients need none (pings are theirs).
-    Skip,
-    /// The server is shutting down.
-    End,
-}
-
-fn outgoing(item: Option<LiveItem>, format: Format) -> Outgoing {
+/// A live item as tungstenite sends it (`None`: nothing to send; a
+/// keep-alive tick, as WebSocket clients need none: pings are theirs).
+fn message(item: LiveItem, format: Format) -> Option<Message> {
     match item {
-        Some(LiveItem::Event(e)) => Outgoing::Send(match format {
+        LiveItem::Event(e) => Some(match format {
             Format::Text => Message::Text(e.json.clone()),
             Format::Binary => Message::Binary(e.event.to_binary().into()),
         }),
-        Some(LiveItem::Gap(gap)) => Outgoing::Send(Message::Text(gap_json(gap).into())),
-        Some(LiveItem::KeepAlive) => Outgoing::Skip,
-        None => Outgoing::End,
+        LiveItem::Gap(gap) => Some(Message::Text(gap_json(gap).into())),
+        LiveItem::KeepAlive => None,
+    }
+}
+
+/// A live item as the direct writer sends it: an event's shared frame,
+/// a gap marker framed here.
+fn direct_message(item: LiveItem) -> Option<Outgoing> {
+    match item {
+        LiveItem::Event(e) => Some(Outgoing::Event(e)),
+        LiveItem::Gap(gap) => Some(Outgoing::own(
+            Framing::WebSocketText,
+            Bytes::from(gap_json(gap)),
+        )),
+        LiveItem::KeepAlive => None,
     }
 }
 
@@ -200,37 +197,6 @@ fn count_send_error(counters: &crate::stats::Counters, who: &str, err: axum::Err
 fn count_send_timeout(counters: &crate::stats::Counters, who: &str) {
     tracing::warn!("cut {who}: it stopped reading for the send timeout (--send-timeout)");
     counters.send_timeouts.fetch_add(1, Ordering::Relaxed);
-}
-
-/// Takes `first` and whatever else is ready now (up to [`COALESCE`]) into
-/// `burst` as messages; true when the subscription ended (shutdown).
-fn take_burst(
-    sub: &mut Subscription,
-    first: Option<LiveItem>,
-    format: Format,
-    burst: &mut Vec<Message>,
-) -> bool {
-    let mut next = Some(first);
-    while let Some(item) = next.take() {
-        match outgoing(item, format) {
-            Outgoing::Send(message) => burst.push(message),
-            Outgoing::Skip => {}
-            Outgoing::End => return true,
-        }
-        if burst.len() < COALESCE {
-            next = sub.try_next().map(Some);
-        }
-    }
-    false
-}
-
-/// A text message's bytes (the direct path carries only text).
-fn message_bytes(message: &Message) -> &[u8] {
-    match message {
-        Message::Text(text) => text.as_bytes(),
-        Message::Binary(data) => data,
-        _ => &[],
-    }
 }
 
 /// tungstenite's path: every message of `burst` fed, then one flush.
@@ -258,6 +224,7 @@ async fn push_session(mut socket: WebSocket, state: AppState, session: Session) 
     let counters = std::sync::Arc::clone(&state.counters);
     let mut sub = Subscription::new(state, Route::Transport(Transport::Ws), since, None);
     let mut burst = Vec::new();
+    let mut direct_burst = Vec::new();
     // Whether tungstenite may hold output of its own (a pong, after a
     // read): flushed before a direct write, so frames never interleave.
     let mut tungstenite_wrote = false;
@@ -271,35 +238,42 @@ async fn push_session(mut socket: WebSocket, state: AppState, session: Session) 
                 // This event and any others already waiting go out in one
                 // write: one system call per burst rather than per event,
                 // and nothing that is ready is held back.
-                let ended = take_burst(&mut sub, item, format, &mut burst);
-                if !burst.is_empty() {
-                    let sent = match &direct {
-                        Some(direct) => {
+                let (ended, sent) = match &direct {
+                    Some(direct) => {
+                        let ended = sub.take_burst(item, &mut direct_burst, direct_message);
+                        let mut sent = Ok(());
+                        if !direct_burst.is_empty() {
                             if tungstenite_wrote {
                                 if let Err(err) = socket.flush().await {
                                     return count_send_error(&counters, &who, err);
                                 }
                                 tungstenite_wrote = false;
                             }
-                            direct
-                                .write(burst.iter().map(message_bytes))
-                                .await
-                                .map_err(|err| match err {
-                                    WriteError::TimedOut => Some(()),
-                                    WriteError::Io(_) => None,
-                                })
+                            sent = direct.write(&direct_burst).await.map_err(|err| match err {
+                                WriteError::TimedOut => Some(()),
+                                WriteError::Io(_) => None,
+                            });
+                            direct_burst.clear();
                         }
-                        None => feed_and_flush(&mut socket, &mut burst)
-                            .await
-                            .map_err(|err| is_timed_out(&*err.into_inner()).then_some(())),
-                    };
-                    burst.clear();
-                    if let Err(timed_out) = sent {
-                        if timed_out.is_some() {
-                            count_send_timeout(&counters, &who);
-                        }
-                        return;
+                        (ended, sent)
                     }
+                    None => {
+                        let ended = sub.take_burst(item, &mut burst, |item| message(item, format));
+                        let mut sent = Ok(());
+                        if !burst.is_empty() {
+                            sent = feed_and_flush(&mut socket, &mut burst)
+                                .await
+                                .map_err(|err| is_timed_out(&*err.into_inner()).then_some(()));
+                            burst.clear();
+                        }
+                        (ended, sent)
+                    }
+                };
+                if let Err(timed_out) = sent {
+                    if timed_out.is_some() {
+                        count_send_timeout(&counters, &who);
+                    }
+                    return;
                 }
                 if ended {
                     close(&mut socket, close_code::AWAY, "server shutting down").await;
