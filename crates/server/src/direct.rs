@@ -1,19 +1,17 @@
 //! Push messages written straight to a plain connection's socket.
 //!
 //! Every subscriber gets the same bytes for an event: the hub encoded its
-//! JSON, SSE record and NDJSON line once ([`crate::hub::StoredEvent`]),
-//! and only a small head around them differs with the framing:
-//!
-//! - a WebSocket text frame: a 2-, 4- or 10-byte head, then the JSON;
-//! - an HTTP/1.1 chunk: the length in hex and CRLF, the record or line,
-//!   CRLF (RFC 9112, section 7.1).
-//!
-//! A push session on a plain HTTP/1.1 connection writes a burst of them
-//! with one vectored write of those shared bytes (heads and payloads side
-//! by side, nothing copied into a per-connection buffer), past
-//! tungstenite or hyper, the upgraded stream and the timeout wrapper; it
-//! books the bytes in the connection's counters itself, exactly as the
-//! counting stream would. Only one writer writes at a time:
+//! JSON, SSE record and NDJSON line once, with their heads
+//! ([`crate::hub::StoredEvent::framed`], [`crate::push_framing`]), and a
+//! subscriber that was up to date before a publish gets that publish's
+//! events framed back to back, once for everyone
+//! ([`crate::hub::Batch`]). A push session on a plain HTTP/1.1
+//! connection writes each wake-up's messages with one write, past
+//! tungstenite or hyper, the upgraded stream and the timeout wrapper: a
+//! batch straight from its shared bytes, a burst of single events
+//! gathered into one per-thread buffer first. It books the bytes in the
+//! connection's counters itself, exactly as the counting stream would.
+//! Only one writer writes at a time:
 //!
 //! - WebSocket: tungstenite still reads the client's frames and writes
 //!   its replies (pongs, the close handshake), and the session flushes
@@ -31,110 +29,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::hub::StoredEvent;
+use crate::hub::{Batch, StoredEvent};
 use crate::listener::{Conn, ConnCounters};
+use crate::push_framing::{Framing, Head, Wire};
 use crate::shared_socket::SharedSocket;
-
-/// How a direct write frames each message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Framing {
-    /// An unmasked, final WebSocket text frame (RFC 6455, section 5.2).
-    WebSocketText,
-    /// One chunk of an HTTP/1.1 chunked body (RFC 9112, section 7.1).
-    Chunked,
-}
-
-/// Longest head: 16 hex digits and CRLF.
-const HEAD_MAX: usize = 18;
-
-/// The bytes in front of one message.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Head {
-    bytes: [u8; HEAD_MAX],
-    len: u8,
-}
-
-impl Head {
-    /// The head's bytes.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
-    }
-}
-
-impl Framing {
-    /// The head of a message carrying `len` payload bytes.
-    ///
-    /// - WebSocket: FIN and opcode 1, then the length in 7 bits, or 126
-    ///   and 16 bits, or 127 and 64 bits;
-    /// - chunked: the length in upper-case hex (as hyper writes it), no
-    ///   leading zeros, CRLF.
-    pub fn head(self, len: usize) -> Head {
-        let mut bytes = [0u8; HEAD_MAX];
-        let head_len = match self {
-            Framing::WebSocketText => {
-                bytes[0] = 0x81;
-                match len {
-                    0..=125 => {
-                        bytes[1] = len as u8;
-                        2
-                    }
-                    126..=0xFFFF => {
-                        bytes[1] = 126;
-                        bytes[2..4].copy_from_slice(&(len as u16).to_be_bytes());
-                        4
-                    }
-                    _ => {
-                        bytes[1] = 127;
-                        bytes[2..10].copy_from_slice(&(len as u64).to_be_bytes());
-                        10
-                    }
-                }
-            }
-            Framing::Chunked => {
-                let digits = (usize::BITS - len.leading_zeros()).div_ceil(4).max(1) as usize;
-                for (i, slot) in bytes[..digits].iter_mut().enumerate() {
-                    let nibble = (len >> (4 * (digits - 1 - i))) & 0xF;
-                    *slot = b"0123456789ABCDEF"[nibble];
-                }
-                bytes[digits..digits + 2].copy_from_slice(b"\r\n");
-                digits + 2
-            }
-        };
-        Head {
-            bytes,
-            len: head_len as u8,
-        }
-    }
-
-    /// The bytes after each message.
-    pub fn tail(self) -> &'static [u8] {
-        match self {
-            Framing::WebSocketText => b"",
-            Framing::Chunked => b"\r\n",
-        }
-    }
-}
-
-/// What a direct writer sends of each event, in which framing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Wire {
-    /// The event's JSON in a WebSocket text frame.
-    WebSocket,
-    /// The event's SSE record in a chunk.
-    SseChunk,
-    /// The event's NDJSON line in a chunk.
-    NdjsonChunk,
-}
-
-impl Wire {
-    /// The framing around each message.
-    pub fn framing(self) -> Framing {
-        match self {
-            Wire::WebSocket => Framing::WebSocketText,
-            Wire::SseChunk | Wire::NdjsonChunk => Framing::Chunked,
-        }
-    }
-}
 
 /// One message of a burst.
 #[derive(Debug)]
@@ -146,6 +44,9 @@ pub enum Outgoing {
     /// Bytes of the session's own (a gap marker, a keep-alive) and their
     /// head.
     Own(Head, Bytes),
+    /// A publish's events, framed once for every subscriber
+    /// ([`Batch::framed`]).
+    Batch(Arc<Batch>),
 }
 
 impl Outgoing {
@@ -154,11 +55,16 @@ impl Outgoing {
         Outgoing::Own(framing.head(bytes.len()), bytes)
     }
 
-    /// The head and the bytes this message puts on `wire`.
-    fn parts(&self, wire: Wire) -> (&[u8], &[u8]) {
+    /// The head, bytes and tail this message puts on `wire`.
+    fn parts(&self, wire: Wire) -> [&[u8]; 3] {
+        let tail = wire.framing().tail();
         match self {
-            Outgoing::Event(event) => event.framed(wire),
-            Outgoing::Own(head, bytes) => (head.as_bytes(), bytes),
+            Outgoing::Event(event) => {
+                let (head, bytes) = event.framed(wire);
+                [head, bytes, tail]
+            }
+            Outgoing::Own(head, bytes) => [head.as_bytes(), bytes, tail],
+            Outgoing::Batch(batch) => [&[], batch.framed(wire), &[]],
         }
     }
 }
@@ -213,13 +119,10 @@ impl DirectWriter {
     /// whenever the socket's buffer is full.
     pub async fn write(&self, burst: &[Outgoing]) -> Result<(), WriteError> {
         let burst = &burst[..burst.len().min(MAX_BURST)];
-        let tail = self.framing().tail().len();
         let total: usize = burst
             .iter()
-            .map(|message| {
-                let (head, bytes) = message.parts(self.wire);
-                head.len() + bytes.len() + tail
-            })
+            .flat_map(|message| message.parts(self.wire))
+            .map(<[u8]>::len)
             .sum();
         let mut done = 0;
         while done < total {
@@ -248,16 +151,15 @@ impl DirectWriter {
     /// its stack and not in the future of [`Self::write`], which a push
     /// session holds for its connection's life.
     fn try_write_from(&self, burst: &[Outgoing], done: usize, total: usize) -> io::Result<usize> {
-        if total - done > COPY_LIMIT {
+        if total - done > COPY_LIMIT || burst.len() == 1 {
+            // Large, or one message (a batch): nothing to gather.
             return self.try_write_slices(burst, done);
         }
-        let tail = self.framing().tail();
         SCRATCH.with_borrow_mut(|scratch| {
             scratch.clear();
             let mut skip = done;
             for message in burst {
-                let (head, bytes) = message.parts(self.wire);
-                for part in [head, bytes, tail] {
+                for part in message.parts(self.wire) {
                     let from = skip.min(part.len());
                     skip -= from;
                     scratch.extend_from_slice(&part[from..]);
@@ -271,15 +173,24 @@ impl DirectWriter {
 
     /// [`Self::try_write_from`] for a large burst: one vectored write.
     fn try_write_slices(&self, burst: &[Outgoing], done: usize) -> io::Result<usize> {
-        let tail = self.framing().tail();
+        if let [one] = burst {
+            let mut slices = one.parts(self.wire).map(IoSlice::new);
+            return self.try_write_vectored(&mut slices, done);
+        }
         let mut slices = [IoSlice::new(&[]); 3 * MAX_BURST];
         for (i, message) in burst.iter().enumerate() {
-            let (head, bytes) = message.parts(self.wire);
+            let [head, bytes, tail] = message.parts(self.wire);
             slices[3 * i] = IoSlice::new(head);
             slices[3 * i + 1] = IoSlice::new(bytes);
             slices[3 * i + 2] = IoSlice::new(tail);
         }
-        let mut rest = &mut slices[..3 * burst.len()];
+        self.try_write_vectored(&mut slices[..3 * burst.len()], done)
+    }
+
+    /// One vectored write of `slices` past their first `done` bytes,
+    /// booked.
+    fn try_write_vectored(&self, slices: &mut [IoSlice<'_>], done: usize) -> io::Result<usize> {
+        let mut rest = slices;
         IoSlice::advance_slices(&mut rest, done);
         let n = self.socket.0.try_write_vectored(rest)?;
         book(&self.counters, rest, n);
@@ -338,30 +249,6 @@ mod tests {
         let mut out = Vec::new();
         frame.format(&mut out).expect("format");
         out
-    }
-
-    #[test]
-    fn heads_match_tungstenites_frames_at_every_length_boundary() {
-        for len in [0, 1, 125, 126, 127, 65_535, 65_536, 70_000] {
-            let payload = vec![b'x'; len];
-            let mut ours = Framing::WebSocketText.head(len).as_bytes().to_vec();
-            ours.extend_from_slice(&payload);
-            assert_eq!(ours, tungstenite_frame(&payload), "length {len}");
-        }
-    }
-
-    #[test]
-    fn chunk_heads_are_the_length_in_hex() {
-        for len in [0, 1, 9, 10, 15, 16, 255, 256, 4_095, 70_000, usize::MAX] {
-            let head = Framing::Chunked.head(len);
-            assert_eq!(
-                head.as_bytes(),
-                format!("{len:X}\r\n").as_bytes(),
-                "length {len}"
-            );
-        }
-        assert_eq!(Framing::Chunked.tail(), b"\r\n");
-        assert_eq!(Framing::WebSocketText.tail(), b"");
     }
 
     /// Writes `texts` as one burst of a WebSocket writer; returns what

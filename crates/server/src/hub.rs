@@ -8,16 +8,16 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
 use pushbench_protocol::{Event, Gap, now_us, payload_for};
 use tokio::sync::watch;
 
-use crate::direct::{Framing, Head, Wire};
 use crate::journal::Journal;
+use crate::push_framing::{Framing, Head, Wire};
 
 /// One published event with its encodings, built once and shared.
 #[derive(Debug)]
@@ -70,12 +70,12 @@ impl StoredEvent {
     /// The head and the bytes of this event on `wire`: made once, when
     /// the event was published, for every subscriber.
     pub fn framed(&self, wire: Wire) -> (&[u8], &[u8]) {
-        let (index, bytes): (usize, &[u8]) = match wire {
-            Wire::WebSocket => (0, self.json.as_bytes()),
-            Wire::SseChunk => (1, &self.sse),
-            Wire::NdjsonChunk => (2, &self.line),
+        let bytes: &[u8] = match wire {
+            Wire::WebSocket => self.json.as_bytes(),
+            Wire::SseChunk => &self.sse,
+            Wire::NdjsonChunk => &self.line,
         };
-        (self.heads[index].as_bytes(), bytes)
+        (self.heads[wire_index(wire)].as_bytes(), bytes)
     }
 }
 
@@ -86,6 +86,8 @@ pub struct LiveRead {
     pub gap: Option<Gap>,
     /// How many seqs the newest event was past the cursor.
     pub behind: u64,
+    /// The last publish whole, instead of events (see [`Hub::read_after`]).
+    pub batch: Option<Arc<Batch>>,
 }
 
 /// What a cursor read returns.
@@ -105,6 +107,72 @@ struct Ring {
     last_seq: u64,
     evicted_through: u64,
     journal: Option<Journal>,
+    /// The events of the last publish, for the subscribers that were up
+    /// to date before it.
+    batch: Option<Arc<Batch>>,
+}
+
+/// The events of one publish (a generator tick's, or one), framed
+/// together once per [`Wire`] when a subscriber first needs them: every
+/// subscriber that was up to date when they were published writes the
+/// same bytes, with one write and no work per event.
+#[derive(Debug)]
+pub struct Batch {
+    /// The seq before the batch: a subscriber whose cursor is here takes
+    /// the batch whole.
+    pub after: u64,
+    /// The last seq of the batch.
+    pub last: u64,
+    events: Vec<Arc<StoredEvent>>,
+    framed: [OnceLock<Bytes>; 3],
+}
+
+impl Batch {
+    /// How many events the batch holds.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Whether the batch holds no event (a publish whose seqs were all
+    /// skipped makes none).
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// One encoding (`of` each event) of every event, back to back,
+    /// unframed.
+    pub fn joined(&self, of: impl Fn(&StoredEvent) -> &[u8]) -> Bytes {
+        let mut out = Vec::new();
+        for event in &self.events {
+            out.extend_from_slice(of(event));
+        }
+        Bytes::from(out)
+    }
+
+    /// Every event of the batch on `wire`, each framed (head, bytes, tail),
+    /// back to back.
+    pub fn framed(&self, wire: Wire) -> &[u8] {
+        self.framed[wire_index(wire)].get_or_init(|| {
+            let tail = wire.framing().tail();
+            let mut out = Vec::new();
+            for event in &self.events {
+                let (head, bytes) = event.framed(wire);
+                out.extend_from_slice(head);
+                out.extend_from_slice(bytes);
+                out.extend_from_slice(tail);
+            }
+            Bytes::from(out)
+        })
+    }
+}
+
+/// Where a [`Wire`]'s head (or batch) is kept.
+fn wire_index(wire: Wire) -> usize {
+    match wire {
+        Wire::WebSocket => 0,
+        Wire::SseChunk => 1,
+        Wire::NdjsonChunk => 2,
+    }
 }
 
 /// The hub. Cheap to share (`Arc<Hub>`).
@@ -167,6 +235,7 @@ impl Hub {
                 last_seq,
                 evicted_through,
                 journal,
+                batch: None,
             }),
             queue: queue.max(1) as u64,
             latest,
@@ -224,7 +293,8 @@ impl Hub {
     /// after the last. Returns the last seq assigned.
     fn publish_made(&self, count: usize, mut make: impl FnMut(usize, u64) -> Event) -> u64 {
         let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
-        let mut announced = None;
+        let after = ring.last_seq;
+        let mut events = Vec::with_capacity(count);
         for i in 0..count {
             ring.last_seq += 1;
             let seq = ring.last_seq;
@@ -232,10 +302,22 @@ impl Hub {
                 // Fault injection: the seq is used up but nobody ever sees it.
                 continue;
             }
-            self.append(&mut ring, Arc::new(StoredEvent::new(make(i, seq))));
-            announced = Some(seq);
+            let stored = Arc::new(StoredEvent::new(make(i, seq)));
+            self.append(&mut ring, Arc::clone(&stored));
+            events.push(stored);
         }
-        if let Some(seq) = announced {
+        ring.batch = Some(Arc::new(Batch {
+            after,
+            last: ring.last_seq,
+            events,
+            framed: Default::default(),
+        }));
+        if let Some(seq) = ring
+            .batch
+            .as_ref()
+            .and_then(|b| b.events.last())
+            .map(|e| e.seq)
+        {
             self.announce(seq);
         }
         ring.last_seq
@@ -258,6 +340,9 @@ impl Hub {
             ring.evicted_through = event.seq - 1;
         }
         ring.last_seq = event.seq;
+        // Stored events arrive one by one, maybe past a jump: subscribers
+        // read them from the ring, which reports the jump as a gap.
+        ring.batch = None;
         if self.skip_every > 0 && event.seq.is_multiple_of(self.skip_every) {
             return true;
         }
@@ -364,17 +449,33 @@ impl Hub {
         self.published.load(Ordering::Relaxed)
     }
 
-    /// What a live subscriber at `cursor` reads next: up to `limit`
-    /// events after it, appended to `out` (a subscriber's backlog, so no
-    /// list is made per read), the seqs after it that left the ring, and
-    /// how far behind the newest event it was.
+    /// What a live subscriber at `cursor` reads next: the last publish's
+    /// [`Batch`] whole, when `batches` are wanted and the cursor is just
+    /// before it; else up to `limit` events after it, appended to `out`
+    /// (a subscriber's backlog, so no list is made per read), and the
+    /// seqs after it that left the ring. Either way, how far behind the
+    /// newest event it was.
     pub fn read_after(
         &self,
         cursor: u64,
         limit: usize,
+        batches: bool,
         out: &mut VecDeque<Arc<StoredEvent>>,
     ) -> LiveRead {
         let ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        let behind = ring.last_seq.saturating_sub(cursor);
+        if batches
+            && let Some(batch) = ring
+                .batch
+                .as_ref()
+                .filter(|b| b.after == cursor && !b.is_empty())
+        {
+            return LiveRead {
+                gap: None,
+                behind,
+                batch: Some(Arc::clone(batch)),
+            };
+        }
         let gap = (cursor < ring.evicted_through).then(|| Gap {
             from: cursor + 1,
             to: ring.evicted_through,
@@ -383,7 +484,8 @@ impl Hub {
         out.extend(ring.events.range(start..).take(limit).cloned());
         LiveRead {
             gap,
-            behind: ring.last_seq.saturating_sub(cursor),
+            behind,
+            batch: None,
         }
     }
 
@@ -494,13 +596,13 @@ mod tests {
             "a duplicate is ignored"
         );
         let mut live = VecDeque::new();
-        let read = hub.read_after(0, 10, &mut live);
+        let read = hub.read_after(0, 10, false, &mut live);
         assert_eq!(live.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
         assert_eq!((read.gap, read.behind), (None, 2));
         assert!(hub.store(Event::generated(6, 4, 1, 0)));
         assert_eq!(hub.last_seq(), 6);
         live.clear();
-        let read = hub.read_after(2, 10, &mut live);
+        let read = hub.read_after(2, 10, false, &mut live);
         assert_eq!((read.gap, read.behind), (Some(Gap { from: 3, to: 5 }), 4));
         let b = hub.since(1, 100);
         assert_eq!(b.gap, Some(Gap { from: 2, to: 5 }));

@@ -16,6 +16,9 @@
 //!   [`redis_conn`] (one async connection).
 //! - [`live`]: [`live::Subscription`], backlog then live events, exactly once,
 //!   with the slow-consumer policy; used by `stream`, `sse` and `ws`.
+//! - [`push_framing`] and [`direct`]: the WebSocket frame and chunk heads the
+//!   hub makes once per event, and the writer that sends a burst (or a
+//!   whole publish's batch) to a plain connection's socket with one write.
 //! - One module per transport: [`poll`] (short and long polling),
 //!   [`stream`] (HTTP streaming and SSE), [`ws`] (WebSocket and echo);
 //!   [`control_routes`] holds publish, stats and the index page; [`guard`]
@@ -55,6 +58,7 @@ pub mod listener;
 pub mod live;
 pub mod params;
 pub mod poll;
+pub mod push_framing;
 pub mod redis_conn;
 pub mod resp;
 pub mod response_headers;

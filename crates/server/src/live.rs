@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use crate::AppState;
 use crate::direct::MAX_BURST;
-use crate::hub::StoredEvent;
+use crate::hub::{Batch, StoredEvent};
 use crate::route::Route;
 
 /// One thing to send to a live client.
@@ -26,6 +26,9 @@ pub enum LiveItem {
     Gap(Gap),
     /// Nothing happened for the keep-alive interval.
     KeepAlive,
+    /// The events of the last publish, whole and framed once for everyone
+    /// (only for a subscription [`Subscription::with_batches`]).
+    Batch(Arc<Batch>),
 }
 
 /// Resolves once the server starts shutting down.
@@ -51,6 +54,9 @@ pub struct Subscription {
     /// not caught up since (counted once per fall).
     lagging: bool,
     keepalive: Option<Duration>,
+    /// Whether this subscriber takes a publish's events as one
+    /// [`LiveItem::Batch`] when it was up to date before it.
+    batches: bool,
 }
 
 impl Subscription {
@@ -74,12 +80,23 @@ impl Subscription {
             last,
             lagging: false,
             keepalive,
+            batches: false,
         }
+    }
+
+    /// This subscription, taking each publish's events as one
+    /// [`LiveItem::Batch`] whenever it was up to date before it: what a
+    /// direct writer sends with one write of bytes framed once for every
+    /// subscriber ([`crate::direct`]).
+    pub fn with_batches(mut self) -> Self {
+        self.batches = true;
+        self
     }
 
     /// Reads what the ring holds after `last` into the backlog (at most a
     /// burst, so a client that stopped reading holds on to few events
-    /// after the ring let them go), noting any gap; false when there is
+    /// after the ring let them go), noting any gap, or takes the last
+    /// publish's batch whole (`Some(Some(batch))`); `None` when there is
     /// nothing new.
     ///
     /// Slow-consumer policy: a subscriber that fell more than the queue
@@ -89,12 +106,11 @@ impl Subscription {
     /// arrives as a gap marker, counted in `slow_consumer_drops`. (A
     /// client that asked for a cursor older than the ring gets its gap
     /// without being counted: it was not slow.)
-    fn refill(&mut self) -> bool {
-        let limit = self.state.config.max_batch;
+    fn refill(&mut self) -> Option<Option<Arc<Batch>>> {
         let read = self
             .state
             .hub
-            .read_after(self.last, limit, &mut self.backlog);
+            .read_after(self.last, MAX_BURST, self.batches, &mut self.backlog);
         let counters = &self.state.counters;
         let lagging = read.behind > self.state.hub.queue();
         if lagging && !self.lagging {
@@ -116,7 +132,10 @@ impl Subscription {
             self.pending_gap = Some(gap);
             self.last = self.last.max(gap.to);
         }
-        read.gap.is_some() || !self.backlog.is_empty()
+        if let Some(batch) = read.batch {
+            return Some(Some(batch));
+        }
+        (read.gap.is_some() || !self.backlog.is_empty()).then_some(None)
     }
 
     /// The next item, or `None` when the server shuts down.
@@ -170,8 +189,12 @@ impl Subscription {
                 }
                 continue;
             }
-            if !self.refill() {
-                return None;
+            if let Some(batch) = self.refill()? {
+                self.last = batch.last;
+                self.state
+                    .counters
+                    .delivered(self.route, batch.len() as u64);
+                return Some(LiveItem::Batch(batch));
             }
         }
     }

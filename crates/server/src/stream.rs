@@ -16,12 +16,13 @@ use futures_util::{StreamExt as _, future, stream};
 use pushbench_protocol::{Transport, gap_json};
 
 use crate::AppState;
-use crate::direct::{DirectWriter, Framing, Outgoing, Wire};
+use crate::direct::{DirectWriter, Outgoing};
 use crate::error::AppError;
 use crate::listener::Conn;
 use crate::live::{LiveItem, Subscription};
 use crate::params::{self, Query};
 use crate::poll::query;
+use crate::push_framing::{Framing, Wire};
 use crate::route::Route;
 
 /// How a live body writes each item; `None` writes nothing.
@@ -34,6 +35,7 @@ fn ndjson(item: LiveItem) -> Option<Bytes> {
         LiveItem::Event(e) => Some(e.line.clone()),
         LiveItem::Gap(gap) => Some(Bytes::from(format!("{}\n", gap_json(gap)))),
         LiveItem::KeepAlive => None,
+        LiveItem::Batch(batch) => Some(batch.joined(|e| &e.line)),
     }
 }
 
@@ -46,6 +48,7 @@ fn sse(item: LiveItem) -> Option<Bytes> {
             gap.from, gap.to
         ))),
         LiveItem::KeepAlive => Some(Bytes::from_static(b": keep-alive\n\n")),
+        LiveItem::Batch(batch) => Some(batch.joined(|e| &e.sse)),
     }
 }
 
@@ -72,7 +75,7 @@ fn live_response(
         // of this body to write the last chunk (or drops the connection
         // on its error).
         Some(writer) => Body::from_stream(
-            stream::once(write_chunks(subscription, encode, writer))
+            stream::once(write_chunks(subscription.with_batches(), encode, writer))
                 .filter_map(|written| future::ready(written.err().map(Err::<Bytes, _>))),
         ),
     };
@@ -118,6 +121,7 @@ async fn write_chunks(
     writer.counters().next_flush().await;
     let chunk = |item| match item {
         LiveItem::Event(event) => Some(Outgoing::Event(event)),
+        LiveItem::Batch(batch) => Some(Outgoing::Batch(batch)),
         // A chunk of no bytes would end the body: none is written.
         other => encode(other)
             .filter(|bytes| !bytes.is_empty())

@@ -14,13 +14,14 @@ use std::sync::atomic::Ordering;
 use tokio_tungstenite::tungstenite;
 
 use crate::AppState;
-use crate::direct::{DirectWriter, Framing, Outgoing, Wire, WriteError};
+use crate::direct::{DirectWriter, Outgoing, WriteError};
 use crate::error::AppError;
 use crate::guard;
 use crate::listener::Conn;
 use crate::live::{LiveItem, Subscription, stopped};
 use crate::params::{self, Format, Query};
 use crate::poll::query;
+use crate::push_framing::{Framing, Wire};
 use crate::route::Route;
 use crate::stats::is_timed_out;
 
@@ -169,7 +170,9 @@ fn message(item: LiveItem, format: Format) -> Option<Message> {
             Format::Binary => Message::Binary(e.event.to_binary().into()),
         }),
         LiveItem::Gap(gap) => Some(Message::Text(gap_json(gap).into())),
-        LiveItem::KeepAlive => None,
+        // Batches are for direct writers only ([`push_session`] asks for
+        // them only with one), and keep-alives for SSE.
+        LiveItem::KeepAlive | LiveItem::Batch(_) => None,
     }
 }
 
@@ -178,6 +181,7 @@ fn message(item: LiveItem, format: Format) -> Option<Message> {
 fn direct_message(item: LiveItem) -> Option<Outgoing> {
     match item {
         LiveItem::Event(e) => Some(Outgoing::Event(e)),
+        LiveItem::Batch(batch) => Some(Outgoing::Batch(batch)),
         LiveItem::Gap(gap) => Some(Outgoing::own(
             Framing::WebSocketText,
             Bytes::from(gap_json(gap)),
@@ -223,6 +227,9 @@ async fn push_session(mut socket: WebSocket, state: AppState, session: Session) 
     let limiter = std::sync::Arc::clone(&state.publish_limiter);
     let counters = std::sync::Arc::clone(&state.counters);
     let mut sub = Subscription::new(state, Route::Transport(Transport::Ws), since, None);
+    if direct.is_some() {
+        sub = sub.with_batches();
+    }
     let mut burst = Vec::new();
     let mut direct_burst = Vec::new();
     // Whether tungstenite may hold output of its own (a pong, after a
