@@ -240,16 +240,7 @@ fn book(counters: &ConnCounters, slices: &[IoSlice<'_>], mut n: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
-    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
-
-    /// The bytes tungstenite writes for a server's text frame.
-    fn tungstenite_frame(payload: &[u8]) -> Vec<u8> {
-        let frame = Frame::message(payload.to_vec(), OpCode::Data(Data::Text), true);
-        let mut out = Vec::new();
-        frame.format(&mut out).expect("format");
-        out
-    }
+    use crate::push_framing::tests::tungstenite_frame;
 
     /// Writes `texts` as one burst of a WebSocket writer; returns what
     /// the client read and what the writer booked.

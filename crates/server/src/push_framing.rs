@@ -105,13 +105,13 @@ impl Wire {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use tokio_tungstenite::tungstenite::protocol::frame::Frame;
     use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
     /// The bytes tungstenite writes for a server's text frame.
-    fn tungstenite_frame(payload: &[u8]) -> Vec<u8> {
+    pub(crate) fn tungstenite_frame(payload: &[u8]) -> Vec<u8> {
         let frame = Frame::message(payload.to_vec(), OpCode::Data(Data::Text), true);
         let mut out = Vec::new();
         frame.format(&mut out).expect("format");
