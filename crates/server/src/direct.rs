@@ -104,11 +104,6 @@ impl DirectWriter {
         })
     }
 
-    /// The framing of this writer's messages.
-    pub fn framing(&self) -> Framing {
-        self.wire.framing()
-    }
-
     /// The connection's counters.
     pub fn counters(&self) -> &ConnCounters {
         &self.counters

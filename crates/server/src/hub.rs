@@ -112,6 +112,25 @@ struct Ring {
     batch: Option<Arc<Batch>>,
 }
 
+impl Ring {
+    /// What a reader at `cursor` finds: the seqs after it that already
+    /// left the ring, and the events after it still here, oldest first.
+    fn after(
+        &self,
+        cursor: u64,
+    ) -> (
+        Option<Gap>,
+        std::collections::vec_deque::Iter<'_, Arc<StoredEvent>>,
+    ) {
+        let gap = (cursor < self.evicted_through).then(|| Gap {
+            from: cursor + 1,
+            to: self.evicted_through,
+        });
+        let start = self.events.partition_point(|e| e.seq <= cursor);
+        (gap, self.events.range(start..))
+    }
+}
+
 /// The events of one publish (a generator tick's, or one), framed
 /// together once per [`Wire`] when a subscriber first needs them: every
 /// subscriber that was up to date when they were published writes the
@@ -142,9 +161,14 @@ impl Batch {
     /// One encoding (`of` each event) of every event, back to back,
     /// unframed.
     pub fn joined(&self, of: impl Fn(&StoredEvent) -> &[u8]) -> Bytes {
+        self.concat(|event, out| out.extend_from_slice(of(event)))
+    }
+
+    /// What `write` puts down for each event, back to back.
+    fn concat(&self, mut write: impl FnMut(&StoredEvent, &mut Vec<u8>)) -> Bytes {
         let mut out = Vec::new();
         for event in &self.events {
-            out.extend_from_slice(of(event));
+            write(event, &mut out);
         }
         Bytes::from(out)
     }
@@ -154,14 +178,12 @@ impl Batch {
     pub fn framed(&self, wire: Wire) -> &[u8] {
         self.framed[wire_index(wire)].get_or_init(|| {
             let tail = wire.framing().tail();
-            let mut out = Vec::new();
-            for event in &self.events {
+            self.concat(|event, out| {
                 let (head, bytes) = event.framed(wire);
                 out.extend_from_slice(head);
                 out.extend_from_slice(bytes);
                 out.extend_from_slice(tail);
-            }
-            Bytes::from(out)
+            })
         })
     }
 }
@@ -420,18 +442,8 @@ impl Hub {
     /// Events after `cursor`, at most `limit`, with any gap.
     pub fn since(&self, cursor: u64, limit: usize) -> Backlog {
         let ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
-        let gap = (cursor < ring.evicted_through).then(|| Gap {
-            from: cursor + 1,
-            to: ring.evicted_through,
-        });
-        let start = ring.events.partition_point(|e| e.seq <= cursor);
-        let events: Vec<_> = ring
-            .events
-            .iter()
-            .skip(start)
-            .take(limit)
-            .cloned()
-            .collect();
+        let (gap, after) = ring.after(cursor);
+        let events: Vec<_> = after.take(limit).cloned().collect();
         let next = match events.last() {
             Some(last) if events.len() == limit => last.seq,
             _ => ring.last_seq.max(cursor),
@@ -476,12 +488,8 @@ impl Hub {
                 batch: Some(Arc::clone(batch)),
             };
         }
-        let gap = (cursor < ring.evicted_through).then(|| Gap {
-            from: cursor + 1,
-            to: ring.evicted_through,
-        });
-        let start = ring.events.partition_point(|e| e.seq <= cursor);
-        out.extend(ring.events.range(start..).take(limit).cloned());
+        let (gap, after) = ring.after(cursor);
+        out.extend(after.take(limit).cloned());
         LiveRead {
             gap,
             behind,
