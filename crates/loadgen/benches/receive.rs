@@ -87,15 +87,16 @@ fn long_poll() -> Connection {
 fn receive(connection: &Connection, recorder: &Arc<PhaseRecorder>) -> u64 {
     let meter = Meter::new(connection.transport, recorder.clone(), 0);
     let mut tracker = SeqTracker::new(0);
+    let mut notes = Vec::new();
     for (request, reads) in &connection.exchanges {
         if !request.is_empty() {
             meter.on_written(request);
         }
         for read in reads {
             meter.on_read(read);
-            let notes = meter.take_notes_for(0);
+            meter.move_notes_for(0, &mut notes);
             let mut shard = recorder.shard(0);
-            for note in notes {
+            for (_, note) in notes.drain(..) {
                 if let Note::Message(
                     Received::Event {
                         seq, created_us, ..

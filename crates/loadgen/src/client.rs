@@ -101,6 +101,7 @@ pub async fn run_client(
             answered: false,
             stream: 0,
             first: dialer.opened == 1,
+            notes: Vec::new(),
         };
         let end = match spec.transport {
             Transport::Ws => session.websocket(&mut conn, started, &mut stop).await,

@@ -312,6 +312,7 @@ async fn streams(
             answered: false,
             stream: 0,
             first,
+            notes: Vec::new(),
         };
         let end = stream_session(&mut session, &up.send, &mut stop).await;
         first = session.first;

@@ -289,12 +289,11 @@ impl Meter {
             Direction::Received => ByteClass::ResponseHeaders,
         };
         heads.feed(direction, bytes, class, ledger(&mut books.setup, direction));
-        let traffic = &mut books.traffic;
-        let mut sink =
-            |stream: u32, e: WireEvent<'_>| book(stream, e, at, traffic, &mut delta, notes);
+        let mut sink = |stream: u32, e: WireEvent<'_>| book(stream, e, at, &mut delta, notes);
         if let Err(e) = classifier.feed(direction, bytes, &mut sink) {
             error.get_or_insert(e);
         }
+        books.traffic.merge(&delta);
         self.book_window(&delta, &mut books.windowed);
     }
 
@@ -373,19 +372,22 @@ impl Meter {
     /// Takes the notes of HTTP/2 stream `stream` decoded so far (0: the
     /// connection's own), leaving the other streams' for their clients.
     pub fn take_notes_for(&self, stream: u32) -> Vec<Note> {
+        let mut notes = Vec::new();
+        self.move_notes_for(stream, &mut notes);
+        notes.into_iter().map(|(_, note)| note).collect()
+    }
+
+    /// [`Meter::take_notes_for`] into `into` (appended, with their stream):
+    /// a client that keeps `into` between reads allocates nothing per read.
+    pub fn move_notes_for(&self, stream: u32, into: &mut Vec<(u32, Note)>) {
         let mut state = lock(&self.state);
-        if state.notes.iter().all(|(s, _)| *s != stream) {
-            return Vec::new();
+        if into.is_empty() && state.notes.iter().all(|(s, _)| *s == stream) {
+            // Every note is the caller's (always over HTTP/1.1): the two
+            // buffers trade places.
+            std::mem::swap(&mut state.notes, into);
+            return;
         }
-        // Over HTTP/1.1 (and on an HTTP/2 connection of one client) every
-        // note is the caller's: no partition needed.
-        let notes = std::mem::take(&mut state.notes);
-        if notes.iter().all(|(s, _)| *s == stream) {
-            return notes.into_iter().map(|(_, note)| note).collect();
-        }
-        let (mine, others): (Vec<_>, Vec<_>) = notes.into_iter().partition(|(s, _)| *s == stream);
-        state.notes = others;
-        mine.into_iter().map(|(_, note)| note).collect()
+        into.extend(state.notes.extract_if(.., |(s, _)| *s == stream));
     }
 
     /// The first protocol error the classifier met, if any.
@@ -416,18 +418,17 @@ impl Meter {
             setup,
         } = books;
         let at = now_us();
-        classifier.finish(&mut |stream: u32, e: WireEvent<'_>| {
-            book(stream, e, at, traffic, &mut delta, notes)
-        });
+        classifier
+            .finish(&mut |stream: u32, e: WireEvent<'_>| book(stream, e, at, &mut delta, notes));
         if let Some(tls) = tls {
             // Record bodies that gave no plaintext: tickets, close_notify.
             for direction in [Direction::Sent, Direction::Received] {
                 let i = index(direction);
                 let control = tls.bodies[i].saturating_sub(tls.plaintext[i]);
                 ledger(&mut delta, direction).add(ByteClass::TlsRecords, control);
-                ledger(traffic, direction).add(ByteClass::TlsRecords, control);
             }
         }
+        traffic.merge(&delta);
         self.book_window(&delta, windowed);
         if let Some(both) = segments {
             // The client's SYN goes out and the server's SYN-ACK comes in.
@@ -476,27 +477,17 @@ fn ledger(traffic: &mut Traffic, direction: Direction) -> &mut ByteLedger {
     }
 }
 
-fn book(
-    stream: u32,
-    e: WireEvent<'_>,
-    at: u64,
-    traffic: &mut Traffic,
-    delta: &mut Traffic,
-    notes: &mut Vec<(u32, Note)>,
-) {
+/// Books one classifier event of a read: its bytes into `delta` (the
+/// read's, which the caller adds to the connection's and the window's
+/// books once), its notes into `notes`.
+fn book(stream: u32, e: WireEvent<'_>, at: u64, delta: &mut Traffic, notes: &mut Vec<(u32, Note)>) {
     match e {
         WireEvent::Bytes {
             direction,
             class,
             bytes,
-        } => {
-            ledger(traffic, direction).add(class, bytes.len() as u64);
-            ledger(delta, direction).add(class, bytes.len() as u64);
-        }
-        WireEvent::Decoded { class, bytes } => {
-            traffic.decoded.add(class, bytes.len() as u64);
-            delta.decoded.add(class, bytes.len() as u64);
-        }
+        } => ledger(delta, direction).add(class, bytes.len() as u64),
+        WireEvent::Decoded { class, bytes } => delta.decoded.add(class, bytes.len() as u64),
         WireEvent::Message(m) => notes.push((stream, Note::Message(m, at))),
         WireEvent::ResponseHead { status } => notes.push((stream, Note::ResponseHead(status))),
         WireEvent::ResponseEnd { status, next } => {

@@ -141,6 +141,8 @@ pub(crate) struct Session<'a> {
     /// The client's first session of the phase is still to open: opening
     /// it counts in the phase's ramp.
     pub(crate) first: bool,
+    /// The notes of the read being drained; kept so reads allocate nothing.
+    pub(crate) notes: Vec<(u32, Note)>,
 }
 
 /// What the notes of one read amounted to.
@@ -170,13 +172,15 @@ impl Session<'_> {
     /// Hands the meter's decoded messages to the tracker and the histogram.
     pub(crate) fn drain(&mut self) -> Drained {
         let mut drained = Drained::default();
-        let notes = self.meter.take_notes_for(self.stream);
+        let mut notes = std::mem::take(&mut self.notes);
+        self.meter.move_notes_for(self.stream, &mut notes);
         if notes.is_empty() {
+            self.notes = notes;
             return drained;
         }
         let measuring = self.recorder.measuring();
         let mut shard = self.recorder.shard(self.id);
-        for note in notes {
+        for (_, note) in notes.drain(..) {
             match note {
                 Note::Message(
                     Received::Event {
@@ -215,6 +219,7 @@ impl Session<'_> {
             }
         }
         drop(shard);
+        self.notes = notes;
         if self.spec.schedule == Schedule::Once {
             *self.cursor = (*self.cursor).max(self.report.tracker.highest());
         }
