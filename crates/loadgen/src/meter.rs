@@ -88,11 +88,12 @@ enum AnyClassifier {
 
 impl AnyClassifier {
     /// Feeds bytes; `sink` gets each event with its stream (0 over HTTP/1.1).
-    fn feed(
+    /// Generic, so the booking of each segment is inlined into the parsers.
+    fn feed<S: FnMut(u32, WireEvent<'_>)>(
         &mut self,
         direction: Direction,
         bytes: &[u8],
-        sink: &mut dyn FnMut(u32, WireEvent<'_>),
+        sink: &mut S,
     ) -> Result<(), WireError> {
         match self {
             AnyClassifier::Http1(c) => c.feed(direction, bytes, &mut |e| sink(0, e)),

@@ -245,6 +245,12 @@ impl<'s, F: FnMut(WireEvent<'_>)> Emitter<'s, F> {
     /// Books body bytes, with the segments that arrived among them.
     fn body_bytes(&mut self, class: ByteClass, mut bytes: &[u8]) {
         const DIR: Direction = Direction::Received;
+        if self.order.waiting.is_empty() {
+            // Nothing arrived among them (the common case).
+            self.book(DIR, class, bytes);
+            self.order.booked += bytes.len() as u64;
+            return;
+        }
         while let Some(&(at, ..)) = self.order.waiting.front() {
             let before =
                 usize::try_from(at.saturating_sub(self.order.booked)).unwrap_or(usize::MAX);

@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use memchr::memchr;
+use memchr::{memchr, memchr_iter};
 
 use super::emit::{Direction, Emitter, MAX_MESSAGE, WireError, WireEvent};
 use super::event_json::decode_json_located;
@@ -47,7 +47,10 @@ impl Line {
         if unit[raw.start..content_end].ends_with(b"\r") {
             content_end -= 1;
         }
-        let (name, value) = match memchr(b':', &unit[raw.start..content_end]) {
+        // A field name is a few bytes: a plain loop finds its colon sooner
+        // than memchr's setup would.
+        let colon = unit[raw.start..content_end].iter().position(|&b| b == b':');
+        let (name, value) = match colon {
             Some(at) => {
                 let colon = raw.start + at;
                 let mut start = colon + 1;
@@ -87,8 +90,10 @@ impl Line {
 fn scan_unit(bytes: &[u8], lines: &mut Vec<Line>) -> Option<usize> {
     lines.clear();
     let mut start = 0;
-    loop {
-        let end = start + memchr(b'\n', &bytes[start..])? + 1;
+    // One search for all the unit's line ends: a search per line paid
+    // memchr's setup three times per event for lines of a few bytes.
+    for newline in memchr_iter(b'\n', bytes) {
+        let end = newline + 1;
         let line = Line::parse(bytes, start..end);
         let ends = line.ends_unit(lines.is_empty());
         lines.push(line);
@@ -97,6 +102,7 @@ fn scan_unit(bytes: &[u8], lines: &mut Vec<Line>) -> Option<usize> {
         }
         start = end;
     }
+    None
 }
 
 impl SseParser {

@@ -935,3 +935,32 @@ fn coded_bodies_in_any_split_add_up_to_the_bytes_fed() {
         }
     }
 }
+
+/// Chunk-size lines as servers write them take the fast path; anything
+/// else the general one, with the same answers.
+#[test]
+fn chunk_sizes_read_alike_on_both_paths() {
+    let table: [(&[u8], Option<u64>); 13] = [
+        (b"1A\r\n", Some(26)),
+        (b"1a\r\n", Some(26)),
+        (b"0\r\n", Some(0)),
+        (b"fffffffffffffff\r\n", Some(0x0fff_ffff_ffff_ffff)),
+        (b"ffffffffffffffff\r\n", Some(u64::MAX)),
+        (b"10000000000000000\r\n", None),
+        (b"1A;name=value\r\n", Some(26)),
+        (b" 1A \r\n", Some(26)),
+        (b"1A\n", Some(26)),
+        (b"g\r\n", None),
+        (b"\r\n", None),
+        (b"+1\r\n", Some(1)),
+        (b"1 2\r\n", None),
+    ];
+    for (line, expected) in table {
+        assert_eq!(
+            http::chunk_size(line),
+            expected,
+            "{}",
+            String::from_utf8_lossy(line)
+        );
+    }
+}
