@@ -114,6 +114,10 @@ impl SseParser {
         let mut rest = bytes;
         while !rest.is_empty() {
             if self.pending.is_empty() {
+                if let Some(len) = own_block(rest, em) {
+                    rest = &rest[len..];
+                    continue;
+                }
                 if let Some(len) = scan_unit(rest, &mut self.lines) {
                     book_unit(&rest[..len], &self.lines, em);
                     rest = &rest[len..];
@@ -155,6 +159,47 @@ impl SseParser {
             em.bytes(Direction::Received, ByteClass::Control, line);
         }
     }
+}
+
+/// Books the unit at the start of `bytes` if it is a block as pushbench's
+/// server writes it, `id: <digits>\n` `data: <event JSON>\n` `\n`, whole,
+/// with an event our decoder reads: the classes [`end_block`] would give
+/// it, without its general line handling (which cost an SSE client half
+/// again a WebSocket client's classifying). Its length, or `None` (and
+/// nothing booked) for anything else.
+fn own_block<F: FnMut(WireEvent<'_>)>(bytes: &[u8], em: &mut Emitter<'_, F>) -> Option<usize> {
+    const DIR: Direction = Direction::Received;
+    const ID: &[u8] = b"id: ";
+    const DATA: &[u8] = b"data: ";
+    let digits = bytes
+        .get(ID.len()..)?
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let id_end = ID.len() + digits + 1;
+    if !bytes.starts_with(ID) || digits == 0 || bytes.get(id_end - 1) != Some(&b'\n') {
+        return None;
+    }
+    let data = bytes.get(id_end..)?.strip_prefix(DATA)?;
+    let value_len = memchr(b'\n', data)?;
+    let value = &data[..value_len];
+    let data_end = id_end + DATA.len() + value_len + 1;
+    if value.ends_with(b"\r") || bytes.get(data_end) != Some(&b'\n') {
+        return None;
+    }
+    let (received, Some(payload)) = decode_json_located(value)? else {
+        return None;
+    };
+    em.bytes(DIR, ByteClass::Framing, &bytes[..id_end]);
+    let shift = DATA.len();
+    em.split(
+        DIR,
+        &bytes[id_end..data_end],
+        shift + payload.start..shift + payload.end,
+    );
+    em.bytes(DIR, ByteClass::Framing, &bytes[data_end..data_end + 1]);
+    em.message(received);
+    Some(data_end + 1)
 }
 
 /// Books one whole unit with its `lines`: a comment as control, a block
