@@ -294,10 +294,25 @@ impl Stepwise for ResponseParser {
                         // The last chunk ends the body: it delivers nothing.
                         em.bytes(DIR, ByteClass::Control, whole);
                         *chunk = ChunkState::Trailer(Vec::new());
-                    } else {
-                        em.bytes(DIR, ByteClass::Framing, whole);
-                        *chunk = ChunkState::Data { remaining: size };
+                        return Ok(taken);
                     }
+                    em.bytes(DIR, ByteClass::Framing, whole);
+                    line.clear();
+                    // A chunk whose data and CRLF this read holds too (a
+                    // pushed event, typically) is read in this one step.
+                    let data_end = usize::try_from(size)
+                        .ok()
+                        .and_then(|n| n.checked_add(taken));
+                    if let Some(end) = data_end
+                        && bytes.get(end..end + 2) == Some(b"\r\n")
+                    {
+                        self.feed_content(&bytes[taken..end], em)
+                            .map_err(|e| (end, e))?;
+                        self.content.end_chunk(em);
+                        em.bytes(DIR, ByteClass::Framing, b"\r\n");
+                        return Ok(end + 2);
+                    }
+                    *chunk = ChunkState::Data { remaining: size };
                     Ok(taken)
                 }
                 ChunkState::Data { remaining } => {
