@@ -14,16 +14,19 @@
 # from the npm registry, as locked).
 # Then, with the same serve flags, `pushbench capacity --transports
 # ws,sse,stream` (folder transports/): how close SSE and HTTP streaming
-# come to the WebSocket's fan-out on the same server.
+# come to the WebSocket's fan-out on the same server, in ROUNDS rounds
+# (default 2: transports/, transports-2/, ...), as the capacity search
+# moves by a tenth or more between runs minutes apart.
 # Usage: scripts/peers.sh [extra `pushbench peers` flags...]
 #   env FORCE=1   replace an existing folder of the same name
 #   env SERVE_ARGS  flags of the measured `pushbench serve` (default
 #                 `--workers 1`: one thread, as the Node and Bun peers run)
 #   env TRANSPORTS=0  skip the transports search
+#   env ROUNDS=N  rounds of the transports search (default 2)
 #   env KEEP=1    keep today's folder's peers part (peers.json there) and
 #                 run only the transports search again
 # The commit each part was made at is in commit-peers.txt and
-# transports/commit.txt.
+# transports*/commit.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=lib/bench.sh
@@ -40,7 +43,7 @@ if [ "${KEEP:-}" = 1 ] && [ -e "$kept/peers.json" ]; then
   cargo build --release -q -p pushbench-cli
   exe=${CARGO_TARGET_DIR:-target}/release/pushbench
   ran=(peers --out "$out" "${serve_args[@]}" "$@")
-  rm -rf "$out/transports"
+  rm -rf "$out"/transports "$out"/transports-*
 else
   bench_prepare "${LABEL:-peers}"
   # A missed goal makes `peers` exit 1; the folder is still written.
@@ -49,14 +52,20 @@ fi
 git rev-parse HEAD >"$out/commit-peers.txt.tmp"
 [ -e "$out/commit-peers.txt" ] || mv "$out/commit-peers.txt.tmp" "$out/commit-peers.txt"
 rm -f "$out/commit-peers.txt.tmp"
+# The transports search's folders, one per round.
+rounds=()
 if [ "${TRANSPORTS:-1}" = 1 ]; then
-  transports=(capacity --transports ws,sse,stream --clients 100 --payload 128
-    --duration 4 --warmup 1 --ramp-up 0.5 --refine 3 --max-p99 100
-    "${serve_args[@]}" --out "$out/transports")
-  mkdir -p "$out/transports"
-  git rev-parse HEAD >"$out/transports/commit.txt"
-  "$exe" "${transports[@]}" >"$out/transports/summary.txt" 2>"$out/transports/run.log" ||
-    echo "peers: the transports search exited $? (see $out/transports/run.log)" >&2
+  for r in $(seq "${ROUNDS:-2}"); do
+    dir=transports$([ "$r" = 1 ] || echo "-$r")
+    rounds+=("$dir")
+    transports=(capacity --transports ws,sse,stream --clients 100 --payload 128
+      --duration 4 --warmup 1 --ramp-up 0.5 --refine 3 --max-p99 100
+      "${serve_args[@]}")
+    mkdir -p "$out/$dir"
+    git rev-parse HEAD >"$out/$dir/commit.txt"
+    "$exe" "${transports[@]}" --out "$out/$dir" >"$out/$dir/summary.txt" 2>"$out/$dir/run.log" ||
+      echo "peers: the transports search exited $? (see $out/$dir/run.log)" >&2
+  done
 fi
 
 cat >"$out/README.md" <<EOT
@@ -77,15 +86,15 @@ $(sed -n '/^| comparison/,/^$/p' "$out/peers.md")
 
 ![ratios](peers.svg)
 
-$(if [ "${TRANSPORTS:-1}" = 1 ]; then cat <<EOT2
-## SSE and HTTP streaming beside WebSocket
+$(for dir in "${rounds[@]}"; do cat <<EOT2
+## SSE and HTTP streaming beside WebSocket: $dir/
 
-\`$exe ${transports[*]}\` (a fresh server per rate, the same search as
-the fan-out's): [transports/](transports/report.md)
+\`$exe ${transports[*]} --out $out/$dir\` (a fresh server per rate, the same search as
+the fan-out's): [$dir/]($dir/report.md)
 
-$(bench_section "$out/transports/report.md" Capacity)
+$(bench_section "$out/$dir/report.md" Capacity)
 EOT2
-fi)
+done)
 
 How each figure was measured, round by round: [peers.md](peers.md). Raw
 data: [peers.json](peers.json), the tools' output in [logs/](logs/), each

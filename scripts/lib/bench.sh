@@ -13,7 +13,9 @@
 #   bench_machine_md      prints the "## Machine" and "## Versions" sections
 #   bench_section FILE H  prints the "## H" section of a Markdown FILE
 #   bench_run ARGS...     runs the binary, keeping summary.txt and run.log
-#   bench_command_md ...  prints the README's "Made by" paragraph
+#   bench_command_md ...  prints the README's "Made by" paragraph (with
+#                         $command_env, the script's settings from the
+#                         environment, before the command)
 
 bench_prepare() {
   out=${BENCH_ROOT:-bench-results}/$(date -u +%F)-$1
@@ -102,7 +104,7 @@ bench_run() {
 # commands bench_run ran (after $prelude, when set).
 bench_command_md() {
   cat <<EOT
-Made by \`scripts/$(basename "$0")${*:+ $*}\`, which ran (from the repository root):
+Made by \`${command_env:+$command_env }scripts/$(basename "$0")${*:+ $*}\`, which ran (from the repository root):
 
 \`\`\`sh
 ${prelude:+$prelude

@@ -11,6 +11,10 @@ stacks a flame-graph tool reads (`inferno-flamegraph FILE > out.svg`).
 
 Usage: perf script ... | perf-breakdown.py --pid PID
          [--cpu-us-per-delivery X] [--folded FILE] [--json FILE]
+         [--role server|loadgen]
+With --role loadgen the process is `pushbench run` (the load generator):
+its classifier and its meter, tracker and histogram are parts of their
+own, and X is its CPU per received event.
 """
 
 import argparse
@@ -36,7 +40,8 @@ USER_PARTS = [
     ("encoding and framing",
      re.compile(r"tungstenite::protocol::frame|buffer_frame|format_into_buf|"
                 r"pushbench_server::ws::outgoing|StoredEvent|to_json|"
-                r"pushbench_server::(sse|stream)::|hyper::proto::h1::(encode|role)|frame_batch|Frames")),
+                r"pushbench_server::(sse|stream|direct|push_framing)::|hyper::proto::h1::(encode|role)|"
+                r"frame_batch|Frames")),
     ("hub (publish, ring)", re.compile(r"pushbench_server::hub::|pushbench_server::generator")),
     ("queue and wake-ups (broadcast, notify)",
      re.compile(r"tokio::sync::(broadcast|notify|watch)|pushbench_server::live::|AtomicWaker|wake_by")),
@@ -44,6 +49,13 @@ USER_PARTS = [
     ("socket I/O glue (tokio io, timeouts)",
      re.compile(r"tokio::net::|tokio::io::|tokio_io_timeout|poll_write|poll_flush|poll_read|__send|__recv|__libc_")),
     ("async runtime (scheduler, timers, select)", re.compile(r"tokio::runtime|tokio::time|poll_fn|Pin<P>|select")),
+]
+# The load generator's own parts (--role loadgen), before the shared ones.
+LOADGEN_PARTS = [
+    ("classifier (wire parsing, event decoding)",
+     re.compile(r"pushbench_protocol::(wire|event|frame_head|h2_classifier|tls_records)")),
+    ("meter, tracker and histogram",
+     re.compile(r"pushbench_loadgen::(meter|session|tracker|recorder)|hdrhistogram")),
 ]
 OTHER = "other user space"
 # A sample's first line: `PID/TID PERIOD`.
@@ -79,7 +91,7 @@ def is_kernel(dso):
     return "kernel" in dso or dso.startswith("[k")
 
 
-def part_of(frames):
+def part_of(frames, user_parts):
     if not frames:
         return OTHER
     if is_kernel(frames[0][1]):
@@ -91,7 +103,7 @@ def part_of(frames):
             if any(pat.search(s) for s in kernel[:entry]):
                 return part
     for sym, _ in frames:
-        for part, pat in USER_PARTS:
+        for part, pat in user_parts:
             if pat.search(sym):
                 return part
     return OTHER
@@ -103,7 +115,11 @@ def main():
     ap.add_argument("--cpu-us-per-delivery", type=float)
     ap.add_argument("--folded")
     ap.add_argument("--json")
+    ap.add_argument("--role", choices=["server", "loadgen"], default="server",
+                    help="whose samples: the server's parts, or the load generator's")
     args = ap.parse_args()
+    loadgen = args.role == "loadgen"
+    user_parts = (LOADGEN_PARTS if loadgen else []) + USER_PARTS
     parts = collections.Counter()
     folded = collections.Counter()
     total = 0
@@ -111,15 +127,16 @@ def main():
         if pid != args.pid:
             continue
         total += 1
-        parts[part_of(frames)] += 1
+        parts[part_of(frames, user_parts)] += 1
         if args.folded:
             folded[";".join(s for s, _ in reversed(frames)) or "[unknown]"] += 1
     if total == 0:
         sys.exit(f"perf-breakdown: no samples of pid {args.pid}")
     rows = [(p, n / total) for p, n in parts.most_common()]
     per = args.cpu_us_per_delivery
-    print(f"| part of the server's CPU | share of {total:,} samples |"
-          + (" µs per delivery |" if per else ""))
+    whose, unit = ("the load generator's", "received event") if loadgen else ("the server's", "delivery")
+    print(f"| part of {whose} CPU | share of {total:,} samples |"
+          + (f" µs per {unit} |" if per else ""))
     print("| :--- | ---: |" + (" ---: |" if per else ""))
     for part, share in rows:
         print(f"| {part} | {share * 100:.1f} % |" + (f" {share * per:.2f} |" if per else ""))
