@@ -66,6 +66,11 @@ breakdown() {
   gzip -9 "$out/$t/${prefix}folded.txt"
 }
 
+# per_event T WHO: the CPU µs per event of WHO (server, load_generator) in T's run.
+per_event() {
+  python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['phases'][0][sys.argv[2]]['cpu_us_per_event'])" "$out/$1/results.json" "$2"
+}
+
 bench_start
 for t in ${transports//,/ }; do
   mkdir -p "$out/$t"
@@ -87,11 +92,8 @@ for t in ${transports//,/ }; do
   perf record -q -p "$server" -F 999 --call-graph dwarf,8192 -o "$out/$t/perf.data" -- sleep "$sample" 2>/dev/null
   wait "$load_perf" "$load"
   kill "$server"; wait "$server" 2>/dev/null || true
-  per_event() {
-    python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['phases'][0][sys.argv[2]]['cpu_us_per_event'])" "$out/$t/results.json" "$1"
-  }
-  breakdown "$t" "$server" server "$(per_event server)" ""
-  breakdown "$t" "$load" loadgen "$(per_event load_generator)" loadgen-
+  breakdown "$t" "$server" server "$(per_event "$t" server)" ""
+  breakdown "$t" "$load" loadgen "$(per_event "$t" load_generator)" loadgen-
   server=
 done
 bench_finish
