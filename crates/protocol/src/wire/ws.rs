@@ -59,17 +59,18 @@ impl FrameParser {
     ) {
         while !bytes.is_empty() {
             match &mut self.body {
-                None if self.header.is_empty() => {
+                None => {
                     // A whole frame in this read is classified where it
                     // lies: no copy, no allocation (the common case, a
                     // burst of small frames).
-                    if let Some(used) = self.in_place(bytes, em) {
+                    if self.header.is_empty()
+                        && let Some(used) = self.in_place(bytes, em)
+                    {
                         bytes = &bytes[used..];
                         continue;
                     }
                     bytes = self.take_header(bytes, em);
                 }
-                None => bytes = self.take_header(bytes, em),
                 Some(body) => {
                     let n = up_to(bytes, body.len - body.seen);
                     body.seen += n as u64;
