@@ -480,7 +480,10 @@ fn ledger(traffic: &mut Traffic, direction: Direction) -> &mut ByteLedger {
 
 /// Books one classifier event of a read: its bytes into `delta` (the
 /// read's, which the caller adds to the connection's and the window's
-/// books once), its notes into `notes`.
+/// books once), its notes into `notes`. Inlined into the classifier's
+/// parsers for the bytes, which come several times per event; the rest
+/// is [`note`].
+#[inline]
 fn book(stream: u32, e: WireEvent<'_>, at: u64, delta: &mut Traffic, notes: &mut Vec<(u32, Note)>) {
     match e {
         WireEvent::Bytes {
@@ -489,14 +492,22 @@ fn book(stream: u32, e: WireEvent<'_>, at: u64, delta: &mut Traffic, notes: &mut
             bytes,
         } => ledger(delta, direction).add(class, bytes.len() as u64),
         WireEvent::Decoded { class, bytes } => delta.decoded.add(class, bytes.len() as u64),
-        WireEvent::Message(m) => notes.push((stream, Note::Message(m, at))),
-        WireEvent::ResponseHead { status } => notes.push((stream, Note::ResponseHead(status))),
-        WireEvent::ResponseEnd { status, next } => {
-            notes.push((stream, Note::ResponseEnd(status, next)))
-        }
-        WireEvent::Malformed { reason, .. } => notes.push((stream, Note::Malformed(reason))),
-        WireEvent::Peer(signal) => notes.push((stream, Note::Peer(PeerNote::from(signal)))),
+        other => note(stream, other, at, notes),
     }
+}
+
+/// Books one classifier event that is not bytes into `notes`.
+#[inline(never)]
+fn note(stream: u32, e: WireEvent<'_>, at: u64, notes: &mut Vec<(u32, Note)>) {
+    let note = match e {
+        WireEvent::Message(m) => Note::Message(m, at),
+        WireEvent::ResponseHead { status } => Note::ResponseHead(status),
+        WireEvent::ResponseEnd { status, next } => Note::ResponseEnd(status, next),
+        WireEvent::Malformed { reason, .. } => Note::Malformed(reason),
+        WireEvent::Peer(signal) => Note::Peer(PeerNote::from(signal)),
+        WireEvent::Bytes { .. } | WireEvent::Decoded { .. } => return,
+    };
+    notes.push((stream, note));
 }
 
 /// The tally on the socket under TLS ([`Meter::below_tls`]).

@@ -5,7 +5,7 @@
 
 use super::emit::{Direction, Emitter, MAX_MESSAGE, WireError, WireEvent};
 use super::engine_io::PollPayload;
-use super::event_json::classify_ndjson_line;
+use super::event_json::{classify_ndjson_line, own_ndjson_line};
 use super::nchan_bodies::NchanBody;
 use super::poll::classify_poll_body;
 use super::sse::SseParser;
@@ -216,7 +216,14 @@ impl Content {
                         line.clear();
                     }
                 }
-                while let Some(end) = memchr::memchr(b'\n', rest) {
+                while !rest.is_empty() {
+                    if let Some(len) = own_ndjson_line(rest, em) {
+                        rest = &rest[len..];
+                        continue;
+                    }
+                    let Some(end) = memchr::memchr(b'\n', rest) else {
+                        break;
+                    };
                     classify_ndjson_line(&rest[..=end], em);
                     rest = &rest[end + 1..];
                 }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::emit::{Direction, Emitter, WireEvent};
-use crate::event::{Received, decode_json, decode_own_event};
+use crate::event::{Received, decode_json, decode_own_event, decode_own_event_prefix};
 use crate::ledger::ByteClass;
 
 #[derive(Deserialize)]
@@ -43,6 +43,24 @@ pub(super) fn decode_json_located(json: &[u8]) -> Option<(Received, Option<Range
         Received::Event { .. } => Some((received, Some(json_payload_range(json)?))),
         Received::Gap(_) => Some((received, None)),
     }
+}
+
+/// Books the line at the start of `bytes` if it is an event JSON as
+/// pushbench writes it ([`decode_own_event_prefix`]) and a bare `\n`:
+/// what [`classify_ndjson_line`] would book, read in one pass (the event,
+/// then the newline after it, where finding the newline first took
+/// another). Its length, or `None` (and nothing booked) for anything else.
+pub(super) fn own_ndjson_line<F: FnMut(WireEvent<'_>)>(
+    bytes: &[u8],
+    em: &mut Emitter<'_, F>,
+) -> Option<usize> {
+    let (received, payload, len) = decode_own_event_prefix(bytes)?;
+    if bytes.get(len) != Some(&b'\n') {
+        return None;
+    }
+    em.split(Direction::Received, &bytes[..=len], payload);
+    em.message(received);
+    Some(len + 1)
 }
 
 pub(super) fn classify_ndjson_line<F: FnMut(WireEvent<'_>)>(line: &[u8], em: &mut Emitter<'_, F>) {
