@@ -16,7 +16,9 @@
 # ws,sse,stream` (folder transports/): how close SSE and HTTP streaming
 # come to the WebSocket's fan-out on the same server, in ROUNDS rounds
 # (default 2: transports/, transports-2/, ...), as the capacity search
-# moves by a tenth or more between runs minutes apart.
+# moves by a tenth or more between runs minutes apart. It bisects five
+# times (--refine 5) after doubling: its last step is 1/32 of the span the
+# doubling left, 3 % of the rate or less, fine enough to tell 10 % apart.
 # Usage: scripts/peers.sh [extra `pushbench peers` flags...]
 #   env FORCE=1   replace an existing folder of the same name
 #   env SERVE_ARGS  flags of the measured `pushbench serve` (default
@@ -59,7 +61,7 @@ if [ "${TRANSPORTS:-1}" = 1 ]; then
     dir=transports$([ "$r" = 1 ] || echo "-$r")
     rounds+=("$dir")
     transports=(capacity --transports ws,sse,stream --clients 100 --payload 128
-      --duration 4 --warmup 1 --ramp-up 0.5 --refine 3 --max-p99 100
+      --duration 4 --warmup 1 --ramp-up 0.5 --refine 5 --max-p99 100
       "${serve_args[@]}")
     mkdir -p "$out/$dir"
     git rev-parse HEAD >"$out/$dir/commit.txt"

@@ -24,7 +24,9 @@ use crate::meter::Meter;
 use crate::nodes::Nodes;
 use crate::peer_state::{PeerState, request, ws_target};
 use crate::recorder::PhaseRecorder;
-use crate::session::{ClientReport, Session, SessionEnd, poll_turn, ws_config, ws_kind};
+use crate::session::{
+    ClientReport, ReadBuffer, Session, SessionEnd, poll_turn, ws_config, ws_kind,
+};
 use crate::tracker::SeqTracker;
 
 /// Runs client `id` until `stop` turns true. `specs` are one per server
@@ -144,7 +146,7 @@ impl Session<'_> {
         next_poll: &mut tokio::time::Instant,
         stop: &mut watch::Receiver<bool>,
     ) -> SessionEnd {
-        let mut buf = vec![0u8; 8 * 1024];
+        let mut buf = ReadBuffer::new();
         loop {
             if self.spec.keep_alive && !poll_turn(self.spec.schedule, next_poll, stop).await {
                 return SessionEnd::Stopped;
@@ -157,16 +159,16 @@ impl Session<'_> {
                 let n = if let Schedule::Every(_) = self.spec.schedule {
                     // A short poll is answered at once: finish reading it so
                     // client and server count the same bytes.
-                    conn.read(&mut buf).await
+                    conn.read(buf.space()).await
                 } else {
                     tokio::select! {
                         _ = stop.changed() => return SessionEnd::Stopped,
-                        n = conn.read(&mut buf) => n,
+                        n = conn.read(buf.space()) => n,
                     }
                 };
                 match n {
                     Ok(0) => return SessionEnd::Failed("closed by server".into()),
-                    Ok(_) => {}
+                    Ok(n) => buf.filled(n),
                     Err(e) => return SessionEnd::Failed(io_kind("read", &e)),
                 }
                 let drained = self.drain();

@@ -273,13 +273,45 @@ impl Session<'_> {
 }
 
 /// Bytes a WebSocket client reads per socket read: tungstenite's chunk
-/// (handshakes, and the HTTP/2 clients' messages) and the HTTP/1.1 push
-/// path's buffer ([`crate::ws_session`], zeroed once per connection).
+/// (handshakes, and the HTTP/2 clients' messages) and the first size of
+/// the HTTP/1.1 push paths' buffer ([`ReadBuffer`]).
 /// tungstenite zero-fills its chunk before every read: its default, 128
 /// KiB, made that memset the load generator's largest cost (17 % of its
 /// CPU in a 100-client fan-out, by `perf`). Events are small and the
 /// buffer still grows for a large message, so 8 KiB costs nothing else.
 pub const WS_READ_CHUNK: usize = 8 * 1024;
+
+/// Most bytes a client's push path reads at once ([`ReadBuffer`]).
+pub const MAX_READ: usize = 64 * 1024;
+
+/// The read buffer of a client's HTTP/1.1 push path (its socket's raw
+/// bytes, which the meter sees as they pass): zeroed once, it starts at
+/// [`WS_READ_CHUNK`] and grows once to [`MAX_READ`] when a read fills it.
+/// Under a fan-out at its limit a client's socket holds more than 8 KiB
+/// at half of its reads (`perf` of `sys_exit_recvfrom`, 100 clients at
+/// 36,000 events/s), and each read costs a system call, a wake-up and the
+/// meter's per-read work; an idle client (19,000 of them at one event a
+/// second) keeps the small one.
+#[derive(Debug)]
+pub(crate) struct ReadBuffer(Vec<u8>);
+
+impl ReadBuffer {
+    pub(crate) fn new() -> Self {
+        ReadBuffer(vec![0u8; WS_READ_CHUNK])
+    }
+
+    /// The room to read into.
+    pub(crate) fn space(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
+
+    /// A read put `n` bytes in: a full buffer grows.
+    pub(crate) fn filled(&mut self, n: usize) {
+        if n == self.0.len() && n < MAX_READ {
+            self.0.resize(MAX_READ, 0);
+        }
+    }
+}
 
 /// The WebSocket settings of every load-generator client.
 pub fn ws_config() -> tungstenite::protocol::WebSocketConfig {

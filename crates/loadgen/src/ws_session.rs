@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 use crate::connection::Conn;
 use crate::peer_state::{WsControl, ws_replies};
-use crate::session::{Session, SessionEnd, WS_READ_CHUNK};
+use crate::session::{ReadBuffer, Session, SessionEnd};
 
 /// WebSocket opcodes a client writes (RFC 6455 section 11.8).
 const TEXT: u8 = 0x1;
@@ -72,20 +72,19 @@ impl Session<'_> {
         conn: &mut Conn,
         stop: &mut watch::Receiver<bool>,
     ) -> SessionEnd {
-        // Zeroed once per connection; the bytes themselves are the
-        // meter's, read as they passed.
-        let mut buf = vec![0u8; WS_READ_CHUNK];
+        // The bytes themselves are the meter's, read as they passed.
+        let mut buf = ReadBuffer::new();
         loop {
             let read = tokio::select! {
-                _ = stop.changed() => return self.ws_close(conn, &mut buf).await,
-                n = conn.read(&mut buf) => n,
+                _ = stop.changed() => return self.ws_close(conn, buf.space()).await,
+                n = conn.read(buf.space()) => n,
             };
             match read {
                 Ok(0) => {
                     self.drain();
                     return SessionEnd::Failed(self.ws_end_kind());
                 }
-                Ok(_) => {}
+                Ok(n) => buf.filled(n),
                 Err(e) => return SessionEnd::Failed(format!("ws: {:?}", e.kind())),
             }
             self.drain();
