@@ -5,7 +5,7 @@
 use pushbench_protocol::RunResult;
 use pushbench_protocol::results::PhaseResult;
 
-use crate::number_format::{format_count, format_decimal, format_us};
+use crate::number_format::{format_count, format_cpu_us, format_decimal, format_us};
 use crate::table::Table;
 use crate::variant_labels::phase_label;
 
@@ -34,6 +34,13 @@ pub fn capacity_table(result: &RunResult) -> Option<Table> {
     ]
     .map(str::to_owned)
     .to_vec();
+    // The load generator's cost beside the server's, when it was
+    // measured: above it, the search found the load generator's limit.
+    let load_generator = result
+        .phases
+        .iter()
+        .any(|p| p.load_generator.cpu_seconds > 0.0);
+    let per_point = if load_generator { 5 } else { 4 };
     for f in &fractions {
         let pct = f * 100.0;
         header.extend([
@@ -42,6 +49,9 @@ pub fn capacity_table(result: &RunResult) -> Option<Table> {
             format!("{pct:.0} %: p99"),
             format!("{pct:.0} %: CPU µs/ev"),
         ]);
+        if load_generator {
+            header.push(format!("{pct:.0} %: LG µs/ev"));
+        }
     }
     let mut table = Table::new(header);
     for t in &capacity.transports {
@@ -67,13 +77,18 @@ pub fn capacity_table(result: &RunResult) -> Option<Table> {
                 .find(|l| l.fraction == *f)
                 .and_then(|l| result.phases.get(l.phase))
             {
-                Some(p) => row.extend([
-                    format_us(p.latency_us.p50 as f64),
-                    format_us(p.latency_us.p90 as f64),
-                    format_us(p.latency_us.p99 as f64),
-                    format!("{:.1}", p.server.cpu_us_per_event),
-                ]),
-                None => row.extend(std::iter::repeat_n("n/a".to_owned(), 4)),
+                Some(p) => {
+                    row.extend([
+                        format_us(p.latency_us.p50 as f64),
+                        format_us(p.latency_us.p90 as f64),
+                        format_us(p.latency_us.p99 as f64),
+                        format_cpu_us(p.server.cpu_us_per_event),
+                    ]);
+                    if load_generator {
+                        row.push(format_cpu_us(p.load_generator.cpu_us_per_event));
+                    }
+                }
+                None => row.extend(std::iter::repeat_n("n/a".to_owned(), per_point)),
             }
         }
         table.push(row);
@@ -128,4 +143,62 @@ fn connection_row(result: &RunResult, phase: &PhaseResult) -> Vec<String> {
         format_count(phase.derived.connections_per_second.round() as u64),
         format_count(phase.derived.responses_per_second.round() as u64),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pushbench_protocol::Transport;
+    use pushbench_protocol::results::{Capacity, CapacityStep, LoadPoint, TransportCapacity};
+
+    /// A one-step search of ws whose 90 % point is the fixture's first
+    /// phase; with the load generator's cost measured, or not (older runs).
+    fn searched(load_generator: bool) -> RunResult {
+        let mut run: RunResult =
+            serde_json::from_str(include_str!("../tests/fixtures/results.json"))
+                .expect("the fixture");
+        run.phases.truncate(1);
+        let phase = &mut run.phases[0];
+        phase.server.cpu_us_per_event = 0.134;
+        phase.load_generator.cpu_seconds = 0.0;
+        if load_generator {
+            phase.load_generator.cpu_seconds = 1.0;
+            phase.load_generator.cpu_us_per_event = 0.221;
+        }
+        run.capacity = Some(Capacity {
+            clients: 100,
+            transports: vec![TransportCapacity {
+                transport: Transport::Ws,
+                criteria: Vec::new(),
+                steps: vec![CapacityStep {
+                    rate: 1000.0,
+                    phase: 0,
+                    sustained: true,
+                    failed: Vec::new(),
+                }],
+                max_rate: Some(1000.0),
+                max_delivered_per_second: 100_000.0,
+                load_points: vec![LoadPoint {
+                    fraction: 0.9,
+                    rate: 900.0,
+                    phase: 0,
+                }],
+            }],
+        });
+        run
+    }
+
+    #[test]
+    fn load_points_show_the_load_generator_beside_the_server_when_measured() {
+        let older = capacity_table(&searched(false)).expect("a search");
+        assert!(!older.headers.iter().any(|h| h.contains("LG")));
+        let table = capacity_table(&searched(true)).expect("a search");
+        let at = |name: &str| table.headers.iter().position(|h| h == name);
+        let (cpu, lg) = (at("90 %: CPU µs/ev"), at("90 %: LG µs/ev"));
+        assert_eq!(lg, cpu.map(|c| c + 1), "{:?}", table.headers);
+        let row = &table.rows[0];
+        assert_eq!(row.len(), table.headers.len());
+        assert_eq!(cpu.map(|c| row[c].as_str()), Some("0.13"));
+        assert_eq!(lg.map(|c| row[c].as_str()), Some("0.22"));
+    }
 }

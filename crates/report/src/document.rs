@@ -279,8 +279,10 @@ from a start rate, then bisecting, one fresh server per rate): a phase held when
 criterion (nothing missed, duplicated, reordered or failed, at least 98 % of the window's events \
 delivered within it (for short polling, less the share of the window one poll interval is), \
 p99 under the bound), then latency measured at fractions of that rate. \
-Deliveries per second are events × clients. Search steps above the limit break the criteria by \
-design, so the warnings above leave them out.";
+Deliveries per second are events × clients. CPU µs/ev is the server's CPU per delivered event \
+and LG µs/ev the load generator's per received event: on one machine the two share its cores, so \
+where the load generator costs more the limit found is the pair's, not the server's alone. Search \
+steps above the limit break the criteria by design, so the warnings above leave them out.";
 
 /// The variant section's title: the one dimension the run compared, or
 /// all of them.

@@ -54,6 +54,17 @@ pub fn format_count(n: u64) -> String {
     out
 }
 
+/// A CPU cost per event in µs: one decimal from 1 µs (`13.8`), two
+/// below (`0.13`), where a fan-out's costs lie and one decimal would
+/// make the server's and the load generator's look alike.
+pub fn format_cpu_us(us: f64) -> String {
+    if us < 1.0 {
+        format!("{us:.2}")
+    } else {
+        format!("{us:.1}")
+    }
+}
+
 /// A figure in a comparison table or beside a bar: a count with
 /// separators from 100 up (`12,345`), two decimals below (`39.89`).
 pub fn format_figure(v: f64) -> String {
@@ -78,6 +89,9 @@ mod tests {
         assert_eq!(format_us(1_234.0), "1.23 ms");
         assert_eq!(format_us(12_345.0), "12.3 ms");
         assert_eq!(format_us(1_250_000.0), "1.25 s");
+        assert_eq!(format_cpu_us(13.84), "13.8");
+        assert_eq!(format_cpu_us(1.0), "1.0");
+        assert_eq!(format_cpu_us(0.134), "0.13");
         assert_eq!(format_bytes(512.0), "512 B");
         assert_eq!(format_bytes(871_000.0), "871.0 kB");
         assert_eq!(format_count(100_000), "100,000");

@@ -6,7 +6,7 @@ use pushbench_protocol::{ByteClass, RunResult};
 
 use crate::figures::{classes_in, per_event_by_class, phase_has_losses, transports_in};
 use crate::node_tables::unreachable_nodes;
-use crate::number_format::{format_bytes, format_count, format_decimal, format_us};
+use crate::number_format::{format_bytes, format_count, format_cpu_us, format_decimal, format_us};
 use crate::table::Table;
 use crate::variant_labels::{constant_in, phase_label, varying_in};
 
@@ -83,11 +83,11 @@ pub fn summary_table(result: &RunResult) -> Table {
             format_count(events.missed),
             format_count(events.duplicated),
             format_count(events.out_of_order),
-            format!("{:.1}", phase.server.cpu_us_per_event),
+            format_cpu_us(phase.server.cpu_us_per_event),
             format_bytes(phase.server.rss_per_connection_bytes),
         ];
         if load_generator {
-            let lg = format!("{:.1}", phase.load_generator.cpu_us_per_event);
+            let lg = format_cpu_us(phase.load_generator.cpu_us_per_event);
             row.insert(row.len() - 1, lg);
         }
         for (k, dimension) in constant.iter().enumerate() {
@@ -397,7 +397,7 @@ mod tests {
         assert_eq!(at, cpu.map(|c| c + 1), "{:?}", table.headers);
         let at = at.unwrap_or_default();
         assert!(
-            table.rows.iter().all(|r| r[at] == "0.5"),
+            table.rows.iter().all(|r| r[at] == "0.50"),
             "{:?}",
             table.rows
         );

@@ -30,7 +30,7 @@ use pushbench_protocol::{
 
 use super::grouped;
 use crate::figures::per_event_by_class;
-use crate::number_format::{format_bytes, format_count, format_decimal, format_us};
+use crate::number_format::{format_bytes, format_count, format_cpu_us, format_decimal, format_us};
 use crate::table::Table;
 use crate::variant_labels::DIMENSIONS;
 
@@ -250,12 +250,7 @@ impl Point {
             let Some(p) = phase.and_then(|i| run.phases.get(i)) else {
                 return "—".to_owned();
             };
-            let cpu = p.server.cpu_us_per_event;
-            let cpu = if cpu < 1.0 {
-                format!("{cpu:.2}")
-            } else {
-                format!("{cpu:.1}")
-            };
+            let cpu = format_cpu_us(p.server.cpu_us_per_event);
             if past_limit {
                 format!("{cpu} (past its limit)")
             } else {
