@@ -274,14 +274,14 @@ impl Session<'_> {
 
 /// Bytes a WebSocket client reads per socket read: tungstenite's chunk
 /// (handshakes, and the HTTP/2 clients' messages) and the first size of
-/// the HTTP/1.1 push paths' buffer ([`ReadBuffer`]).
+/// the HTTP/1.1 push paths' buffer (`ReadBuffer`).
 /// tungstenite zero-fills its chunk before every read: its default, 128
 /// KiB, made that memset the load generator's largest cost (17 % of its
 /// CPU in a 100-client fan-out, by `perf`). Events are small and the
 /// buffer still grows for a large message, so 8 KiB costs nothing else.
 pub const WS_READ_CHUNK: usize = 8 * 1024;
 
-/// Most bytes a client's push path reads at once ([`ReadBuffer`]).
+/// Most bytes a client's push path reads at once (`ReadBuffer`).
 pub const MAX_READ: usize = 64 * 1024;
 
 /// The read buffer of a client's HTTP/1.1 push path (its socket's raw
