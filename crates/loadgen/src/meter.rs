@@ -75,8 +75,10 @@ pub enum Note {
     ResponseEnd(u16, Option<u64>),
     /// Bytes that should have been an event but were not.
     Malformed(&'static str),
-    /// What the server's dialect asks the client to carry on or answer.
-    Peer(PeerNote),
+    /// What the server's dialect asks the client to carry on or answer
+    /// (boxed: rare, and its strings would make every note, an event's
+    /// too, a quarter larger).
+    Peer(Box<PeerNote>),
 }
 
 /// The classifier of a connection's HTTP version.
@@ -504,7 +506,7 @@ fn note(stream: u32, e: WireEvent<'_>, at: u64, notes: &mut Vec<(u32, Note)>) {
         WireEvent::ResponseHead { status } => Note::ResponseHead(status),
         WireEvent::ResponseEnd { status, next } => Note::ResponseEnd(status, next),
         WireEvent::Malformed { reason, .. } => Note::Malformed(reason),
-        WireEvent::Peer(signal) => Note::Peer(PeerNote::from(signal)),
+        WireEvent::Peer(signal) => Note::Peer(Box::new(PeerNote::from(signal))),
         WireEvent::Bytes { .. } | WireEvent::Decoded { .. } => return,
     };
     notes.push((stream, note));

@@ -209,7 +209,7 @@ impl Session<'_> {
                     }
                     drained.ended = Some(status);
                 }
-                Note::Peer(note) => self.peer.absorb(note),
+                Note::Peer(note) => self.peer.absorb(*note),
                 Note::Malformed(reason) => {
                     *shard
                         .errors
