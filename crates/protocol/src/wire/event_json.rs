@@ -45,19 +45,24 @@ pub(super) fn decode_json_located(json: &[u8]) -> Option<(Received, Option<Range
     }
 }
 
-/// Books the line at the start of `bytes` if it is an event JSON as
-/// pushbench writes it ([`decode_own_event_prefix`]) and a bare `\n`:
-/// what [`classify_ndjson_line`] would book, read in one pass (the event,
-/// then the newline after it, where finding the newline first took
-/// another). Its length, or `None` (and nothing booked) for anything else.
+/// An event JSON as pushbench writes it ([`decode_own_event_prefix`]) at
+/// the start of `bytes`, ending its line with a bare `\n`: the event, its
+/// payload's range and the JSON's length (the newline not counted). Read
+/// in one pass, the event and then the newline after it, where finding
+/// the newline first took another (SSE `data:` lines, NDJSON lines).
+pub(super) fn own_event_line(bytes: &[u8]) -> Option<(Received, Range<usize>, usize)> {
+    let (received, payload, len) = decode_own_event_prefix(bytes)?;
+    (bytes.get(len) == Some(&b'\n')).then_some((received, payload, len))
+}
+
+/// Books the line at the start of `bytes` if it is [`own_event_line`]:
+/// what [`classify_ndjson_line`] would book. Its length, or `None` (and
+/// nothing booked) for anything else.
 pub(super) fn own_ndjson_line<F: FnMut(WireEvent<'_>)>(
     bytes: &[u8],
     em: &mut Emitter<'_, F>,
 ) -> Option<usize> {
-    let (received, payload, len) = decode_own_event_prefix(bytes)?;
-    if bytes.get(len) != Some(&b'\n') {
-        return None;
-    }
+    let (received, payload, len) = own_event_line(bytes)?;
     em.split(Direction::Received, &bytes[..=len], payload);
     em.message(received);
     Some(len + 1)

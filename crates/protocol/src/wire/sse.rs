@@ -6,8 +6,8 @@ use std::ops::Range;
 use memchr::{memchr, memchr_iter};
 
 use super::emit::{Direction, Emitter, MAX_MESSAGE, WireError, WireEvent};
-use super::event_json::decode_json_located;
-use crate::event::{Received, decode_own_event_prefix};
+use super::event_json::{decode_json_located, own_event_line};
+use crate::event::Received;
 use crate::ledger::ByteClass;
 
 /// Reads `text/event-stream` in units: an event block (lines up to and
@@ -163,11 +163,10 @@ impl SseParser {
 
 /// Books the unit at the start of `bytes` if it is a block as pushbench's
 /// server writes it, `id: <digits>\n` `data: <event JSON>\n` `\n`, whole,
-/// with an event JSON as pushbench writes it ([`decode_own_event_prefix`]):
-/// the classes [`end_block`] would give
-/// it, without its general line handling (which cost an SSE client half
-/// again a WebSocket client's classifying). Its length, or `None` (and
-/// nothing booked) for anything else.
+/// its data line an [`own_event_line`]: the classes [`end_block`] would
+/// give it, without its general line handling (which cost an SSE client
+/// half again a WebSocket client's classifying). Its length, or `None`
+/// (and nothing booked) for anything else.
 fn own_block<F: FnMut(WireEvent<'_>)>(bytes: &[u8], em: &mut Emitter<'_, F>) -> Option<usize> {
     const DIR: Direction = Direction::Received;
     const ID: &[u8] = b"id: ";
@@ -182,10 +181,9 @@ fn own_block<F: FnMut(WireEvent<'_>)>(bytes: &[u8], em: &mut Emitter<'_, F>) -> 
         return None;
     }
     let data = bytes.get(id_end..)?.strip_prefix(DATA)?;
-    // The event first, then the line's end after it: one pass.
-    let (received, payload, value_len) = decode_own_event_prefix(data)?;
+    let (received, payload, value_len) = own_event_line(data)?;
     let data_end = id_end + DATA.len() + value_len + 1;
-    if data.get(value_len) != Some(&b'\n') || bytes.get(data_end) != Some(&b'\n') {
+    if bytes.get(data_end) != Some(&b'\n') {
         return None;
     }
     em.bytes(DIR, ByteClass::Framing, &bytes[..id_end]);
