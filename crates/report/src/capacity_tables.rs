@@ -5,6 +5,7 @@
 use pushbench_protocol::RunResult;
 use pushbench_protocol::results::PhaseResult;
 
+use crate::figures::load_generator_measured;
 use crate::number_format::{format_count, format_cpu_us, format_decimal, format_us};
 use crate::table::Table;
 use crate::variant_labels::phase_label;
@@ -34,12 +35,9 @@ pub fn capacity_table(result: &RunResult) -> Option<Table> {
     ]
     .map(str::to_owned)
     .to_vec();
-    // The load generator's cost beside the server's, when it was
-    // measured: above it, the search found the load generator's limit.
-    let load_generator = result
-        .phases
-        .iter()
-        .any(|p| p.load_generator.cpu_seconds > 0.0);
+    // The load generator's cost beside the server's: where it is the
+    // higher, the limit found is the pair's (see the capacity text).
+    let load_generator = load_generator_measured(result);
     let per_point = if load_generator { 5 } else { 4 };
     for f in &fractions {
         let pct = f * 100.0;

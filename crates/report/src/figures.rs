@@ -228,6 +228,16 @@ pub fn transports_in(result: &RunResult) -> Vec<Transport> {
         .collect()
 }
 
+/// Whether the run measured its load generator's CPU (runs from before
+/// that have none): the tables then show its cost per event beside the
+/// server's.
+pub fn load_generator_measured(result: &RunResult) -> bool {
+    result
+        .phases
+        .iter()
+        .any(|p| p.load_generator.cpu_seconds > 0.0)
+}
+
 /// Whether a phase lost events: seqs missed or skipped by a gap marker.
 pub fn phase_has_losses(phase: &PhaseResult) -> bool {
     phase.events.missed > 0 || phase.events.gaps > 0

@@ -4,7 +4,9 @@
 use pushbench_protocol::results::RateSource;
 use pushbench_protocol::{ByteClass, RunResult};
 
-use crate::figures::{classes_in, per_event_by_class, phase_has_losses, transports_in};
+use crate::figures::{
+    classes_in, load_generator_measured, per_event_by_class, phase_has_losses, transports_in,
+};
 use crate::node_tables::unreachable_nodes;
 use crate::number_format::{format_bytes, format_count, format_cpu_us, format_decimal, format_us};
 use crate::table::Table;
@@ -41,10 +43,7 @@ pub fn summary_table(result: &RunResult) -> Table {
     // The load generator's own cost per event, beside the server's: above
     // it, the load generator, not the server, was the limit. A run from
     // before it was measured keeps the table it always had.
-    let load_generator = result
-        .phases
-        .iter()
-        .any(|p| p.load_generator.cpu_seconds > 0.0);
+    let load_generator = load_generator_measured(result);
     if load_generator {
         titles.insert(titles.len() - 1, "LG µs/ev");
     }
