@@ -33,6 +33,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=lib/bench.sh
 source scripts/lib/bench.sh
+bench_env LABEL SERVE_ARGS TRANSPORTS ROUNDS KEEP
 npm ci --prefix scripts/peers --no-audit --no-fund --silent
 prelude="npm ci --prefix scripts/peers"
 serve_args=()

@@ -41,11 +41,7 @@ sample=${SAMPLE:-3}
 sample_at=$(python3 -c "print(max(0.0, $ramp + $warmup + ($duration - $sample) / 2))")
 command -v perf >/dev/null || { echo "$0: needs perf (apt-get install linux-perf)" >&2; exit 1; }
 bench_prepare "${LABEL:-profile}"
-# The settings that came from the environment, for the README's command.
-command_env=
-for v in RATE CLIENTS PAYLOAD RAMP WARMUP DURATION SAMPLE RUN_ARGS SERVE_ARGS LABEL; do
-  [ -n "${!v:-}" ] && command_env+="${command_env:+ }$v=\"${!v}\""
-done
+bench_env RATE CLIENTS PAYLOAD RAMP WARMUP DURATION SAMPLE RUN_ARGS SERVE_ARGS LABEL
 
 port_file=$(mktemp)
 cleanup() { [ -n "${server:-}" ] && kill "$server" 2>/dev/null; rm -f "$port_file"; }

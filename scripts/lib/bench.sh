@@ -13,9 +13,10 @@
 #   bench_machine_md      prints the "## Machine" and "## Versions" sections
 #   bench_section FILE H  prints the "## H" section of a Markdown FILE
 #   bench_run ARGS...     runs the binary, keeping summary.txt and run.log
+#   bench_env VAR...      sets $command_env to the script's settings that
+#                         came from the environment (VAR="value" each)
 #   bench_command_md ...  prints the README's "Made by" paragraph (with
-#                         $command_env, the script's settings from the
-#                         environment, before the command)
+#                         $command_env before the command)
 
 bench_prepare() {
   out=${BENCH_ROOT:-bench-results}/$(date -u +%F)-$1
@@ -98,6 +99,18 @@ bench_run() {
   bench_start
   "$exe" "$@" 2> >(tee "$out/run.log" >&2) | tee "$out/summary.txt"
   bench_finish
+}
+
+# bench_env VAR...: the settings among VAR... that came from the
+# environment, for the README's command (so it names the folder's LABEL
+# and every other setting the run took).
+bench_env() {
+  command_env=
+  local v
+  for v in "$@"; do
+    [ -n "${!v:-}" ] && command_env+="${command_env:+ }$v=\"${!v}\""
+  done
+  return 0
 }
 
 # bench_command_md SCRIPT_ARGS...: the README's "Made by" paragraph with the
