@@ -55,15 +55,16 @@ fi
 git rev-parse HEAD >"$out/commit-peers.txt.tmp"
 [ -e "$out/commit-peers.txt" ] || mv "$out/commit-peers.txt.tmp" "$out/commit-peers.txt"
 rm -f "$out/commit-peers.txt.tmp"
-# The transports search's folders, one per round.
+# The transports search (the same every round) and its folders, one per
+# round.
+transports=(capacity --transports ws,sse,stream --clients 100 --payload 128
+  --duration 4 --warmup 1 --ramp-up 0.5 --refine 5 --max-p99 100
+  "${serve_args[@]}")
 rounds=()
 if [ "${TRANSPORTS:-1}" = 1 ]; then
   for r in $(seq "${ROUNDS:-2}"); do
     dir=transports$([ "$r" = 1 ] || echo "-$r")
     rounds+=("$dir")
-    transports=(capacity --transports ws,sse,stream --clients 100 --payload 128
-      --duration 4 --warmup 1 --ramp-up 0.5 --refine 5 --max-p99 100
-      "${serve_args[@]}")
     mkdir -p "$out/$dir"
     git rev-parse HEAD >"$out/$dir/commit.txt"
     "$exe" "${transports[@]}" --out "$out/$dir" >"$out/$dir/summary.txt" 2>"$out/$dir/run.log" ||
