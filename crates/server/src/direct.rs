@@ -13,6 +13,10 @@
 //! connection's counters itself, exactly as the counting stream would.
 //! Only one writer writes at a time:
 //!
+//! - a session that is up to date parks its writer in the hub's fan-out
+//!   ([`crate::fanout`]), which writes each publish to it from the
+//!   publisher's loop ([`DirectWriter::try_write_raw`]), and writes again
+//!   itself only once it has taken its writer back;
 //! - WebSocket: tungstenite still reads the client's frames and writes
 //!   its replies (pongs, the close handshake), and the session flushes
 //!   tungstenite before a direct write, so frames never interleave;
@@ -47,6 +51,9 @@ pub enum Outgoing {
     /// A publish's events, framed once for every subscriber
     /// ([`Batch::framed`]).
     Batch(Arc<Batch>),
+    /// Framed bytes left to write: the rest of a batch the fan-out wrote
+    /// part of ([`crate::hub::Resume`]).
+    Rest(Bytes),
 }
 
 impl Outgoing {
@@ -65,6 +72,7 @@ impl Outgoing {
             }
             Outgoing::Own(head, bytes) => [head.as_bytes(), bytes, tail],
             Outgoing::Batch(batch) => [&[], batch.framed(wire), &[]],
+            Outgoing::Rest(bytes) => [&[], bytes, &[]],
         }
     }
 }
@@ -83,7 +91,7 @@ pub enum WriteError {
 pub const MAX_BURST: usize = 64;
 
 /// Writes framed messages to one plain connection's socket.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct DirectWriter {
     socket: SharedSocket,
     counters: Arc<ConnCounters>,
@@ -107,6 +115,28 @@ impl DirectWriter {
     /// The connection's counters.
     pub fn counters(&self) -> &ConnCounters {
         &self.counters
+    }
+
+    /// The wire this writer frames messages for.
+    pub fn wire(&self) -> Wire {
+        self.wire
+    }
+
+    /// One write of framed `bytes`, without waiting (the fan-out's,
+    /// [`crate::fanout`]); books and returns what the socket took, 0 when
+    /// its buffer is full.
+    pub fn try_write_raw(&self, bytes: &[u8]) -> io::Result<usize> {
+        if bytes.is_empty() {
+            return Ok(0);
+        }
+        match self.socket.0.try_write(bytes) {
+            Ok(n) => {
+                self.counters.record_written(&bytes[..n]);
+                Ok(n)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+            Err(e) => Err(e),
+        }
     }
 
     /// Writes each of `burst` (the first [`MAX_BURST`]) framed, with as

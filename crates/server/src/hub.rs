@@ -14,8 +14,9 @@ use std::sync::{Mutex, OnceLock};
 use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
 use pushbench_protocol::{Event, Gap, now_us, payload_for};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
+use crate::fanout::{FanOut, ParkKey, Unparked};
 use crate::journal::Journal;
 use crate::push_framing::{Framing, Head, Wire};
 
@@ -176,6 +177,12 @@ impl Batch {
     /// Every event of the batch on `wire`, each framed (head, bytes, tail),
     /// back to back.
     pub fn framed(&self, wire: Wire) -> &[u8] {
+        self.framed_bytes(wire)
+    }
+
+    /// [`Batch::framed`], shared: what is left of it after a partial
+    /// write is a slice of it.
+    pub fn framed_bytes(&self, wire: Wire) -> &Bytes {
         self.framed[wire_index(wire)].get_or_init(|| {
             let tail = wire.framing().tail();
             self.concat(|event, out| {
@@ -197,6 +204,37 @@ fn wire_index(wire: Wire) -> usize {
     }
 }
 
+/// A live subscriber's writer as the hub offers it each publish while
+/// it is parked ([`Hub::park`]).
+pub trait BatchWriter: Send + std::fmt::Debug {
+    /// The last seq the subscriber has.
+    fn last(&self) -> u64;
+
+    /// Writes `batch` if the subscriber was just before it; `Some` hands
+    /// it back, with where it goes on.
+    fn offer(&mut self, batch: &Batch) -> Option<Resume>;
+}
+
+/// A parked writer.
+pub type ParkedWriter = Box<dyn BatchWriter>;
+
+/// Where a session goes on when it leaves the fan-out.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Resume {
+    /// The last seq the subscriber has: delivered, or in `rest`.
+    pub last: u64,
+    /// Framed bytes of a batch the socket did not take whole, to write
+    /// first.
+    pub rest: Option<Bytes>,
+}
+
+impl Resume {
+    /// Going on after `last`, with nothing left to write.
+    pub fn at(last: u64) -> Self {
+        Resume { last, rest: None }
+    }
+}
+
 /// The hub. Cheap to share (`Arc<Hub>`).
 pub struct Hub {
     ring: Mutex<Ring>,
@@ -208,6 +246,8 @@ pub struct Hub {
     published: AtomicU64,
     journal_errors: AtomicU64,
     started_us: u64,
+    /// Live subscribers' writers, offered each publish.
+    fanout: FanOut<ParkedWriter, Resume>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -265,6 +305,7 @@ impl Hub {
             published: AtomicU64::new(0),
             journal_errors: AtomicU64::new(0),
             started_us: now_us(),
+            fanout: FanOut::default(),
         }
     }
 
@@ -328,21 +369,47 @@ impl Hub {
             self.append(&mut ring, Arc::clone(&stored));
             events.push(stored);
         }
-        ring.batch = Some(Arc::new(Batch {
+        let batch = Arc::new(Batch {
             after,
             last: ring.last_seq,
             events,
             framed: Default::default(),
-        }));
-        if let Some(seq) = ring
-            .batch
-            .as_ref()
-            .and_then(|b| b.events.last())
-            .map(|e| e.seq)
-        {
+        });
+        ring.batch = Some(Arc::clone(&batch));
+        if let Some(seq) = batch.events.last().map(|e| e.seq) {
             self.announce(seq);
         }
-        ring.last_seq
+        drop(ring);
+        // Announced first, then written to the parked subscribers, out of
+        // the ring's lock (see [`FanOut::park`]).
+        self.fanout.offer_all(|writer| writer.offer(&batch));
+        batch.last
+    }
+
+    /// Parks a live subscriber's writer that has every event announced
+    /// so far, to be offered every publish from the publisher's loop
+    /// ([`crate::fanout`]) and woken through `wake` when it is handed
+    /// back; else gives it back.
+    pub fn park(&self, writer: ParkedWriter, wake: Arc<Notify>) -> Result<ParkKey, ParkedWriter> {
+        self.fanout.park(writer, wake, |writer| {
+            *self.latest.borrow() <= writer.last()
+        })
+    }
+
+    /// Takes a parked writer back ([`Hub::park`]): where its session
+    /// goes on.
+    pub fn unpark(&self, key: ParkKey) -> Resume {
+        match self.fanout.unpark(key) {
+            Unparked::Parked(writer) => Resume::at(writer.last()),
+            Unparked::HandedBack(resume) => resume,
+        }
+    }
+
+    /// Hands back every parked writer: each session reads the ring by
+    /// itself (shutdown, or events stored one by one).
+    fn hand_back_all(&self) {
+        self.fanout
+            .offer_all(|writer| Some(Resume::at(writer.last())));
     }
 
     /// Stores an event whose seq was assigned elsewhere (the cluster's
@@ -371,6 +438,8 @@ impl Hub {
         let seq = event.seq;
         self.append(&mut ring, Arc::new(StoredEvent::new(event)));
         self.announce(seq);
+        drop(ring);
+        self.hand_back_all();
         true
     }
 
@@ -400,6 +469,7 @@ impl Hub {
     /// shutdown flag (see [`crate::live::Subscription::next`]).
     pub fn wake_all(&self) {
         self.latest.send_modify(|_| {});
+        self.hand_back_all();
     }
 
     /// Appends `stored` to the journal (and compacts it when due). A

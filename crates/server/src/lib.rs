@@ -49,6 +49,7 @@ pub mod config;
 pub mod control_routes;
 pub mod direct;
 pub mod error;
+pub mod fanout;
 pub mod generator;
 pub mod guard;
 pub mod hub;

@@ -10,12 +10,14 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use pushbench_protocol::Gap;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use crate::AppState;
-use crate::direct::MAX_BURST;
-use crate::hub::{Batch, StoredEvent};
+use crate::direct::{DirectWriter, MAX_BURST, Outgoing, WriteError};
+use crate::fanout::ParkKey;
+use crate::hub::{Batch, BatchWriter, Hub, Resume, StoredEvent};
 use crate::route::Route;
+use crate::stats::Counters;
 
 /// One thing to send to a live client.
 #[derive(Debug)]
@@ -29,6 +31,19 @@ pub enum LiveItem {
     /// The events of the last publish, whole and framed once for everyone
     /// (only for a subscription [`Subscription::with_batches`]).
     Batch(Arc<Batch>),
+}
+
+/// How a parked wait ended ([`Subscription::park`]).
+#[derive(Debug)]
+pub enum Parking<T> {
+    /// Not parked: there is something to read first.
+    Busy,
+    /// Handed back by the fan-out, or the server shuts down: read on.
+    Resumed,
+    /// Parked for the keep-alive interval with nothing written.
+    KeepAlive,
+    /// What the caller's own future gave.
+    Also(T),
 }
 
 /// Resolves once the server starts shutting down.
@@ -57,6 +72,9 @@ pub struct Subscription {
     /// Whether this subscriber takes a publish's events as one
     /// [`LiveItem::Batch`] when it was up to date before it.
     batches: bool,
+    /// Wakes this subscriber when the fan-out hands it back (made on
+    /// its first [`Subscription::park`]).
+    wake: Option<Arc<Notify>>,
 }
 
 impl Subscription {
@@ -81,6 +99,7 @@ impl Subscription {
             lagging: false,
             keepalive,
             batches: false,
+            wake: None,
         }
     }
 
@@ -226,9 +245,270 @@ impl Subscription {
         false
     }
 
+    /// Whether nothing is left to hand out until the next publish: when
+    /// a direct writer's session may park ([`Self::park`]).
+    pub fn is_idle(&self) -> bool {
+        self.backlog.is_empty() && self.pending_gap.is_none()
+    }
+
+    /// Waits parked in the hub's fan-out ([`crate::fanout`]), which
+    /// writes every publish to `writer` from the publisher's loop, until
+    /// it hands this subscriber back, the keep-alive interval passes,
+    /// `also` resolves (a client's message) or the server shuts down;
+    /// then writes what the fan-out left unwritten. [`Parking::Busy`]
+    /// without waiting when there is something to read first
+    /// ([`Self::next`]). The caller must not write to the connection in
+    /// any other way until this returns.
+    pub async fn park<T>(
+        &mut self,
+        writer: &DirectWriter,
+        also: impl Future<Output = T>,
+    ) -> Result<Parking<T>, WriteError> {
+        // Shutting down: `next` ends the session.
+        if !self.is_idle() || *self.shutdown.borrow() {
+            return Ok(Parking::Busy);
+        }
+        let wake = Arc::clone(self.wake.get_or_insert_default());
+        let parked = Box::new(DirectSubscriber {
+            writer: writer.clone(),
+            last: self.last,
+            counters: Arc::clone(&self.state.counters),
+            route: self.route,
+        });
+        let hub = Arc::clone(&self.state.hub);
+        let Ok(key) = hub.park(parked, Arc::clone(&wake)) else {
+            return Ok(Parking::Busy);
+        };
+        // Unparks however the wait ends, also when the session's future
+        // is dropped in it (hyper drops a body whose client went away).
+        let mut parked = ParkedHere {
+            hub,
+            key: Some(key),
+        };
+        let keepalive = async {
+            match self.keepalive {
+                Some(every) => tokio::time::sleep(every).await,
+                None => std::future::pending().await,
+            }
+        };
+        let woken = tokio::select! {
+            biased;
+            () = wake.notified() => Parking::Resumed,
+            () = stopped(&mut self.shutdown) => Parking::Resumed,
+            () = keepalive => Parking::KeepAlive,
+            out = also => Parking::Also(out),
+        };
+        let Resume { last, rest } = parked.leave();
+        let delivered = last > self.last;
+        self.last = self.last.max(last);
+        if let Some(rest) = rest {
+            writer.write(&[Outgoing::Rest(rest)]).await?;
+        }
+        Ok(match woken {
+            // A keep-alive is for a quiet interval.
+            Parking::KeepAlive if delivered => Parking::Resumed,
+            woken => woken,
+        })
+    }
+
     fn hand_out(&mut self, event: Arc<StoredEvent>) -> LiveItem {
         self.last = event.seq;
         self.state.counters.delivered(self.route, 1);
         LiveItem::Event(event)
+    }
+}
+
+/// A parked session's place in the hub's fan-out, left when dropped.
+struct ParkedHere {
+    hub: Arc<Hub>,
+    key: Option<ParkKey>,
+}
+
+impl ParkedHere {
+    /// Leaves the fan-out: where the session goes on.
+    fn leave(&mut self) -> Resume {
+        self.key
+            .take()
+            .map(|key| self.hub.unpark(key))
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for ParkedHere {
+    fn drop(&mut self) {
+        self.leave();
+    }
+}
+
+/// A subscriber with a direct writer, parked in the hub's fan-out: each
+/// publish it was just before is written to its socket whole from the
+/// publisher's loop, and counted as delivered as [`Subscription`] counts
+/// a batch it hands out.
+#[derive(Debug)]
+struct DirectSubscriber {
+    writer: DirectWriter,
+    last: u64,
+    counters: Arc<Counters>,
+    route: Route,
+}
+
+impl BatchWriter for DirectSubscriber {
+    fn last(&self) -> u64 {
+        self.last
+    }
+
+    fn offer(&mut self, batch: &Batch) -> Option<Resume> {
+        if self.last >= batch.last {
+            // Had it already (another publisher's loop was first).
+            return None;
+        }
+        if self.last != batch.after {
+            return Some(Resume::at(self.last));
+        }
+        self.last = batch.last;
+        self.counters.delivered(self.route, batch.len() as u64);
+        let bytes = batch.framed_bytes(self.writer.wire());
+        // A failed write fails again when the session writes the rest.
+        let written = self.writer.try_write_raw(bytes).unwrap_or(0);
+        (written < bytes.len()).then(|| Resume {
+            last: self.last,
+            rest: Some(bytes.slice(written..)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use pushbench_protocol::Transport;
+    use tokio::io::AsyncReadExt as _;
+    use tokio::net::TcpStream;
+
+    use super::*;
+    use crate::listener::{Conn, ConnCounters};
+    use crate::push_framing::Wire;
+    use crate::shared_socket::SharedSocket;
+
+    const ROUTE: Route = Route::Transport(Transport::Ws);
+
+    /// A WebSocket subscriber at `last` on a real loopback socket, and
+    /// the client's end of it.
+    async fn subscriber_at(last: u64) -> (DirectSubscriber, TcpStream) {
+        let (client, server) = crate::tcp_pair().await;
+        let peer = server.peer_addr().expect("peer");
+        let conn = Conn(
+            Arc::new(ConnCounters::new(peer)),
+            SharedSocket(Arc::new(server)),
+        );
+        let writer = DirectWriter::for_connection(&conn, Duration::from_secs(5), Wire::WebSocket)
+            .expect("a plain connection");
+        let subscriber = DirectSubscriber {
+            writer,
+            last,
+            counters: Arc::default(),
+            route: ROUTE,
+        };
+        (subscriber, client)
+    }
+
+    /// The batch of `hub`'s publish that came after `after`.
+    fn batch_after(hub: &Hub, after: u64) -> Arc<Batch> {
+        hub.read_after(after, 64, true, &mut VecDeque::new())
+            .batch
+            .expect("the last publish's batch")
+    }
+
+    fn written(subscriber: &DirectSubscriber) -> u64 {
+        subscriber
+            .writer
+            .counters()
+            .bytes_written
+            .load(Ordering::Relaxed)
+    }
+
+    #[tokio::test]
+    async fn a_batch_goes_whole_to_a_subscriber_just_before_it() {
+        let hub = Hub::new(100, 100, 0);
+        hub.publish_scheduled_batch(16, 1, &[1, 2, 3]);
+        let batch = batch_after(&hub, 0);
+        let (mut subscriber, mut client) = subscriber_at(0).await;
+        assert_eq!(subscriber.offer(&batch), None);
+        let bytes = batch.framed(Wire::WebSocket);
+        let mut got = vec![0; bytes.len()];
+        client.read_exact(&mut got).await.expect("read");
+        assert_eq!(got, bytes);
+        assert_eq!(subscriber.last, 3);
+        assert_eq!(written(&subscriber), bytes.len() as u64);
+        assert_eq!(subscriber.counters.delivered_on(ROUTE), 3);
+        // Offered again (another publisher's loop): it has it already.
+        assert_eq!(subscriber.offer(&batch), None);
+        assert_eq!(written(&subscriber), bytes.len() as u64);
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_behind_the_batch_is_handed_back_to_read_the_ring() {
+        let hub = Hub::new(100, 100, 0);
+        hub.publish("t", "a".into());
+        hub.publish("t", "b".into());
+        let (mut subscriber, _client) = subscriber_at(0).await;
+        let batch = batch_after(&hub, 1);
+        assert_eq!(subscriber.offer(&batch), Some(Resume::at(0)));
+        assert_eq!(written(&subscriber), 0);
+        assert_eq!(subscriber.counters.delivered_on(ROUTE), 0);
+    }
+
+    #[tokio::test]
+    async fn what_a_full_socket_did_not_take_is_handed_back_byte_exact() {
+        let hub = Hub::new(100, 100, 0);
+        let (mut subscriber, mut client) = subscriber_at(0).await;
+        let mut sent = Vec::new();
+        // The client reads nothing: a few hundred kilobytes fill the
+        // sockets' buffers.
+        let rest = loop {
+            let after = subscriber.last;
+            hub.publish("t", "x".repeat(60_000));
+            let batch = batch_after(&hub, after);
+            let bytes = batch.framed_bytes(Wire::WebSocket).clone();
+            match subscriber.offer(&batch) {
+                None => sent.extend_from_slice(&bytes),
+                Some(Resume { last, rest }) => {
+                    assert_eq!(last, batch.last);
+                    let rest = rest.expect("the rest of the batch");
+                    let took = bytes.len() - rest.len();
+                    assert_eq!(rest[..], bytes[took..]);
+                    sent.extend_from_slice(&bytes[..took]);
+                    break rest;
+                }
+            }
+            assert!(sent.len() < 64 << 20, "the socket never filled");
+        };
+        assert!(!rest.is_empty());
+        assert_eq!(written(&subscriber), sent.len() as u64);
+        let mut got = vec![0; sent.len()];
+        client.read_exact(&mut got).await.expect("read");
+        assert_eq!(got, sent);
+    }
+
+    #[tokio::test]
+    async fn a_hub_parks_only_a_writer_with_every_announced_event() {
+        let hub = Hub::new(100, 100, 0);
+        hub.publish("t", "a".into());
+        let (behind, _client) = subscriber_at(0).await;
+        let wake = Arc::new(Notify::new());
+        let behind = hub
+            .park(Box::new(behind), Arc::clone(&wake))
+            .expect_err("an event it lacks was announced");
+        assert_eq!(behind.last(), 0);
+        let (current, mut client) = subscriber_at(1).await;
+        let key = hub
+            .park(Box::new(current), Arc::clone(&wake))
+            .expect("parked");
+        // The next publish is written to it from the publish itself.
+        hub.publish("t", "b".into());
+        let mut got = vec![0; 2];
+        client.read_exact(&mut got).await.expect("read");
+        assert_eq!(got[0], 0x81);
+        assert_eq!(hub.unpark(key), Resume::at(2));
     }
 }

@@ -58,6 +58,11 @@ impl Counters {
     pub fn delivered(&self, route: Route, n: u64) {
         self.events_delivered[route.index_usize()].fetch_add(n, Ordering::Relaxed);
     }
+
+    /// Events delivered on `route` so far.
+    pub fn delivered_on(&self, route: Route) -> u64 {
+        self.events_delivered[route.index_usize()].load(Ordering::Relaxed)
+    }
 }
 
 /// Whether an HTTP/2 connection ended because the client broke the

@@ -19,7 +19,7 @@ use crate::AppState;
 use crate::direct::{DirectWriter, Outgoing};
 use crate::error::AppError;
 use crate::listener::Conn;
-use crate::live::{LiveItem, Subscription};
+use crate::live::{LiveItem, Parking, Subscription};
 use crate::params::{self, Query};
 use crate::poll::query;
 use crate::push_framing::{Framing, Wire};
@@ -129,6 +129,18 @@ async fn write_chunks(
     };
     let mut burst = Vec::new();
     loop {
+        // Up to date: parked in the hub's fan-out, which writes each
+        // publish from its own loop, until it hands the body back.
+        match sub.park(&writer, std::future::pending::<()>()).await? {
+            Parking::Busy => {}
+            Parking::Resumed | Parking::Also(()) => continue,
+            Parking::KeepAlive => {
+                if let Some(outgoing) = chunk(LiveItem::KeepAlive) {
+                    writer.write(&[outgoing]).await?;
+                }
+                continue;
+            }
+        }
         let first = sub.next().await;
         let ended = sub.take_burst(first, &mut burst, chunk);
         if !burst.is_empty() {

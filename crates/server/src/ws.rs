@@ -10,6 +10,8 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures_util::SinkExt as _;
 use pushbench_protocol::{Transport, gap_json};
+use std::ops::ControlFlow;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tokio_tungstenite::tungstenite;
 
@@ -18,7 +20,7 @@ use crate::direct::{DirectWriter, Outgoing, WriteError};
 use crate::error::AppError;
 use crate::guard;
 use crate::listener::Conn;
-use crate::live::{LiveItem, Subscription, stopped};
+use crate::live::{LiveItem, Parking, Subscription, stopped};
 use crate::params::{self, Format, Query};
 use crate::poll::query;
 use crate::push_framing::{Framing, Wire};
@@ -223,10 +225,14 @@ async fn push_session(mut socket: WebSocket, state: AppState, session: Session) 
         who,
         direct,
     } = session;
-    let publisher = state.clone();
-    let limiter = std::sync::Arc::clone(&state.publish_limiter);
-    let counters = std::sync::Arc::clone(&state.counters);
-    let mut sub = Subscription::new(state, Route::Transport(Transport::Ws), since, None);
+    let upstream_policy = UpstreamPolicy {
+        publisher: state.clone(),
+        limiter: Arc::clone(&state.publish_limiter),
+        topic,
+        may_publish,
+    };
+    let counters = Arc::clone(&state.counters);
+    let mut sub = Subscription::new(state, ROUTE, since, None);
     if direct.is_some() {
         sub = sub.with_batches();
     }
@@ -236,6 +242,35 @@ async fn push_session(mut socket: WebSocket, state: AppState, session: Session) 
     // read): flushed before a direct write, so frames never interleave.
     let mut tungstenite_wrote = false;
     loop {
+        // Up to date with a direct writer: parked in the hub's fan-out,
+        // which writes each publish from its own loop, until it hands
+        // the session back or the client says something.
+        if let Some(direct) = &direct
+            && sub.is_idle()
+        {
+            if tungstenite_wrote {
+                if let Err(err) = socket.flush().await {
+                    return count_send_error(&counters, &who, err);
+                }
+                tungstenite_wrote = false;
+            }
+            match sub.park(direct, socket.recv()).await {
+                Err(err) => return end_on_write_error(&counters, &who, err),
+                Ok(Parking::Busy) => {}
+                Ok(Parking::Resumed | Parking::KeepAlive) => continue,
+                Ok(Parking::Also(message)) => {
+                    tungstenite_wrote = true;
+                    if upstream_policy
+                        .answer(&mut socket, message)
+                        .await
+                        .is_break()
+                    {
+                        return;
+                    }
+                    continue;
+                }
+            }
+        }
         // Events first (`biased`): a wake-up for events does not also
         // poll the upstream reader; the client's messages are read
         // whenever no event is ready.
@@ -245,10 +280,9 @@ async fn push_session(mut socket: WebSocket, state: AppState, session: Session) 
                 // This event and any others already waiting go out in one
                 // write: one system call per burst rather than per event,
                 // and nothing that is ready is held back.
-                let (ended, sent) = match &direct {
+                let ended = match &direct {
                     Some(direct) => {
                         let ended = sub.take_burst(item, &mut direct_burst, direct_message);
-                        let mut sent = Ok(());
                         if !direct_burst.is_empty() {
                             if tungstenite_wrote {
                                 if let Err(err) = socket.flush().await {
@@ -256,70 +290,97 @@ async fn push_session(mut socket: WebSocket, state: AppState, session: Session) 
                                 }
                                 tungstenite_wrote = false;
                             }
-                            sent = direct.write(&direct_burst).await.map_err(|err| match err {
-                                WriteError::TimedOut => Some(()),
-                                WriteError::Io(_) => None,
-                            });
+                            let sent = direct.write(&direct_burst).await;
                             direct_burst.clear();
+                            if let Err(err) = sent {
+                                return end_on_write_error(&counters, &who, err);
+                            }
                         }
-                        (ended, sent)
+                        ended
                     }
                     None => {
                         let ended = sub.take_burst(item, &mut burst, |item| message(item, format));
-                        let mut sent = Ok(());
                         if !burst.is_empty() {
-                            sent = feed_and_flush(&mut socket, &mut burst)
-                                .await
-                                .map_err(|err| is_timed_out(&*err.into_inner()).then_some(()));
+                            let sent = feed_and_flush(&mut socket, &mut burst).await;
                             burst.clear();
+                            if let Err(err) = sent {
+                                return count_send_error(&counters, &who, err);
+                            }
                         }
-                        (ended, sent)
+                        ended
                     }
                 };
-                if let Err(timed_out) = sent {
-                    if timed_out.is_some() {
-                        count_send_timeout(&counters, &who);
-                    }
-                    return;
-                }
                 if ended {
                     close(&mut socket, close_code::AWAY, "server shutting down").await;
                     return drain(&mut socket).await;
                 }
             }
-            message = socket.recv() => match upstream({
+            message = socket.recv() => {
                 tungstenite_wrote = true;
-                message
-            }) {
-                Upstream::Publish(_) if !may_publish => {
-                    close(&mut socket, close_code::POLICY, "publishing needs the token").await;
-                    return drain(&mut socket).await;
+                if upstream_policy.answer(&mut socket, message).await.is_break() {
+                    return;
                 }
-                Upstream::Publish(_) if !limiter.try_acquire() => {
-                    close(&mut socket, close_code::POLICY, "publish rate exceeded").await;
-                    return drain(&mut socket).await;
-                }
-                Upstream::Publish(payload) => {
-                    // Only a cluster node can fail here (Redis down): the
-                    // client hears why in the server's JSON error shape and
-                    // keeps its subscription. Boxed: a cluster publish (a
-                    // Redis round trip) inline would make every session's
-                    // future, held for the connection's life, that large.
-                    if let Err(err) = Box::pin(publisher.publish(&topic, payload)).await
-                        && socket.send(Message::Text(err.body().to_string().into())).await.is_err()
-                    {
-                        return;
-                    }
-                }
-                Upstream::Ignore => {}
-                Upstream::Close(code, reason) => {
-                    close(&mut socket, code, reason).await;
-                    return drain(&mut socket).await;
-                }
-                // tungstenite answered the peer's close frame already.
-                Upstream::Ended => return drain(&mut socket).await,
-            },
+            }
         }
+    }
+}
+
+/// The route a push session's deliveries are counted for.
+const ROUTE: Route = Route::Transport(Transport::Ws);
+
+/// Ends a session whose direct write failed: a timed-out one is counted
+/// and its client named.
+fn end_on_write_error(counters: &crate::stats::Counters, who: &str, err: WriteError) {
+    if let WriteError::TimedOut = err {
+        count_send_timeout(counters, who);
+    }
+}
+
+/// What a push session does with its client's messages.
+struct UpstreamPolicy {
+    publisher: AppState,
+    limiter: Arc<guard::RateLimiter>,
+    topic: String,
+    may_publish: bool,
+}
+
+impl UpstreamPolicy {
+    /// Answers one upstream message; `Break` when the session ends.
+    async fn answer(
+        &self,
+        socket: &mut WebSocket,
+        message: Option<Result<Message, axum::Error>>,
+    ) -> ControlFlow<()> {
+        match upstream(message) {
+            Upstream::Publish(_) if !self.may_publish => {
+                close(socket, close_code::POLICY, "publishing needs the token").await;
+            }
+            Upstream::Publish(_) if !self.limiter.try_acquire() => {
+                close(socket, close_code::POLICY, "publish rate exceeded").await;
+            }
+            Upstream::Publish(payload) => {
+                // Only a cluster node can fail here (Redis down): the
+                // client hears why in the server's JSON error shape and
+                // keeps its subscription. Boxed: a cluster publish (a
+                // Redis round trip) inline would make every session's
+                // future, held for the connection's life, that large.
+                if let Err(err) = Box::pin(self.publisher.publish(&self.topic, payload)).await
+                    && socket
+                        .send(Message::Text(err.body().to_string().into()))
+                        .await
+                        .is_err()
+                {
+                    return ControlFlow::Break(());
+                }
+                return ControlFlow::Continue(());
+            }
+            Upstream::Ignore => return ControlFlow::Continue(()),
+            Upstream::Close(code, reason) => close(socket, code, reason).await,
+            // tungstenite answered the peer's close frame already.
+            Upstream::Ended => {}
+        }
+        drain(socket).await;
+        ControlFlow::Break(())
     }
 }
 

@@ -168,7 +168,9 @@ async fn sse_sends_keep_alive_comments_at_the_configured_interval() {
 
 #[tokio::test]
 async fn a_slow_subscriber_is_resynced_from_the_ring_without_loss() {
-    // The queue is tiny, so the subscriber lags; the ring still holds
+    // The queue is tiny and the client reads nothing until 20 MB were
+    // published, more than the sockets' buffers hold: the fan-out hands
+    // the subscriber back, it falls behind and lags; the ring still holds
     // everything, so it must still see every event exactly once.
     let server = spawn_server(ServerConfig {
         queue: 2,
@@ -179,8 +181,9 @@ async fn a_slow_subscriber_is_resynced_from_the_ring_without_loss() {
     let mut client = Client::connect(server.local_addr()).await;
     client.send("GET", "/stream", "", b"").await;
     client.read_head().await;
+    let payload = "x".repeat(40_000);
     for _ in 0..500 {
-        server.publish("t", "x");
+        server.publish("t", payload.as_str());
     }
     for want in 1..=500 {
         assert_eq!(seq_of(&client.read_chunk().await.expect("event")), want);
@@ -282,5 +285,35 @@ async fn an_http_1_0_stream_is_delimited_by_the_close() {
         line.extend_from_slice(&chunk);
     }
     assert_eq!(seq_of(&line), 1, "the NDJSON line itself, unframed");
+    server.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn a_live_body_whose_client_went_away_is_no_longer_written() {
+    // The subscriber waits parked in the hub's fan-out, which writes each
+    // publish itself; when hyper drops the body of a client that went
+    // away, the fan-out must let go of its socket, and the server close it.
+    let server = spawn_server(quiet()).await;
+    for path in ["/stream", "/sse"] {
+        let mut client = Client::connect(server.local_addr()).await;
+        client.send("GET", path, "", b"").await;
+        client.read_head().await;
+        server.publish("t", "x");
+        client.read_chunk().await.expect("an event");
+        tokio::io::AsyncWriteExt::shutdown(&mut client.stream)
+            .await
+            .expect("half-close");
+        let closed = async {
+            loop {
+                server.publish("t", "x");
+                if client.read_some().await.is_none() {
+                    return;
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), closed)
+            .await
+            .unwrap_or_else(|_| panic!("{path}: still written after the client left"));
+    }
     server.shutdown().await.expect("shutdown");
 }
