@@ -19,6 +19,9 @@
 //! - [`push_framing`] and [`direct`]: the WebSocket frame and chunk heads the
 //!   hub makes once per event, and the writer that sends a burst (or a
 //!   whole publish's batch) to a plain connection's socket with one write.
+//! - [`fanout`]: where an up-to-date subscriber's writer waits (parked) to
+//!   be written each publish from the publisher's loop, instead of a task
+//!   woken per subscriber; the hub offers it every batch.
 //! - One module per transport: [`poll`] (short and long polling),
 //!   [`stream`] (HTTP streaming and SSE), [`ws`] (WebSocket and echo);
 //!   [`control_routes`] holds publish, stats and the index page; [`guard`]
