@@ -27,6 +27,10 @@ bench_prepare() {
     fi
     rm -r "$out"
   fi
+  # The tree the binary is built from, as the run starts: files edited
+  # while it runs are not in it.
+  tree_commit=$(git rev-parse HEAD)
+  tree_dirty=$(git status --porcelain --untracked-files=no -- crates Cargo.toml Cargo.lock | wc -l)
   if [ -n "${PUSHBENCH_BIN:-}" ]; then
     exe=$PUSHBENCH_BIN
   else
@@ -58,8 +62,8 @@ bench_machine_md() {
     END { printf "%s (family %s, model %s, stepping %s)", name, family, model, stepping }
   ' /proc/cpuinfo)
   mem=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
-  commit=$(git rev-parse HEAD)
-  dirty=$(git status --porcelain --untracked-files=no -- crates Cargo.toml Cargo.lock | wc -l)
+  commit=${tree_commit:-$(git rev-parse HEAD)}
+  dirty=${tree_dirty:-$(git status --porcelain --untracked-files=no -- crates Cargo.toml Cargo.lock | wc -l)}
   if [ "$dirty" -gt 0 ]; then
     commit="$commit (plus $dirty uncommitted changed files under crates/, Cargo.*)"
   fi
