@@ -9,7 +9,47 @@
 //! client's, so a shard adds the offset to every receipt time before it
 //! subtracts `created_at` ([`crate::recorder::PhaseRecorder::on_server_clock`]).
 
+use std::time::Instant;
+
+use pushbench_protocol::event::now_us;
 use pushbench_protocol::results::ClockEstimate;
+
+/// This machine's wall clock against its monotonic clock since a moment
+/// (a phase's start): latencies are wall-clock differences, so a wall
+/// clock slewed or stepped meanwhile (by NTP, or a virtual machine's
+/// host) shifts them, and a phase records by how much
+/// (`PhaseResult::clock_slew_us`).
+#[derive(Clone, Copy, Debug)]
+pub struct ClockWatch {
+    wall_us: u64,
+    mono: Instant,
+}
+
+impl ClockWatch {
+    /// Both clocks now.
+    pub fn start() -> Self {
+        ClockWatch {
+            wall_us: now_us(),
+            mono: Instant::now(),
+        }
+    }
+
+    /// How far the wall clock moved against the monotonic clock since
+    /// [`Self::start`], µs.
+    pub fn slew_us(&self) -> i64 {
+        let elapsed = u64::try_from(self.mono.elapsed().as_micros()).unwrap_or(u64::MAX);
+        slew_us(self.wall_us, now_us(), elapsed)
+    }
+}
+
+/// The wall clock's move from `wall_start_us` to `wall_end_us` less the
+/// `mono_elapsed_us` the monotonic clock counted meanwhile (positive: the
+/// wall clock ran ahead).
+pub fn slew_us(wall_start_us: u64, wall_end_us: u64, mono_elapsed_us: u64) -> i64 {
+    let wall = i128::from(wall_end_us) - i128::from(wall_start_us);
+    let slew = wall - i128::from(mono_elapsed_us);
+    i64::try_from(slew).unwrap_or(if slew < 0 { i64::MIN } else { i64::MAX })
+}
 
 /// `GET /time` exchanges a shard makes before its first phase.
 pub const CLOCK_SAMPLES: u32 = 16;
@@ -48,6 +88,18 @@ pub fn estimate(samples: &[ClockSample]) -> Option<ClockEstimate> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn slew_is_the_wall_clocks_move_less_the_monotonic_one() {
+        // In step: no slew.
+        assert_eq!(slew_us(1_000_000, 6_000_000, 5_000_000), 0);
+        // The wall clock ran 30 ms ahead over 5 s (a slewing VM clock).
+        assert_eq!(slew_us(1_000_000, 6_030_000, 5_000_000), 30_000);
+        // Stepped back by a second.
+        assert_eq!(slew_us(2_000_000, 6_000_000, 5_000_000), -1_000_000);
+        // Stepped back before the epoch's start is still a number.
+        assert_eq!(slew_us(5_000_000, 0, 1), -5_000_001);
+    }
+
     use super::*;
 
     fn s(t0_us: u64, server_us: u64, t3_us: u64) -> ClockSample {

@@ -40,6 +40,7 @@ use pushbench_protocol::{ContentCoding, HeaderProfile, HttpVersion, Scenario, Tr
 use tokio::sync::watch;
 
 use crate::client_spec::{ClientSpec, Schedule};
+use crate::clock_offset::ClockWatch;
 use crate::control_client::{ControlClient, Stats};
 use crate::node_watch::{NodeWatch, cluster_cost};
 use crate::path_sides::path_delta_of;
@@ -175,6 +176,7 @@ pub async fn run_phase(
     let control = controls
         .first()
         .ok_or_else(|| Error::Scenario("a phase needs the server's control client".to_owned()))?;
+    let clock = ClockWatch::start();
     let mut phase = Phase {
         s,
         spec,
@@ -225,7 +227,10 @@ pub async fn run_phase(
     let reports = clients.stop().await;
     phase.report("done", Duration::ZERO, Duration::ZERO);
     let path_delta = phase.server.path.path().counts().since(path_before);
-    Ok(phase.collect(&clients, reports, &idle, window, path_delta))
+    let mut outcome = phase.collect(&clients, reports, &idle, window, path_delta);
+    outcome.result.clock_slew_us = Some(clock.slew_us());
+    log_phase_end(&outcome.result);
+    Ok(outcome)
 }
 
 /// One phase while it runs: what its stages share.
@@ -633,8 +638,8 @@ impl Phase<'_> {
             setup_traffic,
             incomplete: window.stopped.is_some(),
             outage: self.nodes.summary(),
+            clock_slew_us: None,
         };
-        log_phase_end(&result);
         PhaseOutcome {
             result,
             latency: merged.latency,
@@ -672,5 +677,15 @@ fn log_phase_end(result: &PhaseResult) {
             .map(|(kind, n)| format!("{n} {kind}"))
             .collect();
         tracing::info!("{name} phase: client errors: {}", kinds.join(", "));
+    }
+    if let Some(slew) = result
+        .clock_slew_us
+        .filter(|s| s.unsigned_abs() > pushbench_protocol::results::CLOCK_SLEW_WARN_US)
+    {
+        tracing::warn!(
+            "{name} phase: the wall clock moved {:.1} ms against the monotonic clock: \
+             its latencies are shifted by up to that",
+            slew as f64 / 1e3
+        );
     }
 }

@@ -469,6 +469,7 @@ mod tests {
             setup_bytes_per_connection: 0.0,
             incomplete: false,
             outage: Default::default(),
+            clock_slew_us: None,
         }
     }
 

@@ -458,6 +458,11 @@ fn merge_phase(parts: &[&PhaseResult], latency: &Histogram<u64>) -> PhaseResult 
         setup_traffic,
         incomplete: parts.iter().any(|p| p.incomplete),
         outage,
+        // Each shard's own clock; the merged phase keeps the largest move.
+        clock_slew_us: parts
+            .iter()
+            .filter_map(|p| p.clock_slew_us)
+            .max_by_key(|slew| slew.unsigned_abs()),
         link: base.link.clone(),
         link_measured: pushbench_protocol::link_measured::LinkMeasured::merged(
             parts.iter().filter_map(|p| p.link_measured.as_ref()),

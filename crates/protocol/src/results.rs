@@ -506,7 +506,20 @@ pub struct PhaseResult {
     /// older results.
     #[serde(default)]
     pub outage: Outage,
+    /// How far the load generator's wall clock moved against its
+    /// monotonic clock from the phase's start to the end of its window,
+    /// µs (positive: the wall clock ran ahead). A latency is the wall
+    /// clock at receipt minus the event's wall-clock stamp, and servers
+    /// stamp events on a schedule counted from their start on the
+    /// monotonic clock, so a clock slewed or stepped during the phase
+    /// shifts its latencies by up to this much. Absent in older results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_slew_us: Option<i64>,
 }
+
+/// A phase whose `clock_slew_us` is past this many µs either way is
+/// named in the run's warnings: a phase's p50 is often a few milliseconds.
+pub const CLOCK_SLEW_WARN_US: u64 = 1_000;
 
 /// Where a phase's `rate` comes from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

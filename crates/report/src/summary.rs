@@ -181,10 +181,22 @@ pub fn warnings(result: &RunResult) -> Vec<String> {
     // Capacity search steps above the limit break the criteria by design
     // (that is how the limit is found); the capacity table says how.
     for (index, phase) in result.phases.iter().enumerate() {
+        let label = phase_label(result, phase);
+        // Also for a failed search step: a slewed clock may be why it
+        // failed.
+        if let Some(slew) = phase
+            .clock_slew_us
+            .filter(|slew| slew.unsigned_abs() > pushbench_protocol::results::CLOCK_SLEW_WARN_US)
+        {
+            out.push(format!(
+                "{label}: the load generator's wall clock moved {:.1} ms against its monotonic \
+                 clock during the phase (slewed or stepped): its latencies are shifted by up to that.",
+                slew as f64 / 1e3
+            ));
+        }
         if crate::capacity_tables::is_failed_search_step(result, index) {
             continue;
         }
-        let label = phase_label(result, phase);
         if phase.incomplete {
             out.push(format!(
                 "{label}: cut short; its figures are partial measurements."
@@ -378,6 +390,21 @@ mod tests {
             phase.rate_source = source;
         }
         run
+    }
+
+    #[test]
+    fn a_phase_whose_wall_clock_slewed_is_warned_about() {
+        let mut run = run();
+        // The fixture predates the measurement: no warning, as before.
+        assert!(warnings(&run).iter().all(|w| !w.contains("wall clock")));
+        run.phases[0].clock_slew_us = Some(800);
+        run.phases[1].clock_slew_us = Some(-34_500);
+        let slewed: Vec<String> = warnings(&run)
+            .into_iter()
+            .filter(|w| w.contains("wall clock"))
+            .collect();
+        assert_eq!(slewed.len(), 1, "{slewed:?}");
+        assert!(slewed[0].contains("moved -34.5 ms"), "{slewed:?}");
     }
 
     #[test]
