@@ -395,3 +395,51 @@ async fn malformed_frames_get_their_close_code_and_the_server_stays_up() {
     );
     server.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pongs_and_fanned_out_events_never_interleave_their_frames() {
+    // The session waits parked while the publisher's loop writes its
+    // events; a ping unparks it so tungstenite can write the pong, then it
+    // parks again, and events of 4 KiB fill the socket now and then, so
+    // the loop hands the rest of a batch back. Every frame must arrive
+    // whole, every event once and in order, every ping answered.
+    const EVENTS: u64 = 3_000;
+    const PINGS: usize = 50;
+    let server = spawn_server(quiet()).await;
+    let mut ws = connect(server.local_addr(), "/ws").await;
+    let payload = "x".repeat(4096);
+    let publish = async {
+        for i in 0..EVENTS {
+            server.publish("t", payload.as_str());
+            if i % 10 == 0 {
+                tokio::time::sleep(Duration::from_micros(200)).await;
+            }
+        }
+    };
+    let read = async {
+        let (mut seqs, mut pongs) = (Vec::new(), 0);
+        for _ in 0..PINGS {
+            ws.send(Message::Ping(b"p".to_vec().into()))
+                .await
+                .expect("ping");
+            loop {
+                match next(&mut ws).await {
+                    Message::Pong(_) => break pongs += 1,
+                    Message::Text(text) => seqs.push(seq_of(text.as_bytes())),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        }
+        while (seqs.len() as u64) < EVENTS {
+            match next(&mut ws).await {
+                Message::Text(text) => seqs.push(seq_of(text.as_bytes())),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        (seqs, pongs)
+    };
+    let ((), (seqs, pongs)) = tokio::join!(publish, read);
+    assert_eq!(pongs, PINGS);
+    assert_eq!(seqs, (1..=EVENTS).collect::<Vec<_>>());
+    server.shutdown().await.expect("shutdown");
+}
