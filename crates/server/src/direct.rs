@@ -71,7 +71,7 @@ impl Outgoing {
                 [head, bytes, tail]
             }
             Outgoing::Own(head, bytes) => [head.as_bytes(), bytes, tail],
-            Outgoing::Batch(batch) => [&[], batch.framed(wire), &[]],
+            Outgoing::Batch(batch) => [&[], &batch.framed(wire)[..], &[]],
             Outgoing::Rest(bytes) => [&[], bytes, &[]],
         }
     }
@@ -123,20 +123,21 @@ impl DirectWriter {
     }
 
     /// One write of framed `bytes`, without waiting (the fan-out's,
-    /// [`crate::fanout`]); books and returns what the socket took, 0 when
-    /// its buffer is full.
-    pub fn try_write_raw(&self, bytes: &[u8]) -> io::Result<usize> {
+    /// [`crate::fanout`]); books and returns what the socket took: 0 when
+    /// its buffer is full or the write failed (a failure shows again when
+    /// the session writes the rest itself).
+    pub fn try_write_raw(&self, bytes: &[u8]) -> usize {
         if bytes.is_empty() {
-            return Ok(0);
+            return 0;
         }
-        match self.socket.0.try_write(bytes) {
-            Ok(n) => {
-                self.counters.record_written(&bytes[..n]);
-                Ok(n)
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
-            Err(e) => Err(e),
-        }
+        self.try_write_booked(bytes).unwrap_or(0)
+    }
+
+    /// One write of `bytes`, booked.
+    fn try_write_booked(&self, bytes: &[u8]) -> io::Result<usize> {
+        let n = self.socket.0.try_write(bytes)?;
+        self.counters.record_written(&bytes[..n]);
+        Ok(n)
     }
 
     /// Writes each of `burst` (the first [`MAX_BURST`]) framed, with as
@@ -190,9 +191,7 @@ impl DirectWriter {
                     scratch.extend_from_slice(&part[from..]);
                 }
             }
-            let n = self.socket.0.try_write(scratch)?;
-            self.counters.record_written(&scratch[..n]);
-            Ok(n)
+            self.try_write_booked(scratch)
         })
     }
 

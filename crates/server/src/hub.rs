@@ -175,14 +175,9 @@ impl Batch {
     }
 
     /// Every event of the batch on `wire`, each framed (head, bytes, tail),
-    /// back to back.
-    pub fn framed(&self, wire: Wire) -> &[u8] {
-        self.framed_bytes(wire)
-    }
-
-    /// [`Batch::framed`], shared: what is left of it after a partial
-    /// write is a slice of it.
-    pub fn framed_bytes(&self, wire: Wire) -> &Bytes {
+    /// back to back; shared, so what is left after a partial write is a
+    /// slice of it.
+    pub fn framed(&self, wire: Wire) -> &Bytes {
         self.framed[wire_index(wire)].get_or_init(|| {
             let tail = wire.framing().tail();
             self.concat(|event, out| {

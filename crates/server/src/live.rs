@@ -367,9 +367,8 @@ impl BatchWriter for DirectSubscriber {
         }
         self.last = batch.last;
         self.counters.delivered(self.route, batch.len() as u64);
-        let bytes = batch.framed_bytes(self.writer.wire());
-        // A failed write fails again when the session writes the rest.
-        let written = self.writer.try_write_raw(bytes).unwrap_or(0);
+        let bytes = batch.framed(self.writer.wire());
+        let written = self.writer.try_write_raw(bytes);
         (written < bytes.len()).then(|| Resume {
             last: self.last,
             rest: Some(bytes.slice(written..)),
@@ -434,7 +433,7 @@ mod tests {
         let batch = batch_after(&hub, 0);
         let (mut subscriber, mut client) = subscriber_at(0).await;
         assert_eq!(subscriber.offer(&batch), None);
-        let bytes = batch.framed(Wire::WebSocket);
+        let bytes = &batch.framed(Wire::WebSocket)[..];
         let mut got = vec![0; bytes.len()];
         client.read_exact(&mut got).await.expect("read");
         assert_eq!(got, bytes);
@@ -469,7 +468,7 @@ mod tests {
             let after = subscriber.last;
             hub.publish("t", "x".repeat(60_000));
             let batch = batch_after(&hub, after);
-            let bytes = batch.framed_bytes(Wire::WebSocket).clone();
+            let bytes = batch.framed(Wire::WebSocket).clone();
             match subscriber.offer(&batch) {
                 None => sent.extend_from_slice(&bytes),
                 Some(Resume { last, rest }) => {
