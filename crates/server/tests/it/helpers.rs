@@ -211,3 +211,12 @@ pub fn seq_of(json: &[u8]) -> u64 {
 pub fn reliability(class: &str, case: &str, outcome: &str) {
     println!("reliability: {class} | {case} | {outcome}");
 }
+
+/// Held by a test that keeps tens of megabytes of events in this
+/// process, and by the one that measures this process's memory: tests
+/// run in parallel threads of one process, so the measurement would
+/// count the others' events.
+pub async fn memory_heavy() -> tokio::sync::MutexGuard<'static, ()> {
+    static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    HEAVY.lock().await
+}

@@ -172,6 +172,7 @@ async fn a_slow_subscriber_is_resynced_from_the_ring_without_loss() {
     // published, more than the sockets' buffers hold: the fan-out hands
     // the subscriber back, it falls behind and lags; the ring still holds
     // everything, so it must still see every event exactly once.
+    let _heavy = memory_heavy().await;
     let server = spawn_server(ServerConfig {
         queue: 2,
         ring: 10_000,
@@ -210,6 +211,7 @@ fn rss() -> u64 {
 
 #[tokio::test]
 async fn a_client_that_never_reads_does_not_grow_server_memory() {
+    let _alone = memory_heavy().await;
     let server = spawn_server(ServerConfig {
         ring: 100,
         queue: 64,

@@ -405,6 +405,7 @@ async fn pongs_and_fanned_out_events_never_interleave_their_frames() {
     // whole, every event once and in order, every ping answered.
     const EVENTS: u64 = 3_000;
     const PINGS: usize = 50;
+    let _heavy = memory_heavy().await;
     let server = spawn_server(quiet()).await;
     let mut ws = connect(server.local_addr(), "/ws").await;
     let payload = "x".repeat(4096);
