@@ -7,7 +7,9 @@
 //! WebSocket's frame reader) is not in it.
 //!
 //! The bytes are those `pushbench serve` writes, built with the protocol
-//! crate's encoders (128-byte payloads). One iteration is one connection:
+//! crate's encoders (128-byte payloads); each burst's events are one
+//! publish, which SSE and HTTP streaming carry in one chunk (as the server
+//! frames a generator tick). One iteration is one connection:
 //! a fresh meter and tracker, the response head (or the 101), then
 //! [`EVENTS`] events in reads of [`BURST`] events each (long polling: one
 //! request and one answer of [`BURST`] events per poll). Throughput is in
@@ -37,6 +39,8 @@ const EVENTS: u64 = 1_000;
 /// Events per socket read: a burst (at 5,000 events/s to 100 clients a
 /// client's read holds a few events; long-poll answers as many).
 const BURST: usize = 8;
+/// A burst's events as published together (one generator tick).
+const PUBLISH: u64 = BURST as u64;
 
 /// One connection's traffic: what the client writes before each group of
 /// reads (long polling's requests), and the reads.
@@ -46,21 +50,22 @@ struct Connection {
     exchanges: Vec<(Vec<u8>, Vec<Vec<u8>>)>,
 }
 
-/// The server's writes grouped into reads of [`BURST`] events, the head
-/// read alone.
-fn bursts(writes: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+/// The server's writes (after the head, each `per_write` events) grouped
+/// into reads of [`BURST`] events, the head read alone.
+fn bursts(writes: Vec<Vec<u8>>, per_write: usize) -> Vec<Vec<u8>> {
     let mut writes = writes.into_iter();
     let head = writes.next().unwrap_or_default();
     let rest: Vec<Vec<u8>> = writes.collect();
     std::iter::once(head)
-        .chain(rest.chunks(BURST).map(|c| c.concat()))
+        .chain(rest.chunks(BURST / per_write).map(|c| c.concat()))
         .collect()
 }
 
-fn streaming(transport: Transport, writes: Vec<Vec<u8>>) -> Connection {
+/// A streaming connection whose server writes `per_write` events a write.
+fn streaming(transport: Transport, writes: Vec<Vec<u8>>, per_write: usize) -> Connection {
     Connection {
         transport,
-        exchanges: vec![(Vec::new(), bursts(writes))],
+        exchanges: vec![(Vec::new(), bursts(writes, per_write))],
     }
 }
 
@@ -119,11 +124,19 @@ fn receive(connection: &Connection, recorder: &Arc<PhaseRecorder>) -> u64 {
 
 fn benches(c: &mut Criterion) {
     let connections = [
-        ("ws-text", streaming(Transport::Ws, ws_text_stream(EVENTS))),
-        ("sse", streaming(Transport::Sse, sse_stream(EVENTS))),
+        // A WebSocket frame per event; a burst's events are one publish,
+        // which the server writes as one chunk on SSE and streaming.
+        (
+            "ws-text",
+            streaming(Transport::Ws, ws_text_stream(EVENTS), 1),
+        ),
+        (
+            "sse",
+            streaming(Transport::Sse, sse_stream(EVENTS, PUBLISH), BURST),
+        ),
         (
             "stream",
-            streaming(Transport::Stream, ndjson_stream(EVENTS)),
+            streaming(Transport::Stream, ndjson_stream(EVENTS, PUBLISH), BURST),
         ),
         ("long-poll", long_poll()),
     ];

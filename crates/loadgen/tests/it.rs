@@ -229,8 +229,26 @@ async fn books_every_byte(
             "{transport}: {:?}",
             r.events.errors
         );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let stats = control.stats(true).await.expect("stats");
+        // The server books a connection's last bytes when its task gets
+        // to them: on a busy machine (other tests beside this one) that
+        // can be after a fixed pause, so wait until every count agrees,
+        // for five seconds at most (then the asserts below say which not).
+        let mut stats = control.stats(true).await.expect("stats");
+        for _ in 0..50 {
+            let counts: HashMap<_, _> = stats
+                .connections
+                .iter()
+                .map(|c| (c.peer, (c.bytes_read, c.bytes_written)))
+                .collect();
+            let settled = outcome.connections.iter().all(|c| {
+                counts.get(&c.local) == Some(&(c.totals.socket_sent, c.totals.socket_received))
+            });
+            if settled {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            stats = control.stats(true).await.expect("stats");
+        }
         let by_peer: HashMap<_, _> = stats.connections.iter().map(|c| (c.peer, c)).collect();
         for connection in &outcome.connections {
             let (local, totals) = (&connection.local, &connection.totals);

@@ -55,13 +55,13 @@ fn bench_classifier(c: &mut Criterion) {
         (
             "stream",
             Transport::Stream,
-            ndjson_stream(STREAM_EVENTS),
+            ndjson_stream(STREAM_EVENTS, 1),
             STREAM_EVENTS,
         ),
         (
             "sse",
             Transport::Sse,
-            sse_stream(STREAM_EVENTS),
+            sse_stream(STREAM_EVENTS, 1),
             STREAM_EVENTS,
         ),
         (

@@ -21,7 +21,7 @@ pub enum Transport {
     ShortPoll,
     /// `GET /longpoll?since=S&timeout=T`; held until an event or the timeout (Comet).
     LongPoll,
-    /// `GET /stream?since=S`; one HTTP/1.1 chunk per event.
+    /// `GET /stream?since=S`; one NDJSON line per event in an HTTP/1.1 chunked body.
     Stream,
     /// `GET /sse`; Server-Sent Events (`text/event-stream`).
     Sse,

@@ -174,18 +174,35 @@ impl Batch {
         Bytes::from(out)
     }
 
-    /// Every event of the batch on `wire`, each framed (head, bytes, tail),
-    /// back to back; shared, so what is left after a partial write is a
-    /// slice of it.
+    /// Every event of the batch on `wire`, framed; shared, so what is
+    /// left after a partial write is a slice of it.
+    ///
+    /// - WebSocket: each event its own frame (a frame is a message);
+    /// - chunked (SSE, NDJSON): the events' records in one chunk. A chunk
+    ///   boundary means nothing to an SSE or NDJSON reader, so events
+    ///   published together share one size line and CRLF, and a client
+    ///   parses one chunk per publish rather than per event; an event
+    ///   published alone is still one chunk.
     pub fn framed(&self, wire: Wire) -> &Bytes {
         self.framed[wire_index(wire)].get_or_init(|| {
-            let tail = wire.framing().tail();
-            self.concat(|event, out| {
-                let (head, bytes) = event.framed(wire);
-                out.extend_from_slice(head);
-                out.extend_from_slice(bytes);
-                out.extend_from_slice(tail);
-            })
+            let framing = wire.framing();
+            let tail = framing.tail();
+            match framing {
+                Framing::WebSocketText => self.concat(|event, out| {
+                    let (head, bytes) = event.framed(wire);
+                    out.extend_from_slice(head);
+                    out.extend_from_slice(bytes);
+                    out.extend_from_slice(tail);
+                }),
+                Framing::Chunked => {
+                    let records = || self.events.iter().map(|event| event.framed(wire).1);
+                    let head = framing.head(records().map(<[u8]>::len).sum());
+                    let mut out = head.as_bytes().to_vec();
+                    records().for_each(|record| out.extend_from_slice(record));
+                    out.extend_from_slice(tail);
+                    Bytes::from(out)
+                }
+            }
         })
     }
 }
@@ -694,5 +711,31 @@ mod tests {
             &e.sse[..],
             format!("id: 1\ndata: {}\n\n", e.json.as_str()).as_bytes()
         );
+    }
+
+    #[test]
+    fn a_batch_is_a_frame_per_event_or_one_chunk() {
+        let hub = Hub::new(10, 10, 0);
+        hub.publish_scheduled_batch(4, 1, &[1, 2, 3]);
+        let mut backlog = VecDeque::new();
+        let read = hub.read_after(0, 10, true, &mut backlog);
+        let batch = read.batch.expect("the last publish, whole");
+        let events = hub.since(0, 10).events;
+        let records = |of: fn(&StoredEvent) -> &[u8]| -> Vec<u8> {
+            events.iter().flat_map(|e| of(e).to_vec()).collect()
+        };
+        let mut frames = Vec::new();
+        for e in &events {
+            frames.extend_from_slice(Framing::WebSocketText.head(e.json.len()).as_bytes());
+            frames.extend_from_slice(e.json.as_bytes());
+        }
+        assert_eq!(&batch.framed(Wire::WebSocket)[..], &frames[..]);
+        for (wire, body) in [
+            (Wire::SseChunk, records(|e| &e.sse)),
+            (Wire::NdjsonChunk, records(|e| &e.line)),
+        ] {
+            let chunk = [format!("{:X}\r\n", body.len()).as_bytes(), &body, b"\r\n"].concat();
+            assert_eq!(&batch.framed(wire)[..], &chunk[..], "{wire:?}");
+        }
     }
 }

@@ -153,7 +153,8 @@ async fn write_chunks(
     }
 }
 
-/// `GET /stream?since=S`: chunked HTTP streaming, one chunk per event.
+/// `GET /stream?since=S`: chunked HTTP streaming, an NDJSON line per event
+/// (one chunk per publish on the direct path, [`crate::hub::Batch::framed`]).
 pub async fn http_stream(
     State(state): State<AppState>,
     method: Method,

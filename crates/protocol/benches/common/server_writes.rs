@@ -72,27 +72,38 @@ pub fn poll_answer_from(first: u64, n: u64) -> Vec<Vec<u8>> {
     vec![head.into_bytes(), body.into_bytes()]
 }
 
-pub fn ndjson_stream(n: u64) -> Vec<Vec<u8>> {
+/// The response head, then `n` events published `per_publish` at a time:
+/// one write per publish, its events' `record`s in one chunk (as the
+/// server frames a publish).
+fn chunked_stream(
+    content_type: &str,
+    n: u64,
+    per_publish: u64,
+    record: impl Fn(&Event) -> String,
+) -> Vec<Vec<u8>> {
     let head = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\ncache-control: no-cache\r\n\
+        "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncache-control: no-cache\r\n\
          transfer-encoding: chunked\r\n{DATE}\r\n"
     );
+    let seqs: Vec<u64> = (1..=n).collect();
     let mut writes = vec![head.into_bytes()];
-    writes.extend((1..=n).map(|s| chunk(format!("{}\n", event(s).to_json()).as_bytes())));
+    writes.extend(seqs.chunks(per_publish.max(1) as usize).map(|publish| {
+        let body: String = publish.iter().map(|&s| record(&event(s))).collect();
+        chunk(body.as_bytes())
+    }));
     writes
 }
 
-pub fn sse_stream(n: u64) -> Vec<Vec<u8>> {
-    let head = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n\
-         transfer-encoding: chunked\r\n{DATE}\r\n"
-    );
-    let mut writes = vec![head.into_bytes()];
-    writes.extend((1..=n).map(|s| {
-        let e = event(s);
-        chunk(format!("id: {}\ndata: {}\n\n", e.seq, e.to_json()).as_bytes())
-    }));
-    writes
+pub fn ndjson_stream(n: u64, per_publish: u64) -> Vec<Vec<u8>> {
+    chunked_stream("application/x-ndjson", n, per_publish, |e| {
+        format!("{}\n", e.to_json())
+    })
+}
+
+pub fn sse_stream(n: u64, per_publish: u64) -> Vec<Vec<u8>> {
+    chunked_stream("text/event-stream", n, per_publish, |e| {
+        format!("id: {}\ndata: {}\n\n", e.seq, e.to_json())
+    })
 }
 
 pub const WS_101: &[u8] =
