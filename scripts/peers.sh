@@ -19,12 +19,16 @@
 # moves by a tenth or more between runs minutes apart. It bisects five
 # times (--refine 5) after doubling: its last step is 1/32 of the span the
 # doubling left, 3 % of the rate or less, fine enough to tell 10 % apart.
+# Its ceiling is 200,000 ev/s (env TRANSPORTS_MAX_RATE): at 100,000 the
+# WebSocket held the ceiling itself (peers-4), which capped the figure
+# SSE and streaming are compared with.
 # Usage: scripts/peers.sh [extra `pushbench peers` flags...]
 #   env FORCE=1   replace an existing folder of the same name
 #   env SERVE_ARGS  flags of the measured `pushbench serve` (default
 #                 `--workers 1`: one thread, as the Node and Bun peers run)
 #   env TRANSPORTS=0  skip the transports search
 #   env ROUNDS=N  rounds of the transports search (default 2)
+#   env TRANSPORTS_MAX_RATE  its highest rate, ev/s (default 200000)
 #   env KEEP=1    keep today's folder's peers part (peers.json there) and
 #                 run only the transports search again
 # The commit each part was made at is in commit-peers.txt and
@@ -33,7 +37,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=lib/bench.sh
 source scripts/lib/bench.sh
-bench_env LABEL SERVE_ARGS TRANSPORTS ROUNDS KEEP
+bench_env LABEL SERVE_ARGS TRANSPORTS TRANSPORTS_MAX_RATE ROUNDS KEEP
 npm ci --prefix scripts/peers --no-audit --no-fund --silent
 prelude="npm ci --prefix scripts/peers"
 serve_args=()
@@ -59,7 +63,7 @@ rm -f "$out/commit-peers.txt.tmp"
 # round.
 transports=(capacity --transports ws,sse,stream --clients 100 --payload 128
   --duration 4 --warmup 1 --ramp-up 0.5 --refine 5 --max-p99 100
-  "${serve_args[@]}")
+  --max-rate "${TRANSPORTS_MAX_RATE:-200000}" "${serve_args[@]}")
 rounds=()
 if [ "${TRANSPORTS:-1}" = 1 ]; then
   for r in $(seq "${ROUNDS:-2}"); do

@@ -77,6 +77,44 @@ impl Outgoing {
     }
 }
 
+/// The head of the one chunk that carries all of `burst` on `wire`, when
+/// it is joined: two or more events or messages of the session's own on a
+/// chunked wire. A chunk boundary means nothing to an SSE or NDJSON
+/// reader, so a burst of a subscriber that is behind goes out as one
+/// chunk, as a publish does ([`Batch::framed`]): catching up costs its
+/// client one chunk size line per burst, not per event. A batch or the
+/// rest of one is framed already; a WebSocket frame is a message.
+fn joined_head(burst: &[Outgoing], wire: Wire) -> Option<Head> {
+    let joinable = wire.framing() == Framing::Chunked
+        && burst.len() > 1
+        && burst
+            .iter()
+            .all(|m| matches!(m, Outgoing::Event(_) | Outgoing::Own(..)));
+    joinable.then(|| {
+        let len = burst.iter().map(|m| m.parts(wire)[1].len()).sum();
+        Framing::Chunked.head(len)
+    })
+}
+
+/// Visits the bytes `burst` puts on `wire`, in order: with `joined` (its
+/// [`joined_head`]) one chunk of every message's bytes, else each
+/// message's head, bytes and tail.
+fn each_part<'a>(
+    burst: &'a [Outgoing],
+    wire: Wire,
+    joined: Option<&'a Head>,
+    mut visit: impl FnMut(&'a [u8]),
+) {
+    match joined {
+        Some(head) => {
+            visit(head.as_bytes());
+            burst.iter().for_each(|m| visit(m.parts(wire)[1]));
+            visit(wire.framing().tail());
+        }
+        None => burst.iter().flat_map(|m| m.parts(wire)).for_each(visit),
+    }
+}
+
 /// Why a direct write ended the session.
 #[derive(Debug)]
 pub enum WriteError {
@@ -140,16 +178,17 @@ impl DirectWriter {
         Ok(n)
     }
 
-    /// Writes each of `burst` (the first [`MAX_BURST`]) framed, with as
-    /// few writes as the socket takes; waits up to the send timeout
-    /// whenever the socket's buffer is full.
+    /// Writes each of `burst` (the first [`MAX_BURST`]) framed (on a
+    /// chunked wire, in one chunk: [`joined_head`]), with as few writes as
+    /// the socket takes; waits up to the send timeout whenever the
+    /// socket's buffer is full.
     pub async fn write(&self, burst: &[Outgoing]) -> Result<(), WriteError> {
         let burst = &burst[..burst.len().min(MAX_BURST)];
-        let total: usize = burst
-            .iter()
-            .flat_map(|message| message.parts(self.wire))
-            .map(<[u8]>::len)
-            .sum();
+        let mut total = 0;
+        let joined = joined_head(burst, self.wire);
+        each_part(burst, self.wire, joined.as_ref(), |part| {
+            total += part.len()
+        });
         let mut done = 0;
         while done < total {
             match self.try_write_from(burst, done, total) {
@@ -181,16 +220,15 @@ impl DirectWriter {
             // Large, or one message (a batch): nothing to gather.
             return self.try_write_slices(burst, done);
         }
+        let joined = joined_head(burst, self.wire);
         SCRATCH.with_borrow_mut(|scratch| {
             scratch.clear();
             let mut skip = done;
-            for message in burst {
-                for part in message.parts(self.wire) {
-                    let from = skip.min(part.len());
-                    skip -= from;
-                    scratch.extend_from_slice(&part[from..]);
-                }
-            }
+            each_part(burst, self.wire, joined.as_ref(), |part| {
+                let from = skip.min(part.len());
+                skip -= from;
+                scratch.extend_from_slice(&part[from..]);
+            });
             self.try_write_booked(scratch)
         })
     }
@@ -202,13 +240,13 @@ impl DirectWriter {
             return self.try_write_vectored(&mut slices, done);
         }
         let mut slices = [IoSlice::new(&[]); 3 * MAX_BURST];
-        for (i, message) in burst.iter().enumerate() {
-            let [head, bytes, tail] = message.parts(self.wire);
-            slices[3 * i] = IoSlice::new(head);
-            slices[3 * i + 1] = IoSlice::new(bytes);
-            slices[3 * i + 2] = IoSlice::new(tail);
-        }
-        self.try_write_vectored(&mut slices[..3 * burst.len()], done)
+        let joined = joined_head(burst, self.wire);
+        let mut len = 0;
+        each_part(burst, self.wire, joined.as_ref(), |part| {
+            slices[len] = IoSlice::new(part);
+            len += 1;
+        });
+        self.try_write_vectored(&mut slices[..len], done)
     }
 
     /// One vectored write of `slices` past their first `done` bytes,
@@ -266,24 +304,23 @@ mod tests {
     use super::*;
     use crate::push_framing::tests::tungstenite_frame;
 
-    /// Writes `texts` as one burst of a WebSocket writer; returns what
-    /// the client read and what the writer booked.
-    async fn write_burst(texts: &[Vec<u8>]) -> (Vec<u8>, u64) {
+    /// Writes `texts` as one burst of a `wire` writer; returns what the
+    /// client read (`expected` bytes) and what the writer booked.
+    async fn write_burst(wire: Wire, texts: &[Vec<u8>], expected: usize) -> (Vec<u8>, u64) {
         let (mut client, server) = crate::tcp_pair().await;
         let peer = server.peer_addr().expect("peer");
         let writer = DirectWriter {
             socket: SharedSocket(Arc::new(server)),
             counters: Arc::new(ConnCounters::new(peer)),
             send_timeout: Duration::from_secs(5),
-            wire: Wire::WebSocket,
+            wire,
         };
         let burst: Vec<Outgoing> = texts
             .iter()
-            .map(|t| Outgoing::own(Framing::WebSocketText, Bytes::from(t.clone())))
+            .map(|t| Outgoing::own(wire.framing(), Bytes::from(t.clone())))
             .collect();
         let write = writer.write(&burst);
-        crate::assert_held_under(&write, 1024, "future of a WebSocket burst's direct write");
-        let expected = texts.iter().flat_map(|t| tungstenite_frame(t)).count();
+        crate::assert_held_under(&write, 1024, "future of a burst's direct write");
         let (written, received) = tokio::join!(write, async {
             let mut got = vec![0; expected];
             tokio::io::AsyncReadExt::read_exact(&mut client, &mut got)
@@ -306,8 +343,25 @@ mod tests {
         let large = vec![vec![b'a'; 10], vec![b'b'; 300], vec![b'c'; 70_000]];
         for texts in [small, large] {
             let expected: Vec<u8> = texts.iter().flat_map(|t| tungstenite_frame(t)).collect();
-            let (received, booked) = write_burst(&texts).await;
+            let (received, booked) = write_burst(Wire::WebSocket, &texts, expected.len()).await;
             assert_eq!(received, expected);
+            assert_eq!(booked, expected.len() as u64);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_chunked_burst_goes_out_as_one_chunk() {
+        let one = vec![b"id: 1\ndata: {}\n\n".to_vec()];
+        let small = vec![
+            b"id: 1\ndata: {}\n\n".to_vec(),
+            b": keep-alive\n\n".to_vec(),
+        ];
+        let large = vec![vec![b'a'; 10], vec![b'b'; 300], vec![b'c'; 70_000]];
+        for texts in [one, small, large] {
+            let body = texts.concat();
+            let expected = [format!("{:X}\r\n", body.len()).as_bytes(), &body, b"\r\n"].concat();
+            let (received, booked) = write_burst(Wire::SseChunk, &texts, expected.len()).await;
+            assert_eq!(received, expected, "{} messages", texts.len());
             assert_eq!(booked, expected.len() as u64);
         }
     }

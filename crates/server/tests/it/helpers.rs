@@ -159,6 +159,17 @@ impl Client {
         (size > 0).then(|| data[..size].to_vec())
     }
 
+    /// Reads chunks until their data holds `n` records, each ended by
+    /// `end` (`\n` for NDJSON, `\n\n` for SSE): a chunk carries one
+    /// publish's records, or a burst's when the subscriber was behind.
+    pub async fn read_records(&mut self, n: usize, end: &[u8]) -> Vec<u8> {
+        let mut data = Vec::new();
+        while data.windows(end.len()).filter(|w| *w == end).count() < n {
+            data.extend(self.read_chunk().await.expect("stream still open"));
+        }
+        data
+    }
+
     /// The bytes buffered or next read, raw; `None` at the end.
     pub async fn read_some(&mut self) -> Option<Vec<u8>> {
         if self.buf.is_empty() && !self.fill().await {

@@ -5,17 +5,32 @@ use std::time::Duration;
 use crate::helpers::*;
 use pushbench_server::ServerConfig;
 
-/// Reads SSE events (blank-line separated blocks) from a chunked body.
-async fn read_sse_block(client: &mut Client, pending: &mut Vec<u8>) -> String {
+/// Reads the next record ended by `end` from a chunked body (`\n\n`: an
+/// SSE block, returned without it; `\n`: an NDJSON line, with it). A chunk
+/// holds whole records: one publish's, or a burst's when the subscriber
+/// was behind.
+async fn read_record(client: &mut Client, pending: &mut Vec<u8>, end: &[u8]) -> Vec<u8> {
     loop {
-        if let Some(end) = find(pending, b"\n\n") {
-            let block = String::from_utf8(pending[..end].to_vec()).expect("UTF-8");
-            pending.drain(..end + 2);
-            return block;
+        if let Some(at) = find(pending, end) {
+            let record: Vec<u8> = pending.drain(..at + end.len()).collect();
+            return record;
         }
         let chunk = client.read_chunk().await.expect("stream still open");
+        assert!(chunk.ends_with(end), "whole records in each chunk");
         pending.extend_from_slice(&chunk);
     }
+}
+
+/// Reads SSE events (blank-line separated blocks) from a chunked body.
+async fn read_sse_block(client: &mut Client, pending: &mut Vec<u8>) -> String {
+    let mut block = read_record(client, pending, b"\n\n").await;
+    block.truncate(block.len() - 2);
+    String::from_utf8(block).expect("UTF-8")
+}
+
+/// Reads an NDJSON line (an event or gap marker) from a chunked body.
+async fn read_line(client: &mut Client, pending: &mut Vec<u8>) -> Vec<u8> {
+    read_record(client, pending, b"\n").await
 }
 
 fn field<'a>(block: &'a str, name: &str) -> Option<&'a str> {
@@ -25,7 +40,7 @@ fn field<'a>(block: &'a str, name: &str) -> Option<&'a str> {
 }
 
 #[tokio::test]
-async fn stream_sends_one_chunk_per_event_in_order() {
+async fn stream_sends_one_line_per_event_in_order() {
     let server = spawn_server(quiet()).await;
     let mut client = Client::connect(server.local_addr()).await;
     client.send("GET", "/stream", "", b"").await;
@@ -39,10 +54,9 @@ async fn stream_sends_one_chunk_per_event_in_order() {
     for i in 0..50 {
         server.publish("t", format!("e{i}"));
     }
+    let mut pending = Vec::new();
     for want in 1..=50 {
-        let chunk = client.read_chunk().await.expect("a chunk per event");
-        assert_eq!(chunk.last(), Some(&b'\n'), "one NDJSON line per chunk");
-        assert_eq!(seq_of(&chunk), want);
+        assert_eq!(seq_of(&read_line(&mut client, &mut pending).await), want);
     }
     server.shutdown().await.expect("shutdown");
 }
@@ -56,15 +70,16 @@ async fn stream_resumes_from_since_and_marks_a_gap() {
     let mut client = Client::connect(server.local_addr()).await;
     client.send("GET", "/stream?since=2", "", b"").await;
     client.read_head().await;
+    let mut pending = Vec::new();
     let gap: serde_json::Value =
-        serde_json::from_slice(&client.read_chunk().await.expect("gap")).expect("json");
+        serde_json::from_slice(&read_line(&mut client, &mut pending).await).expect("json");
     assert_eq!(gap["gap"]["from"], 3);
     assert_eq!(gap["gap"]["to"], 6);
     for want in 7..=10 {
-        assert_eq!(seq_of(&client.read_chunk().await.expect("event")), want);
+        assert_eq!(seq_of(&read_line(&mut client, &mut pending).await), want);
     }
     server.publish("t", "live");
-    assert_eq!(seq_of(&client.read_chunk().await.expect("live event")), 11);
+    assert_eq!(seq_of(&read_line(&mut client, &mut pending).await), 11);
     server.shutdown().await.expect("shutdown");
 }
 
@@ -186,8 +201,9 @@ async fn a_slow_subscriber_is_resynced_from_the_ring_without_loss() {
     for _ in 0..500 {
         server.publish("t", payload.as_str());
     }
+    let mut pending = Vec::new();
     for want in 1..=500 {
-        assert_eq!(seq_of(&client.read_chunk().await.expect("event")), want);
+        assert_eq!(seq_of(&read_line(&mut client, &mut pending).await), want);
     }
     let stats = get(server.local_addr(), "/stats").await.json();
     assert!(

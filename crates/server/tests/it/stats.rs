@@ -37,15 +37,11 @@ async fn poll_and_stream_counts_match_the_clients_socket_counts() {
     let mut streamer = Client::connect(addr).await;
     streamer.send("GET", "/stream?since=0", "", b"").await;
     streamer.read_head().await;
-    for _ in 0..5 {
-        streamer.read_chunk().await;
-    }
+    streamer.read_records(5, b"\n").await;
     let mut sse = Client::connect(addr).await;
     sse.send("GET", "/sse?since=2", "", b"").await;
     sse.read_head().await;
-    for _ in 0..3 {
-        sse.read_chunk().await;
-    }
+    sse.read_records(3, b"\n\n").await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     for (client, name) in [
         (&poller, "short-poll"),
