@@ -179,9 +179,9 @@ impl DirectWriter {
     }
 
     /// Writes each of `burst` (the first [`MAX_BURST`]) framed (on a
-    /// chunked wire, in one chunk: [`joined_head`]), with as few writes as
-    /// the socket takes; waits up to the send timeout whenever the
-    /// socket's buffer is full.
+    /// chunked wire, two or more events or messages of the session's own
+    /// in one chunk), with as few writes as the socket takes; waits up to
+    /// the send timeout whenever the socket's buffer is full.
     pub async fn write(&self, burst: &[Outgoing]) -> Result<(), WriteError> {
         let burst = &burst[..burst.len().min(MAX_BURST)];
         let mut total = 0;
