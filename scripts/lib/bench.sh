@@ -18,6 +18,13 @@
 #   bench_command_md ...  prints the README's "Made by" paragraph (with
 #                         $command_env before the command)
 
+# Sets $tree_commit (HEAD) and $tree_dirty (how many files under crates/
+# and Cargo.* differ from it).
+bench_tree_state() {
+  tree_commit=$(git rev-parse HEAD)
+  tree_dirty=$(git status --porcelain --untracked-files=no -- crates Cargo.toml Cargo.lock | wc -l)
+}
+
 bench_prepare() {
   out=${BENCH_ROOT:-bench-results}/$(date -u +%F)-$1
   if [ -e "$out" ]; then
@@ -29,8 +36,7 @@ bench_prepare() {
   fi
   # The tree the binary is built from, as the run starts: files edited
   # while it runs are not in it.
-  tree_commit=$(git rev-parse HEAD)
-  tree_dirty=$(git status --porcelain --untracked-files=no -- crates Cargo.toml Cargo.lock | wc -l)
+  bench_tree_state
   if [ -n "${PUSHBENCH_BIN:-}" ]; then
     exe=$PUSHBENCH_BIN
   else
@@ -62,8 +68,9 @@ bench_machine_md() {
     END { printf "%s (family %s, model %s, stepping %s)", name, family, model, stepping }
   ' /proc/cpuinfo)
   mem=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
-  commit=${tree_commit:-$(git rev-parse HEAD)}
-  dirty=${tree_dirty:-$(git status --porcelain --untracked-files=no -- crates Cargo.toml Cargo.lock | wc -l)}
+  [ -n "${tree_commit:-}" ] || bench_tree_state
+  commit=$tree_commit
+  dirty=$tree_dirty
   if [ "$dirty" -gt 0 ]; then
     commit="$commit (plus $dirty uncommitted changed files under crates/, Cargo.*)"
   fi

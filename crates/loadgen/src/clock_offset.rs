@@ -88,6 +88,8 @@ pub fn estimate(samples: &[ClockSample]) -> Option<ClockEstimate> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn slew_is_the_wall_clocks_move_less_the_monotonic_one() {
         // In step: no slew.
@@ -99,8 +101,6 @@ mod tests {
         // Stepped back before the epoch's start is still a number.
         assert_eq!(slew_us(5_000_000, 0, 1), -5_000_001);
     }
-
-    use super::*;
 
     fn s(t0_us: u64, server_us: u64, t3_us: u64) -> ClockSample {
         ClockSample {

@@ -678,10 +678,7 @@ fn log_phase_end(result: &PhaseResult) {
             .collect();
         tracing::info!("{name} phase: client errors: {}", kinds.join(", "));
     }
-    if let Some(slew) = result
-        .clock_slew_us
-        .filter(|s| s.unsigned_abs() > pushbench_protocol::results::CLOCK_SLEW_WARN_US)
-    {
+    if let Some(slew) = result.notable_clock_slew_us() {
         tracing::warn!(
             "{name} phase: the wall clock moved {:.1} ms against the monotonic clock: \
              its latencies are shifted by up to that",

@@ -521,6 +521,15 @@ pub struct PhaseResult {
 /// named in the run's warnings: a phase's p50 is often a few milliseconds.
 pub const CLOCK_SLEW_WARN_US: u64 = 1_000;
 
+impl PhaseResult {
+    /// The phase's `clock_slew_us` when it is past [`CLOCK_SLEW_WARN_US`]
+    /// either way: worth a warning.
+    pub fn notable_clock_slew_us(&self) -> Option<i64> {
+        self.clock_slew_us
+            .filter(|slew| slew.unsigned_abs() > CLOCK_SLEW_WARN_US)
+    }
+}
+
 /// Where a phase's `rate` comes from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -184,10 +184,7 @@ pub fn warnings(result: &RunResult) -> Vec<String> {
         let label = phase_label(result, phase);
         // Also for a failed search step: a slewed clock may be why it
         // failed.
-        if let Some(slew) = phase
-            .clock_slew_us
-            .filter(|slew| slew.unsigned_abs() > pushbench_protocol::results::CLOCK_SLEW_WARN_US)
-        {
+        if let Some(slew) = phase.notable_clock_slew_us() {
             out.push(format!(
                 "{label}: the load generator's wall clock moved {:.1} ms against its monotonic \
                  clock during the phase (slewed or stepped): its latencies are shifted by up to that.",

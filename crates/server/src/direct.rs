@@ -191,7 +191,7 @@ impl DirectWriter {
         });
         let mut done = 0;
         while done < total {
-            match self.try_write_from(burst, done, total) {
+            match self.try_write_from(burst, joined.as_ref(), done, total) {
                 Ok(0) => return Err(WriteError::Io(io::ErrorKind::WriteZero.into())),
                 Ok(n) => done += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -208,23 +208,29 @@ impl DirectWriter {
         Ok(())
     }
 
-    /// One write of the framed `burst` past its first `done` bytes (of
-    /// `total`); books and returns what the socket took. Up to
+    /// One write of the framed `burst` (`joined`: its [`joined_head`])
+    /// past its first `done` bytes (of `total`); books and returns what
+    /// the socket took. Up to
     /// [`COPY_LIMIT`] bytes are gathered into one buffer first; more are
     /// written from their slices, laid out afresh for each attempt in
     /// [`Self::try_write_slices`], so that array (some 3 KiB) lives on
     /// its stack and not in the future of [`Self::write`], which a push
     /// session holds for its connection's life.
-    fn try_write_from(&self, burst: &[Outgoing], done: usize, total: usize) -> io::Result<usize> {
+    fn try_write_from(
+        &self,
+        burst: &[Outgoing],
+        joined: Option<&Head>,
+        done: usize,
+        total: usize,
+    ) -> io::Result<usize> {
         if total - done > COPY_LIMIT || burst.len() == 1 {
             // Large, or one message (a batch): nothing to gather.
-            return self.try_write_slices(burst, done);
+            return self.try_write_slices(burst, joined, done);
         }
-        let joined = joined_head(burst, self.wire);
         SCRATCH.with_borrow_mut(|scratch| {
             scratch.clear();
             let mut skip = done;
-            each_part(burst, self.wire, joined.as_ref(), |part| {
+            each_part(burst, self.wire, joined, |part| {
                 let from = skip.min(part.len());
                 skip -= from;
                 scratch.extend_from_slice(&part[from..]);
@@ -234,15 +240,19 @@ impl DirectWriter {
     }
 
     /// [`Self::try_write_from`] for a large burst: one vectored write.
-    fn try_write_slices(&self, burst: &[Outgoing], done: usize) -> io::Result<usize> {
+    fn try_write_slices(
+        &self,
+        burst: &[Outgoing],
+        joined: Option<&Head>,
+        done: usize,
+    ) -> io::Result<usize> {
         if let [one] = burst {
             let mut slices = one.parts(self.wire).map(IoSlice::new);
             return self.try_write_vectored(&mut slices, done);
         }
         let mut slices = [IoSlice::new(&[]); 3 * MAX_BURST];
-        let joined = joined_head(burst, self.wire);
         let mut len = 0;
-        each_part(burst, self.wire, joined.as_ref(), |part| {
+        each_part(burst, self.wire, joined, |part| {
             slices[len] = IoSlice::new(part);
             len += 1;
         });

@@ -60,6 +60,7 @@ impl Counters {
     }
 
     /// Events delivered on `route` so far.
+    #[cfg(test)]
     pub fn delivered_on(&self, route: Route) -> u64 {
         self.events_delivered[route.index_usize()].load(Ordering::Relaxed)
     }

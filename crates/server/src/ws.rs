@@ -248,11 +248,8 @@ async fn push_session(mut socket: WebSocket, state: AppState, session: Session) 
         if let Some(direct) = &direct
             && sub.is_idle()
         {
-            if tungstenite_wrote {
-                if let Err(err) = socket.flush().await {
-                    return count_send_error(&counters, &who, err);
-                }
-                tungstenite_wrote = false;
+            if let Err(err) = flush_tungstenite(&mut socket, &mut tungstenite_wrote).await {
+                return count_send_error(&counters, &who, err);
             }
             match sub.park(direct, socket.recv()).await {
                 Err(err) => return end_on_write_error(&counters, &who, err),
@@ -284,11 +281,8 @@ async fn push_session(mut socket: WebSocket, state: AppState, session: Session) 
                     Some(direct) => {
                         let ended = sub.take_burst(item, &mut direct_burst, direct_message);
                         if !direct_burst.is_empty() {
-                            if tungstenite_wrote {
-                                if let Err(err) = socket.flush().await {
-                                    return count_send_error(&counters, &who, err);
-                                }
-                                tungstenite_wrote = false;
+                            if let Err(err) = flush_tungstenite(&mut socket, &mut tungstenite_wrote).await {
+                                return count_send_error(&counters, &who, err);
                             }
                             let sent = direct.write(&direct_burst).await;
                             direct_burst.clear();
@@ -323,6 +317,16 @@ async fn push_session(mut socket: WebSocket, state: AppState, session: Session) 
             }
         }
     }
+}
+
+/// Flushes what tungstenite may hold of its own (a pong, after a read)
+/// when `wrote` says it may, before a direct write, so frames never
+/// interleave.
+async fn flush_tungstenite(socket: &mut WebSocket, wrote: &mut bool) -> Result<(), axum::Error> {
+    if std::mem::take(wrote) {
+        socket.flush().await?;
+    }
+    Ok(())
 }
 
 /// The route a push session's deliveries are counted for.

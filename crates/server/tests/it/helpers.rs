@@ -159,15 +159,19 @@ impl Client {
         (size > 0).then(|| data[..size].to_vec())
     }
 
-    /// Reads chunks until their data holds `n` records, each ended by
-    /// `end` (`\n` for NDJSON, `\n\n` for SSE): a chunk carries one
-    /// publish's records, or a burst's when the subscriber was behind.
-    pub async fn read_records(&mut self, n: usize, end: &[u8]) -> Vec<u8> {
-        let mut data = Vec::new();
-        while data.windows(end.len()).filter(|w| *w == end).count() < n {
-            data.extend(self.read_chunk().await.expect("stream still open"));
+    /// Reads the next record ended by `end` (`\n\n`: an SSE block; `\n`:
+    /// an NDJSON line) from a chunked body, with `end`; `pending` keeps
+    /// what the chunks held after it. A chunk holds whole records: one
+    /// publish's, or a burst's when the subscriber was behind.
+    pub async fn read_record(&mut self, pending: &mut Vec<u8>, end: &[u8]) -> Vec<u8> {
+        loop {
+            if let Some(at) = find(pending, end) {
+                return pending.drain(..at + end.len()).collect();
+            }
+            let chunk = self.read_chunk().await.expect("stream still open");
+            assert!(chunk.ends_with(end), "whole records in each chunk");
+            pending.extend_from_slice(&chunk);
         }
-        data
     }
 
     /// The bytes buffered or next read, raw; `None` at the end.

@@ -5,32 +5,11 @@ use std::time::Duration;
 use crate::helpers::*;
 use pushbench_server::ServerConfig;
 
-/// Reads the next record ended by `end` from a chunked body (`\n\n`: an
-/// SSE block, returned without it; `\n`: an NDJSON line, with it). A chunk
-/// holds whole records: one publish's, or a burst's when the subscriber
-/// was behind.
-async fn read_record(client: &mut Client, pending: &mut Vec<u8>, end: &[u8]) -> Vec<u8> {
-    loop {
-        if let Some(at) = find(pending, end) {
-            let record: Vec<u8> = pending.drain(..at + end.len()).collect();
-            return record;
-        }
-        let chunk = client.read_chunk().await.expect("stream still open");
-        assert!(chunk.ends_with(end), "whole records in each chunk");
-        pending.extend_from_slice(&chunk);
-    }
-}
-
 /// Reads SSE events (blank-line separated blocks) from a chunked body.
 async fn read_sse_block(client: &mut Client, pending: &mut Vec<u8>) -> String {
-    let mut block = read_record(client, pending, b"\n\n").await;
+    let mut block = client.read_record(pending, b"\n\n").await;
     block.truncate(block.len() - 2);
     String::from_utf8(block).expect("UTF-8")
-}
-
-/// Reads an NDJSON line (an event or gap marker) from a chunked body.
-async fn read_line(client: &mut Client, pending: &mut Vec<u8>) -> Vec<u8> {
-    read_record(client, pending, b"\n").await
 }
 
 fn field<'a>(block: &'a str, name: &str) -> Option<&'a str> {
@@ -56,7 +35,7 @@ async fn stream_sends_one_line_per_event_in_order() {
     }
     let mut pending = Vec::new();
     for want in 1..=50 {
-        assert_eq!(seq_of(&read_line(&mut client, &mut pending).await), want);
+        assert_eq!(seq_of(&client.read_record(&mut pending, b"\n").await), want);
     }
     server.shutdown().await.expect("shutdown");
 }
@@ -72,14 +51,14 @@ async fn stream_resumes_from_since_and_marks_a_gap() {
     client.read_head().await;
     let mut pending = Vec::new();
     let gap: serde_json::Value =
-        serde_json::from_slice(&read_line(&mut client, &mut pending).await).expect("json");
+        serde_json::from_slice(&client.read_record(&mut pending, b"\n").await).expect("json");
     assert_eq!(gap["gap"]["from"], 3);
     assert_eq!(gap["gap"]["to"], 6);
     for want in 7..=10 {
-        assert_eq!(seq_of(&read_line(&mut client, &mut pending).await), want);
+        assert_eq!(seq_of(&client.read_record(&mut pending, b"\n").await), want);
     }
     server.publish("t", "live");
-    assert_eq!(seq_of(&read_line(&mut client, &mut pending).await), 11);
+    assert_eq!(seq_of(&client.read_record(&mut pending, b"\n").await), 11);
     server.shutdown().await.expect("shutdown");
 }
 
@@ -203,7 +182,7 @@ async fn a_slow_subscriber_is_resynced_from_the_ring_without_loss() {
     }
     let mut pending = Vec::new();
     for want in 1..=500 {
-        assert_eq!(seq_of(&read_line(&mut client, &mut pending).await), want);
+        assert_eq!(seq_of(&client.read_record(&mut pending, b"\n").await), want);
     }
     let stats = get(server.local_addr(), "/stats").await.json();
     assert!(
